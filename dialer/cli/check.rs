@@ -1,0 +1,12 @@
+//! `dialer check` (issue 2; not built yet).
+
+use std::process::ExitCode;
+
+use super::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`dialer check` is not built yet (issue 2)")
+}

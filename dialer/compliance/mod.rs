@@ -1,0 +1,1 @@
+//! The rules a dial must pass: calling windows in the lead's local time, DNC, attempt limits.

@@ -1,0 +1,1 @@
+//! Lead lists: CSV import, phone normalisation, time zones, and the lead scheduler.

@@ -1,0 +1,1 @@
+//! Pacing: how many dials to start now (preview, progressive, predictive, agentless).

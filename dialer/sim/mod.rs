@@ -1,0 +1,1 @@
+//! Deterministic discrete-event simulation with virtual time, driving the real pacers.

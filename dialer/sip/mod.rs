@@ -1,0 +1,1 @@
+//! SIP: messages (rsip behind `message`), transactions and dialogs (sans-IO), the UDP/TCP driver.

@@ -1,0 +1,1 @@
+//! The CRM store: sea-orm entities over SQLite (default) or PostgreSQL.
