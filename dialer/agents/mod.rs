@@ -1,1 +1,413 @@
 //! Agents: login, nailed-up legs, state (ready, on call, wrap-up, paused) and its intervals.
+//!
+//! [`Agents`] is a sans-IO registry: the daemon feeds it what happened (`login`, `leg_up`,
+//! `call_ended`, API requests …) with the monotonic `now`, and pulls [`Event`]s: legs to dial or
+//! hang up, finished state intervals to store, calls left without an agent. It never reads a clock.
+//!
+//! An agent takes calls only while its nailed-up SIP leg is up. The leg dropping logs the agent out
+//! at once; a customer hanging up puts the agent in wrap-up with the leg kept.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The agent's id as configured (`[[agents]] id` in `dialer.toml`).
+pub type AgentId = String;
+
+/// An opaque handle of the call an agent is on, chosen by the daemon.
+pub type CallRef = u64;
+
+/// What an agent is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Not logged in; no leg.
+    LoggedOut,
+    /// Logged in, the dialer is calling the agent's phone to nail up the leg.
+    Connecting,
+    /// Leg up, waiting for a call.
+    Ready,
+    /// Bridged to a customer.
+    OnCall,
+    /// The customer's call ended; the agent is finishing notes and the disposition.
+    WrapUp,
+    /// Leg up, not taking calls.
+    Paused,
+}
+
+impl State {
+    /// The snake_case name used in the store, the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::LoggedOut => "logged_out",
+            State::Connecting => "connecting",
+            State::Ready => "ready",
+            State::OnCall => "on_call",
+            State::WrapUp => "wrap_up",
+            State::Paused => "paused",
+        }
+    }
+
+    /// States that count as logged-in time (occupancy's denominator excludes paused separately).
+    pub fn is_logged_in(self) -> bool {
+        !matches!(self, State::LoggedOut | State::Connecting)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A finished stretch of one state, for the `agent_state_intervals` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interval {
+    pub agent: AgentId,
+    pub state: State,
+    /// The pause reason, for `Paused` intervals.
+    pub reason: Option<String>,
+    pub call: Option<CallRef>,
+    pub start: Instant,
+    pub end: Instant,
+}
+
+/// What the daemon must do or record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Call the agent's SIP URI and report `leg_up` / `leg_down`.
+    DialLeg(AgentId),
+    /// Hang up the agent's leg (logout).
+    HangupLeg(AgentId),
+    /// A state interval ended: store it.
+    Interval(Interval),
+    /// The agent's leg dropped while on a call: the call has no agent any more.
+    CallOrphaned { agent: AgentId, call: CallRef },
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    #[error("no agent with id {0:?}")]
+    Unknown(AgentId),
+    #[error("agent {agent}: cannot {action} while {state}")]
+    InvalidTransition {
+        agent: AgentId,
+        state: State,
+        action: &'static str,
+    },
+}
+
+/// One agent as the pacer and the API see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentView {
+    pub id: AgentId,
+    pub state: State,
+    /// Time in the current state.
+    pub elapsed: Duration,
+    pub call: Option<CallRef>,
+    pub pause_reason: Option<String>,
+}
+
+#[derive(Debug)]
+struct Agent {
+    groups: Vec<String>,
+    state: State,
+    since: Instant,
+    call: Option<CallRef>,
+    pause_reason: Option<String>,
+    /// Pause requested while on a call or in wrap-up: taken when the agent would become ready.
+    pause_after: Option<String>,
+}
+
+/// The registry of all configured agents.
+#[derive(Debug)]
+pub struct Agents {
+    agents: BTreeMap<AgentId, Agent>,
+    events: VecDeque<Event>,
+    /// Wrap-up longer than this ends by itself (the agent becomes ready). `None`: no limit.
+    wrap_limit: Option<Duration>,
+}
+
+impl Agents {
+    /// A registry of `(id, groups)` agents, all logged out since `now`.
+    pub fn new(
+        now: Instant,
+        agents: impl IntoIterator<Item = (AgentId, Vec<String>)>,
+        wrap_limit: Option<Duration>,
+    ) -> Self {
+        let agents = agents
+            .into_iter()
+            .map(|(id, groups)| {
+                let agent = Agent {
+                    groups,
+                    state: State::LoggedOut,
+                    since: now,
+                    call: None,
+                    pause_reason: None,
+                    pause_after: None,
+                };
+                (id, agent)
+            })
+            .collect();
+        Self {
+            agents,
+            events: VecDeque::new(),
+            wrap_limit,
+        }
+    }
+
+    /// Start a login: the dialer calls the agent's phone.
+    pub fn login(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(id, "log in", &[State::LoggedOut])?;
+        self.enter(now, id, State::Connecting);
+        self.events.push_back(Event::DialLeg(id.to_owned()));
+        Ok(())
+    }
+
+    /// The agent's leg answered: the agent is ready.
+    pub fn leg_up(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(id, "bring up the leg", &[State::Connecting])?;
+        self.enter(now, id, State::Ready);
+        Ok(())
+    }
+
+    /// The agent's leg dropped or failed: the agent is logged out at once.
+    pub fn leg_down(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        let agent = self.get(id)?;
+        if agent.state == State::LoggedOut {
+            return Ok(());
+        }
+        if let (State::OnCall, Some(call)) = (agent.state, agent.call) {
+            self.events.push_back(Event::CallOrphaned {
+                agent: id.to_owned(),
+                call,
+            });
+        }
+        self.enter(now, id, State::LoggedOut);
+        Ok(())
+    }
+
+    /// The agent logs out (not allowed mid-call: hang up first).
+    pub fn logout(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(
+            id,
+            "log out",
+            &[
+                State::Connecting,
+                State::Ready,
+                State::WrapUp,
+                State::Paused,
+            ],
+        )?;
+        self.enter(now, id, State::LoggedOut);
+        self.events.push_back(Event::HangupLeg(id.to_owned()));
+        Ok(())
+    }
+
+    /// Pause with a reason. On a call or in wrap-up the pause is taken when the agent is done.
+    pub fn pause(&mut self, now: Instant, id: &str, reason: &str) -> Result<(), AgentError> {
+        let state = self.get(id)?.state;
+        match state {
+            State::Ready | State::Paused => {
+                self.enter(now, id, State::Paused);
+                if let Some(a) = self.agents.get_mut(id) {
+                    a.pause_reason = Some(reason.to_owned());
+                }
+                Ok(())
+            }
+            State::OnCall | State::WrapUp => {
+                if let Some(a) = self.agents.get_mut(id) {
+                    a.pause_after = Some(reason.to_owned());
+                }
+                Ok(())
+            }
+            State::LoggedOut | State::Connecting => Err(self.refuse(id, state, "pause")),
+        }
+    }
+
+    /// Ready for calls again (from pause or wrap-up).
+    pub fn ready(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(
+            id,
+            "become ready",
+            &[State::Paused, State::WrapUp, State::Ready],
+        )?;
+        if let Some(a) = self.agents.get_mut(id) {
+            a.pause_after = None;
+        }
+        if self.get(id)?.state != State::Ready {
+            self.enter(now, id, State::Ready);
+        }
+        Ok(())
+    }
+
+    /// Connect `call` to the ready agent of one of `groups` who has waited longest.
+    pub fn connect(&mut self, now: Instant, groups: &[String], call: CallRef) -> Option<AgentId> {
+        let id = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.state == State::Ready)
+            .filter(|(_, a)| groups.is_empty() || a.groups.iter().any(|g| groups.contains(g)))
+            .min_by_key(|(_, a)| a.since)
+            .map(|(id, _)| id.clone())?;
+        self.enter(now, &id, State::OnCall);
+        if let Some(a) = self.agents.get_mut(&id) {
+            a.call = Some(call);
+        }
+        Some(id)
+    }
+
+    /// The customer's side of the agent's call ended: wrap-up, leg kept.
+    pub fn call_ended(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(id, "end a call", &[State::OnCall])?;
+        self.enter(now, id, State::WrapUp);
+        Ok(())
+    }
+
+    /// The agent posted the disposition: wrap-up ends (ready, or paused if a pause was asked for).
+    pub fn disposed(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(id, "post a disposition", &[State::WrapUp])?;
+        self.finish_wrap(now, id);
+        Ok(())
+    }
+
+    /// Apply expired deadlines (wrap-up limit).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(limit) = self.wrap_limit else { return };
+        let due: Vec<AgentId> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.state == State::WrapUp && now >= a.since + limit)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.finish_wrap(now, &id);
+        }
+    }
+
+    /// The next deadline, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let limit = self.wrap_limit?;
+        self.agents
+            .values()
+            .filter(|a| a.state == State::WrapUp)
+            .map(|a| a.since + limit)
+            .min()
+    }
+
+    /// The next thing to do or record.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Close every open interval at `now` (shutdown), without changing states.
+    pub fn flush(&mut self, now: Instant) {
+        let ids: Vec<AgentId> = self.agents.keys().cloned().collect();
+        for id in ids {
+            let state = self.agents[&id].state;
+            if state != State::LoggedOut {
+                self.enter(now, &id, state);
+            }
+        }
+    }
+
+    /// Every agent with its state and time in it.
+    pub fn views(&self, now: Instant) -> Vec<AgentView> {
+        self.agents.iter().map(|(id, a)| view(id, a, now)).collect()
+    }
+
+    /// One agent.
+    pub fn view(&self, now: Instant, id: &str) -> Result<AgentView, AgentError> {
+        Ok(view(id, self.get(id)?, now))
+    }
+
+    /// Agents in any of `groups` (all agents when `groups` is empty).
+    pub fn views_in(&self, now: Instant, groups: &[String]) -> Vec<AgentView> {
+        self.agents
+            .iter()
+            .filter(|(_, a)| groups.is_empty() || a.groups.iter().any(|g| groups.contains(g)))
+            .map(|(id, a)| view(id, a, now))
+            .collect()
+    }
+
+    fn finish_wrap(&mut self, now: Instant, id: &str) {
+        let pause = self.agents.get_mut(id).and_then(|a| a.pause_after.take());
+        match pause {
+            Some(reason) => {
+                self.enter(now, id, State::Paused);
+                if let Some(a) = self.agents.get_mut(id) {
+                    a.pause_reason = Some(reason);
+                }
+            }
+            None => self.enter(now, id, State::Ready),
+        }
+    }
+
+    /// Close the current interval and enter `state` (also used to split an interval in place).
+    fn enter(&mut self, now: Instant, id: &str, state: State) {
+        let Some(a) = self.agents.get_mut(id) else {
+            return;
+        };
+        if a.state != State::LoggedOut {
+            self.events.push_back(Event::Interval(Interval {
+                agent: id.to_owned(),
+                state: a.state,
+                reason: a.pause_reason.clone(),
+                call: a.call,
+                start: a.since,
+                end: now,
+            }));
+        }
+        if state != a.state {
+            // The call follows the agent from the call into its wrap-up, and no further.
+            let keep_call = a.state == State::OnCall && state == State::WrapUp;
+            if !keep_call {
+                a.call = None;
+            }
+            if state != State::Paused {
+                a.pause_reason = None;
+            }
+            if state == State::LoggedOut {
+                a.pause_after = None;
+            }
+        }
+        a.state = state;
+        a.since = now;
+    }
+
+    fn get(&self, id: &str) -> Result<&Agent, AgentError> {
+        self.agents
+            .get(id)
+            .ok_or_else(|| AgentError::Unknown(id.to_owned()))
+    }
+
+    fn expect(&self, id: &str, action: &'static str, allowed: &[State]) -> Result<(), AgentError> {
+        let state = self.get(id)?.state;
+        if allowed.contains(&state) {
+            Ok(())
+        } else {
+            Err(self.refuse(id, state, action))
+        }
+    }
+
+    fn refuse(&self, id: &str, state: State, action: &'static str) -> AgentError {
+        AgentError::InvalidTransition {
+            agent: id.to_owned(),
+            state,
+            action,
+        }
+    }
+}
+
+fn view(id: &str, a: &Agent, now: Instant) -> AgentView {
+    AgentView {
+        id: id.to_owned(),
+        state: a.state,
+        elapsed: now.saturating_duration_since(a.since),
+        call: a.call,
+        pause_reason: a.pause_reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

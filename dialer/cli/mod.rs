@@ -33,7 +33,12 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
     /// The daemon's config file.
-    #[arg(long, global = true, env = "DIALER_CONFIG", default_value = "dialer.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "DIALER_CONFIG",
+        default_value = "dialer.toml"
+    )]
     pub config: PathBuf,
     /// CRM store URL (sqlite://PATH or postgres://…); default: SQLite in the state directory.
     #[arg(long, global = true, env = "DIALER_DATABASE_URL")]
