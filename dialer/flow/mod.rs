@@ -1,0 +1,391 @@
+//! One dialed lead, from the dial to the end of the call: who the customer gets.
+//!
+//! [`Flow`] is sans-IO. The daemon feeds it what the SIP call, the media session, the AMD
+//! detector and the agent registry report ([`Input`]), and pulls [`Action`]s: ask for an agent,
+//! bridge, play the safe-harbor or voicemail message, hang up. When the call is over it yields
+//! [`Action::Finished`] with a [`Summary`] for the attempt's row.
+//!
+//! The rules it enforces:
+//! - a person gets an agent within the connect limit (2 s) of being recognised as a person, or hears
+//!   the safe-harbor message and the call is stored as abandoned;
+//! - a customer who hangs up while waiting for an agent is counted as abandoned too (conservative,
+//!   as VICIdial counts its DROPs);
+//! - a machine is hung up on, or gets the voicemail message after the beep (or once the greeting
+//!   has ended, or at the latest after `beep_wait`);
+//! - AMD "not sure" goes the campaign's way (default: a person).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::agents::AgentId;
+
+/// What the answering-machine detector said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmdResult {
+    Human,
+    Machine,
+    NotSure,
+}
+
+impl AmdResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AmdResult::Human => "human",
+            AmdResult::Machine => "machine",
+            AmdResult::NotSure => "notsure",
+        }
+    }
+}
+
+/// What to do with an answering machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMachine {
+    HangUp,
+    Voicemail,
+}
+
+/// How one call is handled: taken from the campaign.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A person must reach an agent within this (2 s by rule).
+    pub connect_limit: Duration,
+    /// Run AMD after the answer; without it, every answer is a person.
+    pub amd: bool,
+    pub on_machine: OnMachine,
+    /// Treat AMD "not sure" as a person (true) or as a machine.
+    pub notsure_is_human: bool,
+    /// Longest wait, after the machine decision, for the beep or the end of the greeting.
+    pub beep_wait: Duration,
+    /// No agents: a person hears the campaign's message, then the call ends.
+    pub agentless: bool,
+    /// Record bridged calls.
+    pub record: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            connect_limit: Duration::from_secs(2),
+            amd: true,
+            on_machine: OnMachine::HangUp,
+            notsure_is_human: true,
+            beep_wait: Duration::from_secs(20),
+            agentless: false,
+            record: false,
+        }
+    }
+}
+
+/// Messages the flow plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// The identification message played to an abandoned call.
+    SafeHarbor,
+    /// The message left on an answering machine.
+    Voicemail,
+    /// The agentless campaign's message.
+    Message,
+}
+
+/// What happened, as the daemon learned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// 180/183 from the far end.
+    Ringing,
+    /// 200 OK: media is up; analysis starts.
+    Answered,
+    /// The call failed before an answer; `outcome` is the SIP layer's code (busy, no_answer, …).
+    Failed {
+        outcome: String,
+        sip_status: Option<u16>,
+    },
+    /// The customer hung up (BYE, or media inactivity).
+    CustomerHangup,
+    /// The AMD decision.
+    Amd {
+        result: AmdResult,
+        cause: String,
+    },
+    /// The voicemail beep (or the machine's greeting ended with no beep).
+    Beep,
+    GreetingEnded,
+    /// An agent was connected to this call (after [`Action::RequestAgent`]).
+    Agent(AgentId),
+    /// The agent hung up on the customer.
+    AgentHangup,
+    /// The message being played has ended.
+    PromptFinished,
+}
+
+/// What the daemon must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start feeding the customer's audio to the AMD detector.
+    StartAnalysis,
+    /// Connect a ready agent now (answer with [`Input::Agent`]); asked again until granted or
+    /// cancelled.
+    RequestAgent,
+    /// Stop looking for an agent.
+    CancelAgentRequest,
+    /// Bridge the customer to the agent's leg (and start recording if asked).
+    Bridge { agent: AgentId, record: bool },
+    /// Play a message to the customer.
+    Play(Prompt),
+    /// Hang up the customer's leg.
+    HangUp,
+    /// The call is over: store the attempt.
+    Finished(Summary),
+}
+
+/// The attempt as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The final outcome code: human, abandoned, machine, answered (hung up during AMD), busy,
+    /// no_answer, invalid_number, congestion, rejected, failed.
+    pub outcome: String,
+    pub sip_status: Option<u16>,
+    pub dialed: Instant,
+    pub ringing: Option<Instant>,
+    pub answered: Option<Instant>,
+    pub amd: Option<(AmdResult, String)>,
+    /// When the call was recognised as a person or machine.
+    pub decided: Option<Instant>,
+    pub connected: Option<Instant>,
+    pub agent: Option<AgentId>,
+    pub abandoned: bool,
+    pub voicemail_left: bool,
+    pub ended: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Dialing,
+    Analysing,
+    WaitingAgent { deadline: Instant },
+    Bridged,
+    SafeHarbor,
+    WaitingBeep { deadline: Instant },
+    Voicemail,
+    Message,
+    HangingUp,
+    Done,
+}
+
+/// One call's flow.
+#[derive(Debug)]
+pub struct Flow {
+    settings: Settings,
+    stage: Stage,
+    summary: Summary,
+    actions: VecDeque<Action>,
+}
+
+impl Flow {
+    /// A call dialed at `now`.
+    pub fn new(now: Instant, settings: Settings) -> Self {
+        Self {
+            settings,
+            stage: Stage::Dialing,
+            summary: Summary {
+                outcome: "failed".to_owned(),
+                sip_status: None,
+                dialed: now,
+                ringing: None,
+                answered: None,
+                amd: None,
+                decided: None,
+                connected: None,
+                agent: None,
+                abandoned: false,
+                voicemail_left: false,
+                ended: now,
+            },
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Feed one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.stage == Stage::Done {
+            return;
+        }
+        match input {
+            Input::Ringing => {
+                if self.stage == Stage::Dialing && self.summary.ringing.is_none() {
+                    self.summary.ringing = Some(now);
+                }
+            }
+            Input::Answered => {
+                if self.stage != Stage::Dialing {
+                    return;
+                }
+                self.summary.answered = Some(now);
+                self.summary.sip_status = Some(200);
+                if self.settings.amd {
+                    self.stage = Stage::Analysing;
+                    self.actions.push_back(Action::StartAnalysis);
+                } else {
+                    self.person(now);
+                }
+            }
+            Input::Failed {
+                outcome,
+                sip_status,
+            } => {
+                self.summary.sip_status = sip_status;
+                self.summary.outcome = outcome;
+                self.finish(now);
+            }
+            Input::Amd { result, cause } => {
+                if self.stage != Stage::Analysing {
+                    return;
+                }
+                self.summary.amd = Some((result, cause));
+                let human = match result {
+                    AmdResult::Human => true,
+                    AmdResult::Machine => false,
+                    AmdResult::NotSure => self.settings.notsure_is_human,
+                };
+                if human {
+                    self.person(now);
+                } else {
+                    self.machine(now);
+                }
+            }
+            Input::Beep | Input::GreetingEnded => {
+                if let Stage::WaitingBeep { .. } = self.stage {
+                    self.leave_voicemail();
+                }
+            }
+            Input::Agent(agent) => {
+                if let Stage::WaitingAgent { .. } = self.stage {
+                    self.summary.connected = Some(now);
+                    self.summary.agent = Some(agent.clone());
+                    self.summary.outcome = "human".to_owned();
+                    self.stage = Stage::Bridged;
+                    self.actions.push_back(Action::Bridge {
+                        agent,
+                        record: self.settings.record,
+                    });
+                }
+            }
+            Input::CustomerHangup => {
+                if let Stage::WaitingAgent { .. } = self.stage {
+                    self.actions.push_back(Action::CancelAgentRequest);
+                    self.abandon();
+                }
+                if self.stage == Stage::Analysing {
+                    // Hung up during analysis: a person or a machine, nobody can tell.
+                    self.summary.outcome = "answered".to_owned();
+                }
+                self.finish(now);
+            }
+            Input::AgentHangup => {
+                if self.stage == Stage::Bridged {
+                    self.hang_up();
+                }
+            }
+            Input::PromptFinished => match self.stage {
+                Stage::SafeHarbor | Stage::Voicemail | Stage::Message => self.hang_up(),
+                _ => {}
+            },
+        }
+        self.finish_if_hung_up(now);
+    }
+
+    /// Apply expired deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.stage {
+            Stage::WaitingAgent { deadline } if now >= deadline => {
+                self.actions.push_back(Action::CancelAgentRequest);
+                self.abandon();
+                self.stage = Stage::SafeHarbor;
+                self.actions.push_back(Action::Play(Prompt::SafeHarbor));
+            }
+            Stage::WaitingBeep { deadline } if now >= deadline => self.leave_voicemail(),
+            _ => {}
+        }
+    }
+
+    /// The next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.stage {
+            Stage::WaitingAgent { deadline } | Stage::WaitingBeep { deadline } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    /// The next action.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// True once [`Action::Finished`] has been queued.
+    pub fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// True while the customer waits for an agent.
+    pub fn wants_agent(&self) -> bool {
+        matches!(self.stage, Stage::WaitingAgent { .. })
+    }
+
+    fn person(&mut self, now: Instant) {
+        self.summary.decided = Some(now);
+        self.summary.outcome = "human".to_owned();
+        if self.settings.agentless {
+            self.stage = Stage::Message;
+            self.actions.push_back(Action::Play(Prompt::Message));
+        } else {
+            self.stage = Stage::WaitingAgent {
+                deadline: now + self.settings.connect_limit,
+            };
+            self.actions.push_back(Action::RequestAgent);
+        }
+    }
+
+    fn machine(&mut self, now: Instant) {
+        self.summary.decided = Some(now);
+        self.summary.outcome = "machine".to_owned();
+        match self.settings.on_machine {
+            OnMachine::HangUp => self.hang_up(),
+            OnMachine::Voicemail => {
+                self.stage = Stage::WaitingBeep {
+                    deadline: now + self.settings.beep_wait,
+                };
+            }
+        }
+    }
+
+    fn leave_voicemail(&mut self) {
+        self.summary.voicemail_left = true;
+        self.stage = Stage::Voicemail;
+        self.actions.push_back(Action::Play(Prompt::Voicemail));
+    }
+
+    fn abandon(&mut self) {
+        self.summary.abandoned = true;
+        self.summary.outcome = "abandoned".to_owned();
+    }
+
+    fn hang_up(&mut self) {
+        self.stage = Stage::HangingUp;
+        self.actions.push_back(Action::HangUp);
+    }
+
+    fn finish_if_hung_up(&mut self, now: Instant) {
+        if self.stage == Stage::HangingUp {
+            self.finish(now);
+        }
+    }
+
+    fn finish(&mut self, now: Instant) {
+        self.summary.ended = now;
+        self.stage = Stage::Done;
+        self.actions
+            .push_back(Action::Finished(self.summary.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn drain(f: &mut Flow) -> Vec<Action> {
+    std::iter::from_fn(|| f.poll_action()).collect()
+}
+
+fn summary(actions: &[Action]) -> Summary {
+    match actions.last() {
+        Some(Action::Finished(s)) => s.clone(),
+        other => panic!("not finished: {other:?}"),
+    }
+}
+
+fn answered(t0: Instant, settings: Settings) -> Flow {
+    let mut f = Flow::new(t0, settings);
+    f.handle(t0 + ms(3000), Input::Ringing);
+    f.handle(t0 + ms(9000), Input::Answered);
+    f
+}
+
+#[test]
+fn person_gets_an_agent_within_the_limit() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, Settings::default());
+    assert_eq!(drain(&mut f), vec![Action::StartAnalysis]);
+    let decided = t0 + ms(10_200);
+    f.handle(
+        decided,
+        Input::Amd {
+            result: AmdResult::Human,
+            cause: "short-greeting".into(),
+        },
+    );
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(decided + ms(2000)));
+    f.handle_timeout(decided + ms(1999));
+    assert!(f.wants_agent());
+    f.handle(decided + ms(1999), Input::Agent("ann".into()));
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::Bridge {
+            agent: "ann".into(),
+            record: false
+        }]
+    );
+    assert_eq!(f.poll_timeout(), None);
+    f.handle(t0 + ms(90_000), Input::CustomerHangup);
+    let s = summary(&drain(&mut f));
+    assert_eq!(s.outcome, "human");
+    assert!(!s.abandoned);
+    assert_eq!(s.agent.as_deref(), Some("ann"));
+    assert_eq!(s.ringing, Some(t0 + ms(3000)));
+    assert_eq!(s.answered, Some(t0 + ms(9000)));
+    assert_eq!(s.decided, Some(decided));
+    assert_eq!(s.connected, Some(decided + ms(1999)));
+    assert_eq!(s.ended, t0 + ms(90_000));
+    assert!(f.is_done());
+}
+
+#[test]
+fn no_agent_within_the_limit_plays_safe_harbor_and_abandons() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, Settings::default());
+    let decided = t0 + ms(10_000);
+    f.handle(
+        decided,
+        Input::Amd {
+            result: AmdResult::Human,
+            cause: "x".into(),
+        },
+    );
+    drain(&mut f);
+    f.handle_timeout(decided + ms(2000));
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::CancelAgentRequest, Action::Play(Prompt::SafeHarbor)]
+    );
+    // An agent freed too late is not bridged.
+    f.handle(decided + ms(2100), Input::Agent("late".into()));
+    assert!(drain(&mut f).is_empty());
+    f.handle(decided + ms(9000), Input::PromptFinished);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::HangUp);
+    let s = summary(&actions);
+    assert_eq!((s.outcome.as_str(), s.abandoned), ("abandoned", true));
+    assert_eq!(s.agent, None);
+}
+
+#[test]
+fn customer_hanging_up_while_waiting_counts_as_abandoned() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, Settings::default());
+    f.handle(
+        t0 + ms(10_000),
+        Input::Amd {
+            result: AmdResult::Human,
+            cause: "x".into(),
+        },
+    );
+    drain(&mut f);
+    f.handle(t0 + ms(11_000), Input::CustomerHangup);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::CancelAgentRequest);
+    assert!(summary(&actions).abandoned);
+}
+
+#[test]
+fn machine_is_hung_up_on_by_default() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, Settings::default());
+    drain(&mut f);
+    f.handle(
+        t0 + ms(12_000),
+        Input::Amd {
+            result: AmdResult::Machine,
+            cause: "long-greeting".into(),
+        },
+    );
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::HangUp);
+    let s = summary(&actions);
+    assert_eq!(s.outcome, "machine");
+    assert_eq!(s.amd, Some((AmdResult::Machine, "long-greeting".into())));
+    assert!(!s.voicemail_left && !s.abandoned);
+}
+
+#[test]
+fn voicemail_waits_for_the_beep_or_the_deadline() {
+    let t0 = Instant::now();
+    let settings = Settings {
+        on_machine: OnMachine::Voicemail,
+        beep_wait: ms(8000),
+        ..Settings::default()
+    };
+    // With a beep.
+    let mut f = answered(t0, settings.clone());
+    drain(&mut f);
+    let decided = t0 + ms(12_000);
+    f.handle(
+        decided,
+        Input::Amd {
+            result: AmdResult::Machine,
+            cause: "x".into(),
+        },
+    );
+    assert!(drain(&mut f).is_empty());
+    f.handle(decided + ms(3000), Input::Beep);
+    assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Voicemail)]);
+    f.handle(decided + ms(20_000), Input::PromptFinished);
+    let s = summary(&drain(&mut f));
+    assert!(s.voicemail_left);
+    assert_eq!(s.outcome, "machine");
+
+    // Without one: the message starts at the deadline.
+    let mut f = answered(t0, settings);
+    drain(&mut f);
+    f.handle(
+        decided,
+        Input::Amd {
+            result: AmdResult::Machine,
+            cause: "x".into(),
+        },
+    );
+    assert_eq!(f.poll_timeout(), Some(decided + ms(8000)));
+    f.handle_timeout(decided + ms(7999));
+    assert!(drain(&mut f).is_empty());
+    f.handle_timeout(decided + ms(8000));
+    assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Voicemail)]);
+}
+
+#[test]
+fn notsure_goes_the_campaigns_way() {
+    let t0 = Instant::now();
+    let notsure = Input::Amd {
+        result: AmdResult::NotSure,
+        cause: "toolong".into(),
+    };
+    let mut f = answered(t0, Settings::default());
+    drain(&mut f);
+    f.handle(t0 + ms(14_000), notsure.clone());
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+
+    let mut f = answered(
+        t0,
+        Settings {
+            notsure_is_human: false,
+            ..Settings::default()
+        },
+    );
+    drain(&mut f);
+    f.handle(t0 + ms(14_000), notsure);
+    assert_eq!(summary(&drain(&mut f)).outcome, "machine");
+}
+
+#[test]
+fn without_amd_the_answer_is_a_person_at_once() {
+    let t0 = Instant::now();
+    let mut f = answered(
+        t0,
+        Settings {
+            amd: false,
+            ..Settings::default()
+        },
+    );
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_000)));
+}
+
+#[test]
+fn agentless_plays_the_message_to_a_person() {
+    let t0 = Instant::now();
+    let mut f = answered(
+        t0,
+        Settings {
+            agentless: true,
+            ..Settings::default()
+        },
+    );
+    drain(&mut f);
+    f.handle(
+        t0 + ms(10_000),
+        Input::Amd {
+            result: AmdResult::Human,
+            cause: "x".into(),
+        },
+    );
+    assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Message)]);
+    f.handle(t0 + ms(30_000), Input::PromptFinished);
+    let s = summary(&drain(&mut f));
+    assert_eq!((s.outcome.as_str(), s.abandoned), ("human", false));
+}
+
+#[test]
+fn failures_before_the_answer_keep_the_sip_outcome() {
+    let t0 = Instant::now();
+    let mut f = Flow::new(t0, Settings::default());
+    f.handle(t0 + ms(2000), Input::Ringing);
+    f.handle(
+        t0 + ms(4000),
+        Input::Failed {
+            outcome: "busy".into(),
+            sip_status: Some(486),
+        },
+    );
+    let s = summary(&drain(&mut f));
+    assert_eq!((s.outcome.as_str(), s.sip_status), ("busy", Some(486)));
+    assert_eq!(s.answered, None);
+    // Nothing after the end changes the summary or adds actions.
+    f.handle(t0 + ms(5000), Input::Answered);
+    assert!(drain(&mut f).is_empty());
+}
+
+#[test]
+fn agent_hanging_up_ends_the_bridged_call() {
+    let t0 = Instant::now();
+    let mut f = answered(
+        t0,
+        Settings {
+            amd: false,
+            record: true,
+            ..Settings::default()
+        },
+    );
+    drain(&mut f);
+    f.handle(t0 + ms(9500), Input::Agent("bob".into()));
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::Bridge {
+            agent: "bob".into(),
+            record: true
+        }]
+    );
+    f.handle(t0 + ms(60_000), Input::AgentHangup);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::HangUp);
+    assert_eq!(summary(&actions).outcome, "human");
+}
