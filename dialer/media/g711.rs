@@ -176,7 +176,11 @@ const fn ulaw_to_linear(b: u8) -> i16 {
     let u = !b as i32;
     let mut t = ((u & 0x0F) << 3) + ULAW_BIAS;
     t <<= (u & 0x70) >> 4;
-    (if u & 0x80 != 0 { ULAW_BIAS - t } else { t - ULAW_BIAS }) as i16
+    (if u & 0x80 != 0 {
+        ULAW_BIAS - t
+    } else {
+        t - ULAW_BIAS
+    }) as i16
 }
 
 const fn alaw_to_linear(b: u8) -> i16 {
@@ -316,7 +320,10 @@ mod tests {
             let expected = if codec == Codec::Pcmu { 255 } else { 256 };
             assert_eq!(vals.len(), expected, "{codec:?} distinct levels");
             for v in &vals {
-                assert!(vals.binary_search(&-v).is_ok(), "{codec:?} {v} has no mirror");
+                assert!(
+                    vals.binary_search(&-v).is_ok(),
+                    "{codec:?} {v} has no mirror"
+                );
             }
         }
     }
@@ -348,7 +355,10 @@ mod tests {
             for (a, b) in pcm.iter().zip(back.iter()) {
                 assert!((*a as i32 - *b as i32).abs() <= 12000 / 16 + 16);
             }
-            assert!(codec.decode_sample(codec.silence()).abs() <= 8, "{codec:?} silence");
+            assert!(
+                codec.decode_sample(codec.silence()).abs() <= 8,
+                "{codec:?} silence"
+            );
         }
     }
 

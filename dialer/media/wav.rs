@@ -190,7 +190,11 @@ fn kernel() -> &'static [f32] {
                 if u >= ZEROS as f64 {
                     return 0.0;
                 }
-                let sinc = if i == 0 { 1.0 } else { (PI * u).sin() / (PI * u) };
+                let sinc = if i == 0 {
+                    1.0
+                } else {
+                    (PI * u).sin() / (PI * u)
+                };
                 let r = u / ZEROS as f64;
                 let w = bessel_i0(KAISER_BETA * (1.0 - r * r).sqrt()) / i0b;
                 (sinc * w) as f32
@@ -427,7 +431,12 @@ pub(crate) mod tests {
 
     #[test]
     fn tone_frequency_and_level_survive_downsampling() {
-        for (rate, f) in [(44100, 1000.0), (48000, 440.0), (16000, 3000.0), (11025, 2500.0)] {
+        for (rate, f) in [
+            (44100, 1000.0),
+            (48000, 440.0),
+            (16000, 3000.0),
+            (11025, 2500.0),
+        ] {
             let x = sine(f, rate, 0.5, 0.5);
             let y = resample(&x, rate, RATE);
             assert_eq!(y.len(), 4000, "{rate}");
@@ -435,7 +444,10 @@ pub(crate) mod tests {
             assert!((est - f).abs() < 2.0, "{rate} Hz {f} Hz tone → {est} Hz");
             let mid = &y[400..3600];
             let level = rms(mid) / (0.5 / 2f64.sqrt());
-            assert!((level - 1.0).abs() < 0.02, "{rate} Hz {f} Hz level ratio {level}");
+            assert!(
+                (level - 1.0).abs() < 0.02,
+                "{rate} Hz {f} Hz level ratio {level}"
+            );
         }
     }
 
