@@ -1,1 +1,4 @@
 //! The tokio shell: the daemon's own config, campaign loops, store writer, signals, systemd.
+
+pub mod logging;
+pub mod notify;
