@@ -1,1 +1,394 @@
 //! Campaign files: one campaign per TOML file, loaded with the `config` crate and validated.
+//!
+//! Layers, lowest first: built-in defaults ([`defaults::BUILTIN`]) < the list kind's defaults
+//! ([`defaults::COLD`], [`defaults::WARM`], [`defaults::HOT`]) < the file < the environment
+//! (`DIALER__CAMPAIGN__<STEM>__<KEY>__<SUBKEY>`, where `<STEM>` is the file name without `.toml`,
+//! upper-cased, other characters than letters and digits written `_`).
+//!
+//! Validation collects every problem of every file (unknown keys, wrong types, out-of-range
+//! values, missing referenced files, bad zones, bad caller ID, duplicate names), each naming the
+//! file and the key: see [`Problem`]. [`load`] reads one file, [`load_dir`] a directory.
+
+pub mod defaults;
+mod load;
+pub(crate) mod reader;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::civil::{Time, Weekday};
+use jiff::tz::TimeZone;
+
+pub use load::{Env, campaign_files, env_stem, find, load, load_dir, load_dir_report, load_with};
+
+/// One thing wrong in one file, at one key (`dialing.ring_timeout`, `lists[0].file`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// Dotted key path; empty for problems with the whole file (unreadable, bad TOML).
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+/// Every problem found while loading; displays one problem per line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", display_lines(.0))]
+pub struct Problems(pub Vec<Problem>);
+
+fn display_lines(ps: &[Problem]) -> String {
+    ps.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A validated campaign. Paths are resolved against the campaign file's directory.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub name: String,
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    pub enabled: bool,
+    pub kind: ListKind,
+    pub mode: Mode,
+    pub regime: Regime,
+    /// Name of a `[[trunks]]` entry in `dialer.toml`.
+    pub trunk: String,
+    /// E.164, e.g. `+12025550143`.
+    pub caller_id: String,
+    pub agent_groups: Vec<String>,
+    pub lists: Vec<ListSpec>,
+    pub hours: CallingHours,
+    pub dialing: Dialing,
+    pub abandon: AbandonPolicy,
+    pub amd: AmdSettings,
+    /// The abandon ("safe harbor") identification message, a WAV file.
+    pub safe_harbor: PathBuf,
+    pub retry: RetryPolicy,
+    pub limits: RollingLimits,
+    pub dnc: DncPolicy,
+    pub dispositions: Vec<Disposition>,
+    pub survey: Option<Survey>,
+    pub recording: bool,
+    pub priors: Priors,
+}
+
+impl Campaign {
+    /// The agent disposition with this code, if the campaign defines it.
+    pub fn disposition(&self, code: &str) -> Option<&Disposition> {
+        self.dispositions.iter().find(|d| d.code == code)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListKind {
+    Cold,
+    Warm,
+    Hot,
+}
+
+impl ListKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListKind::Cold => "cold",
+            ListKind::Warm => "warm",
+            ListKind::Hot => "hot",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Preview,
+    Progressive,
+    Predictive,
+    Agentless,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Preview => "preview",
+            Mode::Progressive => "progressive",
+            Mode::Predictive => "predictive",
+            Mode::Agentless => "agentless",
+        }
+    }
+}
+
+/// Which regulations apply: US (FTC TSR / FCC TCPA) or UK (Ofcom).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Regime {
+    Us,
+    Uk,
+}
+
+impl Regime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Regime::Us => "us",
+            Regime::Uk => "uk",
+        }
+    }
+}
+
+/// One lead list (a CSV file) of the campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListSpec {
+    pub name: String,
+    /// Resolved against the campaign file's directory.
+    pub file: PathBuf,
+    /// Higher is dialed first.
+    pub priority: i32,
+    pub columns: ColumnMap,
+    /// ISO 3166 alpha-2 region for numbers written without a country code, e.g. "US".
+    pub default_region: String,
+}
+
+/// Which CSV columns hold what; every other column is kept as a lead attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnMap {
+    pub phone: String,
+    /// IANA zone per lead; without it the campaign's zone applies.
+    pub timezone: Option<String>,
+    /// Account (debt) identifier: Regulation F limits count per account when present.
+    pub account: Option<String>,
+}
+
+/// When calls may be placed, in the lead's local time.
+#[derive(Debug, Clone)]
+pub struct CallingHours {
+    /// The campaign's zone, used for leads without a known zone.
+    pub timezone: TimeZone,
+    /// Its IANA name, e.g. "America/New_York".
+    pub timezone_name: String,
+    pub days: Vec<Weekday>,
+    /// Inclusive start. US regime: never before 08:00 (clamped).
+    pub start: Time,
+    /// Exclusive end. US regime: never after 21:00 (clamped).
+    pub end: Time,
+}
+
+impl CallingHours {
+    /// Whether `at` falls inside these hours in `zone` (the lead's zone). DST-safe: the local
+    /// wall time of `at` in `zone` is what is compared.
+    pub fn is_open(&self, at: jiff::Timestamp, zone: &TimeZone) -> bool {
+        let local = at.to_zoned_datetime(zone.clone());
+        let t = local.time();
+        self.days.contains(&local.weekday()) && t >= self.start && t < self.end
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dialing {
+    /// How long to ring before giving up; never below 15 s.
+    pub ring_timeout: Duration,
+    pub calls_per_second: f64,
+    pub max_concurrent: u32,
+    /// An answered person must reach an agent within this time or the call is abandoned (≤ 2 s).
+    pub connect_limit: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbandonPolicy {
+    /// Fraction of live answers, at most 0.03.
+    pub cap: f64,
+    pub window: AbandonWindow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbandonWindow {
+    /// US: each rolling 30-day period.
+    Rolling30Days,
+    /// UK (Ofcom): midnight to midnight.
+    CalendarDay,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmdSettings {
+    pub enabled: bool,
+    pub on_machine: OnMachine,
+    pub on_notsure: OnNotSure,
+    pub initial_silence_ms: u32,
+    pub greeting_ms: u32,
+    pub after_greeting_silence_ms: u32,
+    pub total_analysis_ms: u32,
+    pub min_word_length_ms: u32,
+    pub between_words_silence_ms: u32,
+    pub maximum_number_of_words: u32,
+    pub silence_threshold: u32,
+    pub maximum_word_length_ms: u32,
+    /// How long to wait for the voicemail beep before dropping the message anyway.
+    pub beep_wait_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnMachine {
+    Hangup,
+    /// Leave this message (WAV) after the beep.
+    Voicemail {
+        message: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnNotSure {
+    TreatAsHuman,
+    TreatAsMachine,
+}
+
+/// The system outcome codes that have a retry delay.
+pub const RETRY_OUTCOMES: [&str; 8] = [
+    "busy",
+    "no_answer",
+    "machine",
+    "abandoned",
+    "congestion",
+    "rejected",
+    "failed",
+    "interrupted",
+];
+
+/// Every canonical system outcome code; agent dispositions may not reuse them.
+pub const SYSTEM_OUTCOMES: [&str; 11] = [
+    "answered",
+    "human",
+    "machine",
+    "busy",
+    "no_answer",
+    "invalid_number",
+    "congestion",
+    "rejected",
+    "failed",
+    "abandoned",
+    "interrupted",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub delay: RetryDelays,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryDelays {
+    pub busy: Duration,
+    pub no_answer: Duration,
+    pub machine: Duration,
+    pub abandoned: Duration,
+    pub congestion: Duration,
+    pub rejected: Duration,
+    pub failed: Duration,
+    pub interrupted: Duration,
+}
+
+impl RetryPolicy {
+    /// The retry delay after a system outcome code, or `None` for codes without one
+    /// (e.g. `invalid_number`, `human`).
+    pub fn delay_for(&self, outcome: &str) -> Option<Duration> {
+        let d = &self.delay;
+        Some(match outcome {
+            "busy" => d.busy,
+            "no_answer" => d.no_answer,
+            "machine" => d.machine,
+            "abandoned" => d.abandoned,
+            "congestion" => d.congestion,
+            "rejected" => d.rejected,
+            "failed" => d.failed,
+            "interrupted" => d.interrupted,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollingLimits {
+    /// At most this many attempts per lead in any 24 hours.
+    pub per_24h: Option<u32>,
+    /// Regulation F: at most 7 calls in 7 days, none for 7 days after a conversation.
+    pub reg_f: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DncPolicy {
+    /// Campaign DNC files, one number per line; resolved against the campaign file's directory.
+    pub files: Vec<PathBuf>,
+    /// Also honour the global DNC list in the store.
+    pub use_global: bool,
+}
+
+/// An agent disposition from the campaign's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposition {
+    /// snake_case, unique, not a system outcome code.
+    pub code: String,
+    pub label: String,
+    pub effect: DispositionEffect,
+    /// Counts as a success (sale, promise to pay) in reports.
+    pub success: bool,
+    /// Counts as a conversation for Regulation F's 7-day quiet period.
+    pub conversation: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DispositionEffect {
+    /// The lead is done.
+    Final,
+    /// Dial again after this delay.
+    RetryAfter(Duration),
+    /// Add the number to the campaign's DNC list at once.
+    Dnc,
+    /// The agent sets a callback time.
+    Callback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub id: String,
+    pub prompt: Prompt,
+    /// DTMF digit (`0`–`9`, `*`, `#`) → stored answer value.
+    pub answers: BTreeMap<char, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// A recorded prompt (a value ending in `.wav`), resolved against the campaign's directory.
+    Wav(PathBuf),
+    /// Text for an agent to read, or for speech synthesis.
+    Text(String),
+}
+
+/// Starting estimates for the pacer, replaced by measurements as calls end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Priors {
+    /// Live (human) answers per dial.
+    pub hit_rate: f64,
+    /// Machine answers per dial.
+    pub machine_rate: f64,
+    /// Mean seconds from dial to answer.
+    pub ring_s: f64,
+    /// Mean talk seconds.
+    pub talk_s: f64,
+    /// Mean wrap-up seconds.
+    pub wrap_s: f64,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+//! Loading and validation tests on real files in temporary directories.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+/// A temporary campaigns directory with a WAV, a CSV list and a DNC file.
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Self { dir };
+        d.wav("audio/safe.wav");
+        d.wav("audio/vm.wav");
+        d.write("lists/a.csv", "phone,tz\n+12025550143,America/New_York\n");
+        d.write("dnc.txt", "+12025550144\n");
+        d
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn wav(&self, rel: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p, spec).unwrap();
+        for i in 0..800 {
+            w.write_sample(((i % 20) * 100) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+}
+
+const MINIMAL: &str = r#"
+kind = "cold"
+mode = "predictive"
+trunk = "main"
+caller_id = "+12025550143"
+agent_groups = ["sales"]
+safe_harbor = "audio/safe.wav"
+
+[[lists]]
+file = "lists/a.csv"
+columns = { phone = "phone", timezone = "tz" }
+
+[hours]
+timezone = "America/New_York"
+
+[[dispositions]]
+code = "sale"
+effect = "final"
+success = true
+"#;
+
+fn no_env() -> Env {
+    Env::default()
+}
+
+fn problems(r: Result<Campaign, Problems>) -> Vec<String> {
+    match r {
+        Ok(c) => panic!("expected problems, loaded {}", c.name),
+        Err(p) => {
+            p.0.iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        }
+    }
+}
+
+#[test]
+fn minimal_cold_campaign_gets_builtin_and_cold_defaults() {
+    let d = Dir::new();
+    let f = d.write("renewals.toml", MINIMAL);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.name, "renewals");
+    assert_eq!(c.source, f);
+    assert_eq!(c.kind, ListKind::Cold);
+    assert_eq!(c.mode, Mode::Predictive);
+    assert_eq!(c.regime, Regime::Us);
+    assert_eq!(c.dialing.ring_timeout, Duration::from_secs(25));
+    assert_eq!(c.dialing.connect_limit, Duration::from_secs(2));
+    assert_eq!(c.abandon.window, AbandonWindow::Rolling30Days);
+    assert_eq!(c.abandon.cap, 0.03);
+    // cold kind defaults
+    assert_eq!(c.retry.max_attempts, 3);
+    assert_eq!(c.retry.delay.no_answer, Duration::from_secs(4 * 3600));
+    assert_eq!(c.amd.on_machine, OnMachine::Hangup);
+    assert_eq!(c.priors.hit_rate, 0.15);
+    // built-in defaults the kind does not touch
+    assert_eq!(c.retry.delay.congestion, Duration::from_secs(300));
+    assert_eq!(c.amd.greeting_ms, 1500);
+    assert_eq!(c.lists.len(), 1);
+    let l = &c.lists[0];
+    assert_eq!(l.name, "a");
+    assert_eq!(l.file, d.path("lists/a.csv"));
+    assert_eq!(l.default_region, "US");
+    assert_eq!(l.columns.timezone.as_deref(), Some("tz"));
+    assert_eq!(c.hours.timezone_name, "America/New_York");
+    assert_eq!(c.hours.days.len(), 5);
+    assert_eq!(c.safe_harbor, d.path("audio/safe.wav"));
+    assert_eq!(c.dispositions[0].effect, DispositionEffect::Final);
+    assert!(c.dispositions[0].conversation);
+    assert_eq!(c.retry.delay_for("busy"), Some(Duration::from_secs(1800)));
+    assert_eq!(c.retry.delay_for("invalid_number"), None);
+}
+
+#[test]
+fn hot_kind_defaults_apply_and_the_file_overrides_them() {
+    let d = Dir::new();
+    let text = MINIMAL.replace("kind = \"cold\"", "kind = \"hot\"")
+        + "\n[amd]\nvoicemail_message = \"audio/vm.wav\"\n[retry]\nmax_attempts = 5\n";
+    let f = d.write("hot.toml", &text);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.kind, ListKind::Hot);
+    assert_eq!(
+        c.amd.on_machine,
+        OnMachine::Voicemail {
+            message: d.path("audio/vm.wav")
+        }
+    );
+    assert_eq!(c.retry.max_attempts, 5, "file beats the kind default (8)");
+    assert_eq!(
+        c.retry.delay.no_answer,
+        Duration::from_secs(1800),
+        "hot default"
+    );
+    assert_eq!(c.priors.hit_rate, 0.40);
+}
+
+#[test]
+fn warm_kind_needs_a_voicemail_message() {
+    let d = Dir::new();
+    let f = d.write(
+        "w.toml",
+        &MINIMAL.replace("kind = \"cold\"", "kind = \"warm\""),
+    );
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        [
+            "amd.voicemail_message: missing (required when on_machine = \"voicemail\", which warm and hot lists default to)"
+        ]
+    );
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let d = Dir::new();
+    let f = d.write("cold-sales.toml", MINIMAL);
+    let env = Env::from_pairs([
+        ("DIALER__CAMPAIGN__COLD_SALES__DIALING__RING_TIMEOUT", "40s"),
+        ("DIALER__CAMPAIGN__COLD_SALES__DIALING__MAX_CONCURRENT", "7"),
+        ("DIALER__CAMPAIGN__COLD_SALES__ENABLED", "false"),
+        ("DIALER__CAMPAIGN__COLD_SALES__CALLER_ID", "+12025550199"),
+        ("DIALER__CAMPAIGN__COLD_SALES__AGENT_GROUPS", "sales, night"),
+        // another campaign's variable does not apply
+        ("DIALER__CAMPAIGN__OTHER__DIALING__RING_TIMEOUT", "90s"),
+    ]);
+    let c = load_with(&f, &env).unwrap();
+    assert_eq!(c.dialing.ring_timeout, Duration::from_secs(40));
+    assert_eq!(c.dialing.max_concurrent, 7);
+    assert!(!c.enabled);
+    assert_eq!(c.caller_id, "+12025550199");
+    assert_eq!(c.agent_groups, ["sales", "night"]);
+}
+
+#[test]
+fn environment_values_are_validated_like_file_values() {
+    let d = Dir::new();
+    let f = d.write("x.toml", MINIMAL);
+    let env = Env::from_pairs([
+        ("DIALER__CAMPAIGN__X__DIALING__RING_TIMEOUT", "10s"),
+        ("DIALER__CAMPAIGN__X__DIALING__MAX_CONCURRENT", "ten"),
+    ]);
+    assert_eq!(
+        problems(load_with(&f, &env)),
+        [
+            "dialing.ring_timeout: 10s is below the 15 s minimum",
+            "dialing.max_concurrent: expected an integer, found a string (\"ten\")",
+        ]
+    );
+}
+
+#[test]
+fn many_mistakes_are_all_reported_with_their_keys() {
+    let d = Dir::new();
+    let text = r#"
+kind = "cold"
+mode = "predictive"
+trunk = "main"
+caller_id = "2025550143"
+agent_groups = ["sales"]
+safe_harbor = "audio/missing.wav"
+recording = "yes"
+
+[[lists]]
+file = "lists/nope.csv"
+default_region = "USA"
+
+[hours]
+timezone = "America/Nowhere"
+days = ["mon", "funday"]
+start = "09:00"
+end = "08:00"
+
+[dialling]
+ring_timeout = "20s"
+
+[dialing]
+ring_timeout = "10s"
+max_concurrent = 0
+connect_limit = "3s"
+
+[abandon]
+cap = 0.05
+
+[dnc]
+files = ["dnc.txt", "gone.txt"]
+
+[[dispositions]]
+code = "busy"
+effect = "final"
+
+[[dispositions]]
+code = "call_me"
+effect = "retry_after"
+
+[priors]
+hit_rate = 1.5
+"#;
+    let f = d.write("renewals.toml", text);
+    let got = problems(load_with(&f, &no_env()));
+    let want = [
+        "caller_id: \"2025550143\" is not an E.164 number (write + and the country code, e.g. \"+12025550143\")".to_string(),
+        format!("lists[0].file: file not found: {}", d.path("lists/nope.csv").display()),
+        "lists[0].default_region: \"USA\" is not an ISO 3166 alpha-2 region (e.g. \"US\", \"GB\")".into(),
+        "hours.timezone: \"America/Nowhere\" is not a known IANA time zone (e.g. \"America/New_York\")".into(),
+        "hours.days[1]: \"funday\" is not a day (mon, tue, wed, thu, fri, sat, sun)".into(),
+        "hours.end: 08:00:00 is not after the start (09:00:00)".into(),
+        "dialing.ring_timeout: 10s is below the 15 s minimum".into(),
+        "dialing.max_concurrent: 0 is out of range (1 to 100000)".into(),
+        "dialing.connect_limit: 3s is above the 2 s maximum".into(),
+        "abandon.cap: 0.05 is out of range (above 0, at most 0.03 = 3 %)".into(),
+        format!("safe_harbor: file not found: {}", d.path("audio/missing.wav").display()),
+        format!("dnc.files[1]: file not found: {}", d.path("gone.txt").display()),
+        "dispositions[0].code: \"busy\" is a system outcome code; pick another".into(),
+        "dispositions[1].retry_after: missing (required when effect = \"retry_after\")".into(),
+        "recording: expected true or false, found a string (\"yes\")".into(),
+        "priors.hit_rate: 1.5 is out of range (above 0, at most 1)".into(),
+        "dialling: unknown key (did you mean `dialing`?)".into(),
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn uk_regime_enforces_ofcom_rules() {
+    let d = Dir::new();
+    let text = MINIMAL.replace(
+        "caller_id = \"+12025550143\"",
+        "caller_id = \"+442079460123\"\nregime = \"uk\"",
+    ) + "\n[abandon]\nwindow = \"rolling_30_days\"\n[retry.delay]\nabandoned = \"24h\"\n";
+    let f = d.write("uk.toml", &text);
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        [
+            "abandon.window: the UK regime counts abandons per calendar day; use \"calendar_day\"",
+            "retry.delay.abandoned: 24h is below the UK minimum of 72 h before redialing an abandoned call",
+        ]
+    );
+    let ok = MINIMAL.replace(
+        "caller_id = \"+12025550143\"",
+        "caller_id = \"+442079460123\"\nregime = \"uk\"",
+    );
+    let f = d.write("uk.toml", &ok);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.abandon.window, AbandonWindow::CalendarDay);
+    assert_eq!(c.lists[0].default_region, "GB");
+}
+
+#[test]
+fn us_hours_are_clamped_to_8_to_21_and_checked_in_the_leads_zone() {
+    let d = Dir::new();
+    let text = MINIMAL.replace(
+        "timezone = \"America/New_York\"",
+        "timezone = \"America/New_York\"\nstart = \"06:00\"\nend = \"23:30\"\ndays = [\"sat\", \"sun\"]",
+    );
+    let f = d.write("c.toml", &text);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.hours.start, jiff::civil::time(8, 0, 0, 0));
+    assert_eq!(c.hours.end, jiff::civil::time(21, 0, 0, 0));
+    let la = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
+    // Saturday 2026-03-07 15:30 UTC = 10:30 New York, 07:30 Los Angeles.
+    let at: jiff::Timestamp = "2026-03-07T15:30:00Z".parse().unwrap();
+    assert!(c.hours.is_open(at, &c.hours.timezone));
+    assert!(!c.hours.is_open(at, &la));
+    // Sunday 2026-03-08 is the US DST change: 13:00 UTC is 09:00 EDT (open), 06:00 PDT (closed).
+    let at: jiff::Timestamp = "2026-03-08T13:00:00Z".parse().unwrap();
+    assert!(c.hours.is_open(at, &c.hours.timezone));
+    assert!(!c.hours.is_open(at, &la));
+    // Monday is not a calling day.
+    let at: jiff::Timestamp = "2026-03-09T16:00:00Z".parse().unwrap();
+    assert!(!c.hours.is_open(at, &c.hours.timezone));
+}
+
+#[test]
+fn bad_toml_names_the_line() {
+    let d = Dir::new();
+    let f = d.write("bad.toml", "kind = \"cold\"\nmode = \n");
+    let got = problems(load_with(&f, &no_env()));
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("line 2: not valid TOML:"), "{got:?}");
+}
+
+#[test]
+fn survey_and_agentless() {
+    let d = Dir::new();
+    d.wav("audio/q1.wav");
+    let text = MINIMAL
+        .replace("mode = \"predictive\"", "mode = \"agentless\"")
+        .replace("agent_groups = [\"sales\"]", "")
+        .replace(
+            "[[dispositions]]\ncode = \"sale\"\neffect = \"final\"\nsuccess = true\n",
+            "",
+        )
+        + r#"
+[[survey.questions]]
+id = "satisfied"
+prompt = "audio/q1.wav"
+answers = { "1" = "yes", "2" = "no" }
+
+[[survey.questions]]
+id = "recommend"
+prompt = "Would you recommend us? Press 1 for yes."
+answers = { "1" = "yes", "x" = "no" }
+"#;
+    let f = d.write("s.toml", &text);
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        ["survey.questions[1].answers.x: \"x\" is not a DTMF key (0-9, *, #)"]
+    );
+    let f = d.write("s.toml", &text.replace("\"x\" = \"no\"", "\"2\" = \"no\""));
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.mode, Mode::Agentless);
+    assert!(c.dispositions.is_empty());
+    let s = c.survey.unwrap();
+    assert_eq!(s.questions[0].prompt, Prompt::Wav(d.path("audio/q1.wav")));
+    assert_eq!(s.questions[0].answers[&'1'], "yes");
+    assert!(matches!(s.questions[1].prompt, Prompt::Text(_)));
+}
+
+#[test]
+fn duplicate_names_across_a_directory() {
+    let d = Dir::new();
+    d.write("a.toml", &format!("name = \"same\"\n{MINIMAL}"));
+    d.write("b.toml", &format!("name = \"same\"\n{MINIMAL}"));
+    d.write("notes.txt", "not a campaign");
+    let (cs, ps) = load_dir_report(d.dir.path(), &no_env());
+    assert_eq!(cs.len(), 2);
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0].file, d.path("b.toml"));
+    assert_eq!(ps[0].key, "name");
+    assert_eq!(
+        ps[0].message,
+        format!(
+            "campaign name \"same\" is already used by {}",
+            d.path("a.toml").display()
+        )
+    );
+}
+
+#[test]
+fn find_by_name_ignores_other_broken_files() {
+    let d = Dir::new();
+    d.write("a.toml", MINIMAL);
+    d.write("b.toml", "kind = \"lukewarm\"\n");
+    let c = find(d.dir.path(), "a", &no_env()).unwrap();
+    assert_eq!(c.name, "a");
+    let e = find(d.dir.path(), "b", &no_env()).unwrap_err();
+    assert!(e.0.iter().any(|p| p.key == "kind"), "{e}");
+    let e = find(d.dir.path(), "zzz", &no_env()).unwrap_err();
+    assert_eq!(e.0[0].message, "no campaign named \"zzz\"");
+}
+
+#[test]
+fn problem_display_is_file_key_message() {
+    let p = Problem {
+        file: Path::new("campaigns/renewals.toml").into(),
+        key: "dialing.ring_timeout".into(),
+        message: "10s is below the 15 s minimum".into(),
+    };
+    assert_eq!(
+        p.to_string(),
+        "campaigns/renewals.toml: dialing.ring_timeout: 10s is below the 15 s minimum"
+    );
+}
