@@ -6,6 +6,7 @@
 //! - [`sdp`]: our offer/answer ([`sdp::LocalMedia`]) and the far end's ([`sdp::RemoteMedia`]).
 
 pub mod g711;
+pub mod rtp;
 pub mod sdp;
 pub mod wav;
 
