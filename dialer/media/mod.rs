@@ -8,6 +8,7 @@
 pub mod g711;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod wav;
 
 pub use g711::{Codec, FRAME_SAMPLES};

@@ -436,7 +436,10 @@ mod tests {
         let mut s = StreamOut::new(1, 65534, u32::MAX - 159);
         let ms = Duration::from_millis;
         let h1 = s.next_generated(t0, 160);
-        assert_eq!((h1.seq, h1.timestamp, h1.marker), (65534, u32::MAX - 159, true));
+        assert_eq!(
+            (h1.seq, h1.timestamp, h1.marker),
+            (65534, u32::MAX - 159, true)
+        );
         let h2 = s.next_generated(t0 + ms(20), 160);
         assert_eq!((h2.seq, h2.timestamp, h2.marker), (65535, 0, false));
         let h3 = s.next_generated(t0 + ms(40), 160);
@@ -514,7 +517,12 @@ mod tests {
         let mut d = DtmfReceiver::default();
         // '5': three progress packets, three end packets (same timestamp).
         for (i, dur) in [160u16, 320, 480].iter().enumerate() {
-            d.push(t0 + ms(i as u64 * 50), 1, 8000, &dtmf_payload(5, false, 10, *dur));
+            d.push(
+                t0 + ms(i as u64 * 50),
+                1,
+                8000,
+                &dtmf_payload(5, false, 10, *dur),
+            );
         }
         assert_eq!(d.poll(), None);
         for _ in 0..3 {
