@@ -1,14 +1,22 @@
 //! Media: G.711, WAV prompts and recordings, SDP, RTP sessions on a 20 ms clock, RFC 4733 DTMF,
 //! the agent bridge.
 //!
-//! - [`g711`]: µ-law / A-law tables and the [`Codec`] type (payload types 0 and 8).
-//! - [`wav`]: any WAV → 8 kHz mono i16 (resampled); 8 kHz mono/stereo WAV writing.
-//! - [`sdp`]: our offer/answer ([`sdp::LocalMedia`]) and the far end's ([`sdp::RemoteMedia`]).
+//! Sans-IO cores (they take `now` and datagrams, and yield packets, events and deadlines):
+//! - [`session::Session`]: one call leg: prompts, symmetric RTP, reorder, DTMF, inactivity, and
+//!   the [`session::FrameSink`] hook where AMD gets the customer's decoded 20 ms frames.
+//! - [`bridge::Engine`]: every leg under one timer heap; bridges (relay both ways with
+//!   SSRC/sequence/timestamp rewriting) and their stereo recording tap.
+//!
+//! Pieces: [`g711`] (µ-law/A-law, [`Codec`]), [`wav`] (any WAV → 8 kHz mono; WAV writing),
+//! [`sdp`] (our offer/answer, the far end's), [`rtp`] (stream state, reorder, RFC 4733).
 
+pub mod bridge;
 pub mod g711;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
 pub mod wav;
 
+pub use bridge::{Engine, LegEvent, LegId, RecordSink};
 pub use g711::{Codec, FRAME_SAMPLES};
+pub use session::{Event, FrameSink, Pcm, PromptId, Session, SessionConfig, Transmit};
