@@ -10,7 +10,7 @@
 //! file and the key: see [`Problem`]. [`load`] reads one file, [`load_dir`] a directory.
 
 pub mod defaults;
-mod load;
+pub(crate) mod load;
 pub(crate) mod reader;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,523 @@
+//! The daemon's own config, `dialer.toml`: store, state and campaigns directories, SIP bind,
+//! trunks, agents, API and media.
+//!
+//! Layers, lowest first: built-in defaults ([`DEFAULTS`]) < the file < `DIALER__SECTION__KEY`
+//! environment variables (`DIALER__SIP__BIND=0.0.0.0:5080`; `DIALER__CAMPAIGN__…` are campaign
+//! overrides and not read here). `DIALER_STATE_DIR` (what the systemd unit sets) is the default
+//! state directory when the file has none. Secrets are never in the file: trunks and agents name
+//! an environment variable (`password_env`, `token_env`) read when the secret is needed.
+//! Relative paths are resolved against the config file's directory.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use config::{Config, File, FileFormat};
+
+use crate::campaign::reader::{Ctx, Table};
+use crate::campaign::{Campaign, Env, Mode, Problem, Problems};
+
+/// Built-in defaults, as TOML under the file.
+pub const DEFAULTS: &str = r#"
+state_dir = "/var/lib/dialer"
+campaigns_dir = "campaigns"
+
+[sip]
+bind = "0.0.0.0:5060"
+
+[api]
+bind = "127.0.0.1:8080"
+
+[media]
+rtp_port_min = 10000
+rtp_port_max = 20000
+"#;
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` means SQLite in `state_dir` ([`Self::database_url`]).
+    pub database_url: Option<String>,
+    pub state_dir: PathBuf,
+    pub campaigns_dir: PathBuf,
+    pub sip: SipConfig,
+    pub trunks: Vec<Trunk>,
+    pub agents: Vec<Agent>,
+    pub api: ApiConfig,
+    pub media: MediaConfig,
+}
+
+impl DaemonConfig {
+    /// The store URL: the configured one, else an SQLite file in the state directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.state_dir.join("dialer.sqlite").display()
+            ),
+        }
+    }
+
+    pub fn trunk(&self, name: &str) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.name == name)
+    }
+
+    /// The agents in any of these groups.
+    pub fn agents_in<'a>(&'a self, groups: &'a [String]) -> impl Iterator<Item = &'a Agent> {
+        self.agents
+            .iter()
+            .filter(|a| a.groups.iter().any(|g| groups.contains(g)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipConfig {
+    pub bind: SocketAddr,
+    /// Address to put in Contact and SDP when it differs from the bind address (NAT).
+    pub public_ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trunk {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password.
+    pub password_env: Option<String>,
+    pub max_channels: u32,
+    pub calls_per_second: f64,
+}
+
+impl Trunk {
+    /// The password from the environment variable the config names (`None` if it names none).
+    pub fn password(&self) -> Result<Option<String>, SecretError> {
+        self.password_env.as_deref().map(secret).transpose()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    /// Where the dialer calls the agent's nailed-up leg, e.g. `sip:alice@127.0.0.1:5070`.
+    pub sip_uri: String,
+    pub groups: Vec<String>,
+    /// Name of the environment variable holding the agent's API token.
+    pub token_env: Option<String>,
+}
+
+impl Agent {
+    pub fn token(&self) -> Result<Option<String>, SecretError> {
+        self.token_env.as_deref().map(secret).transpose()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub bind: SocketAddr,
+    /// Name of the environment variable holding the supervisor/admin API token.
+    pub token_env: Option<String>,
+}
+
+impl ApiConfig {
+    pub fn token(&self) -> Result<Option<String>, SecretError> {
+        self.token_env.as_deref().map(secret).transpose()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
+    /// Recordings of bridged calls; default `<state_dir>/recordings`.
+    pub recordings_dir: PathBuf,
+}
+
+/// A secret named in the config is not in the environment.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("environment variable {name} is not set (named in dialer.toml)")]
+pub struct SecretError {
+    pub name: String,
+}
+
+/// Read a secret from the process environment.
+pub fn secret(name: &str) -> Result<String, SecretError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| SecretError { name: name.into() })
+}
+
+/// Load and validate `dialer.toml` with the process environment.
+pub fn load(path: &Path) -> Result<DaemonConfig, Problems> {
+    let state_default = std::env::var("DIALER_STATE_DIR").ok();
+    load_with(path, &Env::from_process(), state_default.as_deref())
+}
+
+/// Load and validate `dialer.toml` with the given `DIALER__…` variables and state directory
+/// default (`DIALER_STATE_DIR`).
+pub fn load_with(
+    path: &Path,
+    env: &Env,
+    state_dir_default: Option<&str>,
+) -> Result<DaemonConfig, Problems> {
+    let mut ctx = Ctx::new(path);
+    let c = read(&mut ctx, path, env, state_dir_default);
+    match c {
+        Some(c) if ctx.problems.is_empty() => Ok(c),
+        _ => Err(Problems(ctx.problems)),
+    }
+}
+
+fn read(
+    ctx: &mut Ctx,
+    path: &Path,
+    env: &Env,
+    state_dir_default: Option<&str>,
+) -> Option<DaemonConfig> {
+    let text = crate::campaign::load::read_toml(ctx, path)?;
+    let mut b = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+    if let Some(s) = state_dir_default {
+        let layer = format!("state_dir = {}", toml::Value::String(s.to_string()));
+        b = b.add_source(File::from_str(&layer, FileFormat::Toml));
+    }
+    let cfg = match b
+        .add_source(File::from_str(&text, FileFormat::Toml))
+        .add_source(env.source("DIALER", &["DIALER__CAMPAIGN__"]))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.problem("", format!("cannot load: {e}"));
+            return None;
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let resolve = |p: &str| {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let root = Table::root(&cfg.cache);
+
+    let database_url = root.string(ctx, "database_url");
+    if let Some(u) = &database_url
+        && !(u.starts_with("sqlite:")
+            || u.starts_with("postgres://")
+            || u.starts_with("postgresql://"))
+    {
+        ctx.problem(
+            "database_url",
+            format!("{u:?} is neither sqlite://… nor postgres://…"),
+        );
+    }
+    let state_dir = root.req_string(ctx, "state_dir").map(|s| resolve(&s));
+    let campaigns_dir = root.req_string(ctx, "campaigns_dir").map(|s| resolve(&s));
+
+    let st = root.table(ctx, "sip");
+    let sip_bind = st
+        .req_string(ctx, "bind")
+        .and_then(|s| socket(ctx, &st.key("bind"), &s));
+    let public_ip = st
+        .string(ctx, "public_ip")
+        .and_then(|s| match s.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                ctx.problem(st.key("public_ip"), format!("{s:?} is not an IP address"));
+                None
+            }
+        });
+    let public_ip_ok = st.get("public_ip").is_none() || public_ip.is_some();
+    st.finish(ctx);
+
+    let trunks = trunks(ctx, &root);
+    let agents = agents(ctx, &root);
+
+    let at = root.table(ctx, "api");
+    let api_bind = at
+        .req_string(ctx, "bind")
+        .and_then(|s| socket(ctx, &at.key("bind"), &s));
+    let api_token = at
+        .string(ctx, "token_env")
+        .and_then(|s| env_name(ctx, &at.key("token_env"), &s));
+    let api_token_ok = at.get("token_env").is_none() || api_token.is_some();
+    at.finish(ctx);
+
+    let mt = root.table(ctx, "media");
+    let min = mt.req_int(ctx, "rtp_port_min", 1024, 65534);
+    let max = mt.req_int(ctx, "rtp_port_max", 1025, 65535);
+    if let (Some(lo), Some(hi)) = (min, max)
+        && hi <= lo
+    {
+        ctx.problem(
+            mt.key("rtp_port_max"),
+            format!("{hi} is not above rtp_port_min ({lo})"),
+        );
+    }
+    let recordings = mt.string(ctx, "recordings_dir").map(|s| resolve(&s));
+    mt.finish(ctx);
+    root.finish(ctx);
+
+    let state_dir = state_dir?;
+    let (min, max) = (min?, max?);
+    if max <= min || !public_ip_ok || !api_token_ok {
+        return None;
+    }
+    Some(DaemonConfig {
+        source: path.to_path_buf(),
+        database_url,
+        campaigns_dir: campaigns_dir?,
+        sip: SipConfig {
+            bind: sip_bind?,
+            public_ip,
+        },
+        trunks: trunks?,
+        agents: agents?,
+        api: ApiConfig {
+            bind: api_bind?,
+            token_env: api_token,
+        },
+        media: MediaConfig {
+            rtp_port_min: min as u16,
+            rtp_port_max: max as u16,
+            recordings_dir: recordings.unwrap_or_else(|| state_dir.join("recordings")),
+        },
+        state_dir,
+    })
+}
+
+fn trunks(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Trunk>> {
+    let tables = match root.get("trunks") {
+        None => Vec::new(),
+        Some(_) => root.tables(ctx, "trunks")?,
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut names = BTreeSet::new();
+    for t in tables {
+        let name = t.req_string(ctx, "name").and_then(|n| {
+            if n.is_empty() {
+                ctx.problem(t.key("name"), "empty name");
+                None
+            } else if !names.insert(n.clone()) {
+                ctx.problem(t.key("name"), format!("trunk {n:?} is defined twice"));
+                None
+            } else {
+                Some(n)
+            }
+        });
+        let host = t.req_string(ctx, "host");
+        let port = t.int(ctx, "port", 1, 65535);
+        let port_ok = t.get("port").is_none() || port.is_some();
+        let transport = t.get("transport").and_then(|i| {
+            crate::campaign::load::choice(
+                ctx,
+                &i,
+                &[("udp", Transport::Udp), ("tcp", Transport::Tcp)],
+            )
+        });
+        let transport_ok = t.get("transport").is_none() || transport.is_some();
+        let username = t.string(ctx, "username");
+        if t.get("password").is_some() {
+            // Read it so it is not also reported as unknown; secrets never go in files.
+            ctx.problem(
+                t.key("password"),
+                "secrets do not belong in files; name an environment variable with password_env",
+            );
+            ok = false;
+        }
+        let password_env = t
+            .string(ctx, "password_env")
+            .and_then(|s| env_name(ctx, &t.key("password_env"), &s));
+        let penv_ok = t.get("password_env").is_none() || password_env.is_some();
+        let max_channels = t.int(ctx, "max_channels", 1, 100_000);
+        let mc_ok = t.get("max_channels").is_none() || max_channels.is_some();
+        let cps = match t.get("calls_per_second") {
+            None => Some(5.0),
+            Some(i) => i.float(ctx).and_then(|f| {
+                if f > 0.0 && f <= 1000.0 {
+                    Some(f)
+                } else {
+                    ctx.problem(
+                        &i.key,
+                        format!("{f} is out of range (above 0, at most 1000)"),
+                    );
+                    None
+                }
+            }),
+        };
+        t.finish(ctx);
+        match (name, host, cps) {
+            (Some(name), Some(host), Some(calls_per_second))
+                if port_ok && transport_ok && penv_ok && mc_ok =>
+            {
+                out.push(Trunk {
+                    name,
+                    host,
+                    port: port.unwrap_or(5060) as u16,
+                    transport: transport.unwrap_or(Transport::Udp),
+                    username,
+                    password_env,
+                    max_channels: max_channels.unwrap_or(30) as u32,
+                    calls_per_second,
+                })
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
+    let tables = match root.get("agents") {
+        None => Vec::new(),
+        Some(_) => root.tables(ctx, "agents")?,
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    let mut ids = BTreeSet::new();
+    for t in tables {
+        let id = t.req_string(ctx, "id").and_then(|n| {
+            if n.is_empty() {
+                ctx.problem(t.key("id"), "empty id");
+                None
+            } else if !ids.insert(n.clone()) {
+                ctx.problem(t.key("id"), format!("agent {n:?} is defined twice"));
+                None
+            } else {
+                Some(n)
+            }
+        });
+        let name = t.string(ctx, "name");
+        let uri = t.req_string(ctx, "sip_uri").and_then(|u| {
+            if (u.starts_with("sip:") || u.starts_with("sips:")) && u.contains('@') {
+                Some(u)
+            } else {
+                ctx.problem(
+                    t.key("sip_uri"),
+                    format!("{u:?} is not a SIP URI like \"sip:alice@127.0.0.1:5070\""),
+                );
+                None
+            }
+        });
+        let groups = t.strings(ctx, "groups");
+        if groups.as_ref().is_some_and(|g| g.is_empty()) {
+            ctx.problem(t.key("groups"), "at least one group is needed");
+        }
+        if t.get("groups").is_none() {
+            ctx.problem(t.key("groups"), "missing (required)");
+        }
+        if t.get("token").is_some() {
+            ctx.problem(
+                t.key("token"),
+                "secrets do not belong in files; name an environment variable with token_env",
+            );
+            ok = false;
+        }
+        let token_env = t
+            .string(ctx, "token_env")
+            .and_then(|s| env_name(ctx, &t.key("token_env"), &s));
+        let tenv_ok = t.get("token_env").is_none() || token_env.is_some();
+        t.finish(ctx);
+        match (id, uri, groups) {
+            (Some(id), Some(sip_uri), Some(groups)) if !groups.is_empty() && tenv_ok => {
+                out.push(Agent {
+                    name: name.unwrap_or_else(|| id.clone()),
+                    id,
+                    sip_uri,
+                    groups,
+                    token_env,
+                })
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn socket(ctx: &mut Ctx, key: &str, s: &str) -> Option<SocketAddr> {
+    match s.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            ctx.problem(
+                key,
+                format!("{s:?} is not an address:port like \"127.0.0.1:5060\""),
+            );
+            None
+        }
+    }
+}
+
+fn env_name(ctx: &mut Ctx, key: &str, s: &str) -> Option<String> {
+    let mut cs = s.chars();
+    let ok = cs
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && cs.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Some(s.to_string())
+    } else {
+        ctx.problem(
+            key,
+            format!("{s:?} is not an environment variable name (A-Z, 0-9, _)"),
+        );
+        None
+    }
+}
+
+/// Problems between the daemon config and the campaigns: each campaign's trunk must exist and
+/// each of its agent groups must have at least one agent.
+pub fn cross_check(config: &DaemonConfig, campaigns: &[Campaign]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for c in campaigns {
+        if config.trunk(&c.trunk).is_none() {
+            let known: Vec<&str> = config.trunks.iter().map(|t| t.name.as_str()).collect();
+            out.push(Problem {
+                file: c.source.clone(),
+                key: "trunk".into(),
+                message: format!(
+                    "no trunk {:?} in {} (trunks: {})",
+                    c.trunk,
+                    config.source.display(),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+        if c.mode != Mode::Agentless {
+            for (i, g) in c.agent_groups.iter().enumerate() {
+                if !config.agents.iter().any(|a| a.groups.contains(g)) {
+                    out.push(Problem {
+                        file: c.source.clone(),
+                        key: format!("agent_groups[{i}]"),
+                        message: format!(
+                            "no agent in {} is in group {g:?}",
+                            config.source.display()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,238 @@
+//! `dialer.toml` loading tests on real files.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOOD: &str = r#"
+state_dir = "state"
+
+[sip]
+bind = "127.0.0.1:5060"
+
+[[trunks]]
+name = "main"
+host = "127.0.0.1"
+port = 5080
+username = "dialer"
+password_env = "DIALER_TRUNK_MAIN_PASSWORD"
+max_channels = 10
+calls_per_second = 2.5
+
+[[agents]]
+id = "alice"
+sip_uri = "sip:alice@127.0.0.1:5070"
+groups = ["sales", "collections"]
+token_env = "DIALER_AGENT_ALICE_TOKEN"
+
+[api]
+token_env = "DIALER_API_TOKEN"
+"#;
+
+fn problems(r: Result<DaemonConfig, Problems>) -> Vec<String> {
+    match r {
+        Ok(_) => panic!("expected problems"),
+        Err(p) => {
+            p.0.iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        }
+    }
+}
+
+#[test]
+fn defaults_file_and_relative_paths() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(c.state_dir, d.path().join("state"));
+    assert_eq!(c.campaigns_dir, d.path().join("campaigns"));
+    assert_eq!(c.media.recordings_dir, d.path().join("state/recordings"));
+    assert_eq!(
+        c.database_url(),
+        format!(
+            "sqlite://{}?mode=rwc",
+            d.path().join("state/dialer.sqlite").display()
+        )
+    );
+    assert_eq!(c.sip.bind, "127.0.0.1:5060".parse().unwrap());
+    assert_eq!(c.api.bind, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!((c.media.rtp_port_min, c.media.rtp_port_max), (10000, 20000));
+    let t = c.trunk("main").unwrap();
+    assert_eq!(
+        (t.port, t.transport, t.max_channels),
+        (5080, Transport::Udp, 10)
+    );
+    assert_eq!(t.calls_per_second, 2.5);
+    assert_eq!(
+        t.password_env.as_deref(),
+        Some("DIALER_TRUNK_MAIN_PASSWORD")
+    );
+    assert_eq!(c.agents[0].name, "alice");
+    assert_eq!(c.agents_in(&["collections".to_string()]).count(), 1);
+    assert_eq!(c.agents_in(&["night".to_string()]).count(), 0);
+}
+
+#[test]
+fn environment_overrides_and_state_dir_default() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "dialer.toml",
+        &GOOD.replace("state_dir = \"state\"\n", ""),
+    );
+    let env = Env::from_pairs([
+        ("DIALER__SIP__BIND", "127.0.0.1:5999"),
+        ("DIALER__DATABASE_URL", "postgres://u@127.0.0.1/db"),
+        ("DIALER__MEDIA__RTP_PORT_MIN", "30000"),
+        ("DIALER__MEDIA__RTP_PORT_MAX", "30100"),
+        // campaign overrides are not daemon keys
+        ("DIALER__CAMPAIGN__X__TRUNK", "other"),
+    ]);
+    let c = load_with(&f, &env, Some("/var/lib/dialer-test")).unwrap();
+    assert_eq!(c.sip.bind, "127.0.0.1:5999".parse().unwrap());
+    assert_eq!(c.database_url(), "postgres://u@127.0.0.1/db");
+    assert_eq!(c.state_dir, PathBuf::from("/var/lib/dialer-test"));
+    assert_eq!((c.media.rtp_port_min, c.media.rtp_port_max), (30000, 30100));
+    // The file beats DIALER_STATE_DIR.
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), Some("/var/lib/dialer-test")).unwrap();
+    assert_eq!(c.state_dir, d.path().join("state"));
+}
+
+#[test]
+fn every_mistake_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let text = r#"
+database_url = "mysql://x"
+[sip]
+bind = "localhost"
+
+[[trunks]]
+name = "main"
+host = "127.0.0.1"
+transport = "sctp"
+password = "hunter2"
+
+[[trunks]]
+name = "main"
+host = "127.0.0.2"
+password_env = "lower-case"
+
+[[agents]]
+id = "bob"
+sip_uri = "bob@127.0.0.1"
+groups = []
+
+[media]
+rtp_port_min = 20000
+rtp_port_max = 10000
+
+[metrics]
+bind = "x"
+"#;
+    let f = write(d.path(), "dialer.toml", text);
+    assert_eq!(
+        problems(load_with(&f, &Env::default(), None)),
+        [
+            "database_url: \"mysql://x\" is neither sqlite://… nor postgres://…",
+            "sip.bind: \"localhost\" is not an address:port like \"127.0.0.1:5060\"",
+            "trunks[0].transport: \"sctp\" is not one of: udp, tcp",
+            "trunks[0].password: secrets do not belong in files; name an environment variable with password_env",
+            "trunks[1].name: trunk \"main\" is defined twice",
+            "trunks[1].password_env: \"lower-case\" is not an environment variable name (A-Z, 0-9, _)",
+            "agents[0].sip_uri: \"bob@127.0.0.1\" is not a SIP URI like \"sip:alice@127.0.0.1:5070\"",
+            "agents[0].groups: at least one group is needed",
+            "media.rtp_port_max: 10000 is not above rtp_port_min (20000)",
+            "metrics: unknown key",
+        ]
+    );
+}
+
+#[test]
+fn secrets_come_from_the_environment() {
+    let t = Trunk {
+        name: "main".into(),
+        host: "127.0.0.1".into(),
+        port: 5060,
+        transport: Transport::Udp,
+        username: None,
+        password_env: Some("DIALER_TEST_SURELY_UNSET_PASSWORD_VAR".into()),
+        max_channels: 1,
+        calls_per_second: 1.0,
+    };
+    let e = t.password().unwrap_err();
+    assert_eq!(e.name, "DIALER_TEST_SURELY_UNSET_PASSWORD_VAR");
+    // PATH is set in every test environment.
+    let t = Trunk {
+        password_env: Some("PATH".into()),
+        ..t
+    };
+    assert!(t.password().unwrap().is_some_and(|p| !p.is_empty()));
+    let t = Trunk {
+        password_env: None,
+        ..t
+    };
+    assert_eq!(t.password().unwrap(), None);
+}
+
+#[test]
+fn cross_check_trunks_and_agent_groups() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(d.path().join("safe.wav"), spec).unwrap();
+    w.write_sample(0i16).unwrap();
+    w.finalize().unwrap();
+    write(d.path(), "a.csv", "phone\n+12025550143\n");
+    let campaign = |trunk: &str, groups: &str| {
+        format!(
+            "kind = \"cold\"\ntrunk = \"{trunk}\"\ncaller_id = \"+12025550143\"\n\
+             agent_groups = {groups}\nsafe_harbor = \"safe.wav\"\n\
+             [[lists]]\nfile = \"a.csv\"\n[hours]\ntimezone = \"America/Chicago\"\n\
+             [[dispositions]]\ncode = \"sale\"\neffect = \"final\"\n"
+        )
+    };
+    let ok = write(d.path(), "ok.toml", &campaign("main", "[\"sales\"]"));
+    let bad = write(
+        d.path(),
+        "bad.toml",
+        &campaign("backup", "[\"sales\", \"night\"]"),
+    );
+    let env = Env::default();
+    let cs = vec![
+        crate::campaign::load_with(&ok, &env).unwrap(),
+        crate::campaign::load_with(&bad, &env).unwrap(),
+    ];
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let cfg = load_with(&f, &env, None).unwrap();
+    let ps: Vec<String> = cross_check(&cfg, &cs)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        ps,
+        [
+            format!(
+                "{}: trunk: no trunk \"backup\" in {} (trunks: main)",
+                bad.display(),
+                f.display()
+            ),
+            format!(
+                "{}: agent_groups[1]: no agent in {} is in group \"night\"",
+                bad.display(),
+                f.display()
+            ),
+        ]
+    );
+}
