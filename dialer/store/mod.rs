@@ -1,1 +1,468 @@
-//! The CRM store: sea-orm entities over SQLite (default) or PostgreSQL.
+//! The CRM store: sea-orm entities over SQLite (the embedded default) or PostgreSQL.
+//!
+//! [`Store::open`] connects by URL (`sqlite://PATH?mode=rwc` or `postgres://…`) and applies the
+//! migrations of the `migrations` crate. SQLite runs in WAL mode with a busy timeout and a pool
+//! of several connections. Every timestamp is unix epoch milliseconds UTC (`*_at_ms`).
+//!
+//! The typed functions here are what other modules call: campaigns and lists, bulk lead insert,
+//! lead claims with a lease, attempts, dispositions, DNC numbers, abandon counts, audit events.
+
+use std::path::Path;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, ExprTrait,
+    Statement, TransactionTrait, Value,
+};
+
+pub mod attempts;
+pub mod entity;
+pub mod leads;
+
+pub use attempts::{AbandonCounts, AttemptEnd, AttemptStart, NewDisposition};
+pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {url}: {source}")]
+    Open { url: String, source: DbErr },
+    #[error("cannot apply the store migrations: {0}")]
+    Migrate(DbErr),
+    #[error("store: {0}")]
+    Db(#[from] DbErr),
+    #[error("campaign {0:?} is not in the store (import a list into it first)")]
+    UnknownCampaign(String),
+    #[error("store: {0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://PATH?mode=rwc`, `sqlite::memory:` or `postgres://…`.
+    pub url: String,
+    /// PostgreSQL only: the schema to work in (its own `search_path`); must exist.
+    pub schema: Option<String>,
+    /// Pool size (SQLite: readers share it with the one writer at a time).
+    pub max_connections: u32,
+    /// Apply the migrations on open.
+    pub migrate: bool,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreOptions {
+            url: url.into(),
+            schema: None,
+            max_connections: 4,
+            migrate: true,
+        }
+    }
+}
+
+/// The default store: a SQLite file `dialer.db` in the state directory.
+pub fn default_sqlite_url(state_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        state_dir.join("dialer.db").display()
+    )
+}
+
+/// A connection pool to the CRM store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// The store ids of a campaign and its lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignIds {
+    pub id: i64,
+    /// `(list name, list id)` in the order given.
+    pub lists: Vec<(String, i64)>,
+}
+
+impl CampaignIds {
+    pub fn list(&self, name: &str) -> Option<i64> {
+        self.lists
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+    }
+}
+
+/// A campaign as the store keeps it (the file stays the source of truth for everything else).
+#[derive(Debug, Clone)]
+pub struct CampaignRecord<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub regime: &'a str,
+    pub source: Option<&'a str>,
+    pub lists: Vec<ListRecord<'a>>,
+}
+
+/// A list of a campaign: its kind and priority order the scheduler.
+#[derive(Debug, Clone)]
+pub struct ListRecord<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub priority: i32,
+    pub default_region: &'a str,
+}
+
+/// Which list of phone numbers a DNC entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DncScope {
+    Global,
+    Campaign(i64),
+}
+
+impl DncScope {
+    fn id(self) -> i64 {
+        match self {
+            DncScope::Global => 0,
+            DncScope::Campaign(id) => id,
+        }
+    }
+}
+
+impl Store {
+    /// Connect by URL with the default options and apply the migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(StoreOptions::new(url)).await
+    }
+
+    /// Connect with explicit options.
+    pub async fn open_with(opts: StoreOptions) -> Result<Store> {
+        let mut co = ConnectOptions::new(opts.url.clone());
+        co.max_connections(Ord::max(opts.max_connections, 2))
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if let Some(schema) = &opts.schema {
+            co.set_schema_search_path(schema.clone());
+        }
+        if opts.url.starts_with("sqlite:") {
+            co.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        }
+        let db = Database::connect(co)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: redact(&opts.url),
+                source,
+            })?;
+        let store = Store { db };
+        if opts.migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Apply every pending migration; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize> {
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::Migrate)?
+            .len();
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(pending)
+    }
+
+    /// Names of the applied migrations, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<String>> {
+        let done = Migrator::get_applied_migrations(&self.db)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(done.iter().map(|m| m.name().to_string()).collect())
+    }
+
+    /// The sea-orm connection, for modules that query with entities.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Insert or update a campaign and its lists; returns their ids.
+    pub async fn upsert_campaign(
+        &self,
+        c: &CampaignRecord<'_>,
+        now_ms: i64,
+    ) -> Result<CampaignIds> {
+        let txn = self.db.begin().await?;
+        let q = Query::insert()
+            .into_table("campaigns")
+            .columns([
+                "name",
+                "kind",
+                "regime",
+                "source",
+                "created_at_ms",
+                "updated_at_ms",
+            ])
+            .values_panic([
+                c.name.into(),
+                c.kind.into(),
+                c.regime.into(),
+                c.source.map(str::to_string).into(),
+                now_ms.into(),
+                now_ms.into(),
+            ])
+            .on_conflict(
+                OnConflict::column("name")
+                    .update_columns(["kind", "regime", "source", "updated_at_ms"])
+                    .to_owned(),
+            )
+            .to_owned();
+        txn.execute(&q).await?;
+        let id = campaign_id_in(&txn, c.name)
+            .await?
+            .ok_or_else(|| StoreError::UnknownCampaign(c.name.to_string()))?;
+        let mut lists = Vec::with_capacity(c.lists.len());
+        for l in &c.lists {
+            let q = Query::insert()
+                .into_table("lists")
+                .columns([
+                    "campaign_id",
+                    "name",
+                    "kind",
+                    "priority",
+                    "default_region",
+                    "created_at_ms",
+                    "updated_at_ms",
+                ])
+                .values_panic([
+                    id.into(),
+                    l.name.into(),
+                    l.kind.into(),
+                    l.priority.into(),
+                    l.default_region.into(),
+                    now_ms.into(),
+                    now_ms.into(),
+                ])
+                .on_conflict(
+                    OnConflict::columns(["campaign_id", "name"])
+                        .update_columns(["kind", "priority", "default_region", "updated_at_ms"])
+                        .to_owned(),
+                )
+                .to_owned();
+            txn.execute(&q).await?;
+            let row = txn
+                .query_one(
+                    Query::select()
+                        .column("id")
+                        .from("lists")
+                        .and_where(Expr::col("campaign_id").eq(id))
+                        .and_where(Expr::col("name").eq(l.name)),
+                )
+                .await?
+                .ok_or_else(|| StoreError::Invalid(format!("list {:?} vanished", l.name)))?;
+            lists.push((l.name.to_string(), row.try_get::<i64>("", "id")?));
+        }
+        txn.commit().await?;
+        Ok(CampaignIds { id, lists })
+    }
+
+    /// The id of a campaign by name, if the store knows it.
+    pub async fn campaign_id(&self, name: &str) -> Result<Option<i64>> {
+        campaign_id_in(&self.db, name).await
+    }
+
+    /// Add numbers to a DNC list; returns how many were new.
+    pub async fn add_dnc(
+        &self,
+        scope: DncScope,
+        phones: &[&str],
+        source: Option<&str>,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let mut added = 0;
+        let txn = self.db.begin().await?;
+        for chunk in phones.chunks(1000) {
+            let mut q = Query::insert()
+                .into_table("dnc_numbers")
+                .columns(["phone", "campaign_id", "source", "reason", "added_at_ms"])
+                .on_conflict(
+                    OnConflict::columns(["phone", "campaign_id"])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned();
+            for p in chunk {
+                q.values_panic([
+                    (*p).into(),
+                    scope.id().into(),
+                    source.map(str::to_string).into(),
+                    reason.map(str::to_string).into(),
+                    now_ms.into(),
+                ]);
+            }
+            added += txn.execute(&q).await?.rows_affected();
+        }
+        txn.commit().await?;
+        Ok(added)
+    }
+
+    /// Every number a campaign may not call: the global list and the campaign's own.
+    pub async fn dnc_numbers(&self, campaign_id: i64) -> Result<std::collections::HashSet<String>> {
+        let rows = self
+            .db
+            .query_all(
+                Query::select()
+                    .column("phone")
+                    .from("dnc_numbers")
+                    .and_where(Expr::col("campaign_id").is_in([0, campaign_id])),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "phone").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Whether a number is on the global or the campaign's DNC list.
+    pub async fn is_dnc(&self, campaign_id: i64, phone: &str) -> Result<bool> {
+        let row = self
+            .db
+            .query_one(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from("dnc_numbers")
+                    .and_where(Expr::col("phone").eq(phone))
+                    .and_where(Expr::col("campaign_id").is_in([0, campaign_id]))
+                    .limit(1),
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Record a decision or audit event.
+    pub async fn audit(&self, e: &AuditEvent<'_>) -> Result<()> {
+        let q = Query::insert()
+            .into_table("audit_events")
+            .columns([
+                "at_ms",
+                "campaign_id",
+                "lead_id",
+                "attempt_id",
+                "kind",
+                "message",
+                "data",
+            ])
+            .values_panic([
+                e.at_ms.into(),
+                e.campaign_id.into(),
+                e.lead_id.into(),
+                e.attempt_id.into(),
+                e.kind.into(),
+                e.message.into(),
+                e.data.map(str::to_string).into(),
+            ])
+            .to_owned();
+        self.db.execute(&q).await?;
+        Ok(())
+    }
+
+    /// Run a raw statement written with `?` placeholders (numbered for PostgreSQL).
+    pub(crate) fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
+        stmt(self.backend(), sql, values)
+    }
+}
+
+/// A decision or audit record.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent<'a> {
+    pub at_ms: i64,
+    pub campaign_id: Option<i64>,
+    pub lead_id: Option<i64>,
+    pub attempt_id: Option<i64>,
+    pub kind: &'a str,
+    pub message: &'a str,
+    pub data: Option<&'a str>,
+}
+
+async fn campaign_id_in(db: &impl ConnectionTrait, name: &str) -> Result<Option<i64>> {
+    let row = db
+        .query_one(
+            Query::select()
+                .column("id")
+                .from("campaigns")
+                .and_where(Expr::col("name").eq(name)),
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get::<i64>("", "id")?),
+        None => None,
+    })
+}
+
+/// A statement written with `?` placeholders; PostgreSQL gets `$1, $2, …`.
+pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = if backend == DbBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    } else {
+        sql.to_string()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// A URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        let s = stmt(DbBackend::Postgres, "a = ? AND b IN (?, ?)", vec![]);
+        assert_eq!(s.sql, "a = $1 AND b IN ($2, $3)");
+        let s = stmt(DbBackend::Sqlite, "a = ?", vec![]);
+        assert_eq!(s.sql, "a = ?");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
+    }
+}

@@ -1,10 +1,15 @@
-//! The CRM schema, forward-only. Run at start and by `dialer migrate`.
+//! The CRM schema, forward-only. Run at start (`Store::open`) and by `dialer migrate`.
+//!
+//! The same migrations run on SQLite and PostgreSQL. Never edit a migration that has landed:
+//! add a new one.
 pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_crm_schema;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![Box::new(m20261127_000001_crm_schema::Migration)]
     }
 }

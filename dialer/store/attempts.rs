@@ -1,0 +1,442 @@
+//! Call attempts, dispositions, survey answers, agent state intervals, abandon counts.
+//!
+//! Starting an attempt also updates the lead's counters (attempts, last attempt, the recent
+//! attempt times the rolling limits read); ending it records the outcome on the lead, its next
+//! due time, and gives the lease back.
+
+use sea_orm::sea_query::Query;
+use sea_orm::{ConnectionTrait, TransactionTrait, Value};
+
+use super::{Result, Store, StoreError, stmt};
+
+/// How far back `leads.recent_attempts` keeps attempt times: the longest rolling window
+/// (Regulation F: 7 days).
+pub const RECENT_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+/// At most this many recent attempt times are kept per lead.
+pub const RECENT_MAX: usize = 64;
+
+/// A dial that is starting.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptStart<'a> {
+    pub lead_id: i64,
+    pub dial_at_ms: i64,
+    pub trunk: Option<&'a str>,
+    pub call_id: Option<&'a str>,
+}
+
+/// How an attempt ended and what it does to its lead.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptEnd {
+    pub end_at_ms: i64,
+    /// Canonical outcome code (`busy`, `no_answer`, `human`, `machine`, …) or an agent
+    /// disposition code.
+    pub outcome: String,
+    pub sip_status: Option<i32>,
+    pub ring_at_ms: Option<i64>,
+    pub answer_at_ms: Option<i64>,
+    pub amd_at_ms: Option<i64>,
+    pub connect_at_ms: Option<i64>,
+    pub amd_result: Option<String>,
+    pub amd_cause: Option<String>,
+    pub amd_ms: Option<i32>,
+    pub agent_id: Option<String>,
+    /// A person answered.
+    pub live: bool,
+    /// A person answered and no agent was connected in time.
+    pub abandoned: bool,
+    /// An agent talked with the person (Regulation F counts conversations).
+    pub conversation: bool,
+    pub recording_path: Option<String>,
+    /// The lead's status afterwards: `active` (retry), `done`, `invalid`, `dnc`.
+    pub lead_status: String,
+    /// When the lead may be dialed again (unix ms), if it may.
+    pub next_attempt_at_ms: Option<i64>,
+    pub callback_at_ms: Option<i64>,
+}
+
+/// A disposition to record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewDisposition<'a> {
+    pub lead_id: i64,
+    pub attempt_id: Option<i64>,
+    pub code: &'a str,
+    pub agent_id: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub callback_at_ms: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// Live answers and abandoned calls of a campaign over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AbandonCounts {
+    pub live: u64,
+    pub abandoned: u64,
+}
+
+impl AbandonCounts {
+    /// Abandoned / live answers (0 when nobody answered).
+    pub fn rate(&self) -> f64 {
+        if self.live == 0 {
+            0.0
+        } else {
+            self.abandoned as f64 / self.live as f64
+        }
+    }
+}
+
+/// Parse `leads.recent_attempts`.
+pub fn parse_recent(s: &str) -> Vec<i64> {
+    s.split(',').filter_map(|t| t.trim().parse().ok()).collect()
+}
+
+/// Add an attempt time to `leads.recent_attempts`, dropping the ones out of the window.
+pub fn push_recent(s: &str, at_ms: i64) -> String {
+    let mut v: Vec<i64> = parse_recent(s)
+        .into_iter()
+        .filter(|t| *t > at_ms - RECENT_WINDOW_MS)
+        .collect();
+    v.push(at_ms);
+    v.sort_unstable();
+    if v.len() > RECENT_MAX {
+        v.drain(..v.len() - RECENT_MAX);
+    }
+    v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+impl Store {
+    /// Record a dial that starts now; returns the attempt id.
+    pub async fn record_attempt_start(&self, a: &AttemptStart<'_>) -> Result<i64> {
+        let backend = self.backend();
+        let txn = self.conn().begin().await?;
+        let row = txn
+            .query_one_raw(stmt(
+                backend,
+                "SELECT campaign_id, phone, attempts, recent_attempts FROM leads WHERE id = ?",
+                vec![a.lead_id.into()],
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("lead {} does not exist", a.lead_id)))?;
+        let campaign_id: i64 = row.try_get("", "campaign_id")?;
+        let phone: String = row.try_get("", "phone")?;
+        let attempts: i32 = row.try_get("", "attempts")?;
+        let recent: String = row.try_get("", "recent_attempts")?;
+        txn.execute_raw(stmt(
+            backend,
+            "UPDATE leads SET attempts = ?, last_attempt_at_ms = ?, recent_attempts = ?, \
+             status = 'active', updated_at_ms = ? WHERE id = ?",
+            vec![
+                (attempts + 1).into(),
+                a.dial_at_ms.into(),
+                push_recent(&recent, a.dial_at_ms).into(),
+                a.dial_at_ms.into(),
+                a.lead_id.into(),
+            ],
+        ))
+        .await?;
+        let ins = Query::insert()
+            .into_table("call_attempts")
+            .columns([
+                "lead_id",
+                "campaign_id",
+                "attempt_no",
+                "trunk",
+                "call_id",
+                "phone",
+                "dial_at_ms",
+            ])
+            .values_panic([
+                a.lead_id.into(),
+                campaign_id.into(),
+                (attempts + 1).into(),
+                a.trunk.map(str::to_string).into(),
+                a.call_id.map(str::to_string).into(),
+                phone.into(),
+                a.dial_at_ms.into(),
+            ])
+            .returning_col("id")
+            .to_owned();
+        let id_row = txn
+            .query_one(&ins)
+            .await?
+            .ok_or_else(|| StoreError::Invalid("attempt insert returned no id".into()))?;
+        let id: i64 = id_row.try_get("", "id")?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// Record how an attempt ended and update its lead (outcome, next due time, lease back).
+    pub async fn record_attempt_end(&self, attempt_id: i64, e: &AttemptEnd) -> Result<()> {
+        let backend = self.backend();
+        let txn = self.conn().begin().await?;
+        let row = txn
+            .query_one_raw(stmt(
+                backend,
+                "SELECT lead_id FROM call_attempts WHERE id = ?",
+                vec![attempt_id.into()],
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("attempt {attempt_id} does not exist")))?;
+        let lead_id: i64 = row.try_get("", "lead_id")?;
+        txn.execute_raw(stmt(
+            backend,
+            "UPDATE call_attempts SET end_at_ms = ?, outcome = ?, sip_status = ?, ring_at_ms = ?, \
+             answer_at_ms = ?, amd_at_ms = ?, connect_at_ms = ?, amd_result = ?, amd_cause = ?, \
+             amd_ms = ?, agent_id = ?, live = ?, abandoned = ?, recording_path = ? WHERE id = ?",
+            vec![
+                e.end_at_ms.into(),
+                e.outcome.as_str().into(),
+                e.sip_status.into(),
+                e.ring_at_ms.into(),
+                e.answer_at_ms.into(),
+                e.amd_at_ms.into(),
+                e.connect_at_ms.into(),
+                e.amd_result.clone().into(),
+                e.amd_cause.clone().into(),
+                e.amd_ms.into(),
+                e.agent_id.clone().into(),
+                e.live.into(),
+                e.abandoned.into(),
+                e.recording_path.clone().into(),
+                attempt_id.into(),
+            ],
+        ))
+        .await?;
+        let dial: i64 = txn
+            .query_one_raw(stmt(
+                backend,
+                "SELECT dial_at_ms FROM call_attempts WHERE id = ?",
+                vec![attempt_id.into()],
+            ))
+            .await?
+            .map(|r| r.try_get("", "dial_at_ms"))
+            .transpose()?
+            .unwrap_or(e.end_at_ms);
+        let machine = e.amd_result.as_deref() == Some("machine");
+        let mut values: Vec<Value> = vec![
+            e.outcome.as_str().into(),
+            e.lead_status.as_str().into(),
+            e.next_attempt_at_ms.into(),
+            e.callback_at_ms.into(),
+        ];
+        let mut sets = String::from(
+            "last_outcome = ?, status = ?, next_attempt_at_ms = ?, callback_at_ms = ?, \
+             lease_owner = NULL, lease_until_ms = NULL",
+        );
+        if e.conversation {
+            sets.push_str(", last_conversation_at_ms = ?");
+            values.push(e.end_at_ms.into());
+        }
+        if e.abandoned {
+            sets.push_str(", last_abandoned_at_ms = ?");
+            values.push(dial.into());
+        }
+        if machine {
+            sets.push_str(", last_machine_at_ms = ?");
+            values.push(dial.into());
+        }
+        sets.push_str(", updated_at_ms = ?");
+        values.push(e.end_at_ms.into());
+        values.push(lead_id.into());
+        txn.execute_raw(stmt(
+            backend,
+            &format!("UPDATE leads SET {sets} WHERE id = ?"),
+            values,
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Attempts left open by a crash (no end): close them as `interrupted` at `now_ms`, make
+    /// their leads due again and give their leases back. Returns how many were closed.
+    pub async fn close_interrupted(&self, now_ms: i64) -> Result<u64> {
+        let backend = self.backend();
+        let txn = self.conn().begin().await?;
+        txn.execute_raw(stmt(
+            backend,
+            "UPDATE leads SET last_outcome = 'interrupted', lease_owner = NULL, \
+             lease_until_ms = NULL, next_attempt_at_ms = ?, updated_at_ms = ? \
+             WHERE id IN (SELECT lead_id FROM call_attempts WHERE end_at_ms IS NULL)",
+            vec![now_ms.into(), now_ms.into()],
+        ))
+        .await?;
+        let n = txn
+            .execute_raw(stmt(
+                backend,
+                "UPDATE call_attempts SET end_at_ms = ?, outcome = 'interrupted' \
+                 WHERE end_at_ms IS NULL",
+                vec![now_ms.into()],
+            ))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        Ok(n)
+    }
+
+    /// Live answers and abandoned calls of a campaign among attempts dialed in
+    /// `[since_ms, until_ms)`.
+    pub async fn abandon_counts(
+        &self,
+        campaign_id: i64,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<AbandonCounts> {
+        let row = self
+            .conn()
+            .query_one_raw(self.stmt(
+                "SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS live, \
+                 SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned \
+                 FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ?",
+                vec![campaign_id.into(), since_ms.into(), until_ms.into()],
+            ))
+            .await?;
+        let get = |r: &sea_orm::QueryResult, c: &str| -> Result<u64> {
+            let v: Option<i64> = r.try_get("", c)?;
+            Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+        };
+        Ok(match row {
+            Some(r) => AbandonCounts {
+                live: get(&r, "live")?,
+                abandoned: get(&r, "abandoned")?,
+            },
+            None => AbandonCounts::default(),
+        })
+    }
+
+    /// Record a disposition (system or agent) on a lead; returns its id.
+    pub async fn record_disposition(&self, d: &NewDisposition<'_>) -> Result<i64> {
+        let NewDisposition {
+            lead_id,
+            attempt_id,
+            code,
+            agent_id,
+            notes,
+            callback_at_ms,
+            at_ms: now_ms,
+        } = *d;
+        let backend = self.backend();
+        let campaign: i64 = self
+            .conn()
+            .query_one_raw(stmt(
+                backend,
+                "SELECT campaign_id FROM leads WHERE id = ?",
+                vec![lead_id.into()],
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("lead {lead_id} does not exist")))?
+            .try_get("", "campaign_id")?;
+        let q = Query::insert()
+            .into_table("dispositions")
+            .columns([
+                "attempt_id",
+                "lead_id",
+                "campaign_id",
+                "code",
+                "agent_id",
+                "notes",
+                "callback_at_ms",
+                "created_at_ms",
+            ])
+            .values_panic([
+                attempt_id.into(),
+                lead_id.into(),
+                campaign.into(),
+                code.into(),
+                agent_id.map(str::to_string).into(),
+                notes.map(str::to_string).into(),
+                callback_at_ms.into(),
+                now_ms.into(),
+            ])
+            .returning_col("id")
+            .to_owned();
+        let row = self
+            .conn()
+            .query_one(&q)
+            .await?
+            .ok_or_else(|| StoreError::Invalid("disposition insert returned no id".into()))?;
+        Ok(row.try_get("", "id")?)
+    }
+
+    /// Record one survey answer of an attempt.
+    pub async fn record_survey_answer(
+        &self,
+        attempt_id: i64,
+        question: &str,
+        answer: &str,
+        digits: Option<&str>,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.conn()
+            .execute_raw(self.stmt(
+                "INSERT INTO survey_answers (attempt_id, lead_id, campaign_id, question, answer, \
+                 digits, answered_at_ms) SELECT id, lead_id, campaign_id, ?, ?, ?, ? \
+                 FROM call_attempts WHERE id = ?",
+                vec![
+                    question.into(),
+                    answer.into(),
+                    digits.map(str::to_string).into(),
+                    at_ms.into(),
+                    attempt_id.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Record that an agent entered a state at `at_ms` (closing its open interval).
+    pub async fn record_agent_state(
+        &self,
+        agent_id: &str,
+        campaign_id: Option<i64>,
+        state: &str,
+        attempt_id: Option<i64>,
+        at_ms: i64,
+    ) -> Result<()> {
+        let backend = self.backend();
+        let txn = self.conn().begin().await?;
+        txn.execute_raw(stmt(
+            backend,
+            "UPDATE agent_state_intervals SET ended_at_ms = ? \
+             WHERE agent_id = ? AND ended_at_ms IS NULL",
+            vec![at_ms.into(), agent_id.into()],
+        ))
+        .await?;
+        txn.execute_raw(stmt(
+            backend,
+            "INSERT INTO agent_state_intervals (agent_id, campaign_id, state, started_at_ms, \
+             attempt_id) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                agent_id.into(),
+                campaign_id.into(),
+                state.into(),
+                at_ms.into(),
+                attempt_id.into(),
+            ],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_attempts_keep_the_window() {
+        let day = 24 * 3600 * 1000;
+        let s = push_recent("", 10 * day);
+        let s = push_recent(&s, 12 * day);
+        assert_eq!(parse_recent(&s), vec![10 * day, 12 * day]);
+        // 8 days later the first falls out of the 7-day window.
+        let s = push_recent(&s, 18 * day);
+        assert_eq!(parse_recent(&s), vec![12 * day, 18 * day]);
+        let mut s = String::new();
+        for i in 0..100 {
+            s = push_recent(&s, 20 * day + i);
+        }
+        assert_eq!(parse_recent(&s).len(), RECENT_MAX);
+        assert_eq!(parse_recent(&s).last(), Some(&(20 * day + 99)));
+    }
+}

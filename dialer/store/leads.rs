@@ -1,0 +1,339 @@
+//! Leads: bulk insert, reading for `dialer plan`, and atomic claims with a lease.
+
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ConnectionTrait, DbBackend, FromQueryResult, QueryResult, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait, Value,
+};
+
+use super::entity::lead;
+use super::{Result, Store, stmt};
+
+/// Rows per multi-row INSERT (11 values each: under SQLite's 32766 and PostgreSQL's 65535
+/// bind parameters).
+const ROWS_PER_INSERT: usize = 2000;
+
+/// A validated lead ready to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLead {
+    pub list_id: i64,
+    /// E.164.
+    pub phone: String,
+    /// IANA zone name, when the list gave one.
+    pub timezone: Option<String>,
+    /// A JSON object of the list's other columns.
+    pub attributes: String,
+    pub priority: i32,
+}
+
+/// A lead with whether its number is on a DNC list the campaign honours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadRow {
+    pub lead: lead::Model,
+    pub dnc: bool,
+}
+
+/// What the scheduler does with a candidate inside a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimDecision {
+    /// Claim it (lease it to the claimer).
+    Take,
+    /// Leave it as it is.
+    Skip,
+    /// Not before this instant (unix ms): stored as `next_attempt_at_ms` so the next scans
+    /// do not see it again.
+    Defer(i64),
+    /// Its number is on a DNC list: the lead becomes `dnc` for good.
+    MarkDnc,
+}
+
+/// A claim: which leads may be looked at and the lease to give the ones taken.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    pub campaign_id: i64,
+    pub now_ms: i64,
+    /// Leads at or above this many attempts are not candidates.
+    pub max_attempts: i32,
+    /// Only leads whose stored zone is one of these…
+    pub zones: &'a [String],
+    /// …or, when true, leads with no stored zone (they use the campaign's zone).
+    pub zoneless: bool,
+    pub owner: &'a str,
+    pub lease_until_ms: i64,
+    /// Leads to take at most.
+    pub limit: usize,
+    /// Candidates to look at at most in one claim.
+    pub scan: usize,
+}
+
+/// The candidate ordering: list kind (hot, warm, cold), list priority, lead priority, due
+/// callbacks, new leads of warm lists (speed to lead), then the longest-waiting.
+const ORDER: &str = "CASE lists.kind WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 ELSE 2 END, \
+    lists.priority DESC, leads.priority DESC, \
+    CASE WHEN leads.callback_at_ms IS NOT NULL THEN 0 \
+         WHEN leads.attempts = 0 AND lists.kind = 'warm' THEN 1 ELSE 2 END, \
+    COALESCE(leads.next_attempt_at_ms, leads.created_at_ms), leads.id";
+
+const DNC_FLAG: &str = "CASE WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = leads.phone \
+    AND d.campaign_id IN (0, leads.campaign_id)) THEN 1 ELSE 0 END AS dnc";
+
+fn lead_row(r: &QueryResult) -> Result<LeadRow> {
+    let lead = lead::Model::from_query_result(r, "")?;
+    let dnc = r.try_get::<i32>("", "dnc")? != 0;
+    Ok(LeadRow { lead, dnc })
+}
+
+impl Store {
+    /// Insert leads into a campaign in one transaction of multi-row
+    /// `INSERT … ON CONFLICT (campaign_id, phone) DO NOTHING`; returns how many were new (the
+    /// others were already in the campaign, or twice in `leads`).
+    pub async fn insert_leads(
+        &self,
+        campaign_id: i64,
+        leads: &[NewLead],
+        now_ms: i64,
+    ) -> Result<u64> {
+        let txn = self.conn().begin().await?;
+        let mut inserted = 0;
+        for chunk in leads.chunks(ROWS_PER_INSERT) {
+            let mut q = Query::insert()
+                .into_table("leads")
+                .columns([
+                    "campaign_id",
+                    "list_id",
+                    "phone",
+                    "timezone",
+                    "attributes",
+                    "status",
+                    "priority",
+                    "attempts",
+                    "recent_attempts",
+                    "created_at_ms",
+                    "updated_at_ms",
+                ])
+                .on_conflict(
+                    OnConflict::columns(["campaign_id", "phone"])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned();
+            for l in chunk {
+                q.values_panic([
+                    campaign_id.into(),
+                    l.list_id.into(),
+                    l.phone.as_str().into(),
+                    l.timezone.clone().into(),
+                    l.attributes.as_str().into(),
+                    "new".into(),
+                    l.priority.into(),
+                    0i32.into(),
+                    "".into(),
+                    now_ms.into(),
+                    now_ms.into(),
+                ]);
+            }
+            inserted += txn.execute(&q).await?.rows_affected();
+        }
+        txn.commit().await?;
+        Ok(inserted)
+    }
+
+    /// How many leads a campaign has.
+    pub async fn count_leads(&self, campaign_id: i64) -> Result<u64> {
+        let row = self
+            .conn()
+            .query_one_raw(self.stmt(
+                "SELECT COUNT(*) AS n FROM leads WHERE campaign_id = ?",
+                vec![campaign_id.into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(r) => u64::try_from(r.try_get::<i64>("", "n")?).unwrap_or(0),
+            None => 0,
+        })
+    }
+
+    /// One lead by id.
+    pub async fn lead(&self, id: i64) -> Result<Option<LeadRow>> {
+        let sql = format!("SELECT leads.*, {DNC_FLAG} FROM leads WHERE leads.id = ?");
+        let row = self
+            .conn()
+            .query_one_raw(self.stmt(&sql, vec![id.into()]))
+            .await?;
+        row.as_ref().map(lead_row).transpose()
+    }
+
+    /// A page of a campaign's leads in id order, after `after_id`.
+    pub async fn leads_page(
+        &self,
+        campaign_id: i64,
+        after_id: i64,
+        limit: u64,
+    ) -> Result<Vec<LeadRow>> {
+        let sql = format!(
+            "SELECT leads.*, {DNC_FLAG} FROM leads WHERE leads.campaign_id = ? AND leads.id > ? \
+             ORDER BY leads.id LIMIT {limit}"
+        );
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(&sql, vec![campaign_id.into(), after_id.into()]))
+            .await?;
+        rows.iter().map(lead_row).collect()
+    }
+
+    /// The distinct stored zones of a campaign's open leads (`None`: leads with no zone).
+    pub async fn lead_zones(&self, campaign_id: i64) -> Result<Vec<Option<String>>> {
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                "SELECT DISTINCT timezone FROM leads WHERE campaign_id = ? \
+                 AND status IN ('new', 'active')",
+                vec![campaign_id.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<Option<String>>("", "timezone")?))
+            .collect()
+    }
+
+    /// Claim leads atomically: inside one transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+    /// `FOR UPDATE OF leads SKIP LOCKED`), read the due, unleased candidates in priority order,
+    /// ask `decide` about each, and lease the ones taken with a conditional UPDATE whose
+    /// returned rows say what was really claimed. An expired lease makes a lead a candidate
+    /// again.
+    pub async fn claim_leads<F>(
+        &self,
+        req: &ClaimRequest<'_>,
+        mut decide: F,
+    ) -> Result<Vec<LeadRow>>
+    where
+        F: FnMut(&LeadRow) -> ClaimDecision,
+    {
+        if req.limit == 0 || (req.zones.is_empty() && !req.zoneless) {
+            return Ok(Vec::new());
+        }
+        let backend = self.backend();
+        let txn = self
+            .conn()
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        let mut values: Vec<Value> = vec![
+            req.campaign_id.into(),
+            req.max_attempts.into(),
+            req.now_ms.into(),
+            req.now_ms.into(),
+        ];
+        let mut zone_sql = String::new();
+        if !req.zones.is_empty() {
+            zone_sql.push_str("leads.timezone IN (");
+            for (i, z) in req.zones.iter().enumerate() {
+                zone_sql.push_str(if i == 0 { "?" } else { ", ?" });
+                values.push(z.as_str().into());
+            }
+            zone_sql.push(')');
+        }
+        if req.zoneless {
+            if !zone_sql.is_empty() {
+                zone_sql.push_str(" OR ");
+            }
+            zone_sql.push_str("leads.timezone IS NULL");
+        }
+        let lock = if backend == DbBackend::Postgres {
+            " FOR UPDATE OF leads SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT leads.*, {DNC_FLAG} FROM leads JOIN lists ON lists.id = leads.list_id \
+             WHERE leads.campaign_id = ? AND leads.status IN ('new', 'active') \
+             AND leads.attempts < ? \
+             AND (leads.next_attempt_at_ms IS NULL OR leads.next_attempt_at_ms <= ?) \
+             AND (leads.lease_until_ms IS NULL OR leads.lease_until_ms <= ?) \
+             AND ({zone_sql}) ORDER BY {ORDER} LIMIT {}{lock}",
+            req.scan.max(req.limit)
+        );
+        let rows = txn.query_all_raw(stmt(backend, &sql, values)).await?;
+        let mut take = Vec::new();
+        let mut taken_rows = std::collections::HashMap::new();
+        for r in &rows {
+            if take.len() >= req.limit {
+                break;
+            }
+            let row = lead_row(r)?;
+            match decide(&row) {
+                ClaimDecision::Take => {
+                    take.push(row.lead.id);
+                    taken_rows.insert(row.lead.id, row);
+                }
+                ClaimDecision::Skip => {}
+                ClaimDecision::Defer(until) => {
+                    txn.execute_raw(stmt(
+                        backend,
+                        "UPDATE leads SET next_attempt_at_ms = ? WHERE id = ?",
+                        vec![until.into(), row.lead.id.into()],
+                    ))
+                    .await?;
+                }
+                ClaimDecision::MarkDnc => {
+                    txn.execute_raw(stmt(
+                        backend,
+                        "UPDATE leads SET status = 'dnc', updated_at_ms = ? WHERE id = ?",
+                        vec![req.now_ms.into(), row.lead.id.into()],
+                    ))
+                    .await?;
+                }
+            }
+        }
+        let mut claimed = Vec::with_capacity(take.len());
+        if !take.is_empty() {
+            let mut values: Vec<Value> = vec![
+                req.owner.into(),
+                req.lease_until_ms.into(),
+                req.now_ms.into(),
+                req.now_ms.into(),
+            ];
+            let mut ids = String::new();
+            for (i, id) in take.iter().enumerate() {
+                ids.push_str(if i == 0 { "?" } else { ", ?" });
+                values.push((*id).into());
+            }
+            let sql = format!(
+                "UPDATE leads SET lease_owner = ?, lease_until_ms = ?, updated_at_ms = ? \
+                 WHERE (lease_until_ms IS NULL OR lease_until_ms <= ?) AND id IN ({ids}) \
+                 RETURNING id"
+            );
+            let got = txn.query_all_raw(stmt(backend, &sql, values)).await?;
+            let got: std::collections::HashSet<i64> = got
+                .iter()
+                .map(|r| r.try_get::<i64>("", "id"))
+                .collect::<std::result::Result<_, _>>()?;
+            for id in take {
+                if got.contains(&id)
+                    && let Some(mut row) = taken_rows.remove(&id)
+                {
+                    row.lead.lease_owner = Some(req.owner.to_string());
+                    row.lead.lease_until_ms = Some(req.lease_until_ms);
+                    claimed.push(row);
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Give a claimed lead back before its lease ends (it was not dialed).
+    pub async fn release_lead(&self, lead_id: i64, owner: &str) -> Result<bool> {
+        let r = self
+            .conn()
+            .execute_raw(self.stmt(
+                "UPDATE leads SET lease_owner = NULL, lease_until_ms = NULL \
+                 WHERE id = ? AND lease_owner = ?",
+                vec![lead_id.into(), owner.into()],
+            ))
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,452 @@
+//! The CRM store on SQLite, and on PostgreSQL when `DIALER_TEST_DATABASE_URL` is set.
+
+mod storedb;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use dialer::store::{
+    AttemptEnd, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision, ClaimRequest, DncScope,
+    ListRecord, NewDisposition, NewLead, Store,
+};
+
+const T0: i64 = 1_790_000_000_000;
+
+fn campaign<'a>() -> CampaignRecord<'a> {
+    CampaignRecord {
+        name: "renewals",
+        kind: "warm",
+        regime: "us",
+        source: Some("campaigns/renewals.toml"),
+        lists: vec![
+            ListRecord {
+                name: "main",
+                kind: "warm",
+                priority: 0,
+                default_region: "US",
+            },
+            ListRecord {
+                name: "vip",
+                kind: "warm",
+                priority: 10,
+                default_region: "US",
+            },
+        ],
+    }
+}
+
+fn lead(list_id: i64, phone: &str) -> NewLead {
+    NewLead {
+        list_id,
+        phone: phone.to_string(),
+        timezone: None,
+        attributes: "{}".into(),
+        priority: 0,
+    }
+}
+
+async fn seeded(store: &Store, n: usize) -> CampaignIds {
+    let ids = store.upsert_campaign(&campaign(), T0).await.unwrap();
+    let main = ids.list("main").unwrap();
+    let leads: Vec<_> = (0..n)
+        .map(|i| lead(main, &format!("+1202555{:04}", i)))
+        .collect();
+    assert_eq!(
+        store.insert_leads(ids.id, &leads, T0).await.unwrap(),
+        n as u64
+    );
+    ids
+}
+
+fn claim<'a>(campaign_id: i64, owner: &'a str, now_ms: i64, limit: usize) -> ClaimRequest<'a> {
+    ClaimRequest {
+        campaign_id,
+        now_ms,
+        max_attempts: 5,
+        zones: &[],
+        zoneless: true,
+        owner,
+        lease_until_ms: now_ms + 60_000,
+        limit,
+        scan: limit.max(5) * 2,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_and_campaigns_upsert() {
+    for db in storedb::all("migrations").await {
+        let store = db.open().await;
+        let applied = store.applied_migrations().await.unwrap();
+        assert_eq!(applied, vec!["m20261127_000001_crm_schema"], "{}", db.label);
+        // Opening again applies nothing new.
+        let again = db.open().await;
+        assert_eq!(again.migrate().await.unwrap(), 0, "{}", db.label);
+
+        let a = store.upsert_campaign(&campaign(), T0).await.unwrap();
+        let b = again.upsert_campaign(&campaign(), T0 + 1).await.unwrap();
+        assert_eq!(a, b, "{}: upsert keeps ids", db.label);
+        assert_ne!(a.list("main"), a.list("vip"));
+        assert_eq!(store.campaign_id("renewals").await.unwrap(), Some(a.id));
+        assert_eq!(store.campaign_id("nope").await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_leads_are_not_inserted_twice() {
+    for db in storedb::all("duplicates").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 10).await;
+        let main = ids.list("main").unwrap();
+        // Three new, two already there, one twice in the batch.
+        let batch = vec![
+            lead(main, "+12025550001"),
+            lead(main, "+12025551000"),
+            lead(main, "+12025551001"),
+            lead(main, "+12025550002"),
+            lead(main, "+12025551002"),
+            lead(main, "+12025551002"),
+        ];
+        let n = store.insert_leads(ids.id, &batch, T0).await.unwrap();
+        assert_eq!(n, 3, "{}", db.label);
+        assert_eq!(store.count_leads(ids.id).await.unwrap(), 13, "{}", db.label);
+        assert_eq!(store.insert_leads(ids.id, &batch, T0).await.unwrap(), 0);
+        assert_eq!(store.count_leads(ids.id).await.unwrap(), 13, "{}", db.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnc_lists_are_scoped() {
+    for db in storedb::all("dnc").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 3).await;
+        let other = store
+            .upsert_campaign(
+                &CampaignRecord {
+                    name: "other",
+                    ..campaign()
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        let g = store
+            .add_dnc(DncScope::Global, &["+12025550000"], Some("test"), None, T0)
+            .await
+            .unwrap();
+        assert_eq!(g, 1);
+        let c = store
+            .add_dnc(
+                DncScope::Campaign(ids.id),
+                &["+12025550001", "+12025550001"],
+                None,
+                None,
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(c, 1, "{}: the same number twice is one entry", db.label);
+        assert!(store.is_dnc(ids.id, "+12025550000").await.unwrap());
+        assert!(store.is_dnc(ids.id, "+12025550001").await.unwrap());
+        assert!(store.is_dnc(other.id, "+12025550000").await.unwrap());
+        assert!(!store.is_dnc(other.id, "+12025550001").await.unwrap());
+        let all = store.dnc_numbers(ids.id).await.unwrap();
+        assert_eq!(all.len(), 2);
+        let page = store.leads_page(ids.id, 0, 10).await.unwrap();
+        let flagged: Vec<bool> = page.iter().map(|r| r.dnc).collect();
+        assert_eq!(flagged, vec![true, true, false], "{}", db.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_update_the_lead_and_count_abandons() {
+    for db in storedb::all("attempts").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 2).await;
+        let page = store.leads_page(ids.id, 0, 10).await.unwrap();
+        let (a, b) = (page[0].lead.id, page[1].lead.id);
+
+        let at1 = store
+            .record_attempt_start(&AttemptStart {
+                lead_id: a,
+                dial_at_ms: T0 + 1000,
+                trunk: Some("main"),
+                call_id: Some("c1"),
+            })
+            .await
+            .unwrap();
+        store
+            .record_attempt_end(
+                at1,
+                &AttemptEnd {
+                    end_at_ms: T0 + 30_000,
+                    outcome: "abandoned".into(),
+                    answer_at_ms: Some(T0 + 5000),
+                    live: true,
+                    abandoned: true,
+                    lead_status: "active".into(),
+                    next_attempt_at_ms: Some(T0 + 3_600_000),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let at2 = store
+            .record_attempt_start(&AttemptStart {
+                lead_id: b,
+                dial_at_ms: T0 + 2000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store
+            .record_attempt_end(
+                at2,
+                &AttemptEnd {
+                    end_at_ms: T0 + 60_000,
+                    outcome: "human".into(),
+                    amd_result: Some("human".into()),
+                    live: true,
+                    conversation: true,
+                    lead_status: "done".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+
+        let la = store.lead(a).await.unwrap().unwrap().lead;
+        assert_eq!(la.attempts, 1);
+        assert_eq!(la.status, "active");
+        assert_eq!(la.last_outcome.as_deref(), Some("abandoned"));
+        assert_eq!(la.last_attempt_at_ms, Some(T0 + 1000));
+        assert_eq!(la.last_abandoned_at_ms, Some(T0 + 1000));
+        assert_eq!(la.next_attempt_at_ms, Some(T0 + 3_600_000));
+        assert_eq!(la.recent_attempts, (T0 + 1000).to_string());
+        let lb = store.lead(b).await.unwrap().unwrap().lead;
+        assert_eq!(lb.status, "done");
+        assert_eq!(lb.last_conversation_at_ms, Some(T0 + 60_000));
+
+        let c = store.abandon_counts(ids.id, T0, T0 + 10_000).await.unwrap();
+        assert_eq!((c.live, c.abandoned), (2, 1), "{}", db.label);
+        assert!((c.rate() - 0.5).abs() < 1e-9);
+        let c = store
+            .abandon_counts(ids.id, T0 + 1500, T0 + 10_000)
+            .await
+            .unwrap();
+        assert_eq!((c.live, c.abandoned), (1, 0), "{}", db.label);
+
+        store
+            .record_disposition(&NewDisposition {
+                lead_id: b,
+                attempt_id: Some(at2),
+                code: "sale",
+                agent_id: Some("a1"),
+                at_ms: T0 + 61_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store
+            .record_survey_answer(at2, "q1", "yes", Some("1"), T0 + 40_000)
+            .await
+            .unwrap();
+        store
+            .record_agent_state("a1", Some(ids.id), "talk", Some(at2), T0 + 2000)
+            .await
+            .unwrap();
+        store
+            .record_agent_state("a1", Some(ids.id), "wrap", Some(at2), T0 + 60_000)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_leaves_attempts_that_the_next_start_closes() {
+    for db in storedb::all("interrupted").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 1).await;
+        let got = store
+            .claim_leads(&claim(ids.id, "node-a", T0, 1), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        let id = got[0].lead.id;
+        store
+            .record_attempt_start(&AttemptStart {
+                lead_id: id,
+                dial_at_ms: T0,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // "Restart": the attempt never ended.
+        assert_eq!(store.close_interrupted(T0 + 5000).await.unwrap(), 1);
+        assert_eq!(store.close_interrupted(T0 + 6000).await.unwrap(), 0);
+        let l = store.lead(id).await.unwrap().unwrap().lead;
+        assert_eq!(l.last_outcome.as_deref(), Some("interrupted"));
+        assert_eq!(l.lease_owner, None);
+        // And it can be claimed again.
+        let again = store
+            .claim_leads(&claim(ids.id, "node-b", T0 + 7000, 1), |_| {
+                ClaimDecision::Take
+            })
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1, "{}", db.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_expire_and_releases_return_leads() {
+    for db in storedb::all("leases").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 3).await;
+        let first = store
+            .claim_leads(&claim(ids.id, "a", T0, 3), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 3);
+        let none = store
+            .claim_leads(&claim(ids.id, "b", T0 + 59_999, 3), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        assert!(
+            none.is_empty(),
+            "{}: leased leads are not handed out",
+            db.label
+        );
+        assert!(store.release_lead(first[0].lead.id, "a").await.unwrap());
+        assert!(!store.release_lead(first[1].lead.id, "b").await.unwrap());
+        let one = store
+            .claim_leads(&claim(ids.id, "b", T0 + 59_999, 3), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].lead.id, first[0].lead.id);
+        // At the end of the lease the other two come back.
+        let rest = store
+            .claim_leads(&claim(ids.id, "c", T0 + 60_000, 3), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 2, "{}", db.label);
+        assert!(
+            rest.iter()
+                .all(|r| r.lead.lease_owner.as_deref() == Some("c"))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_follow_list_priority_and_defer_and_dnc_decisions() {
+    for db in storedb::all("order").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 3).await;
+        let vip = ids.list("vip").unwrap();
+        store
+            .insert_leads(ids.id, &[lead(vip, "+12025559999")], T0 + 1)
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let got = store
+            .claim_leads(&claim(ids.id, "a", T0, 1), |r| {
+                seen.push(r.lead.phone.clone());
+                match r.lead.phone.as_str() {
+                    "+12025559999" => ClaimDecision::Defer(T0 + 1_000_000),
+                    "+12025550000" => ClaimDecision::MarkDnc,
+                    _ => ClaimDecision::Take,
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            seen[..3],
+            ["+12025559999", "+12025550000", "+12025550001"],
+            "{}",
+            db.label
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].lead.phone, "+12025550001");
+        let page = store.leads_page(ids.id, 0, 10).await.unwrap();
+        let by_phone = |p: &str| {
+            page.iter()
+                .find(|r| r.lead.phone == p)
+                .unwrap()
+                .lead
+                .clone()
+        };
+        assert_eq!(by_phone("+12025550000").status, "dnc");
+        assert_eq!(
+            by_phone("+12025559999").next_attempt_at_ms,
+            Some(T0 + 1_000_000)
+        );
+        // The deferred lead is not a candidate before its time.
+        let mut seen = Vec::new();
+        store
+            .claim_leads(&claim(ids.id, "a", T0 + 1, 5), |r| {
+                seen.push(r.lead.phone.clone());
+                ClaimDecision::Skip
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, ["+12025550002"], "{}", db.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claimers_never_get_the_same_lead() {
+    for db in storedb::all("concurrent").await {
+        let total = 200;
+        let setup = db.open().await;
+        let ids = seeded(&setup, total).await;
+        // Several pools (as several dialer processes would have), several tasks each.
+        let mut tasks = Vec::new();
+        for p in 0..3 {
+            let store = Arc::new(db.open().await);
+            for t in 0..3 {
+                let store = store.clone();
+                let cid = ids.id;
+                tasks.push(tokio::spawn(async move {
+                    let owner = format!("p{p}t{t}");
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = store
+                            .claim_leads(&claim(cid, &owner, T0, 7), |_| ClaimDecision::Take)
+                            .await
+                            .unwrap();
+                        if got.is_empty() {
+                            break;
+                        }
+                        assert!(
+                            got.iter()
+                                .all(|r| r.lead.lease_owner.as_deref() == Some(&owner))
+                        );
+                        mine.extend(got.into_iter().map(|r| r.lead.id));
+                    }
+                    mine
+                }));
+            }
+        }
+        let mut all = Vec::new();
+        let mut busy = 0;
+        for t in tasks {
+            let mine = t.await.unwrap();
+            if !mine.is_empty() {
+                busy += 1;
+            }
+            all.extend(mine);
+        }
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(
+            unique.len(),
+            all.len(),
+            "{}: a lead was claimed twice",
+            db.label
+        );
+        assert_eq!(all.len(), total, "{}: every lead claimed once", db.label);
+        assert!(
+            busy > 1,
+            "{}: the claimers really ran side by side",
+            db.label
+        );
+    }
+}

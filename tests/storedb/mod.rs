@@ -1,0 +1,119 @@
+//! Test stores: a SQLite file in a temp dir, and PostgreSQL (when `DIALER_TEST_DATABASE_URL`
+//! is set) in a fresh schema of its own that is dropped when the test ends, even on panic.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dialer::store::{Store, StoreOptions};
+use sea_orm::{ConnectionTrait, Database};
+
+/// One backend a test runs on; keeps its temp dir or schema alive.
+pub struct TestDb {
+    pub label: &'static str,
+    pub url: String,
+    pub schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+    admin_url: Option<String>,
+}
+
+impl TestDb {
+    pub async fn open(&self) -> Store {
+        let mut o = StoreOptions::new(self.url.clone());
+        o.schema = self.schema.clone();
+        o.max_connections = 6;
+        Store::open_with(o).await.expect("open test store")
+    }
+
+    /// The URL with the schema in it (for the CLI: `?options=-c search_path=…`).
+    pub fn cli_url(&self) -> String {
+        match &self.schema {
+            None => self.url.clone(),
+            Some(s) => {
+                let sep = if self.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}options=-c%20search_path%3D{s}", self.url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let (Some(url), Some(schema)) = (self.admin_url.clone(), self.schema.clone()) {
+            // Its own thread and runtime: Drop may run inside a test's runtime or a panic.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(db) = Database::connect(&url).await {
+                        let _ = db
+                            .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh SQLite store file.
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    TestDb {
+        label: "sqlite",
+        url,
+        schema: None,
+        _dir: Some(dir),
+        admin_url: None,
+    }
+}
+
+/// A fresh PostgreSQL schema, when `DIALER_TEST_DATABASE_URL` is set.
+pub async fn postgres(name: &str) -> Option<TestDb> {
+    let url = std::env::var("DIALER_TEST_DATABASE_URL").ok()?;
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let schema = format!(
+        "t_{}_{}_{}_{}",
+        name.to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>(),
+        std::process::id(),
+        n,
+        nanos
+    );
+    let db = Database::connect(&url)
+        .await
+        .expect("connect to DIALER_TEST_DATABASE_URL");
+    db.execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create test schema");
+    db.close().await.expect("close");
+    Some(TestDb {
+        label: "postgres",
+        url: url.clone(),
+        schema: Some(schema),
+        _dir: None,
+        admin_url: Some(url),
+    })
+}
+
+/// SQLite, and PostgreSQL when configured.
+pub async fn all(name: &str) -> Vec<TestDb> {
+    let mut v = vec![sqlite()];
+    match postgres(name).await {
+        Some(pg) => v.push(pg),
+        None => eprintln!("{name}: DIALER_TEST_DATABASE_URL not set; PostgreSQL part skipped"),
+    }
+    v
+}
