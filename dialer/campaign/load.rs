@@ -895,6 +895,12 @@ impl CampaignReader<'_> {
             return Some(None);
         }
         let t = root.table(ctx, "survey");
+        let intro = t
+            .string(ctx, "intro")
+            .map(|p| self.prompt(ctx, &t.key("intro"), p));
+        let outro = t
+            .string(ctx, "outro")
+            .map(|p| self.prompt(ctx, &t.key("outro"), p));
         let tables = t.tables(ctx, "questions");
         if t.is_present() && t.get("questions").is_none() {
             ctx.problem(
@@ -917,16 +923,9 @@ impl CampaignReader<'_> {
                     Some(id)
                 }
             });
-            let prompt = q.req_string(ctx, "prompt").and_then(|p| {
-                if p.to_ascii_lowercase().ends_with(".wav") {
-                    self.wav(ctx, &q.key("prompt"), &p).map(Prompt::Wav)
-                } else if p.trim().is_empty() {
-                    ctx.problem(q.key("prompt"), "empty prompt");
-                    None
-                } else {
-                    Some(Prompt::Text(p))
-                }
-            });
+            let prompt = q
+                .req_string(ctx, "prompt")
+                .and_then(|p| self.prompt(ctx, &q.key("prompt"), p));
             let at = q.table(ctx, "answers");
             if q.get("answers").is_none() {
                 ctx.problem(
@@ -973,7 +972,31 @@ impl CampaignReader<'_> {
             ok = false;
         }
         t.finish(ctx);
-        ok.then_some(Some(Survey { questions }))
+        let intro = match intro {
+            None => None,
+            Some(p) => Some(p?),
+        };
+        let outro = match outro {
+            None => None,
+            Some(p) => Some(p?),
+        };
+        ok.then_some(Some(Survey {
+            intro,
+            questions,
+            outro,
+        }))
+    }
+
+    /// A prompt: a WAV file when the value ends in `.wav`, else text.
+    fn prompt(&self, ctx: &mut Ctx, key: &str, p: String) -> Option<Prompt> {
+        if p.to_ascii_lowercase().ends_with(".wav") {
+            self.wav(ctx, key, &p).map(Prompt::Wav)
+        } else if p.trim().is_empty() {
+            ctx.problem(key, "empty prompt");
+            None
+        } else {
+            Some(Prompt::Text(p))
+        }
     }
 
     fn priors(&self, ctx: &mut Ctx, root: &Table<'_>) -> Option<Priors> {

@@ -356,7 +356,11 @@ pub enum DispositionEffect {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Survey {
+    /// Played once before the first question.
+    pub intro: Option<Prompt>,
     pub questions: Vec<Question>,
+    /// Played after the last answer.
+    pub outro: Option<Prompt>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

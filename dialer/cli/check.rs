@@ -1,12 +1,210 @@
-//! `dialer check` (issue 2; not built yet).
+//! `dialer check [PATH...] [--json]`: validate campaign files and the daemon config, print
+//! every problem as `FILE: KEY: problem`, exit 1 if there is any.
+//!
+//! A PATH is a campaign file, a directory of campaign files (`*.toml`, sorted), or the daemon
+//! config (a file named `dialer.toml`). Without a `dialer.toml` among the PATHs, the `--config`
+//! file is used when it exists; with no PATH at all, `--config` and its `campaigns_dir`. When a
+//! daemon config is known, campaigns are cross-checked against it (trunk exists, agent groups
+//! have agents).
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::campaign::{self, Campaign, Env, Problem};
+use crate::daemon::config::{self as daemon_config, DaemonConfig};
 
 use super::Global;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Campaign files, directories of campaign files, or dialer.toml.
+    pub paths: Vec<PathBuf>,
+    /// Print one JSON object: {"ok", "files": [{"file", "ok", "summary"}], "problems": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialer check` is not built yet (issue 2)")
+#[derive(Debug, serde::Serialize)]
+struct FileReport {
+    file: PathBuf,
+    ok: bool,
+    summary: String,
+}
+
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut campaigns: Vec<Campaign> = Vec::new();
+    // Every file looked at, in order, with its OK summary when it loaded.
+    let mut files: Vec<(PathBuf, Option<String>)> = Vec::new();
+
+    let is_daemon = |p: &Path| p.file_name().is_some_and(|n| n == "dialer.toml");
+    let mut daemon_paths: Vec<PathBuf> = Vec::new();
+    let mut campaign_paths: Vec<PathBuf> = Vec::new();
+    for p in &a.paths {
+        if p.is_dir() {
+            match campaign::campaign_files(p) {
+                Ok(fs) => {
+                    for f in fs {
+                        if is_daemon(&f) {
+                            daemon_paths.push(f);
+                        } else {
+                            campaign_paths.push(f);
+                        }
+                    }
+                }
+                Err(ps) => problems.extend(ps.0),
+            }
+        } else if is_daemon(p) {
+            daemon_paths.push(p.clone());
+        } else {
+            campaign_paths.push(p.clone());
+        }
+    }
+    if daemon_paths.is_empty() && (a.paths.is_empty() || g.config.is_file()) {
+        daemon_paths.push(g.config.clone());
+    }
+
+    let state_default = std::env::var("DIALER_STATE_DIR").ok();
+    let mut daemon: Option<DaemonConfig> = None;
+    for p in &daemon_paths {
+        match daemon_config::load_with(p, &env, state_default.as_deref()) {
+            Ok(c) => {
+                files.push((p.clone(), Some(daemon_summary(&c))));
+                if a.paths.is_empty() {
+                    match campaign::campaign_files(&c.campaigns_dir) {
+                        Ok(fs) => campaign_paths.extend(fs),
+                        Err(ps) => problems.extend(ps.0),
+                    }
+                }
+                daemon.get_or_insert(c);
+            }
+            Err(ps) => {
+                files.push((p.clone(), None));
+                problems.extend(ps.0);
+            }
+        }
+    }
+
+    for p in &campaign_paths {
+        match campaign::load_with(p, &env) {
+            Ok(c) => {
+                files.push((p.clone(), Some(campaign_summary(&c))));
+                campaigns.push(c);
+            }
+            Err(ps) => {
+                files.push((p.clone(), None));
+                problems.extend(ps.0);
+            }
+        }
+    }
+    problems.extend(campaign::load::duplicate_names(&campaigns));
+    if let Some(d) = &daemon {
+        problems.extend(daemon_config::cross_check(d, &campaigns));
+    }
+
+    let reports: Vec<FileReport> = files
+        .into_iter()
+        .map(|(file, summary)| {
+            let ok = summary.is_some() && !problems.iter().any(|p| p.file == file);
+            FileReport {
+                file,
+                ok,
+                summary: summary.unwrap_or_default(),
+            }
+        })
+        .collect();
+
+    let ok = problems.is_empty();
+    let mut out = String::new();
+    if a.json {
+        let doc = serde_json::json!({
+            "ok": ok,
+            "files": reports,
+            "problems": problems,
+        });
+        out = serde_json::to_string_pretty(&doc)? + "\n";
+    } else {
+        for p in &problems {
+            out += &format!("{p}\n");
+        }
+        if ok {
+            for r in &reports {
+                out += &format!("{}: ok: {}\n", r.file.display(), r.summary);
+            }
+            if reports.is_empty() {
+                out += "nothing to check\n";
+            }
+        }
+    }
+    // A closed pipe (`dialer check | head`) is not an error worth a panic.
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
+    }
+    if !ok && !a.json {
+        let bad = reports.iter().filter(|r| !r.ok).count().max(1);
+        eprintln!(
+            "dialer check: {} problem{} in {} file{}",
+            problems.len(),
+            plural(problems.len()),
+            bad,
+            plural(bad)
+        );
+    }
+    if daemon.is_none() && !campaign_paths.is_empty() && !a.json {
+        eprintln!(
+            "dialer check: no daemon config ({}); trunks and agent groups were not cross-checked",
+            g.config.display()
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn campaign_summary(c: &Campaign) -> String {
+    format!(
+        "campaign {:?} ({}, {}, {}{}), {} list{}, {} disposition{}{}, trunk {}",
+        c.name,
+        c.kind.as_str(),
+        c.mode.as_str(),
+        c.regime.as_str(),
+        if c.enabled { "" } else { ", disabled" },
+        c.lists.len(),
+        plural(c.lists.len()),
+        c.dispositions.len(),
+        plural(c.dispositions.len()),
+        match &c.survey {
+            Some(s) => format!(
+                ", survey of {} question{}",
+                s.questions.len(),
+                plural(s.questions.len())
+            ),
+            None => String::new(),
+        },
+        c.trunk
+    )
+}
+
+fn daemon_summary(c: &DaemonConfig) -> String {
+    format!(
+        "daemon config, {} trunk{}, {} agent{}, campaigns in {}",
+        c.trunks.len(),
+        plural(c.trunks.len()),
+        c.agents.len(),
+        plural(c.agents.len()),
+        c.campaigns_dir.display()
+    )
 }

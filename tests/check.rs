@@ -1,0 +1,239 @@
+//! `dialer check` through the real binary, and the example campaigns.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run `dialer ARGS` in `dir` with a clean environment plus `env`.
+fn dialer(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dialer"))
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn examples_pass_check() {
+    let o = dialer(&repo(), &["check", "campaigns/"], &[]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The daemon config (./dialer.toml, cross-checked) and all five campaigns.
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(lines[0].starts_with("dialer.toml: ok: daemon config, 1 trunk, 3 agents"));
+    for f in [
+        "cold_sales",
+        "collections",
+        "hot_upsell",
+        "survey",
+        "warm_followup",
+    ] {
+        assert!(
+            out.contains(&format!("campaigns/{f}.toml: ok: campaign")),
+            "{f} missing in {out}"
+        );
+    }
+}
+
+#[test]
+fn no_paths_checks_the_config_and_its_campaigns_dir() {
+    let o = dialer(&repo(), &["check"], &[]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().count(), 6);
+    let o = dialer(&repo(), &["check", "--config", "nope.toml"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "nope.toml: cannot read the file: No such file or directory (os error 2)\n"
+    );
+}
+
+const BROKEN: &str = r#"
+kind = "cold"
+mode = "predictive"
+trunk = "backup"
+caller_id = "+1 202 555 0143"
+agent_groups = ["sales", "night"]
+safe_harbor = "audio/safe_harbor.wav"
+
+[[lists]]
+file = "lists/cold_prospects.csv"
+columns = { phone = "phone", tz = "tz" }
+
+[hours]
+timezone = "Mars/Olympus_Mons"
+
+[dialling]
+ring_timeout = "20s"
+
+[dialing]
+ring_timeout = "10s"
+calls_per_second = "fast"
+
+[abandon]
+cap = 0.04
+
+[amd]
+on_machine = "voicemail"
+
+[[dispositions]]
+code = "Sale"
+effect = "final"
+"#;
+
+/// A copy of the examples' directory with `renewals.toml` added.
+fn workspace(renewals: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let c = d.path().join("campaigns");
+    for sub in ["audio", "lists", "dnc"] {
+        std::fs::create_dir_all(c.join(sub)).unwrap();
+        for e in std::fs::read_dir(repo().join("campaigns").join(sub)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), c.join(sub).join(e.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(repo().join("dialer.toml"), d.path().join("dialer.toml")).unwrap();
+    std::fs::write(c.join("renewals.toml"), renewals).unwrap();
+    d
+}
+
+#[test]
+fn a_broken_file_gets_every_problem_with_file_and_key() {
+    let d = workspace(BROKEN);
+    let o = dialer(d.path(), &["check", "campaigns/renewals.toml"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let f = "campaigns/renewals.toml";
+    let want = [
+        format!(
+            "{f}: caller_id: \"+1 202 555 0143\" is not in E.164 form (write \"+12025550143\")"
+        ),
+        format!("{f}: lists[0].columns.tz: unknown key"),
+        format!(
+            "{f}: hours.timezone: \"Mars/Olympus_Mons\" is not a known IANA time zone (e.g. \"America/New_York\")"
+        ),
+        format!("{f}: dialing.ring_timeout: 10s is below the 15 s minimum"),
+        format!("{f}: dialing.calls_per_second: expected a number, found a string (\"fast\")"),
+        format!("{f}: abandon.cap: 0.04 is out of range (above 0, at most 0.03 = 3 %)"),
+        format!(
+            "{f}: amd.voicemail_message: missing (required when on_machine = \"voicemail\", which warm and hot lists default to)"
+        ),
+        format!("{f}: dispositions[0].code: \"Sale\" is not a snake_case code"),
+        format!("{f}: dialling: unknown key (did you mean `dialing`?)"),
+    ];
+    assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), want);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "dialer check: 9 problems in 1 file\n"
+    );
+}
+
+#[test]
+fn cross_checks_and_duplicate_names_across_the_directory() {
+    let text = std::fs::read_to_string(repo().join("campaigns/cold_sales.toml"))
+        .unwrap()
+        .replace("trunk = \"main\"", "trunk = \"backup\"")
+        .replace(
+            "agent_groups = [\"sales\"]",
+            "agent_groups = [\"sales\", \"night\"]",
+        );
+    let d = workspace(&text);
+    std::fs::copy(
+        repo().join("campaigns/cold_sales.toml"),
+        d.path().join("campaigns/cold_sales.toml"),
+    )
+    .unwrap();
+    let o = dialer(d.path(), &["check", "campaigns"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o).lines().collect::<Vec<_>>(),
+        [
+            "campaigns/renewals.toml: name: campaign name \"cold-sales\" is already used by campaigns/cold_sales.toml",
+            "campaigns/renewals.toml: trunk: no trunk \"backup\" in dialer.toml (trunks: main)",
+            "campaigns/renewals.toml: agent_groups[1]: no agent in dialer.toml is in group \"night\"",
+        ]
+    );
+}
+
+#[test]
+fn environment_overrides_are_checked_too() {
+    let o = dialer(
+        &repo(),
+        &["check", "campaigns/"],
+        &[
+            ("DIALER__CAMPAIGN__COLD_SALES__DIALING__RING_TIMEOUT", "5s"),
+            ("DIALER__SIP__BIND", "nowhere"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o).lines().collect::<Vec<_>>(),
+        [
+            "dialer.toml: sip.bind: \"nowhere\" is not an address:port like \"127.0.0.1:5060\"",
+            "campaigns/cold_sales.toml: dialing.ring_timeout: 5s is below the 15 s minimum",
+        ]
+    );
+}
+
+#[test]
+fn json_output() {
+    let d = workspace(BROKEN);
+    let o = dialer(
+        d.path(),
+        &["check", "--json", "campaigns/renewals.toml", "dialer.toml"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["files"][0]["file"], "dialer.toml");
+    assert_eq!(v["files"][0]["ok"], true);
+    assert_eq!(v["files"][1]["file"], "campaigns/renewals.toml");
+    assert_eq!(v["files"][1]["ok"], false);
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 9);
+    assert_eq!(problems[3]["key"], "dialing.ring_timeout");
+    assert_eq!(problems[3]["message"], "10s is below the 15 s minimum");
+    assert_eq!(problems[3]["file"], "campaigns/renewals.toml");
+}
+
+/// The sample lists are importable: every phone is a valid number in the list's region.
+#[test]
+fn example_lists_hold_valid_numbers() {
+    let campaigns = dialer::campaign::load_dir_report(
+        &repo().join("campaigns"),
+        &dialer::campaign::Env::default(),
+    );
+    assert!(campaigns.1.is_empty(), "{:?}", campaigns.1);
+    assert_eq!(campaigns.0.len(), 5);
+    for c in &campaigns.0 {
+        for l in &c.lists {
+            let region: phonenumber::country::Id = l.default_region.parse().unwrap();
+            let mut r = csv::Reader::from_path(&l.file).unwrap();
+            let headers = r.headers().unwrap().clone();
+            let col = headers.iter().position(|h| h == l.columns.phone).unwrap();
+            let mut n = 0;
+            for row in r.records() {
+                let row = row.unwrap();
+                let phone = &row[col];
+                let p = phonenumber::parse(Some(region), phone).unwrap();
+                assert!(p.is_valid(), "{}: {phone}", l.file.display());
+                n += 1;
+            }
+            assert!(n >= 4, "{}", l.file.display());
+        }
+    }
+}
