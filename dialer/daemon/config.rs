@@ -37,7 +37,7 @@ rtp_port_max = 20000
 pub struct DaemonConfig {
     /// The file it was loaded from.
     pub source: PathBuf,
-    /// `sqlite://…` or `postgres://…`; `None` means SQLite in `state_dir` ([`Self::database_url`]).
+    /// `sqlite://…` or `postgres://…`; `None` means SQLite `dialer.db` in `state_dir` ([`Self::database_url`]).
     pub database_url: Option<String>,
     pub state_dir: PathBuf,
     pub campaigns_dir: PathBuf,
@@ -53,10 +53,7 @@ impl DaemonConfig {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(u) => u.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.state_dir.join("dialer.sqlite").display()
-            ),
+            None => crate::store::default_sqlite_url(&self.state_dir),
         }
     }
 

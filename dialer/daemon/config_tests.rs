@@ -58,7 +58,7 @@ fn defaults_file_and_relative_paths() {
         c.database_url(),
         format!(
             "sqlite://{}?mode=rwc",
-            d.path().join("state/dialer.sqlite").display()
+            d.path().join("state/dialer.db").display()
         )
     );
     assert_eq!(c.sip.bind, "127.0.0.1:5060".parse().unwrap());
