@@ -1,1 +1,3 @@
 //! SIP: messages (rsip behind `message`), transactions and dialogs (sans-IO), the UDP/TCP driver.
+
+pub mod message;
