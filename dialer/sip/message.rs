@@ -384,6 +384,18 @@ impl Headers {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .flat_map(|(_, v)| split_list(v))
     }
+    /// Replace the first field of this name, or add it.
+    pub fn replace(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(field) => field.1 = value,
+            None => self.0.push((name.to_owned(), value)),
+        }
+    }
     pub fn remove(&mut self, name: &str) {
         self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
@@ -417,7 +429,7 @@ pub trait HasHeaders {
                 .ok_or(ParseError::Missing("Via"))?,
         )
     }
-    fn from_hdr(&self) -> Result<NameAddr, ParseError> {
+    fn hdr_from(&self) -> Result<NameAddr, ParseError> {
         NameAddr::parse(
             "From",
             self.headers()
@@ -425,7 +437,7 @@ pub trait HasHeaders {
                 .ok_or(ParseError::Missing("From"))?,
         )
     }
-    fn to_hdr(&self) -> Result<NameAddr, ParseError> {
+    fn hdr_to(&self) -> Result<NameAddr, ParseError> {
         NameAddr::parse(
             "To",
             self.headers().get("To").ok_or(ParseError::Missing("To"))?,
@@ -519,7 +531,7 @@ impl Request {
             h.push("From", v);
         }
         if let Some(v) = self.headers.get("To") {
-            let has_tag = self.to_hdr().map(|t| t.tag.is_some()).unwrap_or(true);
+            let has_tag = self.hdr_to().map(|t| t.tag.is_some()).unwrap_or(true);
             match to_tag {
                 Some(t) if !has_tag && status != 100 => h.push("To", format!("{v};tag={t}")),
                 _ => h.push("To", v),
@@ -541,6 +553,12 @@ impl Request {
 }
 
 impl Response {
+    pub fn with_body(mut self, content_type: &str, body: Bytes) -> Response {
+        self.headers.remove("Content-Type");
+        self.headers.push("Content-Type", content_type);
+        self.body = body;
+        self
+    }
     pub fn to_bytes(&self) -> Bytes {
         let mut s = format!("SIP/2.0 {} {}\r\n", self.status, self.reason);
         write_tail(&mut s, &self.headers, &self.body)
@@ -651,8 +669,8 @@ impl Message {
         h.call_id()?;
         let cseq = h.cseq()?;
         h.top_via()?;
-        h.from_hdr()?;
-        h.to_hdr()?;
+        h.hdr_from()?;
+        h.hdr_to()?;
         if let Message::Request(r) = self {
             if cseq.method != r.method {
                 return Err(ParseError::Header(
@@ -1013,8 +1031,8 @@ mod tests {
         assert_eq!(via.branch.as_deref(), Some("z9hG4bKabc"));
         assert!(via.rport);
         assert_eq!(via.port, Some(5070));
-        assert_eq!(r.from_hdr().unwrap().tag.as_deref(), Some("ft1"));
-        assert_eq!(r.to_hdr().unwrap().tag, None);
+        assert_eq!(r.hdr_from().unwrap().tag.as_deref(), Some("ft1"));
+        assert_eq!(r.hdr_to().unwrap().tag, None);
         assert_eq!(
             r.cseq().unwrap(),
             CSeq {
@@ -1042,7 +1060,7 @@ mod tests {
             panic!()
         };
         assert_eq!(r.status, 180);
-        assert_eq!(r.to_hdr().unwrap().tag.as_deref(), Some("2"));
+        assert_eq!(r.hdr_to().unwrap().tag.as_deref(), Some("2"));
         assert_eq!(r.cseq().unwrap().seq, 2);
     }
 
@@ -1082,7 +1100,7 @@ mod tests {
             panic!()
         };
         let resp = r.response(486, Some("tt"));
-        assert_eq!(resp.to_hdr().unwrap().tag.as_deref(), Some("tt"));
+        assert_eq!(resp.hdr_to().unwrap().tag.as_deref(), Some("tt"));
         assert_eq!(
             resp.top_via().unwrap().branch.as_deref(),
             Some("z9hG4bKabc")

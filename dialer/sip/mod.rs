@@ -1,5 +1,15 @@
 //! SIP: messages (rsip behind `message`), transactions and dialogs (sans-IO), the UDP/TCP driver.
+//!
+//! Layers, bottom up: [`message`] (bytes ⇄ our types), [`transaction`] (RFC 3261 §17),
+//! [`dialog`] and [`call`] (one outbound call), [`endpoint`] (all of it for one local address,
+//! plus the security rules). All sans-IO: inputs carry `now`; outputs are pulled.
 
+pub mod call;
+pub mod dialog;
+pub mod endpoint;
 pub mod message;
 mod timer;
 pub mod transaction;
+
+pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy, Outcome};
+pub use endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};

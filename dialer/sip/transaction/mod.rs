@@ -232,10 +232,8 @@ impl TransactionLayer {
             return;
         };
         let accepted = s.invite && response.is_success();
-        if accepted {
-            if let (Ok(cid), Ok(cseq)) = (response.call_id(), response.cseq()) {
-                self.accepted.insert((cid.to_owned(), cseq.seq), tx);
-            }
+        if accepted && let (Ok(cid), Ok(cseq)) = (response.call_id(), response.cseq()) {
+            self.accepted.insert((cid.to_owned(), cseq.seq), tx);
         }
         if let Some(t) = s.respond(now, self.timers, response) {
             self.transmits.push_back(t);
@@ -321,14 +319,13 @@ impl TransactionLayer {
         }
         if request.method == Method::Ack {
             // ACK for a 2xx: stop re-sending that 2xx; the user sees it too.
-            if let (Ok(cid), Ok(cseq)) = (request.call_id(), request.cseq()) {
-                if let Some(id) = self.accepted.remove(&(cid.to_owned(), cseq.seq)) {
-                    if let Some(s) = self.servers.get_mut(&id) {
-                        s.on_request(now, self.timers, true);
-                        if let Some(at) = s.deadline() {
-                            self.heap.schedule(at, id);
-                        }
-                    }
+            if let (Ok(cid), Ok(cseq)) = (request.call_id(), request.cseq())
+                && let Some(id) = self.accepted.remove(&(cid.to_owned(), cseq.seq))
+                && let Some(s) = self.servers.get_mut(&id)
+            {
+                s.on_request(now, self.timers, true);
+                if let Some(at) = s.deadline() {
+                    self.heap.schedule(at, id);
                 }
             }
             self.events.push_back(TxEvent::Request {

@@ -106,7 +106,7 @@ fn invite_client_acks_each_non_2xx_copy_and_delivers_it_once() {
     };
     assert_eq!(ack.method, Method::Ack);
     assert_eq!(ack.top_via().unwrap().branch.as_deref(), Some("z9hG4bK2"));
-    assert_eq!(ack.to_hdr().unwrap().tag.as_deref(), Some("tt"));
+    assert_eq!(ack.hdr_to().unwrap().tag.as_deref(), Some("tt"));
     assert_eq!(ack.cseq().unwrap().seq, 1);
     assert_eq!(
         es,

@@ -1,0 +1,467 @@
+//! Endpoint scenarios against a scripted far end, in virtual time.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::sip::call::{CallReport, Credentials, EndedBy, Outcome};
+use crate::sip::message::{Response, Uri};
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+
+fn trunk() -> SocketAddr {
+    "127.0.0.1:5090".parse().unwrap()
+}
+
+struct World {
+    ep: Endpoint,
+    now: Instant,
+    /// Everything we sent, parsed, with when.
+    sent: Vec<(Instant, SocketAddr, Message)>,
+    events: Vec<EndpointEvent>,
+}
+
+impl World {
+    fn new() -> World {
+        let mut cfg = EndpointConfig::new("127.0.0.1:5070".parse().unwrap());
+        cfg.allowed = vec![trunk().ip()];
+        World {
+            ep: Endpoint::new(cfg, 7),
+            now: Instant::now(),
+            sent: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn spec(&self, ring: u64, talk: Option<u64>) -> CallSpec {
+        CallSpec {
+            target: Uri::parse("sip:+15551230000@127.0.0.1:5090").unwrap(),
+            dest: trunk(),
+            transport: Transport::Udp,
+            from: Uri::parse("sip:+15550100@127.0.0.1").unwrap(),
+            credentials: Some(Credentials {
+                username: "u".into(),
+                password: "p".into(),
+            }),
+            offer: Some(("application/sdp".into(), Bytes::from_static(SDP.as_bytes()))),
+            ring_timeout: Duration::from_secs(ring),
+            talk_limit: talk.map(Duration::from_secs),
+            wall_start: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(t) = self.ep.poll_transmit() {
+            self.sent.push((
+                self.now,
+                t.to,
+                Message::parse(&t.bytes).expect("we send valid SIP"),
+            ));
+        }
+        while let Some(e) = self.ep.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// Advance virtual time to `to`, firing timers on the way.
+    fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        while let Some(at) = self.ep.poll_timeout() {
+            if at > until {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.ep.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = until;
+        self.ep.handle_timeout(self.now);
+        self.drain();
+    }
+
+    fn deliver(&mut self, from: SocketAddr, bytes: &[u8]) {
+        self.ep
+            .handle_datagram(self.now, from, Transport::Udp, bytes);
+        self.drain();
+    }
+
+    fn reply(&mut self, req: &Request, status: u16) -> Response {
+        let mut r = req.response(status, Some("far"));
+        if (200..300).contains(&status) && req.method == Method::Invite {
+            r.headers.push("Contact", "<sip:uas@127.0.0.1:5090>");
+            r = r.with_body("application/sdp", Bytes::from_static(SDP.as_bytes()));
+        }
+        self.deliver(trunk(), &r.to_bytes());
+        r
+    }
+
+    fn requests(&self, m: Method) -> Vec<Request> {
+        self.sent
+            .iter()
+            .filter_map(|(_, _, msg)| match msg {
+                Message::Request(r) if r.method == m => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last(&self, m: Method) -> Request {
+        self.requests(m.clone())
+            .pop()
+            .unwrap_or_else(|| panic!("no {m} sent"))
+    }
+
+    fn report(&self) -> CallReport {
+        self.events
+            .iter()
+            .find_map(|e| match e {
+                EndpointEvent::Call {
+                    event: CallEvent::Ended(r),
+                    ..
+                } => Some((**r).clone()),
+                _ => None,
+            })
+            .expect("call ended")
+    }
+
+    fn ended(&self) -> bool {
+        self.events.iter().any(|e| {
+            matches!(
+                e,
+                EndpointEvent::Call {
+                    event: CallEvent::Ended(_),
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Everything cleaned up once every timer has run.
+    fn assert_idle_eventually(&mut self) {
+        self.advance(Duration::from_secs(70));
+        assert!(self.ep.is_idle(), "state left: {:?}", self.ep);
+    }
+}
+
+#[test]
+fn answered_then_our_bye() {
+    let mut w = World::new();
+    let id = w.ep.place_call(w.now, w.spec(20, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    assert_eq!(inv.headers.get("Max-Forwards"), Some("70"));
+    assert!(inv.top_via().unwrap().rfc3261_branch().is_some());
+    assert_eq!(&inv.body[..], SDP.as_bytes());
+    w.reply(&inv, 100);
+    w.advance(Duration::from_millis(300));
+    w.reply(&inv, 180);
+    w.advance(Duration::from_secs(2));
+    w.reply(&inv, 200);
+    let ack = w.last(Method::Ack);
+    assert_eq!(
+        ack.uri.as_str(),
+        "sip:uas@127.0.0.1:5090",
+        "ACK goes to the Contact"
+    );
+    assert_eq!(ack.cseq().unwrap().seq, 1);
+    assert_eq!(ack.hdr_to().unwrap().tag.as_deref(), Some("far"));
+    assert_eq!(
+        w.requests(Method::Invite).len(),
+        1,
+        "no retransmission after 100"
+    );
+    w.advance(Duration::from_secs(5));
+    w.ep.hangup(w.now, id);
+    w.drain();
+    let bye = w.last(Method::Bye);
+    assert_eq!(bye.cseq().unwrap().seq, 2);
+    assert!(!w.ended());
+    w.reply(&bye, 200);
+    let r = w.report();
+    assert_eq!(
+        (r.outcome, r.sip_status, r.ended_by),
+        (Outcome::Answered, Some(200), Some(EndedBy::Us))
+    );
+    assert_eq!(r.ring_ms(), 2300);
+    assert_eq!(r.talk_ms(), 5000);
+    assert_eq!(r.answer.as_deref(), Some(SDP.as_bytes()));
+    assert!(w.events.iter().any(|e| matches!(
+        e,
+        EndpointEvent::Call {
+            event: CallEvent::Answered { .. },
+            ..
+        }
+    )));
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn every_2xx_copy_is_acked_even_after_the_transaction() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(20, Some(1)));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    let ok = w.reply(&inv, 200);
+    w.deliver(trunk(), &ok.to_bytes());
+    w.advance(Duration::from_millis(500));
+    w.deliver(trunk(), &ok.to_bytes());
+    assert_eq!(w.requests(Method::Ack).len(), 3);
+    // talk limit → BYE; the far end answers it
+    w.advance(Duration::from_secs(1));
+    let bye = w.last(Method::Bye);
+    w.reply(&bye, 200);
+    assert_eq!(w.report().talk_ms(), 1500);
+    w.advance(Duration::from_secs(40));
+    w.deliver(trunk(), &ok.to_bytes());
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn far_end_bye_is_answered_and_ends_the_call() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(20, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    w.reply(&inv, 200);
+    w.advance(Duration::from_secs(3));
+    let bye = format!(
+        "BYE sip:dialer@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKfar1\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n\r\n",
+        format_args!("<sip:+15551230000@127.0.0.1:5090>;tag=far"),
+        inv.headers.get("From").unwrap(),
+        inv.call_id().unwrap()
+    );
+    w.deliver(trunk(), bye.as_bytes());
+    let Some((_, _, Message::Response(ok))) = w.sent.last() else {
+        panic!()
+    };
+    assert_eq!(ok.status, 200);
+    let r = w.report();
+    assert_eq!(
+        (r.outcome, r.ended_by, r.talk_ms()),
+        (Outcome::Answered, Some(EndedBy::Them), 3000)
+    );
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn busy_and_friends_map_to_outcomes_and_are_acked() {
+    for (status, outcome) in [
+        (486, Outcome::Busy),
+        (404, Outcome::InvalidNumber),
+        (503, Outcome::Congestion),
+        (480, Outcome::NoAnswer),
+        (403, Outcome::Rejected),
+    ] {
+        let mut w = World::new();
+        w.ep.place_call(w.now, w.spec(20, None));
+        w.drain();
+        let inv = w.last(Method::Invite);
+        w.reply(&inv, 183);
+        w.reply(&inv, status);
+        assert_eq!(w.last(Method::Ack).cseq().unwrap().seq, 1);
+        let r = w.report();
+        assert_eq!((r.outcome, r.sip_status), (outcome, Some(status)));
+        w.assert_idle_eventually();
+    }
+}
+
+#[test]
+fn ring_timeout_cancels_and_487_is_no_answer() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(15, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    w.advance(Duration::from_secs(1));
+    w.reply(&inv, 180);
+    // 15 s from the first ring, not from the INVITE.
+    w.advance(Duration::from_millis(14_900));
+    assert!(w.requests(Method::Cancel).is_empty());
+    w.advance(Duration::from_millis(200));
+    let cancel = w.last(Method::Cancel);
+    assert_eq!(
+        cancel.top_via().unwrap().branch,
+        inv.top_via().unwrap().branch
+    );
+    assert_eq!(cancel.cseq().unwrap().seq, 1);
+    assert_eq!(cancel.uri, inv.uri);
+    w.reply(&cancel, 200);
+    w.reply(&inv, 487);
+    let r = w.report();
+    assert_eq!((r.outcome, r.sip_status), (Outcome::NoAnswer, Some(487)));
+    assert_eq!(r.ring_ms(), 16_100);
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn a_200_crossing_our_cancel_is_acked_and_byed() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(15, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    w.reply(&inv, 180);
+    w.advance(Duration::from_secs(16));
+    let cancel = w.last(Method::Cancel);
+    w.reply(&inv, 200);
+    w.reply(&cancel, 481);
+    assert_eq!(w.requests(Method::Ack).len(), 1);
+    let bye = w.last(Method::Bye);
+    w.reply(&bye, 200);
+    let r = w.report();
+    assert_eq!(
+        (r.outcome, r.sip_status, r.answered),
+        (Outcome::NoAnswer, Some(200), None)
+    );
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn hangup_before_any_response_waits_for_a_provisional_to_cancel() {
+    let mut w = World::new();
+    let id = w.ep.place_call(w.now, w.spec(30, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    w.ep.hangup(w.now, id);
+    w.drain();
+    assert!(
+        w.requests(Method::Cancel).is_empty(),
+        "no CANCEL before a provisional"
+    );
+    w.reply(&inv, 100);
+    let cancel = w.last(Method::Cancel);
+    w.reply(&cancel, 200);
+    w.reply(&inv, 487);
+    assert_eq!(w.report().outcome, Outcome::Interrupted);
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn proxy_challenge_is_answered_with_the_next_cseq() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(20, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    let mut ch = inv.response(407, Some("far"));
+    ch.headers.push(
+        "Proxy-Authenticate",
+        r#"Digest realm="trunk", nonce="n1", algorithm=MD5, qop="auth""#,
+    );
+    w.deliver(trunk(), &ch.to_bytes());
+    let invs = w.requests(Method::Invite);
+    assert_eq!(invs.len(), 2);
+    let retry = &invs[1];
+    assert_eq!(retry.cseq().unwrap().seq, 2);
+    assert_ne!(
+        retry.top_via().unwrap().branch,
+        inv.top_via().unwrap().branch
+    );
+    assert_eq!(retry.call_id().unwrap(), inv.call_id().unwrap());
+    assert_eq!(retry.hdr_from().unwrap().tag, inv.hdr_from().unwrap().tag);
+    let auth = retry.headers.get("Proxy-Authorization").unwrap();
+    assert!(
+        auth.contains("username=\"u\"") && auth.contains("nc=00000001"),
+        "{auth}"
+    );
+    // The same challenge again means the credentials are wrong: give up, rejected.
+    let mut ch2 = retry.response(407, Some("far"));
+    ch2.headers.push(
+        "Proxy-Authenticate",
+        r#"Digest realm="trunk", nonce="n1", algorithm=MD5"#,
+    );
+    w.deliver(trunk(), &ch2.to_bytes());
+    assert_eq!(w.requests(Method::Invite).len(), 2);
+    let r = w.report();
+    assert_eq!((r.outcome, r.sip_status), (Outcome::Rejected, Some(407)));
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn no_response_retransmits_then_fails_at_timer_b() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(60, None));
+    w.drain();
+    w.advance(Duration::from_secs(40));
+    assert_eq!(w.requests(Method::Invite).len(), 7);
+    let r = w.report();
+    assert_eq!((r.outcome, r.sip_status), (Outcome::Failed, None));
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn strangers_get_403_and_no_state() {
+    let mut w = World::new();
+    let stranger: SocketAddr = "192.0.2.66:5060".parse().unwrap();
+    let invite = "INVITE sip:011972599123456@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.66;branch=z9hG4bKx\r\n\
+                  From: <sip:a@192.0.2.66>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\nCall-ID: fraud\r\nCSeq: 1 INVITE\r\n\r\n";
+    w.deliver(stranger, invite.as_bytes());
+    w.deliver(stranger, invite.replace("INVITE", "OPTIONS").as_bytes());
+    w.deliver(stranger, b"\x00\x01garbage\r\n\r\n");
+    let sent: Vec<_> = w.sent.iter().map(|(_, to, m)| (*to, m.clone())).collect();
+    assert_eq!(sent.len(), 1);
+    let Message::Response(r) = &sent[0].1 else {
+        panic!()
+    };
+    assert_eq!((sent[0].0, r.status), (stranger, 403));
+    let s = w.ep.stats();
+    assert_eq!(
+        (s.rejected_invites, s.dropped_requests, s.malformed),
+        (1, 1, 1)
+    );
+    assert!(w.ep.is_idle());
+    // An INVITE from the trunk outside any call is refused too, statefully.
+    w.deliver(
+        trunk(),
+        invite.replace("192.0.2.66", "127.0.0.1").as_bytes(),
+    );
+    let Some((_, _, Message::Response(r))) = w.sent.last() else {
+        panic!()
+    };
+    assert_eq!(r.status, 403);
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn reinvite_hold_is_accepted_and_anything_else_refused() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(20, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    w.reply(&inv, 200);
+    let reinvite = |seq: u32, sdp: &str| {
+        format!(
+            "INVITE sip:dialer@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKre{seq}\r\n\
+             From: <sip:x@127.0.0.1:5090>;tag=far\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} INVITE\r\n\
+             Contact: <sip:uas@127.0.0.1:5090>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            inv.headers.get("From").unwrap(),
+            inv.call_id().unwrap(),
+            sdp.len()
+        )
+    };
+    let hold = SDP.replace("a=sendrecv", "a=sendonly");
+    w.deliver(trunk(), reinvite(1, &hold).as_bytes());
+    let Some((_, _, Message::Response(ok))) = w.sent.last().cloned() else {
+        panic!()
+    };
+    assert_eq!(ok.status, 200);
+    assert!(
+        std::str::from_utf8(&ok.body)
+            .unwrap()
+            .contains("a=recvonly")
+    );
+    assert!(w.events.iter().any(|e| matches!(
+        e,
+        EndpointEvent::Call {
+            event: CallEvent::Hold { held: true },
+            ..
+        }
+    )));
+    let other = hold.replace("0 8 101", "18");
+    w.deliver(trunk(), reinvite(2, &other).as_bytes());
+    let Some((_, _, Message::Response(no))) = w.sent.last().cloned() else {
+        panic!()
+    };
+    assert_eq!(no.status, 488);
+}
