@@ -466,6 +466,16 @@ impl CampaignReader<'_> {
             let timezone = cols.string(ctx, "timezone");
             let account = cols.string(ctx, "account");
             cols.finish(ctx);
+            if let Some(f) = &file {
+                let mapped = [
+                    ("phone", Some(&phone)),
+                    ("timezone", timezone.as_ref()),
+                    ("account", account.as_ref()),
+                ];
+                if !header_has(ctx, &cols, f, &mapped) {
+                    ok = false;
+                }
+            }
             match (name, file, region, priority_ok) {
                 (Some(name), Some(file), Some(default_region), true) => out.push(ListSpec {
                     name,
@@ -1039,6 +1049,44 @@ impl CampaignReader<'_> {
             wrap_s: wrap_s?,
         })
     }
+}
+
+/// Whether the CSV header of `file` has every mapped column; reports the missing ones.
+fn header_has(
+    ctx: &mut Ctx,
+    cols: &Table<'_>,
+    file: &Path,
+    mapped: &[(&str, Option<&String>)],
+) -> bool {
+    let headers = csv::Reader::from_path(file).and_then(|mut r| r.headers().cloned());
+    let headers = match headers {
+        Ok(h) => h,
+        Err(e) => {
+            ctx.problem(
+                cols.key("phone"),
+                format!("cannot read the header of {}: {e}", file.display()),
+            );
+            return false;
+        }
+    };
+    let mut ok = true;
+    for (key, col) in mapped {
+        if let Some(col) = col
+            && !headers.iter().any(|h| h.trim() == col.as_str())
+        {
+            let have: Vec<&str> = headers.iter().collect();
+            ctx.problem(
+                cols.key(key),
+                format!(
+                    "column {col:?} is not in the header of {} (columns: {})",
+                    file.display(),
+                    have.join(", ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 /// One of a fixed set of strings.

@@ -410,3 +410,27 @@ fn problem_display_is_file_key_message() {
         "campaigns/renewals.toml: dialing.ring_timeout: 10s is below the 15 s minimum"
     );
 }
+
+#[test]
+fn list_columns_must_be_in_the_csv_header() {
+    let d = Dir::new();
+    let text = MINIMAL.replace(
+        "columns = { phone = \"phone\", timezone = \"tz\" }",
+        "columns = { phone = \"mobile\", timezone = \"tz\", account = \"acct\" }",
+    );
+    let f = d.write("c.toml", &text);
+    let csv = d.path("lists/a.csv");
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        [
+            format!(
+                "lists[0].columns.phone: column \"mobile\" is not in the header of {} (columns: phone, tz)",
+                csv.display()
+            ),
+            format!(
+                "lists[0].columns.account: column \"acct\" is not in the header of {} (columns: phone, tz)",
+                csv.display()
+            ),
+        ]
+    );
+}
