@@ -118,6 +118,12 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Whether an agent is free before the call is placed (preview, progressive): such calls
+    /// cannot be abandoned for want of an agent, which the UK rules take into account.
+    pub fn agent_guaranteed(self) -> bool {
+        matches!(self, Mode::Preview | Mode::Progressive)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Preview => "preview",

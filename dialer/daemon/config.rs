@@ -475,6 +475,37 @@ fn env_name(ctx: &mut Ctx, key: &str, s: &str) -> Option<String> {
     }
 }
 
+/// Everything the daemon runs on: the config and its campaigns, all valid and consistent.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: DaemonConfig,
+    pub campaigns: Vec<Campaign>,
+}
+
+/// Load `dialer.toml`, every campaign of its `campaigns_dir`, and cross-check them: all of it,
+/// or every problem found (for start-up and for reload on SIGHUP, which keeps the old
+/// configuration on error).
+pub fn load_all(path: &Path) -> Result<Loaded, Problems> {
+    let state_default = std::env::var("DIALER_STATE_DIR").ok();
+    load_all_with(path, &Env::from_process(), state_default.as_deref())
+}
+
+/// [`load_all`] with the given environment.
+pub fn load_all_with(
+    path: &Path,
+    env: &Env,
+    state_dir_default: Option<&str>,
+) -> Result<Loaded, Problems> {
+    let config = load_with(path, env, state_dir_default)?;
+    let (campaigns, mut problems) = crate::campaign::load_dir_report(&config.campaigns_dir, env);
+    problems.extend(cross_check(&config, &campaigns));
+    if problems.is_empty() {
+        Ok(Loaded { config, campaigns })
+    } else {
+        Err(Problems(problems))
+    }
+}
+
 /// Problems between the daemon config and the campaigns: each campaign's trunk must exist and
 /// each of its agent groups must have at least one agent.
 pub fn cross_check(config: &DaemonConfig, campaigns: &[Campaign]) -> Vec<Problem> {

@@ -236,3 +236,16 @@ fn cross_check_trunks_and_agent_groups() {
         ]
     );
 }
+
+#[test]
+fn load_all_loads_the_examples_and_reports_cross_problems() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let l = load_all_with(&repo.join("dialer.toml"), &Env::default(), None).unwrap();
+    assert_eq!(l.campaigns.len(), 5);
+    assert_eq!(l.config.campaigns_dir, repo.join("campaigns"));
+    let env = Env::from_pairs([("DIALER__CAMPAIGN__HOT_UPSELL__TRUNK", "nope")]);
+    let e = load_all_with(&repo.join("dialer.toml"), &env, None).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].key, "trunk");
+    assert_eq!(e.0[0].file, repo.join("campaigns/hot_upsell.toml"));
+}
