@@ -237,3 +237,10 @@ fn example_lists_hold_valid_numbers() {
         }
     }
 }
+
+#[test]
+fn the_daemon_config_alone_brings_its_campaigns() {
+    let o = dialer(&repo(), &["check", "dialer.toml"], &[]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().count(), 6, "{}", stdout(&o));
+}

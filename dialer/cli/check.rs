@@ -3,7 +3,8 @@
 //!
 //! A PATH is a campaign file, a directory of campaign files (`*.toml`, sorted), or the daemon
 //! config (a file named `dialer.toml`). Without a `dialer.toml` among the PATHs, the `--config`
-//! file is used when it exists; with no PATH at all, `--config` and its `campaigns_dir`. When a
+//! file is used when it exists. Without campaign PATHs, the daemon config's `campaigns_dir` is
+//! checked too (`dialer check` alone: `--config` and its campaigns). When a
 //! daemon config is known, campaigns are cross-checked against it (trunk exists, agent groups
 //! have agents).
 
@@ -66,13 +67,15 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         daemon_paths.push(g.config.clone());
     }
 
+    // Without campaign PATHs, the daemon config's campaigns are checked.
+    let with_campaigns_dir = campaign_paths.is_empty();
     let state_default = std::env::var("DIALER_STATE_DIR").ok();
     let mut daemon: Option<DaemonConfig> = None;
     for p in &daemon_paths {
         match daemon_config::load_with(p, &env, state_default.as_deref()) {
             Ok(c) => {
                 files.push((p.clone(), Some(daemon_summary(&c))));
-                if a.paths.is_empty() {
+                if with_campaigns_dir && daemon.is_none() {
                     match campaign::campaign_files(&c.campaigns_dir) {
                         Ok(fs) => campaign_paths.extend(fs),
                         Err(ps) => problems.extend(ps.0),
