@@ -11,6 +11,7 @@
 //! [`sdp`] (our offer/answer, the far end's), [`rtp`] (stream state, reorder, RFC 4733).
 
 pub mod bridge;
+pub mod driver;
 pub mod g711;
 pub mod rtp;
 pub mod sdp;
@@ -18,5 +19,6 @@ pub mod session;
 pub mod wav;
 
 pub use bridge::{Engine, LegEvent, LegId, RecordSink};
+pub use driver::{Driver, DriverConfig, DriverStats, Leg, MediaError};
 pub use g711::{Codec, FRAME_SAMPLES};
 pub use session::{Event, FrameSink, Pcm, PromptId, Session, SessionConfig, Transmit};
