@@ -1,12 +1,192 @@
-//! `dialer simulate` (issue 5; not built yet).
+//! `dialer simulate`: a campaign shift in virtual time, with a chosen pacer.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
 
 use super::Global;
+use crate::pacing::{Mode, Pacer};
+use crate::sim::{Report, Scenario, simulate};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Scenario files (TOML; see README "Scenario files").
+    #[arg(required = true, value_name = "SCENARIO.toml")]
+    pub scenarios: Vec<PathBuf>,
+    /// predictive, progressive, ratio:R (R lines per ready agent) or vicidial.
+    #[arg(long, default_value = "predictive", value_parser = parse_pacer)]
+    pub pacer: Mode,
+    /// Seed of the simulated carrier and agents; the same seed gives the same numbers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Compare pacers over several seeds per scenario: occupancy and worst abandon rate.
+    #[arg(long)]
+    pub compare: bool,
+    /// With --compare: seeds 1..=N.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub seeds: u64,
+    /// With --compare: the pacers to compare, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "progressive,ratio:2,vicidial,predictive",
+        value_parser = parse_pacer
+    )]
+    pub pacers: Vec<Mode>,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialer simulate` is not built yet (issue 5)")
+fn parse_pacer(s: &str) -> Result<Mode, String> {
+    match s.parse::<Mode>() {
+        Ok(Mode::Preview | Mode::Agentless) => Err(format!(
+            "the simulator runs predictive, progressive, ratio:R and vicidial, not {s}"
+        )),
+        Ok(m) => Ok(m),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Summary of one pacer on one scenario over several seeds.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub scenario: String,
+    pub pacer: String,
+    pub runs: usize,
+    pub occupancy_mean: f64,
+    pub occupancy_min: f64,
+    pub abandon_rate_mean: f64,
+    pub abandon_rate_worst: f64,
+    pub runs_over_cap: usize,
+    pub talk_min_per_agent_hour_mean: f64,
+    pub agent_wait_mean_s: f64,
+    pub cpu_s_per_run: f64,
+}
+
+pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let scenarios = a
+        .scenarios
+        .iter()
+        .map(|p| Scenario::load(p).with_context(|| "cannot use the scenario"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // The simulator's virtual clock starts at this instant; results do not depend on it.
+    let base = Instant::now();
+    if !a.compare {
+        let reports: Vec<Report> = scenarios
+            .iter()
+            .map(|sc| simulate(sc, Pacer::new(a.pacer), a.seed, base))
+            .collect();
+        if a.json {
+            if let [one] = reports.as_slice() {
+                println!("{}", serde_json::to_string_pretty(one)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            }
+        } else {
+            for r in &reports {
+                print_report(r);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    anyhow::ensure!(a.seeds >= 1, "--seeds must be at least 1");
+    let mut rows = Vec::new();
+    for sc in &scenarios {
+        for &mode in &a.pacers {
+            let started = Instant::now();
+            let reports: Vec<Report> = (1..=a.seeds)
+                .map(|seed| simulate(sc, Pacer::new(mode), seed, base))
+                .collect();
+            let cpu = started.elapsed().as_secs_f64() / reports.len() as f64;
+            let row = summarize(sc, mode, &reports, cpu);
+            if !a.json {
+                print_row(&row, rows.is_empty());
+            }
+            rows.push(row);
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Row {
+    let n = rs.len() as f64;
+    let mean = |f: fn(&Report) -> f64| rs.iter().map(f).sum::<f64>() / n;
+    Row {
+        scenario: sc.name.clone(),
+        pacer: mode.to_string(),
+        runs: rs.len(),
+        occupancy_mean: mean(|r| r.occupancy),
+        occupancy_min: rs.iter().map(|r| r.occupancy).fold(f64::INFINITY, f64::min),
+        abandon_rate_mean: mean(|r| r.abandon_rate),
+        abandon_rate_worst: rs.iter().map(|r| r.abandon_rate).fold(0.0, f64::max),
+        runs_over_cap: rs
+            .iter()
+            .filter(|r| r.abandon_rate > sc.calls.max_abandon)
+            .count(),
+        talk_min_per_agent_hour_mean: mean(|r| r.talk_min_per_agent_hour),
+        agent_wait_mean_s: mean(|r| r.agent_wait_mean_s),
+        cpu_s_per_run,
+    }
+}
+
+fn print_row(r: &Row, header: bool) {
+    if header {
+        println!(
+            "{:<22} {:<12} {:>5} {:>9} {:>8} {:>9} {:>9} {:>5} {:>9} {:>8}",
+            "scenario",
+            "pacer",
+            "runs",
+            "occupancy",
+            "occ min",
+            "abandon",
+            "ab worst",
+            "over",
+            "talk m/h",
+            "wait s"
+        );
+    }
+    println!(
+        "{:<22} {:<12} {:>5} {:>8.1}% {:>7.1}% {:>8.2}% {:>8.2}% {:>5} {:>9.1} {:>8.1}",
+        r.scenario,
+        r.pacer,
+        r.runs,
+        100.0 * r.occupancy_mean,
+        100.0 * r.occupancy_min,
+        100.0 * r.abandon_rate_mean,
+        100.0 * r.abandon_rate_worst,
+        r.runs_over_cap,
+        r.talk_min_per_agent_hour_mean,
+        r.agent_wait_mean_s
+    );
+}
+
+fn print_report(r: &Report) {
+    println!("scenario {} · pacer {} · seed {}", r.scenario, r.pacer, r.seed);
+    println!(
+        "  {} agents for {:.0} s: occupancy {:.1} %, {:.1} talk min per agent-hour",
+        r.agents,
+        r.duration_s,
+        100.0 * r.occupancy,
+        r.talk_min_per_agent_hour
+    );
+    println!(
+        "  placed {}, people {}, machines {}, connected {}, abandoned {} ({:.2} % of people)",
+        r.placed,
+        r.human_answers,
+        r.machine_answers,
+        r.connected,
+        r.abandoned,
+        100.0 * r.abandon_rate
+    );
+    println!(
+        "  agent wait: mean {:.1} s, p95 {:.1} s; at most {} calls in flight",
+        r.agent_wait_mean_s, r.agent_wait_p95_s, r.max_in_flight
+    );
 }
