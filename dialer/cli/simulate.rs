@@ -168,7 +168,10 @@ fn print_row(r: &Row, header: bool) {
 }
 
 fn print_report(r: &Report) {
-    println!("scenario {} · pacer {} · seed {}", r.scenario, r.pacer, r.seed);
+    println!(
+        "scenario {} · pacer {} · seed {}",
+        r.scenario, r.pacer, r.seed
+    );
     println!(
         "  {} agents for {:.0} s: occupancy {:.1} %, {:.1} talk min per agent-hour",
         r.agents,

@@ -32,7 +32,10 @@ impl Window {
     pub fn start_ms(self, now: Timestamp, tz: &TimeZone) -> Result<i64, WindowError> {
         let start = match self {
             Window::Rolling30Days => now.checked_sub(SignedDuration::from_hours(30 * 24))?,
-            Window::CalendarDay => now.to_zoned_datetime(tz.clone()).start_of_day()?.timestamp(),
+            Window::CalendarDay => now
+                .to_zoned_datetime(tz.clone())
+                .start_of_day()?
+                .timestamp(),
         };
         Ok(start.as_millisecond())
     }
@@ -198,9 +201,7 @@ mod tests {
     #[test]
     fn window_starts() {
         let now: Timestamp = "2026-03-29T12:00:00Z".parse().unwrap();
-        let us = Window::Rolling30Days
-            .start_ms(now, &TimeZone::UTC)
-            .unwrap();
+        let us = Window::Rolling30Days.start_ms(now, &TimeZone::UTC).unwrap();
         assert_eq!(us, now.as_millisecond() - 30 * 86_400_000);
         // London switched to BST at 01:00 UTC that day; local midnight was 00:00 UTC.
         let london = TimeZone::get("Europe/London").unwrap();

@@ -271,12 +271,10 @@ impl Pacer {
             Pacer::Vicidial(v) => v.decide(now, s),
         };
         let max = s.limits.max_dials();
-        let capped_by = (wish > max).then(|| {
-            if s.limits.channels_free <= s.limits.dial_tokens {
-                Cap::Channels
-            } else {
-                Cap::DialRate
-            }
+        let capped_by = (wish > max).then_some(if s.limits.channels_free <= s.limits.dial_tokens {
+            Cap::Channels
+        } else {
+            Cap::DialRate
         });
         let dials = wish.min(max);
         if let Pacer::Vicidial(v) = self {

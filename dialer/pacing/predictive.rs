@@ -53,10 +53,78 @@ impl Default for PredictiveConfig {
     }
 }
 
-/// The predictive pacer (stateless between ticks apart from its configuration).
+/// The predictive pacer.
 #[derive(Debug, Clone, Default)]
 pub struct Predictive {
     pub cfg: PredictiveConfig,
+    calib: Calibration,
+}
+
+/// Online calibration of the model against the abandons that really happen.
+///
+/// The model's expected abandons at decision time are an underestimate: it takes the worst
+/// horizon's expected excess, not the expected worst excess, and it sees each tick's
+/// decision alone. So the pacer keeps a running ratio κ = (abandons seen) / (abandons the
+/// model predicted for the people who answered), both decayed over `tau`, and multiplies its
+/// expected abandons by κ. Pseudo-counts start κ at `prior`.
+#[derive(Debug, Clone)]
+struct Calibration {
+    /// Predicted abandon probability for a person answering now (the model's ratio,
+    /// smoothed over the time dials take to be answered).
+    rho: f64,
+    predicted: f64,
+    seen: f64,
+    last_live: f64,
+    last_abandoned: f64,
+    last: Option<Instant>,
+}
+
+const CALIB_TAU_S: f64 = 1800.0;
+const CALIB_RHO_TAU_S: f64 = 12.0;
+const CALIB_PRIOR: f64 = 2.0;
+const CALIB_PRIOR_WEIGHT: f64 = 3.0;
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Calibration {
+            rho: 0.0,
+            predicted: 0.0,
+            seen: 0.0,
+            last_live: 0.0,
+            last_abandoned: 0.0,
+            last: None,
+        }
+    }
+}
+
+impl Calibration {
+    fn kappa(&self) -> f64 {
+        ((self.seen + CALIB_PRIOR * CALIB_PRIOR_WEIGHT) / (self.predicted + CALIB_PRIOR_WEIGHT))
+            .clamp(0.5, 20.0)
+    }
+
+    /// Accounts for the people who answered and the abandons since the last tick.
+    fn observe(&mut self, now: Instant, live: f64, abandoned: f64) {
+        if let Some(last) = self.last {
+            let dt = now.saturating_duration_since(last).as_secs_f64();
+            let d_live = live - self.last_live;
+            let d_ab = abandoned - self.last_abandoned;
+            if d_live >= 0.0 && d_ab >= 0.0 {
+                let decay = (-dt / CALIB_TAU_S).exp();
+                self.predicted = self.predicted * decay + self.rho * d_live;
+                self.seen = self.seen * decay + d_ab;
+            }
+        }
+        self.last = Some(now);
+        self.last_live = live;
+        self.last_abandoned = abandoned;
+    }
+
+    /// The model's abandon probability for the people now in the pipeline.
+    fn predict(&mut self, dt: f64, ratio: f64) {
+        let w = 1.0 - (-dt / CALIB_RHO_TAU_S).exp();
+        self.rho += (ratio - self.rho) * w;
+    }
 }
 
 /// Mean and variance of a sum of independent Bernoulli counts, per horizon.
@@ -226,7 +294,10 @@ fn agent_free_by(e: &Estimates, a: &AgentView, within: f64) -> f64 {
 
 impl Predictive {
     pub fn new(cfg: PredictiveConfig) -> Self {
-        Predictive { cfg }
+        Predictive {
+            cfg,
+            calib: Calibration::default(),
+        }
     }
 
     /// Share of the cap to aim at, given how much of the window's budget is used.
@@ -234,31 +305,57 @@ impl Predictive {
         cap * self.cfg.aim * (2.0 * (1.0 - used)).clamp(0.0, 1.0)
     }
 
-    pub(super) fn decide(&mut self, _now: Instant, s: &Snapshot<'_>) -> (u32, Reason) {
+    /// How much the model's expected abandons are scaled up after calibration.
+    pub fn calibration(&self) -> f64 {
+        self.calib.kappa()
+    }
+
+    pub(super) fn decide(&mut self, now: Instant, s: &Snapshot<'_>) -> (u32, Reason) {
+        let dt = self
+            .calib
+            .last
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        self.calib
+            .observe(now, s.budget.live_answers(), s.budget.abandoned());
         let progressive = s.progressive_dials();
         let working = s.working_agents();
         if working < self.cfg.min_agents {
             return (progressive, Reason::TeamTooSmall);
         }
-        if s.budget.spent() {
-            return (progressive, Reason::BudgetSpent);
-        }
-        let target = self.target(s.budget.cap(), s.budget.used());
-        let lines = (self.cfg.max_lines_per_agent * f64::from(working)).floor() as i64;
-        let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
-        let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
         let outlook = Outlook::new(s, self.cfg.grace);
-        let (n, ab, live) = outlook.max_dials(target, max);
-        if n <= progressive {
-            return (progressive, Reason::Progressive);
+        let kappa = self.calib.kappa();
+        let spent = s.budget.spent();
+        let (n, ab, live) = if spent {
+            let (ab, live) = outlook.with_dials(progressive);
+            (progressive, ab, live)
+        } else {
+            let target = self.target(s.budget.cap(), s.budget.used());
+            let lines = (self.cfg.max_lines_per_agent * f64::from(working)).floor() as i64;
+            let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
+            let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
+            outlook.max_dials(target / kappa, max)
+        };
+        let (n, ab, live) = if n < progressive {
+            let (ab, live) = outlook.with_dials(progressive);
+            (progressive, ab, live)
+        } else {
+            (n, ab, live)
+        };
+        self.calib
+            .predict(dt, if live > 0.0 { ab / live } else { 0.0 });
+        if spent {
+            (n, Reason::BudgetSpent)
+        } else if n == progressive {
+            (n, Reason::Progressive)
+        } else {
+            (
+                n,
+                Reason::Predictive {
+                    expected_abandons: kappa * ab,
+                    expected_live: live,
+                },
+            )
         }
-        (
-            n,
-            Reason::Predictive {
-                expected_abandons: ab,
-                expected_live: live,
-            },
-        )
     }
 }
 
@@ -298,7 +395,12 @@ mod tests {
     #[test]
     fn reduces_to_the_binomial_oracle_and_agrees_with_it() {
         // REFERENCE.md §2.4 rows: (p, A, n at 3 %).
-        for (p, a, n_ref) in [(0.25, 10u32, 30u32), (0.25, 50, 190), (0.5, 50, 97), (0.1, 50, 470)] {
+        for (p, a, n_ref) in [
+            (0.25, 10u32, 30u32),
+            (0.25, 50, 190),
+            (0.5, 50, 97),
+            (0.1, 50, 470),
+        ] {
             let est = batch_estimates(p);
             let b = AbandonBudget::new(0.03, 0.0);
             let agents = vec![AgentView::Ready; a as usize];
@@ -338,7 +440,9 @@ mod tests {
                 budget: &b,
                 limits: Limits::UNLIMITED,
             };
-            Pacer::new(Mode::Predictive).decide(Instant::now(), &s).dials
+            Pacer::new(Mode::Predictive)
+                .decide(Instant::now(), &s)
+                .dials
         };
         let wrapping = AgentView::Wrapping {
             elapsed: Duration::from_secs(19),
@@ -374,7 +478,9 @@ mod tests {
                 budget: &b,
                 limits: Limits::UNLIMITED,
             };
-            Pacer::new(Mode::Predictive).decide(Instant::now(), &s).dials
+            Pacer::new(Mode::Predictive)
+                .decide(Instant::now(), &s)
+                .dials
         };
         let empty = decide(&[]);
         let ringing = [CallView::Ringing {

@@ -148,8 +148,19 @@ mod tests {
             elapsed: Duration::from_millis(500),
         }; 2];
         run(&mut v, t0, 15, &agents, &calls, &b);
-        assert!((v.level() - 1.0).abs() < 1e-9, "2 × (1 − 2/4) = 1: {}", v.level());
-        run(&mut v, t0 + Duration::from_secs(16), 60, &agents, &calls, &b);
+        assert!(
+            (v.level() - 1.0).abs() < 1e-9,
+            "2 × (1 − 2/4) = 1: {}",
+            v.level()
+        );
+        run(
+            &mut v,
+            t0 + Duration::from_secs(16),
+            60,
+            &agents,
+            &calls,
+            &b,
+        );
         assert_eq!(v.level(), 1.0);
     }
 

@@ -498,8 +498,10 @@ impl Sim {
         self.busy_us += self.now - since;
         self.talking -= 1;
         let t = self.instant(self.now);
-        self.estimator
-            .observe(t, Observation::Talk(Duration::from_micros(self.now - since)));
+        self.estimator.observe(
+            t,
+            Observation::Talk(Duration::from_micros(self.now - since)),
+        );
         self.agents[a] = Agent {
             state: AgentState::Wrapping,
             since: self.now,
@@ -512,8 +514,10 @@ impl Sim {
         let since = self.agents[a].since;
         self.busy_us += self.now - since;
         let t = self.instant(self.now);
-        self.estimator
-            .observe(t, Observation::Wrap(Duration::from_micros(self.now - since)));
+        self.estimator.observe(
+            t,
+            Observation::Wrap(Duration::from_micros(self.now - since)),
+        );
         self.agents[a] = Agent {
             state: AgentState::Ready,
             since: self.now,
@@ -571,4 +575,112 @@ impl Sim {
 /// Runs one shift.
 pub fn simulate(sc: &Scenario, pacer: Pacer, seed: u64, base: Instant) -> Report {
     Sim::new(sc, pacer, seed, base).run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pacing::Mode;
+
+    fn scenario(agents: u32, duration_s: f64, human_rate: f64) -> Scenario {
+        let text = format!(
+            r#"
+[scenario]
+agents = {agents}
+duration_s = {duration_s}
+[calls]
+human_rate = {human_rate}
+machine_rate = 0.15
+busy_rate = 0.05
+ring_s = {{ dist = "lognormal", mean = 12, sd = 6 }}
+no_answer_s = 25
+talk_s = {{ dist = "lognormal", mean = 160, sd = 90 }}
+wrap_s = {{ dist = "lognormal", mean = 20, sd = 10 }}
+amd_human_s = 1.5
+amd_machine_s = 3.2
+max_abandon = 0.03
+"#
+        );
+        Scenario::parse(&text, "test", "test").unwrap()
+    }
+
+    fn run(sc: &Scenario, mode: Mode, seed: u64) -> Report {
+        simulate(sc, Pacer::new(mode), seed, Instant::now())
+    }
+
+    #[test]
+    fn same_seed_same_numbers_other_seed_other_numbers() {
+        let sc = scenario(10, 900.0, 0.25);
+        for mode in [Mode::Predictive, Mode::Vicidial, Mode::Progressive] {
+            let a = run(&sc, mode, 7);
+            let b = simulate(&sc, Pacer::new(mode), 7, Instant::now() + Duration::from_secs(99));
+            assert_eq!(a, b, "{mode}");
+            let c = run(&sc, mode, 8);
+            assert_ne!(a.placed, 0);
+            assert!(a != Report { seed: 7, ..c }, "{mode}: seeds 7 and 8 gave the same shift");
+        }
+    }
+
+    #[test]
+    fn progressive_never_abandons_and_figures_add_up() {
+        let sc = scenario(8, 1800.0, 0.25);
+        let r = run(&sc, Mode::Progressive, 1);
+        assert_eq!(r.abandoned, 0);
+        assert!(r.human_answers > 20, "{r:?}");
+        assert!(r.connected <= r.human_answers);
+        assert!(r.human_answers + r.machine_answers <= r.placed);
+        assert!(r.occupancy > 0.3 && r.occupancy < 1.0, "{r:?}");
+        // Talk is part of occupancy: talk minutes per agent-hour ≤ 60 × occupancy.
+        assert!(r.talk_min_per_agent_hour <= 60.0 * r.occupancy + 1e-9);
+        assert!(r.agent_wait_p95_s >= r.agent_wait_mean_s * 0.5);
+    }
+
+    #[test]
+    fn overdialing_abandons_people_with_no_agent_within_2_s() {
+        // One agent, ten lines per ready agent: most people find the agent busy.
+        let sc = scenario(1, 1800.0, 0.5);
+        let r = run(&sc, Mode::Ratio(10.0), 3);
+        assert!(r.abandoned > 10, "{r:?}");
+        // Every person is connected or abandoned, but for one still waiting at the end.
+        let settled = r.connected + r.abandoned;
+        assert!(settled <= r.human_answers && r.human_answers - settled <= 1, "{r:?}");
+        assert!((r.abandon_rate - r.abandoned as f64 / r.human_answers as f64).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_agents_no_dials() {
+        let sc = scenario(0, 600.0, 0.25);
+        for mode in [Mode::Predictive, Mode::Vicidial, Mode::Progressive, Mode::Ratio(3.0)] {
+            let r = run(&sc, mode, 1);
+            assert_eq!(r.placed, 0, "{mode}");
+            assert_eq!(r.occupancy, 0.0);
+        }
+    }
+
+    #[test]
+    fn channel_and_rate_limits_hold() {
+        let mut sc = scenario(20, 900.0, 0.1);
+        sc.team.channels = Some(25);
+        sc.team.max_cps = Some(1.0);
+        let r = run(&sc, Mode::Ratio(10.0), 2);
+        // Talking calls hold channels too, so in flight stays well under 25.
+        assert!(r.max_in_flight <= 25, "{r:?}");
+        // One call per second at most (plus the first second's burst of one).
+        assert!(r.placed <= 901, "{r:?}");
+        assert!(r.placed > 500, "the limiter must not starve dialing: {r:?}");
+    }
+
+    #[test]
+    fn example_scenarios_load() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/scenarios");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "{n} scenarios in {}", dir.display());
+    }
 }

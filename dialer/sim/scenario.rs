@@ -61,12 +61,16 @@ impl Dist {
                 mean.is_finite() && sd.is_finite() && mean > 0.0 && sd >= 0.0
             }
             Dist::Exponential { mean } => mean.is_finite() && mean > 0.0,
-            Dist::Uniform { min, max } => min.is_finite() && max.is_finite() && 0.0 <= min && min <= max,
+            Dist::Uniform { min, max } => {
+                min.is_finite() && max.is_finite() && 0.0 <= min && min <= max
+            }
         };
         if ok {
             Ok(())
         } else {
-            Err(format!("{self:?} is not a valid duration distribution (seconds must be ≥ 0, mean > 0, min ≤ max)"))
+            Err(format!(
+                "{self:?} is not a valid duration distribution (seconds must be ≥ 0, mean > 0, min ≤ max)"
+            ))
         }
     }
 }
@@ -89,7 +93,9 @@ impl<'de> Deserialize<'de> for Dist {
         }
         let expected = "a number of seconds, or { dist = \"lognormal\", mean, sd }, \
                         { dist = \"exponential\", mean } or { dist = \"uniform\", min, max }";
-        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom(format!("expected {expected}")))? {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom(format!("expected {expected}")))?
+        {
             Raw::Number(v) => Ok(Dist::Fixed(v)),
             Raw::Table(t) => {
                 let t: DistTable = t
@@ -219,17 +225,22 @@ impl Scenario {
             source: Box::new(e),
         })?;
         let s = Scenario {
-            name: f.scenario.name.clone().unwrap_or_else(|| default_name.to_owned()),
+            name: f
+                .scenario
+                .name
+                .clone()
+                .unwrap_or_else(|| default_name.to_owned()),
             path: None,
             team: f.scenario,
             calls: f.calls,
             priors: f.priors,
         };
-        s.validate().map_err(|(key, problem)| ScenarioError::Invalid {
-            path: origin.to_owned(),
-            key,
-            problem,
-        })?;
+        s.validate()
+            .map_err(|(key, problem)| ScenarioError::Invalid {
+                path: origin.to_owned(),
+                key,
+                problem,
+            })?;
         Ok(s)
     }
 
@@ -251,10 +262,16 @@ impl Scenario {
             }
         };
         if !(t.duration_s.is_finite() && t.duration_s > 0.0 && t.duration_s <= 7.0 * 86_400.0) {
-            return Err(("scenario.duration_s", format!("{} is not between 0 and a week", t.duration_s)));
+            return Err((
+                "scenario.duration_s",
+                format!("{} is not between 0 and a week", t.duration_s),
+            ));
         }
         if t.agents > 10_000 {
-            return Err(("scenario.agents", format!("{} agents is more than 10000", t.agents)));
+            return Err((
+                "scenario.agents",
+                format!("{} agents is more than 10000", t.agents),
+            ));
         }
         if let Some(cps) = t.max_cps
             && !(cps.is_finite() && cps > 0.0)
@@ -274,13 +291,19 @@ impl Scenario {
             ));
         }
         if !(c.max_abandon > 0.0 && c.max_abandon < 1.0) {
-            return Err(("calls.max_abandon", format!("{} is not a share between 0 and 1", c.max_abandon)));
+            return Err((
+                "calls.max_abandon",
+                format!("{} is not a share between 0 and 1", c.max_abandon),
+            ));
         }
         secs("calls.no_answer_s", c.no_answer_s)?;
         if c.no_answer_s < 15.0 {
             return Err((
                 "calls.no_answer_s",
-                format!("{} s: the rules ask for at least 15 s of ringing", c.no_answer_s),
+                format!(
+                    "{} s: the rules ask for at least 15 s of ringing",
+                    c.no_answer_s
+                ),
             ));
         }
         secs("calls.amd_human_s", c.amd_human_s)?;
@@ -311,14 +334,23 @@ impl Scenario {
                 }
             }
             (Some(_), None) => {
-                return Err(("calls.human_rate_after", "change_at_s needs human_rate_after".into()));
+                return Err((
+                    "calls.human_rate_after",
+                    "change_at_s needs human_rate_after".into(),
+                ));
             }
             (None, Some(_)) => {
-                return Err(("calls.change_at_s", "human_rate_after needs change_at_s".into()));
+                return Err((
+                    "calls.change_at_s",
+                    "human_rate_after needs change_at_s".into(),
+                ));
             }
         }
         let p = &self.priors;
-        for (key, v) in [("priors.hit_rate", p.hit_rate), ("priors.machine_rate", p.machine_rate)] {
+        for (key, v) in [
+            ("priors.hit_rate", p.hit_rate),
+            ("priors.machine_rate", p.machine_rate),
+        ] {
             if let Some(v) = v {
                 share(key, v)?;
             }
@@ -380,7 +412,13 @@ max_abandon = 0.03
     fn parses_the_issue_example() {
         let s = Scenario::parse(ISSUE_EXAMPLE, "x.toml", "x").unwrap();
         assert_eq!(s.team.agents, 30);
-        assert_eq!(s.calls.ring_s, Dist::LogNormal { mean: 12.0, sd: 6.0 });
+        assert_eq!(
+            s.calls.ring_s,
+            Dist::LogNormal {
+                mean: 12.0,
+                sd: 6.0
+            }
+        );
         assert_eq!(s.calls.no_answer_s, 25.0);
         assert_eq!(s.name, "x");
     }
@@ -401,26 +439,40 @@ max_abandon = 0.03
                 "ring_s = 7.5",
             );
         let s = Scenario::parse(&text, "x.toml", "x").unwrap();
-        assert_eq!(s.calls.wrap_s, Dist::Uniform { min: 5.0, max: 15.0 });
+        assert_eq!(
+            s.calls.wrap_s,
+            Dist::Uniform {
+                min: 5.0,
+                max: 15.0
+            }
+        );
         assert_eq!(s.calls.talk_s, Dist::Exponential { mean: 100.0 });
         assert_eq!(s.calls.ring_s, Dist::Fixed(7.5));
     }
 
     fn err(text: &str) -> String {
-        Scenario::parse(text, "bad.toml", "bad").unwrap_err().to_string()
+        Scenario::parse(text, "bad.toml", "bad")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn errors_name_the_file_and_key() {
         let e = err(&ISSUE_EXAMPLE.replace("human_rate = 0.25", "human_rate = 1.25"));
-        assert!(e.contains("bad.toml") && e.contains("calls.human_rate"), "{e}");
+        assert!(
+            e.contains("bad.toml") && e.contains("calls.human_rate"),
+            "{e}"
+        );
         let e = err(&ISSUE_EXAMPLE.replace("no_answer_s = 25", "no_answer_s = 10"));
         assert!(e.contains("calls.no_answer_s") && e.contains("15 s"), "{e}");
         let e = err(&ISSUE_EXAMPLE.replace("busy_rate = 0.05", "busy_rate = 0.65"));
         assert!(e.contains("more than 1"), "{e}");
         let e = err(&ISSUE_EXAMPLE.replace("max_abandon", "max_abandonn"));
         assert!(e.contains("bad.toml") && e.contains("max_abandonn"), "{e}");
-        let e = err(&ISSUE_EXAMPLE.replace(r#"dist = "lognormal", mean = 160"#, r#"dist = "gamma", mean = 160"#));
+        let e = err(&ISSUE_EXAMPLE.replace(
+            r#"dist = "lognormal", mean = 160"#,
+            r#"dist = "gamma", mean = 160"#,
+        ));
         assert!(e.contains("talk_s") && e.contains("gamma"), "{e}");
         let e = err(&format!("{ISSUE_EXAMPLE}change_at_s = 100\n"));
         assert!(e.contains("human_rate_after"), "{e}");
