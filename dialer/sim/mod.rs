@@ -613,11 +613,19 @@ max_abandon = 0.03
         let sc = scenario(10, 900.0, 0.25);
         for mode in [Mode::Predictive, Mode::Vicidial, Mode::Progressive] {
             let a = run(&sc, mode, 7);
-            let b = simulate(&sc, Pacer::new(mode), 7, Instant::now() + Duration::from_secs(99));
+            let b = simulate(
+                &sc,
+                Pacer::new(mode),
+                7,
+                Instant::now() + Duration::from_secs(99),
+            );
             assert_eq!(a, b, "{mode}");
             let c = run(&sc, mode, 8);
             assert_ne!(a.placed, 0);
-            assert!(a != Report { seed: 7, ..c }, "{mode}: seeds 7 and 8 gave the same shift");
+            assert!(
+                a != Report { seed: 7, ..c },
+                "{mode}: seeds 7 and 8 gave the same shift"
+            );
         }
     }
 
@@ -643,14 +651,22 @@ max_abandon = 0.03
         assert!(r.abandoned > 10, "{r:?}");
         // Every person is connected or abandoned, but for one still waiting at the end.
         let settled = r.connected + r.abandoned;
-        assert!(settled <= r.human_answers && r.human_answers - settled <= 1, "{r:?}");
+        assert!(
+            settled <= r.human_answers && r.human_answers - settled <= 1,
+            "{r:?}"
+        );
         assert!((r.abandon_rate - r.abandoned as f64 / r.human_answers as f64).abs() < 1e-12);
     }
 
     #[test]
     fn no_agents_no_dials() {
         let sc = scenario(0, 600.0, 0.25);
-        for mode in [Mode::Predictive, Mode::Vicidial, Mode::Progressive, Mode::Ratio(3.0)] {
+        for mode in [
+            Mode::Predictive,
+            Mode::Vicidial,
+            Mode::Progressive,
+            Mode::Ratio(3.0),
+        ] {
             let r = run(&sc, mode, 1);
             assert_eq!(r.placed, 0, "{mode}");
             assert_eq!(r.occupancy, 0.0);
