@@ -13,3 +13,5 @@ pub mod transaction;
 
 pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy, Outcome};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
+pub mod driver;
+pub use driver::{CallHandle, PlaceCall, Sip, SipConfig, SipError, Target, TrunkConfig};

@@ -1,0 +1,530 @@
+//! The tokio shell around [`Endpoint`]: one task owns the UDP socket (and outbound TCP
+//! connections where a trunk asks for them), one timer from `poll_timeout`, and routes
+//! datagrams; per-trunk limits (channels, calls per second) are taken just before the INVITE.
+//!
+//! [`Sip::start`] gives a cloneable handle; [`Sip::place_call`] waits for a free channel and the
+//! trunk's rate limiter, then returns a [`CallHandle`] whose events end with the
+//! [`CallReport`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::call::{CallEvent, CallId, CallReport, CallSpec, Credentials};
+use super::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
+use super::message::{Transport, Uri, stream_frame_len};
+use super::transaction::Timers;
+
+/// A trunk as the SIP layer needs it (the daemon config converts into this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrunkConfig {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Concurrent calls at most (0: unlimited).
+    pub max_channels: u32,
+    /// New calls per second at most, evenly spaced (0: unlimited).
+    pub calls_per_second: f64,
+}
+
+impl TrunkConfig {
+    /// From the daemon's `[[trunks]]` entry, with the password read from its environment variable.
+    pub fn from_daemon(
+        t: &crate::daemon::config::Trunk,
+    ) -> Result<TrunkConfig, crate::daemon::config::SecretError> {
+        Ok(TrunkConfig {
+            name: t.name.clone(),
+            host: t.host.clone(),
+            port: t.port,
+            transport: match t.transport {
+                crate::daemon::config::Transport::Udp => Transport::Udp,
+                crate::daemon::config::Transport::Tcp => Transport::Tcp,
+            },
+            username: t.username.clone(),
+            password: t.password()?,
+            max_channels: t.max_channels,
+            calls_per_second: t.calls_per_second,
+        })
+    }
+}
+
+/// How to start the SIP layer.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    pub bind: SocketAddr,
+    /// Address to advertise in Via/Contact when the bind address is not it (NAT, 0.0.0.0).
+    pub public_ip: Option<IpAddr>,
+    pub trunks: Vec<TrunkConfig>,
+    /// Other sources whose requests are served (agents' phones).
+    pub allowed: Vec<IpAddr>,
+    pub timers: Timers,
+}
+
+/// Errors from the SIP layer's API.
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    #[error("SIP socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("trunk `{0}` is not configured")]
+    UnknownTrunk(String),
+    #[error("cannot resolve `{host}`: {why}")]
+    Resolve { host: String, why: String },
+    #[error("bad target `{0}`: a number (digits, optional +) or a sip: URI")]
+    BadTarget(String),
+    #[error("trunk `{0}` has no credentials but its user name needs a password")]
+    NoPassword(String),
+    #[error("the SIP task has stopped")]
+    Stopped,
+}
+
+/// Who to call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A number, sent through a trunk.
+    Number(String),
+    /// A SIP URI, sent straight to its host.
+    Uri(Uri),
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Result<Target, SipError> {
+        let s = s.trim();
+        if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:")) {
+            return Uri::parse(s)
+                .map(Target::Uri)
+                .map_err(|_| SipError::BadTarget(s.to_owned()));
+        }
+        let digits = s.strip_prefix('+').unwrap_or(s);
+        if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Target::Number(s.to_owned()));
+        }
+        Err(SipError::BadTarget(s.to_owned()))
+    }
+}
+
+/// One call to place.
+#[derive(Debug, Clone)]
+pub struct PlaceCall {
+    pub target: Target,
+    /// Required for a number (default: the first trunk); ignored for a URI.
+    pub trunk: Option<String>,
+    /// Caller ID (user part of From).
+    pub caller_id: Option<String>,
+    pub offer: Option<(String, Bytes)>,
+    pub ring_timeout: Duration,
+    pub talk_limit: Option<Duration>,
+}
+
+struct TrunkState {
+    cfg: TrunkConfig,
+    dest: SocketAddr,
+    channels: Option<Arc<Semaphore>>,
+    cps: Option<DefaultDirectRateLimiter>,
+}
+
+enum Cmd {
+    Place {
+        spec: Box<CallSpec>,
+        events: mpsc::UnboundedSender<CallEvent>,
+        permit: Option<OwnedSemaphorePermit>,
+        reply: oneshot::Sender<CallId>,
+    },
+    Hangup(CallId),
+}
+
+/// Handle on the running SIP layer (cheap to clone).
+#[derive(Clone)]
+pub struct Sip {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    trunks: Arc<HashMap<String, TrunkState>>,
+    first_trunk: Option<String>,
+    local: SocketAddr,
+    stats: Arc<Mutex<EndpointStats>>,
+}
+
+/// One placed call: its events, and a way to end it.
+pub struct CallHandle {
+    pub id: CallId,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+    cmd: mpsc::UnboundedSender<Cmd>,
+}
+
+impl CallHandle {
+    /// The next event; `None` after `Ended` was delivered.
+    pub async fn next_event(&mut self) -> Option<CallEvent> {
+        self.events.recv().await
+    }
+
+    /// CANCEL before the answer, BYE after.
+    pub fn hangup(&self) {
+        let _ = self.cmd.send(Cmd::Hangup(self.id));
+    }
+
+    /// Wait for the end and return the report.
+    pub async fn report(mut self) -> Result<CallReport, SipError> {
+        while let Some(ev) = self.events.recv().await {
+            if let CallEvent::Ended(r) = ev {
+                return Ok(*r);
+            }
+        }
+        Err(SipError::Stopped)
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, SipError> {
+    let err = |why: String| SipError::Resolve {
+        host: host.to_owned(),
+        why,
+    };
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    let mut addrs = tokio::net::lookup_host((h, port))
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    addrs.next().ok_or_else(|| err("no address".into()))
+}
+
+impl Sip {
+    /// Bind, resolve trunks, and spawn the SIP task (on the current tokio runtime).
+    pub async fn start(cfg: SipConfig) -> Result<Sip, SipError> {
+        let socket = UdpSocket::bind(cfg.bind).await?;
+        let bound = socket.local_addr()?;
+        let mut trunks = HashMap::new();
+        let mut allowed = cfg.allowed.clone();
+        for t in &cfg.trunks {
+            if t.username.is_some() && t.password.is_none() {
+                return Err(SipError::NoPassword(t.name.clone()));
+            }
+            let dest = resolve(&t.host, t.port).await?;
+            allowed.push(dest.ip());
+            let channels =
+                (t.max_channels > 0).then(|| Arc::new(Semaphore::new(t.max_channels as usize)));
+            let cps = (t.calls_per_second > 0.0).then(|| {
+                let q = Quota::with_period(Duration::from_secs_f64(1.0 / t.calls_per_second))
+                    .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::MIN);
+                RateLimiter::direct(q)
+            });
+            trunks.insert(
+                t.name.clone(),
+                TrunkState {
+                    cfg: t.clone(),
+                    dest,
+                    channels,
+                    cps,
+                },
+            );
+        }
+        let ip = match (cfg.public_ip, bound.ip()) {
+            (Some(ip), _) => ip,
+            (None, ip) if !ip.is_unspecified() => ip,
+            // 0.0.0.0: the address the kernel would use toward the first trunk.
+            (None, _) => match trunks.values().next() {
+                Some(t) => {
+                    let probe = std::net::UdpSocket::bind((bound.ip(), 0))?;
+                    probe.connect(t.dest)?;
+                    probe.local_addr()?.ip()
+                }
+                None => IpAddr::from([127, 0, 0, 1]),
+            },
+        };
+        let local = SocketAddr::new(ip, bound.port());
+        let mut ecfg = EndpointConfig::new(local);
+        ecfg.allowed = allowed;
+        ecfg.timers = cfg.timers;
+        let seed = rand::rng().next_u64();
+        let ep = Endpoint::new(ecfg, seed);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(Mutex::new(EndpointStats::default()));
+        let first_trunk = cfg.trunks.first().map(|t| t.name.clone());
+        tokio::spawn(run(ep, socket, cmd_rx, stats.clone()));
+        Ok(Sip {
+            cmd: cmd_tx,
+            trunks: Arc::new(trunks),
+            first_trunk,
+            local,
+            stats,
+        })
+    }
+
+    /// The address we advertise (and receive on).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Counters so far (malformed datagrams, rejected INVITEs …).
+    pub fn stats(&self) -> EndpointStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Place a call: waits for a free channel on the trunk, then for its rate limiter, then
+    /// sends the INVITE.
+    pub async fn place_call(&self, p: PlaceCall) -> Result<CallHandle, SipError> {
+        let user = p.caller_id.clone().unwrap_or_else(|| "dialer".into());
+        let (target, dest, transport, credentials, from_host, permit) = match &p.target {
+            Target::Uri(u) => {
+                let dest = match u.socket_addr() {
+                    Some(a) => a,
+                    None => resolve(&u.host, u.port.unwrap_or(5060)).await?,
+                };
+                let from_host = self.local.ip().to_string();
+                (
+                    u.clone(),
+                    dest,
+                    u.transport.unwrap_or_default(),
+                    None,
+                    from_host,
+                    None,
+                )
+            }
+            Target::Number(n) => {
+                let name = p
+                    .trunk
+                    .clone()
+                    .or_else(|| self.first_trunk.clone())
+                    .unwrap_or_default();
+                let t = self
+                    .trunks
+                    .get(&name)
+                    .ok_or(SipError::UnknownTrunk(name.clone()))?;
+                let permit = match &t.channels {
+                    Some(s) => Some(
+                        s.clone()
+                            .acquire_owned()
+                            .await
+                            .map_err(|_| SipError::Stopped)?,
+                    ),
+                    None => None,
+                };
+                if let Some(l) = &t.cps {
+                    l.until_ready().await;
+                }
+                let port = (t.cfg.port != 5060).then_some(t.cfg.port);
+                let uri = Uri::sip(Some(n), &t.cfg.host, port)
+                    .map_err(|_| SipError::BadTarget(n.clone()))?;
+                let creds = match (&t.cfg.username, &t.cfg.password) {
+                    (Some(u), Some(pw)) => Some(Credentials {
+                        username: u.clone(),
+                        password: pw.clone(),
+                    }),
+                    _ => None,
+                };
+                (
+                    uri,
+                    t.dest,
+                    t.cfg.transport,
+                    creds,
+                    t.cfg.host.clone(),
+                    permit,
+                )
+            }
+        };
+        let from =
+            Uri::sip(Some(&user), &from_host, None).map_err(|_| SipError::BadTarget(user))?;
+        let spec = CallSpec {
+            target,
+            dest,
+            transport,
+            from,
+            credentials,
+            offer: p.offer,
+            ring_timeout: p.ring_timeout,
+            talk_limit: p.talk_limit,
+            wall_start: jiff::Timestamp::now(),
+        };
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.cmd
+            .send(Cmd::Place {
+                spec: Box::new(spec),
+                events: ev_tx,
+                permit,
+                reply: reply_tx,
+            })
+            .map_err(|_| SipError::Stopped)?;
+        let id = reply_rx.await.map_err(|_| SipError::Stopped)?;
+        Ok(CallHandle {
+            id,
+            events: ev_rx,
+            cmd: self.cmd.clone(),
+        })
+    }
+}
+
+struct Live {
+    events: mpsc::UnboundedSender<CallEvent>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Bytes read from a TCP connection, framed.
+struct TcpIn {
+    from: SocketAddr,
+    bytes: Bytes,
+}
+
+async fn run(
+    mut ep: Endpoint,
+    socket: UdpSocket,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    stats: Arc<Mutex<EndpointStats>>,
+) {
+    let mut buf = vec![0u8; 65_535];
+    let mut calls: HashMap<CallId, Live> = HashMap::new();
+    let mut tcp: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let (tcp_in_tx, mut tcp_in) = mpsc::unbounded_channel::<TcpIn>();
+    let mut cmds_open = true;
+    loop {
+        // Drain every output before sleeping.
+        while let Some(t) = ep.poll_transmit() {
+            match t.transport {
+                Transport::Udp => {
+                    if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                        tracing::warn!(to = %t.to, error = %e, "SIP send failed");
+                    }
+                }
+                Transport::Tcp => {
+                    let conn = tcp
+                        .entry(t.to)
+                        .or_insert_with(|| tcp_connect(t.to, tcp_in_tx.clone()));
+                    if conn.send(t.bytes.clone()).is_err() {
+                        let conn = tcp_connect(t.to, tcp_in_tx.clone());
+                        let _ = conn.send(t.bytes);
+                        tcp.insert(t.to, conn);
+                    }
+                }
+            }
+        }
+        while let Some(ev) = ep.poll_event() {
+            match ev {
+                EndpointEvent::Call { id, event } => {
+                    let ended = matches!(event, CallEvent::Ended(_));
+                    if let Some(live) = calls.get(&id) {
+                        let _ = live.events.send(event);
+                    }
+                    if ended {
+                        calls.remove(&id); // frees the trunk channel
+                    }
+                }
+                EndpointEvent::Rejected { from, method } => {
+                    tracing::warn!(%from, %method, "SIP request from an unknown source refused (403)");
+                    metrics::counter!("dialer_sip_rejected_requests_total").increment(1);
+                }
+                EndpointEvent::Malformed { from, error } => {
+                    tracing::debug!(%from, %error, "malformed SIP datagram dropped");
+                    metrics::counter!("dialer_sip_malformed_total").increment(1);
+                }
+            }
+        }
+        if let Ok(mut s) = stats.lock() {
+            *s = ep.stats();
+        }
+        if !cmds_open && calls.is_empty() && ep.is_idle() {
+            break;
+        }
+        let deadline = ep.poll_timeout();
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    ep.handle_datagram(Instant::now().into_std(), from, Transport::Udp, &buf[..n]);
+                    // Take whatever else is already queued before running timers and sends.
+                    for _ in 0..64 {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => ep.handle_datagram(Instant::now().into_std(), from, Transport::Udp, &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "SIP recv error"),
+            },
+            Some(m) = tcp_in.recv() => {
+                ep.handle_datagram(Instant::now().into_std(), m.from, Transport::Tcp, &m.bytes);
+            }
+            cmd = cmds.recv(), if cmds_open => match cmd {
+                Some(Cmd::Place { spec, events, permit, reply }) => {
+                    let id = ep.place_call(Instant::now().into_std(), *spec);
+                    calls.insert(id, Live { events, _permit: permit });
+                    let _ = reply.send(id);
+                }
+                Some(Cmd::Hangup(id)) => ep.hangup(Instant::now().into_std(), id),
+                None => cmds_open = false,
+            },
+            _ = sleep_until(deadline) => {}
+        }
+        // tokio's sleep can wake a little late or early; the endpoint checks against `now`.
+        let now = Instant::now().into_std();
+        if ep.poll_timeout().is_some_and(|t| t <= now) {
+            ep.handle_timeout(now);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An outbound TCP connection: a writer fed by the channel, a reader that frames messages by
+/// Content-Length and hands them to the SIP task.
+fn tcp_connect(
+    to: SocketAddr,
+    inbound: mpsc::UnboundedSender<TcpIn>,
+) -> mpsc::UnboundedSender<Bytes> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(async move {
+        let stream = match TcpStream::connect(to).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%to, error = %e, "SIP TCP connect failed");
+                return;
+            }
+        };
+        let (mut r, mut w) = stream.into_split();
+        let reader = tokio::spawn(async move {
+            let mut buf: Vec<u8> = Vec::with_capacity(8192);
+            let mut chunk = [0u8; 8192];
+            loop {
+                match r.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                loop {
+                    match stream_frame_len(&buf) {
+                        Ok(Some(len)) => {
+                            let bytes = Bytes::copy_from_slice(&buf[..len]);
+                            buf.drain(..len);
+                            if inbound.send(TcpIn { from: to, bytes }).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(%to, error = %e, "SIP TCP stream unframeable; closing");
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        while let Some(b) = rx.recv().await {
+            if w.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+        reader.abort();
+    });
+    tx
+}
