@@ -1,5 +1,9 @@
 //! The tokio shell: the daemon's own config, campaign loops, store writer, signals, systemd.
 
+pub mod clock;
 pub mod config;
+pub mod control;
 pub mod logging;
 pub mod notify;
+pub mod switchboard;
+pub mod writer;

@@ -18,10 +18,12 @@ use sea_orm::{
 };
 
 pub mod attempts;
+pub mod daemon;
 pub mod entity;
 pub mod leads;
 
 pub use attempts::{AbandonCounts, AttemptEnd, AttemptStart, NewDisposition};
+pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
 
 /// What can go wrong in the store.

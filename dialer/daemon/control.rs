@@ -1,0 +1,94 @@
+//! The running daemon's control handle: what the HTTP API, the demo's simulated agents and the
+//! terminal ask of the switchboard. Each request is answered by the switchboard's task.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::switchboard::{CampaignStatus, Control as CampaignControl, Lead, SwitchboardError};
+use crate::agents::AgentView;
+
+/// A request to the switchboard.
+#[derive(Debug)]
+pub enum Request {
+    Login(String),
+    Logout(String),
+    Ready(String),
+    Pause {
+        agent: String,
+        reason: String,
+    },
+    /// The agent hangs up on the customer.
+    Hangup(String),
+    Disposition {
+        agent: String,
+        code: String,
+        notes: Option<String>,
+        /// A callback this far from now (callback dispositions).
+        callback_after: Option<Duration>,
+    },
+    /// The lead of the agent's current call.
+    Lead(String),
+    Agents,
+    Campaigns,
+    Campaign {
+        name: String,
+        control: CampaignControl,
+    },
+}
+
+/// The switchboard's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Done,
+    Lead(Option<(String, Lead)>),
+    Agents(Vec<AgentView>),
+    Campaigns(Vec<CampaignStatus>),
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Refused(#[from] SwitchboardError),
+    #[error("the daemon is stopping")]
+    Stopped,
+}
+
+pub type Envelope = (Request, oneshot::Sender<Result<Reply, SwitchboardError>>);
+
+/// A handle on the running switchboard; clone it freely.
+#[derive(Debug, Clone)]
+pub struct Control {
+    tx: mpsc::Sender<Envelope>,
+}
+
+impl Control {
+    pub fn new(tx: mpsc::Sender<Envelope>) -> Self {
+        Self { tx }
+    }
+
+    /// Send a request and wait for the answer.
+    pub async fn ask(&self, request: Request) -> Result<Reply, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((request, reply))
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        Ok(rx.await.map_err(|_| ControlError::Stopped)??)
+    }
+
+    pub async fn agents(&self) -> Result<Vec<AgentView>, ControlError> {
+        match self.ask(Request::Agents).await? {
+            Reply::Agents(v) => Ok(v),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    pub async fn campaigns(&self) -> Result<Vec<CampaignStatus>, ControlError> {
+        match self.ask(Request::Campaigns).await? {
+            Reply::Campaigns(v) => Ok(v),
+            _ => Ok(Vec::new()),
+        }
+    }
+}

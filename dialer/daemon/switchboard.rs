@@ -1,0 +1,1247 @@
+//! The switchboard, sans-IO: campaigns, agents and calls in one state machine.
+//!
+//! [`Switchboard`] owns what the daemon decides: each campaign's pacer, estimates and abandon budget,
+//! the agent registry, and one [`Flow`] per call. The tokio shell feeds it [`Input`]s (ticks,
+//! claimed leads, what SIP and media report, agent legs) with the monotonic `now`, calls the API
+//! methods for agents and supervisors, and carries out the [`Output`]s it pulls: claim leads,
+//! dial, hang up, start AMD, play, bridge, dial agent legs, and the records the store writer
+//! keeps. Nothing here reads a clock or touches a socket, so a whole shift can be replayed in a
+//! test.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::agents::{self, AgentId, Agents, State};
+use crate::campaign::{Campaign, Mode};
+use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
+use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
+
+/// The daemon's handle on one call of a campaign.
+pub type CallKey = u64;
+
+/// A lead claimed for dialing (leased to this daemon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lead {
+    pub id: i64,
+    /// E.164.
+    pub phone: String,
+    pub timezone: Option<String>,
+    /// JSON object of the list's other columns (the agent's screen pop).
+    pub attributes: String,
+    /// Attempts before this one.
+    pub attempts: i32,
+}
+
+/// What happened, as the shell learned it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The pacing tick (every 100–250 ms).
+    Tick,
+    /// Leads claimed for a campaign (after [`Output::Claim`]).
+    Leads {
+        campaign: String,
+        leads: Vec<Lead>,
+    },
+    /// A claim found nothing or failed: the campaign may claim again.
+    ClaimDone {
+        campaign: String,
+    },
+    /// 180/183.
+    Ringing {
+        call: CallKey,
+    },
+    /// 2xx: the customer's media is up.
+    Answered {
+        call: CallKey,
+    },
+    /// The SIP call is over. Before an answer, `outcome` says why (busy, no_answer, …).
+    CallEnded {
+        call: CallKey,
+        outcome: String,
+        sip_status: Option<u16>,
+    },
+    /// The AMD decision on the customer's audio.
+    Amd {
+        call: CallKey,
+        result: AmdResult,
+        cause: String,
+    },
+    /// The voicemail beep, or the machine's greeting ended.
+    Beep {
+        call: CallKey,
+    },
+    /// A message ended playing.
+    PromptFinished {
+        call: CallKey,
+    },
+    /// No RTP from the customer for too long: treated as a hang-up.
+    MediaTimeout {
+        call: CallKey,
+    },
+    /// The agent's nailed-up leg answered / dropped.
+    AgentLegUp {
+        agent: AgentId,
+    },
+    AgentLegDown {
+        agent: AgentId,
+    },
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Claim up to `n` dialable leads of the campaign (answer with [`Input::Leads`] or
+    /// [`Input::ClaimDone`]).
+    Claim {
+        campaign: String,
+        campaign_id: i64,
+        n: usize,
+    },
+    /// Give a claimed lead back undialed (campaign paused, stopped or draining; lead went stale).
+    Release { lead_id: i64 },
+    /// Dial a lead.
+    Dial(Dial),
+    /// Hang up the customer's call (CANCEL or BYE).
+    HangUp { call: CallKey },
+    /// Feed the customer's audio to AMD.
+    StartAmd { call: CallKey },
+    /// Play a WAV file to the customer.
+    Play { call: CallKey, file: PathBuf },
+    /// Bridge the customer's media to the agent's nailed-up leg.
+    Bridge {
+        call: CallKey,
+        agent: AgentId,
+        record: bool,
+    },
+    /// Undo a bridge (the call ended).
+    Unbridge { call: CallKey },
+    /// Call the agent's phone and keep the leg up.
+    DialAgent { agent: AgentId },
+    /// Hang up the agent's leg.
+    HangUpAgent { agent: AgentId },
+    /// Something to store.
+    Record(Record),
+}
+
+/// A dial to place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dial {
+    pub call: CallKey,
+    pub campaign: String,
+    pub campaign_id: i64,
+    pub lead: Lead,
+    pub trunk: String,
+    pub caller_id: String,
+    pub ring_timeout: Duration,
+}
+
+/// What the store writer keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A dial started (written before the INVITE leaves).
+    AttemptStarted {
+        call: CallKey,
+        campaign_id: i64,
+        lead_id: i64,
+        trunk: String,
+        at: Instant,
+    },
+    /// The call is over: the attempt's row and what it does to the lead.
+    AttemptEnded {
+        call: CallKey,
+        campaign_id: i64,
+        lead_id: i64,
+        summary: Summary,
+        effect: LeadEffect,
+        /// An agent talked with the person (Regulation F counts conversations).
+        conversation: bool,
+    },
+    /// An agent state interval ended.
+    Interval(agents::Interval),
+    /// An agent's disposition on the lead of a call.
+    Disposition {
+        campaign_id: i64,
+        lead_id: i64,
+        call: CallKey,
+        agent: AgentId,
+        code: String,
+        notes: Option<String>,
+        effect: LeadEffect,
+        /// The disposition counts as a conversation (Regulation F).
+        conversation: bool,
+        at: Instant,
+    },
+}
+
+/// What an outcome does to its lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadEffect {
+    /// `active` (dial again later), `done`, `invalid`, `dnc`.
+    pub status: &'static str,
+    /// When it may be dialed again, if it may.
+    pub retry_after: Option<Duration>,
+    /// A callback asked for, this far from now.
+    pub callback_after: Option<Duration>,
+}
+
+/// Requests refused by the core (the API turns them into JSON errors).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchboardError {
+    #[error(transparent)]
+    Agent(#[from] agents::AgentError),
+    #[error("no campaign named {0:?}")]
+    UnknownCampaign(String),
+    #[error("agent {0} has no call")]
+    NoCall(AgentId),
+    #[error(
+        "campaign {campaign}: unknown disposition {code:?} (the campaign file lists the codes)"
+    )]
+    UnknownDisposition { campaign: String, code: String },
+}
+
+/// A supervisor's control of a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Dialing.
+    Running,
+    /// No new dials; calls in progress go on.
+    Paused,
+    /// No new dials; claimed leads given back.
+    Stopped,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Running => "running",
+            Control::Paused => "paused",
+            Control::Stopped => "stopped",
+        }
+    }
+}
+
+/// A campaign as the API and the terminal show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignStatus {
+    pub name: String,
+    pub mode: String,
+    pub control: Control,
+    pub calls_in_flight: usize,
+    pub waiting_for_agent: usize,
+    pub dials: u64,
+    pub live_answers: u64,
+    pub abandoned: u64,
+    pub abandon_rate: f64,
+    pub abandon_cap: f64,
+    pub last_decision: String,
+}
+
+/// A trunk's limits and use, shared by the campaigns on it.
+#[derive(Debug, Clone)]
+pub struct TrunkLimits {
+    pub max_channels: u32,
+    pub calls_per_second: f64,
+}
+
+#[derive(Debug)]
+struct TrunkRt {
+    limits: TrunkLimits,
+    active: u32,
+    bucket: Bucket,
+}
+
+/// A token bucket driven by `now` (what the pacer may plan with; the SIP driver's governor
+/// limiter enforces the same rate at the socket).
+#[derive(Debug, Clone)]
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Self {
+        let burst = rate.max(1.0);
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if let Some(last) = self.last {
+            let dt = now.saturating_duration_since(last).as_secs_f64();
+            self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        }
+        self.last = Some(now);
+    }
+
+    fn available(&self) -> u32 {
+        self.tokens.floor().max(0.0) as u32
+    }
+
+    fn take(&mut self, n: u32) {
+        self.tokens -= f64::from(n);
+    }
+}
+
+#[derive(Debug)]
+struct CampaignRt {
+    campaign: Arc<Campaign>,
+    id: i64,
+    control: Control,
+    pacer: Pacer,
+    estimator: Estimator,
+    budget: AbandonBudget,
+    bucket: Bucket,
+    /// Claimed leads not dialed yet, with when they arrived.
+    leads: VecDeque<(Instant, Lead)>,
+    claiming: bool,
+    dials: u64,
+    last_decision: String,
+}
+
+#[derive(Debug)]
+struct CallRt {
+    campaign: String,
+    campaign_id: i64,
+    lead: Lead,
+    trunk: String,
+    flow: Flow,
+    dialed: Instant,
+    answered: Option<Instant>,
+    /// Since when the person waits for an agent.
+    waiting_since: Option<Instant>,
+    agent: Option<AgentId>,
+    bridged_at: Option<Instant>,
+    summary: Option<Summary>,
+    /// The SIP side is over (no more hang-up to send).
+    sip_ended: bool,
+}
+
+/// Claimed leads older than this are given back to be checked again (hours, DNC).
+const LEAD_STALE: Duration = Duration::from_secs(30);
+
+/// The switchboard.
+#[derive(Debug)]
+pub struct Switchboard {
+    agents: Agents,
+    campaigns: BTreeMap<String, CampaignRt>,
+    trunks: HashMap<String, TrunkRt>,
+    calls: HashMap<CallKey, CallRt>,
+    /// Calls of agents in wrap-up, for their disposition.
+    wrapping: HashMap<AgentId, (CallKey, String, i64, i64)>,
+    /// People waiting for an agent, first come first served.
+    queue: VecDeque<CallKey>,
+    next_call: CallKey,
+    outputs: VecDeque<Output>,
+    draining: bool,
+}
+
+impl Switchboard {
+    /// A core with the configured agents (all logged out) and trunks, and no campaign yet.
+    pub fn new(
+        now: Instant,
+        agents: impl IntoIterator<Item = (AgentId, Vec<String>)>,
+        trunks: impl IntoIterator<Item = (String, TrunkLimits)>,
+        wrap_limit: Option<Duration>,
+    ) -> Self {
+        Self {
+            agents: Agents::new(now, agents, wrap_limit),
+            campaigns: BTreeMap::new(),
+            trunks: trunks
+                .into_iter()
+                .map(|(name, limits)| {
+                    let bucket = Bucket::new(limits.calls_per_second);
+                    (
+                        name,
+                        TrunkRt {
+                            limits,
+                            active: 0,
+                            bucket,
+                        },
+                    )
+                })
+                .collect(),
+            calls: HashMap::new(),
+            wrapping: HashMap::new(),
+            queue: VecDeque::new(),
+            next_call: 1,
+            outputs: VecDeque::new(),
+            draining: false,
+        }
+    }
+
+    /// Add a campaign, or replace its settings (reload). Calls in progress keep the settings
+    /// they started with; new dials use the new ones. `history` seeds the abandon budget
+    /// from the store so a restart does not reset it.
+    pub fn upsert_campaign(
+        &mut self,
+        campaign: Arc<Campaign>,
+        id: i64,
+        history: pacing::WindowCounts,
+    ) {
+        let cap = campaign.abandon.cap;
+        let fp = amd_false_positive_estimate(&campaign);
+        match self.campaigns.get_mut(&campaign.name) {
+            Some(rt) => {
+                if rt.campaign.mode != campaign.mode {
+                    rt.pacer = Pacer::new(pacer_mode(campaign.mode));
+                }
+                rt.bucket = Bucket::new(campaign.dialing.calls_per_second);
+                rt.budget = AbandonBudget::from_history(cap, fp, history);
+                rt.campaign = campaign;
+            }
+            None => {
+                let control = if campaign.enabled {
+                    Control::Running
+                } else {
+                    Control::Stopped
+                };
+                let priors = priors(&campaign);
+                self.campaigns.insert(
+                    campaign.name.clone(),
+                    CampaignRt {
+                        id,
+                        control,
+                        pacer: Pacer::new(pacer_mode(campaign.mode)),
+                        estimator: Estimator::new(&priors),
+                        budget: AbandonBudget::from_history(cap, fp, history),
+                        bucket: Bucket::new(campaign.dialing.calls_per_second),
+                        leads: VecDeque::new(),
+                        claiming: false,
+                        dials: 0,
+                        last_decision: "not started".to_owned(),
+                        campaign,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Remove a campaign whose file is gone: no new dials; its calls finish.
+    pub fn remove_campaign(&mut self, name: &str) {
+        if let Some(mut rt) = self.campaigns.remove(name) {
+            for (_, lead) in rt.leads.drain(..) {
+                self.outputs.push_back(Output::Release { lead_id: lead.id });
+            }
+        }
+    }
+
+    /// Stop dialing for good (SIGTERM): claimed leads go back, calls in progress finish.
+    pub fn drain(&mut self) {
+        self.draining = true;
+        for rt in self.campaigns.values_mut() {
+            for (_, lead) in rt.leads.drain(..) {
+                self.outputs.push_back(Output::Release { lead_id: lead.id });
+            }
+        }
+    }
+
+    /// Calls still in progress.
+    pub fn live_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Feed one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Tick => self.tick(now),
+            Input::Leads { campaign, leads } => {
+                if let Some(rt) = self.campaigns.get_mut(&campaign) {
+                    rt.claiming = false;
+                    if rt.control == Control::Running && !self.draining {
+                        rt.leads.extend(leads.into_iter().map(|l| (now, l)));
+                        self.dial(now, &campaign);
+                        return;
+                    }
+                }
+                for lead in leads {
+                    self.outputs.push_back(Output::Release { lead_id: lead.id });
+                }
+            }
+            Input::ClaimDone { campaign } => {
+                if let Some(rt) = self.campaigns.get_mut(&campaign) {
+                    rt.claiming = false;
+                }
+            }
+            Input::Ringing { call } => self.feed_flow(now, call, flow::Input::Ringing),
+            Input::Answered { call } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.answered = Some(now);
+                }
+                self.feed_flow(now, call, flow::Input::Answered);
+            }
+            Input::CallEnded {
+                call,
+                outcome,
+                sip_status,
+            } => {
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                c.sip_ended = true;
+                if c.answered.is_some() {
+                    self.feed_flow(now, call, flow::Input::CustomerHangup);
+                } else {
+                    self.feed_flow(
+                        now,
+                        call,
+                        flow::Input::Failed {
+                            outcome,
+                            sip_status,
+                        },
+                    );
+                }
+                self.settle(now, call);
+            }
+            Input::Amd {
+                call,
+                result,
+                cause,
+            } => self.feed_flow(now, call, flow::Input::Amd { result, cause }),
+            Input::Beep { call } => self.feed_flow(now, call, flow::Input::Beep),
+            Input::PromptFinished { call } => {
+                self.feed_flow(now, call, flow::Input::PromptFinished)
+            }
+            Input::MediaTimeout { call } => {
+                if self.calls.get(&call).is_some_and(|c| !c.sip_ended) {
+                    self.outputs.push_back(Output::HangUp { call });
+                }
+                self.feed_flow(now, call, flow::Input::CustomerHangup);
+            }
+            Input::AgentLegUp { agent } => {
+                let _ = self.agents.leg_up(now, &agent);
+                self.pump_agents(now);
+                self.match_waiting(now);
+            }
+            Input::AgentLegDown { agent } => {
+                let _ = self.agents.leg_down(now, &agent);
+                self.pump_agents(now);
+            }
+        }
+    }
+
+    /// Apply expired deadlines (connect limits, beep waits, wrap-up limits).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.flow.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for call in due {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.flow.handle_timeout(now);
+            }
+            self.pump_flow(now, call);
+        }
+        self.agents.handle_timeout(now);
+        self.pump_agents(now);
+        self.match_waiting(now);
+    }
+
+    /// The next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.calls
+            .values()
+            .filter_map(|c| c.flow.poll_timeout())
+            .chain(self.agents.poll_timeout())
+            .min()
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    // ---- agents and supervisors (the API calls these) ----
+
+    pub fn agent_login(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
+        self.agents.login(now, agent)?;
+        self.pump_agents(now);
+        Ok(())
+    }
+
+    pub fn agent_logout(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
+        self.agents.logout(now, agent)?;
+        self.pump_agents(now);
+        Ok(())
+    }
+
+    pub fn agent_ready(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
+        self.agents.ready(now, agent)?;
+        self.pump_agents(now);
+        self.match_waiting(now);
+        Ok(())
+    }
+
+    pub fn agent_pause(
+        &mut self,
+        now: Instant,
+        agent: &str,
+        reason: &str,
+    ) -> Result<(), SwitchboardError> {
+        self.agents.pause(now, agent, reason)?;
+        self.pump_agents(now);
+        Ok(())
+    }
+
+    /// The agent hangs up on the customer.
+    pub fn agent_hangup(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
+        let call = self
+            .agents
+            .view(now, agent)?
+            .call
+            .filter(|c| self.calls.contains_key(c))
+            .ok_or_else(|| SwitchboardError::NoCall(agent.to_owned()))?;
+        self.feed_flow(now, call, flow::Input::AgentHangup);
+        Ok(())
+    }
+
+    /// The agent's disposition of the call it wraps up (or is on). Ends wrap-up.
+    pub fn agent_disposition(
+        &mut self,
+        now: Instant,
+        agent: &str,
+        code: &str,
+        notes: Option<String>,
+        callback_after: Option<Duration>,
+    ) -> Result<(), SwitchboardError> {
+        let (call, campaign, campaign_id, lead_id) = self
+            .wrapping
+            .get(agent)
+            .cloned()
+            .ok_or_else(|| SwitchboardError::NoCall(agent.to_owned()))?;
+        let rt = self
+            .campaigns
+            .get(&campaign)
+            .ok_or_else(|| SwitchboardError::UnknownCampaign(campaign.clone()))?;
+        let disposition =
+            rt.campaign
+                .disposition(code)
+                .ok_or_else(|| SwitchboardError::UnknownDisposition {
+                    campaign: campaign.clone(),
+                    code: code.to_owned(),
+                })?;
+        let effect = disposition_effect(disposition, callback_after);
+        let conversation = disposition.conversation;
+        self.agents.disposed(now, agent)?;
+        self.wrapping.remove(agent);
+        self.outputs.push_back(Output::Record(Record::Disposition {
+            campaign_id,
+            lead_id,
+            call,
+            agent: agent.to_owned(),
+            code: code.to_owned(),
+            notes,
+            effect,
+            conversation,
+            at: now,
+        }));
+        self.pump_agents(now);
+        self.match_waiting(now);
+        Ok(())
+    }
+
+    /// The lead of the agent's current call (screen pop): phone and attributes.
+    pub fn agent_lead(
+        &self,
+        now: Instant,
+        agent: &str,
+    ) -> Result<Option<(String, Lead)>, SwitchboardError> {
+        let view = self.agents.view(now, agent)?;
+        if let Some(c) = view.call.and_then(|c| self.calls.get(&c)) {
+            return Ok(Some((c.campaign.clone(), c.lead.clone())));
+        }
+        Ok(None)
+    }
+
+    /// Every agent and its state.
+    pub fn agent_views(&self, now: Instant) -> Vec<agents::AgentView> {
+        self.agents.views(now)
+    }
+
+    pub fn control(&mut self, name: &str, control: Control) -> Result<(), SwitchboardError> {
+        let rt = self
+            .campaigns
+            .get_mut(name)
+            .ok_or_else(|| SwitchboardError::UnknownCampaign(name.to_owned()))?;
+        rt.control = control;
+        if control != Control::Running {
+            for (_, lead) in rt.leads.drain(..) {
+                self.outputs.push_back(Output::Release { lead_id: lead.id });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn campaign_status(&self) -> Vec<CampaignStatus> {
+        self.campaigns
+            .iter()
+            .map(|(name, rt)| {
+                let calls: Vec<&CallRt> = self
+                    .calls
+                    .values()
+                    .filter(|c| &c.campaign == name)
+                    .collect();
+                CampaignStatus {
+                    name: name.clone(),
+                    mode: rt.pacer.mode().to_string(),
+                    control: rt.control,
+                    calls_in_flight: calls.len(),
+                    waiting_for_agent: calls.iter().filter(|c| c.flow.wants_agent()).count(),
+                    dials: rt.dials,
+                    live_answers: rt.budget.live_answers().round() as u64,
+                    abandoned: rt.budget.abandoned().round() as u64,
+                    abandon_rate: rt.budget.rate(),
+                    abandon_cap: rt.budget.cap(),
+                    last_decision: rt.last_decision.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The settings a campaign's calls run with now.
+    pub fn campaign(&self, name: &str) -> Option<Arc<Campaign>> {
+        self.campaigns.get(name).map(|rt| rt.campaign.clone())
+    }
+
+    /// The campaigns' names.
+    pub fn campaign_names(&self) -> Vec<String> {
+        self.campaigns.keys().cloned().collect()
+    }
+
+    /// Close every agent's open interval at `now` (shutdown).
+    pub fn flush_agents(&mut self, now: Instant) {
+        self.agents.flush(now);
+        self.pump_agents(now);
+    }
+
+    // ---- inside ----
+
+    fn tick(&mut self, now: Instant) {
+        self.handle_timeout(now);
+        let names: Vec<String> = self.campaigns.keys().cloned().collect();
+        for name in names {
+            self.release_stale(now, &name);
+            self.dial(now, &name);
+        }
+    }
+
+    fn release_stale(&mut self, now: Instant, name: &str) {
+        let Some(rt) = self.campaigns.get_mut(name) else {
+            return;
+        };
+        while rt
+            .leads
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > LEAD_STALE)
+        {
+            if let Some((_, lead)) = rt.leads.pop_front() {
+                self.outputs.push_back(Output::Release { lead_id: lead.id });
+            }
+        }
+    }
+
+    /// Ask the campaign's pacer and dial what it says, with the leads at hand; claim more.
+    fn dial(&mut self, now: Instant, name: &str) {
+        if self.draining {
+            return;
+        }
+        let Some(rt) = self.campaigns.get(name) else {
+            return;
+        };
+        if rt.control != Control::Running {
+            return;
+        }
+        let groups = rt.campaign.agent_groups.clone();
+        let agent_views: Vec<pacing::AgentView> = self
+            .agents
+            .views_in(now, &groups)
+            .into_iter()
+            .filter_map(|a| match a.state {
+                State::Ready => Some(pacing::AgentView::Ready),
+                State::OnCall => Some(pacing::AgentView::Talking { elapsed: a.elapsed }),
+                State::WrapUp => Some(pacing::AgentView::Wrapping { elapsed: a.elapsed }),
+                State::Paused => Some(pacing::AgentView::Paused),
+                State::LoggedOut | State::Connecting => None,
+            })
+            .collect();
+        let call_views: Vec<pacing::CallView> = self
+            .calls
+            .values()
+            .filter(|c| c.campaign == name && c.agent.is_none() && c.summary.is_none())
+            .map(|c| match (c.answered, c.waiting_since) {
+                (_, Some(since)) => pacing::CallView::Waiting {
+                    elapsed: now.saturating_duration_since(since),
+                },
+                (Some(at), None) => pacing::CallView::Screening {
+                    elapsed: now.saturating_duration_since(at),
+                },
+                (None, None) => pacing::CallView::Ringing {
+                    elapsed: now.saturating_duration_since(c.dialed),
+                },
+            })
+            .collect();
+        let campaign_calls = self.calls.values().filter(|c| c.campaign == name).count() as u32;
+        let trunk_name = rt.campaign.trunk.clone();
+        let Some(rt) = self.campaigns.get_mut(name) else {
+            return;
+        };
+        rt.bucket.refill(now);
+        let (trunk_free, trunk_tokens) = match self.trunks.get_mut(&trunk_name) {
+            Some(t) => {
+                t.bucket.refill(now);
+                (
+                    t.limits.max_channels.saturating_sub(t.active),
+                    t.bucket.available(),
+                )
+            }
+            None => (0, 0),
+        };
+        let limits = Limits {
+            channels_free: rt
+                .campaign
+                .dialing
+                .max_concurrent
+                .saturating_sub(campaign_calls)
+                .min(trunk_free),
+            dial_tokens: rt.bucket.available().min(trunk_tokens),
+        };
+        let estimates = rt.estimator.estimates();
+        let snapshot = Snapshot {
+            agents: &agent_views,
+            calls: &call_views,
+            estimates: &estimates,
+            budget: &rt.budget,
+            limits,
+        };
+        let decision = rt.pacer.decide(now, &snapshot);
+        rt.last_decision = format!("{} dials: {}", decision.dials, decision.reason);
+        let dials = (decision.dials as usize).min(rt.leads.len());
+        let wanted_more = decision.dials as usize - dials;
+        let mut placed = Vec::with_capacity(dials);
+        for _ in 0..dials {
+            if let Some((_, lead)) = rt.leads.pop_front() {
+                placed.push(lead);
+            }
+        }
+        rt.bucket.take(placed.len() as u32);
+        rt.dials += placed.len() as u64;
+        if wanted_more > 0 && !rt.claiming {
+            rt.claiming = true;
+            self.outputs.push_back(Output::Claim {
+                campaign: name.to_owned(),
+                campaign_id: rt.id,
+                n: wanted_more,
+            });
+        }
+        let campaign = rt.campaign.clone();
+        let campaign_id = rt.id;
+        if let Some(t) = self.trunks.get_mut(&trunk_name) {
+            t.bucket.take(placed.len() as u32);
+            t.active += placed.len() as u32;
+        }
+        for lead in placed {
+            self.place(now, &campaign, campaign_id, lead);
+        }
+    }
+
+    fn place(&mut self, now: Instant, campaign: &Arc<Campaign>, campaign_id: i64, lead: Lead) {
+        let call = self.next_call;
+        self.next_call += 1;
+        let settings = flow_settings(campaign);
+        self.outputs
+            .push_back(Output::Record(Record::AttemptStarted {
+                call,
+                campaign_id,
+                lead_id: lead.id,
+                trunk: campaign.trunk.clone(),
+                at: now,
+            }));
+        self.outputs.push_back(Output::Dial(Dial {
+            call,
+            campaign: campaign.name.clone(),
+            campaign_id,
+            lead: lead.clone(),
+            trunk: campaign.trunk.clone(),
+            caller_id: campaign.caller_id.clone(),
+            ring_timeout: campaign.dialing.ring_timeout,
+        }));
+        self.calls.insert(
+            call,
+            CallRt {
+                campaign: campaign.name.clone(),
+                campaign_id,
+                lead,
+                trunk: campaign.trunk.clone(),
+                flow: Flow::new(now, settings),
+                dialed: now,
+                answered: None,
+                waiting_since: None,
+                agent: None,
+                bridged_at: None,
+                summary: None,
+                sip_ended: false,
+            },
+        );
+    }
+
+    fn feed_flow(&mut self, now: Instant, call: CallKey, input: flow::Input) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.flow.handle(now, input);
+        self.pump_flow(now, call);
+    }
+
+    /// Carry out what a call's flow asks for.
+    fn pump_flow(&mut self, now: Instant, call: CallKey) {
+        loop {
+            let Some(c) = self.calls.get_mut(&call) else {
+                return;
+            };
+            let Some(action) = c.flow.poll_action() else {
+                break;
+            };
+            match action {
+                Action::StartAnalysis => self.outputs.push_back(Output::StartAmd { call }),
+                Action::RequestAgent => {
+                    c.waiting_since = Some(now);
+                    self.queue.push_back(call);
+                    self.match_waiting(now);
+                }
+                Action::CancelAgentRequest => {
+                    c.waiting_since = None;
+                    self.queue.retain(|k| *k != call);
+                }
+                Action::Bridge { agent, record } => {
+                    c.waiting_since = None;
+                    c.bridged_at = Some(now);
+                    self.outputs.push_back(Output::Bridge {
+                        call,
+                        agent,
+                        record,
+                    });
+                }
+                Action::Play(prompt) => {
+                    let campaign = self
+                        .campaigns
+                        .get(&c.campaign)
+                        .map(|rt| rt.campaign.clone());
+                    if let Some(file) = campaign.and_then(|k| prompt_file(&k, prompt)) {
+                        self.outputs.push_back(Output::Play { call, file });
+                    } else {
+                        // Nothing to play: as if it had been played.
+                        c.flow.handle(now, flow::Input::PromptFinished);
+                    }
+                }
+                Action::HangUp => {
+                    if !c.sip_ended {
+                        self.outputs.push_back(Output::HangUp { call });
+                    }
+                }
+                Action::Finished(summary) => {
+                    c.summary = Some(summary);
+                }
+            }
+        }
+        self.settle(now, call);
+    }
+
+    /// A call whose flow is finished: unbridge, wrap-up for its agent, estimates, budget, and
+    /// the attempt's record. The call is forgotten once its SIP side is over too.
+    fn settle(&mut self, now: Instant, call: CallKey) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(summary) = c.summary.clone() else {
+            return;
+        };
+        let Some(c) = self.calls.remove(&call) else {
+            return;
+        };
+        self.queue.retain(|k| *k != call);
+        if let Some(t) = self.trunks.get_mut(&c.trunk) {
+            t.active = t.active.saturating_sub(1);
+        }
+        if let Some(agent) = &c.agent {
+            self.outputs.push_back(Output::Unbridge { call });
+            if self.agents.call_ended(now, agent).is_ok() {
+                self.wrapping.insert(
+                    agent.clone(),
+                    (call, c.campaign.clone(), c.campaign_id, c.lead.id),
+                );
+            }
+            self.pump_agents(now);
+        }
+        if !c.sip_ended {
+            // The flow ended the call (machine hung up on, message played): make sure the SIP
+            // side ends too. Idempotent in the shell.
+            self.outputs.push_back(Output::HangUp { call });
+        }
+        let campaign = self.campaigns.get_mut(&c.campaign);
+        let (effect, conversation) = match &campaign {
+            Some(rt) => (
+                outcome_effect(&rt.campaign, &summary, c.lead.attempts + 1),
+                summary.agent.is_some(),
+            ),
+            None => (
+                LeadEffect {
+                    status: "active",
+                    retry_after: None,
+                    callback_after: None,
+                },
+                false,
+            ),
+        };
+        if let Some(rt) = campaign {
+            observe(rt, now, &c, &summary);
+        }
+        self.outputs.push_back(Output::Record(Record::AttemptEnded {
+            call,
+            campaign_id: c.campaign_id,
+            lead_id: c.lead.id,
+            summary,
+            effect,
+            conversation,
+        }));
+    }
+
+    /// Connect waiting people to ready agents, first come first served.
+    fn match_waiting(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.queue.len() {
+            let call = self.queue[i];
+            let Some(c) = self.calls.get(&call) else {
+                self.queue.remove(i);
+                continue;
+            };
+            let groups = self
+                .campaigns
+                .get(&c.campaign)
+                .map(|rt| rt.campaign.agent_groups.clone())
+                .unwrap_or_default();
+            match self.agents.connect(now, &groups, call) {
+                Some(agent) => {
+                    self.queue.remove(i);
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.agent = Some(agent.clone());
+                        c.flow.handle(now, flow::Input::Agent(agent));
+                    }
+                    self.pump_flow(now, call);
+                    self.pump_agents(now);
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Carry out what the agent registry asks for.
+    fn pump_agents(&mut self, now: Instant) {
+        while let Some(event) = self.agents.poll_event() {
+            match event {
+                agents::Event::DialLeg(agent) => {
+                    self.outputs.push_back(Output::DialAgent { agent })
+                }
+                agents::Event::HangupLeg(agent) => {
+                    self.wrapping.remove(&agent);
+                    self.outputs.push_back(Output::HangUpAgent { agent })
+                }
+                agents::Event::Interval(i) => {
+                    if i.state == State::WrapUp
+                        && let Some(rt) = i
+                            .call
+                            .and_then(|_| self.wrapping.get(&i.agent))
+                            .and_then(|(_, name, _, _)| self.campaigns.get_mut(name))
+                    {
+                        rt.estimator
+                            .observe(now, pacing::Observation::Wrap(i.end - i.start));
+                    }
+                    self.outputs.push_back(Output::Record(Record::Interval(i)));
+                }
+                agents::Event::CallOrphaned { call, .. } => {
+                    // The agent's phone dropped mid-call: the customer is hung up on.
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.agent = None;
+                    }
+                    self.feed_flow(now, call, flow::Input::AgentHangup);
+                }
+            }
+        }
+    }
+}
+
+/// Feed a finished call to the campaign's estimates and abandon budget.
+fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
+    let human = matches!(s.outcome.as_str(), "human" | "abandoned")
+        || s.amd.as_ref().is_some_and(|(r, _)| *r == AmdResult::Human);
+    let machine = s.outcome == "machine";
+    rt.estimator.observe(
+        now,
+        pacing::Observation::Dial {
+            human,
+            machine,
+            answered_after: c.answered.map(|a| a.saturating_duration_since(c.dialed)),
+        },
+    );
+    if let (Some(answered), Some(decided)) = (c.answered, s.decided) {
+        rt.estimator.observe(
+            now,
+            pacing::Observation::AmdDecision {
+                human: !machine,
+                after: decided.saturating_duration_since(answered),
+            },
+        );
+    }
+    if let Some(bridged) = c.bridged_at {
+        rt.estimator.observe(
+            now,
+            pacing::Observation::Talk(s.ended.saturating_duration_since(bridged)),
+        );
+    }
+    if human {
+        rt.budget.record_live_answer();
+    }
+    if s.abandoned {
+        rt.budget.record_abandon();
+    }
+    if machine {
+        rt.budget.record_amd_machine();
+    }
+}
+
+fn pacer_mode(mode: Mode) -> pacing::Mode {
+    match mode {
+        Mode::Preview => pacing::Mode::Preview,
+        Mode::Progressive => pacing::Mode::Progressive,
+        Mode::Predictive => pacing::Mode::Predictive,
+        Mode::Agentless => pacing::Mode::Agentless,
+    }
+}
+
+fn priors(c: &Campaign) -> pacing::Priors {
+    let p = &c.priors;
+    pacing::Priors {
+        hit_rate: p.hit_rate,
+        machine_rate: p.machine_rate,
+        ring_mean_s: p.ring_s,
+        ring_sd_s: p.ring_s / 2.0,
+        no_answer_s: c.dialing.ring_timeout.as_secs_f64(),
+        talk_mean_s: p.talk_s,
+        talk_sd_s: p.talk_s / 2.0,
+        wrap_mean_s: p.wrap_s,
+        wrap_sd_s: p.wrap_s / 2.0,
+        ..pacing::Priors::default()
+    }
+}
+
+/// UK accounting adds an estimate of people AMD called machines (Ofcom); US accounting does not.
+fn amd_false_positive_estimate(c: &Campaign) -> f64 {
+    match c.regime {
+        crate::campaign::Regime::Uk if c.amd.enabled => 0.02,
+        _ => 0.0,
+    }
+}
+
+fn flow_settings(c: &Campaign) -> flow::Settings {
+    flow::Settings {
+        connect_limit: c.dialing.connect_limit,
+        amd: c.amd.enabled,
+        on_machine: match c.amd.on_machine {
+            crate::campaign::OnMachine::Hangup => OnMachine::HangUp,
+            crate::campaign::OnMachine::Voicemail { .. } => OnMachine::Voicemail,
+        },
+        notsure_is_human: c.amd.on_notsure == crate::campaign::OnNotSure::TreatAsHuman,
+        beep_wait: Duration::from_millis(u64::from(c.amd.beep_wait_ms)),
+        agentless: c.mode == Mode::Agentless,
+        record: c.recording,
+    }
+}
+
+fn prompt_file(c: &Campaign, prompt: Prompt) -> Option<PathBuf> {
+    match prompt {
+        Prompt::SafeHarbor => Some(c.safe_harbor.clone()),
+        Prompt::Voicemail => match &c.amd.on_machine {
+            crate::campaign::OnMachine::Voicemail { message } => Some(message.clone()),
+            crate::campaign::OnMachine::Hangup => None,
+        },
+        // Agentless: the survey's recorded introduction (the IVR questions are not played yet).
+        Prompt::Message => match c.survey.as_ref().and_then(|s| s.intro.as_ref()) {
+            Some(crate::campaign::Prompt::Wav(file)) => Some(file.clone()),
+            _ => None,
+        },
+    }
+}
+
+/// What a call's outcome does to its lead: retry after the campaign's delay for the outcome
+/// while attempts remain; invalid numbers are marked invalid; a conversation with an agent waits
+/// for the agent's disposition (the lead stays active with no retry until then).
+fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
+    let outcome = s.outcome.as_str();
+    if outcome == "invalid_number" {
+        return LeadEffect {
+            status: "invalid",
+            retry_after: None,
+            callback_after: None,
+        };
+    }
+    if s.agent.is_some() {
+        return LeadEffect {
+            status: "active",
+            retry_after: None,
+            callback_after: None,
+        };
+    }
+    let exhausted = attempts >= c.retry.max_attempts as i32;
+    match (exhausted, c.retry.delay_for(outcome)) {
+        (false, Some(delay)) => LeadEffect {
+            status: "active",
+            retry_after: Some(delay),
+            callback_after: None,
+        },
+        _ => LeadEffect {
+            status: "done",
+            retry_after: None,
+            callback_after: None,
+        },
+    }
+}
+
+fn disposition_effect(
+    d: &crate::campaign::Disposition,
+    callback_after: Option<Duration>,
+) -> LeadEffect {
+    use crate::campaign::DispositionEffect as Effect;
+    match &d.effect {
+        Effect::Final => LeadEffect {
+            status: "done",
+            retry_after: None,
+            callback_after: None,
+        },
+        Effect::RetryAfter(delay) => LeadEffect {
+            status: "active",
+            retry_after: Some(*delay),
+            callback_after: None,
+        },
+        Effect::Dnc => LeadEffect {
+            status: "dnc",
+            retry_after: None,
+            callback_after: None,
+        },
+        Effect::Callback => LeadEffect {
+            status: "active",
+            retry_after: None,
+            callback_after: Some(callback_after.unwrap_or(Duration::from_secs(3600))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! The store writer: one task that turns the switchboard's records into rows, in order.
+//!
+//! Records arrive on a bounded channel; when the store cannot keep up the channel fills and the
+//! switchboard's loop waits on it, so nothing is dialed that cannot be recorded. An attempt's row
+//! is written before its INVITE leaves (the shell waits for [`Msg::AttemptStarted`]'s reply).
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock::WallClock;
+use super::switchboard::{CallKey, LeadEffect, Record};
+use crate::store::{AttemptEnd, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError};
+
+/// What the writer is asked to do.
+#[derive(Debug)]
+pub enum Msg {
+    /// A record from the switchboard. `AttemptStarted` carries a reply: the INVITE waits for it.
+    Record(Box<Record>, Option<oneshot::Sender<Result<i64, String>>>),
+    /// The SIP Call-ID and recording file of a call, once known.
+    CallInfo {
+        call: CallKey,
+        sip_call_id: Option<String>,
+        recording: Option<String>,
+    },
+    /// Write everything queued, then answer.
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Debug, Default)]
+struct Attempt {
+    id: i64,
+    recording: Option<String>,
+}
+
+/// The writer's state (the task owns it).
+#[derive(Debug)]
+pub struct Writer {
+    store: Store,
+    clock: WallClock,
+    attempts: HashMap<CallKey, Attempt>,
+}
+
+impl Writer {
+    pub fn new(store: Store, clock: WallClock) -> Self {
+        Self {
+            store,
+            clock,
+            attempts: HashMap::new(),
+        }
+    }
+
+    /// Run until every sender is gone.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Record(record, reply) => {
+                    let result = self.write(*record).await;
+                    if let Err(err) = &result {
+                        tracing::error!(%err, "store write failed");
+                        metrics::counter!("dialer_store_write_errors_total").increment(1);
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result.map_err(|e| e.to_string()));
+                    }
+                }
+                Msg::CallInfo {
+                    call,
+                    sip_call_id: _,
+                    recording,
+                } => {
+                    if let Some(a) = self.attempts.get_mut(&call)
+                        && recording.is_some()
+                    {
+                        a.recording = recording;
+                    }
+                }
+                Msg::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+            metrics::gauge!("dialer_store_queue_depth").set(rx.len() as f64);
+        }
+    }
+
+    /// Write one record; returns the attempt id for `AttemptStarted`, else 0.
+    pub async fn write(&mut self, record: Record) -> Result<i64, StoreError> {
+        let started = std::time::Instant::now();
+        let result = self.write_inner(record).await;
+        metrics::histogram!("dialer_store_write_seconds").record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn write_inner(&mut self, record: Record) -> Result<i64, StoreError> {
+        let c = self.clock;
+        match record {
+            Record::AttemptStarted {
+                call,
+                lead_id,
+                trunk,
+                at,
+                ..
+            } => {
+                let id = self
+                    .store
+                    .record_attempt_start(&AttemptStart {
+                        lead_id,
+                        dial_at_ms: c.ms(at),
+                        trunk: Some(&trunk),
+                        call_id: None,
+                    })
+                    .await?;
+                self.attempts.insert(
+                    call,
+                    Attempt {
+                        id,
+                        recording: None,
+                    },
+                );
+                Ok(id)
+            }
+            Record::AttemptEnded {
+                call,
+                summary: s,
+                effect,
+                conversation,
+                ..
+            } => {
+                let Some(attempt) = self.attempts.remove(&call) else {
+                    return Err(StoreError::Invalid(format!(
+                        "call {call} ended without a started attempt"
+                    )));
+                };
+                let end_ms = c.ms(s.ended);
+                let (next, callback) = effect_times(&c, s.ended, &effect);
+                let live = matches!(s.outcome.as_str(), "human" | "abandoned");
+                let end = AttemptEnd {
+                    end_at_ms: end_ms,
+                    outcome: s.outcome.clone(),
+                    sip_status: s.sip_status.map(i32::from),
+                    ring_at_ms: s.ringing.map(|t| c.ms(t)),
+                    answer_at_ms: s.answered.map(|t| c.ms(t)),
+                    amd_at_ms: s.amd.as_ref().and(s.decided).map(|t| c.ms(t)),
+                    connect_at_ms: s.connected.map(|t| c.ms(t)),
+                    amd_result: s.amd.as_ref().map(|(r, _)| r.as_str().to_owned()),
+                    amd_cause: s.amd.as_ref().map(|(_, cause)| cause.clone()),
+                    amd_ms: match (s.answered, s.decided, &s.amd) {
+                        (Some(a), Some(d), Some(_)) => {
+                            Some(d.saturating_duration_since(a).as_millis() as i32)
+                        }
+                        _ => None,
+                    },
+                    agent_id: s.agent.clone(),
+                    live,
+                    abandoned: s.abandoned,
+                    conversation,
+                    recording_path: attempt.recording,
+                    lead_status: effect.status.to_owned(),
+                    next_attempt_at_ms: next,
+                    callback_at_ms: callback,
+                };
+                self.store.record_attempt_end(attempt.id, &end).await?;
+                // Keep the id for the agent's disposition, which comes after the call.
+                self.attempts.insert(
+                    call,
+                    Attempt {
+                        id: attempt.id,
+                        recording: None,
+                    },
+                );
+                Ok(0)
+            }
+            Record::Interval(i) => {
+                let attempt = i.call.and_then(|k| self.attempts.get(&k)).map(|a| a.id);
+                self.store
+                    .insert_agent_interval(
+                        &i.agent,
+                        None,
+                        i.state.as_str(),
+                        c.ms(i.start),
+                        c.ms(i.end),
+                        attempt,
+                    )
+                    .await?;
+                Ok(0)
+            }
+            Record::Disposition {
+                lead_id,
+                call,
+                agent,
+                code,
+                notes,
+                effect,
+                at,
+                conversation,
+                ..
+            } => {
+                let attempt = self.attempts.remove(&call).map(|a| a.id);
+                let at_ms = c.ms(at);
+                let (next, callback) = effect_times(&c, at, &effect);
+                self.store
+                    .record_disposition(&NewDisposition {
+                        lead_id,
+                        attempt_id: attempt,
+                        code: &code,
+                        agent_id: Some(&agent),
+                        notes: notes.as_deref(),
+                        callback_at_ms: callback,
+                        at_ms,
+                    })
+                    .await?;
+                self.store
+                    .apply_lead_update(&LeadUpdate {
+                        lead_id,
+                        status: effect.status,
+                        next_attempt_at_ms: next,
+                        callback_at_ms: callback,
+                        conversation_at_ms: conversation.then_some(at_ms),
+                        outcome: &code,
+                        at_ms,
+                    })
+                    .await?;
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// When the lead is due again and its callback time, as unix ms.
+fn effect_times(
+    c: &WallClock,
+    at: std::time::Instant,
+    e: &LeadEffect,
+) -> (Option<i64>, Option<i64>) {
+    let callback = e.callback_after.map(|d| c.ms_after(at, d));
+    let next = e.retry_after.map(|d| c.ms_after(at, d)).or(callback);
+    (next, callback)
+}
