@@ -1154,6 +1154,9 @@ fn flow_settings(c: &Campaign) -> flow::Settings {
     flow::Settings {
         connect_limit: c.dialing.connect_limit,
         amd: c.amd.enabled,
+        // The detector decides within its total analysis time once audio flows; a second
+        // more covers a line that sends no audio at all.
+        amd_limit: Duration::from_millis(u64::from(c.amd.total_analysis_ms) + 1000),
         on_machine: match c.amd.on_machine {
             crate::campaign::OnMachine::Hangup => OnMachine::HangUp,
             crate::campaign::OnMachine::Voicemail { .. } => OnMachine::Voicemail,

@@ -51,6 +51,8 @@ pub struct Settings {
     pub connect_limit: Duration,
     /// Run AMD after the answer; without it, every answer is a person.
     pub amd: bool,
+    /// No AMD decision this long after the answer (no audio at all, say) counts as "not sure".
+    pub amd_limit: Duration,
     pub on_machine: OnMachine,
     /// Treat AMD "not sure" as a person (true) or as a machine.
     pub notsure_is_human: bool,
@@ -67,6 +69,7 @@ impl Default for Settings {
         Self {
             connect_limit: Duration::from_secs(2),
             amd: true,
+            amd_limit: Duration::from_secs(6),
             on_machine: OnMachine::HangUp,
             notsure_is_human: true,
             beep_wait: Duration::from_secs(20),
@@ -160,7 +163,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Dialing,
-    Analysing,
+    Analysing { deadline: Instant },
     WaitingAgent { deadline: Instant },
     Bridged,
     SafeHarbor,
@@ -222,7 +225,9 @@ impl Flow {
                 self.summary.answered = Some(now);
                 self.summary.sip_status = Some(200);
                 if self.settings.amd {
-                    self.stage = Stage::Analysing;
+                    self.stage = Stage::Analysing {
+                        deadline: now + self.settings.amd_limit,
+                    };
                     self.actions.push_back(Action::StartAnalysis);
                 } else {
                     self.person(now);
@@ -237,7 +242,7 @@ impl Flow {
                 self.finish(now);
             }
             Input::Amd { result, cause } => {
-                if self.stage != Stage::Analysing {
+                if !matches!(self.stage, Stage::Analysing { .. }) {
                     return;
                 }
                 self.summary.amd = Some((result, cause));
@@ -274,7 +279,7 @@ impl Flow {
                     self.actions.push_back(Action::CancelAgentRequest);
                     self.abandon();
                 }
-                if self.stage == Stage::Analysing {
+                if matches!(self.stage, Stage::Analysing { .. }) {
                     // Hung up during analysis: a person or a machine, nobody can tell.
                     self.summary.outcome = "answered".to_owned();
                 }
@@ -303,6 +308,13 @@ impl Flow {
                 self.actions.push_back(Action::Play(Prompt::SafeHarbor));
             }
             Stage::WaitingBeep { deadline } if now >= deadline => self.leave_voicemail(),
+            Stage::Analysing { deadline } if now >= deadline => self.handle(
+                now,
+                Input::Amd {
+                    result: AmdResult::NotSure,
+                    cause: "no-decision".to_owned(),
+                },
+            ),
             _ => {}
         }
     }
@@ -310,7 +322,9 @@ impl Flow {
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.stage {
-            Stage::WaitingAgent { deadline } | Stage::WaitingBeep { deadline } => Some(deadline),
+            Stage::Analysing { deadline }
+            | Stage::WaitingAgent { deadline }
+            | Stage::WaitingBeep { deadline } => Some(deadline),
             _ => None,
         }
     }

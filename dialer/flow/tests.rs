@@ -279,3 +279,26 @@ fn agent_hanging_up_ends_the_bridged_call() {
     assert_eq!(actions[0], Action::HangUp);
     assert_eq!(summary(&actions).outcome, "human");
 }
+
+#[test]
+fn no_amd_decision_in_time_counts_as_not_sure() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, Settings::default());
+    assert_eq!(drain(&mut f), vec![Action::StartAnalysis]);
+    let limit = t0 + ms(9000) + Settings::default().amd_limit;
+    assert_eq!(f.poll_timeout(), Some(limit));
+    f.handle_timeout(limit - ms(1));
+    assert!(drain(&mut f).is_empty());
+    f.handle_timeout(limit);
+    // Not sure goes the default way: a person, who now waits for an agent.
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    // A late decision changes nothing.
+    f.handle(
+        limit + ms(100),
+        Input::Amd {
+            result: AmdResult::Machine,
+            cause: "late".into(),
+        },
+    );
+    assert!(drain(&mut f).is_empty());
+}
