@@ -14,6 +14,7 @@ pub mod flow;
 pub mod leads;
 pub mod media;
 pub mod pacing;
+pub mod report;
 pub mod sim;
 pub mod sip;
 pub mod store;
