@@ -324,6 +324,15 @@ struct CallRt {
     sip_ended: bool,
 }
 
+/// The call an agent wraps up, kept for its disposition and screen pop.
+#[derive(Debug, Clone)]
+struct Wrapping {
+    call: CallKey,
+    campaign: String,
+    campaign_id: i64,
+    lead: Lead,
+}
+
 /// Claimed leads older than this are given back to be checked again (hours, DNC).
 const LEAD_STALE: Duration = Duration::from_secs(30);
 
@@ -335,7 +344,7 @@ pub struct Switchboard {
     trunks: HashMap<String, TrunkRt>,
     calls: HashMap<CallKey, CallRt>,
     /// Calls of agents in wrap-up, for their disposition.
-    wrapping: HashMap<AgentId, (CallKey, String, i64, i64)>,
+    wrapping: HashMap<AgentId, Wrapping>,
     /// People waiting for an agent, first come first served.
     queue: VecDeque<CallKey>,
     next_call: CallKey,
@@ -613,7 +622,12 @@ impl Switchboard {
         notes: Option<String>,
         callback_after: Option<Duration>,
     ) -> Result<(), SwitchboardError> {
-        let (call, campaign, campaign_id, lead_id) = self
+        let Wrapping {
+            call,
+            campaign,
+            campaign_id,
+            lead,
+        } = self
             .wrapping
             .get(agent)
             .cloned()
@@ -632,10 +646,12 @@ impl Switchboard {
         let effect = disposition_effect(disposition, callback_after);
         let conversation = disposition.conversation;
         self.agents.disposed(now, agent)?;
+        // The wrap-up interval reaches the campaign's estimates before the call is forgotten.
+        self.pump_agents(now);
         self.wrapping.remove(agent);
         self.outputs.push_back(Output::Record(Record::Disposition {
             campaign_id,
-            lead_id,
+            lead_id: lead.id,
             call,
             agent: agent.to_owned(),
             code: code.to_owned(),
@@ -658,6 +674,11 @@ impl Switchboard {
         let view = self.agents.view(now, agent)?;
         if let Some(c) = view.call.and_then(|c| self.calls.get(&c)) {
             return Ok(Some((c.campaign.clone(), c.lead.clone())));
+        }
+        if view.state == State::WrapUp
+            && let Some(w) = self.wrapping.get(agent)
+        {
+            return Ok(Some((w.campaign.clone(), w.lead.clone())));
         }
         Ok(None)
     }
@@ -976,7 +997,12 @@ impl Switchboard {
             if self.agents.call_ended(now, agent).is_ok() {
                 self.wrapping.insert(
                     agent.clone(),
-                    (call, c.campaign.clone(), c.campaign_id, c.lead.id),
+                    Wrapping {
+                        call,
+                        campaign: c.campaign.clone(),
+                        campaign_id: c.campaign_id,
+                        lead: c.lead.clone(),
+                    },
                 );
             }
             self.pump_agents(now);
@@ -1059,7 +1085,7 @@ impl Switchboard {
                         && let Some(rt) = i
                             .call
                             .and_then(|_| self.wrapping.get(&i.agent))
-                            .and_then(|(_, name, _, _)| self.campaigns.get_mut(name))
+                            .and_then(|w| self.campaigns.get_mut(&w.campaign))
                     {
                         rt.estimator
                             .observe(now, pacing::Observation::Wrap(i.end - i.start));

@@ -166,6 +166,9 @@ fn progressive_dials_one_call_per_ready_agent_and_bridges_people() {
     let views = core.agent_views(t0 + ms(90_000));
     let v = views.iter().find(|v| v.id == agent).unwrap();
     assert_eq!(v.state, State::WrapUp);
+    // The screen pop stays during wrap-up, for the notes.
+    let (campaign, lead) = core.agent_lead(t0 + ms(90_000), &agent).unwrap().unwrap();
+    assert_eq!((campaign.as_str(), lead.id), ("warm-followup", 1));
 
     // Disposition: recorded with its effect, agent ready again.
     assert!(matches!(
