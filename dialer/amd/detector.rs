@@ -1,0 +1,493 @@
+//! The answering-machine detector: greeting structure on top of the adaptive VAD.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::beep::{Beep, BeepDetector};
+use super::features::{Analyzer, FrameClass};
+use super::message::{MessageGate, MessageStart};
+use super::{AmdResult, Cause, Decision, FRAME_MS, Frame, Settings};
+
+/// Sans-IO answering-machine detector for one call. See the [module docs](super).
+///
+/// Time is counted in audio: each pushed frame is 20 ms. The `now` instants only matter when
+/// audio stops arriving: [`poll_timeout`](Self::poll_timeout) is the wall-clock analysis deadline
+/// (answer + `total_analysis_ms`), after which [`handle_timeout`](Self::handle_timeout) decides
+/// "not sure" (`no_audio` when no frame came at all).
+#[derive(Debug, Clone)]
+pub struct Detector {
+    s: Settings,
+    answered_at: Instant,
+    analyzer: Analyzer,
+    beeps: BeepDetector,
+    gate: MessageGate,
+    /// Audio analysed, in ms (end of the last frame).
+    t_ms: u32,
+    /// Current voice run: voice ms in it, and the silence since its last voice frame.
+    run_voice_ms: u32,
+    run_gap_ms: u32,
+    run_counted: bool,
+    words: u32,
+    greeting_start_ms: Option<u32>,
+    /// End of the last voice frame that belongs to a word.
+    last_word_voice_ms: u32,
+    decision: Option<Decision>,
+    decision_out: bool,
+    beep_out: VecDeque<Beep>,
+    machine: bool,
+}
+
+impl Detector {
+    /// A detector for a call answered at `answered_at`. Settings should have passed
+    /// [`Settings::validate`].
+    pub fn new(settings: Settings, answered_at: Instant) -> Self {
+        Detector {
+            analyzer: Analyzer::new(settings.margin_db, settings.silence_floor),
+            beeps: BeepDetector::new(
+                settings.beep_min_hz,
+                settings.beep_max_hz,
+                settings.beep_min_ms,
+            ),
+            gate: MessageGate::new(&settings),
+            s: settings,
+            answered_at,
+            t_ms: 0,
+            run_voice_ms: 0,
+            run_gap_ms: u32::MAX,
+            run_counted: false,
+            words: 0,
+            greeting_start_ms: None,
+            last_word_voice_ms: 0,
+            decision: None,
+            decision_out: false,
+            beep_out: VecDeque::new(),
+            machine: false,
+        }
+    }
+
+    /// Analyse the next 20 ms frame, received at `now`.
+    pub fn push_frame(&mut self, now: Instant, frame: &Frame) {
+        let start_ms = self.t_ms;
+        self.t_ms += FRAME_MS;
+        let f = self.analyzer.analyze(frame);
+        let ev = self.beeps.push(start_ms, &f);
+        self.gate
+            .push(start_ms, f.class, ev.started.is_some(), ev.ended_at_ms);
+        if let Some(b) = ev.started {
+            self.beep_out.push_back(b);
+        }
+        if self.decision.is_some() {
+            return;
+        }
+        if ev.started.is_some() {
+            return self.decide(AmdResult::Machine, Cause::Beep);
+        }
+        self.words_and_greeting(f.class);
+        if self.decision.is_none() {
+            self.rules();
+        }
+        if self.decision.is_none() {
+            self.handle_timeout(now);
+        }
+    }
+
+    fn words_and_greeting(&mut self, class: FrameClass) {
+        let t = self.t_ms;
+        if class == FrameClass::Voice {
+            if self.run_gap_ms >= self.s.between_words_silence_ms {
+                self.run_voice_ms = 0;
+                self.run_counted = false;
+            }
+            self.run_gap_ms = 0;
+            self.run_voice_ms += FRAME_MS;
+            if self.run_voice_ms >= self.s.min_word_length_ms {
+                if !self.run_counted {
+                    self.run_counted = true;
+                    self.words += 1;
+                    if self.greeting_start_ms.is_none() {
+                        self.greeting_start_ms = Some(t - self.run_voice_ms);
+                    }
+                }
+                self.last_word_voice_ms = t;
+            }
+        } else {
+            self.run_gap_ms = self.run_gap_ms.saturating_add(FRAME_MS);
+        }
+    }
+
+    fn rules(&mut self) {
+        let s = &self.s;
+        let t = self.t_ms;
+        match self.greeting_start_ms {
+            None => {
+                if t >= s.initial_silence_ms {
+                    return self.decide(AmdResult::NotSure, Cause::InitialSilence);
+                }
+            }
+            Some(g0) => {
+                if self.words > s.maximum_number_of_words {
+                    return self.decide(AmdResult::Machine, Cause::MaxWords);
+                }
+                if self.run_counted && self.run_gap_ms == 0 {
+                    if self.run_voice_ms >= s.maximum_word_length_ms {
+                        return self.decide(AmdResult::Machine, Cause::MaxWordLength);
+                    }
+                    if self.last_word_voice_ms - g0 >= s.greeting_ms {
+                        return self.decide(AmdResult::Machine, Cause::LongGreeting);
+                    }
+                }
+                if t - self.last_word_voice_ms >= s.after_greeting_silence_ms {
+                    return self.decide(AmdResult::Human, Cause::ShortGreeting);
+                }
+            }
+        }
+        if t >= s.total_analysis_ms {
+            self.decide(AmdResult::NotSure, Cause::TooLong);
+        }
+    }
+
+    fn decide(&mut self, result: AmdResult, cause: Cause) {
+        if self.decision.is_none() {
+            self.machine = result == AmdResult::Machine;
+            self.decision = Some(Decision {
+                result,
+                cause,
+                decision_ms: self.t_ms,
+            });
+        }
+    }
+
+    /// The wall-clock analysis deadline while undecided.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.decision.is_some() {
+            return None;
+        }
+        Some(self.answered_at + Duration::from_millis(self.s.total_analysis_ms as u64))
+    }
+
+    /// Decide "not sure" when the wall-clock deadline passed (audio stopped or came too slowly).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.decision.is_some() {
+            return;
+        }
+        let waited = now.saturating_duration_since(self.answered_at);
+        if waited >= Duration::from_millis(self.s.total_analysis_ms as u64) {
+            let cause = if self.t_ms == 0 {
+                Cause::NoAudio
+            } else {
+                Cause::TooLong
+            };
+            let ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
+            self.machine = false;
+            self.decision = Some(Decision {
+                result: AmdResult::NotSure,
+                cause,
+                decision_ms: ms.max(self.t_ms),
+            });
+        }
+    }
+
+    /// The decision, once (later calls return `None`).
+    pub fn poll_decision(&mut self) -> Option<Decision> {
+        if self.decision_out {
+            return None;
+        }
+        let d = self.decision?;
+        self.decision_out = true;
+        Some(d)
+    }
+
+    /// The decision made so far, without consuming it.
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision
+    }
+
+    /// Beeps found so far, each once. Detection keeps running after a machine decision.
+    pub fn poll_beep(&mut self) -> Option<Beep> {
+        self.beep_out.pop_front()
+    }
+
+    /// After a machine decision: when to start the voicemail message (once).
+    pub fn poll_message_start(&mut self) -> Option<MessageStart> {
+        if !self.machine {
+            return None;
+        }
+        self.gate.poll()
+    }
+
+    /// Milliseconds of audio analysed so far.
+    pub fn audio_ms(&self) -> u32 {
+        self.t_ms
+    }
+}
+
+/// What the detector made of a whole recording.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub result: AmdResult,
+    pub cause: Cause,
+    pub decision_ms: u32,
+    /// Start of the first beep, if any.
+    pub beep_ms: Option<u32>,
+    pub beep_hz: Option<f32>,
+    /// When a voicemail message would start (machines only).
+    pub message: Option<MessageStart>,
+}
+
+/// Run the detector over a whole recording of 8 kHz mono PCM (a last partial frame is padded
+/// with silence). Audio that ends before a decision gives "not sure" (`too_long`).
+pub fn classify(settings: &Settings, pcm: &[i16]) -> Outcome {
+    let t0 = Instant::now();
+    let mut d = Detector::new(settings.clone(), t0);
+    let mut beep = None;
+    let mut message = None;
+    let mut n = 0u64;
+    for chunk in pcm.chunks(super::FRAME_SAMPLES) {
+        let mut fr = [0i16; super::FRAME_SAMPLES];
+        fr[..chunk.len()].copy_from_slice(chunk);
+        n += 1;
+        d.push_frame(t0 + Duration::from_millis(n * FRAME_MS as u64), &fr);
+        if let Some(b) = d.poll_beep() {
+            beep.get_or_insert(b);
+        }
+        if let Some(m) = d.poll_message_start() {
+            message.get_or_insert(m);
+        }
+        if d.decision().is_some() && beep.is_some() && message.is_some() {
+            break;
+        }
+    }
+    let dec = d.decision().unwrap_or(Decision {
+        result: AmdResult::NotSure,
+        cause: Cause::TooLong,
+        decision_ms: d.audio_ms(),
+    });
+    Outcome {
+        result: dec.result,
+        cause: dec.cause,
+        decision_ms: dec.decision_ms,
+        beep_ms: beep.map(|b| b.at_ms),
+        beep_hz: beep.map(|b| b.hz),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amd::FRAME_SAMPLES;
+
+    /// A deterministic signal builder: noise floor plus "syllables" (a 150 Hz buzz with
+    /// harmonics, amplitude-modulated at 5 Hz like speech), silences and tones.
+    struct Sig {
+        pcm: Vec<i16>,
+        rng: u32,
+        noise: f32,
+    }
+
+    impl Sig {
+        fn new(noise: f32) -> Self {
+            Sig {
+                pcm: Vec::new(),
+                rng: 7,
+                noise,
+            }
+        }
+        fn noise(&mut self) -> f32 {
+            self.rng = self.rng.wrapping_mul(1664525).wrapping_add(1013904223);
+            ((self.rng >> 16) as f32 / 32768.0 - 1.0) * self.noise
+        }
+        fn silence(mut self, ms: u32) -> Self {
+            for _ in 0..ms * 8 {
+                let n = self.noise();
+                self.pcm.push(n as i16);
+            }
+            self
+        }
+        /// Speech-like voice for `ms`: syllables of 200 ms with short dips between them.
+        fn talk(mut self, ms: u32, amp: f32) -> Self {
+            let pi2 = 2.0 * std::f32::consts::PI;
+            for i in 0..ms * 8 {
+                let t = i as f32 / 8000.0;
+                let f0 = 130.0 + 30.0 * (pi2 * 0.7 * t).sin();
+                let env = (pi2 * 2.5 * t).sin().abs().powf(0.5);
+                let mut v = 0.0;
+                for h in 1..12 {
+                    v += (pi2 * f0 * h as f32 * t).sin() / h as f32;
+                }
+                let n = self.noise();
+                self.pcm.push((amp * env * v * 0.5 + n) as i16);
+            }
+            self
+        }
+        fn tone(mut self, ms: u32, hz: f32, amp: f32) -> Self {
+            for i in 0..ms * 8 {
+                let t = i as f32 / 8000.0;
+                let n = self.noise();
+                self.pcm
+                    .push((amp * (2.0 * std::f32::consts::PI * hz * t).sin() + n) as i16);
+            }
+            self
+        }
+    }
+
+    fn run(pcm: &[i16]) -> Outcome {
+        classify(&Settings::default(), pcm)
+    }
+
+    #[test]
+    fn hello_then_silence_is_human_soon_after() {
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(500, 4000.0)
+            .silence(3000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Human, Cause::ShortGreeting)
+        );
+        assert!(o.decision_ms <= 300 + 500 + 550 + 100, "{o:?}");
+    }
+
+    #[test]
+    fn a_whole_sentence_from_a_person_is_still_human() {
+        let o = run(&Sig::new(20.0)
+            .silence(400)
+            .talk(2000, 4000.0)
+            .silence(3000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
+    #[test]
+    fn a_long_greeting_is_a_machine() {
+        let o = run(&Sig::new(20.0).silence(200).talk(6000, 4000.0).pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::LongGreeting),
+            "{o:?}"
+        );
+        assert!(o.decision_ms < 3200, "{o:?}");
+    }
+
+    #[test]
+    fn a_short_greeting_then_a_beep_is_a_machine_with_the_beep_found() {
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(900, 4000.0)
+            .silence(300)
+            .tone(500, 1000.0, 4000.0)
+            .silence(1500)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::Beep),
+            "{o:?}"
+        );
+        let at = o.beep_ms.unwrap();
+        assert!((1500..=1540).contains(&at), "{o:?}");
+        let m = o.message.unwrap();
+        assert_eq!(m.cause, crate::amd::MessageStartCause::AfterBeep);
+        assert!((2000..=2040).contains(&m.at_ms), "{m:?}");
+    }
+
+    #[test]
+    fn beeps_are_found_across_the_band_after_a_machine_decision() {
+        for hz in [420.0, 600.0, 850.0, 1000.0, 1400.0, 1950.0] {
+            let o = run(&Sig::new(30.0)
+                .silence(100)
+                .talk(4000, 3000.0)
+                .silence(250)
+                .tone(200, hz, 2500.0)
+                .silence(1000)
+                .pcm);
+            assert_eq!(o.result, AmdResult::Machine, "{hz}: {o:?}");
+            let at = o.beep_ms.unwrap_or(0);
+            assert!((4350..=4390).contains(&at), "{hz}: {o:?}");
+            assert!((o.beep_hz.unwrap() - hz).abs() < 15.0, "{hz}: {o:?}");
+        }
+    }
+
+    #[test]
+    fn a_silent_answer_is_not_sure_not_machine() {
+        let o = run(&Sig::new(10.0).silence(6000).pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::NotSure, Cause::InitialSilence),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_person_who_waits_before_speaking_is_human() {
+        let o = run(&Sig::new(10.0)
+            .silence(2500)
+            .talk(500, 3000.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
+    #[test]
+    fn steady_noise_is_not_speech_and_speech_in_noise_is_found() {
+        // noise at roughly -24 dB below the speech
+        let o = run(&Sig::new(600.0)
+            .silence(500)
+            .talk(500, 6000.0)
+            .silence(3000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        assert!(o.decision_ms < 1800, "{o:?}");
+        let o = run(&Sig::new(600.0).silence(6000).pcm);
+        assert_eq!(o.result, AmdResult::NotSure, "{o:?}");
+    }
+
+    #[test]
+    fn quiet_lines_work() {
+        let o = run(&Sig::new(3.0)
+            .silence(400)
+            .talk(500, 150.0)
+            .silence(2500)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        let o = run(&Sig::new(3.0).silence(400).talk(5000, 150.0).pcm);
+        assert_eq!(o.result, AmdResult::Machine, "{o:?}");
+    }
+
+    #[test]
+    fn ringback_is_not_a_greeting() {
+        // US ringback 440+480 Hz for 2 s, then a person says hello
+        let mut s = Sig::new(10.0).silence(200);
+        for i in 0..16000 {
+            let t = i as f32 / 8000.0;
+            let pi2 = 2.0 * std::f32::consts::PI;
+            s.pcm
+                .push((1500.0 * ((pi2 * 440.0 * t).sin() + (pi2 * 480.0 * t).sin())) as i16);
+        }
+        let o = run(&s.silence(300).talk(500, 3000.0).silence(2000).pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        assert!(o.decision_ms > 2500, "{o:?}");
+    }
+
+    #[test]
+    fn the_wall_clock_deadline_decides_when_audio_stops() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(Settings::default(), t0);
+        let deadline = d.poll_timeout().unwrap();
+        assert_eq!(deadline, t0 + Duration::from_millis(5000));
+        d.handle_timeout(t0 + Duration::from_millis(4999));
+        assert_eq!(d.poll_decision(), None);
+        d.handle_timeout(deadline);
+        let dec = d.poll_decision().unwrap();
+        assert_eq!(
+            (dec.result, dec.cause),
+            (AmdResult::NotSure, Cause::NoAudio)
+        );
+        assert_eq!(d.poll_decision(), None);
+        assert_eq!(d.poll_timeout(), None);
+        // frames after the decision still feed the beep detector
+        let fr = [0i16; FRAME_SAMPLES];
+        d.push_frame(deadline, &fr);
+        assert_eq!(d.poll_beep(), None);
+    }
+}

@@ -1,0 +1,259 @@
+//! Scoring a detector on a labelled corpus (`tests/amd/corpus/labels.csv`): the confusion
+//! matrix, accuracy, people called machines, decision times for people and beep timing. Used by
+//! `benches/amd.rs` and the corpus test.
+//!
+//! Accuracy counts "not sure" as the campaign default, human (the call goes to an agent); the
+//! strict accuracy counts it as wrong. Decision times for people are over every labelled person.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AmdResult, Outcome};
+
+/// A recording's true answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Truth {
+    Human,
+    Machine,
+}
+
+/// Which part of the corpus a file is in: settings were tuned on `train` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// One row of `labels.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub file: String,
+    pub truth: Truth,
+    pub split: Split,
+    /// Start of the beep in ms from the start of the file, when there is one.
+    pub beep_ms: Option<u32>,
+    pub notes: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{path}: {source}")]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{path}: {source}")]
+    Wav {
+        path: PathBuf,
+        #[source]
+        source: hound::Error,
+    },
+    #[error(
+        "{path}: need 8 kHz mono 16-bit PCM, found {rate} Hz, {channels} channel(s), {bits} bits"
+    )]
+    WavFormat {
+        path: PathBuf,
+        rate: u32,
+        channels: u16,
+        bits: u16,
+    },
+}
+
+/// Read `labels.csv` (columns `file,truth,split,beep_ms,notes`); errors name the file and line.
+pub fn load_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
+    let err = |source| EvalError::Csv {
+        path: path.to_owned(),
+        source,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(err)?;
+    r.deserialize()
+        .collect::<Result<Vec<Label>, _>>()
+        .map_err(err)
+}
+
+/// Read an 8 kHz mono 16-bit WAV (the corpus format).
+pub fn read_pcm(path: &Path) -> Result<Vec<i16>, EvalError> {
+    let werr = |source| EvalError::Wav {
+        path: path.to_owned(),
+        source,
+    };
+    let r = hound::WavReader::open(path).map_err(werr)?;
+    let spec = r.spec();
+    if spec.sample_rate != 8000
+        || spec.channels != 1
+        || spec.bits_per_sample != 16
+        || spec.sample_format != hound::SampleFormat::Int
+    {
+        return Err(EvalError::WavFormat {
+            path: path.to_owned(),
+            rate: spec.sample_rate,
+            channels: spec.channels,
+            bits: spec.bits_per_sample,
+        });
+    }
+    r.into_samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(werr)
+}
+
+/// Beep timing on the files that have a beep.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BeepScore {
+    pub files_with_beep: u32,
+    /// Found within 300 ms of the labelled start.
+    pub found: u32,
+    /// |found − labelled| in ms, over the found ones.
+    pub mean_error_ms: Option<f64>,
+    pub max_error_ms: Option<u32>,
+    /// Beeps reported on files without one.
+    pub false_beeps: u32,
+}
+
+/// The figures for one detector on one set of files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Score {
+    pub files: u32,
+    /// Rows: truth human, machine; columns: said human, machine, notsure.
+    pub confusion: [[u32; 3]; 2],
+    /// Correct share, "not sure" counted as human.
+    pub accuracy: f64,
+    /// Correct share, "not sure" counted as wrong.
+    pub strict_accuracy: f64,
+    /// Share of people called machines.
+    pub humans_called_machines: f64,
+    /// Share of machines not called machines (they reach an agent).
+    pub machines_missed: f64,
+    pub human_decision_p50_ms: Option<u32>,
+    pub human_decision_p95_ms: Option<u32>,
+    pub beep: BeepScore,
+}
+
+fn col(r: AmdResult) -> usize {
+    match r {
+        AmdResult::Human => 0,
+        AmdResult::Machine => 1,
+        AmdResult::NotSure => 2,
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Score outcomes against labels (same order).
+pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
+    let mut s = Score {
+        files: rows.len() as u32,
+        ..Score::default()
+    };
+    let mut human_ms = Vec::new();
+    let mut errors = Vec::new();
+    for (l, o) in rows {
+        let row = match l.truth {
+            Truth::Human => 0,
+            Truth::Machine => 1,
+        };
+        s.confusion[row][col(o.result)] += 1;
+        if l.truth == Truth::Human {
+            human_ms.push(o.decision_ms);
+        }
+        match (l.beep_ms, o.beep_ms) {
+            (Some(want), got) => {
+                s.beep.files_with_beep += 1;
+                if let Some(got) = got {
+                    let e = got.abs_diff(want);
+                    if e <= 300 {
+                        s.beep.found += 1;
+                        errors.push(e);
+                    }
+                }
+            }
+            (None, Some(_)) => s.beep.false_beeps += 1,
+            (None, None) => {}
+        }
+    }
+    let c = s.confusion;
+    let humans = (c[0][0] + c[0][1] + c[0][2]) as f64;
+    let machines = (c[1][0] + c[1][1] + c[1][2]) as f64;
+    let n = (humans + machines).max(1.0);
+    s.accuracy = (c[0][0] + c[0][2] + c[1][1]) as f64 / n;
+    s.strict_accuracy = (c[0][0] + c[1][1]) as f64 / n;
+    s.humans_called_machines = c[0][1] as f64 / humans.max(1.0);
+    s.machines_missed = (c[1][0] + c[1][2]) as f64 / machines.max(1.0);
+    human_ms.sort_unstable();
+    s.human_decision_p50_ms = percentile(&human_ms, 50.0);
+    s.human_decision_p95_ms = percentile(&human_ms, 95.0);
+    if !errors.is_empty() {
+        s.beep.mean_error_ms =
+            Some(errors.iter().map(|e| *e as f64).sum::<f64>() / errors.len() as f64);
+        s.beep.max_error_ms = errors.iter().copied().max();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amd::Cause;
+
+    fn label(truth: Truth, beep_ms: Option<u32>) -> Label {
+        Label {
+            file: "x.wav".into(),
+            truth,
+            split: Split::Train,
+            beep_ms,
+            notes: String::new(),
+        }
+    }
+
+    fn out(result: AmdResult, decision_ms: u32, beep_ms: Option<u32>) -> Outcome {
+        Outcome {
+            result,
+            cause: Cause::TooLong,
+            decision_ms,
+            beep_ms,
+            beep_hz: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn scores_count_notsure_as_human_and_beeps_within_300_ms() {
+        let l = [
+            label(Truth::Human, None),
+            label(Truth::Human, None),
+            label(Truth::Human, None),
+            label(Truth::Machine, Some(3000)),
+            label(Truth::Machine, Some(3000)),
+        ];
+        let o = [
+            out(AmdResult::Human, 1000, None),
+            out(AmdResult::NotSure, 5000, None),
+            out(AmdResult::Machine, 2000, Some(10)),
+            out(AmdResult::Machine, 3100, Some(3100)),
+            out(AmdResult::Human, 1200, Some(3400)),
+        ];
+        let rows: Vec<_> = l.iter().zip(o.iter()).collect();
+        let s = score(&rows);
+        assert_eq!(s.confusion, [[1, 1, 1], [1, 1, 0]]);
+        assert!((s.accuracy - 3.0 / 5.0).abs() < 1e-9);
+        assert!((s.strict_accuracy - 2.0 / 5.0).abs() < 1e-9);
+        assert!((s.humans_called_machines - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(s.human_decision_p50_ms, Some(2000));
+        assert_eq!(s.human_decision_p95_ms, Some(5000));
+        assert_eq!(
+            (s.beep.files_with_beep, s.beep.found, s.beep.false_beeps),
+            (2, 1, 1)
+        );
+        assert_eq!(s.beep.max_error_ms, Some(100));
+    }
+}

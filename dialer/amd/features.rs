@@ -1,0 +1,269 @@
+//! Per-frame features: level against an adaptive noise floor, and single-tone analysis.
+
+use super::{FRAME_SAMPLES, Frame, SAMPLE_RATE};
+
+/// Frames in the noise-floor window (1.6 s).
+const FLOOR_WINDOW: usize = 80;
+/// Goertzel bank: 375–2025 Hz, 25 Hz apart.
+const BANK_LOW_HZ: f32 = 375.0;
+const BANK_STEP_HZ: f32 = 25.0;
+const BANK_BINS: usize = 67;
+/// A frame is tonal when one frequency holds this share of its energy.
+const TONAL_SHARE: f32 = 0.5;
+/// Consecutive tonal frames at one frequency that make a tone (not voice).
+const TONE_FRAMES: u32 = 3;
+/// Two frames are "the same tone" when their peaks are this close.
+const TONE_SPREAD_HZ: f32 = 45.0;
+
+/// What one frame is, for the greeting logic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameClass {
+    Silence,
+    Voice,
+    /// A steady tone (ringback, beep): neither voice nor a pause in speech.
+    Tone,
+}
+
+/// The strongest single frequency of a frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peak {
+    pub hz: f32,
+    /// Share of the frame's (AC) energy at that frequency, 0–1.
+    pub share: f32,
+}
+
+/// Everything the detectors need to know about one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    pub class: FrameClass,
+    /// 10·log10(mean square + 1).
+    pub level_db: f32,
+    /// The noise floor in dB before this frame.
+    pub floor_db: f32,
+    /// Mean |sample|, the measure Asterisk uses.
+    pub mean_abs: u32,
+    /// Strongest frequency in 375–2025 Hz, computed only for frames above the floor.
+    pub peak: Option<Peak>,
+}
+
+/// Turns frames into [`Features`]; holds the noise floor and tone-streak state.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    margin_db: f32,
+    silence_floor: u32,
+    window: [f32; FLOOR_WINDOW],
+    filled: usize,
+    next: usize,
+    in_voice: bool,
+    tone_hz: f32,
+    tone_frames: u32,
+    coeffs: [f32; BANK_BINS],
+}
+
+impl Analyzer {
+    pub fn new(margin_db: f32, silence_floor: u32) -> Self {
+        let mut coeffs = [0.0; BANK_BINS];
+        for (k, c) in coeffs.iter_mut().enumerate() {
+            let f = BANK_LOW_HZ + BANK_STEP_HZ * k as f32;
+            *c = 2.0 * (2.0 * std::f32::consts::PI * f / SAMPLE_RATE as f32).cos();
+        }
+        Analyzer {
+            margin_db,
+            silence_floor,
+            window: [0.0; FLOOR_WINDOW],
+            filled: 0,
+            next: 0,
+            in_voice: false,
+            tone_hz: 0.0,
+            tone_frames: 0,
+            coeffs,
+        }
+    }
+
+    /// The current noise floor in dB (minimum frame level over the window).
+    fn floor_db(&self) -> f32 {
+        self.window[..self.filled]
+            .iter()
+            .copied()
+            .fold(f32::INFINITY, f32::min)
+    }
+
+    pub fn analyze(&mut self, frame: &Frame) -> Features {
+        let n = FRAME_SAMPLES as f32;
+        let mut sum = 0i64;
+        let mut sum_abs = 0u64;
+        for &s in frame {
+            sum += s as i64;
+            sum_abs += (s as i64).unsigned_abs();
+        }
+        let mean = sum as f32 / n;
+        let mut energy = 0.0f32;
+        for &s in frame {
+            let d = s as f32 - mean;
+            energy += d * d;
+        }
+        let level_db = 10.0 * (energy / n + 1.0).log10();
+        let mean_abs = (sum_abs / FRAME_SAMPLES as u64) as u32;
+
+        let floor_db = if self.filled == 0 {
+            level_db
+        } else {
+            self.floor_db()
+        };
+        self.window[self.next] = level_db;
+        self.next = (self.next + 1) % FLOOR_WINDOW;
+        self.filled = (self.filled + 1).min(FLOOR_WINDOW);
+
+        // Hysteresis: 3 dB easier to stay in voice than to enter it.
+        let margin = if self.in_voice {
+            self.margin_db - 3.0
+        } else {
+            self.margin_db
+        };
+        let loud = level_db >= floor_db + margin && mean_abs >= self.silence_floor;
+        let audible = level_db >= floor_db + 6.0 && mean_abs >= self.silence_floor;
+        let peak = if audible {
+            self.peak(frame, mean, energy)
+        } else {
+            None
+        };
+
+        // Tone guard: a steady single frequency for TONE_FRAMES frames is a tone, not voice.
+        match peak {
+            Some(p) if p.share >= TONAL_SHARE => {
+                if self.tone_frames > 0 && (p.hz - self.tone_hz).abs() <= TONE_SPREAD_HZ {
+                    self.tone_frames += 1;
+                } else {
+                    self.tone_frames = 1;
+                    self.tone_hz = p.hz;
+                }
+            }
+            _ => self.tone_frames = 0,
+        }
+        let class = if self.tone_frames >= TONE_FRAMES {
+            FrameClass::Tone
+        } else if loud {
+            FrameClass::Voice
+        } else {
+            FrameClass::Silence
+        };
+        self.in_voice = class == FrameClass::Voice;
+        Features {
+            class,
+            level_db,
+            floor_db,
+            mean_abs,
+            peak,
+        }
+    }
+
+    /// Goertzel bank over the frame; the strongest bin, refined by parabolic interpolation.
+    fn peak(&self, frame: &Frame, mean: f32, energy: f32) -> Option<Peak> {
+        if energy <= 0.0 {
+            return None;
+        }
+        let mut s1 = [0.0f32; BANK_BINS];
+        let mut s2 = [0.0f32; BANK_BINS];
+        for &x in frame {
+            let x = x as f32 - mean;
+            for k in 0..BANK_BINS {
+                let s0 = x + self.coeffs[k] * s1[k] - s2[k];
+                s2[k] = s1[k];
+                s1[k] = s0;
+            }
+        }
+        let mut power = [0.0f32; BANK_BINS];
+        let mut best = 0;
+        for k in 0..BANK_BINS {
+            power[k] = (s1[k] * s1[k] + s2[k] * s2[k] - self.coeffs[k] * s1[k] * s2[k]).max(0.0);
+            if power[k] > power[best] {
+                best = k;
+            }
+        }
+        let n = FRAME_SAMPLES as f32;
+        let share = (2.0 * power[best] / (n * energy)).min(1.0);
+        let mut hz = BANK_LOW_HZ + BANK_STEP_HZ * best as f32;
+        if best > 0 && best + 1 < BANK_BINS {
+            let (a, b, c) = (
+                power[best - 1].sqrt(),
+                power[best].sqrt(),
+                power[best + 1].sqrt(),
+            );
+            let den = a - 2.0 * b + c;
+            if den.abs() > f32::EPSILON {
+                hz += BANK_STEP_HZ * (0.5 * (a - c) / den).clamp(-0.5, 0.5);
+            }
+        }
+        Some(Peak { hz, share })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Frames of a sine at `hz`, amplitude `amp`, starting at sample `start`.
+    pub fn sine_frames(hz: f32, amp: f32, frames: usize, start: usize) -> Vec<Frame> {
+        (0..frames)
+            .map(|f| {
+                let mut fr = [0i16; FRAME_SAMPLES];
+                for (i, s) in fr.iter_mut().enumerate() {
+                    let t = (start + f * FRAME_SAMPLES + i) as f32 / SAMPLE_RATE as f32;
+                    *s = (amp * (2.0 * std::f32::consts::PI * hz * t).sin()) as i16;
+                }
+                fr
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pure_tone_is_found_at_its_frequency() {
+        for hz in [400.0, 440.0, 697.0, 1000.0, 1412.0, 1990.0] {
+            let mut a = Analyzer::new(9.0, 16);
+            a.analyze(&[0; FRAME_SAMPLES]);
+            let fr = sine_frames(hz, 3000.0, 1, 0);
+            let f = a.analyze(&fr[0]);
+            let p = f.peak.unwrap();
+            assert!((p.hz - hz).abs() < 8.0, "{hz}: {p:?}");
+            assert!(p.share > 0.8, "{hz}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn a_steady_tone_is_a_tone_not_voice() {
+        let mut a = Analyzer::new(9.0, 16);
+        for _ in 0..10 {
+            a.analyze(&[0; FRAME_SAMPLES]);
+        }
+        let classes: Vec<_> = sine_frames(480.0, 2000.0, 10, 0)
+            .iter()
+            .map(|f| a.analyze(f).class)
+            .collect();
+        assert!(
+            classes[3..].iter().all(|c| *c == FrameClass::Tone),
+            "{classes:?}"
+        );
+    }
+
+    #[test]
+    fn white_noise_is_not_tonal_and_the_floor_follows_it() {
+        let mut rng = 12345u32;
+        let mut a = Analyzer::new(9.0, 16);
+        let mut voice = 0;
+        for _ in 0..200 {
+            let mut fr = [0i16; FRAME_SAMPLES];
+            for s in fr.iter_mut() {
+                rng = rng.wrapping_mul(1664525).wrapping_add(1013904223);
+                *s = ((rng >> 16) as i32 - 32768) as i16 / 16;
+            }
+            let f = a.analyze(&fr);
+            if f.class != FrameClass::Silence {
+                voice += 1;
+            }
+            if let Some(p) = f.peak {
+                assert!(p.share < 0.3, "{p:?}");
+            }
+        }
+        assert!(voice <= 2, "{voice} noise frames called voice");
+    }
+}
