@@ -136,7 +136,12 @@ impl Detector {
                         return self.decide(AmdResult::Machine, Cause::LongGreeting);
                     }
                 }
-                if t - self.last_word_voice_ms >= s.after_greeting_silence_ms {
+                let need = if self.last_word_voice_ms - g0 <= s.short_greeting_ms {
+                    s.after_short_greeting_silence_ms
+                } else {
+                    s.after_greeting_silence_ms
+                };
+                if t - self.last_word_voice_ms >= need {
                     return self.decide(AmdResult::Human, Cause::ShortGreeting);
                 }
             }

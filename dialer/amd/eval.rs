@@ -35,6 +35,8 @@ pub struct Label {
     pub split: Split,
     /// Start of the beep in ms from the start of the file, when there is one.
     pub beep_ms: Option<u32>,
+    /// For people: end of their first utterance, in ms from the start of the file.
+    pub speech_end_ms: Option<u32>,
     pub notes: String,
 }
 
@@ -63,7 +65,7 @@ pub enum EvalError {
     },
 }
 
-/// Read `labels.csv` (columns `file,truth,split,beep_ms,notes`); errors name the file and line.
+/// Read `labels.csv` (columns `file,truth,split,beep_ms,speech_end_ms,notes`); errors name the file and line.
 pub fn load_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
     let err = |source| EvalError::Csv {
         path: path.to_owned(),
@@ -129,6 +131,9 @@ pub struct Score {
     pub machines_missed: f64,
     pub human_decision_p50_ms: Option<u32>,
     pub human_decision_p95_ms: Option<u32>,
+    /// Decision time for people counted from the end of their first utterance (labelled).
+    pub human_after_speech_p50_ms: Option<i64>,
+    pub human_after_speech_p95_ms: Option<i64>,
     pub beep: BeepScore,
 }
 
@@ -141,7 +146,7 @@ fn col(r: AmdResult) -> usize {
 }
 
 /// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
+fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -156,6 +161,7 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
         ..Score::default()
     };
     let mut human_ms = Vec::new();
+    let mut after_speech = Vec::new();
     let mut errors = Vec::new();
     for (l, o) in rows {
         let row = match l.truth {
@@ -165,6 +171,9 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
         s.confusion[row][col(o.result)] += 1;
         if l.truth == Truth::Human {
             human_ms.push(o.decision_ms);
+            if let Some(end) = l.speech_end_ms {
+                after_speech.push(o.decision_ms as i64 - end as i64);
+            }
         }
         match (l.beep_ms, o.beep_ms) {
             (Some(want), got) => {
@@ -192,6 +201,9 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
     human_ms.sort_unstable();
     s.human_decision_p50_ms = percentile(&human_ms, 50.0);
     s.human_decision_p95_ms = percentile(&human_ms, 95.0);
+    after_speech.sort_unstable();
+    s.human_after_speech_p50_ms = percentile(&after_speech, 50.0);
+    s.human_after_speech_p95_ms = percentile(&after_speech, 95.0);
     if !errors.is_empty() {
         s.beep.mean_error_ms =
             Some(errors.iter().map(|e| *e as f64).sum::<f64>() / errors.len() as f64);
@@ -211,6 +223,7 @@ mod tests {
             truth,
             split: Split::Train,
             beep_ms,
+            speech_end_ms: None,
             notes: String::new(),
         }
     }

@@ -11,7 +11,9 @@ const BANK_BINS: usize = 67;
 /// A frame is tonal when one frequency holds this share of its energy.
 const TONAL_SHARE: f32 = 0.5;
 /// Consecutive tonal frames at one frequency that make a tone (not voice).
-const TONE_FRAMES: u32 = 3;
+const TONE_FRAMES: u32 = 4;
+/// ... with the level steady within this many dB from frame to frame.
+const TONE_STEP_DB: f32 = 2.5;
 /// Two frames are "the same tone" when their peaks are this close.
 const TONE_SPREAD_HZ: f32 = 45.0;
 
@@ -56,6 +58,7 @@ pub struct Analyzer {
     next: usize,
     in_voice: bool,
     tone_hz: f32,
+    tone_db: f32,
     tone_frames: u32,
     coeffs: [f32; BANK_BINS],
 }
@@ -75,6 +78,7 @@ impl Analyzer {
             next: 0,
             in_voice: false,
             tone_hz: 0.0,
+            tone_db: 0.0,
             tone_frames: 0,
             coeffs,
         }
@@ -131,7 +135,10 @@ impl Analyzer {
         // Tone guard: a steady single frequency for TONE_FRAMES frames is a tone, not voice.
         match peak {
             Some(p) if p.share >= TONAL_SHARE => {
-                if self.tone_frames > 0 && (p.hz - self.tone_hz).abs() <= TONE_SPREAD_HZ {
+                if self.tone_frames > 0
+                    && (p.hz - self.tone_hz).abs() <= TONE_SPREAD_HZ
+                    && (level_db - self.tone_db).abs() <= TONE_STEP_DB
+                {
                     self.tone_frames += 1;
                 } else {
                     self.tone_frames = 1;
@@ -140,6 +147,7 @@ impl Analyzer {
             }
             _ => self.tone_frames = 0,
         }
+        self.tone_db = level_db;
         let class = if self.tone_frames >= TONE_FRAMES {
             FrameClass::Tone
         } else if loud {

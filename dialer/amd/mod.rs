@@ -11,7 +11,9 @@
 //!   frame level over the last 1.6 s) and above an absolute floor; steady single tones (ringback,
 //!   beeps) are recognised by a Goertzel bank (375–2025 Hz, 25 Hz apart) and never count as voice;
 //! - voice runs of at least `min_word_length_ms` are words; the first word starts the greeting;
-//! - `after_greeting_silence_ms` of silence after a greeting shorter than `greeting_ms` → human;
+//! - silence after a greeting shorter than `greeting_ms` → human: `after_short_greeting_silence_ms`
+//!   after a short one ("Hello?", up to `short_greeting_ms`), `after_greeting_silence_ms` after a
+//!   longer one (a machine's short greeting is followed by its beep within that time);
 //!   a greeting that goes on past `greeting_ms`, or more than `maximum_number_of_words` words
 //!   before that pause → machine; a beep → machine; nothing said for `initial_silence_ms`, or no
 //!   decision within `total_analysis_ms` → not sure (the campaign decides; default: human).
@@ -75,7 +77,7 @@ impl std::fmt::Display for AmdResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
-    /// A greeting shorter than `greeting_ms` followed by `after_greeting_silence_ms` of silence.
+    /// A greeting shorter than `greeting_ms`, then the silence a person leaves for an answer.
     ShortGreeting,
     /// The greeting went on past `greeting_ms`.
     LongGreeting,
@@ -132,8 +134,13 @@ pub struct Settings {
     pub initial_silence_ms: u32,
     /// A greeting (first word to last word before the answer-pause) this long → machine.
     pub greeting_ms: u32,
-    /// Silence after a short greeting that makes it a person (the pause left for an answer).
+    /// Silence after a greeting that makes it a person (the pause left for an answer).
     pub after_greeting_silence_ms: u32,
+    /// A greeting up to this long ("Hello?") is short: the person is decided sooner, after
+    /// `after_short_greeting_silence_ms`. Longer ones wait the full `after_greeting_silence_ms`,
+    /// which leaves time for the beep that follows a machine's "Leave a message".
+    pub short_greeting_ms: u32,
+    pub after_short_greeting_silence_ms: u32,
     /// No decision after this much audio → not sure (`too_long`).
     pub total_analysis_ms: u32,
     /// Shortest voice run that counts as a word (shorter bursts are clicks and noise).
@@ -167,7 +174,9 @@ impl Default for Settings {
         Settings {
             initial_silence_ms: 3500,
             greeting_ms: 2600,
-            after_greeting_silence_ms: 550,
+            after_greeting_silence_ms: 900,
+            short_greeting_ms: 800,
+            after_short_greeting_silence_ms: 500,
             total_analysis_ms: 5000,
             min_word_length_ms: 100,
             between_words_silence_ms: 100,
@@ -204,6 +213,10 @@ impl Settings {
         for (name, v) in [
             ("greeting_ms", self.greeting_ms),
             ("after_greeting_silence_ms", self.after_greeting_silence_ms),
+            (
+                "after_short_greeting_silence_ms",
+                self.after_short_greeting_silence_ms,
+            ),
             ("total_analysis_ms", self.total_analysis_ms),
             ("min_word_length_ms", self.min_word_length_ms),
             ("beep_min_ms", self.beep_min_ms),

@@ -1,0 +1,181 @@
+//! AMD benchmark on the labelled corpus (`tests/amd/corpus`): the confusion matrix, accuracy,
+//! people called machines, decision times for people and beep timing, for our detector and the
+//! Asterisk `AMD()` baseline, on the train split, the held-out test split and both; then the
+//! detector's throughput on one core.
+//!
+//! `cargo bench --bench amd` (add `-- --json` for one JSON object; `-- --files` lists errors).
+
+use std::path::Path;
+use std::time::Instant;
+
+use dialer::amd::asterisk::{self, AsteriskSettings};
+use dialer::amd::eval::{self, Label, Score, Split};
+use dialer::amd::{self, Outcome, Settings};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let list = args.iter().any(|a| a == "--files");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/amd/corpus");
+    let labels = eval::load_labels(&dir.join("labels.csv"))?;
+    let pcm: Vec<Vec<i16>> = labels
+        .iter()
+        .map(|l| eval::read_pcm(&dir.join(&l.file)))
+        .collect::<Result<_, _>>()?;
+    let settings = Settings::default();
+    let ours: Vec<Outcome> = pcm.iter().map(|p| amd::classify(&settings, p)).collect();
+    let base: Vec<Outcome> = pcm
+        .iter()
+        .map(|p| asterisk::classify(&AsteriskSettings::default(), p))
+        .collect();
+
+    let pick = |split: Option<Split>, outs: &[Outcome]| -> Score {
+        let rows: Vec<(&Label, &Outcome)> = labels
+            .iter()
+            .zip(outs)
+            .filter(|(l, _)| split.is_none_or(|s| l.split == s))
+            .collect();
+        eval::score(&rows)
+    };
+    let mut results = Vec::new();
+    for (name, split) in [
+        ("train", Some(Split::Train)),
+        ("test", Some(Split::Test)),
+        ("all", None),
+    ] {
+        results.push((name, "dialer", pick(split, &ours)));
+        results.push((name, "asterisk", pick(split, &base)));
+    }
+
+    // Throughput: the whole corpus, repeatedly, for about two seconds of CPU on this thread.
+    let audio_s: f64 = pcm.iter().map(|p| p.len() as f64 / 8000.0).sum();
+    let start = Instant::now();
+    let mut rounds = 0u32;
+    let mut check = 0u64;
+    while start.elapsed().as_secs_f64() < 2.0 {
+        for p in &pcm {
+            let o = full_run(&settings, p);
+            check += o as u64;
+        }
+        rounds += 1;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let x_realtime = audio_s * rounds as f64 / elapsed;
+
+    if json {
+        let v = serde_json::json!({
+            "scores": results.iter().map(|(split, det, s)| serde_json::json!({
+                "split": split, "detector": det, "score": s,
+            })).collect::<Vec<_>>(),
+            "throughput_x_realtime": x_realtime,
+            "corpus_audio_s": audio_s,
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "AMD corpus: {} files, {:.0} s of audio ({} train, {} test)",
+        labels.len(),
+        audio_s,
+        labels.iter().filter(|l| l.split == Split::Train).count(),
+        labels.iter().filter(|l| l.split == Split::Test).count()
+    );
+    println!(
+        "{:<6} {:<9} {:>5} {:>8} {:>8} {:>9} {:>8} {:>12} {:>12} {:>10} {:>10}  confusion [h→h m n] [m→h m n]",
+        "split",
+        "detector",
+        "files",
+        "accuracy",
+        "strict",
+        "h→machine",
+        "m missed",
+        "h p50 (end)",
+        "h p95 (end)",
+        "beeps",
+        "beep err"
+    );
+    for (split, det, s) in &results {
+        println!(
+            "{:<6} {:<9} {:>5} {:>7.1}% {:>7.1}% {:>8.1}% {:>7.1}% {:>11} {:>11} {:>10} {:>10}  {:?} {:?}",
+            split,
+            det,
+            s.files,
+            100.0 * s.accuracy,
+            100.0 * s.strict_accuracy,
+            100.0 * s.humans_called_machines,
+            100.0 * s.machines_missed,
+            ms_pair(s.human_decision_p50_ms, s.human_after_speech_p50_ms),
+            ms_pair(s.human_decision_p95_ms, s.human_after_speech_p95_ms),
+            format!("{}/{}", s.beep.found, s.beep.files_with_beep),
+            match (s.beep.mean_error_ms, s.beep.max_error_ms) {
+                (Some(m), Some(x)) => format!("{m:.0}/{x} ms"),
+                _ => "none".into(),
+            },
+            s.confusion[0],
+            s.confusion[1],
+        );
+    }
+    println!(
+        "h p50/p95 (end): decision time for people in ms after the answer (after the end of their first utterance)"
+    );
+    println!(
+        "throughput: {:.0}x real time on one core ({} rounds of the corpus in {:.2} s; check {})",
+        x_realtime, rounds, elapsed, check
+    );
+    if list {
+        for ((l, o), b) in labels.iter().zip(&ours).zip(&base) {
+            let truth = format!("{:?}", l.truth).to_lowercase();
+            let beep_bad = match (l.beep_ms, o.beep_ms) {
+                (Some(w), Some(g)) => g.abs_diff(w) > 300,
+                (Some(_), None) | (None, Some(_)) => true,
+                (None, None) => false,
+            };
+            let mark = if o.result.as_str() != truth || beep_bad {
+                "X"
+            } else {
+                " "
+            };
+            println!(
+                "{mark} {:<22} {:<7} ours {:<7} {:<15} {:>5} beep {:>5?}/{:>5?} | asterisk {:<7} {:<15} {:>5}  {}",
+                l.file,
+                truth,
+                o.result.as_str(),
+                o.cause.as_str(),
+                o.decision_ms,
+                l.beep_ms,
+                o.beep_ms,
+                b.result.as_str(),
+                b.cause.as_str(),
+                b.decision_ms,
+                l.notes
+            );
+        }
+    }
+    Ok(())
+}
+
+/// "1180 (560)": ms after the answer, and after the end of the person's first utterance.
+fn ms_pair(answer: Option<u32>, end: Option<i64>) -> String {
+    match (answer, end) {
+        (Some(a), Some(e)) => format!("{a} ({e})"),
+        (Some(a), None) => a.to_string(),
+        _ => "-".into(),
+    }
+}
+
+/// The live-call work per file: every frame through the detector (beep detection runs to the
+/// end of the file, as it does after a machine decision).
+fn full_run(settings: &Settings, pcm: &[i16]) -> u32 {
+    let t0 = Instant::now();
+    let mut d = amd::Detector::new(settings.clone(), t0);
+    let mut beeps = 0;
+    for chunk in pcm.chunks_exact(amd::FRAME_SAMPLES) {
+        let mut fr = [0i16; amd::FRAME_SAMPLES];
+        fr.copy_from_slice(chunk);
+        d.push_frame(t0, &fr);
+        while d.poll_beep().is_some() {
+            beeps += 1;
+        }
+    }
+    beeps
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Build the labelled AMD corpus in tests/amd/corpus/: 8 kHz mono 16-bit WAVs plus labels.csv
+# (file,truth,split,beep_ms,speech_end_ms,notes; speech_end_ms: end of a person's first utterance). Deterministic: the same tools give the same files.
+#
+# Needs: espeak-ng, sox, and Debian's asterisk-core-sounds-en-wav (/usr/share/asterisk/sounds/en).
+#
+# What is in it (each file starts at the answer):
+# - people: "Hello?"-style greetings, whole sentences, a silent answer before speaking, hello →
+#   pause → hello again; they start speaking 100–500 ms after the answer and then wait;
+# - machines: long and short greetings with a beep (400–2000 Hz, 150–1000 ms, 100–800 ms after
+#   the greeting), greetings with no beep, Asterisk's own voicemail prompts with beep.wav;
+# - every file goes through a G.711 µ-law round trip; about half get noise (white, pink, brown)
+#   or a quiet (−20 to −28 dB) or hot level.
+# Parameters are drawn from the ranges above with a seeded generator, not picked per file.
+# The train and test splits use different texts, espeak voices and seeds; the detector's
+# defaults were tuned looking at the train split only.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SND=/usr/share/asterisk/sounds/en
+OUT=corpus
+for tool in espeak-ng sox soxi; do
+    command -v "$tool" >/dev/null || { echo "build_corpus.sh: $tool is missing" >&2; exit 1; }
+done
+[ -f "$SND/vm-intro.wav" ] || { echo "build_corpus.sh: $SND is missing (asterisk-core-sounds-en-wav)" >&2; exit 1; }
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$OUT"
+rm -f "$OUT"/*.wav
+echo "file,truth,split,beep_ms,speech_end_ms,notes" >"$OUT/labels.csv"
+
+F8=(-r 8000 -c 1 -b 16 -e signed-integer)
+n=0
+
+# A seeded LCG in this shell (bash's $RANDOM is reseeded in every $(...) subshell, so it would
+# not be repeatable). Both set REPLY.
+SEED=1
+next() { SEED=$(((SEED * 1103515245 + 12345) % 2147483648)); }
+rnd() { next; REPLY=$(($1 + (SEED >> 8) % ($2 - $1 + 1))); }   # integer in [lo, hi]
+pick() { next; local a=("$@"); REPLY=${a[(SEED >> 8) % ${#a[@]}]}; }  # one of the arguments
+ms_of() { echo $(($(soxi -s "$1") / 8)); }                   # duration in ms
+secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }   # ms → seconds for sox
+
+# Speech pieces, trimmed of leading/trailing silence, telephone band, peak −3 dBFS.
+clean() { sox -R "$1" "${F8[@]}" "$2" sinc 300-3400 silence 1 0.01 -45d reverse silence 1 0.01 -45d reverse norm -3; }
+say() { # voice speed pitch text out
+    espeak-ng -v "$1" -s "$2" -p "$3" -w "$TMP/raw.wav" "$4"
+    clean "$TMP/raw.wav" "$5"
+}
+speak() { # voice text out, at a random speed and pitch
+    local sp
+    rnd 145 195
+    sp=$REPLY
+    rnd 30 70
+    say "$1" "$sp" "$REPLY" "$2" "$3"
+}
+prompt() { clean "$SND/$1.wav" "$2"; }                       # an Asterisk prompt
+sil() { sox -R -n "${F8[@]}" "$2" trim 0 "$(secs "$1")"; }  # silence of $1 ms
+beep() { # hz ms out
+    sox -R -n "${F8[@]}" "$3" synth "$(secs "$2")" sine "$1" fade 0.005 0 0.005 vol 0.4
+}
+
+# finish NAME TRUTH SPLIT BEEP_MS SPEECH_END_MS NOTES PIECES...: concatenate, apply a random line condition,
+# G.711 round trip, write the file and its label.
+finish() {
+    local name=$1 truth=$2 split=$3 beep_ms=$4 speech_end=$5 notes=$6
+    shift 6
+    sox -R "$@" "$TMP/cat.wav"
+    local dur cond
+    dur=$(ms_of "$TMP/cat.wav")
+    pick clean clean clean noise noise quiet hot
+    cond=$REPLY
+    case $cond in
+    clean) cp "$TMP/cat.wav" "$TMP/line.wav" ;;
+    quiet)
+        local g
+        rnd 20 28
+        g=$REPLY
+        sox -R "$TMP/cat.wav" "$TMP/line.wav" gain -"$g"
+        cond="quiet -${g} dB"
+        ;;
+    hot) sox -R "$TMP/cat.wav" "$TMP/line.wav" gain 2 ;;
+    noise)
+        local kind level
+        pick whitenoise pinknoise brownnoise
+        kind=$REPLY
+        rnd 30 42
+        level=$REPLY
+        sox -R -n "${F8[@]}" "$TMP/noise.wav" synth "$(secs "$dur")" "$kind" gain -"$level" sinc 200-3400
+        sox -R -m -v 1 "$TMP/cat.wav" -v 1 "$TMP/noise.wav" "${F8[@]}" "$TMP/line.wav"
+        cond="$kind -${level} dBFS"
+        ;;
+    esac
+    sox -R "$TMP/line.wav" -t wav -e u-law "$TMP/ulaw.wav"
+    sox -R "$TMP/ulaw.wav" "${F8[@]}" "$OUT/$name.wav"
+    echo "$name.wav,$truth,$split,$beep_ms,$speech_end,\"$notes; $cond; g711\"" >>"$OUT/labels.csv"
+    n=$((n + 1))
+}
+
+# A person: optional long silent answer, a greeting, the pause left for an answer.
+person() { # split voice text kind
+    local split=$1 voice=$2 text=$3 kind=$4 lead name
+    name=$(printf '%s_human_%02d' "$split" "$n")
+    case $kind in
+    silent) rnd 1500 3000 ;;
+    *) rnd 100 500 ;;
+    esac
+    lead=$REPLY
+    sil "$lead" "$TMP/lead.wav"
+    if [ "$voice" = allison ]; then prompt "$text" "$TMP/s1.wav"; else speak "$voice" "$text" "$TMP/s1.wav"; fi
+    local end
+    end=$((lead + $(ms_of "$TMP/s1.wav")))
+    case $kind in
+    again)
+        rnd 1200 2000
+        sil "$REPLY" "$TMP/gap.wav"
+        speak "$voice" "Hello?" "$TMP/s2.wav"
+        sil 1000 "$TMP/tail.wav"
+        finish "$name" human "$split" "" "$end" "$kind: $voice '$text' then 'Hello?'" \
+            "$TMP/lead.wav" "$TMP/s1.wav" "$TMP/gap.wav" "$TMP/s2.wav" "$TMP/tail.wav"
+        ;;
+    *)
+        sil 1500 "$TMP/tail.wav"
+        finish "$name" human "$split" "" "$end" "$kind: $voice '$text' after ${lead} ms" \
+            "$TMP/lead.wav" "$TMP/s1.wav" "$TMP/tail.wav"
+        ;;
+    esac
+}
+
+# A machine: a greeting (espeak text or a list of Asterisk prompts), then a beep or not.
+machine() { # split voice text beep(yes|no) [prompts...]
+    local split=$1 voice=$2 text=$3 has_beep=$4 lead name
+    shift 4
+    name=$(printf '%s_machine_%02d' "$split" "$n")
+    rnd 0 500
+    lead=$REPLY
+    if [ "$lead" -gt 0 ]; then sil "$lead" "$TMP/lead.wav"; else sil 20 "$TMP/lead.wav"; lead=20; fi
+    if [ "$voice" = allison ]; then
+        local parts=() i=0
+        for p in "$@"; do prompt "$p" "$TMP/p$i.wav"; parts+=("$TMP/p$i.wav"); i=$((i + 1)); done
+        sox -R "${parts[@]}" "$TMP/greet.wav"
+    else
+        speak "$voice" "$text" "$TMP/greet.wav"
+    fi
+    local g
+    g=$(ms_of "$TMP/greet.wav")
+    if [ "$has_beep" = yes ]; then
+        local gap hz len
+        rnd 100 800
+        gap=$REPLY
+        pick 425 440 500 600 700 800 850 1000 1000 1200 1400 1600 1800 1950
+        hz=$REPLY
+        rnd 150 1000
+        len=$REPLY
+        sil "$gap" "$TMP/gap.wav"
+        if [ "$voice" = allison ] && rnd 0 1 && [ "$REPLY" = 0 ]; then
+            clean "$SND/beep.wav" "$TMP/beep.wav"
+            hz="beep.wav"
+            len=$(ms_of "$TMP/beep.wav")
+        else
+            beep "$hz" "$len" "$TMP/beep.wav"
+        fi
+        sil 500 "$TMP/tail.wav"
+        finish "$name" machine "$split" $((lead + g + gap)) "" \
+            "greeting ${g} ms by $voice: '$text'; beep $hz Hz ${len} ms after ${gap} ms" \
+            "$TMP/lead.wav" "$TMP/greet.wav" "$TMP/gap.wav" "$TMP/beep.wav" "$TMP/tail.wav"
+    else
+        sil 2000 "$TMP/tail.wav"
+        finish "$name" machine "$split" "" "" "greeting ${g} ms by $voice: '$text'; no beep" \
+            "$TMP/lead.wav" "$TMP/greet.wav" "$TMP/tail.wav"
+    fi
+}
+
+# ---------------------------------------------------------------- train split
+SEED=6001
+VI=0
+TV=(en-us en-us+f3 en-gb+m3 en-us+f2 en-gb-x-rp+m5 en+klatt)
+for t in "Hello?" "Hello?" "Hi." "Yeah, hello?" "Hello." "Yes?" "Hello, who's calling?"; do
+    person train "${TV[VI++ % ${#TV[@]}]}" "$t" short
+done
+person train allison hello short
+person train "${TV[VI++ % ${#TV[@]}]}" "Hello, this is Dana speaking." sentence
+person train "${TV[VI++ % ${#TV[@]}]}" "Good afternoon, Smith residence." sentence
+person train "${TV[VI++ % ${#TV[@]}]}" "Hi, this is Tom, who is this?" sentence
+person train "${TV[VI++ % ${#TV[@]}]}" "Hello?" silent
+person train "${TV[VI++ % ${#TV[@]}]}" "Yes, hello?" silent
+person train "${TV[VI++ % ${#TV[@]}]}" "Hello?" again
+person train "${TV[VI++ % ${#TV[@]}]}" "Hi?" again
+
+machine train "${TV[VI++ % ${#TV[@]}]}" "Hi, you've reached Sam and Alex. We can't take your call right now. Please leave a message after the tone." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "Hello, this is Dana. I'm not available right now. Please leave your name and number and I'll call you back." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "You have reached the voicemail of five five five, one two three four. Please leave a message." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "The person you are calling is not available. At the tone, please record your message." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "Hey, it's Jordan. I'm away from my phone, so leave a message and I'll get back to you." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "Thanks for calling Acme Plumbing. Our office is closed. Please leave a message with your address." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "Leave a message." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "Please leave a message." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "It's Kim. Leave a message." yes
+machine train "${TV[VI++ % ${#TV[@]}]}" "Hi, you have reached Pat. Sorry I missed your call, I will call you back as soon as I can." no
+machine train "${TV[VI++ % ${#TV[@]}]}" "The subscriber you have dialed is not available. Please try again later." no
+machine train allison "" yes vm-theperson digits/2 digits/0 digits/4 vm-isunavail vm-intro
+machine train allison "" yes vm-nobodyavail vm-intro
+machine train allison "" no vm-rec-unv
+
+# ---------------------------------------------------------------- test split (held out)
+SEED=9907
+SV=(en-gb en-us+m7 en-029+f4 en-us-nyc+m2 en-gb-scotland+f5 en+m6)
+for t in "Hello?" "Hello?" "Hi there?" "Yep, hello?" "Hey." "Hello, yes?" "Who is this?"; do
+    person test "${SV[VI++ % ${#SV[@]}]}" "$t" short
+done
+person test "${SV[VI++ % ${#SV[@]}]}" "Hello, Mike speaking." sentence
+person test "${SV[VI++ % ${#SV[@]}]}" "Good morning, this is the Johnson house." sentence
+person test "${SV[VI++ % ${#SV[@]}]}" "Hello, how can I help you?" sentence
+person test "${SV[VI++ % ${#SV[@]}]}" "Hello?" silent
+person test "${SV[VI++ % ${#SV[@]}]}" "Hello, who is it?" silent
+person test "${SV[VI++ % ${#SV[@]}]}" "Hello?" again
+person test "${SV[VI++ % ${#SV[@]}]}" "Yes?" again
+
+machine test "${SV[VI++ % ${#SV[@]}]}" "Hi, you have reached Maria. Please leave a message and I will get back to you as soon as I can." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Hello, you've reached the Garcia family. We are not home right now, but if you leave a message we'll call you back." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Thank you for calling. Our office is closed. Please leave a message after the beep." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Welcome to the voice mailbox of extension two one four. Record your message at the tone." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "This is Chris. I can't answer right now. Text me or leave a voicemail." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Hi, it's Lee. Busy, leave a message." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Leave your message." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Not here, leave a message." yes
+machine test "${SV[VI++ % ${#SV[@]}]}" "Sorry, we missed you. Please call again during business hours, Monday to Friday." no
+machine test "${SV[VI++ % ${#SV[@]}]}" "The mailbox of the person you are calling is full and cannot accept messages." no
+machine test allison "" yes vm-theperson digits/7 digits/1 vm-isunavail vm-intro
+machine test allison "" yes vm-nobodyavail vm-intro
+machine test allison "" no number-not-answering please-try-call-later
+
+echo "build_corpus.sh: wrote $n files to $(pwd)/$OUT ($(du -sh "$OUT" | cut -f1))"

@@ -1,0 +1,117 @@
+//! The AMD detector on the labelled corpus (`tests/amd/corpus`, built by
+//! `tests/amd/build_corpus.sh`): behaviour, not timing. Figures come from `cargo bench --bench amd`.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use dialer::amd::asterisk::{self, AsteriskSettings};
+use dialer::amd::eval::{self, Label, Split, Truth};
+use dialer::amd::{self, AmdResult, Outcome, Settings};
+
+/// The corpus, read once for all tests (the detector is slow in unoptimised test builds).
+fn corpus() -> &'static [(Label, Vec<i16>)] {
+    static C: OnceLock<Vec<(Label, Vec<i16>)>> = OnceLock::new();
+    C.get_or_init(read_corpus)
+}
+
+/// Our detector's outcome for every file, computed once.
+fn run_all() -> &'static [(&'static Label, Outcome)] {
+    static O: OnceLock<Vec<(&'static Label, Outcome)>> = OnceLock::new();
+    O.get_or_init(|| run(corpus()))
+}
+
+fn read_corpus() -> Vec<(Label, Vec<i16>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/amd/corpus");
+    let labels = eval::load_labels(&dir.join("labels.csv")).unwrap();
+    assert!(labels.len() >= 50, "corpus has {} files", labels.len());
+    labels
+        .into_iter()
+        .map(|l| {
+            let pcm = eval::read_pcm(&dir.join(&l.file)).unwrap();
+            (l, pcm)
+        })
+        .collect()
+}
+
+fn run(c: &'static [(Label, Vec<i16>)]) -> Vec<(&'static Label, Outcome)> {
+    c.iter()
+        .map(|(l, p)| (l, amd::classify(&Settings::default(), p)))
+        .collect()
+}
+
+#[test]
+fn every_labelled_beep_is_found_within_300_ms_and_no_other() {
+    let mut with_beep = 0;
+    for (l, o) in run_all() {
+        match (l.beep_ms, o.beep_ms) {
+            (Some(want), Some(got)) => {
+                with_beep += 1;
+                assert!(
+                    got.abs_diff(want) <= 300,
+                    "{}: beep at {got} ms, labelled {want} ms",
+                    l.file
+                );
+            }
+            (Some(want), None) => panic!("{}: beep at {want} ms not found", l.file),
+            (None, Some(got)) => panic!("{}: no beep, but one found at {got} ms", l.file),
+            (None, None) => {}
+        }
+    }
+    assert!(with_beep >= 20, "{with_beep}");
+}
+
+#[test]
+fn no_person_is_called_a_machine_on_either_split() {
+    for (l, o) in run_all() {
+        if l.truth == Truth::Human {
+            assert_ne!(
+                o.result,
+                AmdResult::Machine,
+                "{}: {o:?} ({})",
+                l.file,
+                l.notes
+            );
+        }
+    }
+}
+
+#[test]
+fn the_held_out_split_scores_at_least_95_percent_and_beats_the_baseline() {
+    let rows: Vec<_> = run_all()
+        .iter()
+        .filter(|(l, _)| l.split == Split::Test)
+        .map(|(l, o)| (*l, o))
+        .collect();
+    let s = eval::score(&rows);
+    let base: Vec<_> = corpus()
+        .iter()
+        .filter(|(l, _)| l.split == Split::Test)
+        .map(|(l, p)| (l, asterisk::classify(&AsteriskSettings::default(), p)))
+        .collect();
+    let brows: Vec<_> = base.iter().map(|(l, o)| (*l, o)).collect();
+    let b = eval::score(&brows);
+    assert!(s.accuracy >= 0.95, "{s:#?}");
+    assert!(s.accuracy > b.accuracy, "ours {s:#?} asterisk {b:#?}");
+    assert!(
+        s.humans_called_machines < b.humans_called_machines,
+        "ours {s:#?} asterisk {b:#?}"
+    );
+}
+
+#[test]
+fn machines_get_a_message_start_after_their_beep() {
+    for (l, o) in run_all() {
+        if let (Truth::Machine, AmdResult::Machine, Some(beep)) = (l.truth, o.result, l.beep_ms) {
+            let m = o
+                .message
+                .unwrap_or_else(|| panic!("{}: no message start", l.file));
+            assert!(
+                m.at_ms > beep,
+                "{}: message at {} ms, beep at {beep}",
+                l.file,
+                m.at_ms
+            );
+            assert_eq!(m.cause, amd::MessageStartCause::AfterBeep, "{}", l.file);
+        }
+    }
+}
