@@ -48,21 +48,8 @@ pub enum EvalError {
         #[source]
         source: csv::Error,
     },
-    #[error("{path}: {source}")]
-    Wav {
-        path: PathBuf,
-        #[source]
-        source: hound::Error,
-    },
-    #[error(
-        "{path}: need 8 kHz mono 16-bit PCM, found {rate} Hz, {channels} channel(s), {bits} bits"
-    )]
-    WavFormat {
-        path: PathBuf,
-        rate: u32,
-        channels: u16,
-        bits: u16,
-    },
+    #[error(transparent)]
+    Wav(#[from] crate::media::wav::WavError),
 }
 
 /// Read `labels.csv` (columns `file,truth,split,beep_ms,speech_end_ms,notes`); errors name the file and line.
@@ -77,29 +64,9 @@ pub fn load_labels(path: &Path) -> Result<Vec<Label>, EvalError> {
         .map_err(err)
 }
 
-/// Read an 8 kHz mono 16-bit WAV (the corpus format).
+/// Read a recording as 8 kHz mono (any WAV the media module reads; other rates resampled).
 pub fn read_pcm(path: &Path) -> Result<Vec<i16>, EvalError> {
-    let werr = |source| EvalError::Wav {
-        path: path.to_owned(),
-        source,
-    };
-    let r = hound::WavReader::open(path).map_err(werr)?;
-    let spec = r.spec();
-    if spec.sample_rate != 8000
-        || spec.channels != 1
-        || spec.bits_per_sample != 16
-        || spec.sample_format != hound::SampleFormat::Int
-    {
-        return Err(EvalError::WavFormat {
-            path: path.to_owned(),
-            rate: spec.sample_rate,
-            channels: spec.channels,
-            bits: spec.bits_per_sample,
-        });
-    }
-    r.into_samples::<i16>()
-        .collect::<Result<_, _>>()
-        .map_err(werr)
+    Ok(crate::media::wav::read_8k_mono(path)?)
 }
 
 /// Beep timing on the files that have a beep.

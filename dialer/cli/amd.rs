@@ -14,7 +14,8 @@ use crate::amd::{self, Outcome, Settings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Recordings to classify, each starting at the answer (WAV, 8 kHz mono 16-bit).
+    /// Recordings to classify, each starting at the answer (WAV: PCM, float or G.711; channels
+    /// are averaged and other rates resampled to 8 kHz).
     #[arg(required = true, value_name = "FILE.wav")]
     pub files: Vec<PathBuf>,
     /// One JSON object per line: file, result, cause, decision_ms, beep_ms.
@@ -26,6 +27,16 @@ pub struct Args {
     /// Use the re-statement of Asterisk AMD()'s default rules instead (for comparison).
     #[arg(long, conflicts_with = "set")]
     pub asterisk: bool,
+}
+
+/// One line of `--json` output, fields in this order.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    file: &'a str,
+    result: &'a str,
+    cause: &'a str,
+    decision_ms: u32,
+    beep_ms: Option<u32>,
 }
 
 /// Settings from the defaults plus `--set key=value` pairs (values in TOML syntax).
@@ -70,14 +81,14 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         };
         let file = path.display().to_string();
         if a.json {
-            let v = serde_json::json!({
-                "file": file,
-                "result": o.result.as_str(),
-                "cause": o.cause.as_str(),
-                "decision_ms": o.decision_ms,
-                "beep_ms": o.beep_ms,
-            });
-            writeln!(out, "{v}")?;
+            let row = JsonRow {
+                file: &file,
+                result: o.result.as_str(),
+                cause: o.cause.as_str(),
+                decision_ms: o.decision_ms,
+                beep_ms: o.beep_ms,
+            };
+            writeln!(out, "{}", serde_json::to_string(&row)?)?;
         } else {
             writeln!(
                 out,
