@@ -54,6 +54,38 @@ impl Dialog {
         })
     }
 
+    /// The dialog our 2xx to `invite` establishes (UAS side, RFC 3261 §12.1.1): the INVITE's
+    /// Contact is the remote target, its Record-Route entries (in order) the route set, and our
+    /// CSeq space starts at 1.
+    pub fn uas(
+        invite: &Request,
+        local_tag: &str,
+        local_contact: &str,
+    ) -> Result<Dialog, ParseError> {
+        let from = invite.hdr_from()?;
+        let remote_tag = from
+            .tag
+            .clone()
+            .ok_or(ParseError::Header("From", "no tag".into()))?;
+        let to = invite.headers.get("To").ok_or(ParseError::Missing("To"))?;
+        let remote_target = match invite.contact()? {
+            Some(c) => c.uri,
+            None => from.uri,
+        };
+        Ok(Dialog {
+            call_id: invite.call_id()?.to_owned(),
+            local_tag: local_tag.to_owned(),
+            remote_tag,
+            local_from: format!("{to};tag={local_tag}"),
+            remote_to: invite.headers.get("From").unwrap_or_default().to_owned(),
+            local_seq: 0,
+            remote_seq: Some(invite.cseq()?.seq),
+            remote_target,
+            route_set: invite.record_route()?,
+            local_contact: local_contact.to_owned(),
+        })
+    }
+
     /// Does this request from the far end belong to this dialog?
     pub fn matches(&self, r: &Request) -> bool {
         let (Ok(cid), Ok(from), Ok(to)) = (r.call_id(), r.hdr_from(), r.hdr_to()) else {

@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up: [`message`] (bytes ⇄ our types), [`transaction`] (RFC 3261 §17),
 //! [`dialog`] and [`call`] (one outbound call), [`endpoint`] (all of it for one local address,
-//! plus the security rules). All sans-IO: inputs carry `now`; outputs are pulled.
+//! plus the security rules), and [`uas`] (taking calls: the simulated carrier and phones). All sans-IO: inputs carry `now`; outputs are pulled.
 
 pub mod call;
 pub mod dialog;
@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod message;
 mod timer;
 pub mod transaction;
+pub mod uas;
 
 pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy, Outcome};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
