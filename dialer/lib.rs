@@ -16,5 +16,6 @@ pub mod media;
 pub mod pacing;
 pub mod report;
 pub mod sim;
+pub mod simnet;
 pub mod sip;
 pub mod store;

@@ -103,6 +103,9 @@ fn workspace(renewals: &str) -> tempfile::TempDir {
         std::fs::create_dir_all(c.join(sub)).unwrap();
         for e in std::fs::read_dir(repo().join("campaigns").join(sub)).unwrap() {
             let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                continue; // e.g. audio/sim/ (the simulated carrier's voices)
+            }
             std::fs::copy(e.path(), c.join(sub).join(e.file_name())).unwrap();
         }
     }
