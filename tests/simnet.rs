@@ -28,7 +28,7 @@ use tokio::time::{Instant, timeout};
 
 enum Cmd {
     Place(
-        CallSpec,
+        Box<CallSpec>,
         oneshot::Sender<(CallId, mpsc::UnboundedReceiver<CallEvent>)>,
     ),
     Hangup(CallId),
@@ -58,7 +58,7 @@ impl Uac {
                     c = rx.recv() => match c {
                         None => return,
                         Some(Cmd::Place(spec, reply)) => {
-                            let id = ep.place_call(std::time::Instant::now(), spec);
+                            let id = ep.place_call(std::time::Instant::now(), *spec);
                             let (tx, erx) = mpsc::unbounded_channel();
                             routes.insert(id, tx);
                             let _ = reply.send((id, erx));
@@ -106,7 +106,7 @@ impl Uac {
             wall_start: jiff::Timestamp::now(),
         };
         let (tx, rx) = oneshot::channel();
-        self.cmds.send(Cmd::Place(spec, tx)).ok().unwrap();
+        self.cmds.send(Cmd::Place(Box::new(spec), tx)).ok().unwrap();
         rx.await.unwrap()
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Layers, bottom up: [`message`] (bytes ⇄ our types), [`transaction`] (RFC 3261 §17),
 //! [`dialog`] and [`call`] (one outbound call), [`endpoint`] (all of it for one local address,
-//! plus the security rules), and [`uas`] (taking calls: the simulated carrier and phones). All sans-IO: inputs carry `now`; outputs are pulled.
+//! plus the security rules), and [`uas`] (taking calls: the simulated carrier and phones). All
+//! sans-IO: inputs carry `now`; outputs are pulled.
 
 pub mod call;
 pub mod dialog;
