@@ -182,7 +182,16 @@ impl Uri {
             rsip::Host::Domain(d) => d.to_string(),
             rsip::Host::IpAddr(ip) => ip.to_string(),
         };
-        if host.is_empty() {
+        let mut user = u.auth.map(|a| a.user);
+        let mut host = host;
+        // rsip 0.4 leaves some user parts (with dots) in the host: split them off ourselves.
+        if user.is_none()
+            && let Some((us, h)) = host.rsplit_once('@')
+        {
+            user = Some(us.to_owned());
+            host = h.to_owned();
+        }
+        if host.is_empty() || user.as_deref().is_some_and(str::is_empty) {
             return Err(bad());
         }
         let port = u.host_with_port.port.map(|p| *p.value());
@@ -199,7 +208,7 @@ impl Uri {
         Ok(Uri {
             raw: s.to_owned(),
             sips,
-            user: u.auth.map(|a| a.user),
+            user,
             host,
             port,
             transport,
@@ -261,6 +270,14 @@ impl NameAddr {
         // rsip's tokenizer does not take a quoted display name with special characters; we
         // isolate the URI ourselves and let rsip validate it.
         let (uri_str, params) = if let Some(lt) = find_unquoted(v, b'<') {
+            let display = v[..lt].trim();
+            let quoted = display.len() >= 2 && display.starts_with('"') && display.ends_with('"');
+            let tokens = display
+                .bytes()
+                .all(|b| is_token(b) || b == b' ' || b == b'\t');
+            if !(display.is_empty() || quoted || tokens) {
+                return Err(bad("display name is neither tokens nor a quoted string"));
+            }
             let rest = &v[lt + 1..];
             let gt = rest.find('>').ok_or_else(|| bad("no closing `>`"))?;
             (&rest[..gt], &rest[gt + 1..])
@@ -301,7 +318,22 @@ pub struct Via {
 impl Via {
     fn parse(value: &str) -> Result<Via, ParseError> {
         let bad = || ParseError::Header("Via", clip(value));
-        let typed = rsip::headers::Via::new(value.trim())
+        // LWS is allowed around `/`, `;` and `=` (RFC 3261 §25.1); rsip wants none.
+        let value = squeeze_lws(value);
+        let (protocol, rest) = value.split_once(' ').ok_or_else(bad)?;
+        let transport = protocol
+            .strip_prefix("SIP/2.0/")
+            .filter(|t| !t.is_empty() && t.bytes().all(is_token))
+            .ok_or_else(bad)?;
+        if rest
+            .split(';')
+            .skip(1)
+            .any(|p| p.is_empty() || p.starts_with('='))
+        {
+            return Err(bad());
+        }
+        // rsip knows a fixed set of transports; the sent-by and parameters are what we ask of it.
+        let typed = rsip::headers::Via::new(format!("SIP/2.0/UDP {rest}"))
             .typed()
             .map_err(|_| bad())?;
         let host = match &typed.uri.host_with_port.host {
@@ -322,7 +354,7 @@ impl Via {
             }
         }
         Ok(Via {
-            transport: typed.transport.to_string(),
+            transport: transport.to_ascii_uppercase(),
             host,
             port: typed.uri.host_with_port.port.map(|p| *p.value()),
             branch,
@@ -604,6 +636,14 @@ impl Message {
         let start_line = lines.next().unwrap_or_default();
         let mut headers = unfold(lines)?;
 
+        if headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
+            .count()
+            > 1
+        {
+            return Err(ParseError::Header("Content-Length", "appears twice".into()));
+        }
         // Body cut to Content-Length (RFC 3261 §18.3); without it the rest of the datagram.
         let body = match headers.get("Content-Length") {
             Some(v) => {
@@ -666,8 +706,31 @@ impl Message {
             Message::Request(r) => r,
             Message::Response(r) => r,
         };
+        for name in [
+            "Call-ID",
+            "CSeq",
+            "From",
+            "To",
+            "Max-Forwards",
+            "Content-Type",
+        ] {
+            if h.headers()
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .count()
+                > 1
+            {
+                return Err(ParseError::Header(
+                    "single-valued",
+                    format!("{name} appears twice"),
+                ));
+            }
+        }
         h.call_id()?;
         let cseq = h.cseq()?;
+        for v in h.headers().get_all("Via") {
+            Via::parse(v)?;
+        }
         h.top_via()?;
         h.hdr_from()?;
         h.hdr_to()?;
@@ -971,6 +1034,28 @@ fn split_list(v: &str) -> impl Iterator<Item = &str> {
     }
     parts.push(v[start..].trim());
     parts.into_iter().filter(|p| !p.is_empty())
+}
+
+/// Collapse runs of whitespace to one space and drop it around `/`, `;`, `=` (outside quotes).
+fn squeeze_lws(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut pending_space = false;
+    for c in v.trim().chars() {
+        if c == ' ' || c == '\t' {
+            pending_space = true;
+            continue;
+        }
+        if matches!(c, '/' | ';' | '=') {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+        } else if pending_space && !out.ends_with(['/', ';', '=']) && !out.is_empty() {
+            out.push(' ');
+        }
+        pending_space = false;
+        out.push(c);
+    }
+    out
 }
 
 fn find_unquoted(v: &str, needle: u8) -> Option<usize> {
