@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,13 +18,13 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 
 use super::call::{CallEvent, CallId, CallReport, CallSpec, Credentials};
 use super::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
 use super::message::{Transport, Uri, stream_frame_len};
-use super::transaction::Timers;
+use super::transaction::{Timers, TxStats};
 
 /// A trunk as the SIP layer needs it (the daemon config converts into this).
 #[derive(Debug, Clone, PartialEq)]
@@ -137,10 +138,10 @@ struct TrunkState {
 
 enum Cmd {
     Place {
+        id: CallId,
         spec: Box<CallSpec>,
         events: mpsc::UnboundedSender<CallEvent>,
         permit: Option<OwnedSemaphorePermit>,
-        reply: oneshot::Sender<CallId>,
     },
     Hangup(CallId),
 }
@@ -152,7 +153,8 @@ pub struct Sip {
     trunks: Arc<HashMap<String, TrunkState>>,
     first_trunk: Option<String>,
     local: SocketAddr,
-    stats: Arc<Mutex<EndpointStats>>,
+    stats: Arc<Mutex<(EndpointStats, TxStats)>>,
+    next_id: Arc<AtomicU64>,
 }
 
 /// One placed call: its events, and a way to end it.
@@ -247,7 +249,7 @@ impl Sip {
         let seed = rand::rng().next_u64();
         let ep = Endpoint::new(ecfg, seed);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let stats = Arc::new(Mutex::new(EndpointStats::default()));
+        let stats = Arc::new(Mutex::new((EndpointStats::default(), TxStats::default())));
         let first_trunk = cfg.trunks.first().map(|t| t.name.clone());
         tokio::spawn(run(ep, socket, cmd_rx, stats.clone()));
         Ok(Sip {
@@ -256,6 +258,7 @@ impl Sip {
             first_trunk,
             local,
             stats,
+            next_id: Arc::new(AtomicU64::new(1)),
         })
     }
 
@@ -266,7 +269,12 @@ impl Sip {
 
     /// Counters so far (malformed datagrams, rejected INVITEs …).
     pub fn stats(&self) -> EndpointStats {
-        self.stats.lock().map(|s| *s).unwrap_or_default()
+        self.stats.lock().map(|s| s.0).unwrap_or_default()
+    }
+
+    /// Transaction counters so far (time-outs, retransmissions).
+    pub fn transaction_stats(&self) -> TxStats {
+        self.stats.lock().map(|s| s.1).unwrap_or_default()
     }
 
     /// Place a call: waits for a free channel on the trunk, then for its rate limiter, then
@@ -345,16 +353,15 @@ impl Sip {
             wall_start: jiff::Timestamp::now(),
         };
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let (reply_tx, reply_rx) = oneshot::channel();
+        let id = CallId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.cmd
             .send(Cmd::Place {
+                id,
                 spec: Box::new(spec),
                 events: ev_tx,
                 permit,
-                reply: reply_tx,
             })
             .map_err(|_| SipError::Stopped)?;
-        let id = reply_rx.await.map_err(|_| SipError::Stopped)?;
         Ok(CallHandle {
             id,
             events: ev_rx,
@@ -378,7 +385,7 @@ async fn run(
     mut ep: Endpoint,
     socket: UdpSocket,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
-    stats: Arc<Mutex<EndpointStats>>,
+    stats: Arc<Mutex<(EndpointStats, TxStats)>>,
 ) {
     let mut buf = vec![0u8; 65_535];
     let mut calls: HashMap<CallId, Live> = HashMap::new();
@@ -428,7 +435,7 @@ async fn run(
             }
         }
         if let Ok(mut s) = stats.lock() {
-            *s = ep.stats();
+            *s = (ep.stats(), ep.transaction_stats());
         }
         if !cmds_open && calls.is_empty() && ep.is_idle() {
             break;
@@ -452,10 +459,10 @@ async fn run(
                 ep.handle_datagram(Instant::now().into_std(), m.from, Transport::Tcp, &m.bytes);
             }
             cmd = cmds.recv(), if cmds_open => match cmd {
-                Some(Cmd::Place { spec, events, permit, reply }) => {
-                    let id = ep.place_call(Instant::now().into_std(), *spec);
+                Some(Cmd::Place { id, spec, events, permit }) => {
+                    // Registered before the INVITE goes, so no event can miss its call.
                     calls.insert(id, Live { events, _permit: permit });
-                    let _ = reply.send(id);
+                    ep.place_call_as(Instant::now().into_std(), id, *spec);
                 }
                 Some(Cmd::Hangup(id)) => ep.hangup(Instant::now().into_std(), id),
                 None => cmds_open = false,

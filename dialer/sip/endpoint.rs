@@ -159,13 +159,19 @@ impl Endpoint {
     pub fn place_call(&mut self, now: Instant, spec: CallSpec) -> CallId {
         self.next_call += 1;
         let id = CallId(self.next_call);
+        self.place_call_as(now, id, spec);
+        id
+    }
+
+    /// [`Self::place_call`] with an id the caller chose (unique, and never mixed with ids from
+    /// `place_call` on the same endpoint): lets a driver hand out ids without a round trip.
+    pub fn place_call_as(&mut self, now: Instant, id: CallId, spec: CallSpec) {
         let call = Call::start(now, id, spec, &mut ctx!(self));
         self.by_call_id.insert(call.sip_call_id().to_owned(), id);
         *self.live_hops.entry(call.dest_ip()).or_default() += 1;
         self.calls.insert(id, call);
         self.after(id);
         self.process(now);
-        id
     }
 
     /// End a call: CANCEL before the answer, BYE after (no-op when already ending).
