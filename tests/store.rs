@@ -149,11 +149,19 @@ async fn dnc_lists_are_scoped() {
         assert!(store.is_dnc(ids.id, "+12025550001").await.unwrap());
         assert!(store.is_dnc(other.id, "+12025550000").await.unwrap());
         assert!(!store.is_dnc(other.id, "+12025550001").await.unwrap());
-        let all = store.dnc_numbers(ids.id).await.unwrap();
-        assert_eq!(all.len(), 2);
+        assert_eq!(store.dnc_numbers(ids.id, true).await.unwrap().len(), 2);
+        assert_eq!(store.dnc_numbers(ids.id, false).await.unwrap().len(), 1);
         let page = store.leads_page(ids.id, 0, 10).await.unwrap();
-        let flagged: Vec<bool> = page.iter().map(|r| r.dnc).collect();
-        assert_eq!(flagged, vec![true, true, false], "{}", db.label);
+        let flagged: Vec<(bool, bool)> = page
+            .iter()
+            .map(|r| (r.dnc_campaign, r.dnc_global))
+            .collect();
+        assert_eq!(
+            flagged,
+            vec![(false, true), (true, false), (false, false)],
+            "{}",
+            db.label
+        );
     }
 }
 

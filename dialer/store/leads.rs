@@ -26,11 +26,12 @@ pub struct NewLead {
     pub priority: i32,
 }
 
-/// A lead with whether its number is on a DNC list the campaign honours.
+/// A lead with whether its number is on the campaign's or the global DNC list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadRow {
     pub lead: lead::Model,
-    pub dnc: bool,
+    pub dnc_campaign: bool,
+    pub dnc_global: bool,
 }
 
 /// What the scheduler does with a candidate inside a claim.
@@ -74,13 +75,20 @@ const ORDER: &str = "CASE lists.kind WHEN 'hot' THEN 0 WHEN 'warm' THEN 1 ELSE 2
          WHEN leads.attempts = 0 AND lists.kind = 'warm' THEN 1 ELSE 2 END, \
     COALESCE(leads.next_attempt_at_ms, leads.created_at_ms), leads.id";
 
-const DNC_FLAG: &str = "CASE WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = leads.phone \
-    AND d.campaign_id IN (0, leads.campaign_id)) THEN 1 ELSE 0 END AS dnc";
+/// 1: on the campaign's DNC list; 2: on the global list; 3: both.
+const DNC_FLAG: &str = "(CASE WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = leads.phone \
+    AND d.campaign_id = leads.campaign_id) THEN 1 ELSE 0 END) + (CASE WHEN EXISTS (SELECT 1 \
+    FROM dnc_numbers g WHERE g.phone = leads.phone AND g.campaign_id = 0) THEN 2 ELSE 0 END) \
+    AS dnc";
 
 fn lead_row(r: &QueryResult) -> Result<LeadRow> {
     let lead = lead::Model::from_query_result(r, "")?;
-    let dnc = r.try_get::<i32>("", "dnc")? != 0;
-    Ok(LeadRow { lead, dnc })
+    let dnc = r.try_get::<i32>("", "dnc")?;
+    Ok(LeadRow {
+        lead,
+        dnc_campaign: dnc & 1 != 0,
+        dnc_global: dnc & 2 != 0,
+    })
 }
 
 impl Store {

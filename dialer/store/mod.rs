@@ -320,15 +320,24 @@ impl Store {
         Ok(added)
     }
 
-    /// Every number a campaign may not call: the global list and the campaign's own.
-    pub async fn dnc_numbers(&self, campaign_id: i64) -> Result<std::collections::HashSet<String>> {
+    /// Every number of the campaign's own DNC list, and of the global list when asked.
+    pub async fn dnc_numbers(
+        &self,
+        campaign_id: i64,
+        with_global: bool,
+    ) -> Result<std::collections::HashSet<String>> {
+        let scopes = if with_global {
+            vec![0, campaign_id]
+        } else {
+            vec![campaign_id]
+        };
         let rows = self
             .db
             .query_all(
                 Query::select()
                     .column("phone")
                     .from("dnc_numbers")
-                    .and_where(Expr::col("campaign_id").is_in([0, campaign_id])),
+                    .and_where(Expr::col("campaign_id").is_in(scopes)),
             )
             .await?;
         rows.iter()

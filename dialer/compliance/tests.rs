@@ -1,0 +1,308 @@
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::*;
+use crate::campaign::{Campaign, Mode, Regime};
+
+/// A campaign loaded from a real file in a temp dir (cold, predictive, US, New York,
+/// Mon–Fri 09:00–20:00, 3 attempts, busy 30m).
+pub(crate) fn campaign() -> Campaign {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("lists")).unwrap();
+    std::fs::write(p.join("lists/a.csv"), "phone\n+12025550143\n").unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(p.join("safe.wav"), spec).unwrap();
+    for i in 0..800 {
+        w.write_sample(((i % 20) * 100) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    std::fs::write(
+        p.join("c.toml"),
+        r#"
+kind = "cold"
+mode = "predictive"
+trunk = "main"
+caller_id = "+12025550143"
+agent_groups = ["sales"]
+safe_harbor = "safe.wav"
+[[lists]]
+file = "lists/a.csv"
+[hours]
+timezone = "America/New_York"
+[[dispositions]]
+code = "callme"
+effect = "callback"
+[[dispositions]]
+code = "later"
+effect = "retry_after"
+retry_after = "2h"
+"#,
+    )
+    .unwrap();
+    crate::campaign::load_with(&p.join("c.toml"), &crate::campaign::Env::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn fresh<'a>() -> LeadFacts<'a> {
+    LeadFacts {
+        status: "new",
+        ..Default::default()
+    }
+}
+
+#[test]
+fn hours_are_in_the_leads_local_time_and_dst_safe() {
+    let c = campaign();
+    let la = TimeZone::get("America/Los_Angeles").unwrap();
+    // Tue 2026-11-24 15:00Z: 10:00 in New York (open), 07:00 in Los Angeles (closed).
+    let t = at("2026-11-24T15:00:00Z");
+    assert_eq!(check(&c, &fresh(), t), Ok(()));
+    let lead = LeadFacts {
+        zone: Some(&la),
+        zone_name: Some("America/Los_Angeles"),
+        ..fresh()
+    };
+    let r = check(&c, &lead, t).unwrap_err();
+    assert_eq!(r.code(), "outside_hours");
+    assert_eq!(
+        r.to_string(),
+        "outside calling hours: Tue 07:00 in America/Los_Angeles (window Mon,Tue,Wed,Thu,Fri 09:00-20:00)"
+    );
+    // DST: 13:30Z is 09:30 EDT on Monday 2026-03-09 (after the change) but 08:30 EST on
+    // Friday 2026-03-06 (before it).
+    assert_eq!(check(&c, &fresh(), at("2026-03-09T13:30:00Z")), Ok(()));
+    let r = check(&c, &fresh(), at("2026-03-06T13:30:00Z")).unwrap_err();
+    assert!(
+        r.to_string().contains("Fri 08:30 in America/New_York"),
+        "{r}"
+    );
+    // Weekend.
+    assert_eq!(
+        check(&c, &fresh(), at("2026-11-28T15:00:00Z"))
+            .unwrap_err()
+            .code(),
+        "outside_hours"
+    );
+}
+
+#[test]
+fn us_hours_never_leave_8_to_21_local() {
+    let mut c = campaign();
+    c.hours.start = jiff::civil::time(6, 0, 0, 0);
+    c.hours.end = jiff::civil::time(23, 0, 0, 0);
+    // 07:30 and 21:00 New York time (EST, UTC-5).
+    assert!(check(&c, &fresh(), at("2026-11-24T12:30:00Z")).is_err());
+    assert!(check(&c, &fresh(), at("2026-11-25T02:00:00Z")).is_err());
+    assert_eq!(check(&c, &fresh(), at("2026-11-25T01:59:00Z")), Ok(()));
+    assert_eq!(check(&c, &fresh(), at("2026-11-24T13:00:00Z")), Ok(()));
+    // The UK regime takes the campaign's hours as they are.
+    c.regime = Regime::Uk;
+    assert_eq!(check(&c, &fresh(), at("2026-11-24T12:30:00Z")), Ok(()));
+}
+
+#[test]
+fn dnc_closed_and_max_attempts() {
+    let mut c = campaign();
+    let t = at("2026-11-24T15:00:00Z");
+    let l = LeadFacts {
+        dnc_global: true,
+        ..fresh()
+    };
+    assert_eq!(check(&c, &l, t), Err(Refusal::Dnc { global: true }));
+    c.dnc.use_global = false;
+    assert_eq!(check(&c, &l, t), Ok(()));
+    let l = LeadFacts {
+        dnc_campaign: true,
+        ..fresh()
+    };
+    assert_eq!(check(&c, &l, t), Err(Refusal::Dnc { global: false }));
+    let l = LeadFacts {
+        status: "done",
+        ..fresh()
+    };
+    assert_eq!(check(&c, &l, t).unwrap_err().code(), "closed");
+    let l = LeadFacts {
+        status: "active",
+        attempts: c.retry.max_attempts,
+        ..fresh()
+    };
+    assert_eq!(
+        check(&c, &l, t).unwrap_err().to_string(),
+        format!("max attempts reached ({0} of {0})", c.retry.max_attempts)
+    );
+}
+
+#[test]
+fn retry_delays_follow_the_last_outcome() {
+    let c = campaign();
+    let busy = c.retry.delay.busy;
+    let last = at("2026-11-24T15:00:00Z");
+    let l = LeadFacts {
+        status: "active",
+        attempts: 1,
+        last_attempt_at: Some(last),
+        last_outcome: Some("busy"),
+        ..fresh()
+    };
+    let due = last + SignedDuration::try_from(busy).unwrap();
+    let before = due - SignedDuration::from_secs(1);
+    assert_eq!(
+        check(&c, &l, before),
+        Err(Refusal::RetryDelay {
+            outcome: "busy".into(),
+            due
+        })
+    );
+    assert_eq!(check(&c, &l, due), Ok(()));
+    // An agent disposition with "retry after 2h".
+    let l = LeadFacts {
+        last_outcome: Some("later"),
+        ..l
+    };
+    assert!(check(&c, &l, last + SignedDuration::from_mins(119)).is_err());
+    assert_eq!(check(&c, &l, last + SignedDuration::from_mins(120)), Ok(()));
+    // A scheduled callback replaces the delay.
+    let cb = last + SignedDuration::from_mins(10);
+    let l = LeadFacts {
+        last_outcome: Some("callme"),
+        callback_at: Some(cb),
+        ..l
+    };
+    assert_eq!(
+        check(&c, &l, cb - SignedDuration::from_secs(1)),
+        Err(Refusal::Callback { at: cb })
+    );
+    assert_eq!(check(&c, &l, cb), Ok(()));
+}
+
+#[test]
+fn rolling_limits_and_regulation_f() {
+    let mut c = campaign();
+    c.retry.max_attempts = 100;
+    c.hours.days = jiff::civil::Weekday::Monday
+        .cycle_forward()
+        .take(7)
+        .collect();
+    c.limits.per_24h = Some(2);
+    let now = at("2026-11-24T18:00:00Z");
+    let h = |n: i64| now - SignedDuration::from_hours(n);
+    let recent = [h(30), h(20), h(3)];
+    let l = LeadFacts {
+        status: "active",
+        attempts: 3,
+        recent_attempts: &recent,
+        ..fresh()
+    };
+    // Two in the last 24 h: the next is allowed when the older of them leaves the window.
+    assert_eq!(
+        check(&c, &l, now),
+        Err(Refusal::Per24h {
+            limit: 2,
+            until: h(20) + SignedDuration::from_hours(24)
+        })
+    );
+    assert_eq!(
+        check(&c, &l, h(20) + SignedDuration::from_hours(24)),
+        Ok(())
+    );
+
+    c.limits.per_24h = None;
+    c.limits.reg_f = true;
+    let days: Vec<Timestamp> = (1..=7).map(|d| h(24 * d - 1)).collect();
+    let l = LeadFacts {
+        status: "active",
+        attempts: 7,
+        recent_attempts: &days,
+        ..fresh()
+    };
+    let oldest = h(24 * 7 - 1);
+    assert_eq!(
+        check(&c, &l, now),
+        Err(Refusal::RegF7in7 {
+            until: oldest + SignedDuration::from_hours(24 * 7)
+        })
+    );
+    assert_eq!(
+        check(&c, &l, oldest + SignedDuration::from_hours(24 * 7)),
+        Ok(())
+    );
+    let l = LeadFacts {
+        status: "active",
+        attempts: 1,
+        last_conversation_at: Some(h(24 * 6)),
+        ..fresh()
+    };
+    assert_eq!(check(&c, &l, now).unwrap_err().code(), "reg_f_conversation");
+    assert_eq!(
+        check(&c, &l, h(24 * 6) + SignedDuration::from_hours(24 * 7)),
+        Ok(())
+    );
+}
+
+#[test]
+fn uk_abandoned_and_machine_rules_unless_an_agent_is_guaranteed() {
+    let mut c = campaign();
+    c.regime = Regime::Uk;
+    c.retry.max_attempts = 100;
+    c.hours.timezone = TimeZone::get("Europe/London").unwrap();
+    c.hours.timezone_name = "Europe/London".into();
+    c.hours.start = jiff::civil::time(8, 0, 0, 0);
+    c.hours.end = jiff::civil::time(21, 0, 0, 0);
+    let now = at("2026-11-24T15:00:00Z");
+    let ab = now - SignedDuration::from_hours(71);
+    let l = LeadFacts {
+        status: "active",
+        attempts: 1,
+        last_abandoned_at: Some(ab),
+        ..fresh()
+    };
+    assert_eq!(
+        check(&c, &l, now),
+        Err(Refusal::UkAbandoned {
+            until: ab + SignedDuration::from_hours(72)
+        })
+    );
+    // Machine at 09:00 London today: not again until midnight London time.
+    let m = at("2026-11-24T09:00:00Z");
+    let l = LeadFacts {
+        status: "active",
+        attempts: 1,
+        last_machine_at: Some(m),
+        ..fresh()
+    };
+    assert_eq!(
+        check(&c, &l, now),
+        Err(Refusal::UkMachineSameDay {
+            until: at("2026-11-25T00:00:00Z")
+        })
+    );
+    assert_eq!(check(&c, &l, at("2026-11-25T09:00:00Z")), Ok(()));
+    c.mode = Mode::Progressive;
+    assert_eq!(check(&c, &l, now), Ok(()));
+}
+
+#[test]
+fn unknown_stored_zones_are_refused() {
+    let c = campaign();
+    let l = LeadFacts {
+        zone: None,
+        zone_name: Some("Mars/Olympus"),
+        ..fresh()
+    };
+    assert_eq!(
+        check(&c, &l, at("2026-11-24T15:00:00Z"))
+            .unwrap_err()
+            .to_string(),
+        "unknown time zone \"Mars/Olympus\""
+    );
+}
