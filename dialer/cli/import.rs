@@ -1,12 +1,101 @@
-//! `dialer import` (issue 2; not built yet).
+//! `dialer import --campaign NAME FILE.csv [--list NAME] [--json]`: load a CSV lead list into a
+//! campaign's list in the store.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use super::Global;
+use crate::campaign::{self, Env};
+use crate::leads::import::{ImportReport, ImportTarget, import_file, pick_list};
+use crate::leads::{region, sync_campaign};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The campaign (its `name`), looked up in the campaigns directory.
+    #[arg(long)]
+    pub campaign: String,
+    /// The list of the campaign to import into (default: the list whose file this is, or the
+    /// campaign's only list).
+    #[arg(long)]
+    pub list: Option<String>,
+    /// Print `{"imported":N,"duplicates":N,"rejected":[{"line":N,"reason":"..."}]}`.
+    #[arg(long)]
+    pub json: bool,
+    /// The CSV file (a header line, then one lead per line).
+    pub file: PathBuf,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialer import` is not built yet (issue 2)")
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let setup = super::migrate::setup(g)?;
+    let c = campaign::find(&setup.campaigns_dir, &a.campaign, &Env::from_process())
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    let list = pick_list(&c, a.list.as_deref(), &a.file).map_err(|m| anyhow::anyhow!(m))?;
+    let reg = region(&list.default_region).with_context(|| {
+        format!(
+            "{}: list {:?}: unknown default_region {:?}",
+            c.source.display(),
+            list.name,
+            list.default_region
+        )
+    })?;
+    let size = std::fs::metadata(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?
+        .len();
+    let report: ImportReport = super::runtime()?.block_on(async {
+        let store = Store::open(&setup.url).await?;
+        let now = jiff::Timestamp::now();
+        let ids = sync_campaign(&store, &c, now).await?;
+        let list_id = ids
+            .list(&list.name)
+            .with_context(|| format!("list {:?} is not in the store", list.name))?;
+        let dnc = store.dnc_numbers(ids.id, c.dnc.use_global).await?;
+        let target = ImportTarget {
+            campaign_id: ids.id,
+            list_id,
+            region: reg,
+            columns: list.columns.clone(),
+            dnc,
+        };
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(size);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {elapsed} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        let r = import_file(&store, target, &a.file, |b| {
+            if let Some(bar) = &bar {
+                bar.set_position(b);
+            }
+        })
+        .await?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        anyhow::Ok(r)
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        for r in &report.rejected {
+            println!("{}:{}: {}", a.file.display(), r.line, r.reason);
+        }
+        println!(
+            "{}: {} imported, {} duplicates, {} rejected into {}/{}",
+            a.file.display(),
+            report.imported,
+            report.duplicates,
+            report.rejected.len(),
+            c.name,
+            list.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

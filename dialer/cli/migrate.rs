@@ -39,21 +39,41 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The store URL: `--db` / `DIALER_DATABASE_URL`, else SQLite `dialer.db` in the state
-/// directory (`$STATE_DIRECTORY` under systemd, else the current directory). The directory is
-/// created when missing.
+/// Where the store and the campaigns are.
+pub(crate) struct Setup {
+    pub url: String,
+    pub campaigns_dir: PathBuf,
+}
+
+/// The store URL and campaigns directory: `--db` / `DIALER_DATABASE_URL`, else the daemon
+/// config's (`--config`, default `dialer.toml`) when that file exists, else SQLite
+/// `dialer.sqlite` in `$DIALER_STATE_DIR` (or the current directory) and `campaigns/`.
+pub(crate) fn setup(g: &Global) -> anyhow::Result<Setup> {
+    let (url, campaigns_dir) = if g.config.exists() {
+        let cfg = crate::daemon::config::load(&g.config).map_err(|p| anyhow::anyhow!("{p}"))?;
+        (
+            g.db.clone().unwrap_or_else(|| cfg.database_url()),
+            cfg.campaigns_dir,
+        )
+    } else {
+        let url = match &g.db {
+            Some(u) => u.clone(),
+            None => {
+                let dir = std::env::var_os("DIALER_STATE_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                std::fs::create_dir_all(&dir).with_context(|| {
+                    format!("cannot create the state directory {}", dir.display())
+                })?;
+                default_sqlite_url(&dir)
+            }
+        };
+        (url, PathBuf::from("campaigns"))
+    };
+    Ok(Setup { url, campaigns_dir })
+}
+
+/// The store URL (see [`setup`]).
 pub(crate) fn store_url(g: &Global) -> anyhow::Result<String> {
-    if let Some(url) = &g.db {
-        return Ok(url.clone());
-    }
-    let dir = std::env::var_os("STATE_DIRECTORY")
-        .map(|s| {
-            // systemd may pass several, colon-separated: the first is ours.
-            let s = s.to_string_lossy().into_owned();
-            PathBuf::from(s.split(':').next().unwrap_or(".").to_string())
-        })
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-    Ok(default_sqlite_url(&dir))
+    Ok(setup(g)?.url)
 }

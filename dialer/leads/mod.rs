@@ -1,1 +1,223 @@
 //! Lead lists: CSV import, phone normalisation, time zones, and the lead scheduler.
+//!
+//! [`sync_campaign`] puts a campaign, its lists and its DNC files into the store;
+//! [`import`] loads a CSV list; [`scheduler`] hands out the next dialable leads with a lease;
+//! [`plan`] says for each lead whether it may be dialed at an instant and why not.
+
+pub mod import;
+pub mod plan;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::campaign::Campaign;
+use crate::compliance::LeadFacts;
+use crate::store::{CampaignIds, CampaignRecord, DncScope, LeadRow, ListRecord, Store, StoreError};
+
+/// What can go wrong with lead lists.
+#[derive(Debug, thiserror::Error)]
+pub enum LeadsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{file}: {message}")]
+    File { file: PathBuf, message: String },
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: PathBuf,
+        line: u64,
+        message: String,
+    },
+}
+
+/// Unix milliseconds of an instant.
+pub fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+/// The instant of unix milliseconds (clamped to jiff's range).
+pub fn from_ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+/// Normalise a phone number to E.164 with a default region; the error is the reason shown
+/// to the user.
+pub fn normalise_phone(raw: &str, region: phonenumber::country::Id) -> Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("empty phone".into());
+    }
+    if s.chars().any(|c| c.is_alphabetic()) {
+        return Err(format!("not a phone number: {s:?} has letters"));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-.()/\t".contains(c))
+    {
+        return Err(format!("not a phone number: {s:?}"));
+    }
+    let n =
+        phonenumber::parse(Some(region), s).map_err(|_| format!("not a phone number: {s:?}"))?;
+    if !n.is_valid() {
+        return Err(if s.starts_with('+') || s.starts_with("00") {
+            format!("not a valid phone number: {s:?}")
+        } else {
+            format!("not a valid number for region {}: {s:?}", region.as_ref())
+        });
+    }
+    Ok(n.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Parse an ISO 3166 region code (`US`, `GB`).
+pub fn region(code: &str) -> Option<phonenumber::country::Id> {
+    code.trim().to_ascii_uppercase().parse().ok()
+}
+
+/// Put a campaign and its lists into the store (insert or update), and its DNC files into its
+/// DNC list (entries are never removed). Returns the store ids.
+pub async fn sync_campaign(
+    store: &Store,
+    c: &Campaign,
+    now: Timestamp,
+) -> Result<CampaignIds, LeadsError> {
+    let source = c.source.display().to_string();
+    let record = CampaignRecord {
+        name: &c.name,
+        kind: c.kind.as_str(),
+        regime: c.regime.as_str(),
+        source: Some(&source),
+        lists: c
+            .lists
+            .iter()
+            .map(|l| ListRecord {
+                name: &l.name,
+                kind: c.kind.as_str(),
+                priority: l.priority,
+                default_region: &l.default_region,
+            })
+            .collect(),
+    };
+    let ids = store.upsert_campaign(&record, ms(now)).await?;
+    let default_region = c
+        .lists
+        .first()
+        .and_then(|l| region(&l.default_region))
+        .unwrap_or(phonenumber::country::Id::US);
+    for f in &c.dnc.files {
+        let text = std::fs::read_to_string(f).map_err(|e| LeadsError::File {
+            file: f.clone(),
+            message: format!("cannot read the DNC file: {e}"),
+        })?;
+        let mut phones = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let t = line.split('#').next().unwrap_or("").trim();
+            if t.is_empty() {
+                continue;
+            }
+            let p = normalise_phone(t, default_region).map_err(|m| LeadsError::Line {
+                file: f.clone(),
+                line: i as u64 + 1,
+                message: m,
+            })?;
+            phones.push(p);
+        }
+        let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
+        let src = f.display().to_string();
+        store
+            .add_dnc(DncScope::Campaign(ids.id), &refs, Some(&src), None, ms(now))
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// Resolves stored zone names once.
+#[derive(Debug, Default)]
+pub struct Zones(HashMap<String, Option<TimeZone>>);
+
+impl Zones {
+    pub fn get(&mut self, name: &str) -> Option<&TimeZone> {
+        self.0
+            .entry(name.to_string())
+            .or_insert_with(|| TimeZone::get(name).ok())
+            .as_ref()
+    }
+}
+
+/// The facts the compliance check needs, from a stored lead. `recent` is scratch space for the
+/// parsed attempt times.
+pub fn facts<'a>(
+    row: &'a LeadRow,
+    zone: Option<&'a TimeZone>,
+    recent: &'a mut Vec<Timestamp>,
+) -> LeadFacts<'a> {
+    let l = &row.lead;
+    recent.clear();
+    recent.extend(
+        crate::store::attempts::parse_recent(&l.recent_attempts)
+            .into_iter()
+            .map(from_ms),
+    );
+    LeadFacts {
+        status: &l.status,
+        zone,
+        zone_name: l.timezone.as_deref(),
+        attempts: u32::try_from(l.attempts).unwrap_or(0),
+        last_attempt_at: l.last_attempt_at_ms.map(from_ms),
+        last_outcome: l.last_outcome.as_deref(),
+        next_attempt_at: l.next_attempt_at_ms.map(from_ms),
+        callback_at: l.callback_at_ms.map(from_ms),
+        last_conversation_at: l.last_conversation_at_ms.map(from_ms),
+        last_abandoned_at: l.last_abandoned_at_ms.map(from_ms),
+        last_machine_at: l.last_machine_at_ms.map(from_ms),
+        recent_attempts: recent,
+        dnc_campaign: row.dnc_campaign,
+        dnc_global: row.dnc_global,
+        lease_until: l.lease_until_ms.map(from_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_normalise_to_e164_or_say_why_not() {
+        let us = phonenumber::country::Id::US;
+        assert_eq!(
+            normalise_phone("(202) 555-0143", us).unwrap(),
+            "+12025550143"
+        );
+        assert_eq!(
+            normalise_phone(" 202.555.0143 ", us).unwrap(),
+            "+12025550143"
+        );
+        assert_eq!(
+            normalise_phone("+44 20 7946 0018", us).unwrap(),
+            "+442079460018"
+        );
+        assert_eq!(normalise_phone("", us).unwrap_err(), "empty phone");
+        assert_eq!(
+            normalise_phone("call me", us).unwrap_err(),
+            "not a phone number: \"call me\" has letters"
+        );
+        assert_eq!(
+            normalise_phone("123", us).unwrap_err(),
+            "not a valid number for region US: \"123\""
+        );
+        assert_eq!(
+            normalise_phone("+1 999 555 0143", us).unwrap_err(),
+            "not a valid phone number: \"+1 999 555 0143\""
+        );
+        assert_eq!(
+            normalise_phone("020 7946 0018", region("gb").unwrap()).unwrap(),
+            "+442079460018"
+        );
+    }
+}

@@ -117,3 +117,95 @@ pub async fn all(name: &str) -> Vec<TestDb> {
     }
     v
 }
+
+/// A campaigns directory `campaigns/` in a temp dir (the root is where the binary runs):
+/// `<name>.toml` from `toml`, with `safe.wav`, `lists/a.csv` (header only unless written
+/// again) and `dnc.txt`.
+pub struct CampaignDir {
+    pub dir: tempfile::TempDir,
+    campaigns: std::path::PathBuf,
+}
+
+impl CampaignDir {
+    pub fn new(name: &str, toml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let campaigns = dir.path().join("campaigns");
+        let d = CampaignDir { dir, campaigns };
+        d.write("lists/a.csv", "phone,tz\n");
+        d.write("dnc.txt", "");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(d.campaigns.join("safe.wav"), spec).expect("wav");
+        for i in 0..800 {
+            w.write_sample(((i % 20) * 100) as i16).expect("wav");
+        }
+        w.finalize().expect("wav");
+        d.write(&format!("{name}.toml"), toml);
+        d
+    }
+
+    /// The campaigns directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.campaigns
+    }
+
+    /// Its parent, where the binary runs (`campaigns/` is its default campaigns dir).
+    pub fn root(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> std::path::PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    pub fn load(&self, name: &str) -> dialer::campaign::Campaign {
+        dialer::campaign::find(self.path(), name, &dialer::campaign::Env::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+/// A US predictive campaign named `name`, New York hours Mon–Fri 09:00–20:00, one list
+/// `lists/a.csv` (`phone`, `tz`), a DNC file `dnc.txt`; `extra` is appended.
+pub fn campaign_toml(name: &str, extra: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+kind = "cold"
+mode = "predictive"
+trunk = "main"
+caller_id = "+12025550143"
+agent_groups = ["sales"]
+safe_harbor = "safe.wav"
+
+[[lists]]
+name = "a"
+file = "lists/a.csv"
+columns = {{ phone = "phone", timezone = "tz" }}
+
+[hours]
+timezone = "America/New_York"
+
+[[dispositions]]
+code = "sale"
+effect = "final"
+success = true
+conversation = true
+
+[[dispositions]]
+code = "callback"
+effect = "callback"
+conversation = true
+
+[dnc]
+files = ["dnc.txt"]
+{extra}
+"#
+    )
+}

@@ -1,0 +1,131 @@
+//! The lead scheduler: the next dialable leads of a campaign, in priority order, claimed with
+//! a lease.
+//!
+//! Order: list kind (hot, warm, cold), list priority, lead priority, due callbacks, new leads of
+//! warm lists (speed to lead), then the longest-waiting. Only leads of zones whose calling
+//! hours are open are read (zones are checked once per claim, not per lead); every candidate
+//! then passes [`compliance::check`] inside the claim transaction. A candidate refused until a
+//! known instant (retry delay, rolling limits, UK rules) gets that instant stored as its due
+//! time, so later scans skip it; one found on a DNC list is closed as `dnc`.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{LeadsError, Zones, facts, ms};
+use crate::campaign::Campaign;
+use crate::compliance::{self, Refusal};
+use crate::store::{CampaignIds, ClaimDecision, ClaimRequest, LeadRow, Store};
+
+/// Hands out a campaign's leads.
+#[derive(Debug)]
+pub struct Scheduler {
+    campaign: Campaign,
+    campaign_id: i64,
+    owner: String,
+    lease: Duration,
+    zones: Zones,
+}
+
+impl Scheduler {
+    /// `owner` names this dialer process in leases; `lease` is how long a claim holds.
+    pub fn new(
+        campaign: Campaign,
+        ids: &CampaignIds,
+        owner: impl Into<String>,
+        lease: Duration,
+    ) -> Self {
+        Scheduler {
+            campaign,
+            campaign_id: ids.id,
+            owner: owner.into(),
+            lease,
+            zones: Zones::default(),
+        }
+    }
+
+    pub fn campaign(&self) -> &Campaign {
+        &self.campaign
+    }
+
+    /// Replace the campaign (after a reload); the store ids stay.
+    pub fn set_campaign(&mut self, c: Campaign) {
+        self.campaign = c;
+    }
+
+    /// Claim up to `n` leads that may be dialed at `at`.
+    pub async fn claim(
+        &mut self,
+        store: &Store,
+        at: Timestamp,
+        n: usize,
+    ) -> Result<Vec<LeadRow>, LeadsError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let c = &self.campaign;
+        let mut open = Vec::new();
+        let mut zoneless = false;
+        for z in store.lead_zones(self.campaign_id).await? {
+            match z {
+                None => {
+                    zoneless =
+                        compliance::hours(c, &c.hours.timezone, &c.hours.timezone_name, at).is_ok();
+                }
+                Some(name) => {
+                    if let Some(tz) = self.zones.get(&name)
+                        && compliance::hours(c, tz, &name, at).is_ok()
+                    {
+                        open.push(name);
+                    }
+                }
+            }
+        }
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let req = ClaimRequest {
+            campaign_id: self.campaign_id,
+            now_ms: ms(at),
+            max_attempts: i32::try_from(c.retry.max_attempts).unwrap_or(i32::MAX),
+            zones: &open,
+            zoneless,
+            owner: &self.owner,
+            lease_until_ms: ms(at).saturating_add(lease_ms),
+            limit: n,
+            scan: (n * 4).max(200),
+        };
+        let zones = &mut self.zones;
+        let mut recent = Vec::new();
+        let claimed = store
+            .claim_leads(&req, |row| {
+                let zone = row
+                    .lead
+                    .timezone
+                    .as_deref()
+                    .and_then(|z| zones.get(z).cloned());
+                let f = facts(row, zone.as_ref(), &mut recent);
+                decision(compliance::check(c, &f, at))
+            })
+            .await?;
+        Ok(claimed)
+    }
+}
+
+fn decision(r: Result<(), Refusal>) -> ClaimDecision {
+    match r {
+        Ok(()) => ClaimDecision::Take,
+        Err(Refusal::Dnc { .. }) => ClaimDecision::MarkDnc,
+        Err(
+            r @ (Refusal::RetryDelay { .. }
+            | Refusal::Callback { .. }
+            | Refusal::Per24h { .. }
+            | Refusal::RegF7in7 { .. }
+            | Refusal::RegFConversation { .. }
+            | Refusal::UkAbandoned { .. }
+            | Refusal::UkMachineSameDay { .. }),
+        ) => match r.until() {
+            Some(t) => ClaimDecision::Defer(ms(t)),
+            None => ClaimDecision::Skip,
+        },
+        Err(_) => ClaimDecision::Skip,
+    }
+}
