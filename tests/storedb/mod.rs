@@ -17,11 +17,27 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Open the store (migrated). A busy shared PostgreSQL server (other test runs, "too many
+    /// clients") gets a few more tries before the test fails.
     pub async fn open(&self) -> Store {
         let mut o = StoreOptions::new(self.url.clone());
         o.schema = self.schema.clone();
-        o.max_connections = 6;
-        Store::open_with(o).await.expect("open test store")
+        o.max_connections = if self.schema.is_some() { 3 } else { 6 };
+        let mut tries = 0;
+        loop {
+            match Store::open_with(o.clone()).await {
+                Ok(s) => return s,
+                Err(e) if tries < 4 => {
+                    eprintln!(
+                        "{}: opening the test store failed, retrying: {e}",
+                        self.label
+                    );
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(500 << tries)).await;
+                }
+                Err(e) => panic!("{}: cannot open the test store: {e}", self.label),
+            }
+        }
     }
 
     /// The URL with the schema in it (for the CLI: `?options=-c search_path=…`).
