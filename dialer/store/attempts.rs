@@ -5,7 +5,7 @@
 //! due time, and gives the lease back.
 
 use sea_orm::sea_query::Query;
-use sea_orm::{ConnectionTrait, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, Value};
 
 use super::{Result, Store, StoreError, stmt};
 
@@ -107,7 +107,7 @@ impl Store {
     /// Record a dial that starts now; returns the attempt id.
     pub async fn record_attempt_start(&self, a: &AttemptStart<'_>) -> Result<i64> {
         let backend = self.backend();
-        let txn = self.conn().begin().await?;
+        let txn = self.begin_write().await?;
         let row = txn
             .query_one_raw(stmt(
                 backend,
@@ -167,7 +167,7 @@ impl Store {
     /// Record how an attempt ended and update its lead (outcome, next due time, lease back).
     pub async fn record_attempt_end(&self, attempt_id: i64, e: &AttemptEnd) -> Result<()> {
         let backend = self.backend();
-        let txn = self.conn().begin().await?;
+        let txn = self.begin_write().await?;
         let row = txn
             .query_one_raw(stmt(
                 backend,
@@ -251,7 +251,7 @@ impl Store {
     /// their leads due again and give their leases back. Returns how many were closed.
     pub async fn close_interrupted(&self, now_ms: i64) -> Result<u64> {
         let backend = self.backend();
-        let txn = self.conn().begin().await?;
+        let txn = self.begin_write().await?;
         txn.execute_raw(stmt(
             backend,
             "UPDATE leads SET last_outcome = 'interrupted', lease_owner = NULL, \
@@ -393,7 +393,7 @@ impl Store {
         at_ms: i64,
     ) -> Result<()> {
         let backend = self.backend();
-        let txn = self.conn().begin().await?;
+        let txn = self.begin_write().await?;
         txn.execute_raw(stmt(
             backend,
             "UPDATE agent_state_intervals SET ended_at_ms = ? \

@@ -101,7 +101,7 @@ impl Store {
         leads: &[NewLead],
         now_ms: i64,
     ) -> Result<u64> {
-        let txn = self.conn().begin().await?;
+        let txn = self.begin_write().await?;
         let mut inserted = 0;
         for chunk in leads.chunks(ROWS_PER_INSERT) {
             let mut q = Query::insert()

@@ -191,6 +191,19 @@ impl Store {
     }
 
     /// The sea-orm connection, for modules that query with entities.
+    /// A transaction that writes. On SQLite it takes the write lock at `BEGIN` (`IMMEDIATE`), so
+    /// it waits out other writers with the busy timeout instead of failing at its first write
+    /// with "database is locked" (a deferred transaction cannot wait to upgrade).
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction> {
+        Ok(self
+            .db
+            .begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?)
+    }
+
     pub fn conn(&self) -> &DatabaseConnection {
         &self.db
     }
@@ -205,7 +218,7 @@ impl Store {
         c: &CampaignRecord<'_>,
         now_ms: i64,
     ) -> Result<CampaignIds> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let q = Query::insert()
             .into_table("campaigns")
             .columns([
@@ -294,7 +307,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<u64> {
         let mut added = 0;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         for chunk in phones.chunks(1000) {
             let mut q = Query::insert()
                 .into_table("dnc_numbers")
