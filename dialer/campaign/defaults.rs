@@ -27,15 +27,6 @@ cap = 0.03
 enabled = true
 on_machine = "hangup"
 on_notsure = "human"
-initial_silence_ms = 2500
-greeting_ms = 1500
-after_greeting_silence_ms = 800
-total_analysis_ms = 5000
-min_word_length_ms = 100
-between_words_silence_ms = 50
-maximum_number_of_words = 2
-silence_threshold = 256
-maximum_word_length_ms = 5000
 beep_wait_ms = 10000
 
 [retry]

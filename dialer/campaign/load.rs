@@ -701,31 +701,34 @@ impl CampaignReader<'_> {
                 ],
             )
         });
-        let ms = |ctx: &mut Ctx, k: &'static str| t.req_int(ctx, k, 0, 60_000).map(|v| v as u32);
+        // Detector tuning: only what the file sets overrides the detector's own defaults.
+        let ms = |ctx: &mut Ctx, k: &'static str| t.int(ctx, k, 0, 60_000).map(|v| v as u32);
         let initial_silence_ms = ms(ctx, "initial_silence_ms");
         let greeting_ms = ms(ctx, "greeting_ms");
         let after_greeting_silence_ms = ms(ctx, "after_greeting_silence_ms");
         let total_analysis_ms = ms(ctx, "total_analysis_ms");
         let min_word_length_ms = ms(ctx, "min_word_length_ms");
         let between_words_silence_ms = ms(ctx, "between_words_silence_ms");
-        let maximum_number_of_words = t.req_int(ctx, "maximum_number_of_words", 1, 50);
-        let silence_threshold = t.req_int(ctx, "silence_threshold", 0, 32767);
+        let maximum_number_of_words = t
+            .int(ctx, "maximum_number_of_words", 1, 50)
+            .map(|v| v as u32);
+        let silence_threshold = t.int(ctx, "silence_threshold", 0, 32767).map(|v| v as u32);
         let maximum_word_length_ms = ms(ctx, "maximum_word_length_ms");
-        let beep_wait_ms = ms(ctx, "beep_wait_ms");
+        let beep_wait_ms = t.req_int(ctx, "beep_wait_ms", 0, 60_000).map(|v| v as u32);
         t.finish(ctx);
         Some(AmdSettings {
             enabled: enabled?,
             on_machine: on_machine?,
             on_notsure: on_notsure?,
-            initial_silence_ms: initial_silence_ms?,
-            greeting_ms: greeting_ms?,
-            after_greeting_silence_ms: after_greeting_silence_ms?,
-            total_analysis_ms: total_analysis_ms?,
-            min_word_length_ms: min_word_length_ms?,
-            between_words_silence_ms: between_words_silence_ms?,
-            maximum_number_of_words: maximum_number_of_words? as u32,
-            silence_threshold: silence_threshold? as u32,
-            maximum_word_length_ms: maximum_word_length_ms?,
+            initial_silence_ms,
+            greeting_ms,
+            after_greeting_silence_ms,
+            total_analysis_ms,
+            min_word_length_ms,
+            between_words_silence_ms,
+            maximum_number_of_words,
+            silence_threshold,
+            maximum_word_length_ms,
             beep_wait_ms: beep_wait_ms?,
         })
     }

@@ -106,7 +106,9 @@ fn minimal_cold_campaign_gets_builtin_and_cold_defaults() {
     assert_eq!(c.priors.hit_rate, 0.15);
     // built-in defaults the kind does not touch
     assert_eq!(c.retry.delay.congestion, Duration::from_secs(300));
-    assert_eq!(c.amd.greeting_ms, 1500);
+    // Detector tuning left out keeps the detector's own defaults.
+    assert_eq!(c.amd.greeting_ms, None);
+    assert_eq!(c.amd.beep_wait_ms, 10_000);
     assert_eq!(c.lists.len(), 1);
     let l = &c.lists[0];
     assert_eq!(l.name, "a");

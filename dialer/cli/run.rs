@@ -1,12 +1,107 @@
-//! `dialer run` (issue 7; not built yet).
+//! `dialer run`: the daemon. Runs every enabled campaign of the config's campaigns directory.
+//!
+//! SIGHUP (`systemctl reload`) re-reads `dialer.toml` and the campaign files: a valid set
+//! applies to new dials; an invalid one is logged with file and key and the old one stays.
+//! SIGTERM or Ctrl-C stops new dials, lets live calls finish up to `--drain`, flushes the store
+//! and exits 0. Under systemd it sends READY, RELOADING, STOPPING and watchdog pings.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::Global;
+use crate::daemon::config::{self, DaemonConfig};
+use crate::daemon::run::{Daemon, Options};
+use crate::daemon::{logging, notify};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// How long live calls may go on after a stop is asked for.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub drain: Duration,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialer run` is not built yet (issue 7)")
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    logging::init();
+    super::runtime()?.block_on(async {
+        let loaded = config::load_all(&g.config)
+            .map_err(|problems| anyhow::anyhow!("the configuration has problems:\n{problems}"))?;
+        let store = open_store(g, &loaded.config).await?;
+        let options = Options {
+            drain_deadline: a.drain,
+            ..Options::default()
+        };
+        let enabled: Vec<_> = loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
+        let names: Vec<String> = enabled.iter().map(|c| c.name.clone()).collect();
+        let daemon = Daemon::start(loaded.config, enabled, store, options)
+            .await
+            .context("cannot start the daemon")?;
+        tracing::info!(sip = %daemon.sip_addr(), campaigns = ?names, "dialer running");
+        serve(g, daemon).await
+    })
+}
+
+/// Open the store the config (or `--db`) names; SQLite's state directory is created.
+pub(crate) async fn open_store(g: &Global, config: &DaemonConfig) -> anyhow::Result<Store> {
+    let url = match &g.db {
+        Some(u) => u.clone(),
+        None => {
+            std::fs::create_dir_all(&config.state_dir).with_context(|| {
+                format!(
+                    "cannot create the state directory {}",
+                    config.state_dir.display()
+                )
+            })?;
+            config.database_url()
+        }
+    };
+    Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store {url}"))
+}
+
+/// Signals, systemd notifications and the watchdog around a running daemon, until it stops.
+async fn serve(g: &Global, daemon: Daemon) -> anyhow::Result<ExitCode> {
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let watchdog = notify::watchdog_period()
+        .map(|period| tokio::spawn(notify::watchdog(daemon.heartbeat(), period)));
+    notify::ready("dialing");
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                notify::reloading();
+                match config::load_all(&g.config) {
+                    Ok(loaded) => {
+                        let enabled: Vec<_> =
+                            loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
+                        let n = enabled.len();
+                        daemon.reload(enabled).await;
+                        tracing::info!(campaigns = n, "reloaded");
+                    }
+                    Err(problems) => {
+                        for p in &problems.0 {
+                            tracing::error!(file = %p.file.display(), key = %p.key, "{}", p.message);
+                        }
+                        tracing::error!("reload refused: the running configuration stays");
+                    }
+                }
+                notify::ready("dialing");
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    notify::stopping("draining calls");
+    tracing::info!("stopping");
+    daemon.stop().await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,5 +5,6 @@ pub mod config;
 pub mod control;
 pub mod logging;
 pub mod notify;
+pub mod run;
 pub mod switchboard;
 pub mod writer;

@@ -452,6 +452,17 @@ impl Switchboard {
         }
     }
 
+    /// End every call now (the drain deadline passed): each gets its attempt record.
+    pub fn abort_calls(&mut self, now: Instant) {
+        let keys: Vec<CallKey> = self.calls.keys().copied().collect();
+        for call in keys {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.flow.abort(now);
+            }
+            self.pump_flow(now, call);
+        }
+    }
+
     /// Calls still in progress.
     pub fn live_calls(&self) -> usize {
         self.calls.len()
@@ -738,6 +749,13 @@ impl Switchboard {
         self.campaigns.keys().cloned().collect()
     }
 
+    /// The AMD settings of a call's campaign.
+    pub fn amd_settings(&self, call: CallKey) -> Option<crate::amd::Settings> {
+        let c = self.calls.get(&call)?;
+        let rt = self.campaigns.get(&c.campaign)?;
+        Some(amd_settings(&rt.campaign.amd))
+    }
+
     /// Close every agent's open interval at `now` (shutdown).
     pub fn flush_agents(&mut self, now: Instant) {
         self.agents.flush(now);
@@ -753,6 +771,36 @@ impl Switchboard {
             self.release_stale(now, &name);
             self.dial(now, &name);
         }
+    }
+
+    /// The campaigns (this one included) whose agents overlap this one's; agentless campaigns
+    /// share with nobody.
+    fn sharing(&self, now: Instant, name: &str) -> std::collections::HashSet<String> {
+        let agentless = |c: &Campaign| c.mode == Mode::Agentless;
+        let mut out = std::collections::HashSet::from([name.to_owned()]);
+        let Some(me) = self.campaigns.get(name) else {
+            return out;
+        };
+        if agentless(&me.campaign) {
+            return out;
+        }
+        let ids = |groups: &[String]| -> std::collections::HashSet<String> {
+            self.agents
+                .views_in(now, groups)
+                .into_iter()
+                .map(|v| v.id)
+                .collect()
+        };
+        let mine = ids(&me.campaign.agent_groups);
+        for (other, rt) in &self.campaigns {
+            if other != name
+                && !agentless(&rt.campaign)
+                && !ids(&rt.campaign.agent_groups).is_disjoint(&mine)
+            {
+                out.insert(other.clone());
+            }
+        }
+        out
     }
 
     fn release_stale(&mut self, now: Instant, name: &str) {
@@ -794,10 +842,13 @@ impl Switchboard {
                 State::LoggedOut | State::Connecting => None,
             })
             .collect();
+        // Calls of every campaign that shares an agent with this one compete for the same
+        // agents: count them all, or two campaigns dial twice for one free agent.
+        let sharing = self.sharing(now, name);
         let call_views: Vec<pacing::CallView> = self
             .calls
             .values()
-            .filter(|c| c.campaign == name && c.agent.is_none() && c.summary.is_none())
+            .filter(|c| sharing.contains(&c.campaign) && c.agent.is_none() && c.summary.is_none())
             .map(|c| match (c.answered, c.waiting_since) {
                 (_, Some(since)) => pacing::CallView::Waiting {
                     elapsed: now.saturating_duration_since(since),
@@ -1182,7 +1233,7 @@ fn flow_settings(c: &Campaign) -> flow::Settings {
         amd: c.amd.enabled,
         // The detector decides within its total analysis time once audio flows; a second
         // more covers a line that sends no audio at all.
-        amd_limit: Duration::from_millis(u64::from(c.amd.total_analysis_ms) + 1000),
+        amd_limit: Duration::from_millis(u64::from(amd_settings(&c.amd).total_analysis_ms) + 1000),
         on_machine: match c.amd.on_machine {
             crate::campaign::OnMachine::Hangup => OnMachine::HangUp,
             crate::campaign::OnMachine::Voicemail { .. } => OnMachine::Voicemail,
@@ -1192,6 +1243,33 @@ fn flow_settings(c: &Campaign) -> flow::Settings {
         agentless: c.mode == Mode::Agentless,
         record: c.recording,
     }
+}
+
+/// The detector's settings from the campaign's `[amd]` table; what the file does not set keeps
+/// the detector's defaults.
+fn amd_settings(a: &crate::campaign::AmdSettings) -> crate::amd::Settings {
+    let mut s = crate::amd::Settings {
+        beep_wait_ms: a.beep_wait_ms,
+        ..crate::amd::Settings::default()
+    };
+    let set = |field: &mut u32, v: Option<u32>| {
+        if let Some(v) = v {
+            *field = v;
+        }
+    };
+    set(&mut s.initial_silence_ms, a.initial_silence_ms);
+    set(&mut s.greeting_ms, a.greeting_ms);
+    set(
+        &mut s.after_greeting_silence_ms,
+        a.after_greeting_silence_ms,
+    );
+    set(&mut s.total_analysis_ms, a.total_analysis_ms);
+    set(&mut s.min_word_length_ms, a.min_word_length_ms);
+    set(&mut s.between_words_silence_ms, a.between_words_silence_ms);
+    set(&mut s.maximum_number_of_words, a.maximum_number_of_words);
+    set(&mut s.maximum_word_length_ms, a.maximum_word_length_ms);
+    set(&mut s.silence_floor, a.silence_threshold);
+    s
 }
 
 fn prompt_file(c: &Campaign, prompt: Prompt) -> Option<PathBuf> {

@@ -298,6 +298,23 @@ impl Flow {
         self.finish_if_hung_up(now);
     }
 
+    /// End the call now (the daemon is stopping): a call not answered yet is `interrupted`; an
+    /// answered one keeps what it was found to be.
+    pub fn abort(&mut self, now: Instant) {
+        match self.stage {
+            Stage::Done => return,
+            Stage::Dialing => self.summary.outcome = "interrupted".to_owned(),
+            Stage::Analysing { .. } => self.summary.outcome = "answered".to_owned(),
+            Stage::WaitingAgent { .. } => {
+                self.actions.push_back(Action::CancelAgentRequest);
+                self.abandon();
+            }
+            _ => {}
+        }
+        self.actions.push_back(Action::HangUp);
+        self.finish(now);
+    }
+
     /// Apply expired deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.stage {

@@ -302,3 +302,30 @@ fn no_amd_decision_in_time_counts_as_not_sure() {
     );
     assert!(drain(&mut f).is_empty());
 }
+
+#[test]
+fn abort_ends_every_stage_with_a_summary() {
+    let t0 = Instant::now();
+    // Ringing: interrupted.
+    let mut f = Flow::new(t0, Settings::default());
+    f.abort(t0 + ms(500));
+    let a = drain(&mut f);
+    assert_eq!(a[0], Action::HangUp);
+    assert_eq!(summary(&a).outcome, "interrupted");
+    // Waiting for an agent: abandoned.
+    let mut f = answered(t0, Settings::default());
+    f.handle(
+        t0 + ms(10_000),
+        Input::Amd {
+            result: AmdResult::Human,
+            cause: "x".into(),
+        },
+    );
+    drain(&mut f);
+    f.abort(t0 + ms(10_500));
+    let s = summary(&drain(&mut f));
+    assert!(s.abandoned);
+    // Done: nothing more.
+    f.abort(t0 + ms(11_000));
+    assert!(drain(&mut f).is_empty());
+}

@@ -429,3 +429,22 @@ fn paused_campaign_does_not_dial() {
     core.control("warm-followup", Control::Running).unwrap();
     assert_eq!(dial_n(&mut core, t0 + ms(500), 1, 1).len(), 1);
 }
+
+#[test]
+fn campaigns_sharing_an_agent_do_not_both_dial_for_it() {
+    let t0 = Instant::now();
+    let mut core = board(t0, &["ann"], campaign(|_| {}));
+    let other = campaign(|c| c.name = "second".into());
+    core.upsert_campaign(other, 8, pacing::WindowCounts::default());
+    // The first campaign dials for Ann.
+    let d = dial_n(&mut core, t0, 1, 1);
+    assert_eq!(d.len(), 1);
+    // The second sees that call in flight for the same agent: no claim, no dial.
+    core.handle(t0 + ms(200), Input::Tick);
+    let out = drain(&mut core);
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Claim { .. } | Output::Dial(_))),
+        "{out:?}"
+    );
+}

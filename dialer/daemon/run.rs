@@ -1,0 +1,1028 @@
+//! The running daemon: the switchboard's task and the IO it drives.
+//!
+//! One task owns the [`Switchboard`] and feeds it ticks, deadlines, what SIP and media report,
+//! claimed leads and control requests; after every input it drains the outputs and carries them
+//! out: claims and releases on the store, dials through the SIP layer, media legs (prompts, AMD,
+//! bridges, recordings), agent legs, and records for the store writer. Per call there is one
+//! small task that owns the SIP call handle and forwards its events; per media leg one that
+//! forwards the leg's events. Nothing holds a lock across an await.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::clock::WallClock;
+use super::config::DaemonConfig;
+use super::control::{Control, Envelope, Reply, Request};
+use super::notify::Heartbeat;
+use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
+use super::writer::{Msg, Writer};
+use crate::campaign::Campaign;
+use crate::flow::AmdResult;
+use crate::leads::scheduler::Scheduler;
+use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig};
+use crate::media::sdp::{LocalMedia, RemoteMedia};
+use crate::media::{self, LegId, Pcm};
+use crate::pacing::WindowCounts;
+use crate::sip::call::CallEvent;
+use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
+use crate::store::{CampaignIds, CampaignRecord, ListRecord, Store};
+
+/// What can stop the daemon from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("SIP: {0}")]
+    Sip(#[from] crate::sip::driver::SipError),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The pacing tick.
+    pub tick: Duration,
+    /// How long live calls may go on after a stop was asked for.
+    pub drain_deadline: Duration,
+    /// Lease owner name for claimed leads (unique per process).
+    pub owner: String,
+    /// How long a claimed lead stays leased.
+    pub lease: Duration,
+    /// Wrap-up longer than this ends by itself.
+    pub wrap_limit: Option<Duration>,
+    /// Log agents in at start (the demo; the API does it otherwise).
+    pub login_all_agents: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_millis(200),
+            drain_deadline: Duration::from_secs(60),
+            owner: format!(
+                "{}-{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "dialer".into()),
+                std::process::id()
+            ),
+            lease: Duration::from_secs(300),
+            wrap_limit: Some(Duration::from_secs(300)),
+            login_all_agents: false,
+        }
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    control: Control,
+    reload: mpsc::Sender<(Vec<Campaign>, oneshot::Sender<()>)>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    heartbeat: Heartbeat,
+    sip_addr: SocketAddr,
+}
+
+impl Daemon {
+    /// Open the store's rows for the campaigns, bind SIP and media, and start the switchboard.
+    pub async fn start(
+        config: DaemonConfig,
+        campaigns: Vec<Campaign>,
+        store: Store,
+        options: Options,
+    ) -> Result<Daemon, StartError> {
+        let clock = WallClock::start();
+        let now = Instant::now();
+        let now_ms = clock.ms(now);
+        let closed = store.close_interrupted(now_ms).await?;
+        if closed > 0 {
+            tracing::warn!(
+                closed,
+                "attempts left open by an earlier run closed as interrupted"
+            );
+        }
+
+        let mut trunks = Vec::new();
+        for t in &config.trunks {
+            trunks
+                .push(TrunkConfig::from_daemon(t).map_err(|e| StartError::Config(e.to_string()))?);
+        }
+        let agent_ips: Vec<IpAddr> = config
+            .agents
+            .iter()
+            .filter_map(|a| crate::sip::message::Uri::parse(&a.sip_uri).ok())
+            .filter_map(|u| u.socket_addr())
+            .map(|a| a.ip())
+            .collect();
+        let sip = Sip::start(SipConfig {
+            bind: config.sip.bind,
+            public_ip: config.sip.public_ip,
+            trunks,
+            allowed: agent_ips,
+            timers: Default::default(),
+        })
+        .await?;
+        let media = Media::start(MediaConfig {
+            bind: sip.local_addr().ip(),
+            port_min: config.media.rtp_port_min,
+            port_max: config.media.rtp_port_max,
+            ..MediaConfig::default()
+        });
+
+        let mut board = Switchboard::new(
+            now,
+            config
+                .agents
+                .iter()
+                .map(|a| (a.id.clone(), a.groups.clone())),
+            config.trunks.iter().map(|t| {
+                (
+                    t.name.clone(),
+                    TrunkLimits {
+                        max_channels: t.max_channels,
+                        calls_per_second: t.calls_per_second,
+                    },
+                )
+            }),
+            options.wrap_limit,
+        );
+        let mut schedulers = HashMap::new();
+        for c in campaigns {
+            let (ids, history) = register(&store, &c, &clock).await?;
+            let scheduler = Scheduler::new(c.clone(), &ids, options.owner.clone(), options.lease);
+            schedulers.insert(c.name.clone(), Arc::new(tokio::sync::Mutex::new(scheduler)));
+            board.upsert_campaign(Arc::new(c), ids.id, history);
+        }
+        if options.login_all_agents {
+            for a in &config.agents {
+                let _ = board.agent_login(now, &a.id);
+            }
+        }
+
+        let (writer_tx, writer_rx) = mpsc::channel(4096);
+        tokio::spawn(Writer::new(store.clone(), clock).run(writer_rx));
+        let (control_tx, control_rx) = mpsc::channel(256);
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let (reload, reload_rx) = mpsc::channel(4);
+        let heartbeat = Heartbeat::default();
+        let agents: HashMap<String, String> = config
+            .agents
+            .iter()
+            .map(|a| (a.id.clone(), a.sip_uri.clone()))
+            .collect();
+        let sip_addr = sip.local_addr();
+        let shell = Shell {
+            board,
+            store,
+            sip,
+            media,
+            clock,
+            writer: writer_tx,
+            events: events_tx,
+            calls: HashMap::new(),
+            agent_uris: agents,
+            agent_legs: HashMap::new(),
+            schedulers,
+            rows: HashMap::new(),
+            prompts: HashMap::new(),
+            recordings: config.media.recordings_dir.clone(),
+            options,
+            heartbeat: heartbeat.clone(),
+        };
+        let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
+        Ok(Daemon {
+            control: Control::new(control_tx),
+            reload,
+            stop,
+            task,
+            heartbeat,
+            sip_addr,
+        })
+    }
+
+    /// The control handle (API, simulated agents, terminal).
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Progress of the main loop (for the systemd watchdog).
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
+
+    /// The SIP address the daemon sends from and listens on.
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// Apply new campaign settings (SIGHUP): new dials use them, calls in progress keep theirs;
+    /// campaigns no longer listed stop dialing. Returns once applied.
+    pub async fn reload(&self, campaigns: Vec<Campaign>) {
+        let (done, wait) = oneshot::channel();
+        if self.reload.send((campaigns, done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Stop dialing, let live calls finish up to the drain deadline, flush the store, return.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Make sure the store has the campaign and its lists; read its abandon window's history.
+async fn register(
+    store: &Store,
+    c: &Campaign,
+    clock: &WallClock,
+) -> Result<(CampaignIds, WindowCounts), StartError> {
+    let now = Instant::now();
+    let now_ms = clock.ms(now);
+    let source = c.source.display().to_string();
+    let lists = c
+        .lists
+        .iter()
+        .map(|l| ListRecord {
+            name: &l.name,
+            kind: c.kind.as_str(),
+            priority: l.priority,
+            default_region: &l.default_region,
+        })
+        .collect();
+    let ids = store
+        .upsert_campaign(
+            &CampaignRecord {
+                name: &c.name,
+                kind: c.kind.as_str(),
+                regime: c.regime.as_str(),
+                source: Some(&source),
+                lists,
+            },
+            now_ms,
+        )
+        .await?;
+    let window = match c.abandon.window {
+        crate::campaign::AbandonWindow::Rolling30Days => crate::pacing::Window::Rolling30Days,
+        crate::campaign::AbandonWindow::CalendarDay => crate::pacing::Window::CalendarDay,
+    };
+    let since = window
+        .start_ms(clock.timestamp(now), &c.hours.timezone)
+        .unwrap_or(now_ms - 30 * 24 * 3600 * 1000);
+    let counts = store.abandon_counts(ids.id, since, now_ms + 1).await?;
+    tracing::info!(campaign = %c.name, id = ids.id, live = counts.live, abandoned = counts.abandoned, "campaign registered");
+    Ok((
+        ids,
+        WindowCounts {
+            live_answers: counts.live,
+            abandoned: counts.abandoned,
+            amd_machines: 0,
+        },
+    ))
+}
+
+/// What the per-call and per-leg tasks report.
+#[derive(Debug)]
+enum Event {
+    Sip {
+        call: CallKey,
+        event: CallEvent,
+    },
+    /// The dial could not be placed (no store row, no trunk …).
+    DialFailed {
+        call: CallKey,
+        reason: String,
+    },
+    Media {
+        call: CallKey,
+        event: media::LegEvent,
+    },
+    Amd {
+        call: CallKey,
+        result: AmdResult,
+        cause: String,
+    },
+    Beep {
+        call: CallKey,
+    },
+    AgentSip {
+        agent: String,
+        event: CallEvent,
+    },
+    AgentFailed {
+        agent: String,
+        reason: String,
+    },
+    AgentMedia {
+        agent: String,
+        event: media::LegEvent,
+    },
+    Leads {
+        campaign: String,
+        leads: Vec<Lead>,
+    },
+    ClaimDone {
+        campaign: String,
+    },
+}
+
+struct CallIo {
+    leg: LegId,
+    hangup: Option<oneshot::Sender<()>>,
+}
+
+struct AgentLeg {
+    leg: LegId,
+    hangup: Option<oneshot::Sender<()>>,
+}
+
+struct Shell {
+    board: Switchboard,
+    store: Store,
+    sip: Sip,
+    media: Media,
+    clock: WallClock,
+    writer: mpsc::Sender<Msg>,
+    events: mpsc::UnboundedSender<Event>,
+    calls: HashMap<CallKey, CallIo>,
+    agent_uris: HashMap<String, String>,
+    agent_legs: HashMap<String, AgentLeg>,
+    schedulers: HashMap<String, Arc<tokio::sync::Mutex<Scheduler>>>,
+    /// The store row of a dial, which its INVITE waits for.
+    rows: HashMap<CallKey, oneshot::Receiver<Result<i64, String>>>,
+    prompts: HashMap<PathBuf, Pcm>,
+    recordings: PathBuf,
+    options: Options,
+    heartbeat: Heartbeat,
+}
+
+impl Shell {
+    async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        mut control: mpsc::Receiver<Envelope>,
+        mut reload: mpsc::Receiver<(Vec<Campaign>, oneshot::Sender<()>)>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(self.options.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut draining_until: Option<Instant> = None;
+        loop {
+            let deadline = self.board.poll_timeout();
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.board.handle(now, Input::Tick);
+                    self.heartbeat.beat();
+                }
+                _ = sleep_until(deadline) => {
+                    self.board.handle_timeout(Instant::now());
+                }
+                Some(ev) = events.recv() => self.on_event(ev),
+                Some((request, reply)) = control.recv() => {
+                    let answer = self.on_request(request);
+                    let _ = reply.send(answer);
+                }
+                Some((campaigns, done)) = reload.recv() => {
+                    self.reload(campaigns).await;
+                    let _ = done.send(());
+                }
+                changed = stop.changed(), if draining_until.is_none() => {
+                    if changed.is_err() || *stop.borrow() {
+                        tracing::info!(calls = self.board.live_calls(), "stopping: no new dials, draining calls");
+                        self.board.drain();
+                        draining_until = Some(Instant::now() + self.options.drain_deadline);
+                    }
+                }
+            }
+            self.pump().await;
+            if let Some(until) = draining_until {
+                if self.board.live_calls() == 0 && self.calls.is_empty() {
+                    break;
+                }
+                if Instant::now() >= until {
+                    tracing::warn!(
+                        calls = self.calls.len(),
+                        "drain deadline passed: hanging up"
+                    );
+                    for io in self.calls.values_mut() {
+                        if let Some(h) = io.hangup.take() {
+                            let _ = h.send(());
+                        }
+                    }
+                    // Every call still open gets its attempt record now.
+                    self.board.abort_calls(Instant::now());
+                    self.pump().await;
+                    // Give the BYEs a moment to leave, then stop.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    break;
+                }
+            }
+        }
+        // Close agent intervals, hang up agent legs, flush the store.
+        self.board.flush_agents(Instant::now());
+        self.pump().await;
+        for leg in self.agent_legs.values_mut() {
+            if let Some(h) = leg.hangup.take() {
+                let _ = h.send(());
+            }
+        }
+        let (done, wait) = oneshot::channel();
+        if self.writer.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    async fn reload(&mut self, campaigns: Vec<Campaign>) {
+        let names: std::collections::HashSet<String> =
+            campaigns.iter().map(|c| c.name.clone()).collect();
+        for c in campaigns {
+            match register(&self.store, &c, &self.clock).await {
+                Ok((ids, history)) => {
+                    match self.schedulers.get(&c.name) {
+                        Some(s) => s.lock().await.set_campaign(c.clone()),
+                        None => {
+                            let s = Scheduler::new(
+                                c.clone(),
+                                &ids,
+                                self.options.owner.clone(),
+                                self.options.lease,
+                            );
+                            self.schedulers
+                                .insert(c.name.clone(), Arc::new(tokio::sync::Mutex::new(s)));
+                        }
+                    }
+                    self.board.upsert_campaign(Arc::new(c), ids.id, history);
+                }
+                Err(err) => {
+                    tracing::error!(campaign = %c.name, %err, "reload: campaign kept as it was")
+                }
+            }
+        }
+        for gone in self.board.campaign_names() {
+            if !names.contains(&gone) {
+                tracing::info!(campaign = %gone, "reload: campaign removed, no new dials");
+                self.board.remove_campaign(&gone);
+                self.schedulers.remove(&gone);
+            }
+        }
+    }
+
+    fn on_request(&mut self, r: Request) -> Result<Reply, super::switchboard::SwitchboardError> {
+        let now = Instant::now();
+        let b = &mut self.board;
+        Ok(match r {
+            Request::Login(a) => b.agent_login(now, &a).map(|_| Reply::Done)?,
+            Request::Logout(a) => b.agent_logout(now, &a).map(|_| Reply::Done)?,
+            Request::Ready(a) => b.agent_ready(now, &a).map(|_| Reply::Done)?,
+            Request::Pause { agent, reason } => {
+                b.agent_pause(now, &agent, &reason).map(|_| Reply::Done)?
+            }
+            Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| Reply::Done)?,
+            Request::Disposition {
+                agent,
+                code,
+                notes,
+                callback_after,
+            } => b
+                .agent_disposition(now, &agent, &code, notes, callback_after)
+                .map(|_| Reply::Done)?,
+            Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
+            Request::Agents => Reply::Agents(b.agent_views(now)),
+            Request::Campaigns => Reply::Campaigns(b.campaign_status()),
+            Request::Campaign { name, control } => {
+                b.control(&name, control).map(|_| Reply::Done)?
+            }
+        })
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let now = Instant::now();
+        match ev {
+            Event::Sip { call, event } => match event {
+                CallEvent::Progress { status } => {
+                    if status == 180 || status == 183 {
+                        self.board.handle(now, Input::Ringing { call });
+                    }
+                }
+                CallEvent::Answered { answer, .. } => {
+                    if let Some(io) = self.calls.get(&call) {
+                        set_remote(&self.media, io.leg, &answer);
+                    }
+                    self.board.handle(now, Input::Answered { call });
+                }
+                CallEvent::Hold { .. } => {}
+                CallEvent::Ended(report) => {
+                    let _ = self.writer.try_send(Msg::CallInfo {
+                        call,
+                        sip_call_id: Some(report.sip_call_id.clone()),
+                        recording: None,
+                    });
+                    if let Some(io) = self.calls.remove(&call) {
+                        self.media.close_leg(io.leg);
+                    }
+                    self.board.handle(
+                        now,
+                        Input::CallEnded {
+                            call,
+                            outcome: report.outcome.as_str().to_owned(),
+                            sip_status: report.sip_status,
+                        },
+                    );
+                }
+            },
+            Event::DialFailed { call, reason } => {
+                tracing::warn!(call, %reason, "dial failed");
+                if let Some(io) = self.calls.remove(&call) {
+                    self.media.close_leg(io.leg);
+                }
+                self.board.handle(
+                    now,
+                    Input::CallEnded {
+                        call,
+                        outcome: "failed".into(),
+                        sip_status: None,
+                    },
+                );
+            }
+            Event::Media { call, event } => {
+                if let media::LegEvent::Media(e) = event {
+                    match e {
+                        media::Event::PromptFinished { .. } => {
+                            self.board.handle(now, Input::PromptFinished { call })
+                        }
+                        media::Event::Inactive => {
+                            self.board.handle(now, Input::MediaTimeout { call })
+                        }
+                        media::Event::Dtmf(_) | media::Event::Latched(_) => {}
+                    }
+                }
+            }
+            Event::Amd {
+                call,
+                result,
+                cause,
+            } => {
+                metrics::counter!("dialer_amd_results_total", "result" => result.as_str())
+                    .increment(1);
+                self.board.handle(
+                    now,
+                    Input::Amd {
+                        call,
+                        result,
+                        cause,
+                    },
+                )
+            }
+            Event::Beep { call } => self.board.handle(now, Input::Beep { call }),
+            Event::AgentSip { agent, event } => match event {
+                CallEvent::Answered { answer, .. } => {
+                    if let Some(leg) = self.agent_legs.get(&agent) {
+                        set_remote(&self.media, leg.leg, &answer);
+                    }
+                    tracing::info!(%agent, "agent leg up");
+                    self.board.handle(now, Input::AgentLegUp { agent });
+                }
+                CallEvent::Ended(report) => {
+                    tracing::info!(%agent, outcome = %report.outcome, "agent leg down");
+                    if let Some(leg) = self.agent_legs.remove(&agent) {
+                        self.media.close_leg(leg.leg);
+                    }
+                    self.board.handle(now, Input::AgentLegDown { agent });
+                }
+                CallEvent::Progress { .. } | CallEvent::Hold { .. } => {}
+            },
+            Event::AgentFailed { agent, reason } => {
+                tracing::warn!(%agent, %reason, "agent leg failed");
+                if let Some(leg) = self.agent_legs.remove(&agent) {
+                    self.media.close_leg(leg.leg);
+                }
+                self.board.handle(now, Input::AgentLegDown { agent });
+            }
+            Event::AgentMedia { agent, event } => {
+                if let media::LegEvent::Media(media::Event::Inactive) = event
+                    && let Some(leg) = self.agent_legs.get_mut(&agent)
+                    && let Some(h) = leg.hangup.take()
+                {
+                    tracing::warn!(%agent, "agent leg silent: hanging up");
+                    let _ = h.send(());
+                }
+            }
+            Event::Leads { campaign, leads } => {
+                self.board.handle(now, Input::Leads { campaign, leads })
+            }
+            Event::ClaimDone { campaign } => self.board.handle(now, Input::ClaimDone { campaign }),
+        }
+    }
+
+    /// Carry out everything the switchboard asked for.
+    async fn pump(&mut self) {
+        while let Some(out) = self.board.poll_output() {
+            match out {
+                Output::Claim { campaign, n, .. } => self.claim(campaign, n),
+                Output::Release { lead_id } => {
+                    let store = self.store.clone();
+                    let owner = self.options.owner.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) = store.release_lead(lead_id, &owner).await {
+                            tracing::warn!(%err, lead_id, "cannot release lead");
+                        }
+                    });
+                }
+                Output::Record(record) => {
+                    let reply = match &record {
+                        Record::AttemptStarted { call, .. } => {
+                            let (tx, rx) = oneshot::channel();
+                            self.rows.insert(*call, rx);
+                            Some(tx)
+                        }
+                        _ => None,
+                    };
+                    // Bounded: a store that cannot keep up holds the switchboard here.
+                    if self
+                        .writer
+                        .send(Msg::Record(Box::new(record), reply))
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!("store writer is gone");
+                    }
+                }
+                Output::Dial(d) => self.dial(d),
+                Output::HangUp { call } => {
+                    if let Some(h) = self.calls.get_mut(&call).and_then(|io| io.hangup.take()) {
+                        let _ = h.send(());
+                    }
+                }
+                Output::StartAmd { call } => self.start_amd(call),
+                Output::Play { call, file } => {
+                    let Some(leg) = self.calls.get(&call).map(|io| io.leg) else {
+                        continue;
+                    };
+                    match self.prompt(&file) {
+                        Ok(pcm) => {
+                            if let Err(err) = self.media.play(leg, pcm) {
+                                tracing::warn!(%err, "cannot play prompt");
+                                self.board
+                                    .handle(Instant::now(), Input::PromptFinished { call });
+                            }
+                        }
+                        Err(err) => {
+                            tracing::error!(file = %file.display(), %err, "cannot load prompt");
+                            self.board
+                                .handle(Instant::now(), Input::PromptFinished { call });
+                        }
+                    }
+                }
+                Output::Bridge {
+                    call,
+                    agent,
+                    record,
+                } => {
+                    let (Some(io), Some(leg)) =
+                        (self.calls.get(&call), self.agent_legs.get(&agent))
+                    else {
+                        tracing::warn!(call, %agent, "bridge without both legs");
+                        continue;
+                    };
+                    let path = record.then(|| recording_path(&self.recordings, &self.clock, call));
+                    if let Err(err) = self.media.bridge(io.leg, leg.leg, path.as_deref()) {
+                        tracing::error!(%err, call, %agent, "bridge failed");
+                        continue;
+                    }
+                    metrics::counter!("dialer_bridged_calls_total").increment(1);
+                    if let Some(p) = path {
+                        let _ = self.writer.try_send(Msg::CallInfo {
+                            call,
+                            sip_call_id: None,
+                            recording: Some(p.display().to_string()),
+                        });
+                    }
+                }
+                Output::Unbridge { call } => {
+                    if let Some(io) = self.calls.get(&call) {
+                        self.media.unbridge(io.leg);
+                    }
+                }
+                Output::DialAgent { agent } => self.dial_agent(agent),
+                Output::HangUpAgent { agent } => {
+                    if let Some(h) = self
+                        .agent_legs
+                        .get_mut(&agent)
+                        .and_then(|l| l.hangup.take())
+                    {
+                        let _ = h.send(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn claim(&self, campaign: String, n: usize) {
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let at = self.clock.timestamp(Instant::now());
+        let Some(scheduler) = self.schedulers.get(&campaign).cloned() else {
+            let _ = events.send(Event::ClaimDone { campaign });
+            return;
+        };
+        tokio::spawn(async move {
+            let claimed = scheduler.lock().await.claim(&store, at, n).await;
+            match claimed {
+                Ok(rows) if !rows.is_empty() => {
+                    let leads = rows
+                        .into_iter()
+                        .map(|r| Lead {
+                            id: r.lead.id,
+                            phone: r.lead.phone,
+                            timezone: r.lead.timezone,
+                            attributes: r.lead.attributes,
+                            attempts: r.lead.attempts,
+                        })
+                        .collect();
+                    let _ = events.send(Event::Leads { campaign, leads });
+                }
+                Ok(_) => {
+                    let _ = events.send(Event::ClaimDone { campaign });
+                }
+                Err(err) => {
+                    tracing::error!(%err, %campaign, "claiming leads failed");
+                    let _ = events.send(Event::ClaimDone { campaign });
+                }
+            }
+        });
+    }
+
+    fn dial(&mut self, d: Dial) {
+        let call = d.call;
+        let leg = match self.media.open_leg() {
+            Ok(leg) => leg,
+            Err(err) => {
+                tracing::error!(%err, "no media leg for a dial");
+                let _ = self.events.send(Event::DialFailed {
+                    call,
+                    reason: err.to_string(),
+                });
+                return;
+            }
+        };
+        let (hangup_tx, hangup_rx) = oneshot::channel();
+        self.calls.insert(
+            call,
+            CallIo {
+                leg: leg.id,
+                hangup: Some(hangup_tx),
+            },
+        );
+        forward_leg(leg.events, self.events.clone(), move |event| Event::Media {
+            call,
+            event,
+        });
+        let offer = offer(leg.local, call);
+        let row = self.rows.remove(&call);
+        let sip = self.sip.clone();
+        let events = self.events.clone();
+        let span = tracing::info_span!("call", call, campaign = %d.campaign, lead = d.lead.id);
+        let task = async move {
+            // The attempt's row first: nothing is dialed that cannot be recorded.
+            if let Some(rx) = row {
+                let failed = match rx.await {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(reason)) => Some(reason),
+                    Err(_) => Some("store writer gone".to_owned()),
+                };
+                if let Some(reason) = failed {
+                    let _ = events.send(Event::DialFailed { call, reason });
+                    return;
+                }
+            }
+            let place = PlaceCall {
+                target: Target::Number(d.lead.phone.clone()),
+                trunk: Some(d.trunk.clone()),
+                caller_id: Some(d.caller_id.clone()),
+                offer: Some(offer),
+                ring_timeout: d.ring_timeout,
+                talk_limit: None,
+            };
+            run_call(
+                sip,
+                place,
+                hangup_rx,
+                events,
+                move |event| Event::Sip { call, event },
+                move |reason| Event::DialFailed { call, reason },
+            )
+            .await;
+        };
+        tokio::spawn(tracing::Instrument::instrument(task, span));
+    }
+
+    fn dial_agent(&mut self, agent: String) {
+        let Some(uri) = self.agent_uris.get(&agent).cloned() else {
+            let _ = self.events.send(Event::AgentFailed {
+                agent,
+                reason: "no SIP URI configured".into(),
+            });
+            return;
+        };
+        let target = match Target::parse(&uri) {
+            Ok(t) => t,
+            Err(err) => {
+                let _ = self.events.send(Event::AgentFailed {
+                    agent,
+                    reason: err.to_string(),
+                });
+                return;
+            }
+        };
+        let leg = match self.media.open_leg() {
+            Ok(leg) => leg,
+            Err(err) => {
+                let _ = self.events.send(Event::AgentFailed {
+                    agent,
+                    reason: err.to_string(),
+                });
+                return;
+            }
+        };
+        let (hangup_tx, hangup_rx) = oneshot::channel();
+        self.agent_legs.insert(
+            agent.clone(),
+            AgentLeg {
+                leg: leg.id,
+                hangup: Some(hangup_tx),
+            },
+        );
+        let a = agent.clone();
+        forward_leg(leg.events, self.events.clone(), move |event| {
+            Event::AgentMedia {
+                agent: a.clone(),
+                event,
+            }
+        });
+        let place = PlaceCall {
+            target,
+            trunk: None,
+            caller_id: Some("dialer".into()),
+            offer: Some(offer(leg.local, 0)),
+            ring_timeout: Duration::from_secs(30),
+            talk_limit: None,
+        };
+        let (a1, a2) = (agent.clone(), agent);
+        tokio::spawn(run_call(
+            self.sip.clone(),
+            place,
+            hangup_rx,
+            self.events.clone(),
+            move |event| Event::AgentSip {
+                agent: a1.clone(),
+                event,
+            },
+            move |reason| Event::AgentFailed {
+                agent: a2.clone(),
+                reason,
+            },
+        ));
+    }
+
+    fn start_amd(&mut self, call: CallKey) {
+        let Some(io) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(settings) = self.board.amd_settings(call) else {
+            return;
+        };
+        let events = self.events.clone();
+        let mut detector = crate::amd::Detector::new(settings, Instant::now());
+        let mut decided = false;
+        let mut beeped = false;
+        let sink = move |frame: &[i16; media::FRAME_SAMPLES]| {
+            let now = Instant::now();
+            detector.push_frame(now, frame);
+            detector.handle_timeout(now);
+            if !decided && let Some(d) = detector.poll_decision() {
+                decided = true;
+                let _ = events.send(Event::Amd {
+                    call,
+                    result: match d.result {
+                        crate::amd::AmdResult::Human => AmdResult::Human,
+                        crate::amd::AmdResult::Machine => AmdResult::Machine,
+                        crate::amd::AmdResult::NotSure => AmdResult::NotSure,
+                    },
+                    cause: d.cause.to_string(),
+                });
+            }
+            if !beeped && detector.poll_message_start().is_some() {
+                beeped = true;
+                let _ = events.send(Event::Beep { call });
+            }
+        };
+        if let Err(err) = self.media.set_analyzer(io.leg, Box::new(sink)) {
+            tracing::warn!(%err, call, "cannot start AMD");
+        }
+    }
+
+    fn prompt(&mut self, file: &Path) -> Result<Pcm, media::wav::WavError> {
+        if let Some(p) = self.prompts.get(file) {
+            return Ok(p.clone());
+        }
+        let pcm: Pcm = media::wav::read_8k_mono(file)?.into();
+        self.prompts.insert(file.to_owned(), pcm.clone());
+        Ok(pcm)
+    }
+}
+
+/// Place a call and forward its events until it ends; a hang-up request ends it early.
+async fn run_call(
+    sip: Sip,
+    place: PlaceCall,
+    hangup: oneshot::Receiver<()>,
+    events: mpsc::UnboundedSender<Event>,
+    wrap: impl Fn(CallEvent) -> Event + Send + 'static,
+    failed: impl Fn(String) -> Event + Send + 'static,
+) {
+    let mut handle = match sip.place_call(place).await {
+        Ok(h) => h,
+        Err(err) => {
+            let _ = events.send(failed(err.to_string()));
+            return;
+        }
+    };
+    let mut hangup = hangup;
+    let mut hung_up = false;
+    loop {
+        tokio::select! {
+            ev = handle.next_event() => match ev {
+                Some(ev) => {
+                    let end = matches!(ev, CallEvent::Ended(_));
+                    let _ = events.send(wrap(ev));
+                    if end {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = events.send(failed("SIP layer stopped".into()));
+                    return;
+                }
+            },
+            r = &mut hangup, if !hung_up => {
+                hung_up = true;
+                if r.is_ok() {
+                    handle.hangup();
+                }
+            }
+        }
+    }
+}
+
+fn forward_leg(
+    mut rx: mpsc::UnboundedReceiver<media::LegEvent>,
+    events: mpsc::UnboundedSender<Event>,
+    wrap: impl Fn(media::LegEvent) -> Event + Send + 'static,
+) {
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if events.send(wrap(ev)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn offer(local: SocketAddr, session: u64) -> (String, Bytes) {
+    let sdp = LocalMedia::offer(local.ip(), local.port(), session.max(1)).to_sdp();
+    ("application/sdp".to_owned(), Bytes::from(sdp))
+}
+
+fn set_remote(media: &Media, leg: LegId, answer: &Bytes) {
+    match RemoteMedia::parse(answer) {
+        Ok(remote) => {
+            if let Err(err) = media.set_remote(leg, &remote) {
+                tracing::warn!(%err, "cannot set the far end's media");
+            }
+        }
+        Err(err) => tracing::warn!(%err, "unusable SDP answer"),
+    }
+}
+
+fn recording_path(dir: &Path, clock: &WallClock, call: CallKey) -> PathBuf {
+    let ts = clock.timestamp(Instant::now());
+    let day = ts.strftime("%Y-%m-%d").to_string();
+    dir.join(day)
+        .join(format!("{}-{call}.wav", ts.as_millisecond()))
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
