@@ -1,12 +1,584 @@
-//! `dialer demo` (issue 4; not built yet).
+//! `dialer demo`: the daemon with SQLite and the example campaigns, against the built-in
+//! simulated carrier and agents, speaking real SIP and RTP on 127.0.0.1.
+//!
+//! It loads `dialer.toml` and its campaigns as they are, then points the trunk at the simulated
+//! carrier and the agents' `sip_uri`s at simulated phones (all on ports the OS picks), gives each
+//! enabled campaign a fresh synthetic lead list placed in a zone where it is daytime now (so the
+//! demo dials at any hour inside the legal 08:00–21:00), logs every agent in, and runs for
+//! `--duration`. The store is `state/demo/dialer.db` (replaced on each run), so `dialer report
+//! --db sqlite://state/demo/dialer.db …` works on it afterwards.
 
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sea_orm::ConnectionTrait;
 
 use super::Global;
+use crate::agents::State;
+use crate::daemon::config;
+use crate::daemon::control::{Control, Request};
+use crate::daemon::run::{Daemon, Options};
+use crate::media::driver::{Driver as Media, DriverConfig};
+use crate::simnet::{AgentDesk, AgentPhones, Carrier, DeskError, SimConfig, Sounds};
+use crate::store::{CampaignRecord, ListRecord, NewLead, Store};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// How long to dial; live calls are then given a few seconds to end.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Synthetic leads per campaign.
+    #[arg(long, default_value_t = 600)]
+    pub leads: usize,
+    /// Seed of the simulated carrier and agents.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The simulation's settings (TOML; see README): outcome mix, ring, talk and wrap times.
+    #[arg(long)]
+    pub sim: Option<PathBuf>,
+    /// Where the demo's store goes (the file is replaced).
+    #[arg(long, default_value = "state/demo")]
+    pub state: PathBuf,
+    /// Print the final summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_g: &Global, _a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialer demo` is not built yet (issue 4)")
+pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    if std::env::var_os("RUST_LOG").is_none() {
+        // SAFETY: set before any thread is started.
+        unsafe { std::env::set_var("RUST_LOG", "warn") };
+    }
+    crate::daemon::logging::init();
+    super::runtime()?.block_on(demo(g, a))
+}
+
+async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+    let mut loaded = config::load_all(&g.config).map_err(|problems| {
+        anyhow::anyhow!(
+            "{}: the configuration has problems (run from the repository root, or pass --config):\n{problems}",
+            g.config.display()
+        )
+    })?;
+    let sim = match &a.sim {
+        Some(p) => SimConfig::from_toml(
+            &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        )?,
+        None => SimConfig {
+            seed: a.seed,
+            ..SimConfig::default()
+        },
+    };
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let any_port = SocketAddr::new(loopback, 0);
+
+    // The simulated world: carrier and agent phones, with their own media driver.
+    let sim_media = Media::start(DriverConfig {
+        seed: sim.seed ^ 0x51,
+        ..DriverConfig::default()
+    });
+    let sounds = Sounds::builtin()?;
+    let carrier = Carrier::start(
+        any_port,
+        vec![loopback],
+        sim.carrier.clone(),
+        sim.seed,
+        sim_media.clone(),
+        sounds.clone(),
+    )
+    .await?;
+    let desk = Arc::new(Desk::new(&loaded.config, &loaded.campaigns));
+    let phones_wanted: Vec<(String, SocketAddr)> = loaded
+        .config
+        .agents
+        .iter()
+        .map(|a| (a.id.clone(), any_port))
+        .collect();
+    let phones = AgentPhones::start(
+        &phones_wanted,
+        vec![loopback],
+        sim.agents.clone(),
+        sim.seed,
+        sim_media.clone(),
+        sounds,
+        desk.clone(),
+    )
+    .await?;
+
+    // The daemon's config, pointed at them.
+    let cfg = &mut loaded.config;
+    cfg.sip.bind = any_port;
+    cfg.sip.public_ip = None;
+    for t in &mut cfg.trunks {
+        t.host = loopback.to_string();
+        t.port = carrier.local().port();
+        t.username = None;
+        t.password_env = None;
+    }
+    for agent in &mut cfg.agents {
+        if let Some(p) = phones.phones().iter().find(|p| p.agent == agent.id) {
+            agent.sip_uri = p.sip_uri();
+        }
+    }
+    cfg.media.rtp_port_min = 0;
+    cfg.media.rtp_port_max = 0;
+    cfg.state_dir = a.state.clone();
+    cfg.media.recordings_dir = a.state.join("recordings");
+    let zone = daytime_zone()?;
+    let mut campaigns: Vec<_> = loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
+    for c in &mut campaigns {
+        c.hours.timezone = jiff::tz::TimeZone::get(&zone)?;
+        c.hours.timezone_name = zone.clone();
+        c.hours.days = WEEK.to_vec();
+        c.hours.start = jiff::civil::time(8, 0, 0, 0);
+        c.hours.end = jiff::civil::time(21, 0, 0, 0);
+    }
+
+    // A fresh store with synthetic leads.
+    std::fs::create_dir_all(&a.state)
+        .with_context(|| format!("cannot create {}", a.state.display()))?;
+    let db = a.state.join("dialer.db");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
+    }
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let store = Store::open(&url).await?;
+    for c in &campaigns {
+        seed_leads(&store, c, a.leads, &zone).await?;
+    }
+
+    let options = Options {
+        login_all_agents: true,
+        drain_deadline: Duration::from_secs(5),
+        ..Options::default()
+    };
+    let names: Vec<String> = campaigns.iter().map(|c| c.name.clone()).collect();
+    let daemon = Daemon::start(loaded.config, campaigns, store.clone(), options)
+        .await
+        .context("cannot start the daemon")?;
+    let control = daemon.control();
+    let _ = desk.control.set(control.clone());
+    if !a.json {
+        eprintln!(
+            "dialer demo: {} campaigns ({}), {} agents, carrier at {}, store {}, for {}",
+            names.len(),
+            names.join(", "),
+            phones.phones().len(),
+            carrier.local(),
+            db.display(),
+            humantime::format_duration(a.duration)
+        );
+    }
+
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal() && !a.json;
+    let mut on_call: HashMap<String, Option<u64>> = HashMap::new();
+    let mut last_line = Instant::now() - Duration::from_secs(60);
+    while started.elapsed() < a.duration {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let agents = control.agents().await.unwrap_or_default();
+        for v in &agents {
+            // A new customer on an agent's line pops their screen: they start talking.
+            let prev = on_call.insert(v.id.clone(), v.call.filter(|_| v.state == State::OnCall));
+            if v.state == State::OnCall && prev.flatten() != v.call {
+                phones.screen_pop(&v.id);
+            }
+        }
+        let every = if tty {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(10)
+        };
+        if !a.json && last_line.elapsed() >= every {
+            last_line = Instant::now();
+            let campaigns = control.campaigns().await.unwrap_or_default();
+            let line = progress_line(started.elapsed(), &agents, &campaigns);
+            if tty {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    if !a.json {
+        eprintln!("dialer demo: time is up; stopping (live calls get 5 s to end)");
+    }
+    daemon.stop().await;
+    let summary = summarize(&store, &carrier, &phones).await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary, &db);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const WEEK: [jiff::civil::Weekday; 7] = [
+    jiff::civil::Weekday::Monday,
+    jiff::civil::Weekday::Tuesday,
+    jiff::civil::Weekday::Wednesday,
+    jiff::civil::Weekday::Thursday,
+    jiff::civil::Weekday::Friday,
+    jiff::civil::Weekday::Saturday,
+    jiff::civil::Weekday::Sunday,
+];
+
+/// An `Etc/GMT±N` zone where it is now between 10:00 and 19:59.
+pub(crate) fn daytime_zone() -> anyhow::Result<String> {
+    let now = jiff::Timestamp::now();
+    for offset in -12i32..=12 {
+        // POSIX sign: Etc/GMT-5 is UTC+5.
+        let name = match offset {
+            0 => "Etc/GMT".to_string(),
+            o if o > 0 => format!("Etc/GMT-{o}"),
+            o => format!("Etc/GMT+{}", -o),
+        };
+        if let Ok(tz) = jiff::tz::TimeZone::get(&name)
+            && (10..20).contains(&now.to_zoned_datetime(tz).hour())
+        {
+            return Ok(name);
+        }
+    }
+    anyhow::bail!("no time zone where it is daytime now (is the tz database installed?)")
+}
+
+/// `n` fictional US numbers (555-0100 to 555-0199 in many area codes) for a campaign.
+async fn seed_leads(
+    store: &Store,
+    c: &crate::campaign::Campaign,
+    n: usize,
+    zone: &str,
+) -> anyhow::Result<()> {
+    const AREAS: [u16; 20] = [
+        201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224,
+        225, 228,
+    ];
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let lists = c
+        .lists
+        .iter()
+        .map(|l| ListRecord {
+            name: &l.name,
+            kind: c.kind.as_str(),
+            priority: l.priority,
+            default_region: &l.default_region,
+        })
+        .collect();
+    let source = c.source.display().to_string();
+    let ids = store
+        .upsert_campaign(
+            &CampaignRecord {
+                name: &c.name,
+                kind: c.kind.as_str(),
+                regime: c.regime.as_str(),
+                source: Some(&source),
+                lists,
+            },
+            now_ms,
+        )
+        .await?;
+    let Some(list) = c.lists.first().and_then(|l| ids.list(&l.name)) else {
+        return Ok(());
+    };
+    let leads: Vec<NewLead> = (0..n.min(AREAS.len() * 100))
+        .map(|i| NewLead {
+            list_id: list,
+            phone: format!("+1{}5550{:03}", AREAS[i / 100], 100 + i % 100),
+            timezone: Some(zone.to_owned()),
+            attributes: format!(r#"{{"name":"Demo lead {i}"}}"#),
+            priority: 0,
+        })
+        .collect();
+    store.insert_leads(ids.id, &leads, now_ms).await?;
+    Ok(())
+}
+
+fn progress_line(
+    elapsed: Duration,
+    agents: &[crate::agents::AgentView],
+    campaigns: &[crate::daemon::switchboard::CampaignStatus],
+) -> String {
+    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in agents {
+        *by_state.entry(a.state.as_str()).or_default() += 1;
+    }
+    let states: Vec<String> = by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let dials: u64 = campaigns.iter().map(|c| c.dials).sum();
+    let live: u64 = campaigns.iter().map(|c| c.live_answers).sum();
+    let abandoned: u64 = campaigns.iter().map(|c| c.abandoned).sum();
+    let in_flight: usize = campaigns.iter().map(|c| c.calls_in_flight).sum();
+    format!(
+        "{:>4}s  agents: {}  |  dials {dials}  in flight {in_flight}  live answers {live}  abandoned {abandoned}",
+        elapsed.as_secs(),
+        states.join(", ")
+    )
+}
+
+/// The demo's agents at their desks: the daemon's control handle.
+struct Desk {
+    control: OnceLock<Control>,
+    /// Each agent's disposition codes (of the campaigns their groups serve).
+    catalogue: HashMap<String, Vec<String>>,
+    /// Each campaign's codes.
+    by_campaign: HashMap<String, Vec<String>>,
+}
+
+impl Desk {
+    fn new(cfg: &config::DaemonConfig, campaigns: &[crate::campaign::Campaign]) -> Self {
+        let by_campaign: HashMap<String, Vec<String>> = campaigns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.dispositions.iter().map(|d| d.code.clone()).collect(),
+                )
+            })
+            .collect();
+        let catalogue = cfg
+            .agents
+            .iter()
+            .map(|a| {
+                let mut codes: Vec<String> = campaigns
+                    .iter()
+                    .filter(|c| c.agent_groups.iter().any(|g| a.groups.contains(g)))
+                    .flat_map(|c| c.dispositions.iter().map(|d| d.code.clone()))
+                    .collect();
+                codes.sort();
+                codes.dedup();
+                (a.id.clone(), codes)
+            })
+            .collect();
+        Self {
+            control: OnceLock::new(),
+            catalogue,
+            by_campaign,
+        }
+    }
+
+    fn control(&self) -> Result<&Control, DeskError> {
+        self.control
+            .get()
+            .ok_or_else(|| DeskError("the daemon is not running yet".into()))
+    }
+}
+
+impl AgentDesk for Desk {
+    fn catalogue(&self, agent: &str) -> Vec<String> {
+        self.catalogue.get(agent).cloned().unwrap_or_default()
+    }
+
+    async fn hangup(&self, agent: &str) -> Result<(), DeskError> {
+        self.control()?
+            .ask(Request::Hangup(agent.to_owned()))
+            .await
+            .map(|_| ())
+            .map_err(|e| DeskError(e.to_string()))
+    }
+
+    async fn dispose(&self, agent: &str, code: &str) -> Result<(), DeskError> {
+        let control = self.control()?;
+        // The code must be one of the call's campaign's; the brain picked from all of the
+        // agent's campaigns.
+        let code = match control.ask(Request::Lead(agent.to_owned())).await {
+            Ok(crate::daemon::control::Reply::Lead(Some((campaign, _)))) => {
+                let codes = self.by_campaign.get(&campaign);
+                match codes {
+                    Some(codes) if !codes.iter().any(|c| c == code) => {
+                        codes.first().cloned().unwrap_or_else(|| code.to_owned())
+                    }
+                    _ => code.to_owned(),
+                }
+            }
+            _ => code.to_owned(),
+        };
+        control
+            .ask(Request::Disposition {
+                agent: agent.to_owned(),
+                code,
+                notes: Some("simulated agent".into()),
+                callback_after: Some(Duration::from_secs(3600)),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| DeskError(e.to_string()))
+    }
+}
+
+/// What the demo's store says happened, next to what the simulated carrier did.
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    attempts: u64,
+    unfinished_attempts: u64,
+    /// Attempts whose timestamps are out of order (dial ≤ ring ≤ answer ≤ AMD ≤ connect ≤ end).
+    inconsistent_timestamps: u64,
+    by_outcome: BTreeMap<String, u64>,
+    live_answers: u64,
+    abandoned: u64,
+    carrier: crate::simnet::CarrierStats,
+    agents_sim: crate::simnet::AgentStats,
+    agents: Vec<AgentSummary>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct AgentSummary {
+    agent: String,
+    calls: u64,
+    ready_s: f64,
+    on_call_s: f64,
+    wrap_up_s: f64,
+    paused_s: f64,
+    /// (on call + wrap-up) / (ready + on call + wrap-up).
+    occupancy: f64,
+}
+
+async fn summarize(
+    store: &Store,
+    carrier: &Carrier,
+    phones: &AgentPhones,
+) -> anyhow::Result<Summary> {
+    let conn = store.conn();
+    let q = |sql: &str| store.stmt(sql, vec![]);
+    let mut by_outcome = BTreeMap::new();
+    for r in conn
+        .query_all_raw(q(
+            "SELECT COALESCE(outcome, 'unfinished') AS o, COUNT(*) AS n FROM call_attempts GROUP BY o",
+        ))
+        .await?
+    {
+        by_outcome.insert(r.try_get::<String>("", "o")?, r.try_get::<i64>("", "n")? as u64);
+    }
+    let one = |sql: &'static str| async move {
+        let r = conn.query_one_raw(q(sql)).await?;
+        Ok::<u64, anyhow::Error>(match r {
+            Some(r) => r.try_get::<Option<i64>>("", "n")?.unwrap_or(0) as u64,
+            None => 0,
+        })
+    };
+    let attempts = one("SELECT COUNT(*) AS n FROM call_attempts").await?;
+    let unfinished = one("SELECT COUNT(*) AS n FROM call_attempts WHERE end_at_ms IS NULL").await?;
+    let inconsistent = one(
+        "SELECT COUNT(*) AS n FROM call_attempts WHERE end_at_ms < dial_at_ms \
+         OR ring_at_ms < dial_at_ms OR answer_at_ms < dial_at_ms OR amd_at_ms < answer_at_ms \
+         OR connect_at_ms < answer_at_ms OR end_at_ms < answer_at_ms OR end_at_ms < connect_at_ms",
+    )
+    .await?;
+    let live = one("SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS n FROM call_attempts").await?;
+    let abandoned =
+        one("SELECT SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS n FROM call_attempts").await?;
+    let mut agents: BTreeMap<String, AgentSummary> = BTreeMap::new();
+    for r in conn
+        .query_all_raw(q(
+            "SELECT agent_id, state, SUM(ended_at_ms - started_at_ms) AS ms, COUNT(*) AS n \
+             FROM agent_state_intervals WHERE ended_at_ms IS NOT NULL GROUP BY agent_id, state",
+        ))
+        .await?
+    {
+        let agent: String = r.try_get("", "agent_id")?;
+        let state: String = r.try_get("", "state")?;
+        let s = r.try_get::<Option<i64>>("", "ms")?.unwrap_or(0) as f64 / 1000.0;
+        let n = r.try_get::<i64>("", "n")? as u64;
+        let e = agents.entry(agent.clone()).or_insert(AgentSummary {
+            agent,
+            calls: 0,
+            ready_s: 0.0,
+            on_call_s: 0.0,
+            wrap_up_s: 0.0,
+            paused_s: 0.0,
+            occupancy: 0.0,
+        });
+        match state.as_str() {
+            "ready" => e.ready_s += s,
+            "on_call" => {
+                e.on_call_s += s;
+                e.calls += n;
+            }
+            "wrap_up" => e.wrap_up_s += s,
+            "paused" => e.paused_s += s,
+            _ => {}
+        }
+    }
+    let agents = agents
+        .into_values()
+        .map(|mut a| {
+            let work = a.on_call_s + a.wrap_up_s;
+            let avail = work + a.ready_s;
+            a.occupancy = if avail > 0.0 { work / avail } else { 0.0 };
+            a
+        })
+        .collect();
+    Ok(Summary {
+        attempts,
+        unfinished_attempts: unfinished,
+        inconsistent_timestamps: inconsistent,
+        by_outcome,
+        live_answers: live,
+        abandoned,
+        carrier: carrier.stats(),
+        agents_sim: phones.stats(),
+        agents,
+    })
+}
+
+fn print_summary(s: &Summary, db: &std::path::Path) {
+    println!();
+    println!("Attempts by outcome ({} in all)", s.attempts);
+    for (outcome, n) in &s.by_outcome {
+        let share = if s.attempts > 0 {
+            *n as f64 * 100.0 / s.attempts as f64
+        } else {
+            0.0
+        };
+        println!("  {outcome:<16} {n:>6}  {share:>5.1} %");
+    }
+    println!(
+        "  live answers {}, abandoned {} ({:.1} % of live answers)",
+        s.live_answers,
+        s.abandoned,
+        if s.live_answers > 0 {
+            s.abandoned as f64 * 100.0 / s.live_answers as f64
+        } else {
+            0.0
+        }
+    );
+    println!();
+    println!(
+        "The simulated carrier's draws ({} INVITEs)",
+        s.carrier.calls
+    );
+    for (kind, n) in &s.carrier.planned {
+        println!("  {kind:<16} {n:>6}");
+    }
+    println!();
+    println!(
+        "{:<10} {:>6} {:>9} {:>9} {:>9} {:>10}",
+        "agent", "calls", "ready s", "talk s", "wrap s", "occupancy"
+    );
+    for a in &s.agents {
+        println!(
+            "{:<10} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.1} %",
+            a.agent,
+            a.calls,
+            a.ready_s,
+            a.on_call_s,
+            a.wrap_up_s,
+            a.occupancy * 100.0
+        );
+    }
+    println!();
+    println!(
+        "Store check: {} attempts, {} unfinished, {} with timestamps out of order. Store: {}",
+        s.attempts,
+        s.unfinished_attempts,
+        s.inconsistent_timestamps,
+        db.display()
+    );
 }
