@@ -49,7 +49,8 @@ fn rate_scale(cap: f64, max_window: f64) -> (f64, f64) {
         .copied()
         .find(|s| want / s <= 6.0)
         .unwrap_or(0.5);
-    let top = ((want / step).ceil() * step).min(1.0);
+    // (The epsilon keeps 0.025 × 1.6 = 0.04000…01 from rounding up a whole step.)
+    let top = ((want / step - 1e-9).ceil() * step).min(1.0);
     (top, step)
 }
 
@@ -317,7 +318,7 @@ pub fn svg(r: &Report, tz: &TimeZone) -> String {
             s,
             r##"<text x="{}" y="{:.1}" text-anchor="middle" fill="#888">no live answers in the window</text>"##,
             LEFT + plot_w / 2.0,
-            TOP1 + H1 / 2.0
+            TOP1 + H1 * 0.25
         );
     }
 
