@@ -494,6 +494,37 @@ fn the_cli_reports_json_csv_table_and_a_chart() {
         assert!(table.contains("13.3 %"), "{table}");
         assert!(table.contains("OVER THE CAP"), "{table}");
 
+        // Without a config or campaign file: the regime's legal defaults, said on stderr.
+        let o = Command::new(env!("CARGO_BIN_EXE_dialer"))
+            .args([
+                "--config",
+                "/nonexistent/dialer.toml",
+                "--db",
+                &url,
+                "report",
+            ])
+            .args(["--campaign", CAMPAIGN, "--format", "json"])
+            .args([
+                "--since",
+                "2026-09-21T14:00:00Z",
+                "--until",
+                "2026-09-21T16:00:00Z",
+            ])
+            .env_remove("DIALER_CONFIG")
+            .env_remove("DIALER_DATABASE_URL")
+            .output()
+            .unwrap();
+        let bare: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let note = String::from_utf8_lossy(&o.stderr);
+        assert!(note.contains("defaults of regime \"us\""), "{note}");
+        assert_eq!(bare["abandon_window"]["cap"], 0.03);
+        assert_eq!(
+            (bare["successes"].as_u64(), bare["dials"].as_u64()),
+            (Some(0), Some(6))
+        );
+        // No roster and no success codes change nothing else here (alice and bob took calls).
+        assert_eq!(bare["occupancy"], j["occupancy"]);
+
         // Bad input says which option and why.
         let o = dialer_raw(&url, &["--until", "soon"]);
         assert!(!o.status.success());

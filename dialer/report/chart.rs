@@ -395,3 +395,30 @@ fn polyline(s: &mut String, pts: &[Option<(f64, f64)>], color: &str, id: &str) {
     }
     let _ = writeln!(s, "</g>");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_scale_leaves_room_over_the_cap_and_the_window_rate() {
+        // 2.5 % × 1.6 = 4 % exactly, not one step more.
+        assert_eq!(rate_scale(0.025, 0.0), (0.04, 0.01));
+        assert_eq!(rate_scale(0.03, 0.0), (0.05, 0.01));
+        // A window rate of 25 % needs 28.75 %: 5 % steps up to 30 %.
+        let (top, step) = rate_scale(0.03, 0.25);
+        assert!((top - 0.30).abs() < 1e-9 && step == 0.05, "{top} {step}");
+        assert_eq!(rate_scale(0.03, 0.95).0, 1.0);
+    }
+
+    #[test]
+    fn time_ticks_fall_on_round_local_times() {
+        let tz = TimeZone::get("America/New_York").unwrap();
+        // 14:07Z .. 16:07Z = 10:07 .. 12:07 EDT: quarter hours from 10:15.
+        let since = 497_222 * 3_600_000 + 7 * 60_000;
+        let (ticks, step) = time_ticks(since, since + 2 * 3_600_000, &tz);
+        assert_eq!(step, 15 * 60_000);
+        assert_eq!(time_label(ticks[0], step, 7_200_000, &tz), "10:15");
+        assert_eq!(ticks.len(), 8);
+    }
+}
