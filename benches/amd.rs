@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         labels.iter().filter(|l| l.split == Split::Test).count()
     );
     println!(
-        "{:<6} {:<9} {:>5} {:>8} {:>8} {:>9} {:>8} {:>12} {:>12} {:>10} {:>10}  confusion [h→h m n] [m→h m n]",
+        "{:<6} {:<9} {:>5} {:>8} {:>8} {:>9} {:>8} {:>12} {:>12} {:>12} {:>10} {:>10}  confusion [h→h m n] [m→h m n]",
         "split",
         "detector",
         "files",
@@ -91,12 +91,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "m missed",
         "h p50 (end)",
         "h p95 (end)",
+        "agent p50/95",
         "beeps",
         "beep err"
     );
     for (split, det, s) in &results {
         println!(
-            "{:<6} {:<9} {:>5} {:>7.1}% {:>7.1}% {:>8.1}% {:>7.1}% {:>11} {:>11} {:>10} {:>10}  {:?} {:?}",
+            "{:<6} {:<9} {:>5} {:>7.1}% {:>7.1}% {:>8.1}% {:>7.1}% {:>12} {:>12} {:>12} {:>10} {:>10}  {:?} {:?}",
             split,
             det,
             s.files,
@@ -106,6 +107,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             100.0 * s.machines_missed,
             ms_pair(s.human_decision_p50_ms, s.human_after_speech_p50_ms),
             ms_pair(s.human_decision_p95_ms, s.human_after_speech_p95_ms),
+            format!(
+                "{}/{}",
+                s.agent_decision_p50_ms
+                    .map_or("-".into(), |v| v.to_string()),
+                s.agent_decision_p95_ms
+                    .map_or("-".into(), |v| v.to_string())
+            ),
             format!("{}/{}", s.beep.found, s.beep.files_with_beep),
             match (s.beep.mean_error_ms, s.beep.max_error_ms) {
                 (Some(m), Some(x)) => format!("{m:.0}/{x} ms"),
@@ -116,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "h p50/p95 (end): decision time for people in ms after the answer (after the end of their first utterance)"
+        "h p50/p95 (end): decision time for all people in ms after the answer (after the end of their first utterance); agent p50/95: for the people who reach an agent (not called machines)"
     );
     println!(
         "throughput: {:.0}x real time on one core ({} rounds of the corpus in {:.2} s; check {})",

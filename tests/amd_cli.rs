@@ -10,8 +10,8 @@ fn corpus(name: &str) -> String {
 fn json_lines_name_the_file_result_cause_and_beep() {
     let out = Command::new(env!("CARGO_BIN_EXE_dialer"))
         .args(["amd", "--json"])
-        .arg(corpus("train_human_02.wav"))
-        .arg(corpus("train_machine_22.wav"))
+        .arg(corpus("a_human_02.wav"))
+        .arg(corpus("a_machine_22.wav"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -25,7 +25,7 @@ fn json_lines_name_the_file_result_cause_and_beep() {
         rows[0]["file"]
             .as_str()
             .unwrap()
-            .ends_with("train_human_02.wav")
+            .ends_with("a_human_02.wav")
     );
     assert_eq!(rows[0]["result"], "human");
     assert_eq!(rows[0]["beep_ms"], serde_json::Value::Null);
@@ -42,7 +42,7 @@ fn a_missing_file_is_named_and_fails_but_the_others_are_classified() {
     let out = Command::new(env!("CARGO_BIN_EXE_dialer"))
         .arg("amd")
         .arg("/nonexistent/greeting.wav")
-        .arg(corpus("train_human_02.wav"))
+        .arg(corpus("a_human_02.wav"))
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -50,7 +50,7 @@ fn a_missing_file_is_named_and_fails_but_the_others_are_classified() {
     assert!(err.contains("/nonexistent/greeting.wav"), "{err}");
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.starts_with("FILE"), "{table}");
-    assert!(table.contains("train_human_02.wav"), "{table}");
+    assert!(table.contains("a_human_02.wav"), "{table}");
     assert!(table.contains("human"), "{table}");
 }
 
@@ -58,7 +58,7 @@ fn a_missing_file_is_named_and_fails_but_the_others_are_classified() {
 fn a_bad_setting_is_named() {
     let out = Command::new(env!("CARGO_BIN_EXE_dialer"))
         .args(["amd", "--set", "greting_ms=100"])
-        .arg(corpus("train_human_02.wav"))
+        .arg(corpus("a_human_02.wav"))
         .output()
         .unwrap();
     assert!(!out.status.success());

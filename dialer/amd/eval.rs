@@ -101,6 +101,10 @@ pub struct Score {
     /// Decision time for people counted from the end of their first utterance (labelled).
     pub human_after_speech_p50_ms: Option<i64>,
     pub human_after_speech_p95_ms: Option<i64>,
+    /// Decision time (after the answer) for the people who reach an agent (human or not sure):
+    /// the dead air they hear. People called machines are hung up on and not counted here.
+    pub agent_decision_p50_ms: Option<u32>,
+    pub agent_decision_p95_ms: Option<u32>,
     pub beep: BeepScore,
 }
 
@@ -129,6 +133,7 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
     };
     let mut human_ms = Vec::new();
     let mut after_speech = Vec::new();
+    let mut to_agent = Vec::new();
     let mut errors = Vec::new();
     for (l, o) in rows {
         let row = match l.truth {
@@ -138,6 +143,9 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
         s.confusion[row][col(o.result)] += 1;
         if l.truth == Truth::Human {
             human_ms.push(o.decision_ms);
+            if o.result != AmdResult::Machine {
+                to_agent.push(o.decision_ms);
+            }
             if let Some(end) = l.speech_end_ms {
                 after_speech.push(o.decision_ms as i64 - end as i64);
             }
@@ -168,6 +176,9 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
     human_ms.sort_unstable();
     s.human_decision_p50_ms = percentile(&human_ms, 50.0);
     s.human_decision_p95_ms = percentile(&human_ms, 95.0);
+    to_agent.sort_unstable();
+    s.agent_decision_p50_ms = percentile(&to_agent, 50.0);
+    s.agent_decision_p95_ms = percentile(&to_agent, 95.0);
     after_speech.sort_unstable();
     s.human_after_speech_p50_ms = percentile(&after_speech, 50.0);
     s.human_after_speech_p95_ms = percentile(&after_speech, 95.0);
@@ -230,6 +241,8 @@ mod tests {
         assert!((s.humans_called_machines - 1.0 / 3.0).abs() < 1e-9);
         assert_eq!(s.human_decision_p50_ms, Some(2000));
         assert_eq!(s.human_decision_p95_ms, Some(5000));
+        assert_eq!(s.agent_decision_p50_ms, Some(1000));
+        assert_eq!(s.agent_decision_p95_ms, Some(5000));
         assert_eq!(
             (s.beep.files_with_beep, s.beep.found, s.beep.false_beeps),
             (2, 1, 1)

@@ -173,7 +173,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             initial_silence_ms: 3500,
-            greeting_ms: 2600,
+            greeting_ms: 3000,
             after_greeting_silence_ms: 900,
             short_greeting_ms: 800,
             after_short_greeting_silence_ms: 500,

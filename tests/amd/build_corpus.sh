@@ -45,7 +45,7 @@ secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }   # ms → seconds fo
 # Speech pieces, trimmed of leading/trailing silence, telephone band, peak −3 dBFS.
 clean() { sox -R "$1" "${F8[@]}" "$2" sinc 300-3400 silence 1 0.01 -45d reverse silence 1 0.01 -45d reverse norm -3; }
 say() { # voice speed pitch text out
-    espeak-ng -v "$1" -s "$2" -p "$3" -w "$TMP/raw.wav" "$4"
+    espeak-ng -m -v "$1" -s "$2" -p "$3" -w "$TMP/raw.wav" "$4"
     clean "$TMP/raw.wav" "$5"
 }
 speak() { # voice text out, at a random speed and pitch
@@ -64,7 +64,7 @@ beep() { # hz ms out
 # finish NAME TRUTH SPLIT BEEP_MS SPEECH_END_MS NOTES PIECES...: concatenate, apply a random line condition,
 # G.711 round trip, write the file and its label.
 finish() {
-    local name=$1 truth=$2 split=$3 beep_ms=$4 speech_end=$5 notes=$6
+    local name=$1 truth=$2 split=$3 beep_ms=$4 speech_end=$5 notes=${6//\"/}
     shift 6
     sox -R "$@" "$TMP/cat.wav"
     local dur cond
@@ -101,7 +101,7 @@ finish() {
 # A person: optional long silent answer, a greeting, the pause left for an answer.
 person() { # split voice text kind
     local split=$1 voice=$2 text=$3 kind=$4 lead name
-    name=$(printf '%s_human_%02d' "$split" "$n")
+    name=$(printf '%s_human_%02d' "$BLOCK" "$n")
     case $kind in
     silent) rnd 1500 3000 ;;
     *) rnd 100 500 ;;
@@ -132,7 +132,7 @@ person() { # split voice text kind
 machine() { # split voice text beep(yes|no) [prompts...]
     local split=$1 voice=$2 text=$3 has_beep=$4 lead name
     shift 4
-    name=$(printf '%s_machine_%02d' "$split" "$n")
+    name=$(printf '%s_machine_%02d' "$BLOCK" "$n")
     rnd 0 500
     lead=$REPLY
     if [ "$lead" -gt 0 ]; then sil "$lead" "$TMP/lead.wav"; else sil 20 "$TMP/lead.wav"; lead=20; fi
@@ -172,7 +172,8 @@ machine() { # split voice text beep(yes|no) [prompts...]
     fi
 }
 
-# ---------------------------------------------------------------- train split
+# ---------------------------------------------------------------- block a: train split
+BLOCK=a
 SEED=6001
 VI=0
 TV=(en-us en-us+f3 en-gb+m3 en-us+f2 en-gb-x-rp+m5 en+klatt)
@@ -203,32 +204,84 @@ machine train allison "" yes vm-theperson digits/2 digits/0 digits/4 vm-isunavai
 machine train allison "" yes vm-nobodyavail vm-intro
 machine train allison "" no vm-rec-unv
 
-# ---------------------------------------------------------------- test split (held out)
+# ---------------------------------------------------------------- block b: train split
+# (first built as the held-out split; its errors were seen while the defaults were being set,
+# so it counts as training data now)
+BLOCK=b
 SEED=9907
 SV=(en-gb en-us+m7 en-029+f4 en-us-nyc+m2 en-gb-scotland+f5 en+m6)
 for t in "Hello?" "Hello?" "Hi there?" "Yep, hello?" "Hey." "Hello, yes?" "Who is this?"; do
-    person test "${SV[VI++ % ${#SV[@]}]}" "$t" short
+    person train "${SV[VI++ % ${#SV[@]}]}" "$t" short
 done
-person test "${SV[VI++ % ${#SV[@]}]}" "Hello, Mike speaking." sentence
-person test "${SV[VI++ % ${#SV[@]}]}" "Good morning, this is the Johnson house." sentence
-person test "${SV[VI++ % ${#SV[@]}]}" "Hello, how can I help you?" sentence
-person test "${SV[VI++ % ${#SV[@]}]}" "Hello?" silent
-person test "${SV[VI++ % ${#SV[@]}]}" "Hello, who is it?" silent
-person test "${SV[VI++ % ${#SV[@]}]}" "Hello?" again
-person test "${SV[VI++ % ${#SV[@]}]}" "Yes?" again
+person train "${SV[VI++ % ${#SV[@]}]}" "Hello, Mike speaking." sentence
+person train "${SV[VI++ % ${#SV[@]}]}" "Good morning, this is the Johnson house." sentence
+person train "${SV[VI++ % ${#SV[@]}]}" "Hello, how can I help you?" sentence
+person train "${SV[VI++ % ${#SV[@]}]}" "Hello?" silent
+person train "${SV[VI++ % ${#SV[@]}]}" "Hello, who is it?" silent
+person train "${SV[VI++ % ${#SV[@]}]}" "Hello?" again
+person train "${SV[VI++ % ${#SV[@]}]}" "Yes?" again
 
-machine test "${SV[VI++ % ${#SV[@]}]}" "Hi, you have reached Maria. Please leave a message and I will get back to you as soon as I can." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Hello, you've reached the Garcia family. We are not home right now, but if you leave a message we'll call you back." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Thank you for calling. Our office is closed. Please leave a message after the beep." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Welcome to the voice mailbox of extension two one four. Record your message at the tone." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "This is Chris. I can't answer right now. Text me or leave a voicemail." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Hi, it's Lee. Busy, leave a message." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Leave your message." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Not here, leave a message." yes
-machine test "${SV[VI++ % ${#SV[@]}]}" "Sorry, we missed you. Please call again during business hours, Monday to Friday." no
-machine test "${SV[VI++ % ${#SV[@]}]}" "The mailbox of the person you are calling is full and cannot accept messages." no
-machine test allison "" yes vm-theperson digits/7 digits/1 vm-isunavail vm-intro
-machine test allison "" yes vm-nobodyavail vm-intro
-machine test allison "" no number-not-answering please-try-call-later
+machine train "${SV[VI++ % ${#SV[@]}]}" "Hi, you have reached Maria. Please leave a message and I will get back to you as soon as I can." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Hello, you've reached the Garcia family. We are not home right now, but if you leave a message we'll call you back." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Thank you for calling. Our office is closed. Please leave a message after the beep." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Welcome to the voice mailbox of extension two one four. Record your message at the tone." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "This is Chris. I can't answer right now. Text me or leave a voicemail." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Hi, it's Lee. Busy, leave a message." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Leave your message." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Not here, leave a message." yes
+machine train "${SV[VI++ % ${#SV[@]}]}" "Sorry, we missed you. Please call again during business hours, Monday to Friday." no
+machine train "${SV[VI++ % ${#SV[@]}]}" "The mailbox of the person you are calling is full and cannot accept messages." no
+machine train allison "" yes vm-theperson digits/7 digits/1 vm-isunavail vm-intro
+machine train allison "" yes vm-nobodyavail vm-intro
+machine train allison "" no number-not-answering please-try-call-later
+
+# ---------------------------------------------------------------- block c: train split
+# Built as the second held-out split after the first defaults were frozen; evaluated once
+# (85 %: two long sentences from people called machines, one "Message please." + late beep
+# called human), then `greeting_ms` went from 2600 to 3000 ms, so it is training data now.
+BLOCK=c
+SEED=4242
+CV=(en-us+f4 en-gb-x-gbclan+m1 en-gb-x-gbcwmd+f1 en-us+m4 en+klatt3 en-029+m3)
+for t in "Hello?" "Hello?" "Hiya." "Yeah?" "Hello there." "Hello, who's this?"; do
+    person train "${CV[VI++ % ${#CV[@]}]}" "$t" short
+done
+person train "${CV[VI++ % ${#CV[@]}]}" "Hi, this is Sarah." sentence
+person train "${CV[VI++ % ${#CV[@]}]}" "Hello, Brown residence, who's calling?" sentence
+person train "${CV[VI++ % ${#CV[@]}]}" "Good morning, Acme Plumbing, this is Dana speaking, how can I help you?" sentence
+person train "${CV[VI++ % ${#CV[@]}]}" "Hello?" silent
+person train "${CV[VI++ % ${#CV[@]}]}" "Hello?" again
+
+machine train "${CV[VI++ % ${#CV[@]}]}" "Hi, you've reached Ben. I'm not around right now, please leave your name, number and a short message." yes
+machine train "${CV[VI++ % ${#CV[@]}]}" "Hello. You have reached the Nguyen family. Please leave a message after the beep and we'll return your call." yes
+machine train "${CV[VI++ % ${#CV[@]}]}" "Thank you for calling Riverside Dental. Our office is now closed. Please leave a message." yes
+machine train "${CV[VI++ % ${#CV[@]}]}" "Hey, this is Alex. <break time=\"800ms\"/> Leave a message." yes
+machine train "${CV[VI++ % ${#CV[@]}]}" "Leave a message after the tone." yes
+machine train "${CV[VI++ % ${#CV[@]}]}" "Message please." yes
+machine train "${CV[VI++ % ${#CV[@]}]}" "Hi. You've reached Jamie. I'm on vacation until Monday. For urgent matters, call my office." no
+machine train allison "" yes vm-theperson digits/9 digits/3 vm-isonphone vm-intro
+machine train allison "" yes vm-nobodyavail vm-intro
+
+# ---------------------------------------------------------------- block d: test split (held out)
+# Written after the defaults were frozen again; evaluated once and reported as it came out.
+BLOCK=d
+SEED=777
+DV=(en-us+m1 en-gb+f1 en-us-nyc+f3 en-gb-scotland+m4 en+klatt4 en-029+f5 en-gb-x-rp+f2)
+for t in "Hello?" "Hello?" "Hello?" "Yes, hi?" "Hi, hello?" "Speaking." "Hello, good evening."; do
+    person test "${DV[VI++ % ${#DV[@]}]}" "$t" short
+done
+person test "${DV[VI++ % ${#DV[@]}]}" "Hello, this is Robert, who am I speaking to?" sentence
+person test "${DV[VI++ % ${#DV[@]}]}" "Hi, it's Emma, what's up?" sentence
+person test "${DV[VI++ % ${#DV[@]}]}" "Hello?" silent
+person test "${DV[VI++ % ${#DV[@]}]}" "Hello? Hello?" again
+
+machine test "${DV[VI++ % ${#DV[@]}]}" "Hi, this is Olivia. I can't get to the phone right now. Leave a message and I'll call you back." yes
+machine test "${DV[VI++ % ${#DV[@]}]}" "You've reached the office of Doctor Patel. We are closed for the day. Please leave a message after the tone." yes
+machine test "${DV[VI++ % ${#DV[@]}]}" "Hello, you have reached five five five, two six seven eight. Nobody is available. Please leave a message." yes
+machine test "${DV[VI++ % ${#DV[@]}]}" "It's Sam, you know what to do." yes
+machine test "${DV[VI++ % ${#DV[@]}]}" "Please leave your message after the tone." yes
+machine test "${DV[VI++ % ${#DV[@]}]}" "Hi, you've got Mark and Lisa. <break time=\"600ms\"/> We're out, so leave a message." yes
+machine test "${DV[VI++ % ${#DV[@]}]}" "The number you have called is not in service. Please check the number and dial again." no
+machine test allison "" yes vm-theperson digits/5 digits/8 vm-isunavail vm-intro
+machine test allison "" no vm-nobodyavail
 
 echo "build_corpus.sh: wrote $n files to $(pwd)/$OUT ($(du -sh "$OUT" | cut -f1))"
