@@ -26,14 +26,17 @@ pub const PTIME: Duration = Duration::from_millis(20);
 /// Frames sent at once when the clock fell behind, before it is reset.
 const MAX_CATCH_UP: usize = 5;
 
-/// Where a leg's decoded 20 ms frames go: the AMD detector plugs in here.
+/// Where a leg's decoded 20 ms frames go, in sequence order, with the arrival time of the
+/// packet that completed each: the AMD detector plugs in here (`amd::Detector::push_frame`
+/// takes the same pair). It runs inside the media driver's lock: keep it quick, or send the
+/// frames on to the call's task.
 pub trait FrameSink: Send {
-    fn push_frame(&mut self, frame: &[i16; FRAME_SAMPLES]);
+    fn push_frame(&mut self, now: Instant, frame: &[i16; FRAME_SAMPLES]);
 }
 
-impl<F: FnMut(&[i16; FRAME_SAMPLES]) + Send> FrameSink for F {
-    fn push_frame(&mut self, frame: &[i16; FRAME_SAMPLES]) {
-        self(frame)
+impl<F: FnMut(Instant, &[i16; FRAME_SAMPLES]) + Send> FrameSink for F {
+    fn push_frame(&mut self, now: Instant, frame: &[i16; FRAME_SAMPLES]) {
+        self(now, frame)
     }
 }
 
@@ -347,7 +350,7 @@ impl Session {
                         frame.copy_from_slice(&accum[..FRAME_SAMPLES]);
                         accum.drain(..FRAME_SAMPLES);
                         if let Some(a) = analyzer.as_mut() {
-                            a.push_frame(&frame);
+                            a.push_frame(now, &frame);
                         }
                         if let Some(q) = capture.as_mut() {
                             if q.len() >= 50 {
@@ -636,10 +639,10 @@ mod tests {
             t0,
             &remote(4000, Codec::Pcmu, Some(101), Direction::SendRecv),
         );
-        let frames = Arc::new(std::sync::Mutex::new(Vec::<[i16; 160]>::new()));
+        let frames = Arc::new(std::sync::Mutex::new(Vec::<(Instant, [i16; 160])>::new()));
         let sink = frames.clone();
-        s.set_analyzer(Some(Box::new(move |f: &[i16; 160]| {
-            sink.lock().unwrap().push(*f)
+        s.set_analyzer(Some(Box::new(move |at: Instant, f: &[i16; 160]| {
+            sink.lock().unwrap().push((at, *f))
         })));
         // The far end's media comes from another port than its SDP said (NAT).
         let nat = far(5555);
@@ -669,7 +672,8 @@ mod tests {
                 .is_none()
         );
         assert!(s.handle_datagram(t0, nat, b"hello").is_none());
-        let got: Vec<i16> = frames.lock().unwrap().iter().map(|f| f[0]).collect();
+        let got: Vec<i16> = frames.lock().unwrap().iter().map(|(_, f)| f[0]).collect();
+        assert!(frames.lock().unwrap().iter().all(|(at, _)| *at == t0));
         let q = |v| Codec::Pcmu.decode_sample(Codec::Pcmu.encode_sample(v));
         assert_eq!(got, vec![q(1000), q(2000), q(3000)]);
         let st = s.stats();
