@@ -9,9 +9,8 @@
 //! plays both phones of every call over loopback UDP: each phone sends a 20 ms G.711 packet
 //! stream to its leg and receives what the bridge relays from the other phone, so each call
 //! carries 4 streams (2 into the bridge, 2 out). Each packet carries the instant it was sent;
-//! it counts as late when it reaches the other phone more than 20 ms after that (kernel,
-//! bridge and the receiving phone's own wake-up delay, so the figure is conservative), and
-//! lost packets count as late. Also printed: how many packets the phones themselves sent more
+//! it counts as late when the kernel queues it at the other phone's socket (SIOCGSTAMP) more
+//! than 20 ms after that, i.e. when it left the bridge late; lost packets count as late. Also printed: how many packets the phones themselves sent more
 //! than 20 ms after their slot (the machine's load), the bridge's own view (relay delay from
 //! arrival to send), and CPU time of both processes.
 
@@ -209,6 +208,9 @@ fn phones() {
         assert_eq!(legs.len(), 2 * n);
 
         let start = Instant::now();
+        // Send stamps and arrival times on the realtime clock, which the kernel's receive
+        // timestamps use; slots on the monotonic one.
+        let epoch_us = realtime_us();
         let from_us = WARMUP.as_micros() as u64;
         let to_us = from_us + secs * 1_000_000;
         let received = Arc::new(AtomicU64::new(0));
@@ -220,11 +222,16 @@ fn phones() {
                 (s.clone(), received.clone(), late.clone(), hist.clone());
             tokio::spawn(async move {
                 let mut buf = [0u8; 512];
+                let fd = std::os::fd::AsRawFd::as_raw_fd(s.as_ref());
                 while let Ok((len, _)) = s.recv_from(&mut buf).await {
                     if len < 12 + 16 {
                         continue;
                     }
-                    let now = start.elapsed().as_micros() as u64;
+                    // When the kernel queued it, not when this (possibly starved) process got
+                    // round to reading it.
+                    let now = kernel_arrival_us(fd)
+                        .unwrap_or_else(realtime_us)
+                        .saturating_sub(epoch_us);
                     let field = |at: usize| {
                         let mut b = [0u8; 8];
                         b.copy_from_slice(&buf[at..at + 8]);
@@ -260,8 +267,9 @@ fn phones() {
             }
             // Stamp the instant the packet really leaves: the phones' own lateness (this process
             // starved of CPU) is counted apart and is not blamed on the bridge.
-            let sent_us = start.elapsed().as_micros() as u64;
-            if sent_us.saturating_sub(due_us) > LATE_US && due_us >= from_us {
+            let sent_us = realtime_us().saturating_sub(epoch_us);
+            let late_by = start.elapsed().as_micros() as u64;
+            if late_by.saturating_sub(due_us) > LATE_US && due_us >= from_us {
                 send_late += ((2 * n).saturating_sub((slot % 20) as usize)).div_ceil(20) as u64;
             }
             let seq = (slot / 20) as u16;
@@ -309,4 +317,23 @@ fn phones() {
             send_late
         );
     });
+}
+
+fn realtime_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The kernel's receive timestamp of the last datagram read from `fd` (SIOCGSTAMP), in
+/// realtime microseconds.
+fn kernel_arrival_us(fd: std::os::fd::RawFd) -> Option<u64> {
+    const SIOCGSTAMP: libc::c_ulong = 0x8906;
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    // SAFETY: SIOCGSTAMP writes one `timeval` to the pointer, which is valid for the call.
+    let rc = unsafe { libc::ioctl(fd, SIOCGSTAMP as _, &mut tv as *mut libc::timeval) };
+    (rc == 0).then(|| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64)
 }
