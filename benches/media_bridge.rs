@@ -12,7 +12,9 @@
 //! it counts as late when the kernel queues it at the other phone's socket (SIOCGSTAMP) more
 //! than 20 ms after that, i.e. when it left the bridge late; lost packets count as late. Also printed: how many packets the phones themselves sent more
 //! than 20 ms after their slot (the machine's load), the bridge's own view (relay delay from
-//! arrival to send), and CPU time of both processes.
+//! arrival to send), CPU time of both processes, and how long the bridge's threads waited on a
+//! run queue for a CPU (the machine's other load). `MEDIA_BENCH_DIRECT=1` connects the phones
+//! to each other (no bridge); `MEDIA_BENCH_WORKERS=N` sets the bridge's tokio workers (2).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -37,6 +39,26 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Nanoseconds this process's threads spent running and waiting on a run queue (schedstat):
+/// the wait says how much the machine's other load kept the bridge from running.
+fn sched_ns() -> (u64, u64) {
+    let mut run_wait = (0, 0);
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            let f: Vec<u64> = s
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            if f.len() >= 2 {
+                run_wait.0 += f[0];
+                run_wait.1 += f[1];
+            }
+        }
+    }
+    run_wait
+}
+
 fn main() {
     if std::env::var("MEDIA_BENCH_ROLE").as_deref() == Ok("phones") {
         phones();
@@ -51,8 +73,12 @@ fn main() {
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![250, 500, 1000, 1500, 2000]);
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let workers = std::env::var("MEDIA_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(2);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("tokio runtime");
@@ -116,14 +142,22 @@ async fn step(n: usize, measure: Duration) -> StepResult {
     for pair in legs.chunks(2) {
         media.bridge(pair[0].id, pair[1].id, None).expect("bridge");
     }
-    let ports: Vec<String> = legs.iter().map(|l| l.local.port().to_string()).collect();
+    // MEDIA_BENCH_DIRECT=1: phones talk to each other with no bridge between (the machine's
+    // own loopback and scheduling baseline).
+    let direct = std::env::var("MEDIA_BENCH_DIRECT").as_deref() == Ok("1");
+    let ports: Vec<String> = if direct {
+        (0..2 * n).map(|k| phone_ports[k ^ 1].to_string()).collect()
+    } else {
+        legs.iter().map(|l| l.local.port().to_string()).collect()
+    };
     writeln!(stdin, "{}", ports.join(" ")).expect("tell the phones");
     stdin.flush().expect("flush");
 
     tokio::time::sleep(WARMUP).await;
-    let (cpu0, s0, t0) = (cpu_seconds(), media.stats(), Instant::now());
+    let (cpu0, s0, t0, q0) = (cpu_seconds(), media.stats(), Instant::now(), sched_ns());
     tokio::time::sleep(measure).await;
-    let (cpu1, s1, wall) = (cpu_seconds(), media.stats(), t0.elapsed());
+    let (cpu1, s1, wall, q1) = (cpu_seconds(), media.stats(), t0.elapsed(), sched_ns());
+    let runqueue_wait_s = (q1.1 - q0.1) as f64 / 1e9;
 
     line.clear();
     out.read_line(&mut line).expect("phone results");
@@ -151,6 +185,7 @@ async fn step(n: usize, measure: Duration) -> StepResult {
          \"late_fraction\":{late_fraction:.5},\"e2e_p50_ms\":{:.2},\"e2e_p99_ms\":{:.2},\
          \"e2e_max_ms\":{:.1},\"bridge_relayed\":{relayed},\"bridge_late\":{},\
          \"bridge_send_errors\":{},\"bridge_cpu_s\":{bridge_cpu:.2},\
+         \"bridge_threads_runqueue_wait_s\":{runqueue_wait_s:.2},\
          \"bridge_cpu_pct_of_core_per_call\":{:.4},\"phones_cpu_s\":{phone_cpu:.2},\"phones_sent_late\":{phone_send_late}}}",
         4 * n,
         wall.as_secs_f64(),
