@@ -10,10 +10,10 @@
 //! stream to its leg and receives what the bridge relays from the other phone, so each call
 //! carries 4 streams (2 into the bridge, 2 out). Each packet carries the instant it was sent;
 //! it counts as late when the kernel queues it at the other phone's socket (SIOCGSTAMP) more
-//! than 20 ms after that, i.e. when it left the bridge late; lost packets count as late. Also printed: how many packets the phones themselves sent more
-//! than 20 ms after their slot (the machine's load), the bridge's own view (relay delay from
-//! arrival to send), CPU time of both processes, and how long the bridge's threads waited on a
-//! run queue for a CPU (the machine's other load). `MEDIA_BENCH_DIRECT=1` connects the phones
+//! than 20 ms after that, i.e. when it left the bridge late; lost packets count as late.
+//! Also printed: how many packets the phones themselves sent more than 20 ms after their slot,
+//! the bridge's own view (relay delay from arrival to send), CPU time of both processes, and
+//! how long the bridge's threads waited on a run queue for a CPU (the machine's other load). `MEDIA_BENCH_DIRECT=1` connects the phones
 //! to each other (no bridge); `MEDIA_BENCH_WORKERS=N` sets the bridge's tokio workers (2).
 
 use std::io::{BufRead, BufReader, Write};
