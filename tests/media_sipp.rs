@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use dialer::media::sdp::{LocalMedia, RemoteMedia};
@@ -155,7 +155,7 @@ async fn sipp_rtp_stream_reaches_our_leg() {
     media
         .set_analyzer(
             leg.id,
-            Box::new(move |_: Instant, f: &[i16; 160]| sink.lock().unwrap().extend_from_slice(f)),
+            Box::new(move |f: &[i16; 160]| sink.lock().unwrap().extend_from_slice(f)),
         )
         .unwrap();
     let offer = LocalMedia::offer(leg.local.ip(), leg.local.port(), 7).to_sdp();

@@ -26,17 +26,22 @@ pub const PTIME: Duration = Duration::from_millis(20);
 /// Frames sent at once when the clock fell behind, before it is reset.
 const MAX_CATCH_UP: usize = 5;
 
-/// Where a leg's decoded 20 ms frames go, in sequence order, with the arrival time of the
-/// packet that completed each: the AMD detector plugs in here (`amd::Detector::push_frame`
-/// takes the same pair). It runs inside the media driver's lock: keep it quick, or send the
-/// frames on to the call's task.
+/// Where a leg's decoded 20 ms frames go, in sequence order: the AMD detector plugs in here.
+/// [`FrameSink::push_frame_at`] also gets the arrival time of the packet that completed the
+/// frame (as `amd::Detector::push_frame` takes it); a closure gets the frame only. It runs
+/// inside the media driver's lock: keep it quick, or send the frames on to the call's task.
 pub trait FrameSink: Send {
-    fn push_frame(&mut self, now: Instant, frame: &[i16; FRAME_SAMPLES]);
+    fn push_frame(&mut self, frame: &[i16; FRAME_SAMPLES]);
+
+    fn push_frame_at(&mut self, now: Instant, frame: &[i16; FRAME_SAMPLES]) {
+        let _ = now;
+        self.push_frame(frame)
+    }
 }
 
-impl<F: FnMut(Instant, &[i16; FRAME_SAMPLES]) + Send> FrameSink for F {
-    fn push_frame(&mut self, now: Instant, frame: &[i16; FRAME_SAMPLES]) {
-        self(now, frame)
+impl<F: FnMut(&[i16; FRAME_SAMPLES]) + Send> FrameSink for F {
+    fn push_frame(&mut self, frame: &[i16; FRAME_SAMPLES]) {
+        self(frame)
     }
 }
 
@@ -350,7 +355,7 @@ impl Session {
                         frame.copy_from_slice(&accum[..FRAME_SAMPLES]);
                         accum.drain(..FRAME_SAMPLES);
                         if let Some(a) = analyzer.as_mut() {
-                            a.push_frame(now, &frame);
+                            a.push_frame_at(now, &frame);
                         }
                         if let Some(q) = capture.as_mut() {
                             if q.len() >= 50 {
@@ -639,11 +644,18 @@ mod tests {
             t0,
             &remote(4000, Codec::Pcmu, Some(101), Direction::SendRecv),
         );
-        let frames = Arc::new(std::sync::Mutex::new(Vec::<(Instant, [i16; 160])>::new()));
-        let sink = frames.clone();
-        s.set_analyzer(Some(Box::new(move |at: Instant, f: &[i16; 160]| {
-            sink.lock().unwrap().push((at, *f))
-        })));
+        type Seen = Arc<std::sync::Mutex<Vec<(Instant, [i16; 160])>>>;
+        struct Timed(Seen);
+        impl FrameSink for Timed {
+            fn push_frame(&mut self, _: &[i16; 160]) {
+                unreachable!("push_frame_at is the one called")
+            }
+            fn push_frame_at(&mut self, at: Instant, f: &[i16; 160]) {
+                self.0.lock().unwrap().push((at, *f))
+            }
+        }
+        let frames = Seen::default();
+        s.set_analyzer(Some(Box::new(Timed(frames.clone()))));
         // The far end's media comes from another port than its SDP said (NAT).
         let nat = far(5555);
         let f = |v: i16| [Codec::Pcmu.encode_sample(v); 160];
