@@ -56,6 +56,10 @@ struct Uas {
 
 impl Uas {
     fn start(scenario: &str, transport: Transport) -> Uas {
+        Uas::start_n(scenario, transport, 1)
+    }
+
+    fn start_n(scenario: &str, transport: Transport, calls: u32) -> Uas {
         let tcp = transport == Transport::Tcp;
         let port = free_port(tcp);
         let path: PathBuf = [
@@ -75,7 +79,7 @@ impl Uas {
                 "-p",
                 &port.to_string(),
                 "-m",
-                "1",
+                &calls.to_string(),
                 "-nostdin",
             ])
             .args(["-t", if tcp { "t1" } else { "u1" }])
@@ -319,6 +323,48 @@ async fn lost_invite_is_retransmitted() {
         "{}",
         r.ring_ms()
     );
+    tokio::task::spawn_blocking(move || uas.assert_passed())
+        .await
+        .unwrap();
+}
+
+/// Per-trunk limits: calls are spaced by the rate limiter and wait for a free channel.
+/// Only lower bounds on time are asserted (a loaded machine is slower, never faster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunk_limits_space_and_cap_calls() {
+    if !have_sipp() {
+        return;
+    }
+    let uas = Uas::start_n("uas_answer", Transport::Udp, 3);
+    let mut t = trunk(uas.port, Transport::Udp, false);
+    t.max_channels = 1;
+    t.calls_per_second = 4.0;
+    let sip = sip_for(t).await;
+    let place = || {
+        sip.place_call(PlaceCall {
+            target: Target::Number("+15551230000".into()),
+            trunk: None,
+            caller_id: None,
+            offer: Some(("application/sdp".into(), Bytes::from_static(SDP.as_bytes()))),
+            ring_timeout: Duration::from_secs(30),
+            talk_limit: Some(Duration::from_millis(700)),
+        })
+    };
+    let t0 = Instant::now();
+    let first = place().await.unwrap();
+    // One channel: the second call is placed only once the first has ended (≥ 700 ms talk).
+    let second = place().await.unwrap();
+    let second_at = t0.elapsed();
+    let r1 = first.report().await.unwrap();
+    assert!(
+        second_at >= Duration::from_millis(700),
+        "second call placed after {second_at:?}"
+    );
+    assert_eq!(r1.outcome, Outcome::Answered);
+    assert_eq!(second.report().await.unwrap().outcome, Outcome::Answered);
+    // A third goes through once the channel is free again.
+    let third = place().await.unwrap();
+    assert_eq!(third.report().await.unwrap().outcome, Outcome::Answered);
     tokio::task::spawn_blocking(move || uas.assert_passed())
         .await
         .unwrap();
