@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 pub mod budget;
 pub mod estimate;
+pub mod history;
 pub mod predictive;
 pub mod stats;
 pub mod vicidial;

@@ -21,8 +21,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::expected_positive_part;
-use super::{AgentView, CallView, Estimates, Reason, Snapshot};
+use super::stats::CountFit;
+use super::{AbandonBudget, AgentView, CallView, Estimates, Reason, Snapshot};
 
 /// Horizons (seconds ahead) at which demand and supply are compared.
 const HORIZONS: [f64; 8] = [0.0, 2.0, 4.0, 7.0, 11.0, 16.0, 22.0, 30.0];
@@ -79,6 +79,7 @@ struct Calibration {
     last: Option<Instant>,
 }
 
+const FULL_AIM_UNTIL: f64 = 0.3;
 const CALIB_TAU_S: f64 = 1800.0;
 const CALIB_RHO_TAU_S: f64 = 12.0;
 const CALIB_PRIOR: f64 = 2.0;
@@ -127,17 +128,68 @@ impl Calibration {
     }
 }
 
-/// Mean and variance of a sum of independent Bernoulli counts, per horizon.
+/// A sum of independent yes/no counts per horizon: the sure ones, and the mean and variance
+/// of the others.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counts {
+    sure: [u32; H],
     mean: [f64; H],
     var: [f64; H],
 }
 
 impl Counts {
     fn add(&mut self, k: usize, p: f64) {
-        self.mean[k] += p;
-        self.var[k] += p * (1.0 - p);
+        if p >= 1.0 {
+            self.sure[k] += 1;
+        } else if p > 0.0 {
+            self.mean[k] += p;
+            self.var[k] += p * (1.0 - p);
+        }
+    }
+
+    #[cfg(test)]
+    fn total_mean(&self, k: usize) -> f64 {
+        f64::from(self.sure[k]) + self.mean[k]
+    }
+}
+
+/// `E[(x − S)⁺]` for integer x, for the uncertain part S of the supply at one horizon.
+#[derive(Debug, Clone, Default)]
+struct Shortfall {
+    /// table[x] = E[(x − S)⁺] for x = 0..table.len().
+    table: Vec<f64>,
+    mean: f64,
+}
+
+impl Shortfall {
+    fn new(mean: f64, var: f64) -> Self {
+        let mut pmf = Vec::new();
+        CountFit::new(mean, var).for_each(|k, q| {
+            let k = k as usize;
+            if pmf.len() <= k {
+                pmf.resize(k + 1, 0.0);
+            }
+            pmf[k] += q;
+        });
+        let mut table = Vec::with_capacity(pmf.len() + 1);
+        let (mut f, mut cdf) = (0.0, 0.0);
+        table.push(0.0);
+        for q in &pmf {
+            cdf += q;
+            f += cdf;
+            table.push(f);
+        }
+        Shortfall { table, mean }
+    }
+
+    fn at(&self, x: i64) -> f64 {
+        if x <= 0 {
+            return 0.0;
+        }
+        match self.table.get(x as usize) {
+            Some(v) => *v,
+            None => x as f64 - self.mean,
+        }
     }
 }
 
@@ -146,6 +198,7 @@ impl Counts {
 pub struct Outlook {
     demand: Counts,
     supply: Counts,
+    shortfall: [Shortfall; H],
     /// Expected live answers of the calls in flight (all horizons).
     live_in_flight: f64,
     /// Chance that a new dial is a person decided by each horizon.
@@ -183,9 +236,11 @@ impl Outlook {
         for (k, h) in HORIZONS.iter().enumerate() {
             new_by[k] = e.hit_rate * e.ring.cdf((h - e.amd_human_s).min(t));
         }
+        let shortfall = std::array::from_fn(|k| Shortfall::new(supply.mean[k], supply.var[k]));
         Outlook {
             demand,
             supply,
+            shortfall,
             live_in_flight,
             new_by,
             new_live: e.hit_rate * e.ring.cdf(t),
@@ -198,12 +253,17 @@ impl Outlook {
         let mut worst: f64 = 0.0;
         for k in 0..H {
             let p = self.new_by[k];
-            let mean = self.demand.mean[k] + n * p - self.supply.mean[k];
-            let var = self.demand.var[k] + n * p * (1.0 - p) + self.supply.var[k];
-            // The normal approximation is poor for small counts: never more abandons than
-            // people.
-            let d = self.demand.mean[k] + n * p;
-            worst = worst.max(expected_positive_part(mean, var.sqrt()).min(d));
+            let mean = self.demand.mean[k] + n * p;
+            if mean + f64::from(self.demand.sure[k]) <= worst {
+                continue;
+            }
+            let var = self.demand.var[k] + n * p * (1.0 - p);
+            // E[(D − S)⁺] with D = sure + uncertain demand, S = sure + uncertain supply.
+            let offset = i64::from(self.demand.sure[k]) - i64::from(self.supply.sure[k]);
+            let sf = &self.shortfall[k];
+            let mut e = 0.0;
+            CountFit::new(mean, var).for_each(|d, q| e += q * sf.at(offset + i64::from(d)));
+            worst = worst.max(e);
         }
         (worst, self.live_in_flight + n * self.new_live)
     }
@@ -301,8 +361,20 @@ impl Predictive {
     }
 
     /// Share of the cap to aim at, given how much of the window's budget is used.
-    pub fn target(&self, cap: f64, used: f64) -> f64 {
-        cap * self.cfg.aim * (2.0 * (1.0 - used)).clamp(0.0, 1.0)
+    ///
+    /// Full `aim` while at most `FULL_AIM_UNTIL` of the budget is used, then falling linearly
+    /// to nothing at the cap; and, while the window has fewer than `1 / cap` live answers (when
+    /// a single abandon would put it over the cap), ramping up from a fifth of that.
+    pub fn target(&self, budget: &AbandonBudget) -> f64 {
+        let cap = budget.cap();
+        let used = budget.used();
+        let spend = ((1.0 - used) / (1.0 - FULL_AIM_UNTIL)).clamp(0.0, 1.0);
+        let warm = if cap > 0.0 {
+            (budget.live_answers() * cap).clamp(0.2, 1.0)
+        } else {
+            0.0
+        };
+        cap * self.cfg.aim * spend * warm
     }
 
     /// How much the model's expected abandons are scaled up after calibration.
@@ -329,7 +401,7 @@ impl Predictive {
             let (ab, live) = outlook.with_dials(progressive);
             (progressive, ab, live)
         } else {
-            let target = self.target(s.budget.cap(), s.budget.used());
+            let target = self.target(s.budget);
             let lines = (self.cfg.max_lines_per_agent * f64::from(working)).floor() as i64;
             let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
             let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
@@ -460,7 +532,9 @@ mod tests {
                 budget: &b,
                 limits: Limits::UNLIMITED,
             };
-            Outlook::new(&s, Duration::from_millis(1500)).supply.mean[H - 1]
+            Outlook::new(&s, Duration::from_millis(1500))
+                .supply
+                .total_mean(H - 1)
         };
         assert!(supply(&[long; 20]) > 3.0 * supply(&[fresh; 20]));
     }

@@ -42,6 +42,80 @@ pub fn expected_positive_part(mean: f64, sd: f64) -> f64 {
     mean * norm_cdf(z) + sd * norm_pdf(z)
 }
 
+/// The distribution of a count that is a sum of independent yes/no events, fitted by its mean
+/// and variance: a binomial (whose variance is below its mean, like every such sum), a Poisson
+/// when the variance is about the mean. Unlike a normal fit it keeps the right skew of small
+/// counts, which is where abandons come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CountFit {
+    Zero,
+    Binomial { n: u32, p: f64 },
+    Poisson { mean: f64 },
+}
+
+impl CountFit {
+    pub fn new(mean: f64, var: f64) -> Self {
+        if mean <= 1e-9 {
+            return CountFit::Zero;
+        }
+        let gap = mean - var.max(0.0);
+        if gap <= mean * 1e-3 || mean * mean / gap > 5000.0 {
+            return CountFit::Poisson { mean };
+        }
+        let n = (mean * mean / gap).round().max(1.0);
+        CountFit::Binomial {
+            n: n as u32,
+            p: (mean / n).min(1.0),
+        }
+    }
+
+    /// Calls `f(k, P(X = k))` for every k with non-negligible probability, in order.
+    pub fn for_each(&self, mut f: impl FnMut(u32, f64)) {
+        match *self {
+            CountFit::Zero => f(0, 1.0),
+            CountFit::Binomial { n, p } if p >= 1.0 => f(n, 1.0),
+            CountFit::Binomial { n, p } => {
+                let mean = f64::from(n) * p;
+                let hi = (mean + 12.0 * (mean * (1.0 - p)).sqrt() + 12.0).min(f64::from(n)) as u32;
+                let lp0 = f64::from(n) * (-p).ln_1p();
+                if lp0 < -700.0 {
+                    return normal_counts(mean, (mean * (1.0 - p)).sqrt(), f);
+                }
+                let odds = p / (1.0 - p);
+                let mut q = lp0.exp();
+                for k in 0..=hi {
+                    f(k, q);
+                    q *= f64::from(n - k) / f64::from(k + 1) * odds;
+                }
+            }
+            CountFit::Poisson { mean } => {
+                if mean > 600.0 {
+                    return normal_counts(mean, mean.sqrt(), f);
+                }
+                let hi = (mean + 12.0 * mean.sqrt() + 12.0) as u32;
+                let mut q = (-mean).exp();
+                for k in 0..=hi {
+                    f(k, q);
+                    q *= mean / f64::from(k + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Discretised normal, for counts too large for the exact forms.
+fn normal_counts(mean: f64, sd: f64, mut f: impl FnMut(u32, f64)) {
+    let lo = (mean - 8.0 * sd).floor().max(0.0) as u32;
+    let hi = (mean + 8.0 * sd).ceil() as u32;
+    for k in lo..=hi {
+        let x = f64::from(k);
+        f(
+            k,
+            norm_cdf((x + 0.5 - mean) / sd) - norm_cdf((x - 0.5 - mean) / sd),
+        );
+    }
+}
+
 /// A lognormal distribution given by its mean and standard deviation (not log-space ones).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogNormal {
@@ -123,6 +197,34 @@ mod tests {
         assert!((expected_positive_part(10.0, 1.0) - 10.0).abs() < 1e-6);
         assert!(expected_positive_part(-10.0, 1.0) < 1e-12);
         assert_eq!(expected_positive_part(2.0, 0.0), 2.0);
+    }
+
+    #[test]
+    fn count_fits_keep_mean_variance_and_mass() {
+        for (m, v) in [
+            (0.5, 0.4),
+            (3.3, 2.2),
+            (7.0, 1.5),
+            (20.0, 15.0),
+            (4.0, 4.0),
+            (900.0, 800.0),
+        ] {
+            let fit = CountFit::new(m, v);
+            let (mut mass, mut mean, mut sq) = (0.0, 0.0, 0.0);
+            fit.for_each(|k, q| {
+                mass += q;
+                mean += f64::from(k) * q;
+                sq += f64::from(k).powi(2) * q;
+            });
+            let var = sq - mean * mean;
+            assert!((mass - 1.0).abs() < 1e-6, "{m},{v}: mass {mass}");
+            assert!((mean - m).abs() < 0.05 * m.max(1.0), "{m},{v}: mean {mean}");
+            assert!((var - v).abs() < 0.3 * v.max(1.0), "{m},{v}: var {var}");
+        }
+        // Ten sure things.
+        let mut seen = vec![];
+        CountFit::new(10.0, 0.0).for_each(|k, q| seen.push((k, q)));
+        assert_eq!(seen, vec![(10, 1.0)]);
     }
 
     #[test]

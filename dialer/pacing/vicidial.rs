@@ -3,7 +3,8 @@
 //! Samples ready agents, answered calls waiting and logged-in agents (paused included) once a
 //! second; every 15 s sets `level *= 1 + (mean ready − mean waiting) / mean logged-in`, clamped
 //! to 1..3 (`adaptive_intensity` 0, `adaptive_dl_diff_target` 0). Placement counts only waiting
-//! agents (`available_only_ratio_tally=Y`): round(level × ready) − calls in flight. Once more
+//! agents (`available_only_ratio_tally=Y`): round(level × ready) − calls in flight, placed
+//! every 2.5 s as `AST_VDauto_dial.pl` does (between placements it dials nothing). Once more
 //! than 50 calls were placed in the window and its drop rate passes the cap, the level is
 //! forced to 1.0 (HARD_LIMIT) for as long as the rate stays above.
 
@@ -13,6 +14,7 @@ use super::{Reason, Snapshot, level_dials};
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 const ADAPT_EVERY: Duration = Duration::from_secs(15);
+const PLACE_EVERY: Duration = Duration::from_millis(2500);
 
 #[derive(Debug, Clone)]
 pub struct Vicidial {
@@ -20,6 +22,7 @@ pub struct Vicidial {
     max_level: f64,
     last_sample: Option<Instant>,
     last_adapt: Option<Instant>,
+    last_place: Option<Instant>,
     sum_ready: f64,
     sum_waiting: f64,
     sum_logged: f64,
@@ -41,6 +44,7 @@ impl Vicidial {
             max_level,
             last_sample: None,
             last_adapt: None,
+            last_place: None,
             sum_ready: 0.0,
             sum_waiting: 0.0,
             sum_logged: 0.0,
@@ -89,6 +93,13 @@ impl Vicidial {
         if self.over_cap(s) {
             self.level = 1.0;
         }
+        if self
+            .last_place
+            .is_some_and(|t| now.saturating_duration_since(t) < PLACE_EVERY)
+        {
+            return (0, Reason::DialLevel(self.level));
+        }
+        self.last_place = Some(now);
         (level_dials(self.level, s), Reason::DialLevel(self.level))
     }
 }
@@ -162,6 +173,28 @@ mod tests {
             &b,
         );
         assert_eq!(v.level(), 1.0);
+    }
+
+    #[test]
+    fn places_calls_every_two_and_a_half_seconds() {
+        let t0 = Instant::now();
+        let mut v = Vicidial::new(2.0, 3.0);
+        let b = AbandonBudget::new(0.03, 0.0);
+        let est = Estimates::from_priors(&Priors::default());
+        let agents = [AgentView::Ready; 3];
+        let s = Snapshot {
+            agents: &agents,
+            calls: &[],
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let dials: Vec<u32> = (0..12)
+            .map(|i| v.decide(t0 + Duration::from_millis(250 * i), &s).0)
+            .collect();
+        assert_eq!(dials[0], 6);
+        assert!(dials[1..10].iter().all(|&d| d == 0), "{dials:?}");
+        assert_eq!(dials[10], 6);
     }
 
     #[test]

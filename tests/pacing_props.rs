@@ -1,0 +1,193 @@
+//! Property tests of the pacers: whatever the snapshot, limits hold, nothing is dialed without
+//! an agent (except agentless), and the abandon budget never goes negative.
+
+use std::time::{Duration, Instant};
+
+use dialer::pacing::{
+    AbandonBudget, AgentView, CallView, Estimates, Limits, Mode, Pacer, Priors, Reason, Snapshot,
+    WindowCounts,
+};
+use proptest::prelude::*;
+
+fn agent() -> impl Strategy<Value = AgentView> {
+    (0u8..4, 0u64..900_000).prop_map(|(k, ms)| {
+        let elapsed = Duration::from_millis(ms);
+        match k {
+            0 => AgentView::Ready,
+            1 => AgentView::Talking { elapsed },
+            2 => AgentView::Wrapping { elapsed },
+            _ => AgentView::Paused,
+        }
+    })
+}
+
+fn call() -> impl Strategy<Value = CallView> {
+    (0u8..3, 0u64..40_000).prop_map(|(k, ms)| {
+        let elapsed = Duration::from_millis(ms);
+        match k {
+            0 => CallView::Ringing { elapsed },
+            1 => CallView::Screening { elapsed },
+            _ => CallView::Waiting {
+                elapsed: elapsed / 20,
+            },
+        }
+    })
+}
+
+fn priors() -> impl Strategy<Value = Priors> {
+    (
+        0.01f64..0.9,
+        0.0f64..1.0,
+        1.0f64..30.0,
+        15.0f64..60.0,
+        5.0f64..900.0,
+        0.0f64..120.0,
+    )
+        .prop_map(|(hit, machine_share, ring, timeout, talk, wrap)| Priors {
+            hit_rate: hit,
+            machine_rate: (1.0 - hit) * machine_share,
+            ring_mean_s: ring,
+            ring_sd_s: ring / 2.0,
+            no_answer_s: timeout,
+            amd_human_s: 1.5,
+            amd_machine_s: 3.0,
+            talk_mean_s: talk,
+            talk_sd_s: talk / 2.0,
+            wrap_mean_s: wrap,
+            wrap_sd_s: wrap / 2.0,
+        })
+}
+
+fn budget() -> impl Strategy<Value = AbandonBudget> {
+    (0u64..5000, 0u64..300, 0u64..3000, 0.0f64..0.05).prop_map(|(live, ab, m, fp)| {
+        AbandonBudget::from_history(
+            0.03,
+            fp,
+            WindowCounts {
+                live_answers: live,
+                abandoned: ab,
+                amd_machines: m,
+            },
+        )
+    })
+}
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop_oneof![
+        Just(Mode::Preview),
+        Just(Mode::Progressive),
+        Just(Mode::Predictive),
+        Just(Mode::Agentless),
+        Just(Mode::Vicidial),
+        (1.0f64..8.0).prop_map(Mode::Ratio),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn never_more_dials_than_limits(
+        mode in mode(),
+        agents in prop::collection::vec(agent(), 0..80),
+        calls in prop::collection::vec(call(), 0..200),
+        p in priors(),
+        b in budget(),
+        channels in 0u32..300,
+        tokens in 0u32..50,
+        ticks in 1usize..6,
+    ) {
+        let est = Estimates::from_priors(&p);
+        let mut pacer = Pacer::new(mode);
+        let t0 = Instant::now();
+        for i in 0..ticks {
+            let s = Snapshot {
+                agents: &agents,
+                calls: &calls,
+                estimates: &est,
+                budget: &b,
+                limits: Limits { channels_free: channels, dial_tokens: tokens },
+            };
+            let d = pacer.decide(t0 + Duration::from_secs(8 * i as u64), &s);
+            prop_assert!(d.dials <= channels.min(tokens), "{mode}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_dialed_without_a_working_agent(
+        mode in mode(),
+        paused in 0usize..10,
+        calls in prop::collection::vec(call(), 0..50),
+        p in priors(),
+        b in budget(),
+    ) {
+        let agents = vec![AgentView::Paused; paused];
+        let est = Estimates::from_priors(&p);
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let d = Pacer::new(mode).decide(Instant::now(), &s);
+        if mode == Mode::Agentless {
+            prop_assert!(d.dials > 0);
+        } else {
+            prop_assert_eq!(d.dials, 0, "{}: {:?}", mode, d);
+        }
+    }
+
+    #[test]
+    fn budget_never_negative(
+        start in budget(),
+        ops in prop::collection::vec(0u8..3, 0..500),
+    ) {
+        let mut b = start;
+        for op in ops {
+            match op {
+                0 => b.record_live_answer(),
+                1 => b.record_abandon(),
+                _ => b.record_amd_machine(),
+            }
+            prop_assert!(b.remaining() >= 0.0);
+            prop_assert!(b.used() >= 0.0);
+            prop_assert!((0.0..=1.0).contains(&b.rate()), "{}", b.rate());
+            prop_assert!(b.abandoned() <= b.live_answers());
+        }
+    }
+
+    #[test]
+    fn spent_budget_means_no_dial_ahead_of_agents(
+        agents in prop::collection::vec(agent(), 4..60),
+        calls in prop::collection::vec(call(), 0..100),
+        p in priors(),
+        live in 1u64..2000,
+    ) {
+        // At or over the cap.
+        let b = AbandonBudget::from_history(0.03, 0.0, WindowCounts {
+            live_answers: live,
+            abandoned: (live as f64 * 0.03).ceil() as u64,
+            amd_machines: 0,
+        });
+        prop_assert!(b.spent());
+        let est = Estimates::from_priors(&p);
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let d = Pacer::new(Mode::Predictive).decide(Instant::now(), &s);
+        prop_assert_eq!(d.dials, s.progressive_dials());
+        prop_assert!(matches!(
+            d.reason,
+            Reason::BudgetSpent | Reason::TeamTooSmall | Reason::NoAgent
+        ));
+    }
+}
