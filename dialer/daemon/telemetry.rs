@@ -1,0 +1,325 @@
+//! Prometheus metrics: the recorder, the `dialer_` families and their help, and the gauges set on
+//! scrape.
+//!
+//! The recorder is installed once per process, before anything records ([`install`]); `/metrics`
+//! renders it. Counters are counted where events happen: [`Observer`] watches the switchboard's
+//! inputs and outputs in the daemon's loop (dials, outcomes, abandons, dispositions, SIP final
+//! responses, trunk health, calls per second, agent state time); the store writer, the SIP
+//! driver and the daemon's loop (AMD results, bridges) count their own. Gauges that describe the present (campaigns, agents by state, lines per
+//! agent, occupancy) are set from the switchboard's answers when `/metrics` is scraped
+//! ([`refresh`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
+use crate::agents::{AgentId, AgentView, State};
+
+/// The Prometheus recorder could not be installed (another recorder is in place).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot install the Prometheus metrics recorder: {0}")]
+pub struct TelemetryError(String);
+
+static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+
+/// Histogram buckets (seconds) for every `*_seconds` family.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Install the process-wide recorder (once; later calls return the same handle). Call it before
+/// anything records: counts made earlier are lost.
+pub fn install() -> Result<PrometheusHandle, TelemetryError> {
+    let mut slot = HANDLE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = slot.as_ref() {
+        return Ok(h.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+        .map_err(|e| TelemetryError(e.to_string()))?
+        .install_recorder()
+        .map_err(|e| TelemetryError(e.to_string()))?;
+    describe();
+    *slot = Some(handle.clone());
+    Ok(handle)
+}
+
+/// Help text of every family (shown by `/metrics` once the family has a value).
+fn describe() {
+    describe_counter!(
+        "dialer_dials_total",
+        "Calls placed, per campaign and trunk."
+    );
+    describe_counter!(
+        "dialer_call_outcomes_total",
+        "Ended attempts per campaign by outcome (human, machine, answered, busy, no_answer, \
+         invalid_number, congestion, rejected, failed, abandoned, interrupted)."
+    );
+    describe_counter!(
+        "dialer_abandoned_total",
+        "Live answers abandoned (no agent within 2 s), per campaign."
+    );
+    describe_counter!(
+        "dialer_dispositions_total",
+        "Agent dispositions per campaign and code."
+    );
+    describe_counter!(
+        "dialer_sip_final_responses_total",
+        "Final SIP responses to our INVITEs per trunk and status code (code 0: none, timeout)."
+    );
+    describe_counter!(
+        "dialer_amd_results_total",
+        "AMD decisions by result (human, machine, notsure)."
+    );
+    describe_counter!(
+        "dialer_bridged_calls_total",
+        "People connected to an agent."
+    );
+    describe_counter!(
+        "dialer_agent_state_milliseconds_total",
+        "Agent time per state from finished intervals; occupancy over time is \
+         (on_call + wrap_up) / (ready + on_call + wrap_up)."
+    );
+    describe_gauge!(
+        "dialer_trunk_up",
+        "1 while a trunk answers; 0 after 3 consecutive failures (5xx, congestion, no response)."
+    );
+    describe_gauge!(
+        "dialer_trunk_consecutive_failures",
+        "Consecutive failed INVITEs per trunk."
+    );
+    describe_gauge!(
+        "dialer_trunk_calls_per_second",
+        "Calls placed per second per trunk over the last 10 s."
+    );
+    describe_gauge!(
+        "dialer_campaign_control",
+        "1 for the campaign's current control (running, paused, stopped), 0 otherwise."
+    );
+    describe_gauge!(
+        "dialer_campaign_calls_in_flight",
+        "Calls of the campaign in progress."
+    );
+    describe_gauge!(
+        "dialer_campaign_waiting_for_agent",
+        "People answered and waiting for an agent."
+    );
+    describe_gauge!(
+        "dialer_campaign_abandon_rate",
+        "Abandoned / live answers over the campaign's rolling window."
+    );
+    describe_gauge!(
+        "dialer_campaign_abandon_cap",
+        "The campaign's abandon-rate cap."
+    );
+    describe_gauge!(
+        "dialer_campaign_window_live_answers",
+        "Live answers in the campaign's abandon window."
+    );
+    describe_gauge!(
+        "dialer_campaign_window_abandoned",
+        "Abandoned calls in the campaign's abandon window."
+    );
+    describe_gauge!(
+        "dialer_campaign_lines_per_agent",
+        "Calls in flight per available agent (ready, on call, wrap-up) of the campaign's groups."
+    );
+    describe_gauge!(
+        "dialer_campaign_occupancy",
+        "Share of the campaign's available agents on a call or in wrap-up now."
+    );
+    describe_gauge!("dialer_agents", "Agents by state.");
+    describe_gauge!(
+        "dialer_agent_occupancy",
+        "Share of available agents (ready, on call, wrap-up) on a call or in wrap-up now."
+    );
+    describe_gauge!(
+        "dialer_store_queue_depth",
+        "Records waiting for the store writer."
+    );
+    describe_histogram!(
+        "dialer_store_write_seconds",
+        metrics::Unit::Seconds,
+        "Time to write one record to the store."
+    );
+    describe_counter!("dialer_store_write_errors_total", "Failed store writes.");
+}
+
+/// Agents the API and metrics count for each campaign (its agent groups), by campaign name.
+pub type Rosters = HashMap<String, Vec<AgentId>>;
+
+/// Set the gauges that describe the present, from the switchboard's answers (on scrape).
+pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Rosters) {
+    let states = [
+        State::LoggedOut,
+        State::Connecting,
+        State::Ready,
+        State::OnCall,
+        State::WrapUp,
+        State::Paused,
+    ];
+    for s in states {
+        let n = agents.iter().filter(|a| a.state == s).count();
+        gauge!("dialer_agents", "state" => s.as_str()).set(n as f64);
+    }
+    let by_id: HashMap<&str, State> = agents.iter().map(|a| (a.id.as_str(), a.state)).collect();
+    let (busy, available) = occupancy(agents.iter().map(|a| a.state));
+    gauge!("dialer_agent_occupancy").set(ratio(busy, available));
+
+    for c in campaigns {
+        let name = c.name.clone();
+        for control in [Control::Running, Control::Paused, Control::Stopped] {
+            let on = if c.control == control { 1.0 } else { 0.0 };
+            gauge!("dialer_campaign_control", "campaign" => name.clone(), "control" => control.as_str())
+                .set(on);
+        }
+        let g = |family: &'static str, v: f64| {
+            gauge!(family, "campaign" => name.clone()).set(v);
+        };
+        g("dialer_campaign_calls_in_flight", c.calls_in_flight as f64);
+        g(
+            "dialer_campaign_waiting_for_agent",
+            c.waiting_for_agent as f64,
+        );
+        g("dialer_campaign_abandon_rate", c.abandon_rate);
+        g("dialer_campaign_abandon_cap", c.abandon_cap);
+        g("dialer_campaign_window_live_answers", c.live_answers as f64);
+        g("dialer_campaign_window_abandoned", c.abandoned as f64);
+        if let Some(roster) = rosters.get(&c.name) {
+            let states = roster
+                .iter()
+                .filter_map(|id| by_id.get(id.as_str()).copied());
+            let (busy, available) = occupancy(states);
+            g(
+                "dialer_campaign_lines_per_agent",
+                ratio(c.calls_in_flight, available),
+            );
+            g("dialer_campaign_occupancy", ratio(busy, available));
+        }
+    }
+}
+
+/// (on a call or in wrap-up, available: ready + on call + wrap-up).
+fn occupancy(states: impl Iterator<Item = State>) -> (usize, usize) {
+    states.fold((0, 0), |(busy, avail), s| match s {
+        State::OnCall | State::WrapUp => (busy + 1, avail + 1),
+        State::Ready => (busy, avail + 1),
+        _ => (busy, avail),
+    })
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// A trunk is down after this many failed INVITEs in a row.
+const TRUNK_DOWN_AFTER: u32 = 3;
+/// The window of `dialer_trunk_calls_per_second`.
+const CPS_WINDOW: Duration = Duration::from_secs(10);
+
+/// Counts events as the daemon's loop feeds the switchboard and carries out its outputs. Owned
+/// by the loop; pass it every input (before `handle`) and every output pulled.
+#[derive(Debug, Default)]
+pub struct Observer {
+    /// Live calls: campaign and trunk.
+    calls: HashMap<u64, (String, String)>,
+    /// Dial instants per trunk within [`CPS_WINDOW`].
+    dials: BTreeMap<String, VecDeque<Instant>>,
+    failures: HashMap<String, u32>,
+    /// Campaign names by store id (dispositions carry the id).
+    campaigns: HashMap<i64, String>,
+}
+
+impl Observer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An input about to be handed to the switchboard.
+    pub fn input(&mut self, now: Instant, input: &Input) {
+        if let Input::Tick = input {
+            for (trunk, q) in &mut self.dials {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > CPS_WINDOW)
+                {
+                    q.pop_front();
+                }
+                gauge!("dialer_trunk_calls_per_second", "trunk" => trunk.clone())
+                    .set(q.len() as f64 / CPS_WINDOW.as_secs_f64());
+            }
+        }
+    }
+
+    /// An output pulled from the switchboard.
+    pub fn output(&mut self, now: Instant, output: &Output) {
+        match output {
+            Output::Dial(d) => {
+                counter!("dialer_dials_total", "campaign" => d.campaign.clone(), "trunk" => d.trunk.clone())
+                    .increment(1);
+                self.calls
+                    .insert(d.call, (d.campaign.clone(), d.trunk.clone()));
+                self.campaigns
+                    .entry(d.campaign_id)
+                    .or_insert_with(|| d.campaign.clone());
+                self.dials
+                    .entry(d.trunk.clone())
+                    .or_default()
+                    .push_back(now);
+                let failures = *self.failures.entry(d.trunk.clone()).or_insert(0);
+                self.set_trunk(&d.trunk, failures);
+            }
+            Output::Record(Record::AttemptEnded { call, summary, .. }) => {
+                let Some((campaign, trunk)) = self.calls.remove(call) else {
+                    return;
+                };
+                counter!("dialer_call_outcomes_total", "campaign" => campaign.clone(), "outcome" => summary.outcome.clone())
+                    .increment(1);
+                if summary.abandoned {
+                    counter!("dialer_abandoned_total", "campaign" => campaign.clone()).increment(1);
+                }
+                let code = summary.sip_status.unwrap_or(0);
+                counter!("dialer_sip_final_responses_total", "trunk" => trunk.clone(), "code" => code.to_string())
+                    .increment(1);
+                let failed = matches!(summary.outcome.as_str(), "congestion" | "failed")
+                    || (500..600).contains(&code);
+                let n = self.failures.entry(trunk.clone()).or_insert(0);
+                *n = if failed { n.saturating_add(1) } else { 0 };
+                let n = *n;
+                self.set_trunk(&trunk, n);
+            }
+            Output::Record(Record::Disposition {
+                campaign_id, code, ..
+            }) => {
+                let campaign = self
+                    .campaigns
+                    .get(campaign_id)
+                    .cloned()
+                    .unwrap_or_else(|| campaign_id.to_string());
+                counter!("dialer_dispositions_total", "campaign" => campaign, "code" => code.clone())
+                    .increment(1);
+            }
+            Output::Record(Record::Interval(i)) => {
+                let ms = i.end.saturating_duration_since(i.start).as_millis();
+                counter!("dialer_agent_state_milliseconds_total", "state" => i.state.as_str())
+                    .increment(u64::try_from(ms).unwrap_or(u64::MAX));
+            }
+            _ => {}
+        }
+    }
+
+    fn set_trunk(&self, trunk: &str, failures: u32) {
+        let t = trunk.to_owned();
+        gauge!("dialer_trunk_consecutive_failures", "trunk" => t.clone()).set(f64::from(failures));
+        let up = if failures >= TRUNK_DOWN_AFTER {
+            0.0
+        } else {
+            1.0
+        };
+        gauge!("dialer_trunk_up", "trunk" => t).set(up);
+    }
+}
