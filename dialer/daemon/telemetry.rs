@@ -323,3 +323,205 @@ impl Observer {
         gauge!("dialer_trunk_up", "trunk" => t).set(up);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::switchboard::{Dial, Lead, LeadEffect};
+    use crate::flow::Summary;
+
+    fn dial(call: u64, trunk: &str) -> Output {
+        Output::Dial(Dial {
+            call,
+            campaign: "cold".into(),
+            campaign_id: 4,
+            lead: Lead {
+                id: call as i64,
+                phone: "+12025550143".into(),
+                timezone: None,
+                attributes: "{}".into(),
+                attempts: 0,
+            },
+            trunk: trunk.into(),
+            caller_id: "+12025550100".into(),
+            ring_timeout: Duration::from_secs(15),
+        })
+    }
+
+    fn ended(call: u64, t0: Instant, outcome: &str, sip: Option<u16>, abandoned: bool) -> Output {
+        Output::Record(Record::AttemptEnded {
+            call,
+            campaign_id: 4,
+            lead_id: call as i64,
+            summary: Summary {
+                outcome: outcome.into(),
+                sip_status: sip,
+                dialed: t0,
+                ringing: None,
+                answered: None,
+                amd: None,
+                decided: None,
+                connected: None,
+                agent: None,
+                abandoned,
+                voicemail_left: false,
+                ended: t0,
+            },
+            effect: LeadEffect {
+                status: "active",
+                retry_after: None,
+                callback_after: None,
+            },
+            conversation: false,
+        })
+    }
+
+    /// The value of the line starting with `series ` in a Prometheus text rendering.
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    #[test]
+    fn observer_counts_dials_outcomes_abandons_and_trunk_health() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let t0 = Instant::now();
+        let mut o = Observer::new();
+        metrics::with_local_recorder(&recorder, || {
+            for call in 1..=5 {
+                o.output(t0, &dial(call, "main"));
+            }
+            o.output(t0, &ended(1, t0, "human", Some(200), false));
+            o.output(t0, &ended(2, t0, "abandoned", Some(200), true));
+            for call in 3..=5 {
+                o.output(t0, &ended(call, t0, "congestion", Some(503), false));
+            }
+            o.output(
+                t0,
+                &Output::Record(Record::Disposition {
+                    campaign_id: 4,
+                    lead_id: 1,
+                    call: 1,
+                    agent: "alice".into(),
+                    code: "sale".into(),
+                    notes: None,
+                    effect: LeadEffect {
+                        status: "done",
+                        retry_after: None,
+                        callback_after: None,
+                    },
+                    conversation: true,
+                    at: t0,
+                }),
+            );
+            o.input(t0 + Duration::from_secs(1), &Input::Tick);
+        });
+        let text = handle.render();
+        let v = |s: &str| value(&text, s);
+        assert_eq!(
+            v("dialer_dials_total{campaign=\"cold\",trunk=\"main\"}"),
+            Some(5.0)
+        );
+        assert_eq!(
+            v("dialer_call_outcomes_total{campaign=\"cold\",outcome=\"congestion\"}"),
+            Some(3.0)
+        );
+        assert_eq!(
+            v("dialer_call_outcomes_total{campaign=\"cold\",outcome=\"human\"}"),
+            Some(1.0)
+        );
+        assert_eq!(v("dialer_abandoned_total{campaign=\"cold\"}"), Some(1.0));
+        assert_eq!(
+            v("dialer_sip_final_responses_total{trunk=\"main\",code=\"503\"}"),
+            Some(3.0)
+        );
+        assert_eq!(
+            v("dialer_dispositions_total{campaign=\"cold\",code=\"sale\"}"),
+            Some(1.0)
+        );
+        // Three failures in a row: the trunk is down.
+        assert_eq!(
+            v("dialer_trunk_consecutive_failures{trunk=\"main\"}"),
+            Some(3.0)
+        );
+        assert_eq!(v("dialer_trunk_up{trunk=\"main\"}"), Some(0.0));
+        // 5 dials in the 10 s window.
+        assert_eq!(
+            v("dialer_trunk_calls_per_second{trunk=\"main\"}"),
+            Some(0.5)
+        );
+
+        // A call the trunk answers (even busy) brings it back.
+        metrics::with_local_recorder(&recorder, || {
+            o.output(t0, &dial(9, "main"));
+            o.output(t0, &ended(9, t0, "busy", Some(486), false));
+        });
+        let text = handle.render();
+        assert_eq!(value(&text, "dialer_trunk_up{trunk=\"main\"}"), Some(1.0));
+    }
+
+    #[test]
+    fn refresh_sets_agents_by_state_lines_per_agent_and_occupancy() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let view = |id: &str, state| AgentView {
+            id: id.into(),
+            state,
+            elapsed: Duration::ZERO,
+            call: None,
+            pause_reason: None,
+        };
+        let agents = [
+            view("a", State::OnCall),
+            view("b", State::Ready),
+            view("c", State::WrapUp),
+            view("d", State::Paused),
+            view("e", State::OnCall),
+        ];
+        let campaign = CampaignStatus {
+            name: "cold".into(),
+            mode: "predictive".into(),
+            control: Control::Paused,
+            calls_in_flight: 6,
+            waiting_for_agent: 1,
+            dials: 40,
+            live_answers: 20,
+            abandoned: 1,
+            abandon_rate: 0.05,
+            abandon_cap: 0.03,
+            last_decision: String::new(),
+        };
+        let rosters = Rosters::from([(
+            "cold".to_string(),
+            vec!["a".into(), "b".into(), "c".into(), "d".into()],
+        )]);
+        metrics::with_local_recorder(&recorder, || refresh(&[campaign], &agents, &rosters));
+        let text = handle.render();
+        let v = |s: &str| value(&text, s);
+        assert_eq!(v("dialer_agents{state=\"on_call\"}"), Some(2.0));
+        assert_eq!(v("dialer_agents{state=\"logged_out\"}"), Some(0.0));
+        // 4 of 5 available (paused is not), 3 of them busy.
+        assert_eq!(v("dialer_agent_occupancy"), Some(0.75));
+        // The roster: a, b, c available; a and c busy; 6 calls over 3 agents.
+        assert_eq!(
+            v("dialer_campaign_lines_per_agent{campaign=\"cold\"}"),
+            Some(2.0)
+        );
+        let occ = v("dialer_campaign_occupancy{campaign=\"cold\"}").unwrap();
+        assert!((occ - 2.0 / 3.0).abs() < 1e-9, "{occ}");
+        assert_eq!(
+            v("dialer_campaign_control{campaign=\"cold\",control=\"paused\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            v("dialer_campaign_control{campaign=\"cold\",control=\"running\"}"),
+            Some(0.0)
+        );
+        assert_eq!(
+            v("dialer_campaign_abandon_rate{campaign=\"cold\"}"),
+            Some(0.05)
+        );
+    }
+}
