@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use super::config::DaemonConfig;
 use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
 use crate::agents::{AgentId, AgentView, State};
+use crate::campaign::Campaign;
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -149,8 +151,31 @@ fn describe() {
     describe_counter!("dialer_store_write_errors_total", "Failed store writes.");
 }
 
+/// Drop dials older than the window and set the trunk's calls per second.
+fn set_cps(now: Instant, trunk: &str, q: &mut VecDeque<Instant>) {
+    while q
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) > CPS_WINDOW)
+    {
+        q.pop_front();
+    }
+    gauge!("dialer_trunk_calls_per_second", "trunk" => trunk.to_owned())
+        .set(q.len() as f64 / CPS_WINDOW.as_secs_f64());
+}
+
 /// Agents the API and metrics count for each campaign (its agent groups), by campaign name.
 pub type Rosters = HashMap<String, Vec<AgentId>>;
+
+/// Each campaign's agents: those of the config in any of its agent groups.
+pub fn rosters(config: &DaemonConfig, campaigns: &[Campaign]) -> Rosters {
+    campaigns
+        .iter()
+        .map(|c| {
+            let ids = config.agents_in(&c.agent_groups).map(|a| a.id.clone());
+            (c.name.clone(), ids.collect())
+        })
+        .collect()
+}
 
 /// Set the gauges that describe the present, from the switchboard's answers (on scrape).
 pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Rosters) {
@@ -243,14 +268,7 @@ impl Observer {
     pub fn input(&mut self, now: Instant, input: &Input) {
         if let Input::Tick = input {
             for (trunk, q) in &mut self.dials {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) > CPS_WINDOW)
-                {
-                    q.pop_front();
-                }
-                gauge!("dialer_trunk_calls_per_second", "trunk" => trunk.clone())
-                    .set(q.len() as f64 / CPS_WINDOW.as_secs_f64());
+                set_cps(now, trunk, q);
             }
         }
     }
@@ -266,10 +284,9 @@ impl Observer {
                 self.campaigns
                     .entry(d.campaign_id)
                     .or_insert_with(|| d.campaign.clone());
-                self.dials
-                    .entry(d.trunk.clone())
-                    .or_default()
-                    .push_back(now);
+                let q = self.dials.entry(d.trunk.clone()).or_default();
+                q.push_back(now);
+                set_cps(now, &d.trunk, q);
                 let failures = *self.failures.entry(d.trunk.clone()).or_insert(0);
                 self.set_trunk(&d.trunk, failures);
             }
