@@ -4,6 +4,10 @@
 //! applies to new dials; an invalid one is logged with file and key and the old one stays.
 //! SIGTERM or Ctrl-C stops new dials, lets live calls finish up to `--drain`, flushes the store
 //! and exits 0. Under systemd it sends READY, RELOADING, STOPPING and watchdog pings.
+//!
+//! The HTTP API and `/metrics` are served on `[api] bind` while the daemon runs; `/ready` says
+//! 503 once a stop is asked for, and the API keeps answering (agents' dispositions) until the
+//! calls have drained.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,9 +16,10 @@ use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Global;
+use crate::daemon::api::{Api, Phase, Readiness, Tokens};
 use crate::daemon::config::{self, DaemonConfig};
 use crate::daemon::run::{Daemon, Options};
-use crate::daemon::{logging, notify};
+use crate::daemon::{logging, notify, telemetry};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -26,9 +31,16 @@ pub struct Args {
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     logging::init();
+    // Before anything records: counts made earlier would be lost.
+    let metrics = telemetry::install()?;
     super::runtime()?.block_on(async {
         let loaded = config::load_all(&g.config)
             .map_err(|problems| anyhow::anyhow!("the configuration has problems:\n{problems}"))?;
+        let tokens = api_tokens(&loaded.config)?;
+        let bind = loaded.config.api.bind;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen for the API on {bind} ([api] bind)"))?;
         let store = open_store(g, &loaded.config).await?;
         let options = Options {
             drain_deadline: a.drain,
@@ -36,12 +48,40 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         };
         let enabled: Vec<_> = loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
         let names: Vec<String> = enabled.iter().map(|c| c.name.clone()).collect();
+        let rosters = telemetry::rosters(&loaded.config, &enabled);
         let daemon = Daemon::start(loaded.config, enabled, store, options)
             .await
             .context("cannot start the daemon")?;
-        tracing::info!(sip = %daemon.sip_addr(), campaigns = ?names, "dialer running");
-        serve(g, daemon).await
+        let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
+        api.set_rosters(rosters);
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn({
+            let api = api.clone();
+            async move {
+                let shutdown = async {
+                    let _ = api_stopped.await;
+                };
+                if let Err(err) = api.serve(listener, shutdown).await {
+                    tracing::error!(%err, "the API server failed");
+                }
+            }
+        });
+        api.readiness().set(Phase::Running);
+        tracing::info!(sip = %daemon.sip_addr(), api = %bind, campaigns = ?names, "dialer running");
+        let code = serve(g, daemon, &api).await;
+        let _ = stop_api.send(());
+        let _ = server.await;
+        code
     })
+}
+
+/// The API tokens `dialer.toml` names; one that is not set only closes the API to its owner.
+fn api_tokens(config: &DaemonConfig) -> anyhow::Result<Tokens> {
+    let (tokens, missing) = Tokens::from_config(config).context("API tokens")?;
+    for err in missing {
+        tracing::warn!(%err, "its owner cannot use the HTTP API");
+    }
+    Ok(tokens)
 }
 
 /// Open the store the config (or `--db`) names; SQLite's state directory is created.
@@ -64,7 +104,7 @@ pub(crate) async fn open_store(g: &Global, config: &DaemonConfig) -> anyhow::Res
 }
 
 /// Signals, systemd notifications and the watchdog around a running daemon, until it stops.
-async fn serve(g: &Global, daemon: Daemon) -> anyhow::Result<ExitCode> {
+async fn serve(g: &Global, daemon: Daemon, api: &Api) -> anyhow::Result<ExitCode> {
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -80,6 +120,11 @@ async fn serve(g: &Global, daemon: Daemon) -> anyhow::Result<ExitCode> {
                         let enabled: Vec<_> =
                             loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
                         let n = enabled.len();
+                        match api_tokens(&loaded.config) {
+                            Ok(tokens) => api.set_tokens(tokens),
+                            Err(err) => tracing::error!("{err:#}; the API keeps its tokens"),
+                        }
+                        api.set_rosters(telemetry::rosters(&loaded.config, &enabled));
                         daemon.reload(enabled).await;
                         tracing::info!(campaigns = n, "reloaded");
                     }
@@ -96,6 +141,7 @@ async fn serve(g: &Global, daemon: Daemon) -> anyhow::Result<ExitCode> {
             _ = int.recv() => break,
         }
     }
+    api.readiness().set(Phase::Stopping);
     notify::stopping("draining calls");
     tracing::info!("stopping");
     daemon.stop().await;

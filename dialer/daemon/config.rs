@@ -140,17 +140,38 @@ pub struct MediaConfig {
     pub recordings_dir: PathBuf,
 }
 
-/// A secret named in the config is not in the environment.
+/// A secret named in the config is neither a systemd credential nor in the environment.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("environment variable {name} is not set (named in dialer.toml)")]
+#[error(
+    "secret {name} is not set: no systemd credential of that name and no environment variable \
+     (named in dialer.toml)"
+)]
 pub struct SecretError {
     pub name: String,
 }
 
-/// Read a secret from the process environment.
+/// Read a secret: the systemd credential `$CREDENTIALS_DIRECTORY/<name>` when there is one
+/// (`LoadCredential=`/`SetCredentialEncrypted=` in the unit), else the environment variable
+/// `<name>`. Surrounding whitespace (a trailing newline) is dropped; empty counts as unset.
 pub fn secret(name: &str) -> Result<String, SecretError> {
-    std::env::var(name)
-        .ok()
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    secret_from(name, dir.as_deref(), |n| std::env::var(n).ok())
+}
+
+/// [`secret`] with the credentials directory and the environment given (tests).
+pub fn secret_from(
+    name: &str,
+    credentials_dir: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, SecretError> {
+    // A credential name is a plain file name; never let one walk out of the directory.
+    let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
+    let from_file = credentials_dir
+        .filter(|_| plain)
+        .and_then(|d| std::fs::read_to_string(d.join(name)).ok());
+    from_file
+        .or_else(|| env(name))
+        .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| SecretError { name: name.into() })
 }

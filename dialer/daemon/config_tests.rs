@@ -249,3 +249,37 @@ fn load_all_loads_the_examples_and_reports_cross_problems() {
     assert_eq!(e.0[0].key, "trunk");
     assert_eq!(e.0[0].file, repo.join("campaigns/hot_upsell.toml"));
 }
+
+#[test]
+fn secrets_come_from_systemd_credentials_before_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("DIALER_API_TOKEN"), "from-credential\n").unwrap();
+    let env =
+        |n: &str| (n == "DIALER_API_TOKEN" || n == "ONLY_ENV").then(|| "from-env".to_string());
+    assert_eq!(
+        secret_from("DIALER_API_TOKEN", Some(dir.path()), env).unwrap(),
+        "from-credential"
+    );
+    // No credential file of that name: the environment.
+    assert_eq!(
+        secret_from("ONLY_ENV", Some(dir.path()), env).unwrap(),
+        "from-env"
+    );
+    assert_eq!(
+        secret_from("DIALER_API_TOKEN", None, env).unwrap(),
+        "from-env"
+    );
+    // Neither: the error names the secret.
+    let err = secret_from("MISSING", Some(dir.path()), env).unwrap_err();
+    assert!(err.to_string().contains("MISSING"), "{err}");
+    // An empty credential counts as unset; a name cannot leave the directory.
+    std::fs::write(dir.path().join("EMPTY"), "\n").unwrap();
+    assert!(secret_from("EMPTY", Some(dir.path()), |_| None).is_err());
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    assert!(
+        secret_from("../DIALER_API_TOKEN", Some(&dir.path().join("sub")), |_| {
+            None
+        })
+        .is_err()
+    );
+}

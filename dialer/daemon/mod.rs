@@ -1,5 +1,6 @@
 //! The tokio shell: the daemon's own config, campaign loops, store writer, signals, systemd.
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -7,4 +8,5 @@ pub mod logging;
 pub mod notify;
 pub mod run;
 pub mod switchboard;
+pub mod telemetry;
 pub mod writer;

@@ -195,6 +195,7 @@ impl Daemon {
             recordings: config.media.recordings_dir.clone(),
             options,
             heartbeat: heartbeat.clone(),
+            observer: super::telemetry::Observer::new(),
         };
         let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
         Ok(Daemon {
@@ -345,6 +346,8 @@ struct AgentLeg {
 
 struct Shell {
     board: Switchboard,
+    /// Counts dials, outcomes, dispositions and trunk health for `/metrics`.
+    observer: super::telemetry::Observer,
     store: Store,
     sip: Sip,
     media: Media,
@@ -379,6 +382,7 @@ impl Shell {
             tokio::select! {
                 _ = tick.tick() => {
                     let now = Instant::now();
+                    self.observer.input(now, &Input::Tick);
                     self.board.handle(now, Input::Tick);
                     self.heartbeat.beat();
                 }
@@ -626,6 +630,7 @@ impl Shell {
     /// Carry out everything the switchboard asked for.
     async fn pump(&mut self) {
         while let Some(out) = self.board.poll_output() {
+            self.observer.output(Instant::now(), &out);
             match out {
                 Output::Claim { campaign, n, .. } => self.claim(campaign, n),
                 Output::Release { lead_id } => {

@@ -1,0 +1,842 @@
+//! The HTTP control API, health, readiness and `/metrics`, served with axum on `[api] bind`.
+//!
+//! Agents act on themselves (login, logout, ready, pause, hang up, disposition, screen pop);
+//! the supervisor token may do everything, including campaign control and the agents' states.
+//! Each request is checked here (token, JSON, every field) before anything reaches the
+//! switchboard through [`Control`], so a malformed request never touches a call. Errors are JSON
+//! `{"error": {"code": "...", "message": "..."}}`; see README.md "HTTP API" for the routes.
+//!
+//! Tokens are secrets named in `dialer.toml` (`[api] token_env`, `[[agents]] token_env`) and
+//! read with [`config::secret`](super::config::secret): a systemd credential of that name, else
+//! the environment variable. `/health`, `/ready` and `/metrics` need no token.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::{Map, Value, json};
+
+use super::config::{DaemonConfig, SecretError};
+use super::control::{Control, ControlError, Reply, Request};
+use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
+use super::telemetry::{self, Rosters};
+use crate::agents::{AgentError, AgentId, AgentView};
+
+/// Largest request body accepted (413 beyond).
+pub const BODY_LIMIT: usize = 16 * 1024;
+/// Longest wait for the switchboard's answer (503 `busy` beyond).
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest pause reason and disposition notes, in characters.
+const REASON_MAX: usize = 200;
+const NOTES_MAX: usize = 4000;
+/// Furthest callback accepted.
+const CALLBACK_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
+// ---- readiness ----
+
+/// Where the daemon is in its life, for `/ready`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Starting = 0,
+    Running = 1,
+    Stopping = 2,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Stopping => "stopping",
+        }
+    }
+}
+
+/// A shared, cheap-to-clone phase flag: the daemon sets it, `/ready` reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicU8>);
+
+impl Readiness {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn set(&self, phase: Phase) {
+        self.0.store(phase as u8, Ordering::SeqCst);
+    }
+
+    pub fn get(&self) -> Phase {
+        match self.0.load(Ordering::SeqCst) {
+            1 => Phase::Running,
+            2 => Phase::Stopping,
+            _ => Phase::Starting,
+        }
+    }
+}
+
+// ---- tokens ----
+
+/// Who a bearer token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Supervisor,
+    Agent(AgentId),
+}
+
+/// The API tokens: the supervisor's and each agent's.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    supervisor: Option<String>,
+    agents: Vec<(String, AgentId)>,
+}
+
+/// Tokens that cannot be told apart.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    #[error("agents {0} and {1} have the same API token; each agent needs its own")]
+    Shared(AgentId, AgentId),
+    #[error("agent {0}'s API token is the supervisor token")]
+    Supervisor(AgentId),
+}
+
+impl Tokens {
+    /// Tokens given directly (tests, embedding). Each must be distinct.
+    pub fn new(
+        supervisor: Option<String>,
+        agents: impl IntoIterator<Item = (AgentId, String)>,
+    ) -> Result<Self, TokenError> {
+        let mut list: Vec<(String, AgentId)> = Vec::new();
+        for (agent, token) in agents {
+            if supervisor.as_deref().is_some_and(|s| eq(s, &token)) {
+                return Err(TokenError::Supervisor(agent));
+            }
+            if let Some((_, other)) = list.iter().find(|(t, _)| eq(t, &token)) {
+                return Err(TokenError::Shared(other.clone(), agent));
+            }
+            list.push((token, agent));
+        }
+        Ok(Self {
+            supervisor,
+            agents: list,
+        })
+    }
+
+    /// The tokens `dialer.toml` names. A named secret that is not set leaves that principal
+    /// without API access (the daemon still starts; the returned problems say which).
+    pub fn from_config(config: &DaemonConfig) -> Result<(Self, Vec<SecretError>), TokenError> {
+        let mut missing = Vec::new();
+        let supervisor = match config.api.token() {
+            Ok(t) => t,
+            Err(e) => {
+                missing.push(e);
+                None
+            }
+        };
+        let mut agents = Vec::new();
+        for a in &config.agents {
+            match a.token() {
+                Ok(Some(t)) => agents.push((a.id.clone(), t)),
+                Ok(None) => {}
+                Err(e) => missing.push(e),
+            }
+        }
+        Ok((Self::new(supervisor, agents)?, missing))
+    }
+
+    /// Whose token this is.
+    pub fn identify(&self, token: &str) -> Option<Principal> {
+        if self.supervisor.as_deref().is_some_and(|s| eq(s, token)) {
+            return Some(Principal::Supervisor);
+        }
+        self.agents
+            .iter()
+            .find(|(t, _)| eq(t, token))
+            .map(|(_, a)| Principal::Agent(a.clone()))
+    }
+}
+
+/// Compare without an early exit on the first differing byte.
+fn eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---- errors ----
+
+/// A refused request, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_field(field: &str, problem: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_field",
+            format!("field {field:?}: {problem}"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"dialer\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ControlError::Stopped => Self::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", msg),
+            ControlError::Refused(e) => match e {
+                SwitchboardError::Agent(AgentError::Unknown(_)) => {
+                    Self::new(StatusCode::NOT_FOUND, "unknown_agent", msg)
+                }
+                SwitchboardError::Agent(AgentError::InvalidTransition { .. }) => {
+                    Self::new(StatusCode::CONFLICT, "invalid_transition", msg)
+                }
+                SwitchboardError::UnknownCampaign(_) => {
+                    Self::new(StatusCode::NOT_FOUND, "unknown_campaign", msg)
+                }
+                SwitchboardError::NoCall(_) => Self::new(StatusCode::CONFLICT, "no_call", msg),
+                SwitchboardError::UnknownDisposition { .. } => Self::bad_field("code", msg),
+            },
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+// ---- the service ----
+
+/// The API's shared state; clone it freely.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    control: Control,
+    tokens: ArcSwap<Tokens>,
+    readiness: Readiness,
+    metrics: Option<PrometheusHandle>,
+    rosters: ArcSwap<Rosters>,
+}
+
+impl Api {
+    /// An API over the running switchboard. `metrics`: the installed recorder's handle
+    /// ([`telemetry::install`]); without it `/metrics` answers 404.
+    pub fn new(
+        control: Control,
+        tokens: Tokens,
+        readiness: Readiness,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                control,
+                tokens: ArcSwap::from_pointee(tokens),
+                readiness,
+                metrics,
+                rosters: ArcSwap::from_pointee(Rosters::new()),
+            }),
+        }
+    }
+
+    /// New tokens (reload).
+    pub fn set_tokens(&self, tokens: Tokens) {
+        self.inner.tokens.store(Arc::new(tokens));
+    }
+
+    /// The agents of each campaign's groups, for lines per agent and occupancy (start, reload).
+    pub fn set_rosters(&self, rosters: Rosters) {
+        self.inner.rosters.store(Arc::new(rosters));
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.inner.readiness
+    }
+
+    /// The routes.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/health", get(health))
+            .route("/ready", get(ready))
+            .route("/metrics", get(render_metrics))
+            .route("/v1/agents", get(list_agents))
+            .route("/v1/agents/{id}", get(get_agent))
+            .route("/v1/agents/{id}/lead", get(agent_lead))
+            .route("/v1/agents/{id}/login", post(agent_login))
+            .route("/v1/agents/{id}/logout", post(agent_logout))
+            .route("/v1/agents/{id}/ready", post(agent_ready))
+            .route("/v1/agents/{id}/pause", post(agent_pause))
+            .route("/v1/agents/{id}/hangup", post(agent_hangup))
+            .route("/v1/agents/{id}/disposition", post(agent_disposition))
+            .route("/v1/campaigns", get(list_campaigns))
+            .route("/v1/campaigns/{name}", get(get_campaign))
+            .route("/v1/campaigns/{name}/start", post(campaign_start))
+            .route("/v1/campaigns/{name}/pause", post(campaign_pause))
+            .route("/v1/campaigns/{name}/stop", post(campaign_stop))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(self.clone())
+    }
+
+    /// Serve on `listener` until `shutdown` resolves (then finish requests in progress).
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        self.inner
+            .tokens
+            .load()
+            .identify(token)
+            .ok_or_else(|| unauthorized("unknown token"))
+    }
+
+    fn supervisor(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        match self.authorize(headers)? {
+            Principal::Supervisor => Ok(()),
+            Principal::Agent(a) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("agent {a}'s token cannot do this; it needs the supervisor token"),
+            )),
+        }
+    }
+
+    /// The supervisor, or the agent `id` itself.
+    fn as_agent(&self, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
+        match self.authorize(headers)? {
+            Principal::Supervisor => Ok(()),
+            Principal::Agent(a) if a == id => Ok(()),
+            Principal::Agent(a) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("agent {a}'s token acts only as {a}, not as {id}"),
+            )),
+        }
+    }
+
+    async fn ask(&self, request: Request) -> Result<Reply, ApiError> {
+        match tokio::time::timeout(ASK_TIMEOUT, self.inner.control.ask(request)).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("the switchboard did not answer within {ASK_TIMEOUT:?}"),
+            )),
+        }
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, ApiError> {
+        match self.ask(Request::Agents).await? {
+            Reply::Agents(v) => Ok(v),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignStatus>, ApiError> {
+        match self.ask(Request::Campaigns).await? {
+            Reply::Campaigns(v) => Ok(v),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The agent's view, as the answer to an agent request.
+    async fn agent_answer(&self, id: &str) -> ApiResult {
+        let agents = self.agents().await?;
+        let view = agents
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| unknown_agent(id))?;
+        Ok(ok(json!({ "agent": agent_json(view) })))
+    }
+
+    /// Carry out an agent's (already authorized) request; answer with the agent's view.
+    async fn agent_request(&self, id: &str, request: Request) -> ApiResult {
+        self.ask(request).await?;
+        self.agent_answer(id).await
+    }
+
+    /// Carry out a (supervisor's) campaign control; answer with the campaign's status.
+    async fn campaign_request(&self, name: String, control: CampaignControl) -> ApiResult {
+        self.ask(Request::Campaign {
+            name: name.clone(),
+            control,
+        })
+        .await?;
+        let campaigns = self.campaigns().await?;
+        let c = campaigns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| unknown_campaign(&name))?;
+        Ok(ok(json!({ "campaign": campaign_json(c) })))
+    }
+}
+
+fn unexpected(reply: &Reply) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("unexpected answer from the switchboard: {reply:?}"),
+    )
+}
+
+fn unknown_agent(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_agent",
+        format!("no agent with id {id:?}"),
+    )
+}
+
+fn unknown_campaign(name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_campaign",
+        format!("no campaign named {name:?}"),
+    )
+}
+
+fn ok(body: Value) -> Response {
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn agent_json(a: &AgentView) -> Value {
+    json!({
+        "id": a.id,
+        "state": a.state.as_str(),
+        "seconds_in_state": a.elapsed.as_secs_f64(),
+        "call": a.call,
+        "pause_reason": a.pause_reason,
+    })
+}
+
+fn campaign_json(c: &CampaignStatus) -> Value {
+    json!({
+        "name": c.name,
+        "mode": c.mode,
+        "control": c.control.as_str(),
+        "calls_in_flight": c.calls_in_flight,
+        "waiting_for_agent": c.waiting_for_agent,
+        "dials": c.dials,
+        "live_answers": c.live_answers,
+        "abandoned": c.abandoned,
+        "abandon_rate": c.abandon_rate,
+        "abandon_cap": c.abandon_cap,
+        "last_decision": c.last_decision,
+    })
+}
+
+// ---- request bodies ----
+
+/// The body as a JSON object with only `allowed` keys (an empty body is an empty object).
+fn object(
+    body: Result<Bytes, BytesRejection>,
+    allowed: &[&str],
+) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(
+            status,
+            code,
+            format!("{} (limit {BODY_LIMIT} bytes)", e.body_text()),
+        )
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must be a JSON object",
+        ));
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad_field(
+            k,
+            format!("unknown field; expected one of {allowed:?}"),
+        ));
+    }
+    Ok(map)
+}
+
+/// An optional string field, at most `max` characters; `null` counts as absent.
+fn string(map: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() > max => Err(ApiError::bad_field(
+            field,
+            format!("longer than {max} characters"),
+        )),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(ApiError::bad_field(
+            field,
+            format!("expected a string, got {}", kind(other)),
+        )),
+    }
+}
+
+fn required(map: &Map<String, Value>, field: &str, max: usize) -> Result<String, ApiError> {
+    match string(map, field, max)? {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        Some(_) => Err(ApiError::bad_field(field, "must not be empty")),
+        None => Err(ApiError::bad_field(field, "missing")),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `callback_at` (RFC 3339) or `callback_in` ("2h"), as a delay from `now`.
+fn callback(map: &Map<String, Value>, now: jiff::Timestamp) -> Result<Option<Duration>, ApiError> {
+    let at = string(map, "callback_at", 64)?;
+    let within = string(map, "callback_in", 64)?;
+    let delay = match (at, within) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_field(
+                "callback_in",
+                "give callback_at or callback_in, not both",
+            ));
+        }
+        (None, None) => return Ok(None),
+        (Some(at), None) => {
+            let t: jiff::Timestamp = at.parse().map_err(|e| {
+                ApiError::bad_field(
+                    "callback_at",
+                    format!("not an RFC 3339 time such as 2026-11-27T15:00:00Z: {e}"),
+                )
+            })?;
+            let d = now.duration_until(t);
+            if d.is_negative() || d.is_zero() {
+                return Err(ApiError::bad_field(
+                    "callback_at",
+                    format!("{at} is in the past"),
+                ));
+            }
+            Duration::try_from(d).map_err(|e| ApiError::bad_field("callback_at", e))?
+        }
+        (None, Some(s)) => {
+            let d = humantime::parse_duration(&s).map_err(|e| {
+                ApiError::bad_field("callback_in", format!("not a duration such as \"2h\": {e}"))
+            })?;
+            if d.is_zero() {
+                return Err(ApiError::bad_field("callback_in", "must be more than zero"));
+            }
+            d
+        }
+    };
+    let field = if map.contains_key("callback_at") {
+        "callback_at"
+    } else {
+        "callback_in"
+    };
+    if delay > CALLBACK_MAX {
+        return Err(ApiError::bad_field(field, "more than a year away"));
+    }
+    Ok(Some(delay))
+}
+
+// ---- handlers ----
+
+async fn health() -> Response {
+    ok(json!({"status": "ok"}))
+}
+
+async fn ready(State(api): State<Api>) -> Response {
+    match api.inner.readiness.get() {
+        Phase::Running => ok(json!({"status": "running"})),
+        p => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            p.as_str(),
+            format!("the daemon is {}", p.as_str()),
+        )
+        .into_response(),
+    }
+}
+
+async fn render_metrics(State(api): State<Api>) -> ApiResult {
+    let Some(handle) = api.inner.metrics.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "metrics are not enabled",
+        ));
+    };
+    // Gauges of the present; a stopping daemon still renders what it has.
+    if let (Ok(campaigns), Ok(agents)) = (api.campaigns().await, api.agents().await) {
+        telemetry::refresh(&campaigns, &agents, &api.inner.rosters.load());
+    }
+    handle.run_upkeep();
+    let mut response = handle.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+async fn list_agents(State(api): State<Api>, headers: HeaderMap) -> ApiResult {
+    api.supervisor(&headers)?;
+    let agents = api.agents().await?;
+    let list: Vec<Value> = agents.iter().map(agent_json).collect();
+    Ok(ok(json!({ "agents": list })))
+}
+
+async fn get_agent(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    api.agent_answer(&id).await
+}
+
+async fn agent_lead(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let lead = match api.ask(Request::Lead(id)).await? {
+        Reply::Lead(lead) => lead,
+        other => return Err(unexpected(&other)),
+    };
+    let body = match lead {
+        None => Value::Null,
+        Some((campaign, lead)) => {
+            // The attributes are the list's other columns as a JSON object.
+            let attributes = serde_json::from_str::<Value>(&lead.attributes)
+                .unwrap_or(Value::String(lead.attributes.clone()));
+            json!({
+                "campaign": campaign,
+                "lead_id": lead.id,
+                "phone": lead.phone,
+                "timezone": lead.timezone,
+                "attempts": lead.attempts,
+                "attributes": attributes,
+            })
+        }
+    };
+    Ok(ok(json!({ "lead": body })))
+}
+
+async fn agent_login(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    api.agent_request(&id, Request::Login(id.clone())).await
+}
+
+async fn agent_logout(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    api.agent_request(&id, Request::Logout(id.clone())).await
+}
+
+async fn agent_ready(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    api.agent_request(&id, Request::Ready(id.clone())).await
+}
+
+async fn agent_hangup(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    api.agent_request(&id, Request::Hangup(id.clone())).await
+}
+
+async fn agent_pause(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let map = object(body, &["reason"])?;
+    let reason = required(&map, "reason", REASON_MAX)?;
+    let request = Request::Pause {
+        agent: id.clone(),
+        reason,
+    };
+    api.agent_request(&id, request).await
+}
+
+async fn agent_disposition(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let map = object(body, &["code", "notes", "callback_at", "callback_in"])?;
+    let code = required(&map, "code", 64)?;
+    let notes = string(&map, "notes", NOTES_MAX)?;
+    let callback_after = callback(&map, jiff::Timestamp::now())?;
+    let request = Request::Disposition {
+        agent: id.clone(),
+        code,
+        notes,
+        callback_after,
+    };
+    api.agent_request(&id, request).await
+}
+
+async fn list_campaigns(State(api): State<Api>, headers: HeaderMap) -> ApiResult {
+    api.supervisor(&headers)?;
+    let campaigns = api.campaigns().await?;
+    let list: Vec<Value> = campaigns.iter().map(campaign_json).collect();
+    Ok(ok(json!({ "campaigns": list })))
+}
+
+async fn get_campaign(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult {
+    api.supervisor(&headers)?;
+    let campaigns = api.campaigns().await?;
+    let c = campaigns
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| unknown_campaign(&name))?;
+    Ok(ok(json!({ "campaign": campaign_json(c) })))
+}
+
+async fn campaign_start(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.supervisor(&headers)?;
+    object(body, &[])?;
+    api.campaign_request(name, CampaignControl::Running).await
+}
+
+async fn campaign_pause(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.supervisor(&headers)?;
+    object(body, &[])?;
+    api.campaign_request(name, CampaignControl::Paused).await
+}
+
+async fn campaign_stop(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.supervisor(&headers)?;
+    object(body, &[])?;
+    api.campaign_request(name, CampaignControl::Stopped).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,544 @@
+//! Prometheus metrics: the recorder, the `dialer_` families and their help, and the gauges set on
+//! scrape.
+//!
+//! The recorder is installed once per process, before anything records ([`install`]); `/metrics`
+//! renders it. Counters are counted where events happen: [`Observer`] watches the switchboard's
+//! inputs and outputs in the daemon's loop (dials, outcomes, abandons, dispositions, SIP final
+//! responses, trunk health, calls per second, agent state time); the store writer, the SIP
+//! driver and the daemon's loop (AMD results, bridges) count their own. Gauges that describe the present (campaigns, agents by state, lines per
+//! agent, occupancy) are set from the switchboard's answers when `/metrics` is scraped
+//! ([`refresh`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::config::DaemonConfig;
+use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
+use crate::agents::{AgentId, AgentView, State};
+use crate::campaign::Campaign;
+
+/// The Prometheus recorder could not be installed (another recorder is in place).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot install the Prometheus metrics recorder: {0}")]
+pub struct TelemetryError(String);
+
+static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+
+/// Histogram buckets (seconds) for every `*_seconds` family.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Install the process-wide recorder (once; later calls return the same handle). Call it before
+/// anything records: counts made earlier are lost.
+pub fn install() -> Result<PrometheusHandle, TelemetryError> {
+    let mut slot = HANDLE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = slot.as_ref() {
+        return Ok(h.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+        .map_err(|e| TelemetryError(e.to_string()))?
+        .install_recorder()
+        .map_err(|e| TelemetryError(e.to_string()))?;
+    describe();
+    *slot = Some(handle.clone());
+    Ok(handle)
+}
+
+/// Help text of every family (shown by `/metrics` once the family has a value).
+fn describe() {
+    describe_counter!(
+        "dialer_dials_total",
+        "Calls placed, per campaign and trunk."
+    );
+    describe_counter!(
+        "dialer_call_outcomes_total",
+        "Ended attempts per campaign by outcome (human, machine, answered, busy, no_answer, \
+         invalid_number, congestion, rejected, failed, abandoned, interrupted)."
+    );
+    describe_counter!(
+        "dialer_abandoned_total",
+        "Live answers abandoned (no agent within 2 s), per campaign."
+    );
+    describe_counter!(
+        "dialer_dispositions_total",
+        "Agent dispositions per campaign and code."
+    );
+    describe_counter!(
+        "dialer_sip_final_responses_total",
+        "Final SIP responses to our INVITEs per trunk and status code (code 0: none, timeout)."
+    );
+    describe_counter!(
+        "dialer_amd_results_total",
+        "AMD decisions by result (human, machine, notsure)."
+    );
+    describe_counter!(
+        "dialer_bridged_calls_total",
+        "People connected to an agent."
+    );
+    describe_counter!(
+        "dialer_agent_state_milliseconds_total",
+        "Agent time per state from finished intervals; occupancy over time is \
+         (on_call + wrap_up) / (ready + on_call + wrap_up)."
+    );
+    describe_gauge!(
+        "dialer_trunk_up",
+        "1 while a trunk answers; 0 after 3 consecutive failures (5xx, congestion, no response)."
+    );
+    describe_gauge!(
+        "dialer_trunk_consecutive_failures",
+        "Consecutive failed INVITEs per trunk."
+    );
+    describe_gauge!(
+        "dialer_trunk_calls_per_second",
+        "Calls placed per second per trunk over the last 10 s."
+    );
+    describe_gauge!(
+        "dialer_campaign_control",
+        "1 for the campaign's current control (running, paused, stopped), 0 otherwise."
+    );
+    describe_gauge!(
+        "dialer_campaign_calls_in_flight",
+        "Calls of the campaign in progress."
+    );
+    describe_gauge!(
+        "dialer_campaign_waiting_for_agent",
+        "People answered and waiting for an agent."
+    );
+    describe_gauge!(
+        "dialer_campaign_abandon_rate",
+        "Abandoned / live answers over the campaign's rolling window."
+    );
+    describe_gauge!(
+        "dialer_campaign_abandon_cap",
+        "The campaign's abandon-rate cap."
+    );
+    describe_gauge!(
+        "dialer_campaign_window_live_answers",
+        "Live answers in the campaign's abandon window."
+    );
+    describe_gauge!(
+        "dialer_campaign_window_abandoned",
+        "Abandoned calls in the campaign's abandon window."
+    );
+    describe_gauge!(
+        "dialer_campaign_lines_per_agent",
+        "Calls in flight per available agent (ready, on call, wrap-up) of the campaign's groups."
+    );
+    describe_gauge!(
+        "dialer_campaign_occupancy",
+        "Share of the campaign's available agents on a call or in wrap-up now."
+    );
+    describe_gauge!("dialer_agents", "Agents by state.");
+    describe_gauge!(
+        "dialer_agent_occupancy",
+        "Share of available agents (ready, on call, wrap-up) on a call or in wrap-up now."
+    );
+    describe_gauge!(
+        "dialer_store_queue_depth",
+        "Records waiting for the store writer."
+    );
+    describe_histogram!(
+        "dialer_store_write_seconds",
+        metrics::Unit::Seconds,
+        "Time to write one record to the store."
+    );
+    describe_counter!("dialer_store_write_errors_total", "Failed store writes.");
+}
+
+/// Drop dials older than the window and set the trunk's calls per second.
+fn set_cps(now: Instant, trunk: &str, q: &mut VecDeque<Instant>) {
+    while q
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) > CPS_WINDOW)
+    {
+        q.pop_front();
+    }
+    gauge!("dialer_trunk_calls_per_second", "trunk" => trunk.to_owned())
+        .set(q.len() as f64 / CPS_WINDOW.as_secs_f64());
+}
+
+/// Agents the API and metrics count for each campaign (its agent groups), by campaign name.
+pub type Rosters = HashMap<String, Vec<AgentId>>;
+
+/// Each campaign's agents: those of the config in any of its agent groups.
+pub fn rosters(config: &DaemonConfig, campaigns: &[Campaign]) -> Rosters {
+    campaigns
+        .iter()
+        .map(|c| {
+            let ids = config.agents_in(&c.agent_groups).map(|a| a.id.clone());
+            (c.name.clone(), ids.collect())
+        })
+        .collect()
+}
+
+/// Set the gauges that describe the present, from the switchboard's answers (on scrape).
+pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Rosters) {
+    let states = [
+        State::LoggedOut,
+        State::Connecting,
+        State::Ready,
+        State::OnCall,
+        State::WrapUp,
+        State::Paused,
+    ];
+    for s in states {
+        let n = agents.iter().filter(|a| a.state == s).count();
+        gauge!("dialer_agents", "state" => s.as_str()).set(n as f64);
+    }
+    let by_id: HashMap<&str, State> = agents.iter().map(|a| (a.id.as_str(), a.state)).collect();
+    let (busy, available) = occupancy(agents.iter().map(|a| a.state));
+    gauge!("dialer_agent_occupancy").set(ratio(busy, available));
+
+    for c in campaigns {
+        let name = c.name.clone();
+        for control in [Control::Running, Control::Paused, Control::Stopped] {
+            let on = if c.control == control { 1.0 } else { 0.0 };
+            gauge!("dialer_campaign_control", "campaign" => name.clone(), "control" => control.as_str())
+                .set(on);
+        }
+        let g = |family: &'static str, v: f64| {
+            gauge!(family, "campaign" => name.clone()).set(v);
+        };
+        g("dialer_campaign_calls_in_flight", c.calls_in_flight as f64);
+        g(
+            "dialer_campaign_waiting_for_agent",
+            c.waiting_for_agent as f64,
+        );
+        g("dialer_campaign_abandon_rate", c.abandon_rate);
+        g("dialer_campaign_abandon_cap", c.abandon_cap);
+        g("dialer_campaign_window_live_answers", c.live_answers as f64);
+        g("dialer_campaign_window_abandoned", c.abandoned as f64);
+        if let Some(roster) = rosters.get(&c.name) {
+            let states = roster
+                .iter()
+                .filter_map(|id| by_id.get(id.as_str()).copied());
+            let (busy, available) = occupancy(states);
+            g(
+                "dialer_campaign_lines_per_agent",
+                ratio(c.calls_in_flight, available),
+            );
+            g("dialer_campaign_occupancy", ratio(busy, available));
+        }
+    }
+}
+
+/// (on a call or in wrap-up, available: ready + on call + wrap-up).
+fn occupancy(states: impl Iterator<Item = State>) -> (usize, usize) {
+    states.fold((0, 0), |(busy, avail), s| match s {
+        State::OnCall | State::WrapUp => (busy + 1, avail + 1),
+        State::Ready => (busy, avail + 1),
+        _ => (busy, avail),
+    })
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// A trunk is down after this many failed INVITEs in a row.
+const TRUNK_DOWN_AFTER: u32 = 3;
+/// The window of `dialer_trunk_calls_per_second`.
+const CPS_WINDOW: Duration = Duration::from_secs(10);
+
+/// Counts events as the daemon's loop feeds the switchboard and carries out its outputs. Owned
+/// by the loop; pass it every input (before `handle`) and every output pulled.
+#[derive(Debug, Default)]
+pub struct Observer {
+    /// Live calls: campaign and trunk.
+    calls: HashMap<u64, (String, String)>,
+    /// Dial instants per trunk within [`CPS_WINDOW`].
+    dials: BTreeMap<String, VecDeque<Instant>>,
+    failures: HashMap<String, u32>,
+    /// Campaign names by store id (dispositions carry the id).
+    campaigns: HashMap<i64, String>,
+}
+
+impl Observer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An input about to be handed to the switchboard.
+    pub fn input(&mut self, now: Instant, input: &Input) {
+        if let Input::Tick = input {
+            for (trunk, q) in &mut self.dials {
+                set_cps(now, trunk, q);
+            }
+        }
+    }
+
+    /// An output pulled from the switchboard.
+    pub fn output(&mut self, now: Instant, output: &Output) {
+        match output {
+            Output::Dial(d) => {
+                counter!("dialer_dials_total", "campaign" => d.campaign.clone(), "trunk" => d.trunk.clone())
+                    .increment(1);
+                self.calls
+                    .insert(d.call, (d.campaign.clone(), d.trunk.clone()));
+                self.campaigns
+                    .entry(d.campaign_id)
+                    .or_insert_with(|| d.campaign.clone());
+                let q = self.dials.entry(d.trunk.clone()).or_default();
+                q.push_back(now);
+                set_cps(now, &d.trunk, q);
+                let failures = *self.failures.entry(d.trunk.clone()).or_insert(0);
+                self.set_trunk(&d.trunk, failures);
+            }
+            Output::Record(Record::AttemptEnded { call, summary, .. }) => {
+                let Some((campaign, trunk)) = self.calls.remove(call) else {
+                    return;
+                };
+                counter!("dialer_call_outcomes_total", "campaign" => campaign.clone(), "outcome" => summary.outcome.clone())
+                    .increment(1);
+                if summary.abandoned {
+                    counter!("dialer_abandoned_total", "campaign" => campaign.clone()).increment(1);
+                }
+                let code = summary.sip_status.unwrap_or(0);
+                counter!("dialer_sip_final_responses_total", "trunk" => trunk.clone(), "code" => code.to_string())
+                    .increment(1);
+                let failed = matches!(summary.outcome.as_str(), "congestion" | "failed")
+                    || (500..600).contains(&code);
+                let n = self.failures.entry(trunk.clone()).or_insert(0);
+                *n = if failed { n.saturating_add(1) } else { 0 };
+                let n = *n;
+                self.set_trunk(&trunk, n);
+            }
+            Output::Record(Record::Disposition {
+                campaign_id, code, ..
+            }) => {
+                let campaign = self
+                    .campaigns
+                    .get(campaign_id)
+                    .cloned()
+                    .unwrap_or_else(|| campaign_id.to_string());
+                counter!("dialer_dispositions_total", "campaign" => campaign, "code" => code.clone())
+                    .increment(1);
+            }
+            Output::Record(Record::Interval(i)) => {
+                let ms = i.end.saturating_duration_since(i.start).as_millis();
+                counter!("dialer_agent_state_milliseconds_total", "state" => i.state.as_str())
+                    .increment(u64::try_from(ms).unwrap_or(u64::MAX));
+            }
+            _ => {}
+        }
+    }
+
+    fn set_trunk(&self, trunk: &str, failures: u32) {
+        let t = trunk.to_owned();
+        gauge!("dialer_trunk_consecutive_failures", "trunk" => t.clone()).set(f64::from(failures));
+        let up = if failures >= TRUNK_DOWN_AFTER {
+            0.0
+        } else {
+            1.0
+        };
+        gauge!("dialer_trunk_up", "trunk" => t).set(up);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::switchboard::{Dial, Lead, LeadEffect};
+    use crate::flow::Summary;
+
+    fn dial(call: u64, trunk: &str) -> Output {
+        Output::Dial(Dial {
+            call,
+            campaign: "cold".into(),
+            campaign_id: 4,
+            lead: Lead {
+                id: call as i64,
+                phone: "+12025550143".into(),
+                timezone: None,
+                attributes: "{}".into(),
+                attempts: 0,
+            },
+            trunk: trunk.into(),
+            caller_id: "+12025550100".into(),
+            ring_timeout: Duration::from_secs(15),
+        })
+    }
+
+    fn ended(call: u64, t0: Instant, outcome: &str, sip: Option<u16>, abandoned: bool) -> Output {
+        Output::Record(Record::AttemptEnded {
+            call,
+            campaign_id: 4,
+            lead_id: call as i64,
+            summary: Summary {
+                outcome: outcome.into(),
+                sip_status: sip,
+                dialed: t0,
+                ringing: None,
+                answered: None,
+                amd: None,
+                decided: None,
+                connected: None,
+                agent: None,
+                abandoned,
+                voicemail_left: false,
+                ended: t0,
+            },
+            effect: LeadEffect {
+                status: "active",
+                retry_after: None,
+                callback_after: None,
+            },
+            conversation: false,
+        })
+    }
+
+    /// The value of the line starting with `series ` in a Prometheus text rendering.
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    #[test]
+    fn observer_counts_dials_outcomes_abandons_and_trunk_health() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let t0 = Instant::now();
+        let mut o = Observer::new();
+        metrics::with_local_recorder(&recorder, || {
+            for call in 1..=5 {
+                o.output(t0, &dial(call, "main"));
+            }
+            o.output(t0, &ended(1, t0, "human", Some(200), false));
+            o.output(t0, &ended(2, t0, "abandoned", Some(200), true));
+            for call in 3..=5 {
+                o.output(t0, &ended(call, t0, "congestion", Some(503), false));
+            }
+            o.output(
+                t0,
+                &Output::Record(Record::Disposition {
+                    campaign_id: 4,
+                    lead_id: 1,
+                    call: 1,
+                    agent: "alice".into(),
+                    code: "sale".into(),
+                    notes: None,
+                    effect: LeadEffect {
+                        status: "done",
+                        retry_after: None,
+                        callback_after: None,
+                    },
+                    conversation: true,
+                    at: t0,
+                }),
+            );
+            o.input(t0 + Duration::from_secs(1), &Input::Tick);
+        });
+        let text = handle.render();
+        let v = |s: &str| value(&text, s);
+        assert_eq!(
+            v("dialer_dials_total{campaign=\"cold\",trunk=\"main\"}"),
+            Some(5.0)
+        );
+        assert_eq!(
+            v("dialer_call_outcomes_total{campaign=\"cold\",outcome=\"congestion\"}"),
+            Some(3.0)
+        );
+        assert_eq!(
+            v("dialer_call_outcomes_total{campaign=\"cold\",outcome=\"human\"}"),
+            Some(1.0)
+        );
+        assert_eq!(v("dialer_abandoned_total{campaign=\"cold\"}"), Some(1.0));
+        assert_eq!(
+            v("dialer_sip_final_responses_total{trunk=\"main\",code=\"503\"}"),
+            Some(3.0)
+        );
+        assert_eq!(
+            v("dialer_dispositions_total{campaign=\"cold\",code=\"sale\"}"),
+            Some(1.0)
+        );
+        // Three failures in a row: the trunk is down.
+        assert_eq!(
+            v("dialer_trunk_consecutive_failures{trunk=\"main\"}"),
+            Some(3.0)
+        );
+        assert_eq!(v("dialer_trunk_up{trunk=\"main\"}"), Some(0.0));
+        // 5 dials in the 10 s window.
+        assert_eq!(
+            v("dialer_trunk_calls_per_second{trunk=\"main\"}"),
+            Some(0.5)
+        );
+
+        // A call the trunk answers (even busy) brings it back.
+        metrics::with_local_recorder(&recorder, || {
+            o.output(t0, &dial(9, "main"));
+            o.output(t0, &ended(9, t0, "busy", Some(486), false));
+        });
+        let text = handle.render();
+        assert_eq!(value(&text, "dialer_trunk_up{trunk=\"main\"}"), Some(1.0));
+    }
+
+    #[test]
+    fn refresh_sets_agents_by_state_lines_per_agent_and_occupancy() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let view = |id: &str, state| AgentView {
+            id: id.into(),
+            state,
+            elapsed: Duration::ZERO,
+            call: None,
+            pause_reason: None,
+        };
+        let agents = [
+            view("a", State::OnCall),
+            view("b", State::Ready),
+            view("c", State::WrapUp),
+            view("d", State::Paused),
+            view("e", State::OnCall),
+        ];
+        let campaign = CampaignStatus {
+            name: "cold".into(),
+            mode: "predictive".into(),
+            control: Control::Paused,
+            calls_in_flight: 6,
+            waiting_for_agent: 1,
+            dials: 40,
+            live_answers: 20,
+            abandoned: 1,
+            abandon_rate: 0.05,
+            abandon_cap: 0.03,
+            last_decision: String::new(),
+        };
+        let rosters = Rosters::from([(
+            "cold".to_string(),
+            vec!["a".into(), "b".into(), "c".into(), "d".into()],
+        )]);
+        metrics::with_local_recorder(&recorder, || refresh(&[campaign], &agents, &rosters));
+        let text = handle.render();
+        let v = |s: &str| value(&text, s);
+        assert_eq!(v("dialer_agents{state=\"on_call\"}"), Some(2.0));
+        assert_eq!(v("dialer_agents{state=\"logged_out\"}"), Some(0.0));
+        // 4 of 5 available (paused is not), 3 of them busy.
+        assert_eq!(v("dialer_agent_occupancy"), Some(0.75));
+        // The roster: a, b, c available; a and c busy; 6 calls over 3 agents.
+        assert_eq!(
+            v("dialer_campaign_lines_per_agent{campaign=\"cold\"}"),
+            Some(2.0)
+        );
+        let occ = v("dialer_campaign_occupancy{campaign=\"cold\"}").unwrap();
+        assert!((occ - 2.0 / 3.0).abs() < 1e-9, "{occ}");
+        assert_eq!(
+            v("dialer_campaign_control{campaign=\"cold\",control=\"paused\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            v("dialer_campaign_control{campaign=\"cold\",control=\"running\"}"),
+            Some(0.0)
+        );
+        assert_eq!(
+            v("dialer_campaign_abandon_rate{campaign=\"cold\"}"),
+            Some(0.05)
+        );
+    }
+}

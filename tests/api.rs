@@ -1,0 +1,885 @@
+//! The HTTP API and `/metrics` over real HTTP on 127.0.0.1, through the running daemon.
+//!
+//! - every refusal (auth, JSON, fields, unknown names, invalid transitions, sizes) against a
+//!   daemon with no SIP peers, checking the daemon's state is untouched;
+//! - a shift slice with sipp as the trunk (a person who stays on the line) and as the agent's
+//!   phone: login, pause, ready, campaign pause/start, screen pop, hang up, disposition with a
+//!   callback, the store's rows, and the metrics families;
+//! - `dialer run` as a process: tokens from the environment and from systemd credentials,
+//!   `/ready`, SIGTERM.
+//!
+//! The sipp test is skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
+
+mod storedb;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
+use dialer::daemon::run::{Daemon, Options};
+use dialer::daemon::{config, telemetry};
+use dialer::store::Store;
+use dialer::store::entity::{disposition, lead};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SUPER: &str = "supervisor-token-0123456789";
+const ALICE: &str = "alice-token-0123456789";
+const BOB: &str = "bob-token-0123456789";
+
+// ---- a tiny HTTP/1.1 client ----
+
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// The error code of a JSON error answer.
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code: {}", self.body))
+            .to_string()
+    }
+
+    fn message(&self) -> String {
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Answer {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req += &format!("Authorization: Bearer {t}\r\n");
+    }
+    let body = body.unwrap_or("");
+    req += &format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // A server refusing a large body may close before reading it all.
+    let _ = s.write_all(req.as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    let text = String::from_utf8(buf).unwrap();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Answer {
+        status,
+        head: head.to_string(),
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Answer {
+    http(addr, "GET", path, token, None).await
+}
+
+async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: &str) -> Answer {
+    http(addr, "POST", path, token, Some(body)).await
+}
+
+/// Poll the agent until it is in `state`.
+async fn wait_state(addr: SocketAddr, agent: &str, state: &str, within: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let a = get(addr, &format!("/v1/agents/{agent}"), Some(SUPER)).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let v = a.json();
+        if v["agent"]["state"] == state {
+            return v;
+        }
+        assert!(
+            started.elapsed() < within,
+            "agent {agent} not {state} after {within:?}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---- the daemon ----
+
+/// `/metrics` refreshes process-wide gauges (agents by state): one scrape at a time.
+static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An `Etc/GMT±N` zone where it is now between 10:00 and 19:59 (inside US calling hours).
+fn daytime_zone() -> String {
+    let now = jiff::Timestamp::now();
+    for offset in -12i32..=12 {
+        let name = match offset {
+            0 => "Etc/GMT".to_string(),
+            o if o > 0 => format!("Etc/GMT-{o}"),
+            o => format!("Etc/GMT+{}", -o),
+        };
+        let Ok(tz) = jiff::tz::TimeZone::get(&name) else {
+            continue;
+        };
+        if (10..20).contains(&now.to_zoned_datetime(tz).hour()) {
+            return name;
+        }
+    }
+    panic!("no zone with daytime found");
+}
+
+struct Ports {
+    sip: u16,
+    trunk: u16,
+    alice: u16,
+    bob: u16,
+    api: u16,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            sip: free_udp_port(),
+            trunk: free_udp_port(),
+            alice: free_udp_port(),
+            bob: free_udp_port(),
+            api: free_tcp_port(),
+        }
+    }
+}
+
+/// A config dir: `dialer.toml` (agents alice and bob in group sales, tokens named) and a
+/// progressive campaign with one lead list. Tests running in one process share the metrics
+/// recorder, so each names its campaign differently and scrapes under [`SCRAPE`].
+fn setup(dir: &Path, p: &Ports, zone: &str, campaign: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.join("campaigns/lists")).unwrap();
+    std::fs::write(
+        dir.join("campaigns/lists/leads.csv"),
+        format!("phone,tz,name\n+12025550143,{zone},Dana\n"),
+    )
+    .unwrap();
+    let safe_harbor = repo.join("campaigns/audio/safe_harbor.wav");
+    std::fs::write(
+        dir.join("campaigns/e2e.toml"),
+        format!(
+            r#"
+name = "{campaign}"
+kind = "cold"
+mode = "progressive"
+trunk = "main"
+caller_id = "+12025550100"
+agent_groups = ["sales"]
+safe_harbor = "{safe_harbor}"
+
+[[lists]]
+name = "leads"
+file = "lists/leads.csv"
+columns = {{ phone = "phone", timezone = "tz" }}
+
+[hours]
+timezone = "{zone}"
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "08:00"
+end = "21:00"
+
+[dialing]
+ring_timeout = "15s"
+calls_per_second = 5.0
+max_concurrent = 5
+
+[amd]
+enabled = false
+
+[[dispositions]]
+code = "sale"
+label = "Sale"
+effect = "final"
+success = true
+
+[[dispositions]]
+code = "call_back"
+label = "Call back"
+effect = "callback"
+"#,
+            safe_harbor = safe_harbor.display()
+        ),
+    )
+    .unwrap();
+    let rtp_min = 30000 + (std::process::id() % 500) as u16 * 40;
+    let config = dir.join("dialer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+state_dir = "state"
+campaigns_dir = "campaigns"
+
+[sip]
+bind = "127.0.0.1:{sip}"
+
+[[trunks]]
+name = "main"
+host = "127.0.0.1"
+port = {trunk}
+max_channels = 10
+calls_per_second = 5.0
+
+[[agents]]
+id = "alice"
+name = "Alice"
+sip_uri = "sip:alice@127.0.0.1:{alice}"
+groups = ["sales"]
+token_env = "DIALER_AGENT_ALICE_TOKEN"
+
+[[agents]]
+id = "bob"
+name = "Bob"
+sip_uri = "sip:bob@127.0.0.1:{bob}"
+groups = ["sales"]
+token_env = "DIALER_AGENT_BOB_TOKEN"
+
+[api]
+bind = "127.0.0.1:{api}"
+token_env = "DIALER_API_TOKEN"
+
+[media]
+rtp_port_min = {rtp_min}
+rtp_port_max = {rtp_max}
+"#,
+            sip = p.sip,
+            trunk = p.trunk,
+            alice = p.alice,
+            bob = p.bob,
+            api = p.api,
+            rtp_max = rtp_min + 40,
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Store the campaign's lead, as `dialer import` would.
+async fn seed(store: &Store, c: &dialer::campaign::Campaign, zone: &str) {
+    let ids = store
+        .upsert_campaign(
+            &dialer::store::CampaignRecord {
+                name: &c.name,
+                kind: c.kind.as_str(),
+                regime: c.regime.as_str(),
+                source: None,
+                lists: vec![dialer::store::ListRecord {
+                    name: "leads",
+                    kind: "cold",
+                    priority: 0,
+                    default_region: "US",
+                }],
+            },
+            jiff::Timestamp::now().as_millisecond(),
+        )
+        .await
+        .unwrap();
+    store
+        .insert_leads(
+            ids.id,
+            &[dialer::store::NewLead {
+                list_id: ids.list("leads").unwrap(),
+                phone: "+12025550143".into(),
+                timezone: Some(zone.to_string()),
+                attributes: r#"{"name":"Dana"}"#.into(),
+                priority: 0,
+            }],
+            jiff::Timestamp::now().as_millisecond(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The daemon and its API on 127.0.0.1 (port 0).
+struct Running {
+    daemon: Daemon,
+    api: Api,
+    addr: SocketAddr,
+    stop_api: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(config_path: &Path, store: Store) -> Running {
+    let metrics = telemetry::install().unwrap();
+    let loaded = config::load_all(config_path).expect("test config is valid");
+    let rosters = telemetry::rosters(&loaded.config, &loaded.campaigns);
+    let options = Options {
+        tick: Duration::from_millis(100),
+        drain_deadline: Duration::from_secs(5),
+        ..Options::default()
+    };
+    let daemon = Daemon::start(loaded.config, loaded.campaigns, store, options)
+        .await
+        .expect("daemon starts");
+    let tokens = Tokens::new(
+        Some(SUPER.into()),
+        [
+            ("alice".to_string(), ALICE.to_string()),
+            ("bob".to_string(), BOB.to_string()),
+        ],
+    )
+    .unwrap();
+    let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
+    api.set_rosters(rosters);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_api, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = api.clone();
+    tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    Running {
+        daemon,
+        api,
+        addr,
+        stop_api,
+    }
+}
+
+// ---- refusals ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = daytime_zone();
+    let config_path = setup(dir.path(), &Ports::new(), &zone, "refusals");
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let r = start(&config_path, store).await;
+    let addr = r.addr;
+
+    // Health needs no token; readiness follows the phase.
+    let a = get(addr, "/health", None).await;
+    assert_eq!((a.status, a.json()["status"].clone()), (200, json!("ok")));
+    let a = get(addr, "/ready", None).await;
+    assert_eq!((a.status, a.code()), (503, "starting".to_string()));
+    r.api.readiness().set(Phase::Running);
+    assert_eq!(get(addr, "/ready", None).await.status, 200);
+
+    // Authentication.
+    let a = get(addr, "/v1/campaigns", None).await;
+    assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
+    assert!(
+        a.head
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{}",
+        a.head
+    );
+    let a = get(addr, "/v1/campaigns", Some("not-a-token")).await;
+    assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
+    let a = http(addr, "GET", "/v1/campaigns", None, None).await;
+    assert_eq!(a.status, 401);
+
+    // An agent's token acts only as that agent, and not as a supervisor.
+    for (method, path) in [
+        ("POST", "/v1/agents/alice/login"),
+        ("GET", "/v1/agents/alice"),
+        ("GET", "/v1/agents/alice/lead"),
+        ("POST", "/v1/agents/alice/disposition"),
+        ("GET", "/v1/agents"),
+        ("GET", "/v1/campaigns"),
+        ("POST", "/v1/campaigns/refusals/stop"),
+    ] {
+        let a = http(addr, method, path, Some(BOB), Some("{}")).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (403, "forbidden".to_string()),
+            "{method} {path}: {}",
+            a.body
+        );
+    }
+
+    // Bodies: malformed JSON, wrong types, unknown and missing fields, too large.
+    let pause = "/v1/agents/alice/pause";
+    let a = post(addr, pause, Some(ALICE), "{\"reason\": ").await;
+    assert_eq!((a.status, a.code()), (400, "bad_json".to_string()));
+    assert!(a.message().contains("line 1"), "{}", a.message());
+    let a = post(addr, pause, Some(ALICE), "[\"lunch\"]").await;
+    assert_eq!((a.status, a.code()), (400, "bad_json".to_string()));
+    let a = post(addr, pause, Some(ALICE), "{\"reason\": 5}").await;
+    assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
+    assert!(a.message().contains("\"reason\""), "{}", a.message());
+    let a = post(addr, pause, Some(ALICE), "{\"reson\": \"lunch\"}").await;
+    assert!(
+        a.status == 400 && a.message().contains("\"reson\""),
+        "{}",
+        a.body
+    );
+    let a = post(addr, pause, Some(ALICE), "{}").await;
+    assert!(
+        a.status == 400 && a.message().contains("missing"),
+        "{}",
+        a.body
+    );
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(20_000));
+    let a = post(addr, pause, Some(ALICE), &big).await;
+    assert_eq!((a.status, a.code()), (413, "too_large".to_string()));
+    let a = post(
+        addr,
+        "/v1/agents/alice/disposition",
+        Some(ALICE),
+        "{\"code\": \"sale\", \"callback_in\": \"soon\"}",
+    )
+    .await;
+    assert!(
+        a.status == 400 && a.message().contains("callback_in"),
+        "{}",
+        a.body
+    );
+    let a = post(addr, "/v1/agents/alice/login", Some(ALICE), "{\"x\": 1}").await;
+    assert_eq!(a.status, 400, "{}", a.body);
+
+    // Unknown names.
+    let a = post(addr, "/v1/agents/zed/login", Some(SUPER), "").await;
+    assert_eq!((a.status, a.code()), (404, "unknown_agent".to_string()));
+    let a = get(addr, "/v1/agents/zed", Some(SUPER)).await;
+    assert_eq!((a.status, a.code()), (404, "unknown_agent".to_string()));
+    let a = get(addr, "/v1/campaigns/nope", Some(SUPER)).await;
+    assert_eq!((a.status, a.code()), (404, "unknown_campaign".to_string()));
+    let a = post(addr, "/v1/campaigns/nope/pause", Some(SUPER), "").await;
+    assert_eq!((a.status, a.code()), (404, "unknown_campaign".to_string()));
+    let a = get(addr, "/v1/nothing", Some(SUPER)).await;
+    assert_eq!((a.status, a.code()), (404, "not_found".to_string()));
+    let a = get(addr, "/v1/agents/alice/login", Some(SUPER)).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (405, "method_not_allowed".to_string())
+    );
+
+    // Invalid transitions: alice is logged out and has no call.
+    let a = post(addr, pause, Some(ALICE), "{\"reason\": \"lunch\"}").await;
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "invalid_transition".to_string())
+    );
+    assert!(a.message().contains("alice"), "{}", a.message());
+    let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;
+    assert_eq!((a.status, a.code()), (409, "no_call".to_string()));
+    let a = post(
+        addr,
+        "/v1/agents/alice/disposition",
+        Some(ALICE),
+        "{\"code\": \"sale\"}",
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (409, "no_call".to_string()));
+    let a = get(addr, "/v1/agents/alice/lead", Some(ALICE)).await;
+    assert_eq!((a.status, a.json()), (200, json!({"lead": null})));
+
+    // None of that changed anything.
+    let a = get(addr, "/v1/agents", Some(SUPER)).await;
+    assert_eq!(a.status, 200);
+    let states: Vec<Value> = a.json()["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| json!([v["id"], v["state"]]))
+        .collect();
+    assert_eq!(
+        states,
+        [json!(["alice", "logged_out"]), json!(["bob", "logged_out"])]
+    );
+    let a = get(addr, "/v1/campaigns/refusals", Some(SUPER)).await;
+    assert_eq!(a.status, 200);
+    let c = &a.json()["campaign"];
+    assert_eq!(
+        (c["control"].clone(), c["dials"].clone()),
+        (json!("running"), json!(0))
+    );
+
+    // Metrics need no token and carry the dialer_ families refreshed on scrape.
+    let guard = SCRAPE.lock().await;
+    let a = get(addr, "/metrics", None).await;
+    drop(guard);
+    assert_eq!(a.status, 200);
+    assert!(a.head.contains("text/plain"), "{}", a.head);
+    for series in [
+        "dialer_agents{state=\"logged_out\"} 2",
+        "dialer_campaign_control{campaign=\"refusals\",control=\"running\"} 1",
+        "dialer_campaign_abandon_rate{campaign=\"refusals\"} 0",
+        "dialer_campaign_lines_per_agent{campaign=\"refusals\"} 0",
+    ] {
+        assert!(
+            a.body.lines().any(|l| l == series),
+            "{series} not in /metrics:\n{}",
+            a.body
+        );
+    }
+
+    // Stopping: not ready; once the daemon is gone, requests say so.
+    r.api.readiness().set(Phase::Stopping);
+    let a = get(addr, "/ready", None).await;
+    assert_eq!((a.status, a.code()), (503, "stopping".to_string()));
+    r.daemon.stop().await;
+    let a = get(addr, "/v1/agents", Some(SUPER)).await;
+    assert_eq!((a.status, a.code()), (503, "stopping".to_string()));
+    let _ = r.stop_api.send(());
+}
+
+// ---- a shift slice with sipp ----
+
+fn have_sipp() -> bool {
+    let ok = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("DIALER_REQUIRE_SIPP").as_deref() != Ok("1"),
+            "sipp is required (DIALER_REQUIRE_SIPP=1) but not installed"
+        );
+        eprintln!("note: sipp not installed; API end-to-end test skipped");
+    }
+    ok
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sipp(args: &[&str]) -> Proc {
+    let child = Command::new("sipp")
+        .args(args)
+        .args(["-i", "127.0.0.1", "-nostdin", "-timeout", "90s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sipp");
+    Proc(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_and_supervisors_work_a_call_through_the_api() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let zone = daytime_zone();
+    let ports = Ports::new();
+    let config_path = setup(dir.path(), &ports, &zone, "shift");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let alice_phone = ports.alice.to_string();
+    let _alice = sipp(&["-sn", "uas", "-p", &alice_phone, "-rtp_echo", "-m", "1"]);
+    let scenario = repo.join("tests/sipp/carrier_listener.xml");
+    let trunk_port = ports.trunk.to_string();
+    let _carrier = sipp(&[
+        "-sf",
+        scenario.to_str().unwrap(),
+        "-p",
+        &trunk_port,
+        "-m",
+        "1",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let loaded = config::load_all(&config_path).unwrap();
+    seed(&store, &loaded.campaigns[0], &zone).await;
+    let r = start(&config_path, store.clone()).await;
+    r.api.readiness().set(Phase::Running);
+    let addr = r.addr;
+
+    // The supervisor holds the campaign while alice gets ready.
+    let a = get(addr, "/v1/campaigns", Some(SUPER)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["campaigns"][0]["name"], "shift");
+    assert_eq!(a.json()["campaigns"][0]["mode"], "progressive");
+    let a = post(addr, "/v1/campaigns/shift/pause", Some(SUPER), "").await;
+    assert_eq!(
+        (a.status, a.json()["campaign"]["control"].clone()),
+        (200, json!("paused"))
+    );
+
+    // Alice logs in; the dialer nails up her phone's leg.
+    let a = post(addr, "/v1/agents/alice/login", Some(ALICE), "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["agent"]["id"], "alice");
+    wait_state(addr, "alice", "ready", Duration::from_secs(10)).await;
+    let a = post(
+        addr,
+        "/v1/agents/alice/pause",
+        Some(ALICE),
+        "{\"reason\": \"coffee\"}",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["agent"]["state"], "paused");
+    assert_eq!(a.json()["agent"]["pause_reason"], "coffee");
+    let a = post(addr, "/v1/agents/alice/ready", Some(ALICE), "").await;
+    assert_eq!(a.json()["agent"]["state"], "ready", "{}", a.body);
+    // A second login is an invalid transition.
+    let a = post(addr, "/v1/agents/alice/login", Some(ALICE), "").await;
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "invalid_transition".to_string())
+    );
+
+    // Dialing resumes: the person answers and is bridged to alice; her screen pops.
+    let a = post(addr, "/v1/campaigns/shift/start", Some(SUPER), "").await;
+    assert_eq!(a.json()["campaign"]["control"], "running", "{}", a.body);
+    let on_call = wait_state(addr, "alice", "on_call", Duration::from_secs(30)).await;
+    assert!(on_call["agent"]["call"].is_u64(), "{on_call}");
+    let a = get(addr, "/v1/agents/alice/lead", Some(ALICE)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let l = &a.json()["lead"];
+    assert_eq!(l["campaign"], "shift");
+    assert_eq!(l["phone"], "+12025550143");
+    assert_eq!(l["timezone"], zone.as_str());
+    assert_eq!(l["attributes"], json!({"name": "Dana"}));
+    let a = get(addr, "/v1/agents/alice/lead", Some(BOB)).await;
+    assert_eq!(a.status, 403);
+    let a = get(addr, "/v1/campaigns/shift", Some(SUPER)).await;
+    assert_eq!(a.json()["campaign"]["dials"], 1, "{}", a.body);
+    assert_eq!(a.json()["campaign"]["calls_in_flight"], 1, "{}", a.body);
+
+    // Alice hangs up, then gives a disposition with a callback in 2 h.
+    let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    wait_state(addr, "alice", "wrap_up", Duration::from_secs(10)).await;
+    let a = post(
+        addr,
+        "/v1/agents/alice/disposition",
+        Some(ALICE),
+        "{\"code\": \"no_such_code\"}",
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
+    assert!(a.message().contains("no_such_code"), "{}", a.message());
+    let asked = jiff::Timestamp::now().as_millisecond();
+    let a = post(
+        addr,
+        "/v1/agents/alice/disposition",
+        Some(ALICE),
+        "{\"code\": \"call_back\", \"notes\": \"after lunch\", \"callback_in\": \"2h\"}",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["agent"]["state"], "ready");
+
+    // Metrics count what happened.
+    let guard = SCRAPE.lock().await;
+    let a = get(addr, "/metrics", None).await;
+    drop(guard);
+    for series in [
+        "dialer_dials_total{campaign=\"shift\",trunk=\"main\"} 1",
+        "dialer_call_outcomes_total{campaign=\"shift\",outcome=\"human\"} 1",
+        "dialer_sip_final_responses_total{trunk=\"main\",code=\"200\"} 1",
+        "dialer_dispositions_total{campaign=\"shift\",code=\"call_back\"} 1",
+        "dialer_agents{state=\"ready\"} 1",
+        "dialer_trunk_up{trunk=\"main\"} 1",
+    ] {
+        assert!(
+            a.body.lines().any(|l| l == series),
+            "{series} not in /metrics:\n{}",
+            a.body
+        );
+    }
+    for family in [
+        "dialer_bridged_calls_total ",
+        "dialer_store_write_seconds_bucket{",
+        "dialer_store_queue_depth ",
+        "dialer_agent_state_milliseconds_total{state=\"on_call\"} ",
+        "dialer_campaign_occupancy{campaign=\"shift\"} ",
+        "dialer_trunk_calls_per_second{trunk=\"main\"} ",
+    ] {
+        assert!(
+            a.body.lines().any(|l| l.starts_with(family)),
+            "no {family} in /metrics:\n{}",
+            a.body
+        );
+    }
+
+    let a = post(addr, "/v1/agents/alice/logout", Some(ALICE), "").await;
+    assert_eq!(a.json()["agent"]["state"], "logged_out", "{}", a.body);
+    r.api.readiness().set(Phase::Stopping);
+    r.daemon.stop().await;
+    let _ = r.stop_api.send(());
+
+    // The store has the disposition with its notes and the callback on the lead.
+    let d = disposition::Entity::find()
+        .all(store.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.code == "call_back")
+        .expect("the disposition is stored");
+    assert_eq!(d.agent_id.as_deref(), Some("alice"));
+    assert_eq!(d.notes.as_deref(), Some("after lunch"));
+    let l = lead::Entity::find()
+        .one(store.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    let callback = l.callback_at_ms.expect("a callback time on the lead");
+    let two_hours = 2 * 3600 * 1000;
+    assert!(
+        (callback - asked - two_hours).abs() < 60_000,
+        "callback {} ms after the request",
+        callback - asked
+    );
+}
+
+// ---- `dialer run` ----
+
+#[test]
+fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = daytime_zone();
+    let ports = Ports::new();
+    let config_path = setup(dir.path(), &ports, &zone, "e2e");
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("DIALER_AGENT_ALICE_TOKEN"), format!("{ALICE}\n")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dialer"))
+        .args(["run", "--drain", "5s", "--config"])
+        .arg(&config_path)
+        .env("DIALER_API_TOKEN", SUPER)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env_remove("DIALER_AGENT_ALICE_TOKEN")
+        .env_remove("DIALER_AGENT_BOB_TOKEN")
+        .env_remove("DIALER_DATABASE_URL")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut proc = Proc(child);
+    let addr: SocketAddr = format!("127.0.0.1:{}", ports.api).parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect(addr).await.is_ok()
+                && get(addr, "/ready", None).await.status == 200
+            {
+                break;
+            }
+            if let Ok(Some(status)) = proc.0.try_wait() {
+                let mut err = String::new();
+                use std::io::Read;
+                proc.0
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("dialer run exited with {status}:\n{err}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "not ready after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let a = get(addr, "/v1/campaigns", Some(SUPER)).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.json()["campaigns"][0]["name"], "e2e");
+        // Alice's token came from the credentials directory.
+        let a = get(addr, "/v1/agents/alice", Some(ALICE)).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let a = get(addr, "/v1/agents/bob", Some(ALICE)).await;
+        assert_eq!(a.status, 403, "{}", a.body);
+        // Bob's variable is not set: his token is nothing.
+        let a = get(addr, "/v1/agents/bob", Some(BOB)).await;
+        assert_eq!(a.status, 401, "{}", a.body);
+        let a = get(addr, "/metrics", None).await;
+        assert!(
+            a.body.contains("dialer_agents{state=\"logged_out\"} 2"),
+            "{}",
+            a.body
+        );
+    });
+
+    // SIGTERM: a clean stop.
+    let pid = proc.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = proc.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "exit status {status}");
+}
