@@ -312,42 +312,6 @@ rtp_port_max = {rtp_max}
     config
 }
 
-/// Store the campaign's lead, as `dialer import` would.
-async fn seed(store: &Store, c: &dialer::campaign::Campaign, zone: &str) {
-    let ids = store
-        .upsert_campaign(
-            &dialer::store::CampaignRecord {
-                name: &c.name,
-                kind: c.kind.as_str(),
-                regime: c.regime.as_str(),
-                source: None,
-                lists: vec![dialer::store::ListRecord {
-                    name: "leads",
-                    kind: "cold",
-                    priority: 0,
-                    default_region: "US",
-                }],
-            },
-            jiff::Timestamp::now().as_millisecond(),
-        )
-        .await
-        .unwrap();
-    store
-        .insert_leads(
-            ids.id,
-            &[dialer::store::NewLead {
-                list_id: ids.list("leads").unwrap(),
-                phone: "+12025550143".into(),
-                timezone: Some(zone.to_string()),
-                attributes: r#"{"name":"Dana"}"#.into(),
-                priority: 0,
-            }],
-            jiff::Timestamp::now().as_millisecond(),
-        )
-        .await
-        .unwrap();
-}
-
 /// The daemon and its API on 127.0.0.1 (port 0).
 struct Running {
     daemon: Daemon,
@@ -646,7 +610,7 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
     let db = storedb::sqlite();
     let store = db.open().await;
     let loaded = config::load_all(&config_path).unwrap();
-    seed(&store, &loaded.campaigns[0], &zone).await;
+    storedb::seed_one_lead(&store, &loaded.campaigns[0], &zone).await;
     let r = start(&config_path, store.clone()).await;
     r.api.readiness().set(Phase::Running);
     let addr = r.addr;

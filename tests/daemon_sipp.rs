@@ -208,40 +208,7 @@ async fn a_person_is_bridged_to_the_nailed_up_agent_and_stored() {
     let loaded = config::load_all(&config_path).expect("test config is valid");
     let db = storedb::sqlite();
     let store = db.open().await;
-    // The lead list, as `dialer import` would store it.
-    let c = &loaded.campaigns[0];
-    let ids = store
-        .upsert_campaign(
-            &dialer::store::CampaignRecord {
-                name: &c.name,
-                kind: c.kind.as_str(),
-                regime: c.regime.as_str(),
-                source: None,
-                lists: vec![dialer::store::ListRecord {
-                    name: "leads",
-                    kind: "cold",
-                    priority: 0,
-                    default_region: "US",
-                }],
-            },
-            jiff::Timestamp::now().as_millisecond(),
-        )
-        .await
-        .unwrap();
-    store
-        .insert_leads(
-            ids.id,
-            &[dialer::store::NewLead {
-                list_id: ids.list("leads").unwrap(),
-                phone: "+12025550143".into(),
-                timezone: Some(zone.clone()),
-                attributes: r#"{"name":"Dana"}"#.into(),
-                priority: 0,
-            }],
-            jiff::Timestamp::now().as_millisecond(),
-        )
-        .await
-        .unwrap();
+    storedb::seed_one_lead(&store, &loaded.campaigns[0], &zone).await;
 
     let options = Options {
         tick: Duration::from_millis(100),

@@ -225,3 +225,40 @@ files = ["dnc.txt"]
 "#
     )
 }
+
+/// Store one lead (+12025550143, Dana, in `zone`) for the campaign's list "leads", as
+/// `dialer import` would.
+pub async fn seed_one_lead(store: &Store, c: &dialer::campaign::Campaign, zone: &str) {
+    let ids = store
+        .upsert_campaign(
+            &dialer::store::CampaignRecord {
+                name: &c.name,
+                kind: c.kind.as_str(),
+                regime: c.regime.as_str(),
+                source: None,
+                lists: vec![dialer::store::ListRecord {
+                    name: "leads",
+                    kind: "cold",
+                    priority: 0,
+                    default_region: "US",
+                }],
+            },
+            jiff::Timestamp::now().as_millisecond(),
+        )
+        .await
+        .unwrap();
+    store
+        .insert_leads(
+            ids.id,
+            &[dialer::store::NewLead {
+                list_id: ids.list("leads").unwrap(),
+                phone: "+12025550143".into(),
+                timezone: Some(zone.to_string()),
+                attributes: r#"{"name":"Dana"}"#.into(),
+                priority: 0,
+            }],
+            jiff::Timestamp::now().as_millisecond(),
+        )
+        .await
+        .unwrap();
+}
