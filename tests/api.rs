@@ -10,11 +10,12 @@
 //!
 //! The sipp test is skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
+mod rig;
 mod storedb;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
@@ -22,106 +23,13 @@ use dialer::daemon::run::{Daemon, Options};
 use dialer::daemon::{config, telemetry};
 use dialer::store::Store;
 use dialer::store::entity::{disposition, lead};
+use rig::{Proc, daytime_zone, free_tcp_port, free_udp_port, get, http, post};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const SUPER: &str = "supervisor-token-0123456789";
 const ALICE: &str = "alice-token-0123456789";
 const BOB: &str = "bob-token-0123456789";
-
-// ---- a tiny HTTP/1.1 client ----
-
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-
-    /// The error code of a JSON error answer.
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error code: {}", self.body))
-            .to_string()
-    }
-
-    fn message(&self) -> String {
-        self.json()["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Answer {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req += &format!("Authorization: Bearer {t}\r\n");
-    }
-    let body = body.unwrap_or("");
-    req += &format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    // A server refusing a large body may close before reading it all.
-    let _ = s.write_all(req.as_bytes()).await;
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf).await;
-    let text = String::from_utf8(buf).unwrap();
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    Answer {
-        status,
-        head: head.to_string(),
-        body,
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
-}
-
-async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Answer {
-    http(addr, "GET", path, token, None).await
-}
-
-async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: &str) -> Answer {
-    http(addr, "POST", path, token, Some(body)).await
-}
 
 /// Poll the agent until it is in `state`.
 async fn wait_state(addr: SocketAddr, agent: &str, state: &str, within: Duration) -> Value {
@@ -145,41 +53,6 @@ async fn wait_state(addr: SocketAddr, agent: &str, state: &str, within: Duration
 
 /// `/metrics` refreshes process-wide gauges (agents by state): one scrape at a time.
 static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// An `Etc/GMT±N` zone where it is now between 10:00 and 19:59 (inside US calling hours).
-fn daytime_zone() -> String {
-    let now = jiff::Timestamp::now();
-    for offset in -12i32..=12 {
-        let name = match offset {
-            0 => "Etc/GMT".to_string(),
-            o if o > 0 => format!("Etc/GMT-{o}"),
-            o => format!("Etc/GMT+{}", -o),
-        };
-        let Ok(tz) = jiff::tz::TimeZone::get(&name) else {
-            continue;
-        };
-        if (10..20).contains(&now.to_zoned_datetime(tz).hour()) {
-            return name;
-        }
-    }
-    panic!("no zone with daytime found");
-}
 
 struct Ports {
     sip: u16,
@@ -562,15 +435,6 @@ fn have_sipp() -> bool {
     ok
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn sipp(args: &[&str]) -> Proc {
     let child = Command::new("sipp")
         .args(args)
@@ -766,51 +630,23 @@ fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() 
     let creds = dir.path().join("credentials");
     std::fs::create_dir(&creds).unwrap();
     std::fs::write(creds.join("DIALER_AGENT_ALICE_TOKEN"), format!("{ALICE}\n")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dialer"))
-        .args(["run", "--drain", "5s", "--config"])
-        .arg(&config_path)
-        .env("DIALER_API_TOKEN", SUPER)
-        .env("CREDENTIALS_DIRECTORY", &creds)
-        .env_remove("DIALER_AGENT_ALICE_TOKEN")
-        .env_remove("DIALER_AGENT_BOB_TOKEN")
-        .env_remove("DIALER_DATABASE_URL")
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut proc = Proc(child);
+    let log = dir.path().join("dialer.log");
+    let mut proc = rig::dialer_run(
+        &config_path,
+        &["--drain", "5s"],
+        &[
+            ("DIALER_API_TOKEN", SUPER),
+            ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
+        ],
+        &log,
+    );
     let addr: SocketAddr = format!("127.0.0.1:{}", ports.api).parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let started = Instant::now();
-        loop {
-            if TcpStream::connect(addr).await.is_ok()
-                && get(addr, "/ready", None).await.status == 200
-            {
-                break;
-            }
-            if let Ok(Some(status)) = proc.0.try_wait() {
-                let mut err = String::new();
-                use std::io::Read;
-                proc.0
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                panic!("dialer run exited with {status}:\n{err}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "not ready after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        rig::wait_ready(&mut proc, addr, &log, Duration::from_secs(30)).await;
         let a = get(addr, "/v1/campaigns", Some(SUPER)).await;
         assert_eq!(a.status, 200, "{}", a.body);
         assert_eq!(a.json()["campaigns"][0]["name"], "e2e");
@@ -831,19 +667,7 @@ fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() 
     });
 
     // SIGTERM: a clean stop.
-    let pid = proc.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = proc.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "still running 20 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    proc.signal(libc::SIGTERM);
+    let status = proc.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "exit status {status}");
 }
