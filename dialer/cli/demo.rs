@@ -33,6 +33,10 @@ pub struct Args {
     /// How long to dial; live calls are then given a few seconds to end.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
+    /// Agents at their desks: the config's agents, then more simulated ones (`sim-04` …) with
+    /// the config's agents' groups in turn, so predictive campaigns have a team to pace for.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub agents: u32,
     /// Synthetic leads per campaign.
     #[arg(long, default_value_t = 600)]
     pub leads: usize,
@@ -93,6 +97,7 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         sounds.clone(),
     )
     .await?;
+    staff(&mut loaded.config, a.agents as usize)?;
     let desk = Arc::new(Desk::new(&loaded.config, &loaded.campaigns));
     let phones_wanted: Vec<(String, SocketAddr)> = loaded
         .config
@@ -220,6 +225,27 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         print_summary(&summary, &db);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Make the config's agent roster `n` long: the first `n` configured agents, then simulated
+/// ones taking the configured agents' groups in turn.
+fn staff(cfg: &mut config::DaemonConfig, n: usize) -> anyhow::Result<()> {
+    if cfg.agents.is_empty() {
+        anyhow::bail!("the configuration has no [[agents]]: the demo takes their groups");
+    }
+    cfg.agents.truncate(n);
+    let templates = cfg.agents.clone();
+    for i in cfg.agents.len()..n {
+        let t = &templates[i % templates.len()];
+        cfg.agents.push(config::Agent {
+            id: format!("sim-{:02}", i + 1),
+            name: format!("Simulated agent {}", i + 1),
+            sip_uri: String::new(),
+            groups: t.groups.clone(),
+            token_env: None,
+        });
+    }
+    Ok(())
 }
 
 const WEEK: [jiff::civil::Weekday; 7] = [
