@@ -1,5 +1,7 @@
 //! Logs: tracing to journald when it is there, stderr otherwise. `RUST_LOG` filters.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -13,7 +15,12 @@ pub fn init() {
     let result = match journald {
         Some(layer) => registry.with(layer).try_init(),
         None => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colours only for a person at a terminal, not in files and pipes.
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init(),
     };
     // Already installed (tests, demo within a daemon): keep the first.

@@ -277,16 +277,17 @@ async fn register(
     let since = window
         .start_ms(clock.timestamp(now), &c.hours.timezone)
         .unwrap_or(now_ms - 30 * 24 * 3600 * 1000);
-    let counts = store.abandon_counts(ids.id, since, now_ms + 1).await?;
-    tracing::info!(campaign = %c.name, id = ids.id, live = counts.live, abandoned = counts.abandoned, "campaign registered");
-    Ok((
-        ids,
-        WindowCounts {
-            live_answers: counts.live,
-            abandoned: counts.abandoned,
-            amd_machines: 0,
-        },
-    ))
+    // AMD "machine" results too: the UK budget adds an estimate of people among them.
+    let counts = crate::pacing::history::window_counts(store, ids.id, since, now_ms + 1).await?;
+    tracing::info!(
+        campaign = %c.name,
+        id = ids.id,
+        live = counts.live_answers,
+        abandoned = counts.abandoned,
+        amd_machines = counts.amd_machines,
+        "campaign registered"
+    );
+    Ok((ids, counts))
 }
 
 /// What the per-call and per-leg tasks report.

@@ -388,7 +388,8 @@ impl Switchboard {
 
     /// Add a campaign, or replace its settings (reload). Calls in progress keep the settings
     /// they started with; new dials use the new ones. `history` seeds the abandon budget
-    /// from the store so a restart does not reset it.
+    /// from the store so a restart does not reset it; a reload with the same abandon window
+    /// keeps the running counts.
     pub fn upsert_campaign(
         &mut self,
         campaign: Arc<Campaign>,
@@ -403,7 +404,15 @@ impl Switchboard {
                     rt.pacer = Pacer::new(pacer_mode(campaign.mode));
                 }
                 rt.bucket = Bucket::new(campaign.dialing.calls_per_second);
-                rt.budget = AbandonBudget::from_history(cap, fp, history);
+                // The same window keeps what it counted, calls that ended since the store was
+                // read included; a different window (or zone) starts from the store's counts.
+                let same_window = rt.campaign.abandon.window == campaign.abandon.window
+                    && rt.campaign.hours.timezone_name == campaign.hours.timezone_name;
+                rt.budget = if same_window {
+                    rt.budget.with_rules(cap, fp)
+                } else {
+                    AbandonBudget::from_history(cap, fp, history)
+                };
                 rt.campaign = campaign;
             }
             None => {

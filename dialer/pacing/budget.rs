@@ -79,6 +79,16 @@ impl AbandonBudget {
         }
     }
 
+    /// The same counts under a new cap and false-positive estimate (a reloaded campaign file
+    /// whose window is unchanged: what the window holds so far stays counted).
+    pub fn with_rules(self, cap: f64, amd_false_positive_rate: f64) -> Self {
+        AbandonBudget {
+            cap: cap.clamp(0.0, 1.0),
+            amd_false_positive_rate: amd_false_positive_rate.clamp(0.0, 1.0),
+            ..self
+        }
+    }
+
     /// A person answered (whether or not an agent then took the call).
     pub fn record_live_answer(&mut self) {
         self.live += 1;

@@ -402,7 +402,7 @@ impl Store {
     }
 
     /// Run a raw statement written with `?` placeholders (numbered for PostgreSQL).
-    pub(crate) fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
+    pub fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
         stmt(self.backend(), sql, values)
     }
 }

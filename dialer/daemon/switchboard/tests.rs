@@ -262,6 +262,25 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     );
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (1, 1));
+
+    // A reload of the same window keeps the counts (the store may not have the call yet) and
+    // takes the new cap; another window starts from the store's counts.
+    let reloaded = campaign(|c| c.abandon.cap = 0.02);
+    core.upsert_campaign(reloaded, 7, pacing::WindowCounts::default());
+    let status = &core.campaign_status()[0];
+    assert_eq!(
+        (status.live_answers, status.abandoned, status.abandon_cap),
+        (1, 1, 0.02)
+    );
+    let other_window = campaign(|c| c.abandon.window = crate::campaign::AbandonWindow::CalendarDay);
+    let history = pacing::WindowCounts {
+        live_answers: 10,
+        abandoned: 0,
+        amd_machines: 0,
+    };
+    core.upsert_campaign(other_window, 7, history);
+    let status = &core.campaign_status()[0];
+    assert_eq!((status.live_answers, status.abandoned), (10, 0));
 }
 
 fn core_campaign_file() -> PathBuf {
