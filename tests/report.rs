@@ -67,6 +67,7 @@ async fn dial(
                 answer_at_ms: live.then_some(at + 10 * S),
                 connect_at_ms: agent.map(|_| at + 11 * S),
                 agent_id: agent.map(str::to_string),
+                amd_result: (outcome == "machine").then(|| "machine".to_string()),
                 lead_status: "active".into(),
                 ..Default::default()
             },
@@ -229,6 +230,10 @@ fn check(j: &Value, label: &str) {
         "{ctx}"
     );
     assert_eq!(w["rate"], 0.4, "{ctx}");
+    // The AMD machine at T+40m is counted; US rules estimate no people among machines.
+    assert_eq!(w["amd_machines"], 1, "{ctx}");
+    assert_eq!(w["amd_false_positive_rate"], 0.0, "{ctx}");
+    assert_eq!(w["estimated_people_among_machines"], 0.0, "{ctx}");
     assert_eq!(w["over_cap"], true, "{ctx}");
     assert_eq!(w["until_ms"], T + 120 * MIN, "{ctx}");
     let o = &j["outcomes"];
@@ -308,6 +313,7 @@ fn policy() -> Policy {
         cap: 0.025,
         success: ["sale".to_string()].into(),
         timezone: jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        amd_false_positive_rate: 0.0,
         source: "test".into(),
     }
 }

@@ -660,10 +660,30 @@ impl CampaignReader<'_> {
                 Regime::Uk => AbandonWindow::CalendarDay,
             }),
         };
+        let amd_false_positive_rate = match t.get("amd_false_positive_rate") {
+            None if regime == Regime::Uk => Some(UK_AMD_FALSE_POSITIVE_DEFAULT),
+            None => Some(0.0),
+            Some(i) => i.float(ctx).and_then(|f| {
+                if regime != Regime::Uk {
+                    ctx.problem(
+                        &i.key,
+                        "only the UK regime adds an estimate of people among AMD machines; \
+                         US accounting does not",
+                    );
+                    None
+                } else if (0.0..=1.0).contains(&f) {
+                    Some(f)
+                } else {
+                    ctx.problem(&i.key, format!("{f} is out of range (0 to 1)"));
+                    None
+                }
+            }),
+        };
         t.finish(ctx);
         Some(AbandonPolicy {
             cap: cap?,
             window: window?,
+            amd_false_positive_rate: amd_false_positive_rate?,
         })
     }
 

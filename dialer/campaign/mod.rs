@@ -212,7 +212,14 @@ pub struct AbandonPolicy {
     /// Fraction of live answers, at most 0.03.
     pub cap: f64,
     pub window: AbandonWindow,
+    /// UK (Ofcom): the share of AMD "machine" results estimated to have been people; that many
+    /// are added to both the abandoned calls and the live answers. 0 under US rules.
+    pub amd_false_positive_rate: f64,
 }
+
+/// The UK estimate of people among AMD "machine" results when the campaign file gives none: the
+/// detector's people-called-machines rate on its corpus (2.0 %, README "Corpus and figures").
+pub const UK_AMD_FALSE_POSITIVE_DEFAULT: f64 = 0.02;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AbandonWindow {

@@ -293,7 +293,39 @@ fn uk_regime_enforces_ofcom_rules() {
     let f = d.write("uk.toml", &ok);
     let c = load_with(&f, &no_env()).unwrap();
     assert_eq!(c.abandon.window, AbandonWindow::CalendarDay);
+    assert_eq!(c.abandon.amd_false_positive_rate, 0.02);
     assert_eq!(c.lists[0].default_region, "GB");
+
+    // The estimate of people among AMD machines: UK only, 0 to 1.
+    let f = d.write(
+        "uk.toml",
+        &(ok.clone() + "\n[abandon]\namd_false_positive_rate = 0.05\n"),
+    );
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.abandon.amd_false_positive_rate, 0.05);
+    let f = d.write(
+        "uk.toml",
+        &(ok + "\n[abandon]\namd_false_positive_rate = 1.5\n"),
+    );
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        ["abandon.amd_false_positive_rate: 1.5 is out of range (0 to 1)"]
+    );
+    let us = MINIMAL.to_string() + "\n[abandon]\namd_false_positive_rate = 0.02\n";
+    let f = d.write("us.toml", &us);
+    let p = problems(load_with(&f, &no_env()));
+    assert!(
+        p.len() == 1 && p[0].starts_with("abandon.amd_false_positive_rate: only the UK regime"),
+        "{p:?}"
+    );
+    let f = d.write("us.toml", MINIMAL);
+    assert_eq!(
+        load_with(&f, &no_env())
+            .unwrap()
+            .abandon
+            .amd_false_positive_rate,
+        0.0
+    );
 }
 
 #[test]

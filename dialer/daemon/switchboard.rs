@@ -1231,7 +1231,7 @@ fn priors(c: &Campaign) -> pacing::Priors {
 /// UK accounting adds an estimate of people AMD called machines (Ofcom); US accounting does not.
 fn amd_false_positive_estimate(c: &Campaign) -> f64 {
     match c.regime {
-        crate::campaign::Regime::Uk if c.amd.enabled => 0.02,
+        crate::campaign::Regime::Uk if c.amd.enabled => c.abandon.amd_false_positive_rate,
         _ => 0.0,
     }
 }

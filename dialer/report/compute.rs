@@ -259,11 +259,24 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
     }
     let dials = d.attempts.len() as u64;
 
-    // The regulatory window.
+    // The regulatory window, with the UK estimate of people among AMD machines.
     let live = Counter::new(d.live.iter().map(|l| (l.dial_at_ms, l.abandoned)).collect());
+    let machines = Counter::new(d.amd_machines.iter().map(|t| (*t, false)).collect());
+    let fp = p.policy.amd_false_positive_rate;
+    let window_rate = |from: i64, to: i64| {
+        let (l, a) = live.count(from, to);
+        let (m, _) = machines.count(from, to);
+        let estimate = m as f64 * fp;
+        (
+            l,
+            a,
+            m,
+            estimate,
+            ratio(a as f64 + estimate, l as f64 + estimate),
+        )
+    };
     let (ws, we) = window_range(&p.policy, until);
-    let (w_live, w_ab) = live.count(ws, we);
-    let w_rate = ratio(w_ab as f64, w_live as f64);
+    let (w_live, w_ab, w_machines, w_estimate, w_rate) = window_rate(ws, we);
     let kind = match p.policy.window {
         AbandonWindow::Rolling30Days => "rolling_30_days",
         AbandonWindow::CalendarDay => "calendar_day",
@@ -276,6 +289,9 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
         until_ms: we,
         live: w_live,
         abandoned: w_ab,
+        amd_machines: w_machines,
+        amd_false_positive_rate: fp,
+        estimated_people_among_machines: round6(w_estimate),
         rate: w_rate,
         cap: p.policy.cap,
         over_cap: w_rate.is_some_and(|r| r > p.policy.cap),
@@ -350,7 +366,7 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
             let (dials, _) = attempts.count(s, e);
             let (live_n, ab) = live_in_period.count(s, e);
             let (ws, we) = window_range(&p.policy, e);
-            let (wl, wa) = live.count(ws, we);
+            let (.., window_abandon_rate) = window_rate(ws, we);
             Bucket {
                 start: rfc3339(s),
                 start_ms: s,
@@ -359,7 +375,7 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
                 live: live_n,
                 abandoned: ab,
                 abandon_rate: ratio(ab as f64, live_n as f64),
-                window_abandon_rate: ratio(wa as f64, wl as f64),
+                window_abandon_rate,
                 occupancy: ratio(busy[i], staffed[i]),
                 staffed_agents: round6(staffed[i] / (e - s) as f64),
             }

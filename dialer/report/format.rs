@@ -121,11 +121,21 @@ pub fn table(r: &Report) -> String {
             pct(r.abandon_rate)
         ),
     );
+    let estimate = if w.amd_false_positive_rate > 0.0 {
+        format!(
+            " (each + {:.2} people estimated among {} AMD machines at {})",
+            w.estimated_people_among_machines,
+            w.amd_machines,
+            pct(Some(w.amd_false_positive_rate))
+        )
+    } else {
+        String::new()
+    };
     line(
         &mut o,
         "Abandon rate, window",
         format!(
-            "{} = {} / {} live, {} {} .. {}; cap {}{}",
+            "{} = {} / {} live{estimate}, {} {} .. {}; cap {}{}",
             pct(w.rate),
             w.abandoned,
             w.live,

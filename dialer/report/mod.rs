@@ -12,8 +12,13 @@
 //! - **abandon rate** = abandoned / live answers, over the period and over the campaign's
 //!   *regulatory window ending at `until`*: US `rolling_30_days` = `[until − 30 d, until)`;
 //!   UK `calendar_day` = from local midnight (campaign zone) of the day holding `until − 1 ms`
-//!   to `until`. The cap is the campaign's `abandon.cap`. No estimate of AMD false positives is
-//!   added (Ofcom asks for one; the store has no basis for it yet).
+//!   to `until`. The cap is the campaign's `abandon.cap`.
+//! - **UK estimate of people among AMD machines** (Ofcom): the window's attempts AMD called
+//!   machines × the campaign's `abandon.amd_false_positive_rate` (default 2 %, the detector's rate
+//!   on its corpus) are people hung up on: the estimate is added to both the abandoned calls and
+//!   the live answers of the window's rate (and of the series' window rates), as the pacer's
+//!   budget counts them. US rules add nothing (rate 0). The period's own `abandon_rate` is the
+//!   plain count.
 //! - Agent time comes from `agent_state_intervals`, clipped to the period; an open interval
 //!   (no end) runs to `min(until, now)`. States: `ready`, `on_call` (talk), `wrap_up`, `paused`;
 //!   `connecting` and `logged_out` are not logged-in time.
@@ -80,6 +85,8 @@ pub struct Policy {
     pub success: BTreeSet<String>,
     /// The campaign's zone: calendar days (UK window) and chart labels.
     pub timezone: TimeZone,
+    /// UK: the share of AMD "machine" results counted as people hung up on; 0 under US rules.
+    pub amd_false_positive_rate: f64,
     /// Where these rules came from (a campaign file, or the store's regime).
     pub source: String,
 }
@@ -97,23 +104,32 @@ impl Policy {
                 .map(|d| d.code.clone())
                 .collect(),
             timezone: c.hours.timezone.clone(),
+            amd_false_positive_rate: match c.regime {
+                crate::campaign::Regime::Uk => c.abandon.amd_false_positive_rate,
+                crate::campaign::Regime::Us => 0.0,
+            },
             source: c.source.display().to_string(),
         }
     }
 
     /// The legal defaults of a regime (`us` or `uk`) when the campaign file is not at hand:
-    /// cap 3 %, no success codes.
+    /// cap 3 %, no success codes, the default UK estimate of people among AMD machines.
     pub fn for_regime(regime: &str) -> Policy {
-        let (window, zone) = if regime == "uk" {
-            (AbandonWindow::CalendarDay, "Europe/London")
+        let (window, zone, fp) = if regime == "uk" {
+            (
+                AbandonWindow::CalendarDay,
+                "Europe/London",
+                crate::campaign::UK_AMD_FALSE_POSITIVE_DEFAULT,
+            )
         } else {
-            (AbandonWindow::Rolling30Days, "America/New_York")
+            (AbandonWindow::Rolling30Days, "America/New_York", 0.0)
         };
         Policy {
             window,
             cap: 0.03,
             success: BTreeSet::new(),
             timezone: TimeZone::get(zone).unwrap_or(TimeZone::UTC),
+            amd_false_positive_rate: fp,
             source: format!("defaults of regime {regime:?} (campaign file not found)"),
         }
     }
@@ -181,6 +197,13 @@ pub struct AbandonWindowReport {
     pub until_ms: i64,
     pub live: u64,
     pub abandoned: u64,
+    /// UK: attempts AMD called machines in the window.
+    pub amd_machines: u64,
+    /// UK: the share of them counted as people (0 under US rules).
+    pub amd_false_positive_rate: f64,
+    /// `amd_machines × amd_false_positive_rate`: people estimated hung up on as machines.
+    pub estimated_people_among_machines: f64,
+    /// (abandoned + estimate) / (live + estimate).
     pub rate: Option<f64>,
     pub cap: f64,
     pub over_cap: bool,
@@ -230,7 +253,8 @@ pub struct Bucket {
     pub abandoned: u64,
     /// Abandoned / live among this bucket's dials.
     pub abandon_rate: Option<f64>,
-    /// The regulatory window's abandon rate, the window ending at this bucket's end.
+    /// The regulatory window's abandon rate (with the UK estimate), the window ending at this
+    /// bucket's end.
     pub window_abandon_rate: Option<f64>,
     pub occupancy: Option<f64>,
     /// Average agents logged in and not paused (ready + on_call + wrap_up time / bucket length).

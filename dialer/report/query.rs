@@ -49,6 +49,8 @@ pub struct Data {
     pub attempts: Vec<AttemptRow>,
     /// Sorted by `dial_at_ms`.
     pub live: Vec<LiveRow>,
+    /// Dial times of attempts AMD called machines, in the span the abandon windows need.
+    pub amd_machines: Vec<i64>,
     pub intervals: Vec<IntervalRow>,
     pub dispositions: Vec<DispositionRow>,
 }
@@ -104,6 +106,18 @@ pub async fn load(store: &Store, id: i64, p: &Params) -> Result<Data, StoreError
 
     let rows = db
         .query_all_raw(store.stmt(
+            "SELECT dial_at_ms FROM call_attempts \
+             WHERE campaign_id = ? AND amd_result = 'machine' AND dial_at_ms >= ? AND dial_at_ms < ?",
+            vec![id.into(), lo.into(), until.into()],
+        ))
+        .await?;
+    let amd_machines = rows
+        .iter()
+        .map(|r| Ok(r.try_get("", "dial_at_ms")?))
+        .collect::<Result<Vec<i64>, StoreError>>()?;
+
+    let rows = db
+        .query_all_raw(store.stmt(
             "SELECT i.agent_id, i.campaign_id, a.campaign_id AS attempt_campaign_id, i.state, \
              i.started_at_ms, i.ended_at_ms, i.attempt_id \
              FROM agent_state_intervals i LEFT JOIN call_attempts a ON a.id = i.attempt_id \
@@ -138,6 +152,7 @@ pub async fn load(store: &Store, id: i64, p: &Params) -> Result<Data, StoreError
     Ok(Data {
         attempts,
         live,
+        amd_machines,
         intervals,
         dispositions,
     })

@@ -16,6 +16,7 @@ fn policy() -> Policy {
         cap: 0.03,
         success: ["sale".to_string()].into(),
         timezone: TimeZone::get("America/New_York").unwrap(),
+        amd_false_positive_rate: 0.0,
         source: "test".into(),
     }
 }
@@ -116,6 +117,7 @@ fn shift() -> Data {
             disp("not_interested", "a"),
             disp("sale", "b"),
         ],
+        amd_machines: vec![],
     }
 }
 
@@ -232,6 +234,45 @@ fn the_uk_window_is_the_calendar_day_in_the_campaign_zone() {
     let midnight: jiff::Timestamp = "2026-07-01T23:00:00Z".parse().unwrap();
     let m = midnight.as_millisecond();
     assert_eq!(window_range(&pol, m), (start.as_millisecond(), m));
+}
+
+#[test]
+fn the_uk_rate_adds_the_people_estimated_among_amd_machines() {
+    let mut p = params();
+    p.policy.window = AbandonWindow::CalendarDay;
+    p.policy.timezone = TimeZone::get("Europe/London").unwrap();
+    p.policy.amd_false_positive_rate = 0.02;
+    // T is 15:00 BST: today began at T − 15 h. Today: 40 live answers, 1 abandoned, 50 AMD
+    // machines; yesterday's 100 machines are outside the window.
+    let day_start = T - 15 * 60 * MIN;
+    let mut d = Data {
+        live: (0..40)
+            .map(|i| LiveRow {
+                dial_at_ms: day_start + i * MIN,
+                abandoned: i == 7,
+            })
+            .collect(),
+        amd_machines: (0..50).map(|i| day_start + i * MIN).collect(),
+        ..Data::default()
+    };
+    d.amd_machines
+        .extend((1..=100).map(|i| day_start - i * MIN));
+    d.amd_machines.sort_unstable();
+    let r = compute(&p, 1, &d);
+    let w = &r.abandon_window;
+    assert_eq!((w.live, w.abandoned, w.amd_machines), (40, 1, 50));
+    // 50 × 2 % = 1 person estimated: (1 + 1) / (40 + 1), over the 3 % cap that 1 / 40 is not.
+    assert_eq!(w.estimated_people_among_machines, 1.0);
+    assert_eq!(w.rate, Some(0.04878));
+    assert!(w.over_cap);
+    assert_eq!(r.series.buckets.last().unwrap().window_abandon_rate, w.rate);
+    assert!(table(&r).contains("1.00 people estimated among 50 AMD machines at 2.0 %"));
+    // US rules (rate 0) count the machines but add nobody.
+    p.policy.amd_false_positive_rate = 0.0;
+    let r = compute(&p, 1, &d);
+    assert_eq!(r.abandon_window.amd_machines, 50);
+    assert_eq!(r.abandon_window.rate, Some(0.025));
+    assert!(!r.abandon_window.over_cap);
 }
 
 #[test]
