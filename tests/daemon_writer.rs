@@ -63,6 +63,7 @@ fn summary(t0: Instant) -> Summary {
         agent: Some("ann".into()),
         abandoned: false,
         voicemail_left: false,
+        message_at: None,
         ended: s(70_000),
     }
 }
@@ -144,6 +145,7 @@ async fn records_become_rows() {
         assert_eq!(a.amd_result.as_deref(), Some("human"));
         assert_eq!(a.agent_id.as_deref(), Some("ann"));
         assert!(a.live && !a.abandoned);
+        assert_eq!(a.message_at_ms, None);
 
         let i = agent_state_interval::Entity::find()
             .all(store.conn())
@@ -232,5 +234,64 @@ async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
             *call = 77;
         }
         assert!(w.write(other).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started() {
+    for db in storedb::all("writer_voicemail").await {
+        let store = db.open().await;
+        let (campaign_id, lead_id) = seed(&store).await;
+        let t0 = Instant::now();
+        let mut w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
+        let attempt = w
+            .write(Record::AttemptStarted {
+                call: 3,
+                campaign_id,
+                lead_id,
+                trunk: "main".into(),
+                at: t0,
+            })
+            .await
+            .unwrap();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let s = Summary {
+            outcome: "machine".into(),
+            amd: Some((AmdResult::Machine, "long_greeting".into())),
+            decided: Some(at(12_200)),
+            connected: None,
+            agent: None,
+            voicemail_left: true,
+            message_at: Some(at(15_050)),
+            ended: at(27_500),
+            ..summary(t0)
+        };
+        w.write(Record::AttemptEnded {
+            call: 3,
+            campaign_id,
+            lead_id,
+            summary: s,
+            effect: LeadEffect {
+                status: "active",
+                retry_after: Some(Duration::from_secs(3600)),
+                callback_after: None,
+            },
+            conversation: false,
+        })
+        .await
+        .unwrap();
+        let a = call_attempt::Entity::find_by_id(attempt)
+            .one(store.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.outcome.as_deref(), Some("machine"), "{}", db.label);
+        assert_eq!(a.amd_result.as_deref(), Some("machine"));
+        assert_eq!(a.amd_cause.as_deref(), Some("long_greeting"));
+        assert_eq!(a.amd_at_ms, Some(T0_MS + 12_200));
+        assert_eq!(a.amd_ms, Some(3_200));
+        assert_eq!(a.message_at_ms, Some(T0_MS + 15_050));
+        assert_eq!(a.end_at_ms, Some(T0_MS + 27_500));
+        assert!(!a.live && !a.abandoned);
     }
 }

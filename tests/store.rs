@@ -77,7 +77,15 @@ async fn migrations_apply_once_and_campaigns_upsert() {
     for db in storedb::all("migrations").await {
         let store = db.open().await;
         let applied = store.applied_migrations().await.unwrap();
-        assert_eq!(applied, vec!["m20261127_000001_crm_schema"], "{}", db.label);
+        assert_eq!(
+            applied,
+            vec![
+                "m20261127_000001_crm_schema",
+                "m20261202_000001_attempt_message_at"
+            ],
+            "{}",
+            db.label
+        );
         // Opening again applies nothing new.
         let again = db.open().await;
         assert_eq!(again.migrate().await.unwrap(), 0, "{}", db.label);

@@ -678,13 +678,13 @@ impl Shell {
                             if let Err(err) = self.media.play(leg, pcm) {
                                 tracing::warn!(%err, "cannot play prompt");
                                 self.board
-                                    .handle(Instant::now(), Input::PromptFinished { call });
+                                    .handle(Instant::now(), Input::PromptFailed { call });
                             }
                         }
                         Err(err) => {
                             tracing::error!(file = %file.display(), %err, "cannot load prompt");
                             self.board
-                                .handle(Instant::now(), Input::PromptFinished { call });
+                                .handle(Instant::now(), Input::PromptFailed { call });
                         }
                     }
                 }

@@ -76,6 +76,10 @@ pub enum Input {
     PromptFinished {
         call: CallKey,
     },
+    /// A message could not be played (unreadable file, no media leg).
+    PromptFailed {
+        call: CallKey,
+    },
     /// No RTP from the customer for too long: treated as a hang-up.
     MediaTimeout {
         call: CallKey,
@@ -538,6 +542,7 @@ impl Switchboard {
             Input::PromptFinished { call } => {
                 self.feed_flow(now, call, flow::Input::PromptFinished)
             }
+            Input::PromptFailed { call } => self.feed_flow(now, call, flow::Input::PromptFailed),
             Input::MediaTimeout { call } => {
                 if self.calls.get(&call).is_some_and(|c| !c.sip_ended) {
                     self.outputs.push_back(Output::HangUp { call });
@@ -1019,8 +1024,8 @@ impl Switchboard {
                     if let Some(file) = campaign.and_then(|k| prompt_file(&k, prompt)) {
                         self.outputs.push_back(Output::Play { call, file });
                     } else {
-                        // Nothing to play: as if it had been played.
-                        c.flow.handle(now, flow::Input::PromptFinished);
+                        // Nothing to play: the flow goes on as if it had been played.
+                        c.flow.handle(now, flow::Input::PromptFailed);
                     }
                 }
                 Action::HangUp => {

@@ -382,6 +382,7 @@ mod tests {
                 agent: None,
                 abandoned,
                 voicemail_left: false,
+                message_at: None,
                 ended: t0,
             },
             effect: LeadEffect {

@@ -142,6 +142,7 @@ impl Writer {
                     answer_at_ms: s.answered.map(|t| c.ms(t)),
                     amd_at_ms: s.amd.as_ref().and(s.decided).map(|t| c.ms(t)),
                     connect_at_ms: s.connected.map(|t| c.ms(t)),
+                    message_at_ms: s.message_at.map(|t| c.ms(t)),
                     amd_result: s.amd.as_ref().map(|(r, _)| r.as_str().to_owned()),
                     amd_cause: s.amd.as_ref().map(|(_, cause)| cause.clone()),
                     amd_ms: match (s.answered, s.decided, &s.amd) {

@@ -118,6 +118,9 @@ pub enum Input {
     AgentHangup,
     /// The message being played has ended.
     PromptFinished,
+    /// The message could not be played (no file, unreadable, no media leg): the call goes on as
+    /// if it had ended, but nobody heard it.
+    PromptFailed,
 }
 
 /// What the daemon must do.
@@ -157,6 +160,9 @@ pub struct Summary {
     pub agent: Option<AgentId>,
     pub abandoned: bool,
     pub voicemail_left: bool,
+    /// When the message to the customer started playing: the voicemail drop, the safe-harbor
+    /// message, or an agentless campaign's message.
+    pub message_at: Option<Instant>,
     pub ended: Instant,
 }
 
@@ -201,6 +207,7 @@ impl Flow {
                 agent: None,
                 abandoned: false,
                 voicemail_left: false,
+                message_at: None,
                 ended: now,
             },
             actions: VecDeque::new(),
@@ -259,7 +266,7 @@ impl Flow {
             }
             Input::Beep | Input::GreetingEnded => {
                 if let Stage::WaitingBeep { .. } = self.stage {
-                    self.leave_voicemail();
+                    self.leave_voicemail(now);
                 }
             }
             Input::Agent(agent) => {
@@ -294,6 +301,14 @@ impl Flow {
                 Stage::SafeHarbor | Stage::Voicemail | Stage::Message => self.hang_up(),
                 _ => {}
             },
+            Input::PromptFailed => match self.stage {
+                Stage::SafeHarbor | Stage::Voicemail | Stage::Message => {
+                    self.summary.message_at = None;
+                    self.summary.voicemail_left = false;
+                    self.hang_up();
+                }
+                _ => {}
+            },
         }
         self.finish_if_hung_up(now);
     }
@@ -322,9 +337,9 @@ impl Flow {
                 self.actions.push_back(Action::CancelAgentRequest);
                 self.abandon();
                 self.stage = Stage::SafeHarbor;
-                self.actions.push_back(Action::Play(Prompt::SafeHarbor));
+                self.play(now, Prompt::SafeHarbor);
             }
-            Stage::WaitingBeep { deadline } if now >= deadline => self.leave_voicemail(),
+            Stage::WaitingBeep { deadline } if now >= deadline => self.leave_voicemail(now),
             Stage::Analysing { deadline } if now >= deadline => self.handle(
                 now,
                 Input::Amd {
@@ -366,7 +381,7 @@ impl Flow {
         self.summary.outcome = "human".to_owned();
         if self.settings.agentless {
             self.stage = Stage::Message;
-            self.actions.push_back(Action::Play(Prompt::Message));
+            self.play(now, Prompt::Message);
         } else {
             self.stage = Stage::WaitingAgent {
                 deadline: now + self.settings.connect_limit,
@@ -388,10 +403,15 @@ impl Flow {
         }
     }
 
-    fn leave_voicemail(&mut self) {
+    fn leave_voicemail(&mut self, now: Instant) {
         self.summary.voicemail_left = true;
         self.stage = Stage::Voicemail;
-        self.actions.push_back(Action::Play(Prompt::Voicemail));
+        self.play(now, Prompt::Voicemail);
+    }
+
+    fn play(&mut self, now: Instant, prompt: Prompt) {
+        self.summary.message_at = Some(now);
+        self.actions.push_back(Action::Play(prompt));
     }
 
     fn abandon(&mut self) {

@@ -57,6 +57,7 @@ fn person_gets_an_agent_within_the_limit() {
     assert_eq!(s.answered, Some(t0 + ms(9000)));
     assert_eq!(s.decided, Some(decided));
     assert_eq!(s.connected, Some(decided + ms(1999)));
+    assert_eq!(s.message_at, None);
     assert_eq!(s.ended, t0 + ms(90_000));
     assert!(f.is_done());
 }
@@ -88,6 +89,7 @@ fn no_agent_within_the_limit_plays_safe_harbor_and_abandons() {
     let s = summary(&actions);
     assert_eq!((s.outcome.as_str(), s.abandoned), ("abandoned", true));
     assert_eq!(s.agent, None);
+    assert_eq!(s.message_at, Some(decided + ms(2000)));
 }
 
 #[test]
@@ -154,6 +156,7 @@ fn voicemail_waits_for_the_beep_or_the_deadline() {
     let s = summary(&drain(&mut f));
     assert!(s.voicemail_left);
     assert_eq!(s.outcome, "machine");
+    assert_eq!(s.message_at, Some(decided + ms(3000)));
 
     // Without one: the message starts at the deadline.
     let mut f = answered(t0, settings);
@@ -170,6 +173,14 @@ fn voicemail_waits_for_the_beep_or_the_deadline() {
     assert!(drain(&mut f).is_empty());
     f.handle_timeout(decided + ms(8000));
     assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Voicemail)]);
+    // The message cannot be played: the call ends, and no message is on record.
+    f.handle(decided + ms(8001), Input::PromptFailed);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::HangUp);
+    let s = summary(&actions);
+    assert_eq!(s.outcome, "machine");
+    assert!(!s.voicemail_left);
+    assert_eq!(s.message_at, None);
 }
 
 #[test]

@@ -36,6 +36,9 @@ pub struct AttemptEnd {
     pub answer_at_ms: Option<i64>,
     pub amd_at_ms: Option<i64>,
     pub connect_at_ms: Option<i64>,
+    /// When the message to the customer started: the voicemail drop, the safe-harbor message,
+    /// an agentless campaign's message.
+    pub message_at_ms: Option<i64>,
     pub amd_result: Option<String>,
     pub amd_cause: Option<String>,
     pub amd_ms: Option<i32>,
@@ -181,7 +184,8 @@ impl Store {
             backend,
             "UPDATE call_attempts SET end_at_ms = ?, outcome = ?, sip_status = ?, ring_at_ms = ?, \
              answer_at_ms = ?, amd_at_ms = ?, connect_at_ms = ?, amd_result = ?, amd_cause = ?, \
-             amd_ms = ?, agent_id = ?, live = ?, abandoned = ?, recording_path = ? WHERE id = ?",
+             amd_ms = ?, agent_id = ?, live = ?, abandoned = ?, recording_path = ?, \
+             message_at_ms = ? WHERE id = ?",
             vec![
                 e.end_at_ms.into(),
                 e.outcome.as_str().into(),
@@ -197,6 +201,7 @@ impl Store {
                 e.live.into(),
                 e.abandoned.into(),
                 e.recording_path.clone().into(),
+                e.message_at_ms.into(),
                 attempt_id.into(),
             ],
         ))

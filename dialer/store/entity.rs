@@ -114,6 +114,8 @@ pub mod call_attempt {
         pub live: bool,
         pub abandoned: bool,
         pub recording_path: Option<String>,
+        /// When the message to the customer started (voicemail drop, safe harbor, agentless).
+        pub message_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,11 +5,15 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_crm_schema;
+mod m20261202_000001_attempt_message_at;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_crm_schema::Migration)]
+        vec![
+            Box::new(m20261127_000001_crm_schema::Migration),
+            Box::new(m20261202_000001_attempt_message_at::Migration),
+        ]
     }
 }

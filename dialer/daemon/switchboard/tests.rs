@@ -260,6 +260,7 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
         (e[0].0.outcome.as_str(), e[0].0.abandoned),
         ("abandoned", true)
     );
+    assert_eq!(e[0].0.message_at, Some(decided + ms(2000)));
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (1, 1));
 
@@ -359,6 +360,7 @@ fn machine_gets_the_voicemail_after_the_beep() {
     let e = ended(&out);
     assert!(e[0].0.voicemail_left);
     assert_eq!(e[0].0.outcome, "machine");
+    assert_eq!(e[0].0.message_at, Some(t0 + ms(11_000)));
 }
 
 #[test]
