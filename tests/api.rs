@@ -10,12 +10,12 @@
 //!
 //! The sipp test is skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
+mod e2e;
 mod rig;
 mod storedb;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
@@ -23,7 +23,7 @@ use dialer::daemon::run::{Daemon, Options};
 use dialer::daemon::{config, telemetry};
 use dialer::store::Store;
 use dialer::store::entity::{disposition, lead};
-use rig::{Proc, daytime_zone, free_tcp_port, free_udp_port, get, http, post};
+use rig::{get, http, post};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
@@ -54,135 +54,14 @@ async fn wait_state(addr: SocketAddr, agent: &str, state: &str, within: Duration
 /// `/metrics` refreshes process-wide gauges (agents by state): one scrape at a time.
 static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Ports {
-    sip: u16,
-    trunk: u16,
-    alice: u16,
-    bob: u16,
-    api: u16,
-}
-
-impl Ports {
-    fn new() -> Self {
-        Self {
-            sip: free_udp_port(),
-            trunk: free_udp_port(),
-            alice: free_udp_port(),
-            bob: free_udp_port(),
-            api: free_tcp_port(),
-        }
+/// A config dir (see [`e2e::Setup`]) with agents alice and bob and the campaign named
+/// `campaign`: tests running in one process share the metrics recorder, so each names its
+/// campaign differently and scrapes under [`SCRAPE`].
+fn setup(campaign: &str) -> e2e::Setup {
+    e2e::Setup {
+        campaign: campaign.into(),
+        ..e2e::Setup::new(&["alice", "bob"])
     }
-}
-
-/// A config dir: `dialer.toml` (agents alice and bob in group sales, tokens named) and a
-/// progressive campaign with one lead list. Tests running in one process share the metrics
-/// recorder, so each names its campaign differently and scrapes under [`SCRAPE`].
-fn setup(dir: &Path, p: &Ports, zone: &str, campaign: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::create_dir_all(dir.join("campaigns/lists")).unwrap();
-    std::fs::write(
-        dir.join("campaigns/lists/leads.csv"),
-        format!("phone,tz,name\n+12025550143,{zone},Dana\n"),
-    )
-    .unwrap();
-    let safe_harbor = repo.join("campaigns/audio/safe_harbor.wav");
-    std::fs::write(
-        dir.join("campaigns/e2e.toml"),
-        format!(
-            r#"
-name = "{campaign}"
-kind = "cold"
-mode = "progressive"
-trunk = "main"
-caller_id = "+12025550100"
-agent_groups = ["sales"]
-safe_harbor = "{safe_harbor}"
-
-[[lists]]
-name = "leads"
-file = "lists/leads.csv"
-columns = {{ phone = "phone", timezone = "tz" }}
-
-[hours]
-timezone = "{zone}"
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "08:00"
-end = "21:00"
-
-[dialing]
-ring_timeout = "15s"
-calls_per_second = 5.0
-max_concurrent = 5
-
-[amd]
-enabled = false
-
-[[dispositions]]
-code = "sale"
-label = "Sale"
-effect = "final"
-success = true
-
-[[dispositions]]
-code = "call_back"
-label = "Call back"
-effect = "callback"
-"#,
-            safe_harbor = safe_harbor.display()
-        ),
-    )
-    .unwrap();
-    let rtp_min = 30000 + (std::process::id() % 500) as u16 * 40;
-    let config = dir.join("dialer.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-state_dir = "state"
-campaigns_dir = "campaigns"
-
-[sip]
-bind = "127.0.0.1:{sip}"
-
-[[trunks]]
-name = "main"
-host = "127.0.0.1"
-port = {trunk}
-max_channels = 10
-calls_per_second = 5.0
-
-[[agents]]
-id = "alice"
-name = "Alice"
-sip_uri = "sip:alice@127.0.0.1:{alice}"
-groups = ["sales"]
-token_env = "DIALER_AGENT_ALICE_TOKEN"
-
-[[agents]]
-id = "bob"
-name = "Bob"
-sip_uri = "sip:bob@127.0.0.1:{bob}"
-groups = ["sales"]
-token_env = "DIALER_AGENT_BOB_TOKEN"
-
-[api]
-bind = "127.0.0.1:{api}"
-token_env = "DIALER_API_TOKEN"
-
-[media]
-rtp_port_min = {rtp_min}
-rtp_port_max = {rtp_max}
-"#,
-            sip = p.sip,
-            trunk = p.trunk,
-            alice = p.alice,
-            bob = p.bob,
-            api = p.api,
-            rtp_max = rtp_min + 40,
-        ),
-    )
-    .unwrap();
-    config
 }
 
 /// The daemon and its API on 127.0.0.1 (port 0).
@@ -240,8 +119,7 @@ async fn start(config_path: &Path, store: Store) -> Running {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let zone = daytime_zone();
-    let config_path = setup(dir.path(), &Ports::new(), &zone, "refusals");
+    let config_path = setup("refusals").write(dir.path());
     let db = storedb::sqlite();
     let store = db.open().await;
     let r = start(&config_path, store).await;
@@ -418,58 +296,25 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
 
 // ---- a shift slice with sipp ----
 
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("DIALER_REQUIRE_SIPP").as_deref() != Ok("1"),
-            "sipp is required (DIALER_REQUIRE_SIPP=1) but not installed"
-        );
-        eprintln!("note: sipp not installed; API end-to-end test skipped");
-    }
-    ok
-}
-
-fn sipp(args: &[&str]) -> Proc {
-    let child = Command::new("sipp")
-        .args(args)
-        .args(["-i", "127.0.0.1", "-nostdin", "-timeout", "90s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sipp");
-    Proc(child)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_and_supervisors_work_a_call_through_the_api() {
-    if !have_sipp() {
+    if !e2e::have_sipp("API end-to-end test") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let zone = daytime_zone();
-    let ports = Ports::new();
-    let config_path = setup(dir.path(), &ports, &zone, "shift");
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let alice_phone = ports.alice.to_string();
-    let _alice = sipp(&["-sn", "uas", "-p", &alice_phone, "-rtp_echo", "-m", "1"]);
-    let scenario = repo.join("tests/sipp/carrier_listener.xml");
-    let trunk_port = ports.trunk.to_string();
-    let _carrier = sipp(&[
-        "-sf",
-        scenario.to_str().unwrap(),
-        "-p",
-        &trunk_port,
-        "-m",
-        "1",
-    ]);
-    std::thread::sleep(Duration::from_millis(300));
+    let setup = setup("shift");
+    let zone = setup.zone.clone();
+    let config_path = setup.write(dir.path());
+    let _alice = e2e::agent_phone(setup.agent_port("alice"));
+    // A person who stays on the line until the dialer hangs up.
+    let _carrier = e2e::Carrier {
+        ring: Duration::ZERO,
+        media: e2e::CarrierMedia::Sipp,
+        stream: None,
+        end: e2e::CarrierEnd::WaitBye,
+    }
+    .start(setup.trunk());
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let db = storedb::sqlite();
     let store = db.open().await;
@@ -624,9 +469,8 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
 #[test]
 fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let zone = daytime_zone();
-    let ports = Ports::new();
-    let config_path = setup(dir.path(), &ports, &zone, "e2e");
+    let setup = setup("e2e");
+    let config_path = setup.write(dir.path());
     let creds = dir.path().join("credentials");
     std::fs::create_dir(&creds).unwrap();
     std::fs::write(creds.join("DIALER_AGENT_ALICE_TOKEN"), format!("{ALICE}\n")).unwrap();
@@ -640,7 +484,7 @@ fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() 
         ],
         &log,
     );
-    let addr: SocketAddr = format!("127.0.0.1:{}", ports.api).parse().unwrap();
+    let addr = setup.rig.api_addr();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

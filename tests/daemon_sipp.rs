@@ -1,263 +1,177 @@
-//! The daemon end to end on loopback, with sipp as the trunk and as the agent's phone.
+//! The daemon end to end on loopback, with sipp as the carrier and as the agent's phone.
 //!
-//! The daemon nails up the agent's leg (sipp's built-in UAS, echoing RTP), dials the lead through
-//! the trunk (a sipp scenario that answers like a person and hangs up after 3 s), bridges the
-//! person to the agent, and stores the attempt, the agent's intervals and the lead's state.
+//! Every test runs the real daemon (SIP, media, AMD, switchboard, store writer) on 127.0.0.1
+//! against sipp processes: the agent's phone is sipp's built-in UAS echoing RTP (the nailed-up
+//! leg), the carrier a generated scenario that answers and streams audio from the AMD corpus
+//! with `rtp_stream`. What the tests look at is what the dialer stored, what it recorded, what
+//! sipp saw on the signalling side (its scenario finishing means the SIP dialog went the
+//! expected way) and, where the carrier's media is a capturing UDP peer, the RTP that reached it.
+//!
+//! - a person (a corpus greeting) is recognised by AMD, bridged to the agent within 2 s, and the
+//!   trunk's audio reaches the agent's phone and comes back (the call's stereo recording);
+//! - a voicemail greeting with a beep: AMD says machine, the campaign's message starts after the
+//!   beep, the dialer hangs up when it has played, and the store has the timings;
+//! - a person with no free agent hears the safe-harbor message at the connect limit (captured as
+//!   RTP at the carrier's media address) and the call is stored as abandoned.
+//!
 //! Skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
+mod e2e;
+mod rig;
 mod storedb;
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dialer::daemon::config;
+use dialer::daemon::control::Request;
 use dialer::daemon::run::{Daemon, Options};
+use dialer::store::Store;
 use dialer::store::entity::{agent_state_interval, call_attempt, lead};
+use e2e::{Carrier, CarrierEnd, CarrierMedia, RtpCapture, Setup};
 use sea_orm::{EntityTrait, QueryOrder};
 
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("DIALER_REQUIRE_SIPP").as_deref() != Ok("1"),
-            "sipp is required (DIALER_REQUIRE_SIPP=1) but not installed"
-        );
-        eprintln!("note: sipp not installed; daemon end-to-end test skipped");
-    }
-    ok
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Sipp(Child);
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sipp(args: &[&str]) -> Sipp {
-    let child = Command::new("sipp")
-        .args(args)
-        .args(["-i", "127.0.0.1", "-nostdin", "-timeout", "90s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sipp");
-    Sipp(child)
-}
-
-/// An `Etc/GMT±N` zone where it is now between 10:00 and 19:59, so the test can dial at any
-/// hour of the real day inside US calling hours.
-fn daytime_zone() -> String {
-    let now = jiff::Timestamp::now();
-    for offset in -12i32..=12 {
-        // Etc/GMT-5 is UTC+5 (POSIX sign).
-        let name = match offset {
-            0 => "Etc/GMT".to_string(),
-            o if o > 0 => format!("Etc/GMT-{o}"),
-            o => format!("Etc/GMT+{}", -o),
-        };
-        let Ok(tz) = jiff::tz::TimeZone::get(&name) else {
-            continue;
-        };
-        let hour = now.to_zoned_datetime(tz).hour();
-        if (10..20).contains(&hour) {
-            return name;
-        }
-    }
-    panic!("no zone with daytime found");
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-}
-
-fn setup(dir: &Path, sip_port: u16, trunk_port: u16, agent_port: u16, zone: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::create_dir_all(dir.join("campaigns/lists")).unwrap();
-    write(
-        &dir.join("campaigns/lists/leads.csv"),
-        "phone,tz,name\n+12025550143,ZONE,Dana\n"
-            .replace("ZONE", zone)
-            .as_str(),
-    );
-    let safe_harbor = repo.join("campaigns/audio/safe_harbor.wav");
-    write(
-        &dir.join("campaigns/e2e.toml"),
-        &format!(
-            r#"
-name = "e2e"
-kind = "cold"
-mode = "progressive"
-trunk = "main"
-caller_id = "+12025550100"
-agent_groups = ["sales"]
-safe_harbor = "{safe_harbor}"
-
-[[lists]]
-name = "leads"
-file = "lists/leads.csv"
-columns = {{ phone = "phone", timezone = "tz" }}
-
-[hours]
-timezone = "{zone}"
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "08:00"
-end = "21:00"
-
-[dialing]
-ring_timeout = "15s"
-calls_per_second = 5.0
-max_concurrent = 5
-
-[amd]
-enabled = false
-
-[[dispositions]]
-code = "sale"
-label = "Sale"
-effect = "final"
-success = true
-"#,
-            safe_harbor = safe_harbor.display()
-        ),
-    );
-    // A port range of its own (busy ports in it are skipped).
-    let rtp_min = 30000 + (std::process::id() % 500) as u16 * 40;
-    let rtp_max = rtp_min + 40;
-    let config = dir.join("dialer.toml");
-    write(
-        &config,
-        &format!(
-            r#"
-state_dir = "state"
-campaigns_dir = "campaigns"
-
-[sip]
-bind = "127.0.0.1:{sip_port}"
-
-[[trunks]]
-name = "main"
-host = "127.0.0.1"
-port = {trunk_port}
-max_channels = 10
-calls_per_second = 5.0
-
-[[agents]]
-id = "alice"
-name = "Alice"
-sip_uri = "sip:alice@127.0.0.1:{agent_port}"
-groups = ["sales"]
-
-[media]
-rtp_port_min = {rtp_min}
-rtp_port_max = {rtp_max}
-"#
-        ),
-    );
-    config
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_is_bridged_to_the_nailed_up_agent_and_stored() {
-    if !have_sipp() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (sip_port, trunk_port, agent_port) = (free_port(), free_port(), free_port());
-    let zone = daytime_zone();
-    let config_path = setup(dir.path(), sip_port, trunk_port, agent_port, &zone);
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let _agent = sipp(&[
-        "-sn",
-        "uas",
-        "-p",
-        &agent_port.to_string(),
-        "-rtp_echo",
-        "-m",
-        "1",
-    ]);
-    let scenario = repo.join("tests/sipp/carrier_person.xml");
-    let _carrier = sipp(&[
-        "-sf",
-        scenario.to_str().unwrap(),
-        "-p",
-        &trunk_port.to_string(),
-        "-m",
-        "1",
-    ]);
-    std::thread::sleep(Duration::from_millis(300));
-
-    let loaded = config::load_all(&config_path).expect("test config is valid");
-    let db = storedb::sqlite();
-    let store = db.open().await;
-    storedb::seed_one_lead(&store, &loaded.campaigns[0], &zone).await;
-
+/// Load the config, seed the campaign's one lead, start the daemon with every agent logged in.
+async fn start(setup: &Setup, config_path: &Path, store: &Store) -> Daemon {
+    let loaded = config::load_all(config_path).expect("test config is valid");
+    storedb::seed_one_lead(store, &loaded.campaigns[0], &setup.zone).await;
     let options = Options {
         tick: Duration::from_millis(100),
         login_all_agents: true,
         drain_deadline: Duration::from_secs(10),
         ..Options::default()
     };
-    let daemon = Daemon::start(loaded.config, loaded.campaigns, store.clone(), options)
+    Daemon::start(loaded.config, loaded.campaigns, store.clone(), options)
         .await
-        .expect("daemon starts");
+        .expect("daemon starts")
+}
+
+async fn intervals(store: &Store) -> Vec<agent_state_interval::Model> {
+    agent_state_interval::Entity::find()
+        .order_by_asc(agent_state_interval::Column::StartedAtMs)
+        .all(store.conn())
+        .await
+        .unwrap()
+}
+
+async fn the_lead(store: &Store) -> lead::Model {
+    lead::Entity::find()
+        .one(store.conn())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// What the detector makes of `pcm` offline, with the settings a campaign with default `[amd]`
+/// keys gives the daemon.
+fn offline_amd(pcm: &[i16]) -> dialer::amd::Outcome {
+    let settings = dialer::amd::Settings {
+        beep_wait_ms: 10_000,
+        ..dialer::amd::Settings::default()
+    };
+    dialer::amd::classify(&settings, pcm)
+}
+
+/// The 20 ms frames of `x` that are loud and dominated by `hz`: their indexes.
+fn tone_frames(x: &[i16], hz: f64) -> Vec<usize> {
+    x.chunks(160)
+        .enumerate()
+        .filter(|(_, f)| f.len() == 160 && e2e::level(f) > 500.0 && e2e::dominated_by(f, hz))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// How late a stored time may be against the audio it reacts to, on a loaded 2-core machine.
+const SLACK_MS: i64 = 1500;
+/// How early it may look: the answer is stamped when the daemon's loop handles the 200 OK, a
+/// little after the SIP layer's ACK started sipp's stream.
+const EARLY_MS: i64 = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The called party: a corpus person's "Hi.", silence, then 1.5 s of 1 kHz while talking to
+    // the agent (3.0–4.5 s); they hang up 5.5 s after answering.
+    let mut pcm = e2e::read_wav(&e2e::corpus("a_human_02.wav"));
+    pcm.resize(3000 * 8, 0);
+    pcm.extend(e2e::tone(1000.0, 1500, 8000.0));
+    pcm.extend(e2e::silence(500));
+    let stream = e2e::write_ulaw(&dir.path().join("person.wav"), &pcm);
+    let expected = offline_amd(&e2e::ulaw_round_trip(&pcm));
+    assert_eq!(
+        expected.result,
+        dialer::amd::AmdResult::Human,
+        "{expected:?}"
+    );
+
+    let setup = Setup {
+        top: "recording = true".into(),
+        amd: "enabled = true".into(),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    let carrier = Carrier {
+        ring: Duration::from_millis(200),
+        media: CarrierMedia::Sipp,
+        stream: Some(stream),
+        end: CarrierEnd::HangUpAfter(Duration::from_millis(5500)),
+    }
+    .start(setup.trunk());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let daemon = start(&setup, &config_path, &store).await;
     let control = daemon.control();
 
-    // The attempt ends when sipp hangs up (3 s after answering).
-    let started = Instant::now();
-    let attempt = loop {
-        let rows = call_attempt::Entity::find()
-            .order_by_asc(call_attempt::Column::Id)
-            .all(store.conn())
-            .await
-            .unwrap();
-        if let Some(a) = rows.iter().find(|a| a.end_at_ms.is_some()) {
-            break a.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(45),
-            "no finished attempt after 45 s: {rows:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
     assert_eq!(attempt.outcome.as_deref(), Some("human"));
     assert_eq!(attempt.sip_status, Some(200));
     assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
     assert!(attempt.live && !attempt.abandoned);
+    assert_eq!(attempt.message_at_ms, None);
+    // AMD heard the person's greeting and said what it says offline.
+    assert_eq!(attempt.amd_result.as_deref(), Some("human"));
+    assert_eq!(
+        attempt.amd_cause.as_deref(),
+        Some(expected.cause.to_string().as_str())
+    );
     let answer = attempt.answer_at_ms.expect("answer time");
-    let connect = attempt.connect_at_ms.expect("connect time");
-    assert!(attempt.dial_at_ms <= answer && answer <= connect);
+    let amd_ms = i64::from(attempt.amd_ms.expect("AMD time"));
+    let decision = i64::from(expected.decision_ms);
     assert!(
-        connect - answer < 2000,
-        "connected {} ms after the answer",
-        connect - answer
+        amd_ms >= decision - EARLY_MS && amd_ms <= decision + SLACK_MS,
+        "AMD decided {amd_ms} ms after the answer; offline, at {decision} ms of audio"
+    );
+    let decided = attempt.amd_at_ms.expect("AMD decision time");
+    assert!((decided - answer - amd_ms).abs() <= 1, "{attempt:?}");
+    // Connected to the agent within 2 s of being recognised as a person.
+    let connect = attempt.connect_at_ms.expect("connect time");
+    assert!(attempt.dial_at_ms <= answer && decided <= connect);
+    assert!(
+        connect - decided < 2000,
+        "connected {} ms after the decision",
+        connect - decided
     );
     let end = attempt.end_at_ms.unwrap();
-    assert!(end - answer >= 2500, "talked {} ms", end - answer);
+    assert!(end - answer >= 5000, "talked {} ms", end - answer);
+    eprintln!(
+        "person: AMD {} ({}) {amd_ms} ms after the answer (offline {decision} ms), connected {} ms \
+         after the decision",
+        expected.result.as_str(),
+        expected.cause,
+        connect - decided
+    );
 
     // Alice is in wrap-up with her leg up; her disposition ends it and applies to the lead.
     let agents = control.agents().await.unwrap();
     assert_eq!(agents[0].state, dialer::agents::State::WrapUp);
     control
-        .ask(dialer::daemon::control::Request::Disposition {
+        .ask(Request::Disposition {
             agent: "alice".into(),
             code: "sale".into(),
             notes: None,
@@ -267,19 +181,11 @@ async fn a_person_is_bridged_to_the_nailed_up_agent_and_stored() {
         .unwrap();
     daemon.stop().await;
 
-    let l = lead::Entity::find()
-        .one(store.conn())
-        .await
-        .unwrap()
-        .unwrap();
+    let l = the_lead(&store).await;
     assert_eq!(l.status, "done");
     assert_eq!(l.last_outcome.as_deref(), Some("sale"));
     assert_eq!(l.lease_owner, None);
-    let intervals = agent_state_interval::Entity::find()
-        .order_by_asc(agent_state_interval::Column::StartedAtMs)
-        .all(store.conn())
-        .await
-        .unwrap();
+    let intervals = intervals(&store).await;
     let states: Vec<&str> = intervals.iter().map(|i| i.state.as_str()).collect();
     assert!(
         states
@@ -289,4 +195,302 @@ async fn a_person_is_bridged_to_the_nailed_up_agent_and_stored() {
     );
     let on_call = intervals.iter().find(|i| i.state == "on_call").unwrap();
     assert_eq!(on_call.attempt_id, Some(attempt.id));
+
+    // The recording: the customer's 1 kHz on the left; on the right the agent's phone sending
+    // it back (sipp echoes what reaches it), so the trunk's audio went through the bridge to
+    // the agent's phone and the agent's audio came back through the dialer.
+    let path = attempt.recording_path.clone().expect("a recording");
+    let mut wav = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(wav.spec().channels, 2);
+    assert_eq!(wav.spec().sample_rate, 8000);
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let (l, r) = (tone_frames(&left, 1000.0), tone_frames(&right, 1000.0));
+    // 75 frames were sent; a loaded machine may cost the recorder a few.
+    assert!(
+        (50..=76).contains(&l.len()),
+        "{} frames of the customer's tone recorded",
+        l.len()
+    );
+    assert!(
+        (50..=76).contains(&r.len()),
+        "{} frames of the tone came back from the agent's phone",
+        r.len()
+    );
+    assert!(
+        r[0] >= l[0] && r[0] - l[0] <= 25,
+        "the echo starts at frame {}, the customer's tone at {}",
+        r[0],
+        l[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_gets_the_voicemail_message_after_its_beep() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A corpus voicemail greeting (4.7 s of speech, a 1 kHz beep 5086–5629 ms) and then the
+    // line stays open, quiet, while the message is left.
+    let mut pcm = e2e::read_wav(&e2e::corpus("a_machine_19.wav"));
+    pcm.extend(e2e::silence(5000));
+    let stream = e2e::write_ulaw(&dir.path().join("voicemail.wav"), &pcm);
+    let expected = offline_amd(&e2e::ulaw_round_trip(&pcm));
+    assert_eq!(expected.result, dialer::amd::AmdResult::Machine);
+    let beep_ms = i64::from(expected.beep_ms.expect("the file has a beep"));
+    let message_ms = i64::from(expected.message.expect("a message start").at_ms);
+    assert!(message_ms > beep_ms);
+    // The campaign's message: 1.5 s of 600 Hz.
+    let message = e2e::write_pcm(
+        &dir.path().join("message.wav"),
+        &e2e::tone(600.0, 1500, 6000.0),
+    );
+
+    let setup = Setup {
+        amd: format!(
+            "enabled = true\non_machine = \"voicemail\"\nvoicemail_message = \"{}\"",
+            message.display()
+        ),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    let mut carrier = Carrier {
+        ring: Duration::from_millis(200),
+        media: CarrierMedia::Sipp,
+        stream: Some(stream),
+        end: CarrierEnd::WaitBye,
+    }
+    .start(setup.trunk());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let daemon = start(&setup, &config_path, &store).await;
+
+    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
+    // The dialer hung up (sipp's scenario ends with the BYE it answers).
+    let status = carrier.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
+    daemon.stop().await;
+
+    assert_eq!(attempt.outcome.as_deref(), Some("machine"));
+    assert_eq!(attempt.sip_status, Some(200));
+    assert_eq!(attempt.amd_result.as_deref(), Some("machine"));
+    assert_eq!(
+        attempt.amd_cause.as_deref(),
+        Some(expected.cause.to_string().as_str())
+    );
+    assert!(!attempt.live && !attempt.abandoned);
+    assert_eq!(
+        (attempt.agent_id.as_deref(), attempt.connect_at_ms),
+        (None, None)
+    );
+    let answer = attempt.answer_at_ms.expect("answer time");
+    let amd_ms = i64::from(attempt.amd_ms.expect("AMD time"));
+    let decision = i64::from(expected.decision_ms);
+    assert!(
+        amd_ms >= decision - EARLY_MS && amd_ms <= decision + SLACK_MS,
+        "AMD decided {amd_ms} ms after the answer; offline, at {decision} ms of audio"
+    );
+    let decided = attempt.amd_at_ms.expect("AMD decision time");
+    assert!((decided - answer - amd_ms).abs() <= 1, "{attempt:?}");
+    // The message started when the beep had ended (the detector's verdict offline on the same
+    // audio: the frame after the beep's last one), not at the decision or at the beep's start,
+    // and well before the 10 s the campaign would wait for a beep.
+    let message_at = attempt.message_at_ms.expect("when the message started");
+    assert!(
+        message_at - answer >= message_ms - EARLY_MS,
+        "message at {} ms after the answer; the beep starts at {beep_ms} ms, the detector \
+         starts the message at {message_ms} ms",
+        message_at - answer
+    );
+    assert!(
+        message_at - answer <= message_ms + SLACK_MS,
+        "message at {} ms after the answer, offline at {message_ms} ms",
+        message_at - answer
+    );
+    // The dialer hung up once the 1.5 s message had played.
+    let end = attempt.end_at_ms.unwrap();
+    assert!(
+        end - message_at >= 1500 - 40 && end - message_at <= 1500 + SLACK_MS,
+        "hung up {} ms after the message started",
+        end - message_at
+    );
+
+    eprintln!(
+        "voicemail: AMD {amd_ms} ms (offline {decision} ms), beep at {beep_ms} ms, message at {} ms \
+         (offline {message_ms} ms) after the answer, hung up {} ms later",
+        message_at - answer,
+        end - message_at
+    );
+
+    let l = the_lead(&store).await;
+    assert_eq!(l.last_outcome.as_deref(), Some("machine"));
+    assert_eq!(l.last_machine_at_ms, Some(attempt.dial_at_ms));
+    assert_eq!(l.lease_owner, None);
+    // Alice was never given the call.
+    let states: Vec<String> = intervals(&store)
+        .await
+        .into_iter()
+        .map(|i| i.state)
+        .collect();
+    assert!(!states.iter().any(|s| s == "on_call"), "{states:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The safe-harbor message: 1.2 s of 700 Hz.
+    let safe_harbor = e2e::write_pcm(
+        &dir.path().join("safe_harbor.wav"),
+        &e2e::tone(700.0, 1200, 6000.0),
+    );
+    let setup = Setup {
+        safe_harbor,
+        dialing: "connect_limit = \"1500ms\"".into(),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    // The customer's media is a UDP peer that keeps what the dialer sends. The phone rings 3 s,
+    // time for alice to step away after the dial went out.
+    let capture = RtpCapture::start();
+    let mut carrier = Carrier {
+        ring: Duration::from_millis(3000),
+        media: CarrierMedia::Port(capture.port),
+        stream: None,
+        end: CarrierEnd::WaitBye,
+    }
+    .start(setup.trunk());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let daemon = start(&setup, &config_path, &store).await;
+    let control = daemon.control();
+
+    // Progressive dialing places the call once alice is ready; then she pauses.
+    let started = Instant::now();
+    loop {
+        let c = control.campaigns().await.unwrap();
+        if c[0].dials >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no dial after 30 s: {c:?}\n{}",
+            carrier.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    control
+        .ask(Request::Pause {
+            agent: "alice".into(),
+            reason: "coffee".into(),
+        })
+        .await
+        .unwrap();
+    let paused_at = e2e::unix_ms();
+
+    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
+    let status = carrier.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
+    daemon.stop().await;
+    let got = capture.finish();
+
+    let answer = attempt.answer_at_ms.expect("answer time");
+    assert!(
+        paused_at < answer,
+        "alice paused {} ms after the answer: the test's timing failed, not the dialer",
+        paused_at - answer
+    );
+    assert_eq!(attempt.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(attempt.sip_status, Some(200));
+    assert!(attempt.live && attempt.abandoned);
+    assert_eq!(
+        (attempt.agent_id.as_deref(), attempt.connect_at_ms),
+        (None, None)
+    );
+    assert_eq!(
+        (attempt.amd_result.as_deref(), attempt.amd_at_ms),
+        (None, None)
+    );
+    // With AMD off the answer is a person; at the connect limit (1.5 s) the message starts.
+    let message_at = attempt.message_at_ms.expect("when the message started");
+    assert!(
+        message_at - answer >= 1500 - 1 && message_at - answer <= 1500 + SLACK_MS,
+        "safe harbor {} ms after the answer",
+        message_at - answer
+    );
+    let end = attempt.end_at_ms.unwrap();
+    assert!(
+        end - message_at >= 1200 - 40 && end - message_at <= 1200 + SLACK_MS,
+        "hung up {} ms after the message started",
+        end - message_at
+    );
+
+    // What reached the customer's media address: one stream from the dialer, silence until the
+    // message, then the 1.2 s of 700 Hz.
+    assert!(!got.is_empty(), "no RTP reached the customer");
+    assert!(
+        got.iter()
+            .all(|p| p.from == got[0].from && p.ssrc == got[0].ssrc && p.payload_type == 0),
+        "more than one stream: {:?}",
+        got.iter().map(|p| (p.from, p.ssrc)).collect::<Vec<_>>()
+    );
+    let loud: Vec<&e2e::Received> = got.iter().filter(|p| e2e::level(&p.pcm) > 500.0).collect();
+    assert!(
+        (55..=61).contains(&loud.len()),
+        "{} packets of the message (60 sent)",
+        loud.len()
+    );
+    let heard: Vec<i16> = loud.iter().flat_map(|p| p.pcm.iter().copied()).collect();
+    assert!(e2e::dominated_by(&heard, 700.0), "not the 700 Hz message");
+    let first = loud[0].at_ms;
+    assert!(
+        first >= message_at - 20 && first <= message_at + 500,
+        "the message reached the customer {} ms after it started",
+        first - message_at
+    );
+    assert!(
+        got.iter()
+            .take_while(|p| p.at_ms < first)
+            .all(|p| e2e::level(&p.pcm) < 50.0),
+        "sound before the message"
+    );
+
+    eprintln!(
+        "safe harbor: {} ms after the answer, reached the customer {} ms later, {} packets, hung \
+         up {} ms after it started",
+        message_at - answer,
+        first - message_at,
+        loud.len(),
+        end - message_at
+    );
+
+    let l = the_lead(&store).await;
+    assert_eq!(l.last_outcome.as_deref(), Some("abandoned"));
+    assert_eq!(l.last_abandoned_at_ms, Some(attempt.dial_at_ms));
+    let intervals = intervals(&store).await;
+    assert!(
+        intervals
+            .iter()
+            .any(|i| i.state == "paused" && i.started_at_ms <= answer),
+        "{intervals:?}"
+    );
+    assert!(
+        !intervals.iter().any(|i| i.state == "on_call"),
+        "{intervals:?}"
+    );
+    let stored = call_attempt::Entity::find()
+        .all(store.conn())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "one dial, one attempt: {stored:?}");
 }

@@ -344,9 +344,22 @@ rtp_port_max = {rtp_max}
 
 /// A campaign file's text: `name`, `mode`, trunk `main`, group `sales`, list `leads` from
 /// `lists/<name>.csv` (`phone`, `tz`), open all week 08:00–21:00 in `zone`, dispositions `sale`
-/// (final, success) and `call_back` (callback); `extra` is appended.
+/// (final, success) and `call_back` (callback), the example safe-harbor message; `extra` is
+/// appended.
 pub fn campaign_toml(name: &str, mode: &str, zone: &str, extra: &str) -> String {
     let safe_harbor = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/audio/safe_harbor.wav");
+    campaign_toml_with(
+        name,
+        mode,
+        zone,
+        &format!("safe_harbor = \"{}\"", safe_harbor.display()),
+        extra,
+    )
+}
+
+/// [`campaign_toml`] with `top` (top-level keys, `safe_harbor` among them) instead of the
+/// example safe-harbor message.
+pub fn campaign_toml_with(name: &str, mode: &str, zone: &str, top: &str, extra: &str) -> String {
     format!(
         r#"name = "{name}"
 kind = "cold"
@@ -354,7 +367,7 @@ mode = "{mode}"
 trunk = "main"
 caller_id = "+12025550100"
 agent_groups = ["sales"]
-safe_harbor = "{safe_harbor}"
+{top}
 
 [[lists]]
 name = "leads"
@@ -377,7 +390,6 @@ success = true
 code = "call_back"
 label = "Call back"
 effect = "callback"
-{extra}"#,
-        safe_harbor = safe_harbor.display()
+{extra}"#
     )
 }
