@@ -108,6 +108,27 @@ fn time_label(ms: i64, step: i64, span: i64, tz: &TimeZone) -> String {
     }
 }
 
+/// The period in the campaign's zone, to the minute: `2026-09-21 10:00 – 12:00` within a day,
+/// `2026-09-21 10:00 – 2026-09-22 09:00` across days.
+fn period_label(since: i64, until: i64, tz: &TimeZone) -> String {
+    let at = |ms: i64| {
+        Timestamp::from_millisecond(ms)
+            .map(|t| t.to_zoned_datetime(tz.clone()))
+            .ok()
+    };
+    match (at(since), at(until)) {
+        (Some(a), Some(b)) if a.date() == b.date() => {
+            format!("{} – {}", a.strftime("%Y-%m-%d %H:%M"), b.strftime("%H:%M"))
+        }
+        (Some(a), Some(b)) => format!(
+            "{} – {}",
+            a.strftime("%Y-%m-%d %H:%M"),
+            b.strftime("%Y-%m-%d %H:%M")
+        ),
+        _ => format!("{since} – {until}"),
+    }
+}
+
 /// Render the chart; times are labelled in `tz` (the campaign's zone).
 pub fn svg(r: &Report, tz: &TimeZone) -> String {
     let (since, until) = (r.since_ms, r.until_ms.max(r.since_ms + 1));
@@ -138,9 +159,8 @@ pub fn svg(r: &Report, tz: &TimeZone) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<text x="{LEFT}" y="43" fill="#444">{} .. {} · buckets of {} · times in {}</text>"##,
-        esc(&r.since),
-        esc(&r.until),
+        r##"<text x="{LEFT}" y="43" fill="#444">{} · buckets of {} · times in {}</text>"##,
+        esc(&period_label(r.since_ms, r.until_ms, tz)),
         bucket_label(r.series.bucket_s),
         esc(zone)
     );
@@ -148,13 +168,16 @@ pub fn svg(r: &Report, tz: &TimeZone) -> String {
     // Legend.
     let ly = 66.0;
     let mut lx = LEFT;
-    let window_name = match r.abandon_window.kind.as_str() {
-        "calendar_day" => "abandon rate, calendar day to date",
-        _ => "abandon rate, rolling 30 days",
+    let mut window_name = match r.abandon_window.kind.as_str() {
+        "calendar_day" => "abandon rate, calendar day to date".to_string(),
+        _ => "abandon rate, rolling 30 days".to_string(),
     };
+    if r.abandon_window.amd_false_positive_rate > 0.0 {
+        window_name += " (with AMD estimate)";
+    }
     let items: [(&str, String); 4] = [
         ("bar", "abandon rate per bucket".to_string()),
-        ("line", window_name.to_string()),
+        ("line", window_name),
         ("cap", format!("cap {}", pct_label(cap, 0.001))),
         ("occ", "occupancy".to_string()),
     ];
@@ -409,6 +432,20 @@ mod tests {
         let (top, step) = rate_scale(0.03, 0.25);
         assert!((top - 0.30).abs() < 1e-9 && step == 0.05, "{top} {step}");
         assert_eq!(rate_scale(0.03, 0.95).0, 1.0);
+    }
+
+    #[test]
+    fn the_period_is_labelled_in_the_campaign_zone() {
+        let tz = TimeZone::get("America/New_York").unwrap();
+        let t = 497_222 * 3_600_000 + 7 * 60_000 + 923;
+        assert_eq!(
+            period_label(t, t + 2 * 3_600_000, &tz),
+            "2026-09-21 10:07 – 12:07"
+        );
+        assert_eq!(
+            period_label(t, t + 24 * 3_600_000, &tz),
+            "2026-09-21 10:07 – 2026-09-22 10:07"
+        );
     }
 
     #[test]
