@@ -22,7 +22,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Map, Value, json};
 
@@ -296,17 +296,26 @@ impl Api {
             .route("/v1/agents", get(list_agents))
             .route("/v1/agents/{id}", get(get_agent))
             .route("/v1/agents/{id}/lead", get(agent_lead))
-            .route("/v1/agents/{id}/login", post(agent_login))
-            .route("/v1/agents/{id}/logout", post(agent_logout))
-            .route("/v1/agents/{id}/ready", post(agent_ready))
+            .route("/v1/agents/{id}/login", agent_action(Request::Login))
+            .route("/v1/agents/{id}/logout", agent_action(Request::Logout))
+            .route("/v1/agents/{id}/ready", agent_action(Request::Ready))
             .route("/v1/agents/{id}/pause", post(agent_pause))
-            .route("/v1/agents/{id}/hangup", post(agent_hangup))
+            .route("/v1/agents/{id}/hangup", agent_action(Request::Hangup))
             .route("/v1/agents/{id}/disposition", post(agent_disposition))
             .route("/v1/campaigns", get(list_campaigns))
             .route("/v1/campaigns/{name}", get(get_campaign))
-            .route("/v1/campaigns/{name}/start", post(campaign_start))
-            .route("/v1/campaigns/{name}/pause", post(campaign_pause))
-            .route("/v1/campaigns/{name}/stop", post(campaign_stop))
+            .route(
+                "/v1/campaigns/{name}/start",
+                campaign_action(CampaignControl::Running),
+            )
+            .route(
+                "/v1/campaigns/{name}/pause",
+                campaign_action(CampaignControl::Paused),
+            )
+            .route(
+                "/v1/campaigns/{name}/stop",
+                campaign_action(CampaignControl::Stopped),
+            )
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -692,48 +701,34 @@ async fn agent_lead(
     Ok(ok(json!({ "lead": body })))
 }
 
-async fn agent_login(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.as_agent(&headers, &id)?;
-    object(body, &[])?;
-    api.agent_request(&id, Request::Login(id.clone())).await
+/// `POST` an agent action that takes no fields (login, logout, ready, hang up): the agent
+/// themselves or the supervisor; the answer is the agent's view.
+fn agent_action(request: fn(String) -> Request) -> MethodRouter<Api> {
+    post(
+        move |State(api): State<Api>,
+              headers: HeaderMap,
+              Path(id): Path<String>,
+              body: Result<Bytes, BytesRejection>| async move {
+            api.as_agent(&headers, &id)?;
+            object(body, &[])?;
+            api.agent_request(&id, request(id.clone())).await
+        },
+    )
 }
 
-async fn agent_logout(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.as_agent(&headers, &id)?;
-    object(body, &[])?;
-    api.agent_request(&id, Request::Logout(id.clone())).await
-}
-
-async fn agent_ready(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.as_agent(&headers, &id)?;
-    object(body, &[])?;
-    api.agent_request(&id, Request::Ready(id.clone())).await
-}
-
-async fn agent_hangup(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.as_agent(&headers, &id)?;
-    object(body, &[])?;
-    api.agent_request(&id, Request::Hangup(id.clone())).await
+/// `POST` a campaign control (start, pause, stop): the supervisor only; the answer is the
+/// campaign's status.
+fn campaign_action(control: CampaignControl) -> MethodRouter<Api> {
+    post(
+        move |State(api): State<Api>,
+              headers: HeaderMap,
+              Path(name): Path<String>,
+              body: Result<Bytes, BytesRejection>| async move {
+            api.supervisor(&headers)?;
+            object(body, &[])?;
+            api.campaign_request(name, control).await
+        },
+    )
 }
 
 async fn agent_pause(
@@ -791,39 +786,6 @@ async fn get_campaign(
         .find(|c| c.name == name)
         .ok_or_else(|| unknown_campaign(&name))?;
     Ok(ok(json!({ "campaign": campaign_json(c) })))
-}
-
-async fn campaign_start(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.supervisor(&headers)?;
-    object(body, &[])?;
-    api.campaign_request(name, CampaignControl::Running).await
-}
-
-async fn campaign_pause(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.supervisor(&headers)?;
-    object(body, &[])?;
-    api.campaign_request(name, CampaignControl::Paused).await
-}
-
-async fn campaign_stop(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    api.supervisor(&headers)?;
-    object(body, &[])?;
-    api.campaign_request(name, CampaignControl::Stopped).await
 }
 
 async fn not_found() -> ApiError {
