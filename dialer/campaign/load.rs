@@ -351,7 +351,7 @@ impl CampaignReader<'_> {
         let limits = self.limits(ctx, root);
         let dnc = self.dnc(ctx, root);
         let dispositions = self.dispositions(ctx, root, mode);
-        let survey = self.survey(ctx, root);
+        let survey = self.survey(ctx, root, mode == Some(Mode::Agentless));
         let recording = root.req_bool(ctx, "recording");
         let priors = self.priors(ctx, root);
 
@@ -923,17 +923,28 @@ impl CampaignReader<'_> {
         ok.then_some(out)
     }
 
-    fn survey(&self, ctx: &mut Ctx, root: &Table<'_>) -> Option<Option<Survey>> {
+    /// `[survey]`; an agentless survey plays its prompts, so they must be recorded (WAV).
+    fn survey(&self, ctx: &mut Ctx, root: &Table<'_>, agentless: bool) -> Option<Option<Survey>> {
         if root.get("survey").is_none() {
             return Some(None);
         }
         let t = root.table(ctx, "survey");
+        let prompt = |ctx: &mut Ctx, key: String, p: String| {
+            let out = self.prompt(ctx, &key, p);
+            if agentless && matches!(out, Some(Prompt::Text(_))) {
+                ctx.problem(
+                    key,
+                    "an agentless survey plays its prompts: give a recorded .wav file (text is for agents to read)",
+                );
+            }
+            out
+        };
         let intro = t
             .string(ctx, "intro")
-            .map(|p| self.prompt(ctx, &t.key("intro"), p));
+            .map(|p| prompt(ctx, t.key("intro"), p));
         let outro = t
             .string(ctx, "outro")
-            .map(|p| self.prompt(ctx, &t.key("outro"), p));
+            .map(|p| prompt(ctx, t.key("outro"), p));
         let tables = t.tables(ctx, "questions");
         if t.is_present() && t.get("questions").is_none() {
             ctx.problem(
@@ -958,7 +969,7 @@ impl CampaignReader<'_> {
             });
             let prompt = q
                 .req_string(ctx, "prompt")
-                .and_then(|p| self.prompt(ctx, &q.key("prompt"), p));
+                .and_then(|p| prompt(ctx, q.key("prompt"), p));
             let at = q.table(ctx, "answers");
             if q.get("answers").is_none() {
                 ctx.problem(

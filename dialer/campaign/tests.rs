@@ -387,16 +387,36 @@ answers = { "1" = "yes", "x" = "no" }
     let f = d.write("s.toml", &text);
     assert_eq!(
         problems(load_with(&f, &no_env())),
-        ["survey.questions[1].answers.x: \"x\" is not a DTMF key (0-9, *, #)"]
+        [
+            "survey.questions[1].prompt: an agentless survey plays its prompts: give a recorded .wav file (text is for agents to read)",
+            "survey.questions[1].answers.x: \"x\" is not a DTMF key (0-9, *, #)"
+        ]
     );
-    let f = d.write("s.toml", &text.replace("\"x\" = \"no\"", "\"2\" = \"no\""));
+    let fixed = text.replace("\"x\" = \"no\"", "\"2\" = \"no\"");
+    let f = d.write(
+        "s.toml",
+        &fixed.replace("Would you recommend us? Press 1 for yes.", "audio/q1.wav"),
+    );
     let c = load_with(&f, &no_env()).unwrap();
     assert_eq!(c.mode, Mode::Agentless);
     assert!(c.dispositions.is_empty());
     let s = c.survey.unwrap();
     assert_eq!(s.questions[0].prompt, Prompt::Wav(d.path("audio/q1.wav")));
     assert_eq!(s.questions[0].answers[&'1'], "yes");
-    assert!(matches!(s.questions[1].prompt, Prompt::Text(_)));
+    // An agent-assisted survey: the agent reads text questions.
+    let f = d.write(
+        "s.toml",
+        &(fixed.replace(
+            "mode = \"agentless\"",
+            "mode = \"progressive\"\nagent_groups = [\"sales\"]",
+        ) + "\n[[dispositions]]\ncode = \"sale\"\neffect = \"final\"\nsuccess = true\n"),
+    );
+    let c = load_with(&f, &no_env());
+    let s = c.map(|c| c.survey.unwrap());
+    assert!(
+        matches!(&s, Ok(s) if matches!(s.questions[1].prompt, Prompt::Text(_))),
+        "{s:?}"
+    );
 }
 
 #[test]

@@ -561,13 +561,22 @@ impl Shell {
             Event::Media { call, event } => {
                 if let media::LegEvent::Media(e) = event {
                     match e {
-                        media::Event::PromptFinished { .. } => {
-                            self.board.handle(now, Input::PromptFinished { call })
-                        }
+                        // A prompt stopped on purpose (a key answered the question) is not an end.
+                        media::Event::PromptFinished {
+                            completed: true, ..
+                        } => self.board.handle(now, Input::PromptFinished { call }),
+                        media::Event::PromptFinished { .. } => {}
+                        media::Event::Dtmf(d) => self.board.handle(
+                            now,
+                            Input::Dtmf {
+                                call,
+                                digit: d.digit,
+                            },
+                        ),
                         media::Event::Inactive => {
                             self.board.handle(now, Input::MediaTimeout { call })
                         }
-                        media::Event::Dtmf(_) | media::Event::Latched(_) => {}
+                        media::Event::Latched(_) => {}
                     }
                 }
             }
@@ -686,6 +695,11 @@ impl Shell {
                             self.board
                                 .handle(Instant::now(), Input::PromptFailed { call });
                         }
+                    }
+                }
+                Output::StopPrompt { call } => {
+                    if let Some(io) = self.calls.get(&call) {
+                        let _ = self.media.stop_prompts(io.leg);
                     }
                 }
                 Output::Bridge {

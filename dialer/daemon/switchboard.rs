@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::agents::{self, AgentId, Agents, State};
 use crate::campaign::{Campaign, Mode};
+use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
 
@@ -72,13 +73,18 @@ pub enum Input {
     Beep {
         call: CallKey,
     },
-    /// A message ended playing.
+    /// A message ended playing (by itself, not stopped).
     PromptFinished {
         call: CallKey,
     },
     /// A message could not be played (unreadable file, no media leg).
     PromptFailed {
         call: CallKey,
+    },
+    /// The customer pressed a key.
+    Dtmf {
+        call: CallKey,
+        digit: char,
     },
     /// No RTP from the customer for too long: treated as a hang-up.
     MediaTimeout {
@@ -113,6 +119,8 @@ pub enum Output {
     StartAmd { call: CallKey },
     /// Play a WAV file to the customer.
     Play { call: CallKey, file: PathBuf },
+    /// Stop what is being played to the customer.
+    StopPrompt { call: CallKey },
     /// Bridge the customer's media to the agent's nailed-up leg.
     Bridge {
         call: CallKey,
@@ -175,6 +183,14 @@ pub enum Record {
         effect: LeadEffect,
         /// The disposition counts as a conversation (Regulation F).
         conversation: bool,
+        at: Instant,
+    },
+    /// A survey answer given on a call (its attempt's row exists by then).
+    SurveyAnswer {
+        call: CallKey,
+        question: String,
+        key: char,
+        value: String,
         at: Instant,
     },
 }
@@ -543,6 +559,7 @@ impl Switchboard {
                 self.feed_flow(now, call, flow::Input::PromptFinished)
             }
             Input::PromptFailed { call } => self.feed_flow(now, call, flow::Input::PromptFailed),
+            Input::Dtmf { call, digit } => self.feed_flow(now, call, flow::Input::Dtmf(digit)),
             Input::MediaTimeout { call } => {
                 if self.calls.get(&call).is_some_and(|c| !c.sip_ended) {
                     self.outputs.push_back(Output::HangUp { call });
@@ -1028,6 +1045,18 @@ impl Switchboard {
                         c.flow.handle(now, flow::Input::PromptFailed);
                     }
                 }
+                Action::StopPrompt => self.outputs.push_back(Output::StopPrompt { call }),
+                Action::SurveyAnswer {
+                    question,
+                    key,
+                    value,
+                } => self.outputs.push_back(Output::Record(Record::SurveyAnswer {
+                    call,
+                    question,
+                    key,
+                    value,
+                    at: now,
+                })),
                 Action::HangUp => {
                     if !c.sip_ended {
                         self.outputs.push_back(Output::HangUp { call });
@@ -1255,6 +1284,23 @@ fn flow_settings(c: &Campaign) -> flow::Settings {
         notsure_is_human: c.amd.on_notsure == crate::campaign::OnNotSure::TreatAsHuman,
         beep_wait: Duration::from_millis(u64::from(c.amd.beep_wait_ms)),
         agentless: c.mode == Mode::Agentless,
+        survey: c
+            .survey
+            .as_ref()
+            .filter(|_| c.mode == Mode::Agentless)
+            .map(|s| {
+                flow::survey::Script::new(
+                    s.intro.is_some(),
+                    s.questions
+                        .iter()
+                        .map(|q| flow::survey::Question {
+                            id: q.id.clone(),
+                            answers: q.answers.clone(),
+                        })
+                        .collect(),
+                    s.outro.is_some(),
+                )
+            }),
         record: c.recording,
     }
 }
@@ -1293,11 +1339,24 @@ fn prompt_file(c: &Campaign, prompt: Prompt) -> Option<PathBuf> {
             crate::campaign::OnMachine::Voicemail { message } => Some(message.clone()),
             crate::campaign::OnMachine::Hangup => None,
         },
-        // Agentless: the survey's recorded introduction (the IVR questions are not played yet).
-        Prompt::Message => match c.survey.as_ref().and_then(|s| s.intro.as_ref()) {
-            Some(crate::campaign::Prompt::Wav(file)) => Some(file.clone()),
-            _ => None,
-        },
+        // Agentless with no questions: the survey's recorded introduction.
+        Prompt::Message => wav(c.survey.as_ref().and_then(|s| s.intro.as_ref())),
+        Prompt::Survey(p) => {
+            let s = c.survey.as_ref()?;
+            wav(match p {
+                SurveyPrompt::Intro => s.intro.as_ref(),
+                SurveyPrompt::Question(i) => s.questions.get(i).map(|q| &q.prompt),
+                SurveyPrompt::Outro => s.outro.as_ref(),
+            })
+        }
+    }
+}
+
+/// A recorded prompt's file (text prompts are for agents to read: nothing to play).
+fn wav(p: Option<&crate::campaign::Prompt>) -> Option<PathBuf> {
+    match p {
+        Some(crate::campaign::Prompt::Wav(file)) => Some(file.clone()),
+        _ => None,
     }
 }
 

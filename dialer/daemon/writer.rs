@@ -161,14 +161,17 @@ impl Writer {
                     callback_at_ms: callback,
                 };
                 self.store.record_attempt_end(attempt.id, &end).await?;
-                // Keep the id for the agent's disposition, which comes after the call.
-                self.attempts.insert(
-                    call,
-                    Attempt {
-                        id: attempt.id,
-                        recording: None,
-                    },
-                );
+                // Keep the id for the agent's disposition, which comes after the call; calls no
+                // agent took get none, so nothing is kept for them.
+                if s.agent.is_some() {
+                    self.attempts.insert(
+                        call,
+                        Attempt {
+                            id: attempt.id,
+                            recording: None,
+                        },
+                    );
+                }
                 Ok(0)
             }
             Record::Interval(i) => {
@@ -220,6 +223,29 @@ impl Writer {
                         outcome: &code,
                         at_ms,
                     })
+                    .await?;
+                Ok(0)
+            }
+            Record::SurveyAnswer {
+                call,
+                question,
+                key,
+                value,
+                at,
+            } => {
+                let Some(attempt) = self.attempts.get(&call) else {
+                    return Err(StoreError::Invalid(format!(
+                        "call {call}: a survey answer without a started attempt"
+                    )));
+                };
+                self.store
+                    .record_survey_answer(
+                        attempt.id,
+                        &question,
+                        &value,
+                        Some(&key.to_string()),
+                        c.ms(at),
+                    )
                     .await?;
                 Ok(0)
             }

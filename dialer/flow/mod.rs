@@ -12,7 +12,10 @@
 //!   as VICIdial counts its DROPs);
 //! - a machine is hung up on, or gets the voicemail message after the beep (or once the greeting
 //!   has ended, or at the latest after `beep_wait`);
-//! - AMD "not sure" goes the campaign's way (default: a person).
+//! - AMD "not sure" goes the campaign's way (default: a person);
+//! - agentless: a person hears the campaign's message, or takes its survey ([`survey::Ivr`]).
+
+pub mod survey;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -60,6 +63,8 @@ pub struct Settings {
     pub beep_wait: Duration,
     /// No agents: a person hears the campaign's message, then the call ends.
     pub agentless: bool,
+    /// Agentless with a survey: a person takes it instead of hearing the message.
+    pub survey: Option<survey::Script>,
     /// Record bridged calls.
     pub record: bool,
 }
@@ -74,6 +79,7 @@ impl Default for Settings {
             notsure_is_human: true,
             beep_wait: Duration::from_secs(20),
             agentless: false,
+            survey: None,
             record: false,
         }
     }
@@ -88,6 +94,8 @@ pub enum Prompt {
     Voicemail,
     /// The agentless campaign's message.
     Message,
+    /// A prompt of the agentless campaign's survey.
+    Survey(survey::SurveyPrompt),
 }
 
 /// What happened, as the daemon learned it.
@@ -116,11 +124,13 @@ pub enum Input {
     Agent(AgentId),
     /// The agent hung up on the customer.
     AgentHangup,
-    /// The message being played has ended.
+    /// The message being played has ended by itself.
     PromptFinished,
     /// The message could not be played (no file, unreadable, no media leg): the call goes on as
     /// if it had ended, but nobody heard it.
     PromptFailed,
+    /// The customer pressed a key (RFC 4733).
+    Dtmf(char),
 }
 
 /// What the daemon must do.
@@ -137,6 +147,14 @@ pub enum Action {
     Bridge { agent: AgentId, record: bool },
     /// Play a message to the customer.
     Play(Prompt),
+    /// Stop the message being played (its end is not reported).
+    StopPrompt,
+    /// Store the customer's answer to a survey question.
+    SurveyAnswer {
+        question: String,
+        key: char,
+        value: String,
+    },
     /// Hang up the customer's leg.
     HangUp,
     /// The call is over: store the attempt.
@@ -176,6 +194,7 @@ enum Stage {
     WaitingBeep { deadline: Instant },
     Voicemail,
     Message,
+    Survey,
     HangingUp,
     Done,
 }
@@ -187,6 +206,7 @@ pub struct Flow {
     stage: Stage,
     summary: Summary,
     actions: VecDeque<Action>,
+    ivr: Option<survey::Ivr>,
 }
 
 impl Flow {
@@ -211,6 +231,7 @@ impl Flow {
                 ended: now,
             },
             actions: VecDeque::new(),
+            ivr: None,
         }
     }
 
@@ -299,6 +320,12 @@ impl Flow {
             }
             Input::PromptFinished => match self.stage {
                 Stage::SafeHarbor | Stage::Voicemail | Stage::Message => self.hang_up(),
+                Stage::Survey => {
+                    if let Some(ivr) = &mut self.ivr {
+                        ivr.prompt_finished(now);
+                    }
+                    self.pump_survey();
+                }
                 _ => {}
             },
             Input::PromptFailed => match self.stage {
@@ -307,8 +334,23 @@ impl Flow {
                     self.summary.voicemail_left = false;
                     self.hang_up();
                 }
+                // A survey prompt that cannot be played: the question still takes keys.
+                Stage::Survey => {
+                    if let Some(ivr) = &mut self.ivr {
+                        ivr.prompt_finished(now);
+                    }
+                    self.pump_survey();
+                }
                 _ => {}
             },
+            Input::Dtmf(digit) => {
+                if self.stage == Stage::Survey {
+                    if let Some(ivr) = &mut self.ivr {
+                        ivr.key(digit);
+                    }
+                    self.pump_survey();
+                }
+            }
         }
         self.finish_if_hung_up(now);
     }
@@ -340,6 +382,13 @@ impl Flow {
                 self.play(now, Prompt::SafeHarbor);
             }
             Stage::WaitingBeep { deadline } if now >= deadline => self.leave_voicemail(now),
+            Stage::Survey => {
+                if let Some(ivr) = &mut self.ivr {
+                    ivr.handle_timeout(now);
+                }
+                self.pump_survey();
+                self.finish_if_hung_up(now);
+            }
             Stage::Analysing { deadline } if now >= deadline => self.handle(
                 now,
                 Input::Amd {
@@ -357,6 +406,7 @@ impl Flow {
             Stage::Analysing { deadline }
             | Stage::WaitingAgent { deadline }
             | Stage::WaitingBeep { deadline } => Some(deadline),
+            Stage::Survey => self.ivr.as_ref().and_then(|i| i.poll_timeout()),
             _ => None,
         }
     }
@@ -379,7 +429,13 @@ impl Flow {
     fn person(&mut self, now: Instant) {
         self.summary.decided = Some(now);
         self.summary.outcome = "human".to_owned();
-        if self.settings.agentless {
+        if let (true, Some(script)) = (self.settings.agentless, &self.settings.survey) {
+            let mut ivr = survey::Ivr::new(script.clone());
+            ivr.start();
+            self.ivr = Some(ivr);
+            self.stage = Stage::Survey;
+            self.pump_survey();
+        } else if self.settings.agentless {
             self.stage = Stage::Message;
             self.play(now, Prompt::Message);
         } else {
@@ -400,6 +456,36 @@ impl Flow {
                     deadline: now + self.settings.beep_wait,
                 };
             }
+        }
+    }
+
+    /// Carry the survey's steps over into actions.
+    fn pump_survey(&mut self) {
+        let Some(ivr) = &mut self.ivr else {
+            return;
+        };
+        let mut hang_up = false;
+        while let Some(step) = ivr.poll_step() {
+            self.actions.push_back(match step {
+                survey::Step::Play(p) => Action::Play(Prompt::Survey(p)),
+                survey::Step::StopPrompt => Action::StopPrompt,
+                survey::Step::Answer {
+                    question,
+                    key,
+                    value,
+                } => Action::SurveyAnswer {
+                    question,
+                    key,
+                    value,
+                },
+                survey::Step::HangUp => {
+                    hang_up = true;
+                    continue;
+                }
+            });
+        }
+        if hang_up {
+            self.hang_up();
         }
     }
 

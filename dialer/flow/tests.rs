@@ -246,6 +246,63 @@ fn agentless_plays_the_message_to_a_person() {
 }
 
 #[test]
+fn agentless_survey_asks_stores_answers_and_hangs_up() {
+    use super::survey::{Question, Script, SurveyPrompt};
+    let t0 = Instant::now();
+    let script = Script::new(
+        true,
+        vec![Question {
+            id: "satisfied".into(),
+            answers: [('1', "yes".to_owned()), ('2', "no".to_owned())].into(),
+        }],
+        false,
+    );
+    let mut f = answered(
+        t0,
+        Settings {
+            agentless: true,
+            survey: Some(script),
+            ..Settings::default()
+        },
+    );
+    drain(&mut f);
+    f.handle(
+        t0 + ms(10_000),
+        Input::Amd {
+            result: AmdResult::Human,
+            cause: "x".into(),
+        },
+    );
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::Play(Prompt::Survey(SurveyPrompt::Intro))]
+    );
+    f.handle(t0 + ms(15_000), Input::PromptFinished);
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::Play(Prompt::Survey(SurveyPrompt::Question(0)))]
+    );
+    f.handle(t0 + ms(16_000), Input::PromptFinished);
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(22_000)));
+    f.handle(t0 + ms(17_000), Input::Dtmf('2'));
+    let actions = drain(&mut f);
+    assert_eq!(
+        actions[..2],
+        [
+            Action::SurveyAnswer {
+                question: "satisfied".into(),
+                key: '2',
+                value: "no".into()
+            },
+            Action::HangUp
+        ]
+    );
+    let s = summary(&actions);
+    assert_eq!((s.outcome.as_str(), s.abandoned), ("human", false));
+    assert_eq!(s.ended, t0 + ms(17_000));
+}
+
+#[test]
 fn failures_before_the_answer_keep_the_sip_outcome() {
     let t0 = Instant::now();
     let mut f = Flow::new(t0, Settings::default());
