@@ -312,6 +312,7 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
         media: e2e::CarrierMedia::Sipp,
         stream: None,
         end: e2e::CarrierEnd::WaitBye,
+        keys: vec![],
     }
     .start(setup.trunk());
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -119,6 +119,7 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
         media: CarrierMedia::Sipp,
         stream: Some(stream),
         end: CarrierEnd::HangUpAfter(Duration::from_millis(5500)),
+        keys: vec![],
     }
     .start(setup.trunk());
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -262,6 +263,7 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
         media: CarrierMedia::Sipp,
         stream: Some(stream),
         end: CarrierEnd::WaitBye,
+        keys: vec![],
     }
     .start(setup.trunk());
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -366,6 +368,7 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
         media: CarrierMedia::Port(capture.port),
         stream: None,
         end: CarrierEnd::WaitBye,
+        keys: vec![],
     }
     .start(setup.trunk());
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -33,6 +33,7 @@ async fn sipp_rtp_stream_reaches_our_leg() {
         media: e2e::CarrierMedia::Sipp,
         stream: Some(wav_path),
         end: e2e::CarrierEnd::HangUpAfter(Duration::from_secs(2)),
+        keys: vec![],
     }
     .start(port);
     tokio::time::sleep(Duration::from_millis(300)).await;

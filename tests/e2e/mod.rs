@@ -167,6 +167,8 @@ pub struct Setup {
     pub rig: rig::Setup,
     pub zone: String,
     pub campaign: String,
+    /// The campaign's mode (default `progressive`).
+    pub mode: String,
     pub safe_harbor: PathBuf,
     /// More top-level keys of the campaign.
     pub top: String,
@@ -174,6 +176,8 @@ pub struct Setup {
     pub dialing: String,
     /// The `[amd]` table's body (default: AMD off).
     pub amd: String,
+    /// More tables of the campaign, at its end (`[survey]` …).
+    pub tables: String,
 }
 
 impl Setup {
@@ -183,10 +187,12 @@ impl Setup {
             rig: rig::Setup::new(agents),
             zone: rig::daytime_zone(),
             campaign: "e2e".into(),
+            mode: "progressive".into(),
             safe_harbor: repo().join("campaigns/audio/safe_harbor.wav"),
             top: String::new(),
             dialing: String::new(),
             amd: "enabled = false".into(),
+            tables: String::new(),
         }
     }
 
@@ -221,12 +227,12 @@ impl Setup {
             self.top
         );
         let extra = format!(
-            "\n[dialing]\nring_timeout = \"15s\"\ncalls_per_second = 5.0\nmax_concurrent = 5\n{}\n\n[amd]\n{}\n",
-            self.dialing, self.amd
+            "\n[dialing]\nring_timeout = \"15s\"\ncalls_per_second = 5.0\nmax_concurrent = 5\n{}\n\n[amd]\n{}\n{}\n",
+            self.dialing, self.amd, self.tables
         );
         std::fs::write(
             campaigns.join(format!("{}.toml", self.campaign)),
-            rig::campaign_toml_with(&self.campaign, "progressive", &self.zone, &top, &extra),
+            rig::campaign_toml_with(&self.campaign, &self.mode, &self.zone, &top, &extra),
         )
         .unwrap();
         config
@@ -269,14 +275,17 @@ pub enum CarrierEnd {
     WaitBye,
 }
 
-/// A carrier that answers one call: 100, 180, `ring` later 200 with SDP, then streams `stream`
-/// (a G.711 µ-law WAV) from the ACK on, and ends as `end` says.
+/// A carrier that answers one call: 100, 180, `ring` later 200 with SDP (PCMU and RFC 4733
+/// events), then streams `stream` (a G.711 µ-law WAV) from the ACK on, presses `keys` (each
+/// this long after the ACK, from sipp's own DTMF pcaps), and ends as `end` says.
 #[derive(Debug, Clone)]
 pub struct Carrier {
     pub ring: Duration,
     pub media: CarrierMedia,
     pub stream: Option<PathBuf>,
     pub end: CarrierEnd,
+    /// Key presses `(after the ACK, digit 0-9)`, in time order.
+    pub keys: Vec<(Duration, char)>,
 }
 
 impl Carrier {
@@ -296,6 +305,26 @@ impl Carrier {
             ),
             None => String::new(),
         };
+        let mut keys = String::new();
+        let mut at = Duration::ZERO;
+        for (when, digit) in &self.keys {
+            assert!(
+                digit.is_ascii_digit() && *when >= at,
+                "keys: {:?}",
+                self.keys
+            );
+            keys += &format!(
+                r#"
+  <pause milliseconds="{}"/>
+  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_{digit}.pcap"/>
+    </action>
+  </nop>"#,
+                (*when - at).as_millis()
+            );
+            at = *when;
+        }
         let end = match self.end {
             CarrierEnd::WaitBye => r#"
   <recv request="BYE"/>
@@ -398,13 +427,15 @@ impl Carrier {
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio {media_port} RTP/AVP 0
+      m=audio {media_port} RTP/AVP 0 101
       a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
 
     ]]>
   </send>
   <recv request="ACK">{stream}
-  </recv>{end}
+  </recv>{keys}{end}
 </scenario>
 "#,
             ring = if self.ring.is_zero() {

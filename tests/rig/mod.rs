@@ -188,38 +188,6 @@ impl Proc {
     }
 }
 
-/// Whether sipp is installed; when it is not, a test says so and is skipped, unless
-/// `DIALER_REQUIRE_SIPP=1` (CI), which fails it.
-pub fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("DIALER_REQUIRE_SIPP").as_deref() != Ok("1"),
-            "sipp is required (DIALER_REQUIRE_SIPP=1) but not installed"
-        );
-        eprintln!("note: sipp not installed; test skipped");
-    }
-    ok
-}
-
-/// sipp on 127.0.0.1 with `args`, no terminal, a 90 s global timeout.
-pub fn sipp(args: &[&str]) -> Proc {
-    let child = Command::new("sipp")
-        .args(args)
-        .args(["-i", "127.0.0.1", "-nostdin", "-timeout", "90s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sipp");
-    Proc(child)
-}
-
 /// `dialer run --config <config>` with `env` set, stdout and stderr to `log`, and none of the
 /// caller's `DIALER_*`, `NOTIFY_SOCKET` or `WATCHDOG_*` variables unless given in `env`.
 pub fn dialer_run(config: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> Proc {
