@@ -1,7 +1,8 @@
 //! AMD benchmark on the labelled corpus (`tests/amd/corpus`): the confusion matrix, accuracy,
 //! people called machines, decision times for people and beep timing, for our detector and the
-//! Asterisk `AMD()` baseline, on the train split, the held-out test split and both; then the
-//! detector's throughput on one core.
+//! Asterisk `AMD()` baseline, on the train split, the held-out test split and both; people's
+//! decision times by corpus block and by kind of answer; then the detector's throughput on one
+//! core.
 //!
 //! `cargo bench --bench amd` (add `-- --json` for one JSON object; `-- --files` lists errors).
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use dialer::amd::asterisk::{self, AsteriskSettings};
-use dialer::amd::eval::{self, Label, Score, Split};
+use dialer::amd::eval::{self, Label, Score, Split, Truth};
 use dialer::amd::{self, Outcome, Settings};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,6 +48,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         results.push((name, "asterisk", pick(split, &base)));
     }
 
+    // People's decision times by corpus block (file prefix) and by kind of answer (the notes'
+    // first word: short, sentence, silent, again), for our detector: the median over all people
+    // depends on how many of them say one short word, so the groups are shown too.
+    let people = |key: &dyn Fn(&Label) -> String| -> Vec<(String, Score)> {
+        let mut keys: Vec<String> = labels
+            .iter()
+            .filter(|l| l.truth == Truth::Human)
+            .map(key)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .map(|k| {
+                let rows: Vec<(&Label, &Outcome)> = labels
+                    .iter()
+                    .zip(&ours)
+                    .filter(|(l, _)| l.truth == Truth::Human && key(l) == k)
+                    .collect();
+                (k, eval::score(&rows))
+            })
+            .collect()
+    };
+    let by_block = people(&|l: &Label| l.file.split('_').next().unwrap_or("").to_string());
+    let by_kind = people(&|l: &Label| l.notes.split(':').next().unwrap_or("").to_string());
+
     // Throughput: the whole corpus, repeatedly, for about two seconds of CPU on this thread.
     let audio_s: f64 = pcm.iter().map(|p| p.len() as f64 / 8000.0).sum();
     let start = Instant::now();
@@ -67,6 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "scores": results.iter().map(|(split, det, s)| serde_json::json!({
                 "split": split, "detector": det, "score": s,
             })).collect::<Vec<_>>(),
+            "people_by_block": groups_json(&by_block),
+            "people_by_kind": groups_json(&by_kind),
             "throughput_x_realtime": x_realtime,
             "corpus_audio_s": audio_s,
         });
@@ -126,6 +154,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "h p50/p95 (end): decision time for all people in ms after the answer (after the end of their first utterance); agent p50/95: for the people who reach an agent (not called machines)"
     );
+    for (title, groups) in [("block", &by_block), ("kind", &by_kind)] {
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(k, s)| {
+                format!(
+                    "{k} {} p50, {} p95 (n={})",
+                    ms_pair(s.human_decision_p50_ms, s.human_after_speech_p50_ms),
+                    ms_pair(s.human_decision_p95_ms, s.human_after_speech_p95_ms),
+                    s.files
+                )
+            })
+            .collect();
+        println!("people by {title} (dialer): {}", parts.join(" | "));
+    }
     println!(
         "throughput: {:.0}x real time on one core ({} rounds of the corpus in {:.2} s; check {})",
         x_realtime, rounds, elapsed, check
@@ -160,6 +202,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+fn groups_json(groups: &[(String, Score)]) -> serde_json::Value {
+    groups
+        .iter()
+        .map(|(k, s)| {
+            serde_json::json!({
+                "group": k,
+                "people": s.files,
+                "decision_p50_ms": s.human_decision_p50_ms,
+                "decision_p95_ms": s.human_decision_p95_ms,
+                "after_speech_p50_ms": s.human_after_speech_p50_ms,
+                "after_speech_p95_ms": s.human_after_speech_p95_ms,
+                "called_machines": s.confusion[0][1],
+            })
+        })
+        .collect()
 }
 
 /// "1180 (560)": ms after the answer, and after the end of the person's first utterance.

@@ -102,6 +102,27 @@ fn the_held_out_split_scores_at_least_95_percent_and_beats_the_baseline() {
 }
 
 #[test]
+fn people_are_decided_after_they_stop_speaking_and_soon_after() {
+    // Never while the person is still saying their first words; at most the longer
+    // after-greeting wait (plus a frame or two of the voice detector's hangover) after that.
+    let s = Settings::default();
+    let mut checked = 0;
+    for (l, o) in run_all() {
+        if let (Truth::Human, AmdResult::Human, Some(end)) = (l.truth, o.result, l.speech_end_ms) {
+            checked += 1;
+            assert!(
+                o.decision_ms > end && o.decision_ms <= end + s.after_greeting_silence_ms + 60,
+                "{}: decided at {} ms, first utterance ends at {end} ms ({})",
+                l.file,
+                o.decision_ms,
+                l.notes
+            );
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+}
+
+#[test]
 fn machines_get_a_message_start_after_their_beep() {
     for (l, o) in run_all() {
         if let (Truth::Machine, AmdResult::Machine, Some(beep)) = (l.truth, o.result, l.beep_ms) {

@@ -61,6 +61,11 @@ impl BeepDetector {
         }
     }
 
+    /// A steady tone has started but not yet lasted `beep_min_ms`: it may still become a beep.
+    pub fn pending(&self) -> bool {
+        self.frames > 0 && !self.reported
+    }
+
     /// Feed the features of the frame that starts at `frame_start_ms`.
     pub fn push(&mut self, frame_start_ms: u32, f: &Features) -> BeepEvents {
         let mut ev = BeepEvents::default();

@@ -141,7 +141,10 @@ impl Detector {
                 } else {
                     s.after_greeting_silence_ms
                 };
-                if t - self.last_word_voice_ms >= need {
+                // Voice that may be the next word, or a tone that may be the beep after a short
+                // greeting, holds the decision until it is a word or beep, or has stopped.
+                let pending = self.run_gap_ms == 0 || self.beeps.pending();
+                if t - self.last_word_voice_ms >= need && !pending {
                     return self.decide(AmdResult::Human, Cause::ShortGreeting);
                 }
             }
@@ -351,7 +354,49 @@ mod tests {
             (o.result, o.cause),
             (AmdResult::Human, Cause::ShortGreeting)
         );
-        assert!(o.decision_ms <= 300 + 500 + 550 + 100, "{o:?}");
+        let wait = Settings::default().after_short_greeting_silence_ms;
+        assert!(o.decision_ms <= 300 + 500 + wait + 60, "{o:?}");
+    }
+
+    #[test]
+    fn a_sentence_pause_after_a_first_short_phrase_is_not_the_answer_pause() {
+        // "Hello." — a pause as long as the short-greeting wait — then the rest of the greeting:
+        // the voice that resumes holds the decision until it is a word.
+        let wait = Settings::default().after_short_greeting_silence_ms;
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(500, 4000.0)
+            .silence(wait - 30)
+            .talk(5000, 4000.0)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::LongGreeting),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_beep_that_starts_as_the_short_greeting_wait_ends_is_still_a_machine() {
+        // A short machine greeting whose beep begins just before the person-wait is over: the
+        // steady tone holds the human decision until it is a beep.
+        let wait = Settings::default().after_short_greeting_silence_ms;
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(600, 4000.0)
+            .silence(wait - 60)
+            .tone(500, 1000.0, 4000.0)
+            .silence(1000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::Beep),
+            "{o:?}"
+        );
+        assert!(
+            o.beep_ms.unwrap().abs_diff(300 + 600 + wait - 60) <= 40,
+            "{o:?}"
+        );
     }
 
     #[test]

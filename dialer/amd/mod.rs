@@ -13,7 +13,10 @@
 //! - voice runs of at least `min_word_length_ms` are words; the first word starts the greeting;
 //! - silence after a greeting shorter than `greeting_ms` → human: `after_short_greeting_silence_ms`
 //!   after a short one ("Hello?", up to `short_greeting_ms`), `after_greeting_silence_ms` after a
-//!   longer one (a machine's short greeting is followed by its beep within that time);
+//!   longer one (a machine's short greeting is followed by its beep within that time). Voice that
+//!   may be the next word, or a steady tone that may be the beep, holds that decision until it is
+//!   a word or a beep or has stopped, so the waits only need to cover the pause, not the time it
+//!   takes to recognise what follows it;
 //!   a greeting that goes on past `greeting_ms`, or more than `maximum_number_of_words` words
 //!   before that pause → machine; a beep → machine; nothing said for `initial_silence_ms`, or no
 //!   decision within `total_analysis_ms` → not sure (the campaign decides; default: human).
@@ -134,12 +137,16 @@ pub struct Settings {
     pub initial_silence_ms: u32,
     /// A greeting (first word to last word before the answer-pause) this long → machine.
     pub greeting_ms: u32,
-    /// Silence after a greeting that makes it a person (the pause left for an answer).
+    /// Silence after a greeting that makes it a person (the pause left for an answer). It must
+    /// cover the gap between a machine's short greeting ("Leave a message.") and its beep.
     pub after_greeting_silence_ms: u32,
     /// A greeting up to this long ("Hello?") is short: the person is decided sooner, after
     /// `after_short_greeting_silence_ms`. Longer ones wait the full `after_greeting_silence_ms`,
     /// which leaves time for the beep that follows a machine's "Leave a message".
     pub short_greeting_ms: u32,
+    /// Silence after a short greeting that makes it a person. It must be longer than the pause
+    /// after a machine greeting's first sentence ("Hello. You've reached…"), and shorter than
+    /// the pause a person leaves for an answer.
     pub after_short_greeting_silence_ms: u32,
     /// No decision after this much audio → not sure (`too_long`).
     pub total_analysis_ms: u32,
@@ -174,9 +181,9 @@ impl Default for Settings {
         Settings {
             initial_silence_ms: 3500,
             greeting_ms: 3000,
-            after_greeting_silence_ms: 900,
+            after_greeting_silence_ms: 800,
             short_greeting_ms: 800,
-            after_short_greeting_silence_ms: 500,
+            after_short_greeting_silence_ms: 400,
             total_analysis_ms: 5000,
             min_word_length_ms: 100,
             between_words_silence_ms: 100,
@@ -205,6 +212,17 @@ pub enum SettingsError {
     BeepBand { min: u32, max: u32 },
     #[error("amd setting `margin_db` must be between 1 and 40 dB, not {0}")]
     Margin(f32),
+}
+
+impl SettingsError {
+    /// The setting the error is about.
+    pub fn key(&self) -> &'static str {
+        match self {
+            SettingsError::Zero(k) => k,
+            SettingsError::BeepBand { .. } => "beep_min_hz",
+            SettingsError::Margin(_) => "margin_db",
+        }
+    }
 }
 
 impl Settings {
