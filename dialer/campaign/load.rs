@@ -721,35 +721,13 @@ impl CampaignReader<'_> {
                 ],
             )
         });
-        // Detector tuning: only what the file sets overrides the detector's own defaults.
-        let ms = |ctx: &mut Ctx, k: &'static str| t.int(ctx, k, 0, 60_000).map(|v| v as u32);
-        let initial_silence_ms = ms(ctx, "initial_silence_ms");
-        let greeting_ms = ms(ctx, "greeting_ms");
-        let after_greeting_silence_ms = ms(ctx, "after_greeting_silence_ms");
-        let total_analysis_ms = ms(ctx, "total_analysis_ms");
-        let min_word_length_ms = ms(ctx, "min_word_length_ms");
-        let between_words_silence_ms = ms(ctx, "between_words_silence_ms");
-        let maximum_number_of_words = t
-            .int(ctx, "maximum_number_of_words", 1, 50)
-            .map(|v| v as u32);
-        let silence_threshold = t.int(ctx, "silence_threshold", 0, 32767).map(|v| v as u32);
-        let maximum_word_length_ms = ms(ctx, "maximum_word_length_ms");
-        let beep_wait_ms = t.req_int(ctx, "beep_wait_ms", 0, 60_000).map(|v| v as u32);
+        let detector = amd_tuning(ctx, &t);
         t.finish(ctx);
         Some(AmdSettings {
             enabled: enabled?,
             on_machine: on_machine?,
             on_notsure: on_notsure?,
-            initial_silence_ms,
-            greeting_ms,
-            after_greeting_silence_ms,
-            total_analysis_ms,
-            min_word_length_ms,
-            between_words_silence_ms,
-            maximum_number_of_words,
-            silence_threshold,
-            maximum_word_length_ms,
-            beep_wait_ms: beep_wait_ms?,
+            detector: detector?,
         })
     }
 
@@ -1166,6 +1144,77 @@ pub(crate) fn e164(ctx: &mut Ctx, key: &str, s: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// The detector's settings from `[amd]`: each key is the detector's own setting name (as in
+/// `dialer amd --set`), and only what the file sets overrides `amd::Settings::default()`.
+fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
+    type Field = fn(&mut crate::amd::Settings) -> &mut u32;
+    const MS: i64 = 60_000;
+    let ints: [(&'static str, i64, i64, Field); 17] = [
+        ("initial_silence_ms", 0, MS, |s| &mut s.initial_silence_ms),
+        ("greeting_ms", 0, MS, |s| &mut s.greeting_ms),
+        ("after_greeting_silence_ms", 0, MS, |s| {
+            &mut s.after_greeting_silence_ms
+        }),
+        ("short_greeting_ms", 0, MS, |s| &mut s.short_greeting_ms),
+        ("after_short_greeting_silence_ms", 0, MS, |s| {
+            &mut s.after_short_greeting_silence_ms
+        }),
+        ("total_analysis_ms", 0, MS, |s| &mut s.total_analysis_ms),
+        ("min_word_length_ms", 0, MS, |s| &mut s.min_word_length_ms),
+        ("between_words_silence_ms", 0, MS, |s| {
+            &mut s.between_words_silence_ms
+        }),
+        ("maximum_number_of_words", 1, 50, |s| {
+            &mut s.maximum_number_of_words
+        }),
+        ("maximum_word_length_ms", 0, MS, |s| {
+            &mut s.maximum_word_length_ms
+        }),
+        ("silence_floor", 0, 32_767, |s| &mut s.silence_floor),
+        ("beep_min_hz", 375, 2025, |s| &mut s.beep_min_hz),
+        ("beep_max_hz", 375, 2025, |s| &mut s.beep_max_hz),
+        ("beep_min_ms", 0, MS, |s| &mut s.beep_min_ms),
+        ("beep_wait_ms", 0, MS, |s| &mut s.beep_wait_ms),
+        ("greeting_end_silence_ms", 0, MS, |s| {
+            &mut s.greeting_end_silence_ms
+        }),
+        ("message_deadline_ms", 0, MS, |s| &mut s.message_deadline_ms),
+    ];
+    let mut d = crate::amd::Settings::default();
+    let mut ok = true;
+    for (k, min, max, field) in ints {
+        // beep_wait_ms always has a value: the built-in campaign default.
+        let v = if k == "beep_wait_ms" {
+            t.req_int(ctx, k, min, max).map(Some).ok_or(())
+        } else {
+            t.get(k).map(|i| i.int(ctx, min, max).ok_or(())).transpose()
+        };
+        match v {
+            Ok(Some(v)) => *field(&mut d) = v as u32,
+            Ok(None) => {}
+            Err(()) => ok = false,
+        }
+    }
+    if let Some(i) = t.get("margin_db") {
+        match i.float(ctx) {
+            Some(v) => d.margin_db = v as f32,
+            None => ok = false,
+        }
+    }
+    if let Some(i) = t.get("silence_threshold") {
+        ctx.problem(
+            &i.key,
+            "renamed to `silence_floor`, the detector's name for it (mean |sample| below which a frame is silence)",
+        );
+        ok = false;
+    }
+    if let Err(e) = d.validate() {
+        ctx.problem(t.key(e.key()), e.to_string());
+        ok = false;
+    }
+    ok.then_some(d)
 }
 
 fn region(ctx: &mut Ctx, key: &str, s: &str) -> Option<String> {

@@ -234,18 +234,10 @@ pub struct AmdSettings {
     pub enabled: bool,
     pub on_machine: OnMachine,
     pub on_notsure: OnNotSure,
-    /// Detector tuning (`amd::Settings`); `None` keeps the detector's default.
-    pub initial_silence_ms: Option<u32>,
-    pub greeting_ms: Option<u32>,
-    pub after_greeting_silence_ms: Option<u32>,
-    pub total_analysis_ms: Option<u32>,
-    pub min_word_length_ms: Option<u32>,
-    pub between_words_silence_ms: Option<u32>,
-    pub maximum_number_of_words: Option<u32>,
-    pub silence_threshold: Option<u32>,
-    pub maximum_word_length_ms: Option<u32>,
-    /// How long to wait for the voicemail beep before dropping the message anyway.
-    pub beep_wait_ms: u32,
+    /// The detector's settings: [`crate::amd::Settings::default()`] with the keys the campaign
+    /// sets under their own names (the keys `dialer amd --set` takes), and `beep_wait_ms` (how
+    /// long to wait for the voicemail beep before dropping the message anyway).
+    pub detector: crate::amd::Settings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

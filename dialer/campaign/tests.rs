@@ -107,8 +107,13 @@ fn minimal_cold_campaign_gets_builtin_and_cold_defaults() {
     // built-in defaults the kind does not touch
     assert_eq!(c.retry.delay.congestion, Duration::from_secs(300));
     // Detector tuning left out keeps the detector's own defaults.
-    assert_eq!(c.amd.greeting_ms, None);
-    assert_eq!(c.amd.beep_wait_ms, 10_000);
+    assert_eq!(
+        c.amd.detector,
+        crate::amd::Settings {
+            beep_wait_ms: 10_000,
+            ..crate::amd::Settings::default()
+        }
+    );
     assert_eq!(c.lists.len(), 1);
     let l = &c.lists[0];
     assert_eq!(l.name, "a");
@@ -159,6 +164,54 @@ fn warm_kind_needs_a_voicemail_message() {
         [
             "amd.voicemail_message: missing (required when on_machine = \"voicemail\", which warm and hot lists default to)"
         ]
+    );
+}
+
+#[test]
+fn amd_tuning_keys_are_the_detectors_own_names() {
+    let d = Dir::new();
+    let text = MINIMAL.to_string()
+        + "\n[amd]\nsilence_floor = 40\nafter_short_greeting_silence_ms = 450\nmargin_db = 12\n\
+           beep_min_hz = 500\nbeep_wait_ms = 4000\n";
+    let f = d.write("t.toml", &text);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(
+        c.amd.detector,
+        crate::amd::Settings {
+            silence_floor: 40,
+            after_short_greeting_silence_ms: 450,
+            margin_db: 12.0,
+            beep_min_hz: 500,
+            beep_wait_ms: 4000,
+            ..crate::amd::Settings::default()
+        }
+    );
+    // the same key from the environment
+    let env = Env::from_pairs([("DIALER__CAMPAIGN__T__AMD__GREETING_MS", "2500")]);
+    assert_eq!(load_with(&f, &env).unwrap().amd.detector.greeting_ms, 2500);
+}
+
+#[test]
+fn amd_tuning_problems_name_the_key() {
+    let d = Dir::new();
+    let text = MINIMAL.to_string()
+        + "\n[amd]\nsilence_threshold = 256\nbeep_min_hz = 1900\nbeep_max_hz = 1000\n";
+    let f = d.write("t.toml", &text);
+    let p = problems(load_with(&f, &no_env()));
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].starts_with("amd.silence_threshold: renamed to `silence_floor`"),
+        "{p:?}"
+    );
+    assert!(p[1].starts_with("amd.beep_min_hz: "), "{p:?}");
+    assert!(p[1].contains("beep_max_hz"), "{p:?}");
+    let f = d.write(
+        "u.toml",
+        &(MINIMAL.to_string() + "\n[amd]\ngreeting_ms = 0\n"),
+    );
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        ["amd.greeting_ms: amd setting `greeting_ms` must be greater than zero"]
     );
 }
 

@@ -784,7 +784,7 @@ impl Switchboard {
     pub fn amd_settings(&self, call: CallKey) -> Option<crate::amd::Settings> {
         let c = self.calls.get(&call)?;
         let rt = self.campaigns.get(&c.campaign)?;
-        Some(amd_settings(&rt.campaign.amd))
+        Some(rt.campaign.amd.detector.clone())
     }
 
     /// Close every agent's open interval at `now` (shutdown).
@@ -1276,13 +1276,13 @@ fn flow_settings(c: &Campaign) -> flow::Settings {
         amd: c.amd.enabled,
         // The detector decides within its total analysis time once audio flows; a second
         // more covers a line that sends no audio at all.
-        amd_limit: Duration::from_millis(u64::from(amd_settings(&c.amd).total_analysis_ms) + 1000),
+        amd_limit: Duration::from_millis(u64::from(c.amd.detector.total_analysis_ms) + 1000),
         on_machine: match c.amd.on_machine {
             crate::campaign::OnMachine::Hangup => OnMachine::HangUp,
             crate::campaign::OnMachine::Voicemail { .. } => OnMachine::Voicemail,
         },
         notsure_is_human: c.amd.on_notsure == crate::campaign::OnNotSure::TreatAsHuman,
-        beep_wait: Duration::from_millis(u64::from(c.amd.beep_wait_ms)),
+        beep_wait: Duration::from_millis(u64::from(c.amd.detector.beep_wait_ms)),
         agentless: c.mode == Mode::Agentless,
         survey: c
             .survey
@@ -1303,33 +1303,6 @@ fn flow_settings(c: &Campaign) -> flow::Settings {
             }),
         record: c.recording,
     }
-}
-
-/// The detector's settings from the campaign's `[amd]` table; what the file does not set keeps
-/// the detector's defaults.
-fn amd_settings(a: &crate::campaign::AmdSettings) -> crate::amd::Settings {
-    let mut s = crate::amd::Settings {
-        beep_wait_ms: a.beep_wait_ms,
-        ..crate::amd::Settings::default()
-    };
-    let set = |field: &mut u32, v: Option<u32>| {
-        if let Some(v) = v {
-            *field = v;
-        }
-    };
-    set(&mut s.initial_silence_ms, a.initial_silence_ms);
-    set(&mut s.greeting_ms, a.greeting_ms);
-    set(
-        &mut s.after_greeting_silence_ms,
-        a.after_greeting_silence_ms,
-    );
-    set(&mut s.total_analysis_ms, a.total_analysis_ms);
-    set(&mut s.min_word_length_ms, a.min_word_length_ms);
-    set(&mut s.between_words_silence_ms, a.between_words_silence_ms);
-    set(&mut s.maximum_number_of_words, a.maximum_number_of_words);
-    set(&mut s.maximum_word_length_ms, a.maximum_word_length_ms);
-    set(&mut s.silence_floor, a.silence_threshold);
-    s
 }
 
 fn prompt_file(c: &Campaign, prompt: Prompt) -> Option<PathBuf> {
