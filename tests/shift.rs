@@ -791,11 +791,16 @@ async fn reload_mid_shift() {
     .unwrap();
     let broken_at = jiff::Timestamp::now().as_millisecond();
     s.proc.signal(libc::SIGHUP);
-    let refused = rig::eventually("the reload refused", Duration::from_secs(20), || async {
+    let refused = rig::eventually("the file refused", Duration::from_secs(20), || async {
         let log = s.log_text();
-        (lines_with(&log, "reload refused") == 1).then_some(log)
+        (lines_with(&log, "reloaded") == 1).then_some(log)
     })
     .await;
+    let kept = refused
+        .lines()
+        .find(|l| l.contains("campaign file refused: its running version stays"))
+        .unwrap_or_else(|| panic!("the old version is not said to stay:\n{refused}"));
+    assert!(kept.contains("campaign=reload"), "{kept}");
     let key_line = refused
         .lines()
         .find(|l| l.contains("key=dialing.max_concurrent"))
@@ -819,12 +824,21 @@ async fn reload_mid_shift() {
     // A valid change: at most one call at a time, for new dials.
     std::fs::write(&file, progressive(&zone, "1")).unwrap();
     s.proc.signal(libc::SIGHUP);
-    rig::eventually(
+    let applied = rig::eventually(
         "the second reload applied",
         Duration::from_secs(20),
-        || async { (lines_with(&s.log_text(), "reloaded") == 1).then_some(()) },
+        || async {
+            let log = s.log_text();
+            (lines_with(&log, "reloaded") == 2).then_some(log)
+        },
     )
     .await;
+    let line = applied
+        .lines()
+        .filter(|l| l.contains("reloaded"))
+        .nth(1)
+        .unwrap();
+    assert!(line.contains("kept=0"), "{line}");
     let applied_at = jiff::Timestamp::now().as_millisecond();
     let dials_then = s.campaign("reload").await["dials"].as_u64().unwrap();
     rig::eventually(

@@ -1,7 +1,8 @@
 //! `dialer run`: the daemon. Runs every enabled campaign of the config's campaigns directory.
 //!
-//! SIGHUP (`systemctl reload`) re-reads `dialer.toml` and the campaign files: a valid set
-//! applies to new dials; an invalid one is logged with file and key and the old one stays.
+//! SIGHUP (`systemctl reload`) re-reads `dialer.toml` and the campaign files: valid files apply
+//! to new dials; a campaign file with problems keeps its running version, and each problem is
+//! logged with file and key; a broken `dialer.toml` keeps everything as it runs.
 //! SIGTERM or Ctrl-C stops new dials, lets live calls finish up to `--drain`, flushes the store
 //! and exits 0. Under systemd it sends READY, RELOADING, STOPPING and watchdog pings.
 //!
@@ -49,6 +50,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let enabled: Vec<_> = loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
         let names: Vec<String> = enabled.iter().map(|c| c.name.clone()).collect();
         let rosters = telemetry::rosters(&loaded.config, &enabled);
+        let running = enabled.clone();
         let daemon = Daemon::start(loaded.config, enabled, store, options)
             .await
             .context("cannot start the daemon")?;
@@ -68,7 +70,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         });
         api.readiness().set(Phase::Running);
         tracing::info!(sip = %daemon.sip_addr(), api = %bind, campaigns = ?names, "dialer running");
-        let code = serve(g, daemon, &api).await;
+        let code = serve(g, daemon, &api, running).await;
         let _ = stop_api.send(());
         let _ = server.await;
         code
@@ -104,7 +106,12 @@ pub(crate) async fn open_store(g: &Global, config: &DaemonConfig) -> anyhow::Res
 }
 
 /// Signals, systemd notifications and the watchdog around a running daemon, until it stops.
-async fn serve(g: &Global, daemon: Daemon, api: &Api) -> anyhow::Result<ExitCode> {
+async fn serve(
+    g: &Global,
+    daemon: Daemon,
+    api: &Api,
+    mut running: Vec<crate::campaign::Campaign>,
+) -> anyhow::Result<ExitCode> {
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -115,8 +122,19 @@ async fn serve(g: &Global, daemon: Daemon, api: &Api) -> anyhow::Result<ExitCode
         tokio::select! {
             _ = hup.recv() => {
                 notify::reloading();
-                match config::load_all(&g.config) {
-                    Ok(loaded) => {
+                match config::reload(&g.config, &running) {
+                    Ok(reload) => {
+                        for p in &reload.problems {
+                            tracing::error!(file = %p.file.display(), key = %p.key, "{}", p.message);
+                        }
+                        for (file, name) in &reload.kept {
+                            tracing::error!(
+                                file = %file.display(),
+                                campaign = %name,
+                                "campaign file refused: its running version stays"
+                            );
+                        }
+                        let loaded = reload.loaded;
                         let enabled: Vec<_> =
                             loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
                         let n = enabled.len();
@@ -125,8 +143,9 @@ async fn serve(g: &Global, daemon: Daemon, api: &Api) -> anyhow::Result<ExitCode
                             Err(err) => tracing::error!("{err:#}; the API keeps its tokens"),
                         }
                         api.set_rosters(telemetry::rosters(&loaded.config, &enabled));
+                        running = enabled.clone();
                         daemon.reload(enabled).await;
-                        tracing::info!(campaigns = n, "reloaded");
+                        tracing::info!(campaigns = n, kept = reload.kept.len(), "reloaded");
                     }
                     Err(problems) => {
                         for p in &problems.0 {

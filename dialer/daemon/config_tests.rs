@@ -283,3 +283,53 @@ fn secrets_come_from_systemd_credentials_before_the_environment() {
         .is_err()
     );
 }
+
+#[test]
+fn a_reload_keeps_the_running_version_of_a_broken_campaign_file() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = repo.join("dialer.toml");
+    let running = load_all_with(&config, &Env::default(), None)
+        .unwrap()
+        .campaigns;
+    let hot = running.iter().find(|c| c.name == "hot-upsell").unwrap();
+    // hot_upsell.toml breaks (no such trunk); cold_sales.toml changes validly.
+    let env = Env::from_pairs([
+        ("DIALER__CAMPAIGN__HOT_UPSELL__TRUNK", "nope"),
+        ("DIALER__CAMPAIGN__HOT_UPSELL__CALLER_ID", "+12025550199"),
+        ("DIALER__CAMPAIGN__COLD_SALES__DIALING__MAX_CONCURRENT", "7"),
+    ]);
+    let r = reload_with(&config, &env, None, &running).unwrap();
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert_eq!(
+        (r.problems[0].file.clone(), r.problems[0].key.as_str()),
+        (repo.join("campaigns/hot_upsell.toml"), "trunk")
+    );
+    assert_eq!(
+        r.kept,
+        [(
+            repo.join("campaigns/hot_upsell.toml"),
+            "hot-upsell".to_string()
+        )]
+    );
+    assert_eq!(r.loaded.campaigns.len(), 5);
+    let get = |name: &str| r.loaded.campaigns.iter().find(|c| c.name == name).unwrap();
+    // The running version, not the broken file's other (valid) change.
+    assert_eq!(get("hot-upsell").caller_id, hot.caller_id);
+    assert_eq!(get("hot-upsell").trunk, "main");
+    assert_eq!(get("cold-sales").dialing.max_concurrent, 7);
+
+    // A broken file that was not running stays out.
+    let others: Vec<Campaign> = running
+        .iter()
+        .filter(|c| c.name != "hot-upsell")
+        .cloned()
+        .collect();
+    let r = reload_with(&config, &env, None, &others).unwrap();
+    assert!(r.kept.is_empty());
+    assert!(!r.loaded.campaigns.iter().any(|c| c.name == "hot-upsell"));
+
+    // A broken dialer.toml refuses the reload.
+    let env = Env::from_pairs([("DIALER__SIP__BIND", "not an address")]);
+    let e = reload_with(&config, &env, None, &running).unwrap_err();
+    assert!(e.0.iter().any(|p| p.key == "sip.bind"), "{e}");
+}
