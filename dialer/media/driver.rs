@@ -1,29 +1,36 @@
-//! The tokio shell around [`Engine`]: one UDP socket per leg from a port range, one small
-//! receive task per socket, and one timer task for every leg's deadlines.
+//! The IO shell around [`Engine`]: one UDP socket per leg from a port range, served by a few
+//! worker threads (one per core by default), each with an epoll set over its share of the
+//! sockets.
 //!
-//! The engine sits behind one mutex that is never held across an await: a receive task takes
-//! it to feed a datagram in (relayed packets come out at once), the timer task to run due
-//! legs; what they pulled out is sent after the lock is released, straight on the legs'
-//! non-blocking sockets (a full socket buffer drops the packet, as RTP should). Every outgoing
-//! packet's delay against its due time (its 20 ms tick, or the arrival of the packet it relays)
-//! is counted in [`DriverStats`].
+//! A worker waits for readable sockets, reads one datagram from each ready one together with
+//! the kernel's arrival stamp, then takes the engine's lock once for the whole batch: feeds the
+//! datagrams in (relayed packets come out at once) and, on worker 0, which keeps the engine's
+//! clock, runs the legs whose deadlines have come. What it pulled out is sent after the lock is
+//! released, each packet on its leg's non-blocking socket (a full socket buffer drops it, as RTP
+//! should). Commands (`play`, `bridge`, …) take the same lock from the caller's thread and send
+//! what they produced themselves; a deadline that moved earlier wakes worker 0.
+//!
+//! Every outgoing packet's delay against its due time is counted in [`DriverStats`]: a relayed
+//! packet is due when the packet it relays reached our socket (the kernel's stamp, so time spent
+//! queued before we read it counts), a generated one at its 20 ms tick.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
 
 use socket2::{SockAddr, SockRef};
-use tokio::net::UdpSocket;
-use tokio::sync::{Notify, mpsc};
-use tokio::task::AbortHandle;
+use tokio::sync::mpsc;
 
 use super::bridge::{BridgeError, Engine, LegEvent, LegId};
 use super::sdp::RemoteMedia;
 use super::session::{FrameSink, Pcm, PromptId, Session, SessionConfig, Stats, Transmit};
+use super::sys::{self, Epoll, EventFd};
 use super::wav::{WavError, WavWriter};
 
 /// How the media driver binds and behaves.
@@ -40,6 +47,12 @@ pub struct DriverConfig {
     pub keepalive: bool,
     /// Seed for SSRCs and initial sequence numbers/timestamps.
     pub seed: u64,
+    /// Worker threads serving the sockets; 0: one per core.
+    pub workers: usize,
+    /// A busy worker waits this long after waking before it looks at its sockets again, so that
+    /// it serves a batch of packets per wake-up instead of being woken for each one; a relayed
+    /// packet may wait up to this long. Zero: serve each packet as soon as it is ready.
+    pub poll_interval: Duration,
 }
 
 impl Default for DriverConfig {
@@ -51,6 +64,8 @@ impl Default for DriverConfig {
             inactivity: Duration::from_secs(30),
             keepalive: true,
             seed: 0x5eed,
+            workers: 0,
+            poll_interval: Duration::from_millis(1),
         }
     }
 }
@@ -68,9 +83,11 @@ pub enum MediaError {
     Bridge(#[from] BridgeError),
     #[error("recording: {0}")]
     Recording(#[from] WavError),
+    #[error("cannot start the media workers: {0}")]
+    Start(io::Error),
 }
 
-/// Send-side counters of the whole driver.
+/// Counters of the whole driver.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriverStats {
     /// Packets handed to the kernel.
@@ -81,6 +98,8 @@ pub struct DriverStats {
     pub max_delay_us: u64,
     /// Packets the kernel refused (full buffer, unreachable).
     pub send_errors: u64,
+    /// Datagrams read from the legs' sockets.
+    pub received: u64,
 }
 
 /// One open leg: its id, the local address to put in SDP, and its events.
@@ -94,7 +113,8 @@ struct LegIo {
     socket: Arc<UdpSocket>,
     port: Option<u16>,
     events: mpsc::UnboundedSender<LegEvent>,
-    task: AbortHandle,
+    worker: usize,
+    token: u64,
 }
 
 struct State {
@@ -102,24 +122,51 @@ struct State {
     legs: HashMap<LegId, LegIo>,
     free_ports: VecDeque<u16>,
     rng: u64,
+    /// The deadline worker 0 sleeps towards.
     timer_at: Option<Instant>,
+    next_worker: usize,
+    next_token: u64,
 }
+
+/// One worker's epoll set, its wake-up, and the sockets it serves by token.
+struct Worker {
+    epoll: Epoll,
+    wake: EventFd,
+    sockets: Mutex<HashMap<u64, (LegId, Arc<UdpSocket>)>>,
+}
+
+/// The token of a worker's eventfd (socket tokens count up from 0).
+const WAKE: u64 = u64::MAX;
+/// Datagrams read per wake-up (at most one per ready socket).
+const BATCH: usize = 256;
+/// Receive buffer per datagram; larger ones are dropped.
+const MAX_DATAGRAM: usize = 2048;
+/// A relayed packet is late when it leaves more than this after its source packet arrived.
+const LATE: Duration = Duration::from_millis(20);
 
 struct Shared {
     cfg: DriverConfig,
     state: Mutex<State>,
-    wake: Arc<Notify>,
-    timer: Mutex<Option<AbortHandle>>,
+    workers: Vec<Worker>,
+    stop: AtomicBool,
     sent: AtomicU64,
     late: AtomicU64,
     max_delay_us: AtomicU64,
     send_errors: AtomicU64,
+    received: AtomicU64,
+}
+
+/// Stops and joins the workers when the last [`Driver`] handle goes.
+struct Handle {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 /// A handle on the media driver; clone it freely.
 #[derive(Clone)]
 pub struct Driver {
     shared: Arc<Shared>,
+    _handle: Arc<Handle>,
 }
 
 type Outgoing = Vec<(Arc<UdpSocket>, Transmit)>;
@@ -133,14 +180,40 @@ fn splitmix(state: &mut u64) -> u64 {
 }
 
 impl Driver {
-    /// Start the driver (its timer task) on the current tokio runtime.
+    /// Start the driver and its worker threads (no async runtime needed).
+    ///
+    /// # Panics
+    /// When the kernel refuses an epoll set, an eventfd or a thread (out of descriptors or
+    /// memory); [`Driver::try_start`] returns that as an error instead.
     pub fn start(cfg: DriverConfig) -> Driver {
+        match Driver::try_start(cfg) {
+            Ok(d) => d,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Start the driver and its worker threads.
+    pub fn try_start(cfg: DriverConfig) -> Result<Driver, MediaError> {
         let free_ports = if cfg.port_min == 0 && cfg.port_max == 0 {
             VecDeque::new()
         } else {
             let first = cfg.port_min + (cfg.port_min & 1);
             (first..cfg.port_max).step_by(2).collect()
         };
+        let n = match cfg.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let w = Worker {
+                epoll: Epoll::new().map_err(MediaError::Start)?,
+                wake: EventFd::new().map_err(MediaError::Start)?,
+                sockets: Mutex::new(HashMap::new()),
+            };
+            w.epoll.add(w.wake.raw(), WAKE).map_err(MediaError::Start)?;
+            workers.push(w);
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 engine: Engine::new(),
@@ -148,31 +221,45 @@ impl Driver {
                 free_ports,
                 rng: cfg.seed,
                 timer_at: None,
+                next_worker: 0,
+                next_token: 0,
             }),
             cfg,
-            wake: Arc::new(Notify::new()),
-            timer: Mutex::new(None),
+            workers,
+            stop: AtomicBool::new(false),
             sent: AtomicU64::new(0),
             late: AtomicU64::new(0),
             max_delay_us: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
+            received: AtomicU64::new(0),
         });
-        let timer = tokio::spawn(timer_task(Arc::downgrade(&shared), shared.wake.clone()));
-        if let Ok(mut t) = shared.timer.lock() {
-            *t = Some(timer.abort_handle());
+        let mut handle = Handle {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            let sh = shared.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("media-{i}"))
+                .spawn(move || worker(sh, i))
+                .map_err(MediaError::Start)?;
+            handle.threads.push(t);
         }
-        Driver { shared }
+        Ok(Driver {
+            shared,
+            _handle: Arc::new(handle),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.shared)
     }
 
-    fn bind(&self, st: &mut State) -> Result<(std::net::UdpSocket, Option<u16>), MediaError> {
+    fn bind(&self, st: &mut State) -> Result<(UdpSocket, Option<u16>), MediaError> {
         let cfg = &self.shared.cfg;
         if cfg.port_min == 0 && cfg.port_max == 0 {
             let addr = SocketAddr::new(cfg.bind, 0);
-            return std::net::UdpSocket::bind(addr)
+            return UdpSocket::bind(addr)
                 .map(|s| (s, None))
                 .map_err(|source| MediaError::Bind { addr, source });
         }
@@ -181,7 +268,7 @@ impl Driver {
                 break;
             };
             let addr = SocketAddr::new(cfg.bind, port);
-            match std::net::UdpSocket::bind(addr) {
+            match UdpSocket::bind(addr) {
                 Ok(s) => return Ok((s, Some(port))),
                 // Taken by someone else: try it again later.
                 Err(_) => st.free_ports.push_back(port),
@@ -197,32 +284,60 @@ impl Driver {
     /// Open a leg: bind its socket and start receiving. Give its `local` address in the SDP.
     pub fn open_leg(&self) -> Result<Leg, MediaError> {
         let mut st = self.lock();
-        let (std_sock, port) = self.bind(&mut st)?;
-        let local = std_sock.local_addr().map_err(|source| MediaError::Bind {
+        let (sock, port) = self.bind(&mut st)?;
+        let local = sock.local_addr().map_err(|source| MediaError::Bind {
             addr: SocketAddr::new(self.shared.cfg.bind, port.unwrap_or(0)),
             source,
         })?;
-        let bind_err = |source| MediaError::Bind {
-            addr: local,
-            source,
+        let give_back = |st: &mut State| {
+            if let Some(p) = port {
+                st.free_ports.push_back(p);
+            }
         };
-        std_sock.set_nonblocking(true).map_err(bind_err)?;
-        let socket = Arc::new(UdpSocket::from_std(std_sock).map_err(bind_err)?);
+        let setup = sock
+            .set_nonblocking(true)
+            .and_then(|()| sys::enable_rx_timestamps(sock.as_raw_fd()));
+        if let Err(source) = setup {
+            give_back(&mut st);
+            return Err(MediaError::Bind {
+                addr: local,
+                source,
+            });
+        }
+        let socket = Arc::new(sock);
         let r = splitmix(&mut st.rng);
         let mut sc = SessionConfig::new(r as u32, (r >> 32) as u16, splitmix(&mut st.rng) as u32);
         sc.inactivity = self.shared.cfg.inactivity;
         sc.keepalive = self.shared.cfg.keepalive;
+        let worker = st.next_worker % self.shared.workers.len();
+        st.next_worker = st.next_worker.wrapping_add(1);
+        let token = st.next_token;
+        st.next_token += 1;
         let id = st.engine.add(Session::new(sc));
+        let w = &self.shared.workers[worker];
+        {
+            let mut socks = w.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            socks.insert(token, (id, socket.clone()));
+            if let Err(source) = w.epoll.add(socket.as_raw_fd(), token) {
+                socks.remove(&token);
+                drop(socks);
+                st.engine.remove(Instant::now(), id);
+                give_back(&mut st);
+                return Err(MediaError::Bind {
+                    addr: local,
+                    source,
+                });
+            }
+        }
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(recv_task(Arc::downgrade(&self.shared), id, socket.clone()))
-            .abort_handle();
         st.legs.insert(
             id,
             LegIo {
                 socket,
                 port,
                 events: tx,
-                task,
+                worker,
+                token,
             },
         );
         Ok(Leg {
@@ -232,33 +347,42 @@ impl Driver {
         })
     }
 
-    /// Close a leg: its socket, task and port are released; returns its counters.
+    /// Close a leg: its socket and port are released; returns its counters.
     pub fn close_leg(&self, id: LegId) -> Option<Stats> {
         let now = Instant::now();
-        let (stats, out) = {
+        let mut out = Outgoing::new();
+        let (stats, socket) = {
             let mut st = self.lock();
             let session = st.engine.remove(now, id);
-            let out = drain(&mut st);
-            if let Some(io) = st.legs.remove(&id) {
-                io.task.abort();
+            drain(&mut st, &mut out);
+            let socket = st.legs.remove(&id).map(|io| {
+                let w = &self.shared.workers[io.worker];
+                let mut socks = w.sockets.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = w.epoll.delete(io.socket.as_raw_fd());
+                socks.remove(&io.token);
                 if let Some(p) = io.port {
                     st.free_ports.push_back(p);
                 }
-            }
-            (session.map(|s| s.stats().clone()), out)
+                io.socket
+            });
+            (session.map(|s| s.stats().clone()), socket)
         };
-        self.send(out);
+        send(&self.shared, &mut out);
+        // Usually the last reference: the socket closes here, before the port is reused.
+        drop(socket);
         stats
     }
 
     /// Run `f` on a leg's session (set_remote, play, set_analyzer, …) and act on what it did.
     pub fn with<R>(&self, id: LegId, f: impl FnOnce(&mut Session) -> R) -> Result<R, MediaError> {
-        let (r, out) = {
+        let mut out = Outgoing::new();
+        let r = {
             let mut st = self.lock();
             let r = st.engine.with(id, f).ok_or(MediaError::NoSuchLeg)?;
-            (r, drain(&mut st))
+            self.after_command(&mut st, &mut out);
+            r
         };
-        self.send(out);
+        send(&self.shared, &mut out);
         Ok(r)
     }
 
@@ -279,8 +403,8 @@ impl Driver {
         self.with(id, |s| s.stop_prompts())
     }
 
-    /// Plug the analyzer (AMD) into a leg's decoded frames. It runs under the driver's lock,
-    /// so it should be quick or hand frames on.
+    /// Plug the analyzer (AMD) into a leg's decoded frames. It runs on a media worker under the
+    /// engine's lock, so it should be quick or hand frames on.
     pub fn set_analyzer(&self, id: LegId, sink: Box<dyn FrameSink>) -> Result<(), MediaError> {
         self.with(id, |s| s.set_analyzer(Some(sink)))
     }
@@ -305,24 +429,26 @@ impl Driver {
             None => None,
         };
         let now = Instant::now();
-        let out = {
+        let mut out = Outgoing::new();
+        {
             let mut st = self.lock();
             st.engine.bridge(now, left, right, sink)?;
-            drain(&mut st)
-        };
-        self.send(out);
+            self.after_command(&mut st, &mut out);
+        }
+        send(&self.shared, &mut out);
         Ok(())
     }
 
     /// Undo the bridge `id` is in.
     pub fn unbridge(&self, id: LegId) {
         let now = Instant::now();
-        let out = {
+        let mut out = Outgoing::new();
+        {
             let mut st = self.lock();
             st.engine.unbridge(now, id);
-            drain(&mut st)
-        };
-        self.send(out);
+            self.after_command(&mut st, &mut out);
+        }
+        send(&self.shared, &mut out);
     }
 
     /// Number of open legs.
@@ -330,7 +456,12 @@ impl Driver {
         self.lock().engine.len()
     }
 
-    /// Send-side counters.
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.workers.len()
+    }
+
+    /// Driver-wide counters.
     pub fn stats(&self) -> DriverStats {
         let s = &self.shared;
         DriverStats {
@@ -338,24 +469,28 @@ impl Driver {
             late: s.late.load(Ordering::Relaxed),
             max_delay_us: s.max_delay_us.load(Ordering::Relaxed),
             send_errors: s.send_errors.load(Ordering::Relaxed),
+            received: s.received.load(Ordering::Relaxed),
         }
     }
 
-    /// Send what a command produced, and let the timer task see new deadlines.
-    fn send(&self, out: Outgoing) {
-        self.shared.wake.notify_one();
-        send(&self.shared, out);
+    fn after_command(&self, st: &mut State, out: &mut Outgoing) {
+        drain(st, out);
+        wake_timer_if_earlier(&self.shared, st);
     }
 }
 
-impl Drop for Shared {
+impl Drop for Handle {
     fn drop(&mut self) {
-        if let Ok(Some(t)) = self.timer.get_mut().map(|t| t.take()) {
-            t.abort();
+        self.shared.stop.store(true, Ordering::Release);
+        for w in &self.shared.workers {
+            w.wake.wake();
         }
-        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        for io in st.legs.values() {
-            io.task.abort();
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            // The last handle may go on a worker itself (held by an analyzer it dropped).
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -366,9 +501,8 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 }
 
 /// Pull everything the engine produced: transmits (with their sockets) to send after
-/// unlocking, events straight to their legs; wake the timer task if a deadline moved earlier.
-fn drain(st: &mut State) -> Outgoing {
-    let mut out = Vec::new();
+/// unlocking, events straight to their legs.
+fn drain(st: &mut State, out: &mut Outgoing) {
     while let Some((id, t)) = st.engine.poll_transmit() {
         if let Some(io) = st.legs.get(&id) {
             out.push((io.socket.clone(), t));
@@ -379,29 +513,34 @@ fn drain(st: &mut State) -> Outgoing {
             let _ = io.events.send(ev);
         }
     }
-    out
 }
 
-fn needs_wake(st: &mut State) -> bool {
-    match (st.engine.poll_timeout(), st.timer_at) {
+/// Wake worker 0 when the engine's next deadline is earlier than the one it sleeps towards.
+fn wake_timer_if_earlier(shared: &Shared, st: &mut State) {
+    let d = st.engine.poll_timeout();
+    let earlier = match (d, st.timer_at) {
         (Some(d), Some(t)) => d < t,
         (Some(_), None) => true,
         _ => false,
+    };
+    if earlier {
+        st.timer_at = d;
+        shared.workers[0].wake.wake();
     }
 }
 
-fn send(shared: &Shared, out: Outgoing) {
+fn send(shared: &Shared, out: &mut Outgoing) {
     if out.is_empty() {
         return;
     }
     let mut late = 0;
     let mut errors = 0;
-    let mut max = 0;
-    let now = Instant::now();
-    for (sock, t) in &out {
-        let delay = now.saturating_duration_since(t.due).as_micros() as u64;
+    let mut max = Duration::ZERO;
+    let n = out.len() as u64;
+    for (sock, t) in out.drain(..) {
+        let delay = Instant::now().saturating_duration_since(t.due);
         max = max.max(delay);
-        if delay > 20_000 {
+        if delay > LATE {
             late += 1;
         }
         if SockRef::from(sock.as_ref())
@@ -411,76 +550,145 @@ fn send(shared: &Shared, out: Outgoing) {
             errors += 1;
         }
     }
-    shared.sent.fetch_add(out.len() as u64, Ordering::Relaxed);
+    shared.sent.fetch_add(n, Ordering::Relaxed);
     if late > 0 {
         shared.late.fetch_add(late, Ordering::Relaxed);
     }
     if errors > 0 {
         shared.send_errors.fetch_add(errors, Ordering::Relaxed);
     }
-    shared.max_delay_us.fetch_max(max, Ordering::Relaxed);
+    shared
+        .max_delay_us
+        .fetch_max(max.as_micros() as u64, Ordering::Relaxed);
 }
 
-async fn recv_task(weak: Weak<Shared>, id: LegId, socket: Arc<UdpSocket>) {
-    let mut buf = vec![0u8; 2048];
-    loop {
-        let (n, from) = match socket.recv_from(&mut buf).await {
-            Ok(v) => v,
-            // ICMP errors from an earlier send surface here on some systems: not fatal.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+/// A datagram read in a batch: where it is in the batch buffer, and when it arrived.
+struct Rx {
+    id: LegId,
+    from: SocketAddr,
+    stamp: Option<SystemTime>,
+    len: usize,
+}
+
+/// The arrival instant of a datagram the kernel stamped at `stamp` (realtime), given a
+/// monotonic and a realtime reading taken together after it arrived.
+fn arrival(stamp: Option<SystemTime>, mono: Instant, real: SystemTime) -> Instant {
+    match stamp.and_then(|s| real.duration_since(s).ok()) {
+        // A realtime step (NTP) could make the difference absurd; trust a plausible one only.
+        Some(age) if age < Duration::from_secs(10) => mono.checked_sub(age).unwrap_or(mono),
+        _ => mono,
+    }
+}
+
+fn worker(shared: Arc<Shared>, index: usize) {
+    let mut events = sys::empty_events(BATCH);
+    let mut buf = vec![0u8; BATCH * MAX_DATAGRAM];
+    let mut rx: Vec<Rx> = Vec::with_capacity(BATCH);
+    let mut out = Outgoing::with_capacity(BATCH);
+    // Worker 0's next engine deadline.
+    let mut deadline: Option<Instant> = None;
+    let me = &shared.workers[index];
+    let interval = shared.cfg.poll_interval;
+    while !shared.stop.load(Ordering::Acquire) {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let n = match me.epoll.wait(&mut events, timeout) {
+            Ok(n) => n,
             Err(e) => {
-                tracing::warn!(error = %e, "RTP socket receive failed; leg stops receiving");
+                tracing::error!(error = %e, worker = index, "media worker cannot wait; it stops");
                 return;
             }
         };
-        let now = Instant::now();
-        let Some(shared) = weak.upgrade() else {
-            return;
-        };
-        let (out, wake) = {
-            let mut st = lock(&shared);
-            st.engine.handle_datagram(now, id, from, &buf[..n]);
-            (drain(&mut st), needs_wake(&mut st))
-        };
-        if wake {
-            shared.wake.notify_one();
+        let woke = Instant::now();
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve(
+                &shared,
+                index,
+                &events[..n],
+                &mut buf,
+                &mut rx,
+                &mut out,
+                &mut deadline,
+            )
+        }));
+        if step.is_err() {
+            // A panicking analyzer or sink must not take the worker (and its legs) down.
+            tracing::error!(worker = index, "media worker caught a panic; it goes on");
+            rx.clear();
+            out.clear();
+            deadline = (index == 0).then(Instant::now);
         }
-        send(&shared, out);
+        // Let the next batch gather (not past worker 0's next deadline).
+        let until = deadline.map_or(woke + interval, |d| d.min(woke + interval));
+        let now = Instant::now();
+        if until > now {
+            std::thread::sleep(until - now);
+        }
     }
 }
 
-async fn timer_task(weak: Weak<Shared>, wake: Arc<Notify>) {
-    loop {
-        let Some(shared) = weak.upgrade() else {
-            return;
-        };
-        let at = {
-            let mut st = lock(&shared);
-            st.timer_at = st.engine.poll_timeout();
-            st.timer_at
-        };
-        drop(shared);
-        match at {
-            Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => {}
-                    _ = wake.notified() => continue,
-                }
-            }
-            None => {
-                wake.notified().await;
+/// One round of a worker: read the ready sockets, run the batch (and, on worker 0, the timers)
+/// through the engine under one lock, send the result.
+fn serve(
+    shared: &Shared,
+    index: usize,
+    events: &[sys::EpollEvent],
+    buf: &mut [u8],
+    rx: &mut Vec<Rx>,
+    out: &mut Outgoing,
+    deadline: &mut Option<Instant>,
+) {
+    let me = &shared.workers[index];
+    rx.clear();
+    if !events.is_empty() {
+        let socks = me.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        for ev in events {
+            let token = sys::token(ev);
+            if token == WAKE {
+                me.wake.clear();
                 continue;
             }
+            // A socket closed since the wait has left the map.
+            let Some((id, sock)) = socks.get(&token) else {
+                continue;
+            };
+            let slot = &mut buf[rx.len() * MAX_DATAGRAM..(rx.len() + 1) * MAX_DATAGRAM];
+            match sys::recv_stamped(sock.as_raw_fd(), slot) {
+                Ok(r) => rx.push(Rx {
+                    id: *id,
+                    from: r.from,
+                    stamp: r.stamp,
+                    len: r.len,
+                }),
+                // Spurious wake-ups, ICMP errors from an earlier send, oversized datagrams:
+                // nothing to feed; a level-triggered socket with more queued comes back.
+                Err(_) => {}
+            }
         }
-        let Some(shared) = weak.upgrade() else {
-            return;
-        };
-        let now = Instant::now();
-        let out = {
-            let mut st = lock(&shared);
-            st.engine.handle_timeout(now);
-            drain(&mut st)
-        };
-        send(&shared, out);
     }
+    // Every datagram of the batch arrived before these readings.
+    let (now, real) = (Instant::now(), SystemTime::now());
+    {
+        let mut st = lock(shared);
+        for (k, r) in rx.iter().enumerate() {
+            let data = &buf[k * MAX_DATAGRAM..k * MAX_DATAGRAM + r.len];
+            let at = arrival(r.stamp, now, real);
+            st.engine.handle_datagram(at, r.id, r.from, data);
+        }
+        if index == 0 {
+            st.engine.handle_timeout(now);
+        }
+        drain(&mut st, out);
+        if index == 0 {
+            st.timer_at = st.engine.poll_timeout();
+            *deadline = st.timer_at;
+        } else {
+            wake_timer_if_earlier(shared, &mut st);
+        }
+    }
+    if !rx.is_empty() {
+        shared
+            .received
+            .fetch_add(rx.len() as u64, Ordering::Relaxed);
+    }
+    send(shared, out);
 }

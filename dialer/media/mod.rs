@@ -16,6 +16,7 @@ pub mod g711;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+mod sys;
 pub mod wav;
 
 pub use bridge::{Engine, LegEvent, LegId, RecordSink};
