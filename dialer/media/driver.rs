@@ -124,7 +124,8 @@ struct State {
     rng: u64,
     /// The deadline worker 0 sleeps towards.
     timer_at: Option<Instant>,
-    next_worker: usize,
+    /// Legs each worker serves.
+    load: Vec<usize>,
     next_token: u64,
 }
 
@@ -221,7 +222,7 @@ impl Driver {
                 free_ports,
                 rng: cfg.seed,
                 timer_at: None,
-                next_worker: 0,
+                load: vec![0; n],
                 next_token: 0,
             }),
             cfg,
@@ -309,8 +310,8 @@ impl Driver {
         let mut sc = SessionConfig::new(r as u32, (r >> 32) as u16, splitmix(&mut st.rng) as u32);
         sc.inactivity = self.shared.cfg.inactivity;
         sc.keepalive = self.shared.cfg.keepalive;
-        let worker = st.next_worker % self.shared.workers.len();
-        st.next_worker = st.next_worker.wrapping_add(1);
+        // The least busy worker.
+        let worker = (0..st.load.len()).min_by_key(|&w| st.load[w]).unwrap_or(0);
         let token = st.next_token;
         st.next_token += 1;
         let id = st.engine.add(Session::new(sc));
@@ -329,6 +330,7 @@ impl Driver {
                 });
             }
         }
+        st.load[worker] += 1;
         let (tx, rx) = mpsc::unbounded_channel();
         st.legs.insert(
             id,
@@ -360,6 +362,7 @@ impl Driver {
                 let mut socks = w.sockets.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = w.epoll.delete(io.socket.as_raw_fd());
                 socks.remove(&io.token);
+                st.load[io.worker] -= 1;
                 if let Some(p) = io.port {
                     st.free_ports.push_back(p);
                 }
@@ -433,6 +436,17 @@ impl Driver {
         {
             let mut st = self.lock();
             st.engine.bridge(now, left, right, sink)?;
+            // Both directions of the call on one worker (the less busy of the two): its sockets
+            // and sessions stay in one core's cache, and each relay is read and sent by the
+            // same thread.
+            let worker = |id| st.legs.get(&id).map(|io: &LegIo| io.worker);
+            if let (Some(l), Some(r)) = (worker(left), worker(right)) {
+                if st.load[r] < st.load[l] {
+                    self.move_leg(&mut st, left, r);
+                } else {
+                    self.move_leg(&mut st, right, l);
+                }
+            }
             self.after_command(&mut st, &mut out);
         }
         send(&self.shared, &mut out);
@@ -470,6 +484,47 @@ impl Driver {
             max_delay_us: s.max_delay_us.load(Ordering::Relaxed),
             send_errors: s.send_errors.load(Ordering::Relaxed),
             received: s.received.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Serve leg `id`'s socket from worker `to` from now on. A datagram queued meanwhile is
+    /// reported by the new epoll set at once (it is level-triggered).
+    fn move_leg(&self, st: &mut State, id: LegId, to: usize) {
+        let Some(io) = st.legs.get_mut(&id) else {
+            return;
+        };
+        if io.worker == to {
+            return;
+        }
+        let fd = io.socket.as_raw_fd();
+        let add = |w: usize| {
+            let w = &self.shared.workers[w];
+            let mut socks = w.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            socks.insert(io.token, (id, io.socket.clone()));
+            let r = w.epoll.add(fd, io.token);
+            if r.is_err() {
+                socks.remove(&io.token);
+            }
+            r
+        };
+        {
+            let w = &self.shared.workers[io.worker];
+            let mut socks = w.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = w.epoll.delete(fd);
+            socks.remove(&io.token);
+        }
+        match add(to) {
+            Ok(()) => {
+                st.load[io.worker] -= 1;
+                st.load[to] += 1;
+                io.worker = to;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot move a media leg to another worker");
+                if let Err(e) = add(io.worker) {
+                    tracing::error!(error = %e, "a media leg lost its worker; it stops receiving");
+                }
+            }
         }
     }
 
@@ -567,6 +622,7 @@ struct Rx {
     id: LegId,
     from: SocketAddr,
     stamp: Option<SystemTime>,
+    at: usize,
     len: usize,
 }
 
@@ -641,27 +697,33 @@ fn serve(
     rx.clear();
     if !events.is_empty() {
         let socks = me.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        // Datagrams are packed one after the other (a few cache lines each, not a slot each).
+        let mut at = 0;
         for ev in events {
             let token = sys::token(ev);
             if token == WAKE {
                 me.wake.clear();
                 continue;
             }
-            // A socket closed since the wait has left the map.
+            // A socket closed (or moved to another worker) since the wait has left the map.
             let Some((id, sock)) = socks.get(&token) else {
                 continue;
             };
-            let slot = &mut buf[rx.len() * MAX_DATAGRAM..(rx.len() + 1) * MAX_DATAGRAM];
-            match sys::recv_stamped(sock.as_raw_fd(), slot) {
-                Ok(r) => rx.push(Rx {
+            // Full: the sockets not read yet are still ready at the next wait.
+            let Some(slot) = buf.get_mut(at..at + MAX_DATAGRAM) else {
+                break;
+            };
+            // Spurious wake-ups, ICMP errors from an earlier send, oversized datagrams: nothing
+            // to feed; a level-triggered socket with more queued comes back.
+            if let Ok(r) = sys::recv_stamped(sock.as_raw_fd(), slot) {
+                rx.push(Rx {
                     id: *id,
                     from: r.from,
                     stamp: r.stamp,
+                    at,
                     len: r.len,
-                }),
-                // Spurious wake-ups, ICMP errors from an earlier send, oversized datagrams:
-                // nothing to feed; a level-triggered socket with more queued comes back.
-                Err(_) => {}
+                });
+                at += r.len;
             }
         }
     }
@@ -669,8 +731,8 @@ fn serve(
     let (now, real) = (Instant::now(), SystemTime::now());
     {
         let mut st = lock(shared);
-        for (k, r) in rx.iter().enumerate() {
-            let data = &buf[k * MAX_DATAGRAM..k * MAX_DATAGRAM + r.len];
+        for r in rx.iter() {
+            let data = &buf[r.at..r.at + r.len];
             let at = arrival(r.stamp, now, real);
             st.engine.handle_datagram(at, r.id, r.from, data);
         }
