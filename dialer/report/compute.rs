@@ -411,6 +411,16 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
         average_handle_time_s: ratio(t.on_call + t.wrap, handled as f64).map(secs),
         talk_minutes_per_agent_hour: ratio(t.on_call / MINUTE_MS as f64, agent_hours),
         dispositions,
+        survey_answers: {
+            let mut m: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+            for a in &d.survey {
+                *m.entry(a.question.clone())
+                    .or_default()
+                    .entry(a.answer.clone())
+                    .or_default() += 1;
+            }
+            m
+        },
         success_codes: p.policy.success.iter().cloned().collect(),
         successes,
         successes_per_agent_hour: ratio(successes as f64, agent_hours),

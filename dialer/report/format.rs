@@ -187,6 +187,9 @@ pub fn table(r: &Report) -> String {
     );
     line(&mut o, "Outcomes", counts(&r.outcomes));
     line(&mut o, "Dispositions", counts(&r.dispositions));
+    for (question, answers) in &r.survey_answers {
+        line(&mut o, &format!("Survey: {question}"), counts(answers));
+    }
     let _ = writeln!(o);
 
     let head = [

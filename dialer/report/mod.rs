@@ -38,6 +38,7 @@
 //! - **dispositions**: rows of `dispositions` created in the period, by code; **successes** are
 //!   those whose code the campaign file marks `success = true`; **successes per agent hour** =
 //!   successes / logged-in hours.
+//! - **survey answers**: rows of `survey_answers` given in the period, per question and value.
 //! - **series**: the period cut into equal buckets (1 min … 1 week, at most 48, aligned to
 //!   multiples of the bucket size since the epoch; the first and last are clipped to the period),
 //!   each with its dials, live answers, abandons, its own abandon rate, the regulatory window's
@@ -61,7 +62,7 @@ use crate::store::{Store, StoreError};
 pub use chart::svg;
 pub use compute::{compute, window_range};
 pub use format::{csv, table};
-pub use query::{AttemptRow, Data, DispositionRow, IntervalRow, LiveRow, load};
+pub use query::{AttemptRow, Data, DispositionRow, IntervalRow, LiveRow, SurveyRow, load};
 
 /// What can go wrong building a report.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +180,8 @@ pub struct Report {
     pub average_handle_time_s: Option<f64>,
     pub talk_minutes_per_agent_hour: Option<f64>,
     pub dispositions: BTreeMap<String, u64>,
+    /// Survey answers given in the period: question → stored value → count.
+    pub survey_answers: BTreeMap<String, BTreeMap<String, u64>>,
     pub success_codes: Vec<String>,
     pub successes: u64,
     pub successes_per_agent_hour: Option<f64>,

@@ -43,6 +43,13 @@ pub struct DispositionRow {
     pub at_ms: i64,
 }
 
+/// A survey answer given in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyRow {
+    pub question: String,
+    pub answer: String,
+}
+
 /// Everything [`super::compute`] needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Data {
@@ -53,6 +60,7 @@ pub struct Data {
     pub amd_machines: Vec<i64>,
     pub intervals: Vec<IntervalRow>,
     pub dispositions: Vec<DispositionRow>,
+    pub survey: Vec<SurveyRow>,
 }
 
 /// Read the rows of campaign `id` for `p`.
@@ -149,12 +157,30 @@ pub async fn load(store: &Store, id: i64, p: &Params) -> Result<Data, StoreError
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
+    let rows = db
+        .query_all_raw(store.stmt(
+            "SELECT question, answer FROM survey_answers \
+             WHERE campaign_id = ? AND answered_at_ms >= ? AND answered_at_ms < ?",
+            vec![id.into(), since.into(), until.into()],
+        ))
+        .await?;
+    let survey = rows
+        .iter()
+        .map(|r| {
+            Ok(SurveyRow {
+                question: r.try_get("", "question")?,
+                answer: r.try_get("", "answer")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
     Ok(Data {
         attempts,
         live,
         amd_machines,
         intervals,
         dispositions,
+        survey,
     })
 }
 

@@ -118,6 +118,13 @@ fn shift() -> Data {
             disp("sale", "b"),
         ],
         amd_machines: vec![],
+        survey: ["yes", "no", "yes"]
+            .into_iter()
+            .map(|a| SurveyRow {
+                question: "satisfied".into(),
+                answer: a.into(),
+            })
+            .collect(),
     }
 }
 
@@ -179,6 +186,11 @@ fn figures_match_the_hand_computed_shift() {
     ));
     assert_eq!(r.successes, 2);
     assert_eq!(r.dispositions["sale"], 2);
+    assert_eq!(
+        r.survey_answers["satisfied"],
+        [("no".to_string(), 1), ("yes".to_string(), 2)].into()
+    );
+    assert!(table(&r).contains("Survey: satisfied"));
     assert_eq!(r.dispositions["not_interested"], 1);
 }
 
