@@ -153,6 +153,8 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
         ("POST", "/v1/agents/alice/login"),
         ("GET", "/v1/agents/alice"),
         ("GET", "/v1/agents/alice/lead"),
+        ("POST", "/v1/agents/alice/dial"),
+        ("POST", "/v1/agents/alice/skip"),
         ("POST", "/v1/agents/alice/disposition"),
         ("GET", "/v1/agents"),
         ("GET", "/v1/campaigns"),
@@ -233,6 +235,14 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     assert!(a.message().contains("alice"), "{}", a.message());
     let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;
     assert_eq!((a.status, a.code()), (409, "no_call".to_string()));
+    for action in ["dial", "skip"] {
+        let a = post(addr, &format!("/v1/agents/alice/{action}"), Some(ALICE), "").await;
+        assert_eq!(
+            (a.status, a.code()),
+            (409, "no_preview".to_string()),
+            "{action}"
+        );
+    }
     let a = post(
         addr,
         "/v1/agents/alice/disposition",

@@ -82,6 +82,7 @@ async fn records_become_rows() {
                 campaign_id,
                 lead_id,
                 trunk: "main".into(),
+                agent: None,
                 at: t0,
             })
             .await
@@ -106,6 +107,7 @@ async fn records_become_rows() {
             state: State::OnCall,
             reason: None,
             call: Some(1),
+            campaign: None,
             start: t0 + Duration::from_millis(10_600),
             end: t0 + Duration::from_millis(70_000),
         }))
@@ -194,6 +196,7 @@ async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
             campaign_id,
             lead_id,
             trunk: "main".into(),
+            agent: None,
             at: t0,
         })
         .await
@@ -250,6 +253,7 @@ async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started
                 campaign_id,
                 lead_id,
                 trunk: "main".into(),
+                agent: None,
                 at: t0,
             })
             .await
@@ -293,5 +297,87 @@ async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started
         assert_eq!(a.message_at_ms, Some(T0_MS + 15_050));
         assert_eq!(a.end_at_ms, Some(T0_MS + 27_500));
         assert!(!a.live && !a.abandoned);
+    }
+}
+
+#[tokio::test]
+async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_names_the_campaign() {
+    for db in storedb::all("writer_preview").await {
+        let store = db.open().await;
+        let (campaign_id, lead_id) = seed(&store).await;
+        let t0 = Instant::now();
+        let mut w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
+        let attempt = w
+            .write(Record::AttemptStarted {
+                call: 4,
+                campaign_id,
+                lead_id,
+                trunk: "main".into(),
+                agent: Some("ann".into()),
+                at: t0,
+            })
+            .await
+            .unwrap();
+        // Ann's preview: looking at the lead, then the call rings out.
+        w.write(Record::Interval(Interval {
+            agent: "ann".into(),
+            state: State::Preview,
+            reason: None,
+            call: Some(4),
+            campaign: Some(campaign_id),
+            start: t0 - Duration::from_millis(12_000),
+            end: t0 + Duration::from_millis(25_000),
+        }))
+        .await
+        .unwrap();
+        let rang_out = Summary {
+            outcome: "no_answer".into(),
+            sip_status: Some(487),
+            answered: None,
+            amd: None,
+            decided: None,
+            connected: None,
+            agent: None,
+            ended: t0 + Duration::from_millis(25_000),
+            ..summary(t0)
+        };
+        w.write(Record::AttemptEnded {
+            call: 4,
+            campaign_id,
+            lead_id,
+            summary: rang_out,
+            effect: LeadEffect {
+                status: "active",
+                retry_after: Some(Duration::from_secs(3600)),
+                callback_after: None,
+            },
+            conversation: false,
+        })
+        .await
+        .unwrap();
+        let a = call_attempt::Entity::find_by_id(attempt)
+            .one(store.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.outcome.as_deref(), a.agent_id.as_deref(), a.live),
+            (Some("no_answer"), Some("ann"), false),
+            "{}",
+            db.label
+        );
+        let i = agent_state_interval::Entity::find()
+            .all(store.conn())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                i[0].state.as_str(),
+                i[0].campaign_id,
+                i[0].attempt_id,
+                i[0].started_at_ms
+            ),
+            ("preview", Some(campaign_id), Some(attempt), T0_MS - 12_000)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `dialer demo` end to end through the real binary: the daemon against the simulated carrier
 //! and agents on loopback. Its store must hold one finished attempt per dial with consistent
-//! timestamps, and outcomes that match what the simulated carrier drew.
+//! timestamps, outcomes that match what the simulated carrier drew, and the preview campaign
+//! dialed by the agents who previewed its leads.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -90,5 +91,19 @@ fn demo_stores_one_consistent_attempt_per_dial() {
     let talked: u64 = agents.iter().map(|a| a["calls"].as_u64().unwrap()).sum();
     assert!(talked > 0, "nobody talked: {agents:?}");
     assert!(totals.values().all(|o| (0.0..=1.0).contains(o)));
+
+    // The preview campaign (collections) dials: the desks dial what they preview, and each of
+    // its attempts names the agent who dialed it.
+    assert!(
+        count(&s["by_campaign"], "collections") > 0,
+        "collections dialed nothing: {}",
+        s["by_campaign"]
+    );
+    assert_eq!(s["preview_attempts_without_agent"], 0);
+    let previewed: f64 = agents
+        .iter()
+        .map(|a| a["preview_s"].as_f64().unwrap())
+        .sum();
+    assert!(previewed > 0.0, "{agents:?}");
     assert!(state.path().join("dialer.db").exists());
 }

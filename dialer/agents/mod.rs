@@ -6,6 +6,11 @@
 //!
 //! An agent takes calls only while its nailed-up SIP leg is up. The leg dropping logs the agent out
 //! at once; a customer hanging up puts the agent in wrap-up with the leg kept.
+//!
+//! Preview campaigns: a ready agent who is given a lead to look at is in [`State::Preview`] until
+//! the customer of the call they place answers (then [`State::OnCall`]), or until the preview
+//! ends without a conversation (skipped, released, the call not answered): then ready again.
+//! A previewing agent takes no other call. Preview intervals name their campaign.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -26,6 +31,9 @@ pub enum State {
     Connecting,
     /// Leg up, waiting for a call.
     Ready,
+    /// Looking at a preview campaign's lead reserved for them, then dialing it, until the
+    /// customer answers. Takes no other call.
+    Preview,
     /// Bridged to a customer.
     OnCall,
     /// The customer's call ended; the agent is finishing notes and the disposition.
@@ -35,12 +43,24 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in order.
+    pub const ALL: [State; 7] = [
+        State::LoggedOut,
+        State::Connecting,
+        State::Ready,
+        State::Preview,
+        State::OnCall,
+        State::WrapUp,
+        State::Paused,
+    ];
+
     /// The snake_case name used in the store, the API and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             State::LoggedOut => "logged_out",
             State::Connecting => "connecting",
             State::Ready => "ready",
+            State::Preview => "preview",
             State::OnCall => "on_call",
             State::WrapUp => "wrap_up",
             State::Paused => "paused",
@@ -67,6 +87,8 @@ pub struct Interval {
     /// The pause reason, for `Paused` intervals.
     pub reason: Option<String>,
     pub call: Option<CallRef>,
+    /// The campaign (store id) the time was spent on, when the state says (preview).
+    pub campaign: Option<i64>,
     pub start: Instant,
     pub end: Instant,
 }
@@ -95,6 +117,13 @@ pub enum AgentError {
         state: State,
         action: &'static str,
     },
+    #[error(
+        "agent {agent}: cannot {action} while the previewed lead is being dialed (hang up first)"
+    )]
+    PreviewDialed {
+        agent: AgentId,
+        action: &'static str,
+    },
 }
 
 /// One agent as the pacer and the API see it.
@@ -114,6 +143,8 @@ struct Agent {
     state: State,
     since: Instant,
     call: Option<CallRef>,
+    /// The campaign of the lead previewed (store id).
+    campaign: Option<i64>,
     pause_reason: Option<String>,
     /// Pause requested while on a call or in wrap-up: taken when the agent would become ready.
     pause_after: Option<String>,
@@ -143,6 +174,7 @@ impl Agents {
                     state: State::LoggedOut,
                     since: now,
                     call: None,
+                    campaign: None,
                     pause_reason: None,
                     pause_after: None,
                 };
@@ -177,7 +209,7 @@ impl Agents {
         if agent.state == State::LoggedOut {
             return Ok(());
         }
-        if let (State::OnCall, Some(call)) = (agent.state, agent.call) {
+        if let (State::OnCall | State::Preview, Some(call)) = (agent.state, agent.call) {
             self.events.push_back(Event::CallOrphaned {
                 agent: id.to_owned(),
                 call,
@@ -187,7 +219,8 @@ impl Agents {
         Ok(())
     }
 
-    /// The agent logs out (not allowed mid-call: hang up first).
+    /// The agent logs out (not allowed mid-call, nor while their preview call is dialed: hang up
+    /// first).
     pub fn logout(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
         self.expect(
             id,
@@ -195,47 +228,51 @@ impl Agents {
             &[
                 State::Connecting,
                 State::Ready,
+                State::Preview,
                 State::WrapUp,
                 State::Paused,
             ],
         )?;
+        self.expect_undialed(id, "log out")?;
         self.enter(now, id, State::LoggedOut);
         self.events.push_back(Event::HangupLeg(id.to_owned()));
         Ok(())
     }
 
-    /// Pause with a reason. On a call or in wrap-up the pause is taken when the agent is done.
+    /// Pause with a reason. On a call or in wrap-up (or with a preview call dialed) the pause is
+    /// taken when the agent is done; a preview not dialed yet is given up at once.
     pub fn pause(&mut self, now: Instant, id: &str, reason: &str) -> Result<(), AgentError> {
-        let state = self.get(id)?.state;
-        match state {
-            State::Ready | State::Paused => {
-                self.enter(now, id, State::Paused);
-                if let Some(a) = self.agents.get_mut(id) {
-                    a.pause_reason = Some(reason.to_owned());
-                }
-                Ok(())
+        let agent = self.get(id)?;
+        let state = agent.state;
+        let at_once = match state {
+            State::Ready | State::Paused => true,
+            State::Preview => agent.call.is_none(),
+            State::OnCall | State::WrapUp => false,
+            State::LoggedOut | State::Connecting => return Err(self.refuse(id, state, "pause")),
+        };
+        if at_once {
+            self.enter(now, id, State::Paused);
+            if let Some(a) = self.agents.get_mut(id) {
+                a.pause_reason = Some(reason.to_owned());
             }
-            State::OnCall | State::WrapUp => {
-                if let Some(a) = self.agents.get_mut(id) {
-                    a.pause_after = Some(reason.to_owned());
-                }
-                Ok(())
-            }
-            State::LoggedOut | State::Connecting => Err(self.refuse(id, state, "pause")),
+        } else if let Some(a) = self.agents.get_mut(id) {
+            a.pause_after = Some(reason.to_owned());
         }
+        Ok(())
     }
 
-    /// Ready for calls again (from pause or wrap-up).
+    /// Ready for calls again (from pause or wrap-up). While previewing it only cancels a pause
+    /// asked for.
     pub fn ready(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
         self.expect(
             id,
             "become ready",
-            &[State::Paused, State::WrapUp, State::Ready],
+            &[State::Paused, State::WrapUp, State::Ready, State::Preview],
         )?;
         if let Some(a) = self.agents.get_mut(id) {
             a.pause_after = None;
         }
-        if self.get(id)?.state != State::Ready {
+        if !matches!(self.get(id)?.state, State::Ready | State::Preview) {
             self.enter(now, id, State::Ready);
         }
         Ok(())
@@ -255,6 +292,53 @@ impl Agents {
             a.call = Some(call);
         }
         Some(id)
+    }
+
+    /// A preview campaign's lead (campaign store id `campaign`) is reserved for the ready agent:
+    /// they look at it and take no other call.
+    pub fn preview(&mut self, now: Instant, id: &str, campaign: i64) -> Result<(), AgentError> {
+        self.expect(id, "preview a lead", &[State::Ready])?;
+        self.enter(now, id, State::Preview);
+        if let Some(a) = self.agents.get_mut(id) {
+            a.campaign = Some(campaign);
+        }
+        Ok(())
+    }
+
+    /// The previewing agent dialed the lead: `call` rings; they preview until it is answered.
+    pub fn preview_dialed(&mut self, id: &str, call: CallRef) -> Result<(), AgentError> {
+        self.expect(id, "dial a preview", &[State::Preview])?;
+        self.expect_undialed(id, "dial a preview")?;
+        if let Some(a) = self.agents.get_mut(id) {
+            a.call = Some(call);
+        }
+        Ok(())
+    }
+
+    /// The customer of the agent's preview call answered: the agent is on the call.
+    pub fn preview_answered(
+        &mut self,
+        now: Instant,
+        id: &str,
+        call: CallRef,
+    ) -> Result<(), AgentError> {
+        let a = self.get(id)?;
+        if a.state != State::Preview || a.call != Some(call) {
+            return Err(self.refuse(id, a.state, "take the preview call"));
+        }
+        self.enter(now, id, State::OnCall);
+        if let Some(a) = self.agents.get_mut(id) {
+            a.call = Some(call);
+        }
+        Ok(())
+    }
+
+    /// The preview ended with no conversation (skipped, given back, its call not answered or
+    /// not by a person): ready again, or paused when a pause was asked for.
+    pub fn preview_ended(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        self.expect(id, "end a preview", &[State::Preview])?;
+        self.finish_wrap(now, id);
+        Ok(())
     }
 
     /// The customer's side of the agent's call ended: wrap-up, leg kept.
@@ -348,22 +432,29 @@ impl Agents {
         let Some(a) = self.agents.get_mut(id) else {
             return;
         };
-        if a.state != State::LoggedOut {
+        // A state left at the instant it was entered leaves no interval.
+        if a.state != State::LoggedOut && now > a.since {
             self.events.push_back(Event::Interval(Interval {
                 agent: id.to_owned(),
                 state: a.state,
                 reason: a.pause_reason.clone(),
                 call: a.call,
+                campaign: a.campaign,
                 start: a.since,
                 end: now,
             }));
         }
         if state != a.state {
-            // The call follows the agent from the call into its wrap-up, and no further.
-            let keep_call = a.state == State::OnCall && state == State::WrapUp;
+            // The call follows the agent from its preview into the call, from the call into its
+            // wrap-up, and no further.
+            let keep_call = matches!(
+                (a.state, state),
+                (State::Preview, State::OnCall) | (State::OnCall, State::WrapUp)
+            );
             if !keep_call {
                 a.call = None;
             }
+            a.campaign = None;
             if state != State::Paused {
                 a.pause_reason = None;
             }
@@ -388,6 +479,18 @@ impl Agents {
         } else {
             Err(self.refuse(id, state, action))
         }
+    }
+
+    /// Refuse while the agent's preview call is dialed.
+    fn expect_undialed(&self, id: &str, action: &'static str) -> Result<(), AgentError> {
+        let a = self.get(id)?;
+        if a.state == State::Preview && a.call.is_some() {
+            return Err(AgentError::PreviewDialed {
+                agent: id.to_owned(),
+                action,
+            });
+        }
+        Ok(())
     }
 
     fn refuse(&self, id: &str, state: State, action: &'static str) -> AgentError {

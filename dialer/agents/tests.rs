@@ -200,3 +200,86 @@ fn intervals_tile_the_logged_in_time_without_gaps() {
     assert_eq!(total, s(120));
     assert_eq!(events.last(), Some(&Event::HangupLeg("ann".into())));
 }
+
+#[test]
+fn a_preview_runs_from_the_reserved_lead_to_the_answer_and_names_its_campaign() {
+    let t0 = Instant::now();
+    let mut a = registry(t0);
+    up(&mut a, t0, "cat");
+    drain(&mut a);
+    assert!(a.preview(t0, "ann", 9).is_err(), "ann is logged out");
+    a.preview(t0 + s(5), "cat", 9).unwrap();
+    // A previewing agent takes no other call.
+    assert_eq!(a.connect(t0 + s(6), &[], 3), None);
+    a.preview_dialed("cat", 4).unwrap();
+    assert!(a.preview_dialed("cat", 5).is_err());
+    assert!(matches!(
+        a.logout(t0 + s(7), "cat"),
+        Err(AgentError::PreviewDialed { .. })
+    ));
+    // Not this call: refused; the answer of hers: on the call.
+    assert!(a.preview_answered(t0 + s(20), "cat", 5).is_err());
+    a.preview_answered(t0 + s(20), "cat", 4).unwrap();
+    let v = a.view(t0 + s(21), "cat").unwrap();
+    assert_eq!((v.state, v.call), (State::OnCall, Some(4)));
+    let i: Vec<(State, Option<i64>, Option<CallRef>, Duration)> = drain(&mut a)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Interval(i) => Some((i.state, i.campaign, i.call, i.end - i.start)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        i,
+        vec![
+            (State::Ready, None, None, s(5)),
+            (State::Preview, Some(9), Some(4), s(15)),
+        ]
+    );
+}
+
+#[test]
+fn a_preview_that_ends_unanswered_leaves_the_agent_ready_or_paused_as_asked() {
+    let t0 = Instant::now();
+    let mut a = registry(t0);
+    up(&mut a, t0, "cat");
+    a.preview(t0 + s(1), "cat", 9).unwrap();
+    a.preview_dialed("cat", 4).unwrap();
+    // A pause asked for while the call rings is taken when it ends.
+    a.pause(t0 + s(2), "cat", "coffee").unwrap();
+    assert_eq!(a.view(t0 + s(2), "cat").unwrap().state, State::Preview);
+    a.preview_ended(t0 + s(30), "cat").unwrap();
+    let v = a.view(t0 + s(30), "cat").unwrap();
+    assert_eq!(
+        (v.state, v.pause_reason.as_deref(), v.call),
+        (State::Paused, Some("coffee"), None)
+    );
+    // Not dialed yet: pausing gives the preview up at once; so does logging out.
+    a.ready(t0 + s(40), "cat").unwrap();
+    a.preview(t0 + s(41), "cat", 9).unwrap();
+    a.pause(t0 + s(42), "cat", "lunch").unwrap();
+    assert_eq!(a.view(t0 + s(42), "cat").unwrap().state, State::Paused);
+    a.ready(t0 + s(50), "cat").unwrap();
+    a.preview(t0 + s(50), "cat", 9).unwrap();
+    a.logout(t0 + s(60), "cat").unwrap();
+    // Ready for no time at all (t0 + 50 s) leaves no interval.
+    let states: Vec<State> = drain(&mut a)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Interval(i) => Some(i.state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            State::Ready,
+            State::Preview,
+            State::Paused,
+            State::Ready,
+            State::Preview,
+            State::Paused,
+            State::Preview,
+        ]
+    );
+}

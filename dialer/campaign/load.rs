@@ -12,6 +12,10 @@ use jiff::tz::TimeZone;
 use super::reader::{Ctx, Item, Table};
 use super::*;
 
+/// `dialing.preview_timeout` bounds: time to read a lead; beyond an hour, leave it out.
+const PREVIEW_TIMEOUT_MIN: Duration = Duration::from_secs(5);
+const PREVIEW_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+
 /// A snapshot of the `DIALER__…` environment variables, so loading is testable without
 /// touching the process environment.
 #[derive(Debug, Clone, Default)]
@@ -341,7 +345,7 @@ impl CampaignReader<'_> {
         let regime_v = regime.unwrap_or(Regime::Us);
         let lists = self.lists(ctx, root, regime_v);
         let hours = self.hours(ctx, root, regime_v);
-        let dialing = self.dialing(ctx, root);
+        let dialing = self.dialing(ctx, root, mode);
         let abandon = self.abandon(ctx, root, regime_v);
         let amd = self.amd(ctx, root);
         let safe_harbor = root
@@ -568,7 +572,7 @@ impl CampaignReader<'_> {
         })
     }
 
-    fn dialing(&self, ctx: &mut Ctx, root: &Table<'_>) -> Option<Dialing> {
+    fn dialing(&self, ctx: &mut Ctx, root: &Table<'_>, mode: Option<Mode>) -> Option<Dialing> {
         let t = root.table(ctx, "dialing");
         let ring = t.req_duration(ctx, "ring_timeout").and_then(|(d, s)| {
             if d < Duration::from_secs(15) {
@@ -613,12 +617,46 @@ impl CampaignReader<'_> {
                 Some(d)
             }
         });
+        // Optional: `None` lets the agent take as long as they need. An error keeps the value
+        // out (`Some(None)` is "no timeout", `None` a problem already reported).
+        let preview_timeout = match t.duration(ctx, "preview_timeout") {
+            None if t.get("preview_timeout").is_some() => None,
+            None => Some(None),
+            Some((_, s)) if mode.is_some_and(|m| m != Mode::Preview) => {
+                ctx.problem(
+                    t.key("preview_timeout"),
+                    format!(
+                        "{s}: only a preview campaign waits for its agents to dial (mode = {:?})",
+                        mode.map(Mode::as_str).unwrap_or_default()
+                    ),
+                );
+                None
+            }
+            Some((d, s)) if d < PREVIEW_TIMEOUT_MIN => {
+                ctx.problem(
+                    t.key("preview_timeout"),
+                    format!("{s} is below the 5 s minimum (the agent needs time to read the lead)"),
+                );
+                None
+            }
+            Some((d, s)) if d > PREVIEW_TIMEOUT_MAX => {
+                ctx.problem(
+                    t.key("preview_timeout"),
+                    format!(
+                        "{s} is above the 1 h maximum (leave the key out to wait for the agent)"
+                    ),
+                );
+                None
+            }
+            Some((d, _)) => Some(Some(d)),
+        };
         t.finish(ctx);
         Some(Dialing {
             ring_timeout: ring?,
             calls_per_second: cps?,
             max_concurrent: max? as u32,
             connect_limit: connect?,
+            preview_timeout: preview_timeout?,
         })
     }
 

@@ -205,6 +205,9 @@ pub struct Dialing {
     pub max_concurrent: u32,
     /// An answered person must reach an agent within this time or the call is abandoned (≤ 2 s).
     pub connect_limit: Duration,
+    /// Preview mode: a lead previewed this long is dialed for the agent; `None`: the agent
+    /// decides (dial or skip), however long it takes.
+    pub preview_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

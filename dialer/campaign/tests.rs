@@ -541,3 +541,57 @@ fn list_columns_must_be_in_the_csv_header() {
         ]
     );
 }
+
+#[test]
+fn preview_timeout_is_for_preview_campaigns_and_bounded() {
+    let d = Dir::new();
+    let preview = MINIMAL.replace("mode = \"predictive\"", "mode = \"preview\"");
+    let f = d.write("p.toml", &preview);
+    assert_eq!(
+        load_with(&f, &no_env()).unwrap().dialing.preview_timeout,
+        None
+    );
+    let f = d.write(
+        "p.toml",
+        &format!("{preview}\n[dialing]\npreview_timeout = \"30s\"\n"),
+    );
+    assert_eq!(
+        load_with(&f, &no_env()).unwrap().dialing.preview_timeout,
+        Some(Duration::from_secs(30))
+    );
+    for (value, problem) in [
+        (
+            "\"2s\"",
+            "dialing.preview_timeout: 2s is below the 5 s minimum (the agent needs time to read the lead)",
+        ),
+        (
+            "\"2h\"",
+            "dialing.preview_timeout: 2h is above the 1 h maximum (leave the key out to wait for the agent)",
+        ),
+        (
+            "\"soon\"",
+            "dialing.preview_timeout: \"soon\" is not a duration (expected number at 0); write e.g. \"15s\", \"30m\", \"4h\"",
+        ),
+        (
+            "30",
+            "dialing.preview_timeout: expected a duration string like \"15s\" or \"4h\", found an integer (30)",
+        ),
+    ] {
+        let f = d.write(
+            "p.toml",
+            &format!("{preview}\n[dialing]\npreview_timeout = {value}\n"),
+        );
+        assert_eq!(problems(load_with(&f, &no_env())), [problem], "{value}");
+    }
+    // Other modes have no preview to time out.
+    let f = d.write(
+        "q.toml",
+        &format!("{MINIMAL}\n[dialing]\npreview_timeout = \"30s\"\n"),
+    );
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        [
+            "dialing.preview_timeout: 30s: only a preview campaign waits for its agents to dial (mode = \"predictive\")"
+        ]
+    );
+}

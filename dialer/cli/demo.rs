@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use rand::SeedableRng;
 use sea_orm::ConnectionTrait;
 
 use super::Global;
@@ -164,6 +165,11 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         ..Options::default()
     };
     let names: Vec<String> = campaigns.iter().map(|c| c.name.clone()).collect();
+    let previews: Vec<String> = campaigns
+        .iter()
+        .filter(|c| c.mode == crate::campaign::Mode::Preview)
+        .map(|c| c.name.clone())
+        .collect();
     let daemon = Daemon::start(loaded.config, campaigns, store.clone(), options)
         .await
         .context("cannot start the daemon")?;
@@ -184,6 +190,9 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal() && !a.json;
     let mut on_call: HashMap<String, Option<u64>> = HashMap::new();
+    // Agents previewing a lead dial it after a short look (drawn from the simulation's seed).
+    let mut look_rng = rand_chacha::ChaCha8Rng::seed_from_u64(sim.seed ^ 0x1007);
+    let mut dial_at: HashMap<String, Instant> = HashMap::new();
     let mut last_line = Instant::now() - Duration::from_secs(60);
     while started.elapsed() < a.duration {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -193,6 +202,20 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             let prev = on_call.insert(v.id.clone(), v.call.filter(|_| v.state == State::OnCall));
             if v.state == State::OnCall && prev.flatten() != v.call {
                 phones.screen_pop(&v.id);
+            }
+            if v.state == State::Preview && v.call.is_none() {
+                let now = Instant::now();
+                let at = *dial_at
+                    .entry(v.id.clone())
+                    .or_insert_with(|| now + sim.agents.preview_look.draw(&mut look_rng));
+                if now >= at {
+                    dial_at.remove(&v.id);
+                    // Refused when the preview changed meanwhile (or no line is free): the next
+                    // look decides again.
+                    let _ = control.ask(Request::Dial(v.id.clone())).await;
+                }
+            } else {
+                dial_at.remove(&v.id);
             }
         }
         let every = if tty {
@@ -218,7 +241,7 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         eprintln!("dialer demo: time is up; stopping (live calls get 5 s to end)");
     }
     daemon.stop().await;
-    let summary = summarize(&store, &carrier, &phones).await?;
+    let summary = summarize(&store, &carrier, &phones, &previews).await?;
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -447,6 +470,10 @@ struct Summary {
     /// Attempts whose timestamps are out of order (dial ≤ ring ≤ answer ≤ AMD ≤ connect ≤ end).
     inconsistent_timestamps: u64,
     by_outcome: BTreeMap<String, u64>,
+    /// Attempts by campaign name.
+    by_campaign: BTreeMap<String, u64>,
+    /// Attempts of preview campaigns with no agent stored (each was dialed by an agent: 0).
+    preview_attempts_without_agent: u64,
     live_answers: u64,
     abandoned: u64,
     carrier: crate::simnet::CarrierStats,
@@ -459,10 +486,11 @@ struct AgentSummary {
     agent: String,
     calls: u64,
     ready_s: f64,
+    preview_s: f64,
     on_call_s: f64,
     wrap_up_s: f64,
     paused_s: f64,
-    /// (on call + wrap-up) / (ready + on call + wrap-up).
+    /// (preview + on call + wrap-up) / (ready + preview + on call + wrap-up).
     occupancy: f64,
 }
 
@@ -470,6 +498,7 @@ async fn summarize(
     store: &Store,
     carrier: &Carrier,
     phones: &AgentPhones,
+    preview_campaigns: &[String],
 ) -> anyhow::Result<Summary> {
     let conn = store.conn();
     let q = |sql: &str| store.stmt(sql, vec![]);
@@ -481,6 +510,32 @@ async fn summarize(
         .await?
     {
         by_outcome.insert(r.try_get::<String>("", "o")?, r.try_get::<i64>("", "n")? as u64);
+    }
+    let mut by_campaign = BTreeMap::new();
+    for r in conn
+        .query_all_raw(q(
+            "SELECT c.name AS name, COUNT(*) AS n FROM call_attempts a \
+             JOIN campaigns c ON c.id = a.campaign_id GROUP BY c.name",
+        ))
+        .await?
+    {
+        by_campaign.insert(
+            r.try_get::<String>("", "name")?,
+            r.try_get::<i64>("", "n")? as u64,
+        );
+    }
+    let mut preview_without_agent = 0;
+    for name in preview_campaigns {
+        let r = conn
+            .query_one_raw(store.stmt(
+                "SELECT COUNT(*) AS n FROM call_attempts a JOIN campaigns c \
+                 ON c.id = a.campaign_id WHERE c.name = ? AND a.agent_id IS NULL",
+                vec![name.as_str().into()],
+            ))
+            .await?;
+        if let Some(r) = r {
+            preview_without_agent += r.try_get::<i64>("", "n")? as u64;
+        }
     }
     let one = |sql: &'static str| async move {
         let r = conn.query_one_raw(q(sql)).await?;
@@ -516,6 +571,7 @@ async fn summarize(
             agent,
             calls: 0,
             ready_s: 0.0,
+            preview_s: 0.0,
             on_call_s: 0.0,
             wrap_up_s: 0.0,
             paused_s: 0.0,
@@ -523,6 +579,7 @@ async fn summarize(
         });
         match state.as_str() {
             "ready" => e.ready_s += s,
+            "preview" => e.preview_s += s,
             "on_call" => {
                 e.on_call_s += s;
                 e.calls += n;
@@ -535,7 +592,7 @@ async fn summarize(
     let agents = agents
         .into_values()
         .map(|mut a| {
-            let work = a.on_call_s + a.wrap_up_s;
+            let work = a.preview_s + a.on_call_s + a.wrap_up_s;
             let avail = work + a.ready_s;
             a.occupancy = if avail > 0.0 { work / avail } else { 0.0 };
             a
@@ -546,6 +603,8 @@ async fn summarize(
         unfinished_attempts: unfinished,
         inconsistent_timestamps: inconsistent,
         by_outcome,
+        by_campaign,
+        preview_attempts_without_agent: preview_without_agent,
         live_answers: live,
         abandoned,
         carrier: carrier.stats(),
@@ -556,6 +615,19 @@ async fn summarize(
 
 fn print_summary(s: &Summary, db: &std::path::Path) {
     println!();
+    let campaigns: Vec<String> = s
+        .by_campaign
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    println!(
+        "Attempts by campaign: {}",
+        if campaigns.is_empty() {
+            "none".to_string()
+        } else {
+            campaigns.join(", ")
+        }
+    );
     println!("Attempts by outcome ({} in all)", s.attempts);
     for (outcome, n) in &s.by_outcome {
         let share = if s.attempts > 0 {
@@ -585,15 +657,16 @@ fn print_summary(s: &Summary, db: &std::path::Path) {
     }
     println!();
     println!(
-        "{:<10} {:>6} {:>9} {:>9} {:>9} {:>10}",
-        "agent", "calls", "ready s", "talk s", "wrap s", "occupancy"
+        "{:<10} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "agent", "calls", "ready s", "preview s", "talk s", "wrap s", "occupancy"
     );
     for a in &s.agents {
         println!(
-            "{:<10} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.1} %",
+            "{:<10} {:>6} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>9.1} %",
             a.agent,
             a.calls,
             a.ready_s,
+            a.preview_s,
             a.on_call_s,
             a.wrap_up_s,
             a.occupancy * 100.0

@@ -1,6 +1,7 @@
 //! The HTTP control API, health, readiness and `/metrics`, served with axum on `[api] bind`.
 //!
-//! Agents act on themselves (login, logout, ready, pause, hang up, disposition, screen pop);
+//! Agents act on themselves (login, logout, ready, pause, hang up, disposition, screen pop, and
+//! in preview campaigns dial or skip the lead they preview);
 //! the supervisor token may do everything, including campaign control and the agents' states.
 //! Each request is checked here (token, JSON, every field) before anything reaches the
 //! switchboard through [`Control`], so a malformed request never touches a call. Errors are JSON
@@ -225,6 +226,13 @@ impl From<ControlError> for ApiError {
                 SwitchboardError::Agent(AgentError::InvalidTransition { .. }) => {
                     Self::new(StatusCode::CONFLICT, "invalid_transition", msg)
                 }
+                SwitchboardError::Agent(AgentError::PreviewDialed { .. }) => {
+                    Self::new(StatusCode::CONFLICT, "already_dialed", msg)
+                }
+                SwitchboardError::NoPreview(_) => {
+                    Self::new(StatusCode::CONFLICT, "no_preview", msg)
+                }
+                SwitchboardError::NoLine { .. } => Self::new(StatusCode::CONFLICT, "no_line", msg),
                 SwitchboardError::UnknownCampaign(_) => {
                     Self::new(StatusCode::NOT_FOUND, "unknown_campaign", msg)
                 }
@@ -301,6 +309,8 @@ impl Api {
             .route("/v1/agents/{id}/ready", agent_action(Request::Ready))
             .route("/v1/agents/{id}/pause", post(agent_pause))
             .route("/v1/agents/{id}/hangup", agent_action(Request::Hangup))
+            .route("/v1/agents/{id}/dial", agent_action(Request::Dial))
+            .route("/v1/agents/{id}/skip", agent_action(Request::Skip))
             .route("/v1/agents/{id}/disposition", post(agent_disposition))
             .route("/v1/campaigns", get(list_campaigns))
             .route("/v1/campaigns/{name}", get(get_campaign))
@@ -701,7 +711,7 @@ async fn agent_lead(
     Ok(ok(json!({ "lead": body })))
 }
 
-/// `POST` an agent action that takes no fields (login, logout, ready, hang up): the agent
+/// `POST` an agent action that takes no fields (login, logout, ready, hang up, dial, skip): the agent
 /// themselves or the supervisor; the answer is the agent's view.
 fn agent_action(request: fn(String) -> Request) -> MethodRouter<Api> {
     post(

@@ -18,8 +18,12 @@ pub enum Request {
         agent: String,
         reason: String,
     },
-    /// The agent hangs up on the customer.
+    /// The agent hangs up on the customer (or cancels their preview call).
     Hangup(String),
+    /// The agent dials the lead they preview.
+    Dial(String),
+    /// The agent skips the lead they preview (the next one is reserved).
+    Skip(String),
     Disposition {
         agent: String,
         code: String,
@@ -27,7 +31,7 @@ pub enum Request {
         /// A callback this far from now (callback dispositions).
         callback_after: Option<Duration>,
     },
-    /// The lead of the agent's current call.
+    /// The lead of the agent's current call or preview.
     Lead(String),
     Agents,
     Campaigns,

@@ -333,6 +333,10 @@ enum Event {
     ClaimDone {
         campaign: String,
     },
+    Rechecked {
+        lead_id: i64,
+        refusal: Option<String>,
+    },
 }
 
 struct CallIo {
@@ -492,6 +496,8 @@ impl Shell {
                 b.agent_pause(now, &agent, &reason).map(|_| Reply::Done)?
             }
             Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| Reply::Done)?,
+            Request::Dial(a) => b.agent_dial(now, &a).map(|_| Reply::Done)?,
+            Request::Skip(a) => b.agent_skip(now, &a).map(|_| Reply::Done)?,
             Request::Disposition {
                 agent,
                 code,
@@ -634,6 +640,13 @@ impl Shell {
                 self.board.handle(now, Input::Leads { campaign, leads })
             }
             Event::ClaimDone { campaign } => self.board.handle(now, Input::ClaimDone { campaign }),
+            Event::Rechecked { lead_id, refusal } => {
+                if let Some(r) = &refusal {
+                    tracing::info!(lead_id, refusal = %r, "previewed lead no longer dialable");
+                }
+                self.board
+                    .handle(now, Input::Rechecked { lead_id, refusal })
+            }
         }
     }
 
@@ -643,6 +656,7 @@ impl Shell {
             self.observer.output(Instant::now(), &out);
             match out {
                 Output::Claim { campaign, n, .. } => self.claim(campaign, n),
+                Output::Recheck { campaign, lead_id } => self.recheck(campaign, lead_id),
                 Output::Release { lead_id } => {
                     let store = self.store.clone();
                     let owner = self.options.owner.clone();
@@ -778,6 +792,31 @@ impl Shell {
                     let _ = events.send(Event::ClaimDone { campaign });
                 }
             }
+        });
+    }
+
+    /// Check a previewed lead again and renew its lease (a store error keeps it: the next check
+    /// tries again).
+    fn recheck(&self, campaign: String, lead_id: i64) {
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let at = self.clock.timestamp(Instant::now());
+        let Some(scheduler) = self.schedulers.get(&campaign).cloned() else {
+            let _ = events.send(Event::Rechecked {
+                lead_id,
+                refusal: Some(format!("campaign {campaign} is gone")),
+            });
+            return;
+        };
+        tokio::spawn(async move {
+            let refusal = match scheduler.lock().await.recheck(&store, at, lead_id).await {
+                Ok(r) => r,
+                Err(err) => {
+                    tracing::warn!(%err, lead_id, "cannot check a previewed lead again");
+                    None
+                }
+            };
+            let _ = events.send(Event::Rechecked { lead_id, refusal });
         });
     }
 

@@ -7,6 +7,14 @@
 //! dial, hang up, start AMD, play, bridge, dial agent legs, and the records the store writer
 //! keeps. Nothing here reads a clock or touches a socket, so a whole shift can be replayed in a
 //! test.
+//!
+//! Preview campaigns: their pacer places nothing. A ready agent of a preview campaign's groups
+//! gets one claimed lead reserved ([`agents::State::Preview`]; the screen pop shows it) and dials
+//! it ([`Switchboard::agent_dial`]) or skips it ([`Switchboard::agent_skip`]: given back
+//! unchanged, the next one reserved); `dialing.preview_timeout` dials it for them. The call goes
+//! to that agent only: bridged at the answer (after AMD when the campaign runs it), never queued
+//! for another agent. A reserved lead is checked again every 30 s ([`Output::Recheck`]: calling
+//! hours, DNC, lease renewed) while the agent looks at it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -97,6 +105,12 @@ pub enum Input {
     AgentLegDown {
         agent: AgentId,
     },
+    /// The answer to [`Output::Recheck`]: `refusal` says why the lead may not be dialed now
+    /// (`None`: it may, and its lease was renewed).
+    Rechecked {
+        lead_id: i64,
+        refusal: Option<String>,
+    },
 }
 
 /// What the shell must do.
@@ -109,8 +123,12 @@ pub enum Output {
         campaign_id: i64,
         n: usize,
     },
-    /// Give a claimed lead back undialed (campaign paused, stopped or draining; lead went stale).
+    /// Give a claimed lead back undialed (campaign paused, stopped or draining; lead went stale;
+    /// a preview skipped).
     Release { lead_id: i64 },
+    /// Check a lead reserved for an agent's preview again (calling hours, DNC, …) and renew its
+    /// lease; answer with [`Input::Rechecked`].
+    Recheck { campaign: String, lead_id: i64 },
     /// Dial a lead.
     Dial(Dial),
     /// Hang up the customer's call (CANCEL or BYE).
@@ -158,6 +176,8 @@ pub enum Record {
         campaign_id: i64,
         lead_id: i64,
         trunk: String,
+        /// The agent who dialed it (preview); the one who talked is in the summary.
+        agent: Option<AgentId>,
         at: Instant,
     },
     /// The call is over: the attempt's row and what it does to the lead.
@@ -215,6 +235,12 @@ pub enum SwitchboardError {
     UnknownCampaign(String),
     #[error("agent {0} has no call")]
     NoCall(AgentId),
+    #[error("agent {0} has no lead to preview")]
+    NoPreview(AgentId),
+    #[error(
+        "campaign {campaign}: no free line (its max_concurrent calls or the trunk's channels are in use); try again"
+    )]
+    NoLine { campaign: String },
     #[error(
         "campaign {campaign}: unknown disposition {code:?} (the campaign file lists the codes)"
     )]
@@ -322,6 +348,8 @@ struct CampaignRt {
     /// Claimed leads not dialed yet, with when they arrived.
     leads: VecDeque<(Instant, Lead)>,
     claiming: bool,
+    /// The last claim found nothing to dial.
+    exhausted: bool,
     dials: u64,
     last_decision: String,
 }
@@ -342,6 +370,21 @@ struct CallRt {
     summary: Option<Summary>,
     /// The SIP side is over (no more hang-up to send).
     sip_ended: bool,
+    /// The agent who dialed it from a preview: only they take it.
+    preview: Option<AgentId>,
+}
+
+/// A lead reserved for an agent to preview, not dialed yet.
+#[derive(Debug, Clone)]
+struct Preview {
+    campaign: String,
+    lead: Lead,
+    /// When it is dialed for the agent (the campaign's `dialing.preview_timeout`).
+    auto_dial_at: Option<Instant>,
+    /// When the lead was last found dialable (claimed or rechecked).
+    checked_at: Instant,
+    /// A recheck is on its way.
+    checking: bool,
 }
 
 /// The call an agent wraps up, kept for its disposition and screen pop.
@@ -353,8 +396,13 @@ struct Wrapping {
     lead: Lead,
 }
 
-/// Claimed leads older than this are given back to be checked again (hours, DNC).
+/// Claimed leads older than this are given back to be checked again (hours, DNC); a lead
+/// reserved for a preview is checked again at this age.
 const LEAD_STALE: Duration = Duration::from_secs(30);
+/// A lead an agent skipped is not offered to them again for this long.
+const SKIP_MEMORY: Duration = Duration::from_secs(15 * 60);
+/// An automatic preview dial that found no free line tries again this much later.
+const AUTO_DIAL_RETRY: Duration = Duration::from_secs(1);
 
 /// The switchboard.
 #[derive(Debug)]
@@ -367,6 +415,10 @@ pub struct Switchboard {
     wrapping: HashMap<AgentId, Wrapping>,
     /// People waiting for an agent, first come first served.
     queue: VecDeque<CallKey>,
+    /// Leads reserved for agents' previews, not dialed yet.
+    previews: BTreeMap<AgentId, Preview>,
+    /// Leads each agent skipped lately (when, lead id).
+    skipped: HashMap<AgentId, VecDeque<(Instant, i64)>>,
     next_call: CallKey,
     outputs: VecDeque<Output>,
     draining: bool,
@@ -400,6 +452,8 @@ impl Switchboard {
             calls: HashMap::new(),
             wrapping: HashMap::new(),
             queue: VecDeque::new(),
+            previews: BTreeMap::new(),
+            skipped: HashMap::new(),
             next_call: 1,
             outputs: VecDeque::new(),
             draining: false,
@@ -453,6 +507,7 @@ impl Switchboard {
                         bucket: Bucket::new(campaign.dialing.calls_per_second),
                         leads: VecDeque::new(),
                         claiming: false,
+                        exhausted: false,
                         dials: 0,
                         last_decision: "not started".to_owned(),
                         campaign,
@@ -469,6 +524,7 @@ impl Switchboard {
                 self.outputs.push_back(Output::Release { lead_id: lead.id });
             }
         }
+        self.drop_previews(|_, p| p.campaign == name);
     }
 
     /// Stop dialing for good (SIGTERM): claimed leads go back, calls in progress finish.
@@ -479,6 +535,7 @@ impl Switchboard {
                 self.outputs.push_back(Output::Release { lead_id: lead.id });
             }
         }
+        self.drop_previews(|_, _| true);
     }
 
     /// End every call now (the drain deadline passed): each gets its attempt record.
@@ -504,6 +561,7 @@ impl Switchboard {
             Input::Leads { campaign, leads } => {
                 if let Some(rt) = self.campaigns.get_mut(&campaign) {
                     rt.claiming = false;
+                    rt.exhausted = false;
                     if rt.control == Control::Running && !self.draining {
                         rt.leads.extend(leads.into_iter().map(|l| (now, l)));
                         self.dial(now, &campaign);
@@ -517,6 +575,7 @@ impl Switchboard {
             Input::ClaimDone { campaign } => {
                 if let Some(rt) = self.campaigns.get_mut(&campaign) {
                     rt.claiming = false;
+                    rt.exhausted = true;
                 }
             }
             Input::Ringing { call } => self.feed_flow(now, call, flow::Input::Ringing),
@@ -569,11 +628,37 @@ impl Switchboard {
             Input::AgentLegUp { agent } => {
                 let _ = self.agents.leg_up(now, &agent);
                 self.pump_agents(now);
-                self.match_waiting(now);
+                self.agents_freed(now);
             }
             Input::AgentLegDown { agent } => {
                 let _ = self.agents.leg_down(now, &agent);
+                self.drop_previews(|a, _| *a == agent);
                 self.pump_agents(now);
+            }
+            Input::Rechecked { lead_id, refusal } => {
+                let Some(agent) = self
+                    .previews
+                    .iter()
+                    .find(|(_, p)| p.lead.id == lead_id)
+                    .map(|(a, _)| a.clone())
+                else {
+                    return; // dialed, skipped or given back meanwhile
+                };
+                match refusal {
+                    None => {
+                        if let Some(p) = self.previews.get_mut(&agent) {
+                            p.checking = false;
+                            p.checked_at = now;
+                        }
+                    }
+                    Some(_) => {
+                        // No longer dialable (hours closed, DNC, …): the next lead instead.
+                        self.drop_previews(|a, _| *a == agent);
+                        let _ = self.agents.preview_ended(now, &agent);
+                        self.pump_agents(now);
+                        self.agents_freed(now);
+                    }
+                }
             }
         }
     }
@@ -594,15 +679,43 @@ impl Switchboard {
         }
         self.agents.handle_timeout(now);
         self.pump_agents(now);
-        self.match_waiting(now);
+        // Previews: dial those whose time is up, check again those looked at for a while.
+        let due: Vec<AgentId> = self
+            .previews
+            .iter()
+            .filter(|(_, p)| p.auto_dial_at.is_some_and(|t| t <= now))
+            .map(|(a, _)| a.clone())
+            .collect();
+        for agent in due {
+            if let Err(SwitchboardError::NoLine { .. }) = self.agent_dial(now, &agent)
+                && let Some(p) = self.previews.get_mut(&agent)
+            {
+                p.auto_dial_at = Some(now + AUTO_DIAL_RETRY);
+            }
+        }
+        for p in self.previews.values_mut() {
+            if !p.checking && now >= p.checked_at + LEAD_STALE {
+                p.checking = true;
+                self.outputs.push_back(Output::Recheck {
+                    campaign: p.campaign.clone(),
+                    lead_id: p.lead.id,
+                });
+            }
+        }
+        self.agents_freed(now);
     }
 
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let previews = self.previews.values().flat_map(|p| {
+            let recheck = (!p.checking).then_some(p.checked_at + LEAD_STALE);
+            p.auto_dial_at.into_iter().chain(recheck)
+        });
         self.calls
             .values()
             .filter_map(|c| c.flow.poll_timeout())
             .chain(self.agents.poll_timeout())
+            .chain(previews)
             .min()
     }
 
@@ -619,8 +732,10 @@ impl Switchboard {
         Ok(())
     }
 
+    /// Log out; a lead reserved for the agent's preview is given back.
     pub fn agent_logout(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
         self.agents.logout(now, agent)?;
+        self.drop_previews(|a, _| a == agent);
         self.pump_agents(now);
         Ok(())
     }
@@ -628,7 +743,7 @@ impl Switchboard {
     pub fn agent_ready(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
         self.agents.ready(now, agent)?;
         self.pump_agents(now);
-        self.match_waiting(now);
+        self.agents_freed(now);
         Ok(())
     }
 
@@ -639,7 +754,89 @@ impl Switchboard {
         reason: &str,
     ) -> Result<(), SwitchboardError> {
         self.agents.pause(now, agent, reason)?;
+        // A preview not dialed yet is given back at once.
+        if self.agents.view(now, agent)?.state == State::Paused {
+            self.drop_previews(|a, _| a == agent);
+        }
         self.pump_agents(now);
+        Ok(())
+    }
+
+    /// The agent dials the lead they preview. The call goes to them only.
+    pub fn agent_dial(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
+        let view = self.agents.view(now, agent)?;
+        let Some(p) = self.previews.get(agent) else {
+            return Err(match (view.state, view.call) {
+                (State::Preview, Some(_)) => agents::AgentError::PreviewDialed {
+                    agent: agent.to_owned(),
+                    action: "dial",
+                }
+                .into(),
+                _ => SwitchboardError::NoPreview(agent.to_owned()),
+            });
+        };
+        if view.state != State::Preview || view.call.is_some() {
+            return Err(SwitchboardError::NoPreview(agent.to_owned()));
+        }
+        let name = p.campaign.clone();
+        let Some(rt) = self.campaigns.get(&name) else {
+            return Err(SwitchboardError::UnknownCampaign(name));
+        };
+        let campaign_calls = self.calls.values().filter(|c| c.campaign == name).count() as u32;
+        let trunk_free = self
+            .trunks
+            .get(&rt.campaign.trunk)
+            .map(|t| t.limits.max_channels.saturating_sub(t.active))
+            .unwrap_or(0);
+        if campaign_calls >= rt.campaign.dialing.max_concurrent || trunk_free == 0 {
+            return Err(SwitchboardError::NoLine { campaign: name });
+        }
+        let Some(p) = self.previews.remove(agent) else {
+            return Err(SwitchboardError::NoPreview(agent.to_owned()));
+        };
+        let Some(rt) = self.campaigns.get_mut(&name) else {
+            return Err(SwitchboardError::UnknownCampaign(name));
+        };
+        // The CPS limiters may go below zero for a moment: the SIP driver spaces the INVITEs.
+        rt.bucket.refill(now);
+        rt.bucket.take(1);
+        rt.dials += 1;
+        let campaign = rt.campaign.clone();
+        let campaign_id = rt.id;
+        if let Some(t) = self.trunks.get_mut(&campaign.trunk) {
+            t.bucket.refill(now);
+            t.bucket.take(1);
+            t.active += 1;
+        }
+        let call = self.place(now, &campaign, campaign_id, p.lead, Some(agent.to_owned()));
+        self.agents.preview_dialed(agent, call)?;
+        Ok(())
+    }
+
+    /// The agent skips the lead they preview: it is given back unchanged (and not offered to
+    /// them again for a while), and the next one is reserved for them.
+    pub fn agent_skip(&mut self, now: Instant, agent: &str) -> Result<(), SwitchboardError> {
+        let view = self.agents.view(now, agent)?;
+        let Some(p) = self.previews.remove(agent) else {
+            return Err(match (view.state, view.call) {
+                (State::Preview, Some(_)) => agents::AgentError::PreviewDialed {
+                    agent: agent.to_owned(),
+                    action: "skip",
+                }
+                .into(),
+                _ => SwitchboardError::NoPreview(agent.to_owned()),
+            });
+        };
+        self.outputs
+            .push_back(Output::Release { lead_id: p.lead.id });
+        let skipped = self.skipped.entry(agent.to_owned()).or_default();
+        skipped.push_back((now, p.lead.id));
+        if skipped.len() > 1000 {
+            skipped.pop_front();
+        }
+        self.agents.preview_ended(now, agent)?;
+        self.pump_agents(now);
+        self.agents_freed(now);
         Ok(())
     }
 
@@ -651,6 +848,13 @@ impl Switchboard {
             .call
             .filter(|c| self.calls.contains_key(c))
             .ok_or_else(|| SwitchboardError::NoCall(agent.to_owned()))?;
+        // A preview call not with the agent yet (ringing, or in AMD) is hung up at once.
+        if let Some(c) = self.calls.get(&call)
+            && c.agent.is_none()
+            && !c.sip_ended
+        {
+            self.outputs.push_back(Output::HangUp { call });
+        }
         self.feed_flow(now, call, flow::Input::AgentHangup);
         Ok(())
     }
@@ -703,11 +907,12 @@ impl Switchboard {
             at: now,
         }));
         self.pump_agents(now);
-        self.match_waiting(now);
+        self.agents_freed(now);
         Ok(())
     }
 
-    /// The lead of the agent's current call (screen pop): phone and attributes.
+    /// The lead of the agent's current call, or of their preview (screen pop): phone and
+    /// attributes.
     pub fn agent_lead(
         &self,
         now: Instant,
@@ -716,6 +921,9 @@ impl Switchboard {
         let view = self.agents.view(now, agent)?;
         if let Some(c) = view.call.and_then(|c| self.calls.get(&c)) {
             return Ok(Some((c.campaign.clone(), c.lead.clone())));
+        }
+        if let Some(p) = self.previews.get(agent) {
+            return Ok(Some((p.campaign.clone(), p.lead.clone())));
         }
         if view.state == State::WrapUp
             && let Some(w) = self.wrapping.get(agent)
@@ -740,6 +948,8 @@ impl Switchboard {
             for (_, lead) in rt.leads.drain(..) {
                 self.outputs.push_back(Output::Release { lead_id: lead.id });
             }
+            // Previews not dialed yet are given back; their agents are ready at the next tick.
+            self.drop_previews(|_, p| p.campaign == name);
         }
         Ok(())
     }
@@ -796,11 +1006,172 @@ impl Switchboard {
     // ---- inside ----
 
     fn tick(&mut self, now: Instant) {
+        self.tidy_previews(now);
         self.handle_timeout(now);
         let names: Vec<String> = self.campaigns.keys().cloned().collect();
         for name in names {
             self.release_stale(now, &name);
             self.dial(now, &name);
+        }
+    }
+
+    /// Agents of running preview campaigns that have leads to give (or may get some).
+    fn previewers(&self, now: Instant) -> std::collections::HashSet<AgentId> {
+        self.campaigns
+            .values()
+            .filter(|rt| {
+                rt.campaign.mode == Mode::Preview
+                    && rt.control == Control::Running
+                    && !self.draining
+                    && (!rt.exhausted || !rt.leads.is_empty())
+            })
+            .flat_map(|rt| self.agents.views_in(now, &rt.campaign.agent_groups))
+            .map(|v| v.id)
+            .collect()
+    }
+
+    /// Agents may have come free: people waiting first, then leads to preview.
+    fn agents_freed(&mut self, now: Instant) {
+        self.match_waiting(now);
+        let names: Vec<String> = self
+            .campaigns
+            .iter()
+            .filter(|(_, rt)| rt.campaign.mode == Mode::Preview)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            self.reserve(now, &name);
+        }
+    }
+
+    /// Give back the previews (not dialed yet) that `which` selects. Their agents stay in
+    /// preview until [`Self::tidy_previews`] (or the caller) ends it.
+    fn drop_previews(&mut self, which: impl Fn(&AgentId, &Preview) -> bool) {
+        let gone: Vec<AgentId> = self
+            .previews
+            .iter()
+            .filter(|(a, p)| which(a, p))
+            .map(|(a, _)| a.clone())
+            .collect();
+        for agent in gone {
+            if let Some(p) = self.previews.remove(&agent) {
+                self.outputs
+                    .push_back(Output::Release { lead_id: p.lead.id });
+            }
+        }
+    }
+
+    /// Previews of campaigns that no longer preview (stopped, paused, removed, another mode,
+    /// draining) are given back; agents previewing nothing are ready again. Skips forgotten.
+    fn tidy_previews(&mut self, now: Instant) {
+        let draining = self.draining;
+        let campaigns = &self.campaigns;
+        let usable = |p: &Preview| {
+            !draining
+                && campaigns.get(&p.campaign).is_some_and(|rt| {
+                    rt.control == Control::Running && rt.campaign.mode == Mode::Preview
+                })
+        };
+        let stale: Vec<AgentId> = self
+            .previews
+            .iter()
+            .filter(|(_, p)| !usable(p))
+            .map(|(a, _)| a.clone())
+            .collect();
+        self.drop_previews(|a, _| stale.contains(a));
+        let idle: Vec<AgentId> = self
+            .agents
+            .views(now)
+            .into_iter()
+            .filter(|v| v.state == State::Preview && v.call.is_none())
+            .filter(|v| !self.previews.contains_key(&v.id))
+            .map(|v| v.id)
+            .collect();
+        for agent in idle {
+            let _ = self.agents.preview_ended(now, &agent);
+        }
+        self.pump_agents(now);
+        for skipped in self.skipped.values_mut() {
+            while skipped
+                .front()
+                .is_some_and(|(at, _)| now.saturating_duration_since(*at) > SKIP_MEMORY)
+            {
+                skipped.pop_front();
+            }
+        }
+        self.skipped.retain(|_, s| !s.is_empty());
+    }
+
+    /// Reserve leads of preview campaign `name` for its ready agents (longest waiting first),
+    /// and claim what is missing, plus one lead to spare so the next agent to come free gets one
+    /// at once.
+    fn reserve(&mut self, now: Instant, name: &str) {
+        if self.draining {
+            return;
+        }
+        let Some(rt) = self.campaigns.get(name) else {
+            return;
+        };
+        if rt.control != Control::Running || rt.campaign.mode != Mode::Preview {
+            return;
+        }
+        let views = self.agents.views_in(now, &rt.campaign.agent_groups);
+        let working = views
+            .iter()
+            .any(|v| v.state.is_logged_in() && v.state != State::Paused);
+        let mut ready: Vec<agents::AgentView> = views
+            .into_iter()
+            .filter(|v| v.state == State::Ready)
+            .collect();
+        ready.sort_by(|a, b| b.elapsed.cmp(&a.elapsed).then_with(|| a.id.cmp(&b.id)));
+        let mut unserved = 0;
+        for v in ready {
+            let skipped = self.skipped.get(&v.id);
+            let Some(rt) = self.campaigns.get_mut(name) else {
+                return;
+            };
+            let usable = rt
+                .leads
+                .iter()
+                .position(|(_, l)| !skipped.is_some_and(|s| s.iter().any(|(_, id)| *id == l.id)));
+            let Some((claimed_at, lead)) = usable.and_then(|i| rt.leads.remove(i)) else {
+                unserved += 1;
+                continue;
+            };
+            if self.agents.preview(now, &v.id, rt.id).is_err() {
+                rt.leads.push_front((claimed_at, lead));
+                continue;
+            }
+            let auto_dial_at = rt.campaign.dialing.preview_timeout.map(|t| now + t);
+            self.previews.insert(
+                v.id.clone(),
+                Preview {
+                    campaign: name.to_owned(),
+                    lead,
+                    auto_dial_at,
+                    checked_at: claimed_at,
+                    checking: false,
+                },
+            );
+        }
+        self.pump_agents(now);
+        let Some(rt) = self.campaigns.get_mut(name) else {
+            return;
+        };
+        let spare = usize::from(working);
+        // Leads left in hand were all skipped by the agents still waiting: claim others.
+        let want = if unserved > 0 {
+            unserved + spare
+        } else {
+            spare.saturating_sub(rt.leads.len())
+        };
+        if want > 0 && !rt.claiming {
+            rt.claiming = true;
+            self.outputs.push_back(Output::Claim {
+                campaign: name.to_owned(),
+                campaign_id: rt.id,
+                n: want,
+            });
         }
     }
 
@@ -861,15 +1232,24 @@ impl Switchboard {
             return;
         }
         let groups = rt.campaign.agent_groups.clone();
+        // Ready agents about to preview a lead of theirs take no call of another campaign
+        // (unless a person is already waiting as they come free).
+        let previewers = if rt.campaign.mode == Mode::Preview {
+            std::collections::HashSet::new()
+        } else {
+            self.previewers(now)
+        };
         let agent_views: Vec<pacing::AgentView> = self
             .agents
             .views_in(now, &groups)
             .into_iter()
             .filter_map(|a| match a.state {
+                State::Ready if previewers.contains(&a.id) => Some(pacing::AgentView::Paused),
                 State::Ready => Some(pacing::AgentView::Ready),
                 State::OnCall => Some(pacing::AgentView::Talking { elapsed: a.elapsed }),
                 State::WrapUp => Some(pacing::AgentView::Wrapping { elapsed: a.elapsed }),
-                State::Paused => Some(pacing::AgentView::Paused),
+                // A previewing agent takes no call but the one they dial.
+                State::Paused | State::Preview => Some(pacing::AgentView::Paused),
                 State::LoggedOut | State::Connecting => None,
             })
             .collect();
@@ -879,7 +1259,12 @@ impl Switchboard {
         let call_views: Vec<pacing::CallView> = self
             .calls
             .values()
-            .filter(|c| sharing.contains(&c.campaign) && c.agent.is_none() && c.summary.is_none())
+            .filter(|c| {
+                sharing.contains(&c.campaign)
+                    && c.agent.is_none()
+                    && c.preview.is_none()
+                    && c.summary.is_none()
+            })
             .map(|c| match (c.answered, c.waiting_since) {
                 (_, Some(since)) => pacing::CallView::Waiting {
                     elapsed: now.saturating_duration_since(since),
@@ -952,11 +1337,22 @@ impl Switchboard {
             t.active += placed.len() as u32;
         }
         for lead in placed {
-            self.place(now, &campaign, campaign_id, lead);
+            self.place(now, &campaign, campaign_id, lead, None);
+        }
+        if campaign.mode == Mode::Preview {
+            self.reserve(now, name);
         }
     }
 
-    fn place(&mut self, now: Instant, campaign: &Arc<Campaign>, campaign_id: i64, lead: Lead) {
+    /// Place a call to `lead`; `preview`: the agent who dialed it from their preview.
+    fn place(
+        &mut self,
+        now: Instant,
+        campaign: &Arc<Campaign>,
+        campaign_id: i64,
+        lead: Lead,
+        preview: Option<AgentId>,
+    ) -> CallKey {
         let call = self.next_call;
         self.next_call += 1;
         let settings = flow_settings(campaign);
@@ -966,6 +1362,7 @@ impl Switchboard {
                 campaign_id,
                 lead_id: lead.id,
                 trunk: campaign.trunk.clone(),
+                agent: preview.clone(),
                 at: now,
             }));
         self.outputs.push_back(Output::Dial(Dial {
@@ -992,8 +1389,10 @@ impl Switchboard {
                 bridged_at: None,
                 summary: None,
                 sip_ended: false,
+                preview,
             },
         );
+        call
     }
 
     fn feed_flow(&mut self, now: Instant, call: CallKey, input: flow::Input) {
@@ -1017,8 +1416,21 @@ impl Switchboard {
                 Action::StartAnalysis => self.outputs.push_back(Output::StartAmd { call }),
                 Action::RequestAgent => {
                     c.waiting_since = Some(now);
-                    self.queue.push_back(call);
-                    self.match_waiting(now);
+                    match c.preview.clone() {
+                        // The agent who dialed it takes it, and nobody else: were they gone,
+                        // the connect limit runs out and the person hears the safe harbor.
+                        Some(agent) => {
+                            if self.agents.preview_answered(now, &agent, call).is_ok() {
+                                c.agent = Some(agent.clone());
+                                c.flow.handle(now, flow::Input::Agent(agent));
+                                self.pump_agents(now);
+                            }
+                        }
+                        None => {
+                            self.queue.push_back(call);
+                            self.match_waiting(now);
+                        }
+                    }
                 }
                 Action::CancelAgentRequest => {
                     c.waiting_since = None;
@@ -1086,6 +1498,19 @@ impl Switchboard {
         if let Some(t) = self.trunks.get_mut(&c.trunk) {
             t.active = t.active.saturating_sub(1);
         }
+        // A preview call that never reached its agent: they preview the next lead.
+        let preview_over = match (&c.agent, &c.preview) {
+            (None, Some(agent)) => self
+                .agents
+                .view(now, agent)
+                .is_ok_and(|v| v.state == State::Preview && v.call == Some(call))
+                .then(|| agent.clone()),
+            _ => None,
+        };
+        if let Some(agent) = &preview_over {
+            let _ = self.agents.preview_ended(now, agent);
+            self.pump_agents(now);
+        }
         if let Some(agent) = &c.agent {
             self.outputs.push_back(Output::Unbridge { call });
             if self.agents.call_ended(now, agent).is_ok() {
@@ -1132,6 +1557,9 @@ impl Switchboard {
             effect,
             conversation,
         }));
+        if preview_over.is_some() {
+            self.agents_freed(now);
+        }
     }
 
     /// Connect waiting people to ready agents, first come first served.
@@ -1187,8 +1615,12 @@ impl Switchboard {
                     self.outputs.push_back(Output::Record(Record::Interval(i)));
                 }
                 agents::Event::CallOrphaned { call, .. } => {
-                    // The agent's phone dropped mid-call: the customer is hung up on.
+                    // The agent's phone dropped mid-call: the customer is hung up on. A preview
+                    // call still ringing is cancelled.
                     if let Some(c) = self.calls.get_mut(&call) {
+                        if c.agent.is_none() && c.answered.is_none() && !c.sip_ended {
+                            self.outputs.push_back(Output::HangUp { call });
+                        }
                         c.agent = None;
                     }
                     self.feed_flow(now, call, flow::Input::AgentHangup);
@@ -1333,9 +1765,14 @@ fn wav(p: Option<&crate::campaign::Prompt>) -> Option<PathBuf> {
     }
 }
 
+/// A lead whose conversation awaits the agent's disposition is not due again before this (the
+/// disposition then decides; an agent who never posts one leaves it due after this).
+const DISPOSITION_HOLD: Duration = Duration::from_secs(3600);
+
 /// What a call's outcome does to its lead: retry after the campaign's delay for the outcome
 /// while attempts remain; invalid numbers are marked invalid; a conversation with an agent waits
-/// for the agent's disposition (the lead stays active with no retry until then).
+/// for the agent's disposition (the lead stays active, held for [`DISPOSITION_HOLD`], so it is
+/// not claimed again while the agent wraps up).
 fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
     let outcome = s.outcome.as_str();
     if outcome == "invalid_number" {
@@ -1348,7 +1785,7 @@ fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
     if s.agent.is_some() {
         return LeadEffect {
             status: "active",
-            retry_after: None,
+            retry_after: Some(DISPOSITION_HOLD),
             callback_after: None,
         };
     }

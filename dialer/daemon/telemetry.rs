@@ -179,15 +179,7 @@ pub fn rosters(config: &DaemonConfig, campaigns: &[Campaign]) -> Rosters {
 
 /// Set the gauges that describe the present, from the switchboard's answers (on scrape).
 pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Rosters) {
-    let states = [
-        State::LoggedOut,
-        State::Connecting,
-        State::Ready,
-        State::OnCall,
-        State::WrapUp,
-        State::Paused,
-    ];
-    for s in states {
+    for s in State::ALL {
         let n = agents.iter().filter(|a| a.state == s).count();
         gauge!("dialer_agents", "state" => s.as_str()).set(n as f64);
     }
@@ -228,10 +220,10 @@ pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Ros
     }
 }
 
-/// (on a call or in wrap-up, available: ready + on call + wrap-up).
+/// (previewing, on a call or in wrap-up, available: ready + those).
 fn occupancy(states: impl Iterator<Item = State>) -> (usize, usize) {
     states.fold((0, 0), |(busy, avail), s| match s {
-        State::OnCall | State::WrapUp => (busy + 1, avail + 1),
+        State::Preview | State::OnCall | State::WrapUp => (busy + 1, avail + 1),
         State::Ready => (busy, avail + 1),
         _ => (busy, avail),
     })

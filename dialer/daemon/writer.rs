@@ -31,6 +31,8 @@ pub enum Msg {
 struct Attempt {
     id: i64,
     recording: Option<String>,
+    /// The agent who dialed it (preview).
+    agent: Option<String>,
 }
 
 /// The writer's state (the task owns it).
@@ -98,6 +100,7 @@ impl Writer {
                 call,
                 lead_id,
                 trunk,
+                agent,
                 at,
                 ..
             } => {
@@ -115,6 +118,7 @@ impl Writer {
                     Attempt {
                         id,
                         recording: None,
+                        agent,
                     },
                 );
                 Ok(id)
@@ -151,7 +155,8 @@ impl Writer {
                         }
                         _ => None,
                     },
-                    agent_id: s.agent.clone(),
+                    // The agent who talked, else the one who dialed (preview).
+                    agent_id: s.agent.clone().or_else(|| attempt.agent.clone()),
                     live,
                     abandoned: s.abandoned,
                     conversation,
@@ -169,6 +174,7 @@ impl Writer {
                         Attempt {
                             id: attempt.id,
                             recording: None,
+                            agent: None,
                         },
                     );
                 }
@@ -179,7 +185,7 @@ impl Writer {
                 self.store
                     .insert_agent_interval(
                         &i.agent,
-                        None,
+                        i.campaign,
                         i.state.as_str(),
                         c.ms(i.start),
                         c.ms(i.end),

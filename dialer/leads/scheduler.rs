@@ -110,6 +110,47 @@ impl Scheduler {
     }
 }
 
+impl Scheduler {
+    /// Check again, at `at`, a lead this dialer holds (an agent previews it), and renew its
+    /// lease. Returns why it may not be dialed now, if it may not (the lease is left alone).
+    pub async fn recheck(
+        &mut self,
+        store: &Store,
+        at: Timestamp,
+        lead_id: i64,
+    ) -> Result<Option<String>, LeadsError> {
+        let Some(row) = store.lead(lead_id).await? else {
+            return Ok(Some(format!("lead {lead_id} is gone")));
+        };
+        let now_ms = ms(at);
+        let ours = row.lead.lease_owner.as_deref() == Some(self.owner.as_str());
+        if !ours && row.lead.lease_until_ms.is_some_and(|u| u > now_ms) {
+            return Ok(Some("another dialer holds its lease".into()));
+        }
+        let zone = row
+            .lead
+            .timezone
+            .as_deref()
+            .and_then(|z| self.zones.get(z).cloned());
+        let mut recent = Vec::new();
+        let mut f = facts(&row, zone.as_ref(), &mut recent);
+        f.lease_until = None;
+        if let Err(r) = compliance::check(&self.campaign, &f, at) {
+            return Ok(Some(r.to_string()));
+        }
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let renewed = store
+            .renew_lease(
+                lead_id,
+                &self.owner,
+                now_ms,
+                now_ms.saturating_add(lease_ms),
+            )
+            .await?;
+        Ok((!renewed).then(|| "another dialer took its lease".to_owned()))
+    }
+}
+
 fn decision(r: Result<(), Refusal>) -> ClaimDecision {
     match r {
         Ok(()) => ClaimDecision::Take,

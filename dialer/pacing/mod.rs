@@ -5,7 +5,8 @@
 //! and the [`Limits`] left by trunks and rate limiters; it gets back a [`Decision`]: a number of
 //! dials and the reason. Pacers are sans-IO: `now` is passed in, nothing reads a clock.
 //!
-//! Modes: [`Pacer::Preview`] and [`Pacer::Progressive`] (one lead / call per free agent),
+//! Modes: [`Pacer::Preview`] (places nothing: each agent dials the lead they preview),
+//! [`Pacer::Progressive`] (one call per free agent),
 //! [`Pacer::Predictive`] (dials ahead of agents under the abandon cap, see [`predictive`]),
 //! [`Pacer::Agentless`] (as fast as limits allow, no agent), and the baselines
 //! [`Pacer::Ratio`] (a fixed dial level per waiting agent) and [`Pacer::Vicidial`] (VICIdial's
@@ -121,8 +122,10 @@ impl Snapshot<'_> {
 pub enum Reason {
     /// No agent logged in (or all paused): nothing is dialed.
     NoAgent,
-    /// One call (or preview lead) per ready agent.
+    /// One call per ready agent.
     Progressive,
+    /// Preview: the agents dial the leads they preview; the pacer places nothing.
+    Preview,
     /// Predictive fell back to progressive: the window's abandon budget is spent.
     BudgetSpent,
     /// Predictive fell back to progressive: too few agents for predictive to pay.
@@ -145,6 +148,7 @@ impl fmt::Display for Reason {
         match self {
             Reason::NoAgent => f.write_str("no agent ready to take a call"),
             Reason::Progressive => f.write_str("progressive: one call per ready agent"),
+            Reason::Preview => f.write_str("preview: agents dial the leads they preview"),
             Reason::BudgetSpent => f.write_str("abandon budget spent: progressive"),
             Reason::TeamTooSmall => f.write_str("team too small for predictive: progressive"),
             Reason::Predictive {
@@ -170,7 +174,7 @@ pub enum Cap {
 /// A pacer's answer for this tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {
-    /// Dials to start now (for preview: leads to present to ready agents).
+    /// Dials to start now (always 0 in preview mode).
     pub dials: u32,
     pub reason: Reason,
     /// Set when the limits cut the number down.
@@ -266,7 +270,8 @@ impl Pacer {
         let (wish, reason) = match self {
             Pacer::Agentless => (u32::MAX, Reason::Agentless),
             _ if s.working_agents() == 0 => (0, Reason::NoAgent),
-            Pacer::Preview | Pacer::Progressive => (s.progressive_dials(), Reason::Progressive),
+            Pacer::Preview => (0, Reason::Preview),
+            Pacer::Progressive => (s.progressive_dials(), Reason::Progressive),
             Pacer::Predictive(p) => p.decide(now, s),
             Pacer::Ratio(r) => (level_dials(*r, s), Reason::DialLevel(*r)),
             Pacer::Vicidial(v) => v.decide(now, s),
@@ -347,6 +352,12 @@ mod tests {
         );
         assert_eq!(d.dials, 2);
         assert_eq!(d.reason, Reason::Progressive);
+        // Preview places nothing by itself: the agents dial.
+        let d = Pacer::new(Mode::Preview).decide(
+            Instant::now(),
+            &snap(&agents, &calls, &est, &b, Limits::UNLIMITED),
+        );
+        assert_eq!((d.dials, d.reason), (0, Reason::Preview));
     }
 
     #[test]

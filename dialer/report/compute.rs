@@ -81,6 +81,7 @@ pub(crate) fn buckets(p: &Params) -> Vec<(i64, i64)> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Ready,
+    Preview,
     OnCall,
     WrapUp,
     Paused,
@@ -90,6 +91,7 @@ impl Kind {
     fn parse(s: &str) -> Option<Kind> {
         Some(match s {
             "ready" => Kind::Ready,
+            "preview" => Kind::Preview,
             "on_call" => Kind::OnCall,
             "wrap_up" => Kind::WrapUp,
             "paused" => Kind::Paused,
@@ -97,8 +99,9 @@ impl Kind {
         })
     }
 
+    /// Previewing a lead (and dialing it), talking, wrapping up.
     fn is_work(self) -> bool {
-        matches!(self, Kind::OnCall | Kind::WrapUp)
+        matches!(self, Kind::Preview | Kind::OnCall | Kind::WrapUp)
     }
 }
 
@@ -116,6 +119,7 @@ struct Clip<'a> {
 #[derive(Default)]
 struct Acc {
     ready: f64,
+    preview: f64,
     on_call: f64,
     wrap: f64,
     paused: f64,
@@ -128,10 +132,16 @@ impl Acc {
     fn add(&mut self, kind: Kind, ms: f64) {
         match kind {
             Kind::Ready => self.ready += ms,
+            Kind::Preview => self.preview += ms,
             Kind::OnCall => self.on_call += ms,
             Kind::WrapUp => self.wrap += ms,
             Kind::Paused => self.paused += ms,
         }
+    }
+
+    /// Preview + talk + wrap-up.
+    fn work(&self) -> f64 {
+        self.preview + self.on_call + self.wrap
     }
 
     fn calls(&self) -> u64 {
@@ -303,11 +313,12 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
     let mut handled = 0;
     for (id, a) in &agents {
         t.ready += a.ready;
+        t.preview += a.preview;
         t.on_call += a.on_call;
         t.wrap += a.wrap;
         t.paused += a.paused;
         handled += a.calls();
-        let logged = a.ready + a.on_call + a.wrap + a.paused;
+        let logged = a.ready + a.work() + a.paused;
         if logged <= 0.0 && a.calls() == 0 && a.successes == 0 {
             continue;
         }
@@ -316,16 +327,17 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
             calls: a.calls(),
             talk_s: secs(a.on_call),
             wrap_s: secs(a.wrap),
+            preview_s: secs(a.preview),
             ready_s: secs(a.ready),
             paused_s: secs(a.paused),
             logged_in_s: secs(logged),
-            occupancy: ratio(a.on_call + a.wrap, a.ready + a.on_call + a.wrap),
-            utilization: ratio(a.on_call + a.wrap, logged),
+            occupancy: ratio(a.work(), a.ready + a.work()),
+            utilization: ratio(a.work(), logged),
             average_handle_time_s: ratio(a.on_call + a.wrap, a.calls() as f64).map(secs),
             successes: a.successes,
         });
     }
-    let logged = t.ready + t.on_call + t.wrap + t.paused;
+    let logged = t.ready + t.work() + t.paused;
     let agent_hours = logged / HOUR_MS as f64;
 
     // The series.
@@ -400,13 +412,14 @@ pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
         outcomes,
         agent_time: AgentTime {
             ready_s: secs(t.ready),
+            preview_s: secs(t.preview),
             on_call_s: secs(t.on_call),
             wrap_up_s: secs(t.wrap),
             paused_s: secs(t.paused),
             logged_in_s: secs(logged),
         },
-        occupancy: ratio(t.on_call + t.wrap, t.ready + t.on_call + t.wrap),
-        utilization: ratio(t.on_call + t.wrap, logged),
+        occupancy: ratio(t.work(), t.ready + t.work()),
+        utilization: ratio(t.work(), logged),
         handled_calls: handled,
         average_handle_time_s: ratio(t.on_call + t.wrap, handled as f64).map(secs),
         talk_minutes_per_agent_hour: ratio(t.on_call / MINUTE_MS as f64, agent_hours),

@@ -6,12 +6,13 @@ use super::{Report, ReportError};
 
 /// The CSV columns: `row` is `agent` or `total`; times in seconds; rates as fractions (empty
 /// when undefined).
-pub const CSV_COLUMNS: [&str; 12] = [
+pub const CSV_COLUMNS: [&str; 13] = [
     "row",
     "agent",
     "calls",
     "talk_s",
     "wrap_s",
+    "preview_s",
     "ready_s",
     "paused_s",
     "logged_in_s",
@@ -34,6 +35,7 @@ pub fn csv(r: &Report) -> Result<String, ReportError> {
             a.calls.to_string(),
             a.talk_s.to_string(),
             a.wrap_s.to_string(),
+            a.preview_s.to_string(),
             a.ready_s.to_string(),
             a.paused_s.to_string(),
             a.logged_in_s.to_string(),
@@ -51,6 +53,7 @@ pub fn csv(r: &Report) -> Result<String, ReportError> {
         r.handled_calls.to_string(),
         t.on_call_s.to_string(),
         t.wrap_up_s.to_string(),
+        t.preview_s.to_string(),
         t.ready_s.to_string(),
         t.paused_s.to_string(),
         t.logged_in_s.to_string(),
@@ -150,9 +153,10 @@ pub fn table(r: &Report) -> String {
         &mut o,
         "Agent time",
         format!(
-            "logged in {}: ready {}, talk {}, wrap {}, paused {}",
+            "logged in {}: ready {}, preview {}, talk {}, wrap {}, paused {}",
             hms(t.logged_in_s),
             hms(t.ready_s),
+            hms(t.preview_s),
             hms(t.on_call_s),
             hms(t.wrap_up_s),
             hms(t.paused_s)
@@ -197,6 +201,7 @@ pub fn table(r: &Report) -> String {
         "Calls",
         "Talk",
         "Wrap",
+        "Preview",
         "Ready",
         "Paused",
         "Logged in",
@@ -205,7 +210,7 @@ pub fn table(r: &Report) -> String {
         "AHT",
         "Successes",
     ];
-    let mut rows: Vec<[String; 11]> = r
+    let mut rows: Vec<[String; 12]> = r
         .agents
         .iter()
         .map(|a| {
@@ -214,6 +219,7 @@ pub fn table(r: &Report) -> String {
                 a.calls.to_string(),
                 hms(a.talk_s),
                 hms(a.wrap_s),
+                hms(a.preview_s),
                 hms(a.ready_s),
                 hms(a.paused_s),
                 hms(a.logged_in_s),
@@ -229,6 +235,7 @@ pub fn table(r: &Report) -> String {
         r.handled_calls.to_string(),
         hms(t.on_call_s),
         hms(t.wrap_up_s),
+        hms(t.preview_s),
         hms(t.ready_s),
         hms(t.paused_s),
         hms(t.logged_in_s),

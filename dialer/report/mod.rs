@@ -20,17 +20,19 @@
 //!   budget counts them. US rules add nothing (rate 0). The period's own `abandon_rate` is the
 //!   plain count.
 //! - Agent time comes from `agent_state_intervals`, clipped to the period; an open interval
-//!   (no end) runs to `min(until, now)`. States: `ready`, `on_call` (talk), `wrap_up`, `paused`;
-//!   `connecting` and `logged_out` are not logged-in time.
+//!   (no end) runs to `min(until, now)`. States: `ready`, `preview` (looking at a preview
+//!   campaign's lead and dialing it, until the answer; the interval names the campaign),
+//!   `on_call` (talk), `wrap_up`, `paused`; `connecting` and `logged_out` are not logged-in time.
 //! - **Which agent time belongs to the campaign.** An interval counts fully when its
 //!   `campaign_id` is the campaign, or, having none, when its `attempt_id` is a call of the
 //!   campaign. Intervals of other campaigns never count. Intervals with no campaign at all
 //!   (typically `ready` and `paused`: an idle agent serves every campaign of its groups) count
-//!   with the agent's *share*: the fraction of its talk + wrap time in the period that was for
-//!   this campaign; an agent with no talk or wrap time at all in the period gets share 1 when it
+//!   with the agent's *share*: the fraction of its work time (preview + talk + wrap) in the
+//!   period that was for this campaign; an agent with no talk or wrap time at all in the period gets share 1 when it
 //!   is in the campaign's roster (its agent groups in `dialer.toml`) and 0 otherwise.
-//! - **occupancy** = (on_call + wrap_up) / (ready + on_call + wrap_up);
-//!   **utilization** = (on_call + wrap_up) / (ready + on_call + wrap_up + paused).
+//! - **work** = preview + on_call + wrap_up (previewing a lead is work: VICIdial-style manual
+//!   dialing counts it as the agent's time on the lead). **occupancy** = work / (ready + work);
+//!   **utilization** = work / (ready + work + paused).
 //! - **handled calls**: distinct attempts with an `on_call` interval of the campaign in the
 //!   period (an interval without attempt id counts once); **average handle time** =
 //!   (talk + wrap) / handled calls; **talk minutes per agent hour** = talk minutes /
@@ -216,10 +218,12 @@ pub struct AbandonWindowReport {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct AgentTime {
     pub ready_s: f64,
+    /// Previewing leads of the campaign (and dialing them, until the answer).
+    pub preview_s: f64,
     pub on_call_s: f64,
     pub wrap_up_s: f64,
     pub paused_s: f64,
-    /// ready + on_call + wrap_up + paused.
+    /// ready + preview + on_call + wrap_up + paused.
     pub logged_in_s: f64,
 }
 
@@ -230,6 +234,7 @@ pub struct AgentReport {
     pub calls: u64,
     pub talk_s: f64,
     pub wrap_s: f64,
+    pub preview_s: f64,
     pub ready_s: f64,
     pub paused_s: f64,
     pub logged_in_s: f64,

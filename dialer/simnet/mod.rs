@@ -211,6 +211,8 @@ pub struct AgentsConfig {
     pub talk: Span,
     /// Wrap-up time before the disposition.
     pub wrap: Span,
+    /// How long an agent looks at a preview campaign's lead before dialing it (`dialer demo`).
+    pub preview_look: Span,
     /// Silence on a connected call that means the customer has gone.
     #[serde(with = "humantime_serde")]
     pub gone_after: Duration,
@@ -225,6 +227,7 @@ impl Default for AgentsConfig {
             answer_after: Span::secs(0.2, 0.8),
             talk: Span::secs(10.0, 25.0),
             wrap: Span::secs(2.0, 5.0),
+            preview_look: Span::secs(1.0, 3.0),
             gone_after: Duration::from_millis(2500),
             dispositions: BTreeMap::new(),
         }
@@ -262,6 +265,7 @@ impl SimConfig {
             ("agents.answer_after", self.agents.answer_after),
             ("agents.talk", self.agents.talk),
             ("agents.wrap", self.agents.wrap),
+            ("agents.preview_look", self.agents.preview_look),
         ] {
             s.check(n)?;
         }

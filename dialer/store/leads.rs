@@ -332,6 +332,32 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Extend the lease of a lead `owner` holds (or nobody holds any more) to `until_ms`;
+    /// false when another holder has it.
+    pub async fn renew_lease(
+        &self,
+        lead_id: i64,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
+        let r = self
+            .conn()
+            .execute_raw(self.stmt(
+                "UPDATE leads SET lease_owner = ?, lease_until_ms = ? WHERE id = ? \
+                 AND (lease_owner = ? OR lease_until_ms IS NULL OR lease_until_ms <= ?)",
+                vec![
+                    owner.into(),
+                    until_ms.into(),
+                    lead_id.into(),
+                    owner.into(),
+                    now_ms.into(),
+                ],
+            ))
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Give a claimed lead back before its lease ends (it was not dialed).
     pub async fn release_lead(&self, lead_id: i64, owner: &str) -> Result<bool> {
         let r = self

@@ -147,6 +147,26 @@ fn switchboard_refusals_map_to_statuses() {
             StatusCode::BAD_REQUEST,
             "bad_field",
         ),
+        (
+            SwitchboardError::NoPreview("x".into()),
+            StatusCode::CONFLICT,
+            "no_preview",
+        ),
+        (
+            SwitchboardError::Agent(AgentError::PreviewDialed {
+                agent: "x".into(),
+                action: "skip",
+            }),
+            StatusCode::CONFLICT,
+            "already_dialed",
+        ),
+        (
+            SwitchboardError::NoLine {
+                campaign: "c".into(),
+            },
+            StatusCode::CONFLICT,
+            "no_line",
+        ),
     ];
     for (err, status, code) in cases {
         let e = ApiError::from(ControlError::Refused(err));
