@@ -18,7 +18,7 @@ use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use storedb::{CampaignDir, TestDb, campaign_toml};
 
 const ZONES: [Option<&str>; 6] = [
@@ -556,6 +556,77 @@ async fn an_expired_lease_returns_the_lead() {
         let got = b.claim(&store, expired, 5).await.unwrap();
         assert_eq!(got.len(), 1, "{}", db.label);
         assert_eq!(got[0].lead.lease_owner.as_deref(), Some("b"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_previewed_lead_is_checked_again_and_its_lease_renewed() {
+    let (_dir, base) = base_campaign();
+    let c = always_open(&base);
+    let at = Timestamp::from_second(1_790_000_000).unwrap();
+    let secs = |n| at + SignedDuration::from_secs(n);
+    for db in storedb::all("sched_recheck").await {
+        let store = db.open().await;
+        let h = Hist {
+            zone: 0,
+            status: "new",
+            attempts: 0,
+            recent_h: vec![],
+            outcome: None,
+            callback_h: None,
+            conversation_h: None,
+            abandoned_h: None,
+            machine_h: None,
+            next_h: None,
+            lease_h: None,
+            dnc_campaign: false,
+            dnc_global: false,
+        };
+        seed(&store, &c, &[h], at).await;
+        let ids = sync_campaign(&store, &c, at).await.unwrap();
+        let mut a = Scheduler::new(c.clone(), &ids, "a", Duration::from_secs(60));
+        let mut b = Scheduler::new(c.clone(), &ids, "b", Duration::from_secs(60));
+        let got = a.claim(&store, at, 1).await.unwrap();
+        let id = got[0].lead.id;
+        // Still dialable at 50 s: the lease now runs to 110 s, so b finds nothing at 61 s.
+        assert_eq!(
+            a.recheck(&store, secs(50), id).await.unwrap(),
+            None,
+            "{}",
+            db.label
+        );
+        assert!(
+            b.claim(&store, secs(61), 1).await.unwrap().is_empty(),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            b.recheck(&store, secs(70), id).await.unwrap().as_deref(),
+            Some("another dialer holds its lease")
+        );
+        // Calling hours closed: refused, with the rule's message.
+        let mut closed = c.clone();
+        closed.hours.days = vec![];
+        let mut a_closed = Scheduler::new(closed, &ids, "a", Duration::from_secs(60));
+        let r = a_closed.recheck(&store, secs(80), id).await.unwrap();
+        assert!(r.as_deref().is_some_and(|m| m.contains("outside")), "{r:?}");
+        // On the campaign's DNC list since the claim: refused.
+        let phone = lead::Entity::find_by_id(id)
+            .one(store.conn())
+            .await
+            .unwrap()
+            .unwrap()
+            .phone;
+        store
+            .add_dnc(DncScope::Campaign(ids.id), &[phone.as_str()], None, None, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            a.recheck(&store, secs(90), id).await.unwrap().as_deref(),
+            Some("number is on the campaign's do-not-call list"),
+            "{}",
+            db.label
+        );
     }
 }
 

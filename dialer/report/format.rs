@@ -12,7 +12,6 @@ pub const CSV_COLUMNS: [&str; 13] = [
     "calls",
     "talk_s",
     "wrap_s",
-    "preview_s",
     "ready_s",
     "paused_s",
     "logged_in_s",
@@ -20,6 +19,7 @@ pub const CSV_COLUMNS: [&str; 13] = [
     "utilization",
     "average_handle_time_s",
     "successes",
+    "preview_s",
 ];
 
 /// One row per agent, then a totals row (`row` = `total`, `agent` empty).
@@ -35,7 +35,6 @@ pub fn csv(r: &Report) -> Result<String, ReportError> {
             a.calls.to_string(),
             a.talk_s.to_string(),
             a.wrap_s.to_string(),
-            a.preview_s.to_string(),
             a.ready_s.to_string(),
             a.paused_s.to_string(),
             a.logged_in_s.to_string(),
@@ -43,6 +42,7 @@ pub fn csv(r: &Report) -> Result<String, ReportError> {
             opt(a.utilization),
             opt(a.average_handle_time_s),
             a.successes.to_string(),
+            a.preview_s.to_string(),
         ])
         .map_err(err)?;
     }
@@ -53,7 +53,6 @@ pub fn csv(r: &Report) -> Result<String, ReportError> {
         r.handled_calls.to_string(),
         t.on_call_s.to_string(),
         t.wrap_up_s.to_string(),
-        t.preview_s.to_string(),
         t.ready_s.to_string(),
         t.paused_s.to_string(),
         t.logged_in_s.to_string(),
@@ -61,6 +60,7 @@ pub fn csv(r: &Report) -> Result<String, ReportError> {
         opt(r.utilization),
         opt(r.average_handle_time_s),
         r.successes.to_string(),
+        t.preview_s.to_string(),
     ])
     .map_err(err)?;
     let bytes = w

@@ -332,3 +332,53 @@ fn chart_draws_both_series_and_the_cap() {
     // The y scale leaves room over the 25 % window rate: the 50 % bucket is clipped and marked.
     assert!(s.contains("▲50 %"));
 }
+
+#[test]
+fn preview_time_is_work_of_the_campaign_it_names() {
+    // e previews a lead of ours for 4 min (the call rang out), idles 2 min, previews 3 min and
+    // talks 6 + wraps 2 min on the lead dialed, then previews campaign 2's lead for 5 min.
+    let mut dialed = iv("e", Some(1), "preview", 6, Some(9));
+    dialed.attempt_id = Some(20);
+    let mut call = iv("e", None, "on_call", 9, Some(15));
+    call.attempt_id = Some(20);
+    let mut wrap = iv("e", None, "wrap_up", 15, Some(17));
+    wrap.attempt_id = Some(20);
+    let d = Data {
+        attempts: vec![],
+        live: vec![],
+        intervals: vec![
+            iv("e", Some(1), "preview", 0, Some(4)),
+            iv("e", None, "ready", 4, Some(6)),
+            dialed,
+            // The call's intervals name no campaign: the attempt's (1) applies.
+            IntervalRow {
+                campaign_id: Some(1),
+                ..call
+            },
+            IntervalRow {
+                campaign_id: Some(1),
+                ..wrap
+            },
+            iv("e", Some(2), "preview", 17, Some(22)),
+        ],
+        dispositions: vec![],
+        amd_machines: vec![],
+        survey: vec![],
+    };
+    let p = Params {
+        roster: Some(["e".to_string()].into()),
+        ..params()
+    };
+    let r = compute(&p, 1, &d);
+    let e = &r.agents[0];
+    // Work of ours: preview 7, talk 6, wrap 2 = 15 of 20 work minutes: share 3/4 of ready.
+    assert!(close(e.preview_s, 420.0), "{e:?}");
+    assert!(close(e.talk_s, 360.0) && close(e.wrap_s, 120.0));
+    assert!(close(e.ready_s, 90.0), "{e:?}");
+    // 15 / (1.5 + 15); handle time is talk + wrap per call.
+    assert_eq!(e.occupancy, Some((15.0f64 / 16.5 * 1e6).round() / 1e6));
+    assert_eq!(e.calls, 1);
+    assert_eq!(e.average_handle_time_s, Some(480.0));
+    assert!(close(r.agent_time.preview_s, 420.0));
+    assert!(close(r.agent_time.logged_in_s, 990.0));
+}
