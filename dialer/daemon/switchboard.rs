@@ -687,7 +687,9 @@ impl Switchboard {
             .map(|(a, _)| a.clone())
             .collect();
         for agent in due {
-            if let Err(SwitchboardError::NoLine { .. }) = self.agent_dial(now, &agent)
+            // Not placed (no free line; its campaign going away until the next tick tidies up):
+            // try again a moment later rather than at once.
+            if self.agent_dial(now, &agent).is_err()
                 && let Some(p) = self.previews.get_mut(&agent)
             {
                 p.auto_dial_at = Some(now + AUTO_DIAL_RETRY);

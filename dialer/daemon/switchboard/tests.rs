@@ -983,3 +983,47 @@ fn a_previewing_agent_is_not_given_a_predictive_campaigns_call() {
         Some(("collections".into(), 1))
     );
 }
+
+#[test]
+fn a_preview_dial_with_no_free_line_is_refused_and_the_timeout_tries_again() {
+    let t0 = Instant::now();
+    let c = collections(|c| {
+        c.dialing.max_concurrent = 1;
+        c.dialing.preview_timeout = Some(Duration::from_secs(30));
+    });
+    let mut core = preview_board(
+        t0,
+        &[("ann", &["collections"], t0), ("bob", &["collections"], t0)],
+        vec![c],
+    );
+    core.handle(t0, Input::Tick);
+    drain(&mut core);
+    leads(&mut core, t0, "collections", &[1, 2, 3]);
+    core.agent_dial(t0 + ms(1000), "ann").unwrap();
+    let call = dials(&drain(&mut core))[0].call;
+    // The campaign's one line is Ann's: Bob's dial is refused, his preview kept.
+    assert!(matches!(
+        core.agent_dial(t0 + ms(2000), "bob"),
+        Err(SwitchboardError::NoLine { .. })
+    ));
+    assert_eq!(
+        previewed(&core, t0 + ms(2000), "bob"),
+        Some(("collections".into(), 2))
+    );
+    // His timeout finds no line either: it tries again a second later, not in a loop.
+    core.handle_timeout(t0 + ms(30_000));
+    assert!(dials(&drain(&mut core)).is_empty());
+    assert_eq!(core.poll_timeout(), Some(t0 + ms(31_000)));
+    core.handle(
+        t0 + ms(30_500),
+        Input::CallEnded {
+            call,
+            outcome: "no_answer".into(),
+            sip_status: Some(487),
+        },
+    );
+    drain(&mut core);
+    core.handle_timeout(t0 + ms(31_000));
+    let d = dials(&drain(&mut core));
+    assert_eq!((d.len(), d[0].lead.id), (1, 2));
+}
