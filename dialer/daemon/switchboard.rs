@@ -612,7 +612,26 @@ impl Switchboard {
                 call,
                 result,
                 cause,
-            } => self.feed_flow(now, call, flow::Input::Amd { result, cause }),
+            } => {
+                self.feed_flow(now, call, flow::Input::Amd { result, cause });
+                // A machine on a preview call: the agent is not needed for the campaign's way
+                // with machines (voicemail drop, hang-up) and previews the next lead.
+                let agent = self
+                    .calls
+                    .get(&call)
+                    .filter(|c| c.flow.is_machine() && c.agent.is_none())
+                    .and_then(|c| c.preview.clone());
+                if let Some(agent) = agent
+                    && self
+                        .agents
+                        .view(now, &agent)
+                        .is_ok_and(|v| v.state == State::Preview && v.call == Some(call))
+                {
+                    let _ = self.agents.preview_ended(now, &agent);
+                    self.pump_agents(now);
+                    self.agents_freed(now);
+                }
+            }
             Input::Beep { call } => self.feed_flow(now, call, flow::Input::Beep),
             Input::PromptFinished { call } => {
                 self.feed_flow(now, call, flow::Input::PromptFinished)

@@ -426,6 +426,11 @@ impl Flow {
         matches!(self.stage, Stage::WaitingAgent { .. })
     }
 
+    /// True once the call was found to be a machine (hung up on, or waiting to leave a message).
+    pub fn is_machine(&self) -> bool {
+        self.summary.outcome == "machine"
+    }
+
     fn person(&mut self, now: Instant) {
         self.summary.decided = Some(now);
         self.summary.outcome = "human".to_owned();

@@ -1027,3 +1027,55 @@ fn a_preview_dial_with_no_free_line_is_refused_and_the_timeout_tries_again() {
     let d = dials(&drain(&mut core));
     assert_eq!((d.len(), d[0].lead.id), (1, 2));
 }
+
+#[test]
+fn with_amd_a_machine_frees_the_preview_agent_and_a_person_is_bridged_to_her() {
+    let t0 = Instant::now();
+    // A preview campaign with AMD and voicemail drops.
+    let c = example("warm_followup.toml", |c| {
+        c.mode = crate::campaign::Mode::Preview
+    });
+    let mut core = preview_board(t0, &[("ann", &["followup"], t0)], vec![c]);
+    core.handle(t0, Input::Tick);
+    drain(&mut core);
+    leads(&mut core, t0, "warm-followup", &[1, 2]);
+    core.agent_dial(t0 + ms(1000), "ann").unwrap();
+    let call = dials(&drain(&mut core))[0].call;
+    core.handle(t0 + ms(4000), Input::Answered { call });
+    assert!(drain(&mut core).contains(&Output::StartAmd { call }));
+    core.handle(
+        t0 + ms(8000),
+        Input::Amd {
+            call,
+            result: AmdResult::Machine,
+            cause: "long-greeting".into(),
+        },
+    );
+    drain(&mut core);
+    // Ann previews the next lead while the machine gets its message; she is never bridged.
+    assert_eq!(
+        previewed(&core, t0 + ms(8000), "ann"),
+        Some(("warm-followup".into(), 2))
+    );
+    core.handle(t0 + ms(10_000), Input::Beep { call });
+    core.handle(t0 + ms(20_000), Input::PromptFinished { call });
+    let out = drain(&mut core);
+    assert!(!out.iter().any(|o| matches!(o, Output::Bridge { .. })));
+    let e = ended(&out);
+    assert_eq!(
+        (e[0].0.outcome.as_str(), e[0].0.voicemail_left),
+        ("machine", true)
+    );
+    assert_eq!(
+        previewed(&core, t0 + ms(20_000), "ann"),
+        Some(("warm-followup".into(), 2))
+    ); // The next one is a person: bridged to her once AMD says so.
+    core.agent_dial(t0 + ms(21_000), "ann").unwrap();
+    let call = dials(&drain(&mut core))[0].call;
+    let out = human(&mut core, t0 + ms(21_000), call);
+    assert!(out.contains(&Output::Bridge {
+        call,
+        agent: "ann".into(),
+        record: false
+    }));
+}
