@@ -1323,6 +1323,7 @@ impl Switchboard {
                 .min(trunk_free),
             dial_tokens: rt.bucket.available().min(trunk_tokens),
         };
+        rt.estimator.advance(now);
         let estimates = rt.estimator.estimates();
         let snapshot = Snapshot {
             agents: &agent_views,
@@ -1659,6 +1660,7 @@ fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
     rt.estimator.observe(
         now,
         pacing::Observation::Dial {
+            dialed: c.dialed,
             human,
             machine,
             answered_after: c.answered.map(|a| a.saturating_duration_since(c.dialed)),

@@ -4,7 +4,16 @@
 //! so a contact rate that changes mid-shift is followed within minutes (default time constant
 //! 5 min), while a floor on the effective sample size keeps a slow campaign from chasing noise.
 //! The priors enter as pseudo-observations that decay like real ones.
+//!
+//! Dial outcomes count at the time of the dial, not of the outcome: a busy signal is known
+//! within seconds, a person only after ringing and AMD, a no-answer after the full ring
+//! timeout. Counted as they come, the first seconds of a campaign (or of any surge of dials)
+//! would see only failures and the hit rate would dive just when the pacer needs it. So each
+//! outcome waits until the ring timeout has passed since its dial (when every dial of that
+//! instant has resolved) before it enters the estimates.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -87,6 +96,8 @@ pub enum Observation {
     /// A dial resolved: answered by a person (`human`), by a machine, or not answered at all
     /// (busy, no answer, rejected…: `answered_after` is `None`).
     Dial {
+        /// When the dial was placed.
+        dialed: Instant,
         human: bool,
         machine: bool,
         answered_after: Option<Duration>,
@@ -182,6 +193,9 @@ pub struct Estimator {
     amd_machine: Decayed,
     talk: Decayed,
     wrap: Decayed,
+    /// Dial outcomes waiting for the ring timeout since their dial: (due, human, machine,
+    /// ring time in µs or `u64::MAX`).
+    pending: BinaryHeap<Reverse<(Instant, bool, bool, u64)>>,
 }
 
 impl Estimator {
@@ -203,32 +217,63 @@ impl Estimator {
             amd_machine: Decayed::seeded(p.amd_machine_s, 0.0, w, mt),
             talk: Decayed::seeded(p.talk_mean_s, p.talk_sd_s, w, mt),
             wrap: Decayed::seeded(p.wrap_mean_s, p.wrap_sd_s, w, mt),
+            pending: BinaryHeap::new(),
         }
     }
 
+    fn tau(&self) -> f64 {
+        self.cfg.tau.as_secs_f64().max(1e-3)
+    }
+
+    /// Feeds an observation made at `now`.
     pub fn observe(&mut self, now: Instant, obs: Observation) {
-        let tau = self.cfg.tau.as_secs_f64().max(1e-3);
+        self.advance(now);
         match obs {
             Observation::Dial {
+                dialed,
                 human,
                 machine,
                 answered_after,
             } => {
-                self.hit.push(now, tau, f64::from(u8::from(human)));
-                self.machine.push(now, tau, f64::from(u8::from(machine)));
-                if let Some(r) = answered_after {
-                    self.ring.push(now, tau, r.as_secs_f64());
+                let due = dialed + Duration::from_secs_f64(self.no_answer_s.clamp(0.0, 3600.0));
+                let ring = answered_after.map_or(u64::MAX, |r| {
+                    u64::try_from(r.as_micros()).unwrap_or(u64::MAX - 1)
+                });
+                if due <= now {
+                    self.push_dial(now, human, machine, ring);
+                } else {
+                    self.pending.push(Reverse((due, human, machine, ring)));
                 }
             }
             Observation::AmdDecision { human: true, after } => {
-                self.amd_human.push(now, tau, after.as_secs_f64())
+                self.amd_human.push(now, self.tau(), after.as_secs_f64())
             }
             Observation::AmdDecision {
                 human: false,
                 after,
-            } => self.amd_machine.push(now, tau, after.as_secs_f64()),
-            Observation::Talk(d) => self.talk.push(now, tau, d.as_secs_f64()),
-            Observation::Wrap(d) => self.wrap.push(now, tau, d.as_secs_f64()),
+            } => self.amd_machine.push(now, self.tau(), after.as_secs_f64()),
+            Observation::Talk(d) => self.talk.push(now, self.tau(), d.as_secs_f64()),
+            Observation::Wrap(d) => self.wrap.push(now, self.tau(), d.as_secs_f64()),
+        }
+    }
+
+    /// Lets the dial outcomes whose ring timeout has passed by `now` into the estimates.
+    pub fn advance(&mut self, now: Instant) {
+        while let Some(Reverse((due, human, machine, ring))) = self.pending.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.pending.pop();
+            self.push_dial(due, human, machine, ring);
+        }
+    }
+
+    fn push_dial(&mut self, at: Instant, human: bool, machine: bool, ring_us: u64) {
+        let tau = self.tau();
+        self.hit.push(at, tau, f64::from(u8::from(human)));
+        self.machine.push(at, tau, f64::from(u8::from(machine)));
+        if ring_us != u64::MAX {
+            self.ring.push(at, tau, ring_us as f64 / 1e6);
         }
     }
 
@@ -250,8 +295,10 @@ impl Estimator {
 mod tests {
     use super::*;
 
-    fn dial(human: bool) -> Observation {
+    /// A dial outcome learnt at `at`, of a dial placed 20 s before.
+    fn dial(at: Instant, human: bool) -> Observation {
         Observation::Dial {
+            dialed: at.checked_sub(Duration::from_secs(20)).unwrap_or(at),
             human,
             machine: false,
             answered_after: human.then(|| Duration::from_secs(10)),
@@ -276,19 +323,22 @@ mod tests {
         let mut est = Estimator::new(&p);
         // 30 minutes at 25 % (one dial per second, every 4th a person).
         for i in 0..1800u64 {
-            est.observe(t0 + Duration::from_secs(i), dial(i % 4 == 0));
+            let at = t0 + Duration::from_secs(i);
+            est.observe(at, dial(at, i % 4 == 0));
         }
         let before = est.estimates().hit_rate;
         assert!((before - 0.25).abs() < 0.02, "{before}");
         // Then 10 %: within 5 minutes the estimate is much nearer 10 % than 25 %.
         for i in 1800..2100u64 {
-            est.observe(t0 + Duration::from_secs(i), dial(i % 10 == 0));
+            let at = t0 + Duration::from_secs(i);
+            est.observe(at, dial(at, i % 10 == 0));
         }
         let after = est.estimates().hit_rate;
         assert!(after < 0.16, "estimate after 5 min of 10 %: {after}");
         // And after 15 minutes it is there.
         for i in 2100..2700u64 {
-            est.observe(t0 + Duration::from_secs(i), dial(i % 10 == 0));
+            let at = t0 + Duration::from_secs(i);
+            est.observe(at, dial(at, i % 10 == 0));
         }
         let late = est.estimates().hit_rate;
         assert!((late - 0.10).abs() < 0.02, "{late}");
@@ -301,11 +351,59 @@ mod tests {
         // One dial every 10 minutes: forgetting would leave ~1 observation; the floor keeps
         // the estimate from jumping to 0 or 1 on the latest call.
         for i in 0..400u64 {
-            est.observe(t0 + Duration::from_secs(600 * i), dial(i % 5 == 0));
+            let at = t0 + Duration::from_secs(600 * i);
+            est.observe(at, dial(at, i % 5 == 0));
         }
-        est.observe(t0 + Duration::from_secs(600 * 400), dial(true));
+        let at = t0 + Duration::from_secs(600 * 400);
+        est.observe(at, dial(at, true));
+        est.advance(at + Duration::from_secs(60));
         let h = est.estimates().hit_rate;
         assert!((h - 0.2).abs() < 0.05, "{h}");
+    }
+
+    #[test]
+    fn outcomes_count_at_their_dial_so_early_failures_do_not_sink_the_hit_rate() {
+        let t0 = Instant::now();
+        let p = Priors {
+            hit_rate: 0.35,
+            ..Priors::default()
+        };
+        let mut est = Estimator::new(&p);
+        // 300 dials at once: 15 busy after 3 s, then 105 people after 12 s, then the rest
+        // ring out at 25 s.
+        let obs = |human: bool, after: u64| Observation::Dial {
+            dialed: t0,
+            human,
+            machine: false,
+            answered_after: human.then(|| Duration::from_secs(after)),
+        };
+        for _ in 0..15 {
+            est.observe(t0 + Duration::from_secs(3), obs(false, 3));
+        }
+        let h = est.estimates().hit_rate;
+        assert!((h - 0.35).abs() < 1e-9, "busy signals first: {h}");
+        for _ in 0..105 {
+            est.observe(t0 + Duration::from_secs(12), obs(true, 12));
+        }
+        for _ in 0..180 {
+            est.observe(t0 + Duration::from_secs(25), obs(false, 25));
+        }
+        let h = est.estimates().hit_rate;
+        assert!((h - 0.35).abs() < 0.01, "all in: {h}");
+        // Counted as they came, the 15 busy signals alone would have put it at 0.23.
+        let mut naive = Estimator::new(&p);
+        for _ in 0..15 {
+            naive.observe(
+                t0 + Duration::from_secs(30),
+                Observation::Dial {
+                    dialed: t0 + Duration::from_secs(5),
+                    human: false,
+                    machine: false,
+                    answered_after: None,
+                },
+            );
+        }
+        assert!(naive.estimates().hit_rate < 0.25);
     }
 
     #[test]

@@ -313,6 +313,7 @@ impl Sim {
             }
             None => u32::MAX,
         };
+        self.estimator.advance(t);
         let estimates = self.estimator.estimates();
         let snap = Snapshot {
             agents: &self.agent_views,
@@ -410,6 +411,7 @@ impl Sim {
         self.estimator.observe(
             t,
             Observation::Dial {
+                dialed: self.instant(call.dialed),
                 human,
                 machine: !human,
                 answered_after: Some(Duration::from_micros(call.since - call.dialed)),
@@ -449,6 +451,7 @@ impl Sim {
         self.estimator.observe(
             t,
             Observation::Dial {
+                dialed: self.instant(self.calls[c].dialed),
                 human: false,
                 machine: false,
                 answered_after: None,
