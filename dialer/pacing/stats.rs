@@ -1,11 +1,36 @@
 //! Small numeric helpers for the pacing model: normal and lognormal distribution functions.
 //!
-//! Pure functions; no allocation. Accuracy (about 1e-7 absolute) is far finer than the
-//! estimates they are fed.
+//! Pure functions; no allocation (but for one table of Φ built on first use). Accuracy (about
+//! 1e-7 absolute, 2e-6 for the table) is far finer than the estimates they are fed.
+
+use std::sync::OnceLock;
 
 /// Standard normal cumulative distribution function Φ(x).
 pub fn norm_cdf(x: f64) -> f64 {
     0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Φ(x) from a table with linear interpolation (absolute error below 2e-6), for the pacer's
+/// inner loops: about five times faster than [`norm_cdf`].
+pub fn norm_cdf_fast(x: f64) -> f64 {
+    const LO: f64 = -8.5;
+    const PER_UNIT: f64 = 128.0;
+    const N: usize = 17 * 128 + 2;
+    static TABLE: OnceLock<Box<[f64]>> = OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..N).map(|i| norm_cdf(LO + i as f64 / PER_UNIT)).collect());
+    let u = (x - LO) * PER_UNIT;
+    if u.is_nan() {
+        return 0.5;
+    }
+    if u <= 0.0 {
+        return 0.0;
+    }
+    if u >= (N - 1) as f64 {
+        return 1.0;
+    }
+    let i = u as usize;
+    let f = u - i as f64;
+    t[i] + f * (t[i + 1] - t[i])
 }
 
 /// Standard normal density φ(x).
@@ -71,9 +96,21 @@ impl CountFit {
 
     /// Calls `f(k, P(X = k))` for every k with non-negligible probability, in order.
     pub fn for_each(&self, mut f: impl FnMut(u32, f64)) {
+        self.for_each_while(|k, q| {
+            f(k, q);
+            true
+        });
+    }
+
+    /// Like [`for_each`](Self::for_each), but stops as soon as `f` returns false.
+    pub fn for_each_while(&self, mut f: impl FnMut(u32, f64) -> bool) {
         match *self {
-            CountFit::Zero => f(0, 1.0),
-            CountFit::Binomial { n, p } if p >= 1.0 => f(n, 1.0),
+            CountFit::Zero => {
+                f(0, 1.0);
+            }
+            CountFit::Binomial { n, p } if p >= 1.0 => {
+                f(n, 1.0);
+            }
             CountFit::Binomial { n, p } => {
                 let mean = f64::from(n) * p;
                 let hi = (mean + 12.0 * (mean * (1.0 - p)).sqrt() + 12.0).min(f64::from(n)) as u32;
@@ -84,7 +121,9 @@ impl CountFit {
                 let odds = p / (1.0 - p);
                 let mut q = lp0.exp();
                 for k in 0..=hi {
-                    f(k, q);
+                    if !f(k, q) {
+                        return;
+                    }
                     q *= f64::from(n - k) / f64::from(k + 1) * odds;
                 }
             }
@@ -95,24 +134,38 @@ impl CountFit {
                 let hi = (mean + 12.0 * mean.sqrt() + 12.0) as u32;
                 let mut q = (-mean).exp();
                 for k in 0..=hi {
-                    f(k, q);
+                    if !f(k, q) {
+                        return;
+                    }
                     q *= mean / f64::from(k + 1);
                 }
             }
         }
     }
+
+    /// Mean and standard deviation of the fitted count.
+    pub fn mean_sd(&self) -> (f64, f64) {
+        match *self {
+            CountFit::Zero => (0.0, 0.0),
+            CountFit::Binomial { n, p } => {
+                let m = f64::from(n) * p;
+                (m, (m * (1.0 - p)).max(0.0).sqrt())
+            }
+            CountFit::Poisson { mean } => (mean, mean.sqrt()),
+        }
+    }
 }
 
 /// Discretised normal, for counts too large for the exact forms.
-fn normal_counts(mean: f64, sd: f64, mut f: impl FnMut(u32, f64)) {
+fn normal_counts(mean: f64, sd: f64, mut f: impl FnMut(u32, f64) -> bool) {
     let lo = (mean - 8.0 * sd).floor().max(0.0) as u32;
     let hi = (mean + 8.0 * sd).ceil() as u32;
     for k in lo..=hi {
         let x = f64::from(k);
-        f(
-            k,
-            norm_cdf((x + 0.5 - mean) / sd) - norm_cdf((x - 0.5 - mean) / sd),
-        );
+        let q = norm_cdf((x + 0.5 - mean) / sd) - norm_cdf((x - 0.5 - mean) / sd);
+        if !f(k, q) {
+            return;
+        }
     }
 }
 
@@ -157,7 +210,12 @@ impl LogNormal {
         if x <= 0.0 {
             return 0.0;
         }
-        norm_cdf((x.ln() - self.mu) / self.sigma)
+        norm_cdf_fast((x.ln() - self.mu) / self.sigma)
+    }
+
+    /// The spread (σ of the logarithm).
+    pub fn sigma(&self) -> f64 {
+        self.sigma
     }
 
     /// P(X ≤ elapsed + t | X > elapsed): the chance that something that has lasted `elapsed`
@@ -187,6 +245,19 @@ mod tests {
         assert!((norm_cdf(1.0) - 0.841_344_75).abs() < 1e-6);
         assert!((norm_cdf(-1.96) - 0.024_997_9).abs() < 1e-6);
         assert!((norm_cdf(3.0) - 0.998_650_1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fast_normal_cdf_matches_the_exact_one() {
+        let mut worst: f64 = 0.0;
+        let mut x = -10.0;
+        while x < 10.0 {
+            worst = worst.max((norm_cdf_fast(x) - norm_cdf(x)).abs());
+            x += 0.001_37;
+        }
+        assert!(worst < 2e-6, "{worst}");
+        assert_eq!(norm_cdf_fast(f64::NEG_INFINITY), 0.0);
+        assert_eq!(norm_cdf_fast(f64::INFINITY), 1.0);
     }
 
     #[test]
