@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use dialer::pacing::predictive::Outlook;
 use dialer::pacing::{
-    AbandonBudget, AgentView, CallView, Estimates, Limits, Mode, Pacer, Priors, Reason, Snapshot,
-    WindowCounts,
+    AbandonBudget, AgentView, CallView, Estimates, Limits, Mode, Pacer, Predictive, Priors, Reason,
+    Snapshot, WindowCounts,
 };
 use proptest::prelude::*;
 
@@ -189,5 +190,90 @@ proptest! {
             d.reason,
             Reason::BudgetSpent | Reason::TeamTooSmall | Reason::NoAgent
         ));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The predictive pacer finds its number of dials by bisection, which is only right if a
+    /// further dial is never less risky than the one before.
+    #[test]
+    fn predictive_risk_never_falls_with_more_dials(
+        agents in prop::collection::vec(agent(), 1..80),
+        calls in prop::collection::vec(call(), 0..150),
+        p in priors(),
+        b in budget(),
+    ) {
+        let est = Estimates::from_priors(&p);
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let o = Outlook::new(&s, Duration::from_millis(1500));
+        let mut last = 0.0;
+        for n in [0u32, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377] {
+            let r = o.risk(n);
+            prop_assert!((0.0..=1.0).contains(&r), "risk({n}) = {r}");
+            prop_assert!(r >= last - 1e-9, "risk({n}) = {r} < {last}");
+            last = r;
+        }
+    }
+
+    /// Predictive dials at least what progressive would (within the limits) and never more
+    /// than its line cap per working agent.
+    #[test]
+    fn predictive_between_progressive_and_the_line_cap(
+        agents in prop::collection::vec(agent(), 0..80),
+        calls in prop::collection::vec(call(), 0..150),
+        p in priors(),
+        b in budget(),
+        channels in 0u32..400,
+        tokens in 0u32..400,
+    ) {
+        let est = Estimates::from_priors(&p);
+        let limits = Limits { channels_free: channels, dial_tokens: tokens };
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits,
+        };
+        let d = Pacer::new(Mode::Predictive).decide(Instant::now(), &s);
+        let allowed = channels.min(tokens);
+        let progressive = if s.working_agents() == 0 { 0 } else { s.progressive_dials() };
+        prop_assert!(d.dials >= progressive.min(allowed), "{d:?} < progressive {progressive}");
+        let lines = 12 * s.working_agents();
+        let cap = lines.saturating_sub(s.calls_in_flight()).max(progressive).min(allowed);
+        prop_assert!(d.dials <= cap, "{d:?} over the line cap {cap}");
+        if let Reason::Predictive { risk, threshold } = d.reason {
+            prop_assert!(risk <= threshold + 1e-12, "{d:?}");
+        }
+    }
+
+    /// The threshold is never negative, never above its ceiling, and an abandon never raises it.
+    #[test]
+    fn predictive_threshold_bounded_and_falls_with_abandons(
+        live in 0u64..5000,
+        abandoned in 0u64..200,
+        machines in 0u64..3000,
+        fp in 0.0f64..0.05,
+    ) {
+        let counts = WindowCounts { live_answers: live, abandoned: abandoned.min(live), amd_machines: machines };
+        let b = AbandonBudget::from_history(0.03, fp, counts);
+        let mut worse = b;
+        worse.record_abandon();
+        let p = Predictive::default();
+        let t = p.threshold(&b);
+        prop_assert!(t >= 0.0 && t <= 0.03 * p.cfg.max_share + 1e-12, "{t}");
+        prop_assert!(p.threshold(&worse) <= t + 1e-12, "{} > {t}", p.threshold(&worse));
     }
 }

@@ -130,12 +130,13 @@ pub enum Reason {
     BudgetSpent,
     /// Predictive fell back to progressive: too few agents for predictive to pay.
     TeamTooSmall,
-    /// Predictive: the largest number of dials whose expected abandons fit the budget.
+    /// Predictive: dials ahead of agents, each with a risk of costing an abandon under the
+    /// threshold the window's budget allows.
     Predictive {
-        /// Expected abandons of the calls in flight plus these dials.
-        expected_abandons: f64,
-        /// Expected live answers of the calls in flight plus these dials.
-        expected_live: f64,
+        /// The last dial's risk: the chance that a person it brings costs an abandon.
+        risk: f64,
+        /// The highest risk the budget allows a dial now.
+        threshold: f64,
     },
     /// A dial level (lines per ready agent): `ratio:R` or VICIdial's adaptive level.
     DialLevel(f64),
@@ -151,12 +152,11 @@ impl fmt::Display for Reason {
             Reason::Preview => f.write_str("preview: agents dial the leads they preview"),
             Reason::BudgetSpent => f.write_str("abandon budget spent: progressive"),
             Reason::TeamTooSmall => f.write_str("team too small for predictive: progressive"),
-            Reason::Predictive {
-                expected_abandons,
-                expected_live,
-            } => write!(
+            Reason::Predictive { risk, threshold } => write!(
                 f,
-                "predictive: {expected_abandons:.2} expected abandons in {expected_live:.1} expected live answers"
+                "predictive: last dial's risk of an abandon {:.2} % (allowed {:.2} %)",
+                100.0 * risk,
+                100.0 * threshold
             ),
             Reason::DialLevel(l) => write!(f, "dial level {l:.2} lines per ready agent"),
             Reason::Agentless => f.write_str("agentless: as many as limits allow"),

@@ -1,38 +1,69 @@
 //! The predictive pacer: dial ahead of agents becoming free, under the abandon cap.
 //!
-//! Each tick it looks at a few horizons `h` (now … 30 s ahead) and compares, as random
-//! counts:
+//! Each tick it looks at a grid of moments `h` (now … 30 s ahead, every 2 s) and counts, as
+//! random counts:
 //!
 //! - **demand** `D(h)`: people who will have been told apart from machines by `h`, from the
 //!   calls already waiting, in AMD or ringing (each with its posterior chance given how long it
-//!   has rung: `P(person, decided by h | still ringing after e)`), plus `n` new dials (each a
+//!   has rung: `P(person, decided by h | still ringing after e)`), plus the new dials (each a
 //!   person decided by `h` with `hit × P(ring ≤ h − amd_human)`);
 //! - **supply** `S(h)`: agents ready now plus every busy agent's chance of being free by
-//!   `h + grace` given how long it has talked or wrapped (lognormal talk/wrap fits).
+//!   `h + grace` given how long it has talked or wrapped up (lognormal talk/wrap fits).
 //!
-//! With a normal approximation of `D − S`, the expected abandons are `max_h E[(D(h) − S(h))⁺]`.
-//! It picks the largest `n` whose expected abandons stay within `target × E[live answers of
-//! the calls in flight and the new ones]`, where `target` is a share (`aim`, default ½) of the
-//! cap, lowered as the window's budget gets used. It never dials fewer than progressive would,
-//! and falls back to progressive when the budget is spent or fewer than `min_agents` work.
+//! Both are sums of independent yes/no events, fitted as binomial or Poisson counts (the right
+//! skew of small counts is where abandons come from).
 //!
-//! This is the binomial model of REFERENCE.md §2.4 extended with calls in flight, busy
-//! agents and time; with nothing in flight and no busy agent it reduces to it (tested).
+//! **The marginal rule.** A new dial costs an abandon when it brings a person at some moment
+//! `t` and, at `t` or any later moment `h`, the people decided by `h` (without it) already use
+//! up the agents free by `h + grace`: then it, or someone after it, finds no agent in time.
+//! Its **risk** is `Σ_t P(its person is decided at t) × max_{h ≥ t} P(D(h) ≥ S(h + grace))`
+//! over `P(person)`: the chance that a person it brings costs an abandon. The pacer adds dials
+//! while the next one's risk stays under a threshold; the risk of each further dial only grows.
+//! A fixed threshold is a fixed price per abandon: every dial that costs less is placed,
+//! whatever the state, which is how a budget of abandons buys the most agent time.
+//!
+//! **The threshold** steers the window's abandon rate to `aim` × the cap. It is
+//! `base × e^{gain·(aim − used)}` × the cap, where `used` is the window's abandons over what
+//! the cap allows, read as if the window had started with `prior_live` live answers at `aim`
+//! (so the first abandons of a fresh window do not swing it): it rises while the window is
+//! below `aim` and falls as it climbs above. It is cut in proportion when fewer than `reserve`
+//! abandons are left before the cap (never below `reserve_floor` of itself): abandons come in
+//! clusters, and one cluster at the cap would mean minutes of progressive dialing. The risk
+//! of the last dial is above the average risk of all dials, and the model's risks run below
+//! the abandons seen; the feedback through `used` absorbs both. At the cap, or with fewer
+//! than `min_agents` working, it dials progressively.
+//!
+//! With nothing in flight and no busy agent this is the single-batch binomial model of
+//! REFERENCE.md §2.4 with a marginal instead of an average criterion (tested against the exact
+//! binomial).
 
 use std::time::{Duration, Instant};
 
 use super::stats::CountFit;
 use super::{AbandonBudget, AgentView, CallView, Estimates, Reason, Snapshot};
 
-/// Horizons (seconds ahead) at which demand and supply are compared.
-const HORIZONS: [f64; 8] = [0.0, 2.0, 4.0, 7.0, 11.0, 16.0, 22.0, 30.0];
-const H: usize = HORIZONS.len();
+/// The time grid: moments `k × STEP` seconds ahead, for k in 0..K (now … 30 s).
+const STEP: f64 = 2.0;
+const K: usize = 16;
 
 /// Tuning of the predictive pacer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PredictiveConfig {
-    /// Share of the cap aimed at while the budget is at most half used.
+    /// The window's abandon rate the pacer steers to, as a share of the cap.
     pub aim: f64,
+    /// Threshold on a dial's risk when the window is at `aim`, as a share of the cap.
+    pub base: f64,
+    /// How fast the threshold moves with the window's rate: × e^{gain·(aim − used)}.
+    pub gain: f64,
+    /// Highest threshold, as a share of the cap.
+    pub max_share: f64,
+    /// With fewer abandons than this left before the cap, the threshold is cut in proportion
+    /// (never below `reserve_floor` of itself).
+    pub reserve: f64,
+    pub reserve_floor: f64,
+    /// Live answers at `aim` the window is assumed to start with when the threshold reads how
+    /// much of it is used (so the first abandons of a fresh window do not swing it).
+    pub prior_live: f64,
     /// Below this many working agents, dial progressively.
     pub min_agents: u32,
     /// Time an agent has to pick a person up before it counts as abandoned, with a margin
@@ -45,7 +76,13 @@ pub struct PredictiveConfig {
 impl Default for PredictiveConfig {
     fn default() -> Self {
         PredictiveConfig {
-            aim: 0.5,
+            aim: 0.8,
+            base: 0.7,
+            gain: 2.0,
+            max_share: 4.0,
+            reserve: 6.0,
+            reserve_floor: 0.1,
+            prior_live: 500.0,
             min_agents: 4,
             grace: Duration::from_millis(1500),
             max_lines_per_agent: 12.0,
@@ -57,84 +94,15 @@ impl Default for PredictiveConfig {
 #[derive(Debug, Clone, Default)]
 pub struct Predictive {
     pub cfg: PredictiveConfig,
-    calib: Calibration,
 }
 
-/// Online calibration of the model against the abandons that really happen.
-///
-/// The model's expected abandons at decision time are an underestimate: it takes the worst
-/// horizon's expected excess, not the expected worst excess, and it sees each tick's
-/// decision alone. So the pacer keeps a running ratio κ = (abandons seen) / (abandons the
-/// model predicted for the people who answered), both decayed over `tau`, and multiplies its
-/// expected abandons by κ. Pseudo-counts start κ at `prior`.
-#[derive(Debug, Clone)]
-struct Calibration {
-    /// Predicted abandon probability for a person answering now (the model's ratio,
-    /// smoothed over the time dials take to be answered).
-    rho: f64,
-    predicted: f64,
-    seen: f64,
-    last_live: f64,
-    last_abandoned: f64,
-    last: Option<Instant>,
-}
-
-const FULL_AIM_UNTIL: f64 = 0.3;
-const CALIB_TAU_S: f64 = 1800.0;
-const CALIB_RHO_TAU_S: f64 = 12.0;
-const CALIB_PRIOR: f64 = 2.0;
-const CALIB_PRIOR_WEIGHT: f64 = 3.0;
-
-impl Default for Calibration {
-    fn default() -> Self {
-        Calibration {
-            rho: 0.0,
-            predicted: 0.0,
-            seen: 0.0,
-            last_live: 0.0,
-            last_abandoned: 0.0,
-            last: None,
-        }
-    }
-}
-
-impl Calibration {
-    fn kappa(&self) -> f64 {
-        ((self.seen + CALIB_PRIOR * CALIB_PRIOR_WEIGHT) / (self.predicted + CALIB_PRIOR_WEIGHT))
-            .clamp(0.5, 20.0)
-    }
-
-    /// Accounts for the people who answered and the abandons since the last tick.
-    fn observe(&mut self, now: Instant, live: f64, abandoned: f64) {
-        if let Some(last) = self.last {
-            let dt = now.saturating_duration_since(last).as_secs_f64();
-            let d_live = live - self.last_live;
-            let d_ab = abandoned - self.last_abandoned;
-            if d_live >= 0.0 && d_ab >= 0.0 {
-                let decay = (-dt / CALIB_TAU_S).exp();
-                self.predicted = self.predicted * decay + self.rho * d_live;
-                self.seen = self.seen * decay + d_ab;
-            }
-        }
-        self.last = Some(now);
-        self.last_live = live;
-        self.last_abandoned = abandoned;
-    }
-
-    /// The model's abandon probability for the people now in the pipeline.
-    fn predict(&mut self, dt: f64, ratio: f64) {
-        let w = 1.0 - (-dt / CALIB_RHO_TAU_S).exp();
-        self.rho += (ratio - self.rho) * w;
-    }
-}
-
-/// A sum of independent yes/no counts per horizon: the sure ones, and the mean and variance
-/// of the others.
+/// A sum of independent yes/no counts per moment of the grid: the sure ones, and the mean and
+/// variance of the others.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counts {
-    sure: [u32; H],
-    mean: [f64; H],
-    var: [f64; H],
+    sure: [u32; K],
+    mean: [f64; K],
+    var: [f64; K],
 }
 
 impl Counts {
@@ -153,56 +121,18 @@ impl Counts {
     }
 }
 
-/// `E[(x − S)⁺]` for integer x, for the uncertain part S of the supply at one horizon.
-#[derive(Debug, Clone, Default)]
-struct Shortfall {
-    /// table[x] = E[(x − S)⁺] for x = 0..table.len().
-    table: Vec<f64>,
-    mean: f64,
-}
-
-impl Shortfall {
-    fn new(mean: f64, var: f64) -> Self {
-        let mut pmf = Vec::new();
-        CountFit::new(mean, var).for_each(|k, q| {
-            let k = k as usize;
-            if pmf.len() <= k {
-                pmf.resize(k + 1, 0.0);
-            }
-            pmf[k] += q;
-        });
-        let mut table = Vec::with_capacity(pmf.len() + 1);
-        let (mut f, mut cdf) = (0.0, 0.0);
-        table.push(0.0);
-        for q in &pmf {
-            cdf += q;
-            f += cdf;
-            table.push(f);
-        }
-        Shortfall { table, mean }
-    }
-
-    fn at(&self, x: i64) -> f64 {
-        if x <= 0 {
-            return 0.0;
-        }
-        match self.table.get(x as usize) {
-            Some(v) => *v,
-            None => x as f64 - self.mean,
-        }
-    }
-}
-
 /// The model's view of one tick, from which dials are chosen.
 #[derive(Debug, Clone)]
 pub struct Outlook {
     demand: Counts,
     supply: Counts,
-    shortfall: [Shortfall; H],
-    /// Expected live answers of the calls in flight (all horizons).
+    /// `P(uncertain supply ≤ x)` for x = 0, 1, … per moment, stored one after the other.
+    cdf: Vec<f64>,
+    cdf_at: [(usize, usize); K],
+    /// Chance that a new dial is a person decided by each moment.
+    new_by: [f64; K],
+    /// Expected live answers of the calls in flight.
     live_in_flight: f64,
-    /// Chance that a new dial is a person decided by each horizon.
-    new_by: [f64; H],
     /// Chance that a new dial is a person at all.
     new_live: f64,
 }
@@ -215,85 +145,163 @@ impl Outlook {
         let mut demand = Counts::default();
         let mut supply = Counts::default();
         let mut live_in_flight = 0.0;
+        let mut by = [0.0; K];
         for c in s.calls {
-            let mut by = [0.0; H];
-            let total = call_person_by(e, c, &mut by);
-            live_in_flight += total;
+            by.fill(0.0);
+            live_in_flight += call_person_by(e, c, &mut by);
             for (k, p) in by.iter().enumerate() {
                 demand.add(k, *p);
             }
         }
+        let wrap_points = e.wrap.three_points();
         for a in s.agents {
-            for (k, h) in HORIZONS.iter().enumerate() {
-                let p = agent_free_by(e, a, h + g);
-                if p > 0.0 {
-                    supply.add(k, p);
+            match *a {
+                AgentView::Ready => supply.sure.iter_mut().for_each(|x| *x += 1),
+                AgentView::Paused => {}
+                AgentView::Wrapping { elapsed } => {
+                    let t = elapsed.as_secs_f64();
+                    for k in 0..K {
+                        supply.add(k, e.wrap.ends_within(t, moment(k) + g));
+                    }
+                }
+                AgentView::Talking { elapsed } => {
+                    if talk_free_by(e, &wrap_points, elapsed.as_secs_f64(), g, &mut by) {
+                        for (k, p) in by.iter().enumerate() {
+                            supply.add(k, *p);
+                        }
+                    }
                 }
             }
         }
         let t = e.no_answer_s;
-        let mut new_by = [0.0; H];
-        for (k, h) in HORIZONS.iter().enumerate() {
-            new_by[k] = e.hit_rate * e.ring.cdf((h - e.amd_human_s).min(t));
-        }
-        let shortfall = std::array::from_fn(|k| Shortfall::new(supply.mean[k], supply.var[k]));
+        let new_by =
+            std::array::from_fn(|k| e.hit_rate * e.ring.cdf((moment(k) - e.amd_human_s).min(t)));
+        let mut cdf = Vec::new();
+        let cdf_at = std::array::from_fn(|k| {
+            let start = cdf.len();
+            CountFit::new(supply.mean[k], supply.var[k]).for_each(|x, q| {
+                let i = start + x as usize;
+                if cdf.len() <= i {
+                    cdf.resize(i + 1, 0.0);
+                }
+                cdf[i] += q;
+            });
+            let mut acc = 0.0;
+            for v in &mut cdf[start..] {
+                acc += *v;
+                *v = acc.min(1.0);
+            }
+            (start, cdf.len() - start)
+        });
         Outlook {
             demand,
             supply,
-            shortfall,
-            live_in_flight,
+            cdf,
+            cdf_at,
             new_by,
+            live_in_flight,
             new_live: e.hit_rate * e.ring.cdf(t),
         }
     }
 
-    /// Expected abandons and expected live answers with `n` more dials.
-    pub fn with_dials(&self, n: u32) -> (f64, f64) {
+    /// `P(D(h_k) ≥ S(h_k + grace))` with `n` new dials.
+    fn short(&self, k: usize, n: u32) -> f64 {
+        let p = self.new_by[k];
         let n = f64::from(n);
-        let mut worst: f64 = 0.0;
-        for k in 0..H {
-            let p = self.new_by[k];
-            let mean = self.demand.mean[k] + n * p;
-            if mean + f64::from(self.demand.sure[k]) <= worst {
-                continue;
-            }
-            let var = self.demand.var[k] + n * p * (1.0 - p);
-            // E[(D − S)⁺] with D = sure + uncertain demand, S = sure + uncertain supply.
-            let offset = i64::from(self.demand.sure[k]) - i64::from(self.supply.sure[k]);
-            let sf = &self.shortfall[k];
-            let mut e = 0.0;
-            CountFit::new(mean, var).for_each(|d, q| e += q * sf.at(offset + i64::from(d)));
-            worst = worst.max(e);
+        let mean = self.demand.mean[k] + n * p;
+        let var = self.demand.var[k] + n * p * (1.0 - p);
+        // D ≥ S  ⟺  uncertain demand + off ≥ uncertain supply.
+        let off = i64::from(self.demand.sure[k]) - i64::from(self.supply.sure[k]);
+        let (start, len) = self.cdf_at[k];
+        let cdf = &self.cdf[start..start + len];
+        let len = len as i64;
+        let fit = CountFit::new(mean, var);
+        let (m, sd) = fit.mean_sd();
+        if (off as f64) + m + 12.0 * sd + 12.0 < 0.0 {
+            return 0.0;
         }
-        (worst, self.live_in_flight + n * self.new_live)
+        let (mut acc, mut mass) = (0.0, 0.0);
+        fit.for_each_while(|d, q| {
+            let x = off + i64::from(d);
+            if x >= len {
+                return false;
+            }
+            mass += q;
+            if x >= 0 {
+                acc += q * cdf[x as usize];
+            }
+            true
+        });
+        (acc + (1.0 - mass).max(0.0)).min(1.0)
     }
 
-    /// Largest `n ≤ max` with expected abandons ≤ `target` × expected live answers (0 when
-    /// even no dial fits).
-    pub fn max_dials(&self, target: f64, max: u32) -> (u32, f64, f64) {
-        let fits = |n: u32| {
-            let (ab, live) = self.with_dials(n);
-            ab <= target * live
+    /// The risk of one more dial when `n` new ones are placed: the chance that a person it
+    /// brings finds no agent in time, or takes the agent of someone after them who then does.
+    pub fn risk(&self, n: u32) -> f64 {
+        let total = self.new_by[K - 1];
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let (mut worst, mut acc) = (0.0f64, 0.0);
+        for k in (0..K).rev() {
+            let before = if k > 0 { self.new_by[k - 1] } else { 0.0 };
+            let arrive = (self.new_by[k] - before).max(0.0);
+            // The moments at and after k matter; skip work while nothing arrives at k.
+            worst = worst.max(self.short(k, n));
+            acc += arrive * worst;
+        }
+        (acc / total).min(1.0)
+    }
+
+    /// The number of dials to place, at least `lo` and at most `max` (if `max ≥ lo`): `lo`
+    /// plus as many more as have a risk at most `threshold`. Also returns the risk of the last
+    /// one placed beyond `lo` (0 if none).
+    pub fn dials(&self, lo: u32, max: u32, threshold: f64) -> (u32, f64) {
+        if max <= lo {
+            return (lo.min(max), 0.0);
+        }
+        let fits = |n: u32| self.risk(n) <= threshold;
+        if !fits(lo) {
+            return (lo, 0.0);
+        }
+        // fits(lo); the risk grows with n: find the first n that does not fit, by doubling
+        // then bisection. The answer is that n (dials lo..n each fit).
+        let mut good = lo;
+        let mut step = 1u32;
+        let bad = loop {
+            let probe = good.saturating_add(step).min(max);
+            if !fits(probe) {
+                break probe;
+            }
+            good = probe;
+            if probe == max {
+                return (max, self.risk(max - 1));
+            }
+            step = step.saturating_mul(2);
         };
-        if max == 0 || !fits(1) {
-            let (ab, live) = self.with_dials(0);
-            return (0, ab, live);
+        let (mut good, mut bad) = (good, bad);
+        while bad - good > 1 {
+            let mid = good + (bad - good) / 2;
+            if fits(mid) { good = mid } else { bad = mid }
         }
-        // fits(1); expected abandons grow faster than the allowance once agents run out,
-        // so the feasible set is an interval from 1: binary search its end.
-        let (mut lo, mut hi) = (1u32, max);
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if fits(mid) { lo = mid } else { hi = mid - 1 }
-        }
-        let (ab, live) = self.with_dials(lo);
-        (lo, ab, live)
+        // Dials for n = lo..=good each fit: good + 1 dials in all.
+        (good + 1, self.risk(good))
+    }
+
+    /// Expected live answers of the calls in flight and `n` new dials.
+    pub fn expected_live(&self, n: u32) -> f64 {
+        self.live_in_flight + f64::from(n) * self.new_live
     }
 }
 
-/// Chance that call `c` turns out a person, decided by each horizon; returns the chance that it
-/// is a person at all.
-fn call_person_by(e: &Estimates, c: &CallView, by: &mut [f64; H]) -> f64 {
+/// The moment `k` of the grid, in seconds from now.
+fn moment(k: usize) -> f64 {
+    k as f64 * STEP
+}
+
+/// Chance that call `c` turns out a person, decided by each moment; returns the chance that
+/// it is a person at all.
+fn call_person_by(e: &Estimates, c: &CallView, by: &mut [f64; K]) -> f64 {
     let (h, m) = (e.hit_rate, e.machine_rate);
     let t = e.no_answer_s;
     match *c {
@@ -310,9 +318,9 @@ fn call_person_by(e: &Estimates, c: &CallView, by: &mut [f64; H]) -> f64 {
             }
             let q = h / (h + m);
             let left = (e.amd_human_s - a).max(0.0);
-            for (k, hz) in HORIZONS.iter().enumerate() {
-                if *hz >= left {
-                    by[k] = q;
+            for (k, p) in by.iter_mut().enumerate() {
+                if moment(k) >= left {
+                    *p = q;
                 }
             }
             q
@@ -325,108 +333,124 @@ fn call_person_by(e: &Estimates, c: &CallView, by: &mut [f64; H]) -> f64 {
             let g0 = e.ring.cdf(r);
             let still = (1.0 - (h + m) * g0).max(1e-9);
             let gt = e.ring.cdf(t);
-            for (k, hz) in HORIZONS.iter().enumerate() {
-                let x = (r + hz - e.amd_human_s).min(t);
-                by[k] = (h * (e.ring.cdf(x) - g0)).max(0.0) / still;
+            let all = (h * (gt - g0)).max(0.0) / still;
+            for (k, p) in by.iter_mut().enumerate() {
+                let x = r + moment(k) - e.amd_human_s;
+                if x >= t {
+                    // Past the ring timeout: every person it may bring is decided.
+                    *p = all;
+                } else if x > r {
+                    *p = (h * (e.ring.cdf(x) - g0)).max(0.0) / still;
+                }
             }
-            (h * (gt - g0)).max(0.0) / still
+            all
         }
     }
 }
 
-/// Chance that agent `a` is free within `within` seconds.
-fn agent_free_by(e: &Estimates, a: &AgentView, within: f64) -> f64 {
-    match *a {
-        AgentView::Ready => 1.0,
-        AgentView::Paused => 0.0,
-        AgentView::Wrapping { elapsed } => e.wrap.ends_within(elapsed.as_secs_f64(), within),
-        AgentView::Talking { elapsed } => {
-            // Rest of the talk, then a wrap-up: three-point quadrature over the wrap-up.
-            let t = elapsed.as_secs_f64();
-            e.wrap
-                .three_points()
+/// Chance that an agent who has talked for `t` is free (talk and wrap-up done) within
+/// `moment(k) + g`, for every k; false (and `by` untouched) when it is negligible throughout.
+///
+/// The talk's conditional distribution is evaluated once per grid step and interpolated
+/// between, then averaged over three points standing for the wrap-up.
+fn talk_free_by(e: &Estimates, wrap: &[(f64, f64); 3], t: f64, g: f64, by: &mut [f64; K]) -> bool {
+    let f0 = e.talk.cdf(t);
+    let surv = 1.0 - f0;
+    if surv < 1e-9 {
+        // Far in the tail: a memoryless guess.
+        for (k, p) in by.iter_mut().enumerate() {
+            *p = wrap
                 .iter()
-                .map(|(w, weight)| weight * e.talk.ends_within(t, within - w))
-                .sum()
+                .map(|(w, weight)| weight * e.talk.ends_within(t, moment(k) + g - w))
+                .sum();
         }
+        return true;
     }
+    // ends[j] = P(talk ends within j × STEP | lasted t), for j up to the longest talk that
+    // still leaves the shortest wrap-up within the grid.
+    let shortest_wrap = wrap.iter().map(|(w, _)| *w).fold(f64::INFINITY, f64::min);
+    let reach = moment(K - 1) + g - shortest_wrap.max(0.0);
+    if reach <= 0.0 {
+        return false;
+    }
+    let top_j = ((reach / STEP).ceil() as usize + 1).min(K);
+    let mut ends = [0.0; K + 1];
+    let top = (e.talk.cdf(t + top_j as f64 * STEP) - f0) / surv;
+    if top < 1e-7 {
+        return false;
+    }
+    ends[top_j..].fill(top.clamp(0.0, 1.0));
+    for (j, v) in ends.iter_mut().enumerate().take(top_j).skip(1) {
+        *v = ((e.talk.cdf(t + j as f64 * STEP) - f0) / surv).clamp(0.0, 1.0);
+    }
+    let at = |x: f64| -> f64 {
+        if x <= 0.0 {
+            return 0.0;
+        }
+        let u = x / STEP;
+        let i = u as usize;
+        if i >= K {
+            return ends[K];
+        }
+        let f = u - i as f64;
+        ends[i] + f * (ends[i + 1] - ends[i])
+    };
+    for (k, p) in by.iter_mut().enumerate() {
+        *p = wrap
+            .iter()
+            .map(|(w, weight)| weight * at(moment(k) + g - w))
+            .sum();
+    }
+    true
 }
 
 impl Predictive {
     pub fn new(cfg: PredictiveConfig) -> Self {
-        Predictive {
-            cfg,
-            calib: Calibration::default(),
-        }
+        Predictive { cfg }
     }
 
-    /// Share of the cap to aim at, given how much of the window's budget is used.
-    ///
-    /// Full `aim` while at most `FULL_AIM_UNTIL` of the budget is used, then falling linearly
-    /// to nothing at the cap; and, while the window has fewer than `1 / cap` live answers (when
-    /// a single abandon would put it over the cap), ramping up from a fifth of that.
-    pub fn target(&self, budget: &AbandonBudget) -> f64 {
+    /// The threshold on a dial's risk, given the window's budget (see the module docs).
+    pub fn threshold(&self, budget: &AbandonBudget) -> f64 {
         let cap = budget.cap();
-        let used = budget.used();
-        let spend = ((1.0 - used) / (1.0 - FULL_AIM_UNTIL)).clamp(0.0, 1.0);
-        let warm = if cap > 0.0 {
-            (budget.live_answers() * cap).clamp(0.2, 1.0)
+        if cap <= 0.0 {
+            return 0.0;
+        }
+        let c = &self.cfg;
+        let l0 = c.prior_live.max(0.0);
+        let live = budget.live_answers();
+        let used =
+            ((budget.abandoned() + c.aim * cap * l0) / (cap * (live + l0)).max(1e-9)).min(10.0);
+        let share = (c.base * (c.gain * (c.aim - used)).exp()).min(c.max_share);
+        let reserve = if c.reserve > 0.0 {
+            (budget.remaining() / c.reserve).clamp(c.reserve_floor, 1.0)
         } else {
-            0.0
+            1.0
         };
-        cap * self.cfg.aim * spend * warm
+        cap * share * reserve
     }
 
-    /// How much the model's expected abandons are scaled up after calibration.
-    pub fn calibration(&self) -> f64 {
-        self.calib.kappa()
-    }
-
-    pub(super) fn decide(&mut self, now: Instant, s: &Snapshot<'_>) -> (u32, Reason) {
-        let dt = self
-            .calib
-            .last
-            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
-        self.calib
-            .observe(now, s.budget.live_answers(), s.budget.abandoned());
+    pub(super) fn decide(&mut self, _now: Instant, s: &Snapshot<'_>) -> (u32, Reason) {
         let progressive = s.progressive_dials();
         let working = s.working_agents();
         if working < self.cfg.min_agents {
             return (progressive, Reason::TeamTooSmall);
         }
+        if s.budget.spent() {
+            return (progressive, Reason::BudgetSpent);
+        }
+        let threshold = self.threshold(s.budget);
+        let lines = (self.cfg.max_lines_per_agent * f64::from(working)).floor() as i64;
+        let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
+        let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
+        if max <= progressive || threshold <= 0.0 {
+            return (progressive, Reason::Progressive);
+        }
         let outlook = Outlook::new(s, self.cfg.grace);
-        let kappa = self.calib.kappa();
-        let spent = s.budget.spent();
-        let (n, ab, live) = if spent {
-            let (ab, live) = outlook.with_dials(progressive);
-            (progressive, ab, live)
+        let (n, risk) = outlook.dials(progressive, max, threshold);
+        if n <= progressive {
+            (progressive, Reason::Progressive)
         } else {
-            let target = self.target(s.budget);
-            let lines = (self.cfg.max_lines_per_agent * f64::from(working)).floor() as i64;
-            let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
-            let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
-            outlook.max_dials(target / kappa, max)
-        };
-        let (n, ab, live) = if n < progressive {
-            let (ab, live) = outlook.with_dials(progressive);
-            (progressive, ab, live)
-        } else {
-            (n, ab, live)
-        };
-        self.calib
-            .predict(dt, if live > 0.0 { ab / live } else { 0.0 });
-        if spent {
-            (n, Reason::BudgetSpent)
-        } else if n == progressive {
-            (n, Reason::Progressive)
-        } else {
-            (
-                n,
-                Reason::Predictive {
-                    expected_abandons: kappa * ab,
-                    expected_live: live,
-                },
-            )
+            (n, Reason::Predictive { risk, threshold })
         }
     }
 }
@@ -436,22 +460,18 @@ mod tests {
     use super::super::*;
     use super::*;
 
-    /// Exact binomial E[(X − A)⁺] / E[X] for X ~ Bin(n, p): the §2.4 oracle.
-    fn binomial_abandon(n: u32, p: f64, a: u32) -> f64 {
-        let mut pmf = vec![0.0; n as usize + 1];
-        pmf[0] = (1.0 - p).powi(n as i32);
-        for k in 1..=n as usize {
-            pmf[k] = pmf[k - 1] * (n as f64 - k as f64 + 1.0) / k as f64 * p / (1.0 - p);
+    /// Exact `P(X ≥ a)` for X ~ Bin(n, p).
+    fn binomial_at_least(n: u32, p: f64, a: u32) -> f64 {
+        let mut q = (1.0 - p).powi(n as i32);
+        let mut below = 0.0;
+        for k in 0..a.min(n + 1) {
+            below += q;
+            q *= f64::from(n - k) / f64::from(k + 1) * p / (1.0 - p);
         }
-        let excess: f64 = pmf
-            .iter()
-            .enumerate()
-            .map(|(k, q)| q * (k as f64 - a as f64).max(0.0))
-            .sum();
-        excess / (n as f64 * p)
+        (1.0 - below).max(0.0)
     }
 
-    /// Estimates where every answer comes at once: the single-batch model.
+    /// Estimates where every answer comes at once, 5 s after the dial: the single-batch model.
     fn batch_estimates(p: f64) -> Estimates {
         Estimates::from_priors(&Priors {
             hit_rate: p,
@@ -465,13 +485,14 @@ mod tests {
     }
 
     #[test]
-    fn reduces_to_the_binomial_oracle_and_agrees_with_it() {
-        // REFERENCE.md §2.4 rows: (p, A, n at 3 %).
-        for (p, a, n_ref) in [
-            (0.25, 10u32, 30u32),
-            (0.25, 50, 190),
-            (0.5, 50, 97),
-            (0.1, 50, 470),
+    fn reduces_to_the_single_batch_binomial() {
+        // A ready agents, nobody busy, nothing in flight: the (n+1)-th dial's person is in
+        // trouble when the n others bring at least A people.
+        for (p, a, threshold) in [
+            (0.25, 10u32, 0.03),
+            (0.25, 50, 0.05),
+            (0.5, 50, 0.03),
+            (0.1, 20, 0.1),
         ] {
             let est = batch_estimates(p);
             let b = AbandonBudget::new(0.03, 0.0);
@@ -484,14 +505,42 @@ mod tests {
                 limits: Limits::UNLIMITED,
             };
             let o = Outlook::new(&s, Duration::ZERO);
-            let (n, _, _) = o.max_dials(0.03, 10_000);
-            // The oracle (exact binomial) at our n is near the cap, and our n is near the
-            // table's (the normal approximation is good for these pool sizes).
-            let exact = binomial_abandon(n, p, a);
-            assert!(exact < 0.04, "p={p} A={a}: n={n} abandons {exact}");
-            let rel = (f64::from(n) - f64::from(n_ref)).abs() / f64::from(n_ref);
-            assert!(rel < 0.1, "p={p} A={a}: n={n}, table {n_ref}");
+            let (n, _) = o.dials(0, 10_000, threshold);
+            // The exact binomial: every dial placed fits, the next one would not.
+            let exact = (0..10_000)
+                .find(|&m| binomial_at_least(m, p, a) > threshold)
+                .unwrap();
+            assert_eq!(n, exact, "p={p} A={a}");
+            assert!((o.risk(n - 1) - binomial_at_least(n - 1, p, a)).abs() < 1e-3);
+            // More dials than agents, fewer than naive A/p.
+            assert!(n > a && f64::from(n) < f64::from(a) / p, "p={p} A={a}: {n}");
         }
+    }
+
+    #[test]
+    fn risk_grows_with_dials() {
+        let est = Estimates::from_priors(&Priors::default());
+        let b = AbandonBudget::new(0.03, 0.0);
+        let mut agents = vec![AgentView::Ready; 5];
+        for i in 0..25 {
+            agents.push(AgentView::Talking {
+                elapsed: Duration::from_secs(10 * i),
+            });
+        }
+        let calls = [CallView::Ringing {
+            elapsed: Duration::from_secs(3),
+        }; 12];
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let o = Outlook::new(&s, Duration::from_millis(1500));
+        let risks: Vec<f64> = (0..60).step_by(5).map(|n| o.risk(n)).collect();
+        assert!(risks.windows(2).all(|w| w[0] <= w[1] + 1e-12), "{risks:?}");
+        assert!(risks[0] < 0.05 && risks[risks.len() - 1] > 0.5, "{risks:?}");
     }
 
     #[test]
@@ -534,9 +583,26 @@ mod tests {
             };
             Outlook::new(&s, Duration::from_millis(1500))
                 .supply
-                .total_mean(H - 1)
+                .total_mean(K - 1)
         };
         assert!(supply(&[long; 20]) > 3.0 * supply(&[fresh; 20]));
+    }
+
+    #[test]
+    fn talking_agents_interpolated_match_the_direct_computation() {
+        let est = Estimates::from_priors(&Priors::default());
+        let wrap = est.wrap.three_points();
+        for t in [0.0, 30.0, 120.0, 160.0, 400.0] {
+            let mut by = [0.0; K];
+            talk_free_by(&est, &wrap, t, 1.5, &mut by);
+            for (k, p) in by.iter().enumerate() {
+                let direct: f64 = wrap
+                    .iter()
+                    .map(|(w, weight)| weight * est.talk.ends_within(t, moment(k) + 1.5 - w))
+                    .sum();
+                assert!((p - direct).abs() < 2e-3, "t={t} k={k}: {p} vs {direct}");
+            }
+        }
     }
 
     #[test]
@@ -567,6 +633,31 @@ mod tests {
         assert!(empty > 10, "{empty}");
         assert!(some < empty && some > 0, "{some} vs {empty}");
         assert_eq!(decide(&waiting), 0, "ten people waiting for ten agents");
+    }
+
+    #[test]
+    fn threshold_follows_the_window() {
+        let p = Predictive::default();
+        let window = |live: u64, abandoned: u64| {
+            AbandonBudget::from_history(
+                0.03,
+                0.0,
+                WindowCounts {
+                    live_answers: live,
+                    abandoned,
+                    amd_machines: 0,
+                },
+            )
+        };
+        // Below the aim the threshold is above the cap's share at the aim; above, below it.
+        let low = p.threshold(&window(2000, 20));
+        let at = p.threshold(&window(2000, 48));
+        let high = p.threshold(&window(2000, 57));
+        assert!(low > at && at > high, "{low} {at} {high}");
+        assert!((at - 0.03 * p.cfg.base).abs() < 1e-9, "{at}");
+        // A fresh window, where one abandon would be a large share, starts carefully.
+        let fresh = p.threshold(&window(0, 0));
+        assert!(fresh < 0.2 * low, "{fresh} vs {low}");
     }
 
     #[test]
