@@ -142,6 +142,10 @@ const WAKE: u64 = u64::MAX;
 const BATCH: usize = 256;
 /// Receive buffer per datagram; larger ones are dropped.
 const MAX_DATAGRAM: usize = 2048;
+/// A datagram that waited longer than this in its socket says the worker fell behind.
+const STALE: Duration = Duration::from_millis(5);
+/// Datagrams read from one socket per round when behind.
+const MAX_PER_SOCKET: usize = 16;
 /// A relayed packet is late when it leaves more than this after its source packet arrived.
 const LATE: Duration = Duration::from_millis(20);
 
@@ -666,12 +670,19 @@ fn worker(shared: Arc<Shared>, index: usize) {
                 &mut deadline,
             )
         }));
-        if step.is_err() {
-            // A panicking analyzer or sink must not take the worker (and its legs) down.
-            tracing::error!(worker = index, "media worker caught a panic; it goes on");
-            rx.clear();
-            out.clear();
-            deadline = (index == 0).then(Instant::now);
+        let behind = match step {
+            Ok(behind) => behind,
+            Err(_) => {
+                // A panicking analyzer or sink must not take the worker (and its legs) down.
+                tracing::error!(worker = index, "media worker caught a panic; it goes on");
+                rx.clear();
+                out.clear();
+                deadline = (index == 0).then(Instant::now);
+                true
+            }
+        };
+        if behind {
+            continue;
         }
         // Let the next batch gather (not past worker 0's next deadline).
         let until = deadline.map_or(woke + interval, |d| d.min(woke + interval));
@@ -683,7 +694,8 @@ fn worker(shared: Arc<Shared>, index: usize) {
 }
 
 /// One round of a worker: read the ready sockets, run the batch (and, on worker 0, the timers)
-/// through the engine under one lock, send the result.
+/// through the engine under one lock, send the result. True when the worker is behind (packets
+/// waited, or more sockets were ready than one round takes): the next round should not wait.
 fn serve(
     shared: &Shared,
     index: usize,
@@ -692,14 +704,16 @@ fn serve(
     rx: &mut Vec<Rx>,
     out: &mut Outgoing,
     deadline: &mut Option<Instant>,
-) {
+) -> bool {
     let me = &shared.workers[index];
     rx.clear();
+    let mut behind = false;
     if !events.is_empty() {
         let socks = me.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        let round = SystemTime::now();
         // Datagrams are packed one after the other (a few cache lines each, not a slot each).
         let mut at = 0;
-        for ev in events {
+        'events: for ev in events {
             let token = sys::token(ev);
             if token == WAKE {
                 me.wake.clear();
@@ -709,13 +723,17 @@ fn serve(
             let Some((id, sock)) = socks.get(&token) else {
                 continue;
             };
-            // Full: the sockets not read yet are still ready at the next wait.
-            let Some(slot) = buf.get_mut(at..at + MAX_DATAGRAM) else {
-                break;
-            };
-            // Spurious wake-ups, ICMP errors from an earlier send, oversized datagrams: nothing
-            // to feed; a level-triggered socket with more queued comes back.
-            if let Ok(r) = sys::recv_stamped(sock.as_raw_fd(), slot) {
+            for _ in 0..MAX_PER_SOCKET {
+                // Full: the sockets not read yet are still ready at the next wait.
+                let Some(slot) = buf.get_mut(at..at + MAX_DATAGRAM) else {
+                    behind = true;
+                    break 'events;
+                };
+                // Spurious wake-ups, ICMP errors from an earlier send, oversized datagrams:
+                // nothing to feed; a level-triggered socket with more queued comes back.
+                let Ok(r) = sys::recv_stamped(sock.as_raw_fd(), slot) else {
+                    break;
+                };
                 rx.push(Rx {
                     id: *id,
                     from: r.from,
@@ -724,6 +742,17 @@ fn serve(
                     len: r.len,
                 });
                 at += r.len;
+                // One read per ready socket while we keep up (the next packet of a 20 ms stream
+                // is not there yet). A packet that waited means we fell behind: this socket may
+                // hold more, so read on (one per round would never catch up).
+                let waited = r
+                    .stamp
+                    .and_then(|s| round.duration_since(s).ok())
+                    .is_some_and(|w| w > STALE);
+                if !waited {
+                    break;
+                }
+                behind = true;
             }
         }
     }
@@ -753,4 +782,5 @@ fn serve(
             .fetch_add(rx.len() as u64, Ordering::Relaxed);
     }
     send(shared, out);
+    behind || events.len() == BATCH
 }
