@@ -39,7 +39,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::CountFit;
+use super::stats::{CountFit, binomial_for_each_while};
 use super::{AbandonBudget, AgentView, CallView, Estimates, Reason, Snapshot};
 
 /// The time grid: moments `k × STEP` seconds ahead, for k in 0..K (now … 30 s).
@@ -121,14 +121,51 @@ impl Counts {
     }
 }
 
+/// Where one moment's tail table lies in [`Outlook::tails`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Tail {
+    lo: i64,
+    start: usize,
+    len: usize,
+}
+
+/// The fitted distribution of a count with this mean and variance, trimmed of negligible
+/// tails, into `pmf` (`pmf[i] = P(count = first + i)`); returns `first`.
+fn counts_pmf(mean: f64, var: f64, pmf: &mut Vec<f64>) -> u32 {
+    const NEGLIGIBLE: f64 = 1e-15;
+    pmf.clear();
+    let mut first = None;
+    CountFit::new(mean, var).for_each(|x, q| {
+        let f = *first.get_or_insert(x);
+        if pmf.is_empty() && q < NEGLIGIBLE {
+            first = None;
+            return;
+        }
+        let i = (x - f) as usize;
+        if pmf.len() <= i {
+            pmf.resize(i + 1, 0.0);
+        }
+        pmf[i] += q;
+    });
+    while pmf.len() > 1 && pmf.last().is_some_and(|q| *q < NEGLIGIBLE) {
+        pmf.pop();
+    }
+    if pmf.is_empty() {
+        pmf.push(1.0);
+        return 0;
+    }
+    first.unwrap_or(0)
+}
+
 /// The model's view of one tick, from which dials are chosen.
 #[derive(Debug, Clone)]
 pub struct Outlook {
     demand: Counts,
     supply: Counts,
-    /// `P(uncertain supply ≤ x)` for x = 0, 1, … per moment, stored one after the other.
-    cdf: Vec<f64>,
-    cdf_at: [(usize, usize); K],
+    /// Per moment, `P(X ≥ lo + i)` for i = 0, 1, … where X = uncertain demand of the calls in
+    /// flight − uncertain supply (`lo` is X's least value), stored one after the other.
+    tails: Vec<f64>,
+    tail_at: [Tail; K],
     /// Chance that a new dial is a person decided by each moment.
     new_by: [f64; K],
     /// Expected live answers of the calls in flight.
@@ -176,63 +213,83 @@ impl Outlook {
         let t = e.no_answer_s;
         let new_by =
             std::array::from_fn(|k| e.hit_rate * e.ring.cdf((moment(k) - e.amd_human_s).min(t)));
-        let mut cdf = Vec::new();
-        let cdf_at = std::array::from_fn(|k| {
-            let start = cdf.len();
-            CountFit::new(supply.mean[k], supply.var[k]).for_each(|x, q| {
-                let i = start + x as usize;
-                if cdf.len() <= i {
-                    cdf.resize(i + 1, 0.0);
+        let mut tails = Vec::new();
+        let (mut pd, mut ps, mut px) = (Vec::new(), Vec::new(), Vec::new());
+        let tail_at = std::array::from_fn(|k| {
+            let d0 = counts_pmf(demand.mean[k], demand.var[k], &mut pd);
+            let s0 = counts_pmf(supply.mean[k], supply.var[k], &mut ps);
+            // X = D − S takes values from d0 − (s0 + |ps| − 1) up.
+            let lo = i64::from(d0) - i64::from(s0) - (ps.len() as i64 - 1);
+            px.clear();
+            px.resize(pd.len() + ps.len() - 1, 0.0);
+            let top = ps.len() - 1;
+            for (i, a) in pd.iter().enumerate() {
+                for (j, b) in ps.iter().enumerate() {
+                    px[i + top - j] += a * b;
                 }
-                cdf[i] += q;
-            });
-            let mut acc = 0.0;
-            for v in &mut cdf[start..] {
-                acc += *v;
-                *v = acc.min(1.0);
             }
-            (start, cdf.len() - start)
+            let start = tails.len();
+            tails.resize(start + px.len(), 0.0);
+            let mut acc = 0.0;
+            for (t, q) in tails[start..].iter_mut().zip(&px).rev() {
+                acc += q;
+                *t = acc.min(1.0);
+            }
+            Tail {
+                lo,
+                start,
+                len: px.len(),
+            }
         });
         Outlook {
             demand,
             supply,
-            cdf,
-            cdf_at,
+            tails,
+            tail_at,
             new_by,
             live_in_flight,
             new_live: e.hit_rate * e.ring.cdf(t),
         }
     }
 
-    /// `P(D(h_k) ≥ S(h_k + grace))` with `n` new dials.
-    fn short(&self, k: usize, n: u32) -> f64 {
-        let p = self.new_by[k];
-        let n = f64::from(n);
-        let mean = self.demand.mean[k] + n * p;
-        let var = self.demand.var[k] + n * p * (1.0 - p);
-        // D ≥ S  ⟺  uncertain demand + off ≥ uncertain supply.
-        let off = i64::from(self.demand.sure[k]) - i64::from(self.supply.sure[k]);
-        let (start, len) = self.cdf_at[k];
-        let cdf = &self.cdf[start..start + len];
-        let len = len as i64;
-        let fit = CountFit::new(mean, var);
-        let (m, sd) = fit.mean_sd();
-        if (off as f64) + m + 12.0 * sd + 12.0 < 0.0 {
-            return 0.0;
+    /// `P(X_k ≥ x)`.
+    fn tail(&self, k: usize, x: i64) -> f64 {
+        let t = self.tail_at[k];
+        if x <= t.lo {
+            1.0
+        } else if x >= t.lo + t.len as i64 {
+            0.0
+        } else {
+            self.tails[t.start + (x - t.lo) as usize]
         }
-        let (mut acc, mut mass) = (0.0, 0.0);
-        fit.for_each_while(|d, q| {
-            let x = off + i64::from(d);
-            if x >= len {
+    }
+
+    /// `P(D(h_k) ≥ S(h_k + grace))` with `n` new dials: the new dials' people by `h_k` are an
+    /// exact binomial, so this never falls as `n` grows.
+    fn short(&self, k: usize, n: u32) -> f64 {
+        // D ≥ S  ⟺  X ≥ (sure supply − sure demand) − new people.
+        let c = i64::from(self.supply.sure[k]) - i64::from(self.demand.sure[k]);
+        let p = self.new_by[k];
+        if n == 0 || p <= 0.0 {
+            return self.tail(k, c);
+        }
+        if p >= 1.0 {
+            return self.tail(k, c - i64::from(n));
+        }
+        let lo = self.tail_at[k].lo;
+        let (mut acc, mut mass) = (0.0f64, 0.0f64);
+        binomial_for_each_while(n, p, |b, q| {
+            let x = c - i64::from(b);
+            if x <= lo {
+                // From here on every outcome is a shortfall.
+                acc += (1.0 - mass).max(0.0);
                 return false;
             }
             mass += q;
-            if x >= 0 {
-                acc += q * cdf[x as usize];
-            }
+            acc += q * self.tail(k, x);
             true
         });
-        (acc + (1.0 - mass).max(0.0)).min(1.0)
+        acc.min(1.0)
     }
 
     /// The risk of one more dial when `n` new ones are placed: the chance that a person it

@@ -142,16 +142,41 @@ impl CountFit {
             }
         }
     }
+}
 
-    /// Mean and standard deviation of the fitted count.
-    pub fn mean_sd(&self) -> (f64, f64) {
-        match *self {
-            CountFit::Zero => (0.0, 0.0),
-            CountFit::Binomial { n, p } => {
-                let m = f64::from(n) * p;
-                (m, (m * (1.0 - p)).max(0.0).sqrt())
+/// Calls `f(k, P(X = k))` for X ~ Bin(n, p), k = 0, 1, … until `f` returns false or the mass
+/// left is negligible. Exact for any n (the log domain takes over where `(1 − p)^n`
+/// underflows), so a larger `n` always gives a stochastically larger X.
+pub fn binomial_for_each_while(n: u32, p: f64, mut f: impl FnMut(u32, f64) -> bool) {
+    if n == 0 || p <= 0.0 {
+        f(0, 1.0);
+        return;
+    }
+    if p >= 1.0 {
+        f(n, 1.0);
+        return;
+    }
+    let nf = f64::from(n);
+    let mean = nf * p;
+    let hi = (mean + 12.0 * (mean * (1.0 - p)).sqrt() + 12.0).min(nf) as u32;
+    let lp0 = nf * (-p).ln_1p();
+    let log_odds = p.ln() - (-p).ln_1p();
+    if lp0 >= -700.0 {
+        let odds = p / (1.0 - p);
+        let mut q = lp0.exp();
+        for k in 0..=hi {
+            if !f(k, q) {
+                return;
             }
-            CountFit::Poisson { mean } => (mean, mean.sqrt()),
+            q *= f64::from(n - k) / f64::from(k + 1) * odds;
+        }
+    } else {
+        let mut lq = lp0;
+        for k in 0..=hi {
+            if !f(k, if lq < -745.0 { 0.0 } else { lq.exp() }) {
+                return;
+            }
+            lq += (f64::from(n - k) / f64::from(k + 1)).ln() + log_odds;
         }
     }
 }
@@ -296,6 +321,24 @@ mod tests {
         let mut seen = vec![];
         CountFit::new(10.0, 0.0).for_each(|k, q| seen.push((k, q)));
         assert_eq!(seen, vec![(10, 1.0)]);
+    }
+
+    #[test]
+    fn binomial_masses_sum_to_one_with_the_right_mean_even_where_they_underflow() {
+        for (n, p) in [(10u32, 0.3), (377, 0.9), (5000, 0.4), (1, 0.5)] {
+            let (mut mass, mut mean) = (0.0, 0.0);
+            binomial_for_each_while(n, p, |k, q| {
+                mass += q;
+                mean += f64::from(k) * q;
+                true
+            });
+            assert!((mass - 1.0).abs() < 1e-9, "Bin({n}, {p}): mass {mass}");
+            let want = f64::from(n) * p;
+            assert!(
+                (mean - want).abs() < 1e-6 * want.max(1.0),
+                "Bin({n}, {p}): {mean}"
+            );
+        }
     }
 
     #[test]
