@@ -31,6 +31,9 @@ pub struct Detector {
     greeting_start_ms: Option<u32>,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
+    /// End of the last steady-tone frame (ringback still playing after the answer): the initial
+    /// silence counts from there.
+    last_tone_ms: u32,
     decision: Option<Decision>,
     decision_out: bool,
     beep_out: VecDeque<Beep>,
@@ -58,6 +61,7 @@ impl Detector {
             words: 0,
             greeting_start_ms: None,
             last_word_voice_ms: 0,
+            last_tone_ms: 0,
             decision: None,
             decision_out: false,
             beep_out: VecDeque::new(),
@@ -93,6 +97,9 @@ impl Detector {
 
     fn words_and_greeting(&mut self, class: FrameClass) {
         let t = self.t_ms;
+        if class == FrameClass::Tone {
+            self.last_tone_ms = t;
+        }
         if class == FrameClass::Voice {
             if self.run_gap_ms >= self.s.between_words_silence_ms {
                 self.run_voice_ms = 0;
@@ -120,7 +127,10 @@ impl Detector {
         let t = self.t_ms;
         match self.greeting_start_ms {
             None => {
-                if t >= s.initial_silence_ms {
+                // Counted from the last tone (ringback that goes on after the answer is not the
+                // answerer's silence); voice that may be the first word holds it: a person who
+                // starts speaking just as the limit passes is not a silent answer.
+                if t - self.last_tone_ms >= s.initial_silence_ms && self.run_gap_ms != 0 {
                     return self.decide(AmdResult::NotSure, Cause::InitialSilence);
                 }
             }
@@ -474,12 +484,41 @@ mod tests {
 
     #[test]
     fn a_person_who_waits_before_speaking_is_human() {
+        let limit = Settings::default().initial_silence_ms;
         let o = run(&Sig::new(10.0)
-            .silence(2500)
+            .silence(limit - 500)
             .talk(500, 3000.0)
             .silence(2000)
             .pcm);
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
+    #[test]
+    fn a_silent_answer_is_not_sure_at_the_initial_silence_limit() {
+        let limit = Settings::default().initial_silence_ms;
+        let o = run(&Sig::new(10.0)
+            .silence(limit + 300)
+            .talk(500, 3000.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause, o.decision_ms),
+            (AmdResult::NotSure, Cause::InitialSilence, limit),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn voice_starting_at_the_initial_silence_limit_holds_it_until_it_is_a_word() {
+        // The person starts speaking 40 ms before the limit: not yet a word when it passes.
+        let limit = Settings::default().initial_silence_ms;
+        let o = run(&Sig::new(10.0)
+            .silence(limit - 40)
+            .talk(500, 3000.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        assert!(o.decision_ms > limit + 500, "{o:?}");
     }
 
     #[test]

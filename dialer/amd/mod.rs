@@ -133,7 +133,9 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Nothing said for this long after the answer → not sure (`initial_silence`).
+    /// Nothing said for this long after the answer (or after ringback that goes on past it) →
+    /// not sure (`initial_silence`). Not "machine", as in Asterisk: a silent answer is often a
+    /// person waiting for the caller to speak.
     pub initial_silence_ms: u32,
     /// A greeting (first word to last word before the answer-pause) this long → machine.
     pub greeting_ms: u32,
@@ -179,7 +181,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            initial_silence_ms: 3500,
+            initial_silence_ms: 2500,
             greeting_ms: 3000,
             after_greeting_silence_ms: 800,
             short_greeting_ms: 800,
