@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     test_blocks.sort();
     test_blocks.dedup();
-    let mut groups: Vec<(String, Box<dyn Fn(&Label) -> bool>)> = vec![
+    let mut groups: Vec<(String, Keep)> = vec![
         (
             "train".into(),
             Box::new(|l: &Label| l.split == Split::Train),
@@ -249,6 +249,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+/// Which files a row of the table scores.
+type Keep = Box<dyn Fn(&Label) -> bool>;
 
 /// The corpus block a file belongs to: its name's prefix ("e" for `e_human_100.wav`).
 fn block_of(l: &Label) -> String {

@@ -139,3 +139,24 @@ fn machines_get_a_message_start_after_their_beep() {
         }
     }
 }
+
+#[test]
+fn people_silent_past_the_initial_silence_limit_are_not_sure_at_the_limit() {
+    // A person who says nothing goes to an agent (not sure, the campaign default) when the limit
+    // passes, not when the analysis gives up; anyone else is a person or a machine.
+    let s = Settings::default();
+    let mut silent = 0;
+    for (l, o) in run_all() {
+        if l.truth == Truth::Human && o.result == AmdResult::NotSure {
+            silent += 1;
+            assert_eq!(
+                (o.cause, o.decision_ms),
+                (amd::Cause::InitialSilence, s.initial_silence_ms),
+                "{}: {o:?} ({})",
+                l.file,
+                l.notes
+            );
+        }
+    }
+    assert!(silent >= 2, "{silent}");
+}
