@@ -3,6 +3,9 @@
 //! When sipp is missing each test prints a note and passes, unless `DIALER_REQUIRE_SIPP=1`
 //! (CI), where it fails. Timings are generous: the machine may be loaded.
 
+mod e2e;
+mod rig;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,23 +17,6 @@ use dialer::sip::{CallReport, EndedBy, Outcome, PlaceCall, Sip, SipConfig, Targe
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                    m=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
-
-/// sipp is here, or the test should skip (panics when CI requires it).
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        if std::env::var("DIALER_REQUIRE_SIPP").as_deref() == Ok("1") {
-            panic!("sipp is required (DIALER_REQUIRE_SIPP=1) but not installed");
-        }
-        eprintln!("note: sipp not installed; SIP interop test skipped");
-    }
-    ok
-}
 
 fn free_port(tcp: bool) -> u16 {
     if tcp {
@@ -182,7 +168,7 @@ async fn scenario(
     ring: u64,
     talk: u64,
 ) -> Option<CallReport> {
-    if !have_sipp() {
+    if !e2e::have_sipp("SIP interop test") {
         return None;
     }
     let uas = Uas::start(name, transport);
@@ -274,7 +260,7 @@ async fn www_challenge_digest_verified_by_sipp() {
 /// The first INVITE is lost on the way (a relay drops it); our retransmission gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_invite_is_retransmitted() {
-    if !have_sipp() {
+    if !e2e::have_sipp("SIP interop test") {
         return;
     }
     let uas = Uas::start("uas_answer", Transport::Udp);
@@ -332,7 +318,7 @@ async fn lost_invite_is_retransmitted() {
 /// Only lower bounds on time are asserted (a loaded machine is slower, never faster).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trunk_limits_space_and_cap_calls() {
-    if !have_sipp() {
+    if !e2e::have_sipp("SIP interop test") {
         return;
     }
     let uas = Uas::start_n("uas_answer", Transport::Udp, 3);
@@ -373,7 +359,7 @@ async fn trunk_limits_space_and_cap_calls() {
 /// `dialer call URI --json` through the real binary.
 #[test]
 fn cli_call_prints_json() {
-    if !have_sipp() {
+    if !e2e::have_sipp("SIP interop test") {
         return;
     }
     let uas = Uas::start("uas_answer", Transport::Udp);
