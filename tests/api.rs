@@ -94,18 +94,7 @@ async fn start(config_path: &Path, store: Store) -> Running {
     .unwrap();
     let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
     api.set_rosters(rosters);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_api, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = api.clone();
-    tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
+    let (addr, stop_api) = e2e::serve_api(&api).await;
     Running {
         daemon,
         api,

@@ -145,18 +145,7 @@ async fn an_agent_previews_skips_and_dials_and_the_call_is_hers() {
     let tokens = Tokens::new(None, [("alice".to_string(), ALICE.to_string())]).unwrap();
     let api = Api::new(daemon.control(), tokens, Readiness::new(), None);
     api.readiness().set(Phase::Running);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_api, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = api.clone();
-    tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
+    let (addr, stop_api) = e2e::serve_api(&api).await;
 
     // Nothing is dialed for a preview campaign by itself; alice logs in and gets a lead.
     let a = post(addr, "/v1/agents/alice/login", Some(ALICE), "").await;

@@ -147,6 +147,27 @@ pub fn logs(sipps: &[&Sipp]) -> String {
     sipps.iter().map(|s| s.logs()).collect()
 }
 
+// ---- the HTTP API in process ----
+
+/// Serve `api` on a free port of 127.0.0.1; the sender stops it.
+pub async fn serve_api(
+    api: &dialer::daemon::api::Api,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = api.clone();
+    tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (addr, stop)
+}
+
 // ---- clocks ----
 
 /// Now as unix milliseconds (the store's clock).
