@@ -21,7 +21,7 @@ use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
 use dialer::daemon::config;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::entity::{agent_state_interval, call_attempt, lead};
-use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
+use dialer::store::{NewLead, Store};
 use e2e::{Carrier, CarrierEnd, CarrierMedia};
 use rig::{get, post};
 use sea_orm::{EntityTrait, QueryOrder};
@@ -32,25 +32,8 @@ const ALICE: &str = "alice-token-0123456789";
 /// Dana first (higher priority), then Eli.
 async fn seed_two_leads(store: &Store, c: &dialer::campaign::Campaign, zone: &str) -> i64 {
     let now = jiff::Timestamp::now().as_millisecond();
-    let ids = store
-        .upsert_campaign(
-            &CampaignRecord {
-                name: &c.name,
-                kind: c.kind.as_str(),
-                regime: c.regime.as_str(),
-                source: None,
-                lists: vec![ListRecord {
-                    name: "leads",
-                    kind: "cold",
-                    priority: 0,
-                    default_region: "US",
-                }],
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    let list = ids.list("leads").unwrap();
+    let (campaign_id, list) =
+        storedb::leads_list(store, &c.name, c.kind.as_str(), c.regime.as_str()).await;
     let lead = |phone: &str, name: &str, priority| NewLead {
         list_id: list,
         phone: phone.into(),
@@ -60,7 +43,7 @@ async fn seed_two_leads(store: &Store, c: &dialer::campaign::Campaign, zone: &st
     };
     store
         .insert_leads(
-            ids.id,
+            campaign_id,
             &[
                 lead("+12025550143", "Dana", 1),
                 lead("+12025550144", "Eli", 0),
@@ -69,7 +52,7 @@ async fn seed_two_leads(store: &Store, c: &dialer::campaign::Campaign, zone: &st
         )
         .await
         .unwrap();
-    ids.id
+    campaign_id
 }
 
 async fn agent(addr: SocketAddr) -> Value {

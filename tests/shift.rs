@@ -27,7 +27,7 @@ use dialer::simnet::{
     AgentDesk, AgentPhones, AgentsConfig, Carrier, CarrierConfig, DeskError, SimConfig, Sounds,
 };
 use dialer::simnet::{OutcomeMix, Span};
-use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
+use dialer::store::{NewLead, Store};
 use rig::{Proc, Setup, get, post};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -197,35 +197,18 @@ async fn screen_pops(api: SocketAddr, phones: Arc<AgentPhones>) {
 /// `n` fictional numbers (555-01xx) for the campaign's list `leads`, as `dialer import` would.
 async fn seed_leads(store: &Store, campaign: &str, n: usize, zone: &str) {
     let now = jiff::Timestamp::now().as_millisecond();
-    let ids = store
-        .upsert_campaign(
-            &CampaignRecord {
-                name: campaign,
-                kind: "cold",
-                regime: "us",
-                source: None,
-                lists: vec![ListRecord {
-                    name: "leads",
-                    kind: "cold",
-                    priority: 0,
-                    default_region: "US",
-                }],
-            },
-            now,
-        )
-        .await
-        .unwrap();
+    let (campaign_id, list_id) = storedb::leads_list(store, campaign, "cold", "us").await;
     const AREAS: [u16; 5] = [201, 202, 203, 205, 206];
     let leads: Vec<NewLead> = (0..n)
         .map(|i| NewLead {
-            list_id: ids.list("leads").unwrap(),
+            list_id,
             phone: format!("+1{}5550{:03}", AREAS[i / 100], 100 + i % 100),
             timezone: Some(zone.to_owned()),
             attributes: format!(r#"{{"name":"Lead {i}"}}"#),
             priority: 0,
         })
         .collect();
-    store.insert_leads(ids.id, &leads, now).await.unwrap();
+    store.insert_leads(campaign_id, &leads, now).await.unwrap();
 }
 
 /// One integer from a query (`n`).

@@ -226,15 +226,15 @@ files = ["dnc.txt"]
     )
 }
 
-/// Store one lead (+12025550143, Dana, in `zone`) for the campaign's list "leads", as
-/// `dialer import` would.
-pub async fn seed_one_lead(store: &Store, c: &dialer::campaign::Campaign, zone: &str) {
+/// Make sure the store has campaign `name` (of `kind` and `regime`) with one cold list "leads"
+/// (region US), as `dialer import` would; returns the campaign's and the list's ids.
+pub async fn leads_list(store: &Store, name: &str, kind: &str, regime: &str) -> (i64, i64) {
     let ids = store
         .upsert_campaign(
             &dialer::store::CampaignRecord {
-                name: &c.name,
-                kind: c.kind.as_str(),
-                regime: c.regime.as_str(),
+                name,
+                kind,
+                regime,
                 source: None,
                 lists: vec![dialer::store::ListRecord {
                     name: "leads",
@@ -247,11 +247,19 @@ pub async fn seed_one_lead(store: &Store, c: &dialer::campaign::Campaign, zone: 
         )
         .await
         .unwrap();
+    (ids.id, ids.list("leads").unwrap())
+}
+
+/// Store one lead (+12025550143, Dana, in `zone`) for the campaign's list "leads", as
+/// `dialer import` would.
+pub async fn seed_one_lead(store: &Store, c: &dialer::campaign::Campaign, zone: &str) {
+    let (campaign_id, list_id) =
+        leads_list(store, &c.name, c.kind.as_str(), c.regime.as_str()).await;
     store
         .insert_leads(
-            ids.id,
+            campaign_id,
             &[dialer::store::NewLead {
-                list_id: ids.list("leads").unwrap(),
+                list_id,
                 phone: "+12025550143".into(),
                 timezone: Some(zone.to_string()),
                 attributes: r#"{"name":"Dana"}"#.into(),
