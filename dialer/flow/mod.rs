@@ -434,8 +434,14 @@ impl Flow {
     fn person(&mut self, now: Instant) {
         self.summary.decided = Some(now);
         self.summary.outcome = "human".to_owned();
-        if let (true, Some(script)) = (self.settings.agentless, &self.settings.survey) {
-            let mut ivr = survey::Ivr::new(script.clone());
+        // `person` runs once per call: the survey's script moves into its IVR.
+        if let Some(script) = self
+            .settings
+            .survey
+            .take()
+            .filter(|_| self.settings.agentless)
+        {
+            let mut ivr = survey::Ivr::new(script);
             ivr.start();
             self.ivr = Some(ivr);
             self.stage = Stage::Survey;
