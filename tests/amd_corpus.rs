@@ -60,18 +60,28 @@ fn every_labelled_beep_is_found_within_300_ms_and_no_other() {
     assert!(with_beep >= 20, "{with_beep}");
 }
 
+/// Issue #6's bound: at most 2 % of people called machines (hung up on), on the held-out split
+/// and on the whole corpus. The failure names every person called a machine.
 #[test]
-fn no_person_is_called_a_machine_on_the_held_out_split() {
-    for (l, o) in run_all().iter().filter(|(l, _)| l.split == Split::Test) {
-        if l.truth == Truth::Human {
-            assert_ne!(
-                o.result,
-                AmdResult::Machine,
-                "{}: {o:?} ({})",
-                l.file,
-                l.notes
-            );
-        }
+fn at_most_2_percent_of_people_are_called_machines() {
+    for (name, split) in [("held-out", Some(Split::Test)), ("whole corpus", None)] {
+        let people: Vec<_> = run_all()
+            .iter()
+            .filter(|(l, _)| l.truth == Truth::Human && split.is_none_or(|s| l.split == s))
+            .collect();
+        let hung_up: Vec<String> = people
+            .iter()
+            .filter(|(_, o)| o.result == AmdResult::Machine)
+            .map(|(l, o)| format!("{}: {o:?} ({})", l.file, l.notes))
+            .collect();
+        assert!(people.len() >= 40, "{name}: {} people", people.len());
+        assert!(
+            hung_up.len() as f64 <= 0.02 * people.len() as f64,
+            "{name}: {} of {} people called machines:\n{}",
+            hung_up.len(),
+            people.len(),
+            hung_up.join("\n")
+        );
     }
 }
 
