@@ -5,7 +5,8 @@
 //!
 //! - `a_shift_adds_up`: the API's campaign status and agents' states, `/metrics`, and
 //!   `dialer report --format json` each agree exactly with the rows the store holds (attempts by
-//!   outcome, contacts, abandons, dispositions, agent state intervals).
+//!   outcome, contacts, abandons, dispositions, agent state intervals); mid-shift every agent
+//!   pauses while calls ring, so the shift has abandons (and paused time) to count.
 //! - `reload_mid_shift`: a broken campaign file on SIGHUP keeps the running version (dialing goes
 //!   on, the log names file and key, no call is dropped); the fixed file with a lower
 //!   `max_concurrent` then applies to new dials; SIGTERM drains and exits 0.
@@ -436,6 +437,57 @@ impl Shift {
         .await;
     }
 
+    /// An agent's action over the API with the agent's own token.
+    async fn agent_act(&self, agent: &str, action: &str, body: &str) -> Value {
+        let r = post(
+            self.api(),
+            &format!("/v1/agents/{agent}/{action}"),
+            Some(&token(agent)),
+            body,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{agent} {action}: {}", r.body);
+        r.json()
+    }
+
+    /// Every agent pauses while calls ring (an agent on a call pauses when done), so a person
+    /// who answers one of them finds nobody within the connect limit and is abandoned; then
+    /// all go back to work. Repeated until an abandon is counted (a round's calls may bring
+    /// no person).
+    async fn abandon_one(&self, name: &str) {
+        for _ in 0..10 {
+            let in_flight = || async {
+                self.campaign(name).await["calls_in_flight"]
+                    .as_u64()
+                    .unwrap_or(0)
+            };
+            rig::eventually("calls in flight", Duration::from_secs(30), || async {
+                (in_flight().await >= 2).then_some(())
+            })
+            .await;
+            for a in AGENTS {
+                self.agent_act(a, "pause", r#"{"reason":"break"}"#).await;
+            }
+            rig::eventually(
+                "no call in flight and every agent paused",
+                Duration::from_secs(60),
+                || async {
+                    let agents = self.agents().await;
+                    (in_flight().await == 0 && agents.iter().all(|v| v["state"] == "paused"))
+                        .then_some(())
+                },
+            )
+            .await;
+            for a in AGENTS {
+                self.agent_act(a, "ready", "").await;
+            }
+            if self.campaign(name).await["abandoned"].as_u64().unwrap_or(0) >= 1 {
+                return;
+            }
+        }
+        panic!("no person answered while every agent was paused, in 10 rounds");
+    }
+
     /// SIGTERM; the daemon must exit 0 within the drain deadline and then some.
     fn stop(&mut self) {
         self.proc.signal(libc::SIGTERM);
@@ -568,6 +620,7 @@ async fn a_shift_adds_up() {
         },
     )
     .await;
+    s.abandon_one("shift").await;
     s.pause_and_settle("shift").await;
 
     // The store catches up with what the API and metrics say (the writer is asynchronous);
@@ -603,6 +656,7 @@ async fn a_shift_adds_up() {
     };
     eprintln!("store: {stored:#?}\ncarrier: {:?}", s.world.carrier.stats());
     assert!(stored.live >= 2, "{stored:?}");
+    assert!(stored.abandoned >= 1, "{stored:?}");
     assert!(stored.dispositions.values().sum::<i64>() >= 3, "{stored:?}");
     assert_eq!(status["control"], "paused");
     assert_eq!(status["calls_in_flight"], 0);
