@@ -68,54 +68,110 @@ fn summary(t0: Instant) -> Summary {
     }
 }
 
-#[tokio::test]
-async fn records_become_rows() {
-    for db in storedb::all("writer").await {
+/// A writer on a seeded store, with the clock anchored at `t0` = `T0_MS`.
+struct Fixture {
+    store: Store,
+    campaign_id: i64,
+    lead_id: i64,
+    t0: Instant,
+    w: Writer,
+}
+
+impl Fixture {
+    async fn new(db: &storedb::TestDb) -> Self {
         let store = db.open().await;
         let (campaign_id, lead_id) = seed(&store).await;
         let t0 = Instant::now();
-        let clock = WallClock::anchored(t0, T0_MS);
-        let mut w = Writer::new(store.clone(), clock);
-        let attempt = w
-            .write(Record::AttemptStarted {
-                call: 1,
-                campaign_id,
-                lead_id,
-                trunk: "main".into(),
-                agent: None,
-                at: t0,
-            })
-            .await
-            .unwrap();
-        assert!(attempt > 0);
-        w.write(Record::AttemptEnded {
-            call: 1,
+        let w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
+        Fixture {
+            store,
             campaign_id,
             lead_id,
-            summary: summary(t0),
+            t0,
+            w,
+        }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    /// Call `call` dialed at `t0` (by `agent` in preview); returns the attempt's id.
+    async fn start(&mut self, call: u64, agent: Option<&str>) -> i64 {
+        self.w
+            .write(Record::AttemptStarted {
+                call,
+                campaign_id: self.campaign_id,
+                lead_id: self.lead_id,
+                trunk: "main".into(),
+                agent: agent.map(Into::into),
+                at: self.t0,
+            })
+            .await
+            .unwrap()
+    }
+
+    /// The end of call `call`, leaving the lead active (retried after `retry_after`).
+    fn ended(&self, call: u64, summary: Summary, retry_after: Option<Duration>) -> Record {
+        Record::AttemptEnded {
+            call,
+            campaign_id: self.campaign_id,
+            lead_id: self.lead_id,
+            conversation: summary.connected.is_some(),
+            summary,
             effect: LeadEffect {
                 status: "active",
-                retry_after: None,
+                retry_after,
                 callback_after: None,
             },
-            conversation: true,
-        })
-        .await
-        .unwrap();
-        w.write(Record::Interval(Interval {
+        }
+    }
+
+    async fn attempt(&self, id: i64) -> call_attempt::Model {
+        call_attempt::Entity::find_by_id(id)
+            .one(self.store.conn())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn lead(&self) -> lead::Model {
+        lead::Entity::find_by_id(self.lead_id)
+            .one(self.store.conn())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn intervals(&self) -> Vec<agent_state_interval::Model> {
+        agent_state_interval::Entity::find()
+            .all(self.store.conn())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn records_become_rows() {
+    for db in storedb::all("writer").await {
+        let mut f = Fixture::new(&db).await;
+        let attempt = f.start(1, None).await;
+        assert!(attempt > 0);
+        let end = f.ended(1, summary(f.t0), None);
+        f.w.write(end).await.unwrap();
+        let on_call = Record::Interval(Interval {
             agent: "ann".into(),
             state: State::OnCall,
             reason: None,
             call: Some(1),
             campaign: None,
-            start: t0 + Duration::from_millis(10_600),
-            end: t0 + Duration::from_millis(70_000),
-        }))
-        .await
-        .unwrap();
-        w.write(Record::Disposition {
-            campaign_id,
-            lead_id,
+            start: f.at(10_600),
+            end: f.at(70_000),
+        });
+        f.w.write(on_call).await.unwrap();
+        let dnc = Record::Disposition {
+            campaign_id: f.campaign_id,
+            lead_id: f.lead_id,
             call: 1,
             agent: "ann".into(),
             code: "do_not_call".into(),
@@ -126,16 +182,11 @@ async fn records_become_rows() {
                 callback_after: None,
             },
             conversation: true,
-            at: t0 + Duration::from_millis(80_000),
-        })
-        .await
-        .unwrap();
+            at: f.at(80_000),
+        };
+        f.w.write(dnc).await.unwrap();
 
-        let a = call_attempt::Entity::find_by_id(attempt)
-            .one(store.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let a = f.attempt(attempt).await;
         assert_eq!(a.dial_at_ms, T0_MS, "{}", db.label);
         assert_eq!(a.ring_at_ms, Some(T0_MS + 2_000));
         assert_eq!(a.answer_at_ms, Some(T0_MS + 9_000));
@@ -149,10 +200,7 @@ async fn records_become_rows() {
         assert!(a.live && !a.abandoned);
         assert_eq!(a.message_at_ms, None);
 
-        let i = agent_state_interval::Entity::find()
-            .all(store.conn())
-            .await
-            .unwrap();
+        let i = f.intervals().await;
         assert_eq!(i.len(), 1);
         assert_eq!(
             (
@@ -169,65 +217,39 @@ async fn records_become_rows() {
             )
         );
 
-        let d = disposition::Entity::find().all(store.conn()).await.unwrap();
+        let d = disposition::Entity::find()
+            .all(f.store.conn())
+            .await
+            .unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].code, "do_not_call");
         assert_eq!(d[0].attempt_id, Some(attempt));
-        let l = lead::Entity::find_by_id(lead_id)
-            .one(store.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let l = f.lead().await;
         assert_eq!(l.status, "dnc");
         assert_eq!(l.last_conversation_at_ms, Some(T0_MS + 80_000));
-        assert!(store.is_dnc(campaign_id, &l.phone).await.unwrap());
+        assert!(f.store.is_dnc(f.campaign_id, &l.phone).await.unwrap());
     }
 }
 
 #[tokio::test]
 async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
     for db in storedb::all("writer_retry").await {
-        let store = db.open().await;
-        let (campaign_id, lead_id) = seed(&store).await;
-        let t0 = Instant::now();
-        let mut w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
-        w.write(Record::AttemptStarted {
-            call: 9,
-            campaign_id,
-            lead_id,
-            trunk: "main".into(),
+        let mut f = Fixture::new(&db).await;
+        f.start(9, None).await;
+        let busy = Summary {
+            outcome: "busy".into(),
+            sip_status: Some(486),
+            answered: None,
+            amd: None,
+            decided: None,
+            connected: None,
             agent: None,
-            at: t0,
-        })
-        .await
-        .unwrap();
-        let mut s = summary(t0);
-        s.outcome = "busy".into();
-        s.sip_status = Some(486);
-        s.answered = None;
-        s.amd = None;
-        s.decided = None;
-        s.connected = None;
-        s.agent = None;
-        s.ended = t0 + Duration::from_secs(3);
-        let end = Record::AttemptEnded {
-            call: 9,
-            campaign_id,
-            lead_id,
-            summary: s,
-            effect: LeadEffect {
-                status: "active",
-                retry_after: Some(Duration::from_secs(1800)),
-                callback_after: None,
-            },
-            conversation: false,
+            ended: f.at(3_000),
+            ..summary(f.t0)
         };
-        w.write(end.clone()).await.unwrap();
-        let l = lead::Entity::find_by_id(lead_id)
-            .one(store.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let end = f.ended(9, busy, Some(Duration::from_secs(1800)));
+        f.w.write(end.clone()).await.unwrap();
+        let l = f.lead().await;
         assert_eq!(l.status, "active", "{}", db.label);
         assert_eq!(l.last_outcome.as_deref(), Some("busy"));
         assert_eq!(l.next_attempt_at_ms, Some(T0_MS + 3_000 + 1_800_000));
@@ -236,59 +258,29 @@ async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
         if let Record::AttemptEnded { call, .. } = &mut other {
             *call = 77;
         }
-        assert!(w.write(other).await.is_err());
+        assert!(f.w.write(other).await.is_err());
     }
 }
 
 #[tokio::test]
 async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started() {
     for db in storedb::all("writer_voicemail").await {
-        let store = db.open().await;
-        let (campaign_id, lead_id) = seed(&store).await;
-        let t0 = Instant::now();
-        let mut w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
-        let attempt = w
-            .write(Record::AttemptStarted {
-                call: 3,
-                campaign_id,
-                lead_id,
-                trunk: "main".into(),
-                agent: None,
-                at: t0,
-            })
-            .await
-            .unwrap();
-        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut f = Fixture::new(&db).await;
+        let attempt = f.start(3, None).await;
         let s = Summary {
             outcome: "machine".into(),
             amd: Some((AmdResult::Machine, "long_greeting".into())),
-            decided: Some(at(12_200)),
+            decided: Some(f.at(12_200)),
             connected: None,
             agent: None,
             voicemail_left: true,
-            message_at: Some(at(15_050)),
-            ended: at(27_500),
-            ..summary(t0)
+            message_at: Some(f.at(15_050)),
+            ended: f.at(27_500),
+            ..summary(f.t0)
         };
-        w.write(Record::AttemptEnded {
-            call: 3,
-            campaign_id,
-            lead_id,
-            summary: s,
-            effect: LeadEffect {
-                status: "active",
-                retry_after: Some(Duration::from_secs(3600)),
-                callback_after: None,
-            },
-            conversation: false,
-        })
-        .await
-        .unwrap();
-        let a = call_attempt::Entity::find_by_id(attempt)
-            .one(store.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let end = f.ended(3, s, Some(Duration::from_secs(3600)));
+        f.w.write(end).await.unwrap();
+        let a = f.attempt(attempt).await;
         assert_eq!(a.outcome.as_deref(), Some("machine"), "{}", db.label);
         assert_eq!(a.amd_result.as_deref(), Some("machine"));
         assert_eq!(a.amd_cause.as_deref(), Some("long_greeting"));
@@ -303,33 +295,19 @@ async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started
 #[tokio::test]
 async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_names_the_campaign() {
     for db in storedb::all("writer_preview").await {
-        let store = db.open().await;
-        let (campaign_id, lead_id) = seed(&store).await;
-        let t0 = Instant::now();
-        let mut w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
-        let attempt = w
-            .write(Record::AttemptStarted {
-                call: 4,
-                campaign_id,
-                lead_id,
-                trunk: "main".into(),
-                agent: Some("ann".into()),
-                at: t0,
-            })
-            .await
-            .unwrap();
+        let mut f = Fixture::new(&db).await;
+        let attempt = f.start(4, Some("ann")).await;
         // Ann's preview: looking at the lead, then the call rings out.
-        w.write(Record::Interval(Interval {
+        let preview = Record::Interval(Interval {
             agent: "ann".into(),
             state: State::Preview,
             reason: None,
             call: Some(4),
-            campaign: Some(campaign_id),
-            start: t0 - Duration::from_millis(12_000),
-            end: t0 + Duration::from_millis(25_000),
-        }))
-        .await
-        .unwrap();
+            campaign: Some(f.campaign_id),
+            start: f.t0 - Duration::from_millis(12_000),
+            end: f.at(25_000),
+        });
+        f.w.write(preview).await.unwrap();
         let rang_out = Summary {
             outcome: "no_answer".into(),
             sip_status: Some(487),
@@ -338,38 +316,19 @@ async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_name
             decided: None,
             connected: None,
             agent: None,
-            ended: t0 + Duration::from_millis(25_000),
-            ..summary(t0)
+            ended: f.at(25_000),
+            ..summary(f.t0)
         };
-        w.write(Record::AttemptEnded {
-            call: 4,
-            campaign_id,
-            lead_id,
-            summary: rang_out,
-            effect: LeadEffect {
-                status: "active",
-                retry_after: Some(Duration::from_secs(3600)),
-                callback_after: None,
-            },
-            conversation: false,
-        })
-        .await
-        .unwrap();
-        let a = call_attempt::Entity::find_by_id(attempt)
-            .one(store.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let end = f.ended(4, rang_out, Some(Duration::from_secs(3600)));
+        f.w.write(end).await.unwrap();
+        let a = f.attempt(attempt).await;
         assert_eq!(
             (a.outcome.as_deref(), a.agent_id.as_deref(), a.live),
             (Some("no_answer"), Some("ann"), false),
             "{}",
             db.label
         );
-        let i = agent_state_interval::Entity::find()
-            .all(store.conn())
-            .await
-            .unwrap();
+        let i = f.intervals().await;
         assert_eq!(
             (
                 i[0].state.as_str(),
@@ -377,7 +336,12 @@ async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_name
                 i[0].attempt_id,
                 i[0].started_at_ms
             ),
-            ("preview", Some(campaign_id), Some(attempt), T0_MS - 12_000)
+            (
+                "preview",
+                Some(f.campaign_id),
+                Some(attempt),
+                T0_MS - 12_000
+            )
         );
     }
 }
