@@ -77,6 +77,27 @@ struct Hist {
     dnc_global: bool,
 }
 
+impl Hist {
+    /// A new lead in zone `zone`: never dialed, no lease, not on a DNC list.
+    fn fresh(zone: usize) -> Self {
+        Hist {
+            zone,
+            status: "new",
+            attempts: 0,
+            recent_h: vec![],
+            outcome: None,
+            callback_h: None,
+            conversation_h: None,
+            abandoned_h: None,
+            machine_h: None,
+            next_h: None,
+            lease_h: None,
+            dnc_campaign: false,
+            dnc_global: false,
+        }
+    }
+}
+
 fn rules() -> impl Strategy<Value = Rules> {
     (
         any::<bool>(),
@@ -462,21 +483,7 @@ async fn concurrent_schedulers_never_get_the_same_lead() {
     let at = Timestamp::from_second(1_790_000_000).unwrap();
     for db in storedb::all("sched_concurrent").await {
         let setup = db.open().await;
-        let hist = Hist {
-            zone: 1,
-            status: "new",
-            attempts: 0,
-            recent_h: vec![],
-            outcome: None,
-            callback_h: None,
-            conversation_h: None,
-            abandoned_h: None,
-            machine_h: None,
-            next_h: None,
-            lease_h: None,
-            dnc_campaign: false,
-            dnc_global: false,
-        };
+        let hist = Hist::fresh(1);
         let leads = vec![hist; 150];
         seed(&setup, &c, &leads, at).await;
         let ids = sync_campaign(&setup, &c, at).await.unwrap();
@@ -526,21 +533,7 @@ async fn an_expired_lease_returns_the_lead() {
     let at = Timestamp::from_second(1_790_000_000).unwrap();
     for db in storedb::all("sched_lease").await {
         let store = db.open().await;
-        let h = Hist {
-            zone: 0,
-            status: "new",
-            attempts: 0,
-            recent_h: vec![],
-            outcome: None,
-            callback_h: None,
-            conversation_h: None,
-            abandoned_h: None,
-            machine_h: None,
-            next_h: None,
-            lease_h: None,
-            dnc_campaign: false,
-            dnc_global: false,
-        };
+        let h = Hist::fresh(0);
         seed(&store, &c, &[h], at).await;
         let ids = sync_campaign(&store, &c, at).await.unwrap();
         let mut a = Scheduler::new(c.clone(), &ids, "a", Duration::from_secs(60));
@@ -567,21 +560,7 @@ async fn a_previewed_lead_is_checked_again_and_its_lease_renewed() {
     let secs = |n| at + SignedDuration::from_secs(n);
     for db in storedb::all("sched_recheck").await {
         let store = db.open().await;
-        let h = Hist {
-            zone: 0,
-            status: "new",
-            attempts: 0,
-            recent_h: vec![],
-            outcome: None,
-            callback_h: None,
-            conversation_h: None,
-            abandoned_h: None,
-            machine_h: None,
-            next_h: None,
-            lease_h: None,
-            dnc_campaign: false,
-            dnc_global: false,
-        };
+        let h = Hist::fresh(0);
         seed(&store, &c, &[h], at).await;
         let ids = sync_campaign(&store, &c, at).await.unwrap();
         let mut a = Scheduler::new(c.clone(), &ids, "a", Duration::from_secs(60));
