@@ -228,6 +228,23 @@ async fn wait_answer(rx: &mut mpsc::UnboundedReceiver<CallEvent>) -> RemoteMedia
     }
 }
 
+/// A call placed by a fresh UAC to `far` (user `to`), with an [`Ear`] as its media, once
+/// answered: the ear hears the far end. The UAC lives as long as the returned handle.
+async fn answered_call(
+    far: SocketAddr,
+    to: &str,
+    media: &Driver,
+) -> (Uac, CallId, Ear, mpsc::UnboundedReceiver<CallEvent>) {
+    let uac = Uac::start(far).await;
+    let ear = Ear::open(media);
+    let (id, mut rx) = uac
+        .call(far, to, ear.offer(), Duration::from_secs(20))
+        .await;
+    let remote = wait_answer(&mut rx).await;
+    media.set_remote(ear.leg.id, &remote).unwrap();
+    (uac, id, ear, rx)
+}
+
 fn only(kind: Kind) -> OutcomeMix {
     let mut m = OutcomeMix {
         person: 0.0,
@@ -369,18 +386,7 @@ async fn a_person_says_hello_and_hangs_up_when_nobody_speaks() {
         ..CarrierConfig::default()
     };
     let c = carrier(cfg, 7, &media).await;
-    let uac = Uac::start(c.local()).await;
-    let ear = Ear::open(&media);
-    let (_, mut rx) = uac
-        .call(
-            c.local(),
-            "+15551230000",
-            ear.offer(),
-            Duration::from_secs(20),
-        )
-        .await;
-    let remote = wait_answer(&mut rx).await;
-    media.set_remote(ear.leg.id, &remote).unwrap();
+    let (_uac, _, ear, mut rx) = answered_call(c.local(), "+15551230000", &media).await;
     let r = until_ended(&mut rx, Duration::from_secs(15)).await;
     assert_eq!(r.ended_by, Some(dialer::sip::EndedBy::Them));
     assert!(r.ring_ms() >= 300, "{}", r.ring_ms());
@@ -411,18 +417,7 @@ async fn a_person_spoken_to_talks_then_hangs_up() {
         ..CarrierConfig::default()
     };
     let c = carrier(cfg, 8, &media).await;
-    let uac = Uac::start(c.local()).await;
-    let ear = Ear::open(&media);
-    let (_, mut rx) = uac
-        .call(
-            c.local(),
-            "+15551230001",
-            ear.offer(),
-            Duration::from_secs(20),
-        )
-        .await;
-    let remote = wait_answer(&mut rx).await;
-    media.set_remote(ear.leg.id, &remote).unwrap();
+    let (_uac, _, ear, mut rx) = answered_call(c.local(), "+15551230001", &media).await;
     // Like an agent: wait for the hello, then speak.
     let start = Instant::now();
     while ear.segments() == 0 {
@@ -458,18 +453,7 @@ async fn voicemail_plays_greeting_then_beep_and_records_the_message() {
         ..CarrierConfig::default()
     };
     let c = carrier(cfg, 9, &media).await;
-    let uac = Uac::start(c.local()).await;
-    let ear = Ear::open(&media);
-    let (_, mut rx) = uac
-        .call(
-            c.local(),
-            "+15551230002",
-            ear.offer(),
-            Duration::from_secs(20),
-        )
-        .await;
-    let remote = wait_answer(&mut rx).await;
-    media.set_remote(ear.leg.id, &remote).unwrap();
+    let (_uac, _, ear, mut rx) = answered_call(c.local(), "+15551230002", &media).await;
     // Wait for the beep's end, then leave a message.
     let start = Instant::now();
     let beep_end = loop {
@@ -643,13 +627,7 @@ async fn an_agent_phone_answers_stays_up_talks_and_works_the_desk() {
     .unwrap();
     let alice = phones.phones()[0].clone();
     assert!(alice.sip_uri().starts_with("sip:alice@127.0.0.1:"));
-    let uac = Uac::start(alice.local).await;
-    let ear = Ear::open(&media);
-    let (id, mut rx) = uac
-        .call(alice.local, "alice", ear.offer(), Duration::from_secs(20))
-        .await;
-    let remote = wait_answer(&mut rx).await;
-    media.set_remote(ear.leg.id, &remote).unwrap();
+    let (uac, id, ear, mut rx) = answered_call(alice.local, "alice", &media).await;
     // The nailed-up leg stays up, and the agent is quiet while nobody is connected.
     assert!(timeout(Duration::from_secs(2), rx.recv()).await.is_err());
     assert_eq!(ear.segments(), 0);
