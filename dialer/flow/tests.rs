@@ -15,6 +15,14 @@ fn summary(actions: &[Action]) -> Summary {
     }
 }
 
+/// AMD's decision (the cause is not what these tests look at).
+fn amd(result: AmdResult) -> Input {
+    Input::Amd {
+        result,
+        cause: "x".into(),
+    }
+}
+
 fn answered(t0: Instant, settings: Settings) -> Flow {
     let mut f = Flow::new(t0, settings);
     f.handle(t0 + ms(3000), Input::Ringing);
@@ -67,13 +75,7 @@ fn no_agent_within_the_limit_plays_safe_harbor_and_abandons() {
     let t0 = Instant::now();
     let mut f = answered(t0, Settings::default());
     let decided = t0 + ms(10_000);
-    f.handle(
-        decided,
-        Input::Amd {
-            result: AmdResult::Human,
-            cause: "x".into(),
-        },
-    );
+    f.handle(decided, amd(AmdResult::Human));
     drain(&mut f);
     f.handle_timeout(decided + ms(2000));
     assert_eq!(
@@ -96,13 +98,7 @@ fn no_agent_within_the_limit_plays_safe_harbor_and_abandons() {
 fn customer_hanging_up_while_waiting_counts_as_abandoned() {
     let t0 = Instant::now();
     let mut f = answered(t0, Settings::default());
-    f.handle(
-        t0 + ms(10_000),
-        Input::Amd {
-            result: AmdResult::Human,
-            cause: "x".into(),
-        },
-    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
     drain(&mut f);
     f.handle(t0 + ms(11_000), Input::CustomerHangup);
     let actions = drain(&mut f);
@@ -142,13 +138,7 @@ fn voicemail_waits_for_the_beep_or_the_deadline() {
     let mut f = answered(t0, settings.clone());
     drain(&mut f);
     let decided = t0 + ms(12_000);
-    f.handle(
-        decided,
-        Input::Amd {
-            result: AmdResult::Machine,
-            cause: "x".into(),
-        },
-    );
+    f.handle(decided, amd(AmdResult::Machine));
     assert!(drain(&mut f).is_empty());
     f.handle(decided + ms(3000), Input::Beep);
     assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Voicemail)]);
@@ -161,13 +151,7 @@ fn voicemail_waits_for_the_beep_or_the_deadline() {
     // Without one: the message starts at the deadline.
     let mut f = answered(t0, settings);
     drain(&mut f);
-    f.handle(
-        decided,
-        Input::Amd {
-            result: AmdResult::Machine,
-            cause: "x".into(),
-        },
-    );
+    f.handle(decided, amd(AmdResult::Machine));
     assert_eq!(f.poll_timeout(), Some(decided + ms(8000)));
     f.handle_timeout(decided + ms(7999));
     assert!(drain(&mut f).is_empty());
@@ -232,13 +216,7 @@ fn agentless_plays_the_message_to_a_person() {
         },
     );
     drain(&mut f);
-    f.handle(
-        t0 + ms(10_000),
-        Input::Amd {
-            result: AmdResult::Human,
-            cause: "x".into(),
-        },
-    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
     assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Message)]);
     f.handle(t0 + ms(30_000), Input::PromptFinished);
     let s = summary(&drain(&mut f));
@@ -266,13 +244,7 @@ fn agentless_survey_asks_stores_answers_and_hangs_up() {
         },
     );
     drain(&mut f);
-    f.handle(
-        t0 + ms(10_000),
-        Input::Amd {
-            result: AmdResult::Human,
-            cause: "x".into(),
-        },
-    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
     assert_eq!(
         drain(&mut f),
         vec![Action::Play(Prompt::Survey(SurveyPrompt::Intro))]
@@ -382,13 +354,7 @@ fn abort_ends_every_stage_with_a_summary() {
     assert_eq!(summary(&a).outcome, "interrupted");
     // Waiting for an agent: abandoned.
     let mut f = answered(t0, Settings::default());
-    f.handle(
-        t0 + ms(10_000),
-        Input::Amd {
-            result: AmdResult::Human,
-            cause: "x".into(),
-        },
-    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
     drain(&mut f);
     f.abort(t0 + ms(10_500));
     let s = summary(&drain(&mut f));

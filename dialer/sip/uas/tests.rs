@@ -130,6 +130,15 @@ impl World {
         self.incoming().first().expect("an incoming call").id
     }
 
+    /// Answer call `id` with our SDP and let the messages flow.
+    fn answer(&mut self, id: InboundId) {
+        let sdp = Bytes::from_static(SDP.as_bytes());
+        self.uas
+            .answer(self.now, id, "application/sdp", sdp)
+            .unwrap();
+        self.pump();
+    }
+
     fn ended(&self) -> Vec<(EndedBy, EndReason)> {
         self.uas_events
             .iter()
@@ -197,15 +206,7 @@ fn answered_call_with_their_bye() {
     w.pump();
     assert_eq!(w.count(false, |m| is_status(m, 180)), 1);
     w.advance(Duration::from_secs(3));
-    w.uas
-        .answer(
-            w.now,
-            id,
-            "application/sdp",
-            Bytes::from_static(SDP.as_bytes()),
-        )
-        .unwrap();
-    w.pump();
+    w.answer(id);
     assert!(w.uac_answered());
     assert!(w.uas_events.contains(&UasEvent::Acked { id }));
     // The 200 carries our Contact, so the UAC's BYE comes straight here.
@@ -238,15 +239,7 @@ fn our_bye_ends_the_call_for_both() {
     let mut w = World::new();
     w.call(30);
     let id = w.id();
-    w.uas
-        .answer(
-            w.now,
-            id,
-            "application/sdp",
-            Bytes::from_static(SDP.as_bytes()),
-        )
-        .unwrap();
-    w.pump();
+    w.answer(id);
     w.advance(Duration::from_secs(2));
     w.uas.hangup(w.now, id).unwrap();
     w.pump();
@@ -346,15 +339,7 @@ fn missing_ack_retransmits_the_200_then_byes() {
     w.drop_to_uas = |m| is_method(m, Method::Ack);
     w.call(30);
     let id = w.id();
-    w.uas
-        .answer(
-            w.now,
-            id,
-            "application/sdp",
-            Bytes::from_static(SDP.as_bytes()),
-        )
-        .unwrap();
-    w.pump();
+    w.answer(id);
     w.advance(Duration::from_secs(31));
     assert!(w.ended().is_empty());
     // Timer G: 0.5, 1, 2, 4, 4 … s until timer H (32 s).
@@ -377,15 +362,7 @@ fn hangup_before_the_ack_waits_for_it() {
     w.drop_to_uas = |m| is_method(m, Method::Ack);
     w.call(30);
     let id = w.id();
-    w.uas
-        .answer(
-            w.now,
-            id,
-            "application/sdp",
-            Bytes::from_static(SDP.as_bytes()),
-        )
-        .unwrap();
-    w.pump();
+    w.answer(id);
     w.uas.hangup(w.now, id).unwrap();
     w.pump();
     assert_eq!(w.ended(), vec![(EndedBy::Us, EndReason::Hangup)]);
