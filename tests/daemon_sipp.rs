@@ -87,6 +87,33 @@ const SLACK_MS: i64 = 1500;
 /// little after the SIP layer's ACK started sipp's stream.
 const EARLY_MS: i64 = 100;
 
+/// The stored AMD result, cause and decision time are what the detector says offline about the
+/// same audio (the decision within [`EARLY_MS`] before and [`SLACK_MS`] after); returns the
+/// stored answer and decision times.
+fn assert_amd_as_offline(
+    attempt: &dialer::store::entity::call_attempt::Model,
+    expected: &dialer::amd::Outcome,
+) -> (i64, i64) {
+    assert_eq!(
+        attempt.amd_result.as_deref(),
+        Some(expected.result.as_str())
+    );
+    assert_eq!(
+        attempt.amd_cause.as_deref(),
+        Some(expected.cause.to_string().as_str())
+    );
+    let answer = attempt.answer_at_ms.expect("answer time");
+    let amd_ms = i64::from(attempt.amd_ms.expect("AMD time"));
+    let decision = i64::from(expected.decision_ms);
+    assert!(
+        amd_ms >= decision - EARLY_MS && amd_ms <= decision + SLACK_MS,
+        "AMD decided {amd_ms} ms after the answer; offline, at {decision} ms of audio"
+    );
+    let decided = attempt.amd_at_ms.expect("AMD decision time");
+    assert!((decided - answer - amd_ms).abs() <= 1, "{attempt:?}");
+    (answer, decided)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     if !e2e::have_sipp("daemon end-to-end test") {
@@ -137,19 +164,7 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     assert_eq!(attempt.message_at_ms, None);
     // AMD heard the person's greeting and said what it says offline.
     assert_eq!(attempt.amd_result.as_deref(), Some("human"));
-    assert_eq!(
-        attempt.amd_cause.as_deref(),
-        Some(expected.cause.to_string().as_str())
-    );
-    let answer = attempt.answer_at_ms.expect("answer time");
-    let amd_ms = i64::from(attempt.amd_ms.expect("AMD time"));
-    let decision = i64::from(expected.decision_ms);
-    assert!(
-        amd_ms >= decision - EARLY_MS && amd_ms <= decision + SLACK_MS,
-        "AMD decided {amd_ms} ms after the answer; offline, at {decision} ms of audio"
-    );
-    let decided = attempt.amd_at_ms.expect("AMD decision time");
-    assert!((decided - answer - amd_ms).abs() <= 1, "{attempt:?}");
+    let (answer, decided) = assert_amd_as_offline(&attempt, &expected);
     // Connected to the agent within 2 s of being recognised as a person.
     let connect = attempt.connect_at_ms.expect("connect time");
     assert!(attempt.dial_at_ms <= answer && decided <= connect);
@@ -161,10 +176,12 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     let end = attempt.end_at_ms.unwrap();
     assert!(end - answer >= 5000, "talked {} ms", end - answer);
     eprintln!(
-        "person: AMD {} ({}) {amd_ms} ms after the answer (offline {decision} ms), connected {} ms \
-         after the decision",
+        "person: AMD {} ({}) {} ms after the answer (offline {} ms), connected {} ms after the \
+         decision",
         expected.result.as_str(),
         expected.cause,
+        decided - answer,
+        expected.decision_ms,
         connect - decided
     );
 
@@ -281,24 +298,12 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
     assert_eq!(attempt.outcome.as_deref(), Some("machine"));
     assert_eq!(attempt.sip_status, Some(200));
     assert_eq!(attempt.amd_result.as_deref(), Some("machine"));
-    assert_eq!(
-        attempt.amd_cause.as_deref(),
-        Some(expected.cause.to_string().as_str())
-    );
     assert!(!attempt.live && !attempt.abandoned);
     assert_eq!(
         (attempt.agent_id.as_deref(), attempt.connect_at_ms),
         (None, None)
     );
-    let answer = attempt.answer_at_ms.expect("answer time");
-    let amd_ms = i64::from(attempt.amd_ms.expect("AMD time"));
-    let decision = i64::from(expected.decision_ms);
-    assert!(
-        amd_ms >= decision - EARLY_MS && amd_ms <= decision + SLACK_MS,
-        "AMD decided {amd_ms} ms after the answer; offline, at {decision} ms of audio"
-    );
-    let decided = attempt.amd_at_ms.expect("AMD decision time");
-    assert!((decided - answer - amd_ms).abs() <= 1, "{attempt:?}");
+    let (answer, decided) = assert_amd_as_offline(&attempt, &expected);
     // The message started when the beep had ended (the detector's verdict offline on the same
     // audio: the frame after the beep's last one), not at the decision or at the beep's start,
     // and well before the 10 s the campaign would wait for a beep.
@@ -323,8 +328,10 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
     );
 
     eprintln!(
-        "voicemail: AMD {amd_ms} ms (offline {decision} ms), beep at {beep_ms} ms, message at {} ms \
+        "voicemail: AMD {} ms (offline {} ms), beep at {beep_ms} ms, message at {} ms \
          (offline {message_ms} ms) after the answer, hung up {} ms later",
+        decided - answer,
+        expected.decision_ms,
         message_at - answer,
         end - message_at
     );
