@@ -27,7 +27,7 @@ use crate::daemon::control::{Control, Request};
 use crate::daemon::run::{Daemon, Options};
 use crate::media::driver::{Driver as Media, DriverConfig};
 use crate::simnet::{AgentDesk, AgentPhones, Carrier, DeskError, SimConfig, Sounds};
-use crate::store::{CampaignRecord, ListRecord, NewLead, Store};
+use crate::store::{NewLead, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -312,29 +312,7 @@ async fn seed_leads(
         225, 228,
     ];
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    let lists = c
-        .lists
-        .iter()
-        .map(|l| ListRecord {
-            name: &l.name,
-            kind: c.kind.as_str(),
-            priority: l.priority,
-            default_region: &l.default_region,
-        })
-        .collect();
-    let source = c.source.display().to_string();
-    let ids = store
-        .upsert_campaign(
-            &CampaignRecord {
-                name: &c.name,
-                kind: c.kind.as_str(),
-                regime: c.regime.as_str(),
-                source: Some(&source),
-                lists,
-            },
-            now_ms,
-        )
-        .await?;
+    let ids = crate::leads::upsert_campaign(store, c, now_ms).await?;
     let Some(list) = c.lists.first().and_then(|l| ids.list(&l.name)) else {
         return Ok(());
     };

@@ -32,7 +32,7 @@ use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
-use crate::store::{CampaignIds, CampaignRecord, ListRecord, Store};
+use crate::store::{CampaignIds, Store};
 
 /// What can stop the daemon from starting.
 #[derive(Debug, thiserror::Error)]
@@ -247,29 +247,7 @@ async fn register(
 ) -> Result<(CampaignIds, WindowCounts), StartError> {
     let now = Instant::now();
     let now_ms = clock.ms(now);
-    let source = c.source.display().to_string();
-    let lists = c
-        .lists
-        .iter()
-        .map(|l| ListRecord {
-            name: &l.name,
-            kind: c.kind.as_str(),
-            priority: l.priority,
-            default_region: &l.default_region,
-        })
-        .collect();
-    let ids = store
-        .upsert_campaign(
-            &CampaignRecord {
-                name: &c.name,
-                kind: c.kind.as_str(),
-                regime: c.regime.as_str(),
-                source: Some(&source),
-                lists,
-            },
-            now_ms,
-        )
-        .await?;
+    let ids = crate::leads::upsert_campaign(store, c, now_ms).await?;
     let window = match c.abandon.window {
         crate::campaign::AbandonWindow::Rolling30Days => crate::pacing::Window::Rolling30Days,
         crate::campaign::AbandonWindow::CalendarDay => crate::pacing::Window::CalendarDay,

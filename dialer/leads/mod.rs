@@ -80,13 +80,12 @@ pub fn region(code: &str) -> Option<phonenumber::country::Id> {
     code.trim().to_ascii_uppercase().parse().ok()
 }
 
-/// Put a campaign and its lists into the store (insert or update), and its DNC files into its
-/// DNC list (entries are never removed). Returns the store ids.
-pub async fn sync_campaign(
+/// Put a campaign and its lists into the store (insert or update). Returns the store ids.
+pub async fn upsert_campaign(
     store: &Store,
     c: &Campaign,
-    now: Timestamp,
-) -> Result<CampaignIds, LeadsError> {
+    now_ms: i64,
+) -> Result<CampaignIds, StoreError> {
     let source = c.source.display().to_string();
     let record = CampaignRecord {
         name: &c.name,
@@ -104,7 +103,17 @@ pub async fn sync_campaign(
             })
             .collect(),
     };
-    let ids = store.upsert_campaign(&record, ms(now)).await?;
+    store.upsert_campaign(&record, now_ms).await
+}
+
+/// [`upsert_campaign`], and the campaign's DNC files into its DNC list (entries are never
+/// removed). Returns the store ids.
+pub async fn sync_campaign(
+    store: &Store,
+    c: &Campaign,
+    now: Timestamp,
+) -> Result<CampaignIds, LeadsError> {
+    let ids = upsert_campaign(store, c, ms(now)).await?;
     let default_region = c
         .lists
         .first()
