@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::beep::{Beep, BeepDetector};
-use super::features::{Analyzer, FrameClass};
+use super::features::{Analyzer, Features, FrameClass};
 use super::message::{MessageGate, MessageStart};
 use super::{AmdResult, Cause, Decision, FRAME_MS, Frame, Settings};
 
@@ -31,6 +31,13 @@ pub struct Detector {
     greeting_start_ms: Option<u32>,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
+    /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
+    /// to be one yet): the pause after a greeting counts from there.
+    last_voice_ms: u32,
+    /// Pitch (ms, Hz) of the voiced frames since the last pause between words.
+    pitch: VecDeque<(u32, f32)>,
+    /// End of the last word's voice and the pitch rise at its end, in semitones.
+    end_rise: Option<(u32, f32)>,
     /// End of the last steady-tone frame (ringback still playing after the answer): the initial
     /// silence counts from there.
     last_tone_ms: u32,
@@ -61,6 +68,9 @@ impl Detector {
             words: 0,
             greeting_start_ms: None,
             last_word_voice_ms: 0,
+            last_voice_ms: 0,
+            pitch: VecDeque::new(),
+            end_rise: None,
             last_tone_ms: 0,
             decision: None,
             decision_out: false,
@@ -86,7 +96,7 @@ impl Detector {
         if ev.started.is_some() {
             return self.decide(AmdResult::Machine, Cause::Beep);
         }
-        self.words_and_greeting(f.class);
+        self.words_and_greeting(&f);
         if self.decision.is_none() {
             self.rules();
         }
@@ -95,7 +105,8 @@ impl Detector {
         }
     }
 
-    fn words_and_greeting(&mut self, class: FrameClass) {
+    fn words_and_greeting(&mut self, f: &Features) {
+        let class = f.class;
         let t = self.t_ms;
         if class == FrameClass::Tone {
             self.last_tone_ms = t;
@@ -104,9 +115,17 @@ impl Detector {
             if self.run_gap_ms >= self.s.between_words_silence_ms {
                 self.run_voice_ms = 0;
                 self.run_counted = false;
+                self.pitch.clear();
+            }
+            if let Some(hz) = f.pitch_hz {
+                if self.pitch.len() == PITCH_TRACK {
+                    self.pitch.pop_front();
+                }
+                self.pitch.push_back((t, hz));
             }
             self.run_gap_ms = 0;
             self.run_voice_ms += FRAME_MS;
+            self.last_voice_ms = t;
             if self.run_voice_ms >= self.s.min_word_length_ms {
                 if !self.run_counted {
                     self.run_counted = true;
@@ -119,6 +138,10 @@ impl Detector {
             }
         } else {
             self.run_gap_ms = self.run_gap_ms.saturating_add(FRAME_MS);
+            if self.run_gap_ms == FRAME_MS && self.run_counted {
+                let end = self.last_word_voice_ms;
+                self.end_rise = end_rise(&self.pitch, end).map(|r| (end, r));
+            }
         }
     }
 
@@ -146,15 +169,28 @@ impl Detector {
                         return self.decide(AmdResult::Machine, Cause::LongGreeting);
                     }
                 }
-                let need = if self.last_word_voice_ms - g0 <= s.short_greeting_ms {
-                    s.after_short_greeting_silence_ms
-                } else {
-                    s.after_greeting_silence_ms
+                // A greeting that ends on a rising pitch is a question ("Hello?", "Who's
+                // calling?"): a person's, as a machine's greeting ends on a statement. It waits
+                // only for the pause to outlast the one after a comma's rise in a greeting that
+                // goes on ("Hi, you've reached...").
+                let question = matches!(self.end_rise,
+                    Some((end, rise)) if end == self.last_word_voice_ms
+                        && rise >= s.question_rise_semitones);
+                let need = match (
+                    self.last_word_voice_ms - g0 <= s.short_greeting_ms,
+                    question,
+                ) {
+                    (true, false) => s.after_short_greeting_silence_ms,
+                    (true, true) => s
+                        .after_short_question_silence_ms
+                        .min(s.after_short_greeting_silence_ms),
+                    (false, false) => s.after_greeting_silence_ms,
+                    (false, true) => s.after_question_silence_ms.min(s.after_greeting_silence_ms),
                 };
                 // Voice that may be the next word, or a tone that may be the beep after a short
                 // greeting, holds the decision until it is a word or beep, or has stopped.
                 let pending = self.run_gap_ms == 0 || self.beeps.pending();
-                if t - self.last_word_voice_ms >= need && !pending {
+                if t - self.last_voice_ms >= need && !pending {
                     return self.decide(AmdResult::Human, Cause::ShortGreeting);
                 }
             }
@@ -166,6 +202,7 @@ impl Detector {
 
     fn decide(&mut self, result: AmdResult, cause: Cause) {
         if self.decision.is_none() {
+            self.analyzer.track_pitch = false;
             self.machine = result == AmdResult::Machine;
             self.decision = Some(Decision {
                 result,
@@ -237,6 +274,40 @@ impl Detector {
     pub fn audio_ms(&self) -> u32 {
         self.t_ms
     }
+}
+
+/// Pitched frames kept for the end-of-word rise (1 s).
+const PITCH_TRACK: usize = 50;
+/// The rise is measured over the pitch of the last this many ms of voice.
+const RISE_WINDOW_MS: u32 = 240;
+
+/// The pitch rise at the end of a stretch of voice ending at `end_ms`, in semitones: the mean of
+/// the last two pitched frames over the lowest pitch before them in the last `RISE_WINDOW_MS`
+/// (a falling or level end gives ≤ 0). Frames more than half an octave from the stretch's median
+/// are pitch-tracking errors and left out. `None` when the end of the voice has no pitch (an
+/// unvoiced last sound) or too few pitched frames.
+fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
+    let mut hz: Vec<f32> = track.iter().map(|p| p.1).collect();
+    if hz.is_empty() {
+        return None;
+    }
+    hz.sort_by(f32::total_cmp);
+    let median = hz[hz.len() / 2];
+    let pts: Vec<(u32, f32)> = track
+        .iter()
+        .copied()
+        .filter(|&(t, f)| (f / median).log2().abs() < 0.5 && t + RISE_WINDOW_MS >= end_ms)
+        .collect();
+    let n = pts.len();
+    if n < 4 || pts[n - 1].0 + 100 < end_ms {
+        return None;
+    }
+    let end = (pts[n - 1].1 + pts[n - 2].1) / 2.0;
+    let low = pts[..n - 2]
+        .iter()
+        .map(|p| p.1)
+        .fold(f32::INFINITY, f32::min);
+    Some(12.0 * (end / low).log2())
 }
 
 /// What the detector made of a whole recording.
@@ -338,6 +409,24 @@ mod tests {
             }
             self
         }
+        /// A voiced stretch whose pitch glides from `from_hz` to `to_hz` (a question's rise, a
+        /// statement's fall): a harmonic buzz with a steady envelope.
+        fn glide(mut self, ms: u32, amp: f32, from_hz: f32, to_hz: f32) -> Self {
+            let pi2 = 2.0 * std::f32::consts::PI;
+            let n = ms * 8;
+            let mut phase = 0.0f32;
+            for i in 0..n {
+                let f0 = from_hz + (to_hz - from_hz) * i as f32 / n as f32;
+                phase += pi2 * f0 / 8000.0;
+                let mut v = 0.0;
+                for h in 1..12 {
+                    v += (phase * h as f32).sin() / h as f32;
+                }
+                let x = self.noise();
+                self.pcm.push((amp * v * 0.5 + x) as i16);
+            }
+            self
+        }
         fn tone(mut self, ms: u32, hz: f32, amp: f32) -> Self {
             for i in 0..ms * 8 {
                 let t = i as f32 / 8000.0;
@@ -405,6 +494,88 @@ mod tests {
         );
         assert!(
             o.beep_ms.unwrap().abs_diff(300 + 600 + wait - 60) <= 40,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_greeting_ending_in_a_question_rise_is_decided_after_the_shorter_wait() {
+        let s = Settings::default();
+        // "Hello?": short, the pitch rising 5 semitones at the end
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .glide(300, 4000.0, 130.0, 130.0)
+            .glide(250, 4000.0, 130.0, 174.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Human, Cause::ShortGreeting),
+            "{o:?}"
+        );
+        let end = 300 + 550;
+        assert!(
+            o.decision_ms > end + s.after_short_question_silence_ms - 40
+                && o.decision_ms <= end + s.after_short_question_silence_ms + 60,
+            "{o:?}"
+        );
+        // "Hi, who's calling?": longer than a short greeting, the same rise
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .glide(1200, 4000.0, 150.0, 130.0)
+            .glide(250, 4000.0, 130.0, 174.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        let end = 300 + 1450;
+        assert!(
+            o.decision_ms > end + s.after_question_silence_ms - 40
+                && o.decision_ms <= end + s.after_question_silence_ms + 60,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_greeting_ending_in_a_fall_waits_the_greeting_waits() {
+        let s = Settings::default();
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .glide(300, 4000.0, 174.0, 174.0)
+            .glide(250, 4000.0, 174.0, 130.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        assert!(
+            o.decision_ms >= 300 + 550 + s.after_short_greeting_silence_ms,
+            "{o:?}"
+        );
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .glide(1200, 4000.0, 150.0, 174.0)
+            .glide(250, 4000.0, 174.0, 130.0)
+            .silence(2000)
+            .pcm);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        assert!(
+            o.decision_ms >= 300 + 1450 + s.after_greeting_silence_ms,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_commas_rise_and_pause_in_a_machine_greeting_is_not_a_question() {
+        // "Hi, you've reached...": the rise at the comma, a pause shorter than the question
+        // wait, then the greeting goes on.
+        let s = Settings::default();
+        let o = run(&Sig::new(20.0)
+            .silence(200)
+            .glide(300, 4000.0, 130.0, 174.0)
+            .silence(s.after_short_question_silence_ms - 80)
+            .talk(5000, 4000.0)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::LongGreeting),
             "{o:?}"
         );
     }

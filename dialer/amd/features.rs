@@ -16,6 +16,13 @@ const TONE_FRAMES: u32 = 4;
 const TONE_STEP_DB: f32 = 2.5;
 /// Two frames are "the same tone" when their peaks are this close.
 const TONE_SPREAD_HZ: f32 = 45.0;
+/// Pitch: periods searched, in samples (400 Hz down to 70 Hz at 8 kHz).
+const PITCH_MIN_LAG: usize = 20;
+const PITCH_MAX_LAG: usize = 114;
+/// Samples compared at each lag: the previous frame and this one minus the longest lag.
+const PITCH_SPAN: usize = 2 * FRAME_SAMPLES - PITCH_MAX_LAG - 1;
+/// A frame is voiced (has a pitch) when the normalised autocorrelation at its period reaches this.
+const PITCH_MIN_CORR: f32 = 0.6;
 
 /// What one frame is, for the greeting logic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +53,9 @@ pub struct Features {
     pub mean_abs: u32,
     /// Strongest frequency in 375–2025 Hz, computed only for frames above the floor.
     pub peak: Option<Peak>,
+    /// Fundamental frequency (voice pitch) in Hz, computed only for voice frames that are
+    /// periodic (vowels); `None` for unvoiced sounds, silence and tones.
+    pub pitch_hz: Option<f32>,
 }
 
 /// Turns frames into [`Features`]; holds the noise floor and tone-streak state.
@@ -61,6 +71,10 @@ pub struct Analyzer {
     tone_db: f32,
     tone_frames: u32,
     coeffs: [f32; BANK_BINS],
+    /// The previous frame, for the pitch window.
+    prev: [i16; FRAME_SAMPLES],
+    /// Whether voice frames get a pitch (the detector turns it off once it has decided).
+    pub track_pitch: bool,
 }
 
 impl Analyzer {
@@ -81,6 +95,8 @@ impl Analyzer {
             tone_db: 0.0,
             tone_frames: 0,
             coeffs,
+            prev: [0; FRAME_SAMPLES],
+            track_pitch: true,
         }
     }
 
@@ -156,13 +172,73 @@ impl Analyzer {
             FrameClass::Silence
         };
         self.in_voice = class == FrameClass::Voice;
+        let pitch_hz = if class == FrameClass::Voice && self.track_pitch {
+            self.pitch(frame)
+        } else {
+            None
+        };
+        self.prev = *frame;
         Features {
             class,
             level_db,
             floor_db,
             mean_abs,
             peak,
+            pitch_hz,
         }
+    }
+
+    /// Voice pitch over the previous frame and this one (40 ms): the period with the highest
+    /// normalised autocorrelation, taking the shortest period that comes within 10 % of the best
+    /// (so a multiple of the period is not taken for it), refined by parabolic interpolation.
+    fn pitch(&self, frame: &Frame) -> Option<f32> {
+        let mut x = [0.0f32; 2 * FRAME_SAMPLES];
+        for (i, &s) in self.prev.iter().chain(frame.iter()).enumerate() {
+            x[i] = s as f32;
+        }
+        let mean = x.iter().sum::<f32>() / x.len() as f32;
+        for v in x.iter_mut() {
+            *v -= mean;
+        }
+        // energy of x[i..i + PITCH_SPAN] for every start i, from prefix sums of squares
+        let mut sq = [0.0f64; 2 * FRAME_SAMPLES + 1];
+        for (i, v) in x.iter().enumerate() {
+            sq[i + 1] = sq[i] + (v * v) as f64;
+        }
+        let a = &x[..PITCH_SPAN];
+        let e0 = sq[PITCH_SPAN] as f32;
+        if e0 <= 0.0 {
+            return None;
+        }
+        let mut corr = [0.0f32; PITCH_MAX_LAG + 2];
+        let mut best = 0.0f32;
+        for (lag, c) in corr
+            .iter_mut()
+            .enumerate()
+            .take(PITCH_MAX_LAG + 2)
+            .skip(PITCH_MIN_LAG - 1)
+        {
+            let b = &x[lag..lag + PITCH_SPAN];
+            let xy: f32 = a.iter().zip(b).map(|(p, q)| p * q).sum();
+            let e1 = (sq[lag + PITCH_SPAN] - sq[lag]) as f32;
+            *c = if e1 > 0.0 { xy / (e0 * e1).sqrt() } else { 0.0 };
+            if (PITCH_MIN_LAG..=PITCH_MAX_LAG).contains(&lag) {
+                best = best.max(*c);
+            }
+        }
+        if best < PITCH_MIN_CORR {
+            return None;
+        }
+        let lag = (PITCH_MIN_LAG..=PITCH_MAX_LAG)
+            .find(|&l| corr[l] >= 0.9 * best && corr[l] >= corr[l - 1] && corr[l] >= corr[l + 1])?;
+        let (p, c, n) = (corr[lag - 1], corr[lag], corr[lag + 1]);
+        let den = p - 2.0 * c + n;
+        let shift = if den.abs() > f32::EPSILON {
+            (0.5 * (p - n) / den).clamp(-0.5, 0.5)
+        } else {
+            0.0
+        };
+        Some(SAMPLE_RATE as f32 / (lag as f32 + shift))
     }
 
     /// Goertzel bank over the frame; the strongest bin, refined by parabolic interpolation.
@@ -251,6 +327,36 @@ pub(crate) mod tests {
             classes[3..].iter().all(|c| *c == FrameClass::Tone),
             "{classes:?}"
         );
+    }
+
+    #[test]
+    fn a_voiced_frame_has_its_pitch_and_silence_none() {
+        for f0 in [85.0f32, 120.0, 180.0, 260.0, 380.0] {
+            let mut a = Analyzer::new(9.0, 16);
+            for _ in 0..5 {
+                assert_eq!(a.analyze(&[0; FRAME_SAMPLES]).pitch_hz, None);
+            }
+            // a harmonic buzz, telephone band: the fundamental itself is absent (300 Hz up); three
+            // frames, before a steady buzz with a strong harmonic would count as a tone
+            let mut last = None;
+            for k in 0..3 {
+                let mut fr = [0i16; FRAME_SAMPLES];
+                for (i, s) in fr.iter_mut().enumerate() {
+                    let t = (k * FRAME_SAMPLES + i) as f32 / SAMPLE_RATE as f32;
+                    let mut v = 0.0;
+                    for h in 1..40 {
+                        let hz = f0 * h as f32;
+                        if (300.0..3400.0).contains(&hz) {
+                            v += (2.0 * std::f32::consts::PI * hz * t).sin() / h as f32;
+                        }
+                    }
+                    *s = (3000.0 * v) as i16;
+                }
+                last = a.analyze(&fr).pitch_hz;
+            }
+            let p = last.unwrap_or(0.0);
+            assert!((p / f0 - 1.0).abs() < 0.03, "{f0}: {p}");
+        }
     }
 
     #[test]

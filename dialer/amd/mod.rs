@@ -13,10 +13,15 @@
 //! - voice runs of at least `min_word_length_ms` are words; the first word starts the greeting;
 //! - silence after a greeting shorter than `greeting_ms` → human: `after_short_greeting_silence_ms`
 //!   after a short one ("Hello?", up to `short_greeting_ms`), `after_greeting_silence_ms` after a
-//!   longer one (a machine's short greeting is followed by its beep within that time). Voice that
-//!   may be the next word, or a steady tone that may be the beep, holds that decision until it is
-//!   a word or a beep or has stopped, so the waits only need to cover the pause, not the time it
-//!   takes to recognise what follows it;
+//!   longer one (a machine's short greeting is followed by its beep within that time). A greeting
+//!   that ends in a question — its pitch (autocorrelation of voiced frames, 70–400 Hz) rising by
+//!   `question_rise_semitones` over its last 240 ms — waits only `after_short_question_silence_ms`
+//!   or `after_question_silence_ms`: a machine's greeting ends on a statement, and these waits
+//!   only have to outlast the pause after a comma's rise in a greeting that goes on. The pause
+//!   counts from the last voice frame, even one too short to be a word (the start of the next
+//!   word). Voice that may be the next word, or a steady tone that may be the beep, holds that
+//!   decision until it is a word or a beep or has stopped, so the waits only need to cover the
+//!   pause, not the time it takes to recognise what follows it;
 //!   a greeting that goes on past `greeting_ms`, or more than `maximum_number_of_words` words
 //!   before that pause → machine; a beep → machine; nothing said for `initial_silence_ms`, or no
 //!   decision within `total_analysis_ms` → not sure (the campaign decides; default: human).
@@ -150,6 +155,16 @@ pub struct Settings {
     /// after a machine greeting's first sentence ("Hello. You've reached…"), and shorter than
     /// the pause a person leaves for an answer.
     pub after_short_greeting_silence_ms: u32,
+    /// A greeting whose pitch rises by this many semitones over its last 240 ms ends in a
+    /// question ("Hello?"): a person's. Its waits are the two below.
+    pub question_rise_semitones: f32,
+    /// Silence after a short greeting that ends in a question that makes it a person (at most
+    /// `after_short_greeting_silence_ms`). It must outlast the pause after a comma's rise in a
+    /// machine's greeting ("Hi, you've reached...").
+    pub after_short_question_silence_ms: u32,
+    /// The same after a longer greeting that ends in a question (at most
+    /// `after_greeting_silence_ms`): it must outlast a machine's pauses after a rise.
+    pub after_question_silence_ms: u32,
     /// No decision after this much audio → not sure (`too_long`).
     pub total_analysis_ms: u32,
     /// Shortest voice run that counts as a word (shorter bursts are clicks and noise).
@@ -186,6 +201,9 @@ impl Default for Settings {
             after_greeting_silence_ms: 800,
             short_greeting_ms: 800,
             after_short_greeting_silence_ms: 400,
+            question_rise_semitones: 1.5,
+            after_short_question_silence_ms: 280,
+            after_question_silence_ms: 500,
             total_analysis_ms: 5000,
             min_word_length_ms: 100,
             between_words_silence_ms: 100,
@@ -214,6 +232,8 @@ pub enum SettingsError {
     BeepBand { min: u32, max: u32 },
     #[error("amd setting `margin_db` must be between 1 and 40 dB, not {0}")]
     Margin(f32),
+    #[error("amd setting `question_rise_semitones` must be between 0.5 and 24, not {0}")]
+    Rise(f32),
 }
 
 impl SettingsError {
@@ -223,6 +243,7 @@ impl SettingsError {
             SettingsError::Zero(k) => k,
             SettingsError::BeepBand { .. } => "beep_min_hz",
             SettingsError::Margin(_) => "margin_db",
+            SettingsError::Rise(_) => "question_rise_semitones",
         }
     }
 }
@@ -237,6 +258,11 @@ impl Settings {
                 "after_short_greeting_silence_ms",
                 self.after_short_greeting_silence_ms,
             ),
+            (
+                "after_short_question_silence_ms",
+                self.after_short_question_silence_ms,
+            ),
+            ("after_question_silence_ms", self.after_question_silence_ms),
             ("total_analysis_ms", self.total_analysis_ms),
             ("min_word_length_ms", self.min_word_length_ms),
             ("beep_min_ms", self.beep_min_ms),
@@ -255,6 +281,9 @@ impl Settings {
         }
         if !(1.0..=40.0).contains(&self.margin_db) {
             return Err(SettingsError::Margin(self.margin_db));
+        }
+        if !(0.5..=24.0).contains(&self.question_rise_semitones) {
+            return Err(SettingsError::Rise(self.question_rise_semitones));
         }
         Ok(())
     }

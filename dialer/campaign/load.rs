@@ -1189,7 +1189,7 @@ pub(crate) fn e164(ctx: &mut Ctx, key: &str, s: &str) -> Option<String> {
 fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
     type Field = fn(&mut crate::amd::Settings) -> &mut u32;
     const MS: i64 = 60_000;
-    let ints: [(&'static str, i64, i64, Field); 17] = [
+    let ints: [(&'static str, i64, i64, Field); 19] = [
         ("initial_silence_ms", 0, MS, |s| &mut s.initial_silence_ms),
         ("greeting_ms", 0, MS, |s| &mut s.greeting_ms),
         ("after_greeting_silence_ms", 0, MS, |s| {
@@ -1198,6 +1198,12 @@ fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
         ("short_greeting_ms", 0, MS, |s| &mut s.short_greeting_ms),
         ("after_short_greeting_silence_ms", 0, MS, |s| {
             &mut s.after_short_greeting_silence_ms
+        }),
+        ("after_short_question_silence_ms", 0, MS, |s| {
+            &mut s.after_short_question_silence_ms
+        }),
+        ("after_question_silence_ms", 0, MS, |s| {
+            &mut s.after_question_silence_ms
         }),
         ("total_analysis_ms", 0, MS, |s| &mut s.total_analysis_ms),
         ("min_word_length_ms", 0, MS, |s| &mut s.min_word_length_ms),
@@ -1238,6 +1244,12 @@ fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
     if let Some(i) = t.get("margin_db") {
         match i.float(ctx) {
             Some(v) => d.margin_db = v as f32,
+            None => ok = false,
+        }
+    }
+    if let Some(i) = t.get("question_rise_semitones") {
+        match i.float(ctx) {
+            Some(v) => d.question_rise_semitones = v as f32,
             None => ok = false,
         }
     }

@@ -172,7 +172,8 @@ fn amd_tuning_keys_are_the_detectors_own_names() {
     let d = Dir::new();
     let text = MINIMAL.to_string()
         + "\n[amd]\nsilence_floor = 40\nafter_short_greeting_silence_ms = 450\nmargin_db = 12\n\
-           beep_min_hz = 500\nbeep_wait_ms = 4000\n";
+           beep_min_hz = 500\nbeep_wait_ms = 4000\nquestion_rise_semitones = 2.5\n\
+           after_question_silence_ms = 600\n";
     let f = d.write("t.toml", &text);
     let c = load_with(&f, &no_env()).unwrap();
     assert_eq!(
@@ -183,6 +184,8 @@ fn amd_tuning_keys_are_the_detectors_own_names() {
             margin_db: 12.0,
             beep_min_hz: 500,
             beep_wait_ms: 4000,
+            question_rise_semitones: 2.5,
+            after_question_silence_ms: 600,
             ..crate::amd::Settings::default()
         }
     );
