@@ -85,6 +85,24 @@ fn at_most_2_percent_of_people_are_called_machines() {
     }
 }
 
+/// Block g's `g_human_166` (a person's 3-second sentence) is called a machine, by the detector
+/// from before issue 6's fourth round and after it alike: a person may only be called a machine
+/// for a greeting that went on past `greeting_ms`, never sooner.
+#[test]
+fn people_are_only_called_machines_for_a_greeting_past_greeting_ms() {
+    let s = Settings::default();
+    for (l, o) in run_all() {
+        if l.truth == Truth::Human && o.result == AmdResult::Machine {
+            assert!(
+                o.cause == amd::Cause::LongGreeting && o.decision_ms >= s.greeting_ms,
+                "{}: {o:?} ({})",
+                l.file,
+                l.notes
+            );
+        }
+    }
+}
+
 #[test]
 fn the_held_out_split_scores_at_least_95_percent_and_beats_the_baseline() {
     let rows: Vec<_> = run_all()
