@@ -595,7 +595,8 @@ fn send(shared: &Shared, out: &mut Outgoing) {
     let mut late = 0;
     let mut errors = 0;
     let mut max = Duration::ZERO;
-    let n = out.len() as u64;
+    // Counted before the packets go: whoever sees a packet arrive must find it counted.
+    shared.sent.fetch_add(out.len() as u64, Ordering::Relaxed);
     for (sock, t) in out.drain(..) {
         let delay = Instant::now().saturating_duration_since(t.due);
         max = max.max(delay);
@@ -609,7 +610,6 @@ fn send(shared: &Shared, out: &mut Outgoing) {
             errors += 1;
         }
     }
-    shared.sent.fetch_add(n, Ordering::Relaxed);
     if late > 0 {
         shared.late.fetch_add(late, Ordering::Relaxed);
     }
