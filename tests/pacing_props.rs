@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use dialer::pacing::predictive::Outlook;
 use dialer::pacing::{
-    AbandonBudget, AgentView, CallView, Estimates, Limits, Mode, Pacer, Predictive, Priors, Reason,
-    Snapshot, WindowCounts,
+    AbandonBudget, AgentView, CallView, Estimates, Limits, MIN_SHED_RING, Mode, Pacer, Predictive,
+    PredictiveConfig, Priors, Reason, Snapshot, WindowCounts,
 };
 use proptest::prelude::*;
 
@@ -33,6 +33,16 @@ fn call() -> impl Strategy<Value = CallView> {
             },
         }
     })
+}
+
+/// Calls in flight, two in three ringing (for up to 40 s).
+fn mostly_ringing_call() -> impl Strategy<Value = CallView> {
+    prop_oneof![
+        2 => (0u64..40_000).prop_map(|ms| CallView::Ringing {
+            elapsed: Duration::from_millis(ms)
+        }),
+        1 => call(),
+    ]
 }
 
 fn priors() -> impl Strategy<Value = Priors> {
@@ -256,6 +266,50 @@ proptest! {
         prop_assert!(d.dials <= cap, "{d:?} over the line cap {cap}");
         if let Reason::Predictive { risk, threshold } = d.reason {
             prop_assert!(risk <= threshold + 1e-12, "{d:?}");
+        }
+    }
+
+    /// Predictive hangs up only calls still ringing, and only once they have rung the
+    /// campaign's minimum (never under 15 s); other pacers hang up nothing.
+    #[test]
+    fn no_call_is_shed_before_the_minimum_ring(
+        other in mode(),
+        agents in prop::collection::vec(agent(), 0..80),
+        calls in prop::collection::vec(mostly_ringing_call(), 0..150),
+        p in priors(),
+        b in budget(),
+        shed_after_ms in 0u64..40_000,
+        factor in 0.0f64..8.0,
+    ) {
+        // A spent budget dials progressively and sheds nothing: look at one that is not.
+        let b = if b.spent() { AbandonBudget::new(0.03, 0.0) } else { b };
+        let est = Estimates::from_priors(&p);
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let minimum = Duration::from_millis(shed_after_ms).max(MIN_SHED_RING);
+        let mut predictive = Pacer::Predictive(Predictive::new(PredictiveConfig {
+            shed_after: Some(Duration::from_millis(shed_after_ms)),
+            shed_factor: factor,
+            ..PredictiveConfig::default()
+        }));
+        let d = predictive.decide(Instant::now(), &s);
+        prop_assert!(d.shed.windows(2).all(|w| w[0] < w[1]), "{d:?}");
+        for &i in &d.shed {
+            match calls.get(i) {
+                Some(CallView::Ringing { elapsed }) => {
+                    prop_assert!(*elapsed >= minimum, "shed after {elapsed:?} < {minimum:?}")
+                }
+                other => prop_assert!(false, "shed {i}: {other:?}"),
+            }
+        }
+        if other != Mode::Predictive {
+            let d = Pacer::new(other).decide(Instant::now(), &s);
+            prop_assert!(d.shed.is_empty(), "{other}: {d:?}");
         }
     }
 

@@ -650,6 +650,27 @@ impl CampaignReader<'_> {
             }
             Some((d, _)) => Some(Some(d)),
         };
+        // Optional: "off", or at least the 15 s US rules let a call ring before it may be
+        // hung up unanswered (default 15 s).
+        let min_shed = crate::pacing::MIN_SHED_RING;
+        let shed_after = match t.string(ctx, "shed_after").as_deref().map(str::trim) {
+            None if t.get("shed_after").is_some() => None,
+            None => Some(Some(min_shed)),
+            Some("off") => Some(None),
+            Some(_) => match t.duration(ctx, "shed_after") {
+                None => None,
+                Some((d, s)) if d < min_shed => {
+                    ctx.problem(
+                        t.key("shed_after"),
+                        format!(
+                            "{s} is below the 15 s minimum (an unanswered call may not be hung up sooner)"
+                        ),
+                    );
+                    None
+                }
+                Some((d, _)) => Some(Some(d)),
+            },
+        };
         t.finish(ctx);
         Some(Dialing {
             ring_timeout: ring?,
@@ -657,6 +678,7 @@ impl CampaignReader<'_> {
             max_concurrent: max? as u32,
             connect_limit: connect?,
             preview_timeout: preview_timeout?,
+            shed_after: shed_after?,
         })
     }
 

@@ -208,6 +208,10 @@ pub struct Dialing {
     /// Preview mode: a lead previewed this long is dialed for the agent; `None`: the agent
     /// decides (dial or skip), however long it takes.
     pub preview_timeout: Option<Duration>,
+    /// Predictive: a call still ringing this long may be hung up ("shed") when the person it
+    /// may yet bring would risk an abandon; never under 15 s (FCC 47 CFR 64.1200(a)(6));
+    /// `None`: never.
+    pub shed_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -271,7 +275,7 @@ pub const RETRY_OUTCOMES: [&str; 8] = [
 ];
 
 /// Every canonical system outcome code; agent dispositions may not reuse them.
-pub const SYSTEM_OUTCOMES: [&str; 11] = [
+pub const SYSTEM_OUTCOMES: [&str; 12] = [
     "answered",
     "human",
     "machine",
@@ -283,6 +287,7 @@ pub const SYSTEM_OUTCOMES: [&str; 11] = [
     "failed",
     "abandoned",
     "interrupted",
+    "shed",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -305,12 +310,13 @@ pub struct RetryDelays {
 
 impl RetryPolicy {
     /// The retry delay after a system outcome code, or `None` for codes without one
-    /// (e.g. `invalid_number`, `human`).
+    /// (e.g. `invalid_number`, `human`). A call the pacer shed while it rang (`shed`) is
+    /// retried like a no-answer.
     pub fn delay_for(&self, outcome: &str) -> Option<Duration> {
         let d = &self.delay;
         Some(match outcome {
             "busy" => d.busy,
-            "no_answer" => d.no_answer,
+            "no_answer" | "shed" => d.no_answer,
             "machine" => d.machine,
             "abandoned" => d.abandoned,
             "congestion" => d.congestion,

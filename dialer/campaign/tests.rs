@@ -598,3 +598,30 @@ fn preview_timeout_is_for_preview_campaigns_and_bounded() {
         ]
     );
 }
+
+#[test]
+fn shed_after_defaults_to_15_s_never_less_and_can_be_off() {
+    let d = Dir::new();
+    let f = d.write("s.toml", MINIMAL);
+    assert_eq!(
+        load_with(&f, &no_env()).unwrap().dialing.shed_after,
+        Some(Duration::from_secs(15))
+    );
+    let dialing = |v: &str| format!("{MINIMAL}\n[dialing]\nshed_after = {v}\n");
+    let f = d.write("s.toml", &dialing("\"20s\""));
+    assert_eq!(
+        load_with(&f, &no_env()).unwrap().dialing.shed_after,
+        Some(Duration::from_secs(20))
+    );
+    let f = d.write("s.toml", &dialing("\"off\""));
+    assert_eq!(load_with(&f, &no_env()).unwrap().dialing.shed_after, None);
+    let f = d.write("s.toml", &dialing("\"10s\""));
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        [
+            "dialing.shed_after: 10s is below the 15 s minimum (an unanswered call may not be hung up sooner)"
+        ]
+    );
+    let f = d.write("s.toml", &dialing("15"));
+    assert_eq!(problems(load_with(&f, &no_env())).len(), 1);
+}

@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
 
 use super::Global;
-use crate::pacing::{Mode, Pacer};
+use crate::pacing::{MIN_SHED_RING, Mode, Pacer, Predictive, PredictiveConfig};
 use crate::sim::{Report, Scenario, simulate};
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +39,40 @@ pub struct Args {
         value_parser = parse_pacer
     )]
     pub pacers: Vec<Mode>,
+    /// Predictive: hang up a call still ringing after this many seconds (at least 15) when
+    /// the person it may yet bring is too risky; `off`: never.
+    #[arg(long, default_value = "15", value_name = "SECONDS|off", value_parser = parse_shed_after)]
+    pub shed_after: ShedAfter,
+}
+
+/// `--shed-after`: `None` is off.
+#[derive(Debug, Clone, Copy)]
+pub struct ShedAfter(pub Option<Duration>);
+
+fn parse_shed_after(s: &str) -> Result<ShedAfter, String> {
+    if s == "off" {
+        return Ok(ShedAfter(None));
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= MIN_SHED_RING.as_secs_f64() && v <= 3600.0 => {
+            Ok(ShedAfter(Some(Duration::from_secs_f64(v))))
+        }
+        _ => Err(format!(
+            "{s:?}: expected seconds from {} to 3600, or off",
+            MIN_SHED_RING.as_secs()
+        )),
+    }
+}
+
+/// The pacer of `mode`, with the shedding rule of `--shed-after` for predictive.
+fn pacer(mode: Mode, shed: ShedAfter) -> Pacer {
+    match mode {
+        Mode::Predictive => Pacer::Predictive(Predictive::new(PredictiveConfig {
+            shed_after: shed.0,
+            ..PredictiveConfig::default()
+        })),
+        m => Pacer::new(m),
+    }
 }
 
 fn parse_pacer(s: &str) -> Result<Mode, String> {
@@ -62,6 +96,8 @@ pub struct Row {
     pub abandon_rate_mean: f64,
     pub abandon_rate_worst: f64,
     pub runs_over_cap: usize,
+    /// Calls shed (hung up while ringing) over calls placed, mean of the runs.
+    pub shed_share_mean: f64,
     pub talk_min_per_agent_hour_mean: f64,
     pub agent_wait_mean_s: f64,
     pub cpu_s_per_run: f64,
@@ -78,7 +114,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if !a.compare {
         let reports: Vec<Report> = scenarios
             .iter()
-            .map(|sc| simulate(sc, Pacer::new(a.pacer), a.seed, base))
+            .map(|sc| simulate(sc, pacer(a.pacer, a.shed_after), a.seed, base))
             .collect();
         if a.json {
             if let [one] = reports.as_slice() {
@@ -99,7 +135,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         for &mode in &a.pacers {
             let started = Instant::now();
             let reports: Vec<Report> = (1..=a.seeds)
-                .map(|seed| simulate(sc, Pacer::new(mode), seed, base))
+                .map(|seed| simulate(sc, pacer(mode, a.shed_after), seed, base))
                 .collect();
             let cpu = started.elapsed().as_secs_f64() / reports.len() as f64;
             let row = summarize(sc, mode, &reports, cpu);
@@ -130,6 +166,13 @@ fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Ro
             .iter()
             .filter(|r| r.abandon_rate > sc.calls.max_abandon)
             .count(),
+        shed_share_mean: mean(|r| {
+            if r.placed > 0 {
+                r.shed as f64 / r.placed as f64
+            } else {
+                0.0
+            }
+        }),
         talk_min_per_agent_hour_mean: mean(|r| r.talk_min_per_agent_hour),
         agent_wait_mean_s: mean(|r| r.agent_wait_mean_s),
         cpu_s_per_run,
@@ -139,7 +182,7 @@ fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Ro
 fn print_row(r: &Row, header: bool) {
     if header {
         println!(
-            "{:<22} {:<12} {:>5} {:>9} {:>8} {:>9} {:>9} {:>5} {:>9} {:>8}",
+            "{:<22} {:<12} {:>5} {:>9} {:>8} {:>9} {:>9} {:>5} {:>7} {:>9} {:>8}",
             "scenario",
             "pacer",
             "runs",
@@ -148,12 +191,13 @@ fn print_row(r: &Row, header: bool) {
             "abandon",
             "ab worst",
             "over",
+            "shed",
             "talk m/h",
             "wait s"
         );
     }
     println!(
-        "{:<22} {:<12} {:>5} {:>8.1}% {:>7.1}% {:>8.2}% {:>8.2}% {:>5} {:>9.1} {:>8.1}",
+        "{:<22} {:<12} {:>5} {:>8.1}% {:>7.1}% {:>8.2}% {:>8.2}% {:>5} {:>6.1}% {:>9.1} {:>8.1}",
         r.scenario,
         r.pacer,
         r.runs,
@@ -162,6 +206,7 @@ fn print_row(r: &Row, header: bool) {
         100.0 * r.abandon_rate_mean,
         100.0 * r.abandon_rate_worst,
         r.runs_over_cap,
+        100.0 * r.shed_share_mean,
         r.talk_min_per_agent_hour_mean,
         r.agent_wait_mean_s
     );
@@ -180,8 +225,9 @@ fn print_report(r: &Report) {
         r.talk_min_per_agent_hour
     );
     println!(
-        "  placed {}, people {}, machines {}, connected {}, abandoned {} ({:.2} % of people)",
+        "  placed {} (shed while ringing {}), people {}, machines {}, connected {}, abandoned {} ({:.2} % of people)",
         r.placed,
+        r.shed,
         r.human_answers,
         r.machine_answers,
         r.connected,

@@ -372,6 +372,9 @@ struct CallRt {
     sip_ended: bool,
     /// The agent who dialed it from a preview: only they take it.
     preview: Option<AgentId>,
+    /// When the pacer had it hung up while still ringing (shed): it ends as `shed`, and the
+    /// pacer sees it no more.
+    shed_at: Option<Instant>,
 }
 
 /// A lead reserved for an agent to preview, not dialed yet.
@@ -474,8 +477,10 @@ impl Switchboard {
         let fp = amd_false_positive_estimate(&campaign);
         match self.campaigns.get_mut(&campaign.name) {
             Some(rt) => {
-                if rt.campaign.mode != campaign.mode {
-                    rt.pacer = Pacer::new(pacer_mode(campaign.mode));
+                if rt.campaign.mode != campaign.mode
+                    || rt.campaign.dialing.shed_after != campaign.dialing.shed_after
+                {
+                    rt.pacer = pacer_for(&campaign);
                 }
                 rt.bucket = Bucket::new(campaign.dialing.calls_per_second);
                 // The same window keeps what it counted, calls that ended since the store was
@@ -501,7 +506,7 @@ impl Switchboard {
                     CampaignRt {
                         id,
                         control,
-                        pacer: Pacer::new(pacer_mode(campaign.mode)),
+                        pacer: pacer_for(&campaign),
                         estimator: Estimator::new(&priors),
                         budget: AbandonBudget::from_history(cap, fp, history),
                         bucket: Bucket::new(campaign.dialing.calls_per_second),
@@ -594,6 +599,13 @@ impl Switchboard {
                     return;
                 };
                 c.sip_ended = true;
+                // Our own hang-up of a call the pacer shed ends as `shed` (retried like a
+                // no-answer), not as `interrupted`.
+                let outcome = if c.shed_at.is_some() && c.answered.is_none() {
+                    "shed".to_owned()
+                } else {
+                    outcome
+                };
                 if c.answered.is_some() {
                     self.feed_flow(now, call, flow::Input::CustomerHangup);
                 } else {
@@ -1277,27 +1289,34 @@ impl Switchboard {
         // Calls of every campaign that shares an agent with this one compete for the same
         // agents: count them all, or two campaigns dial twice for one free agent.
         let sharing = self.sharing(now, name);
-        let call_views: Vec<pacing::CallView> = self
+        let (call_keys, call_views): (Vec<CallKey>, Vec<pacing::CallView>) = self
             .calls
-            .values()
-            .filter(|c| {
+            .iter()
+            .filter(|(_, c)| {
                 sharing.contains(&c.campaign)
                     && c.agent.is_none()
                     && c.preview.is_none()
                     && c.summary.is_none()
+                    && c.shed_at.is_none()
             })
-            .map(|c| match (c.answered, c.waiting_since) {
-                (_, Some(since)) => pacing::CallView::Waiting {
-                    elapsed: now.saturating_duration_since(since),
-                },
-                (Some(at), None) => pacing::CallView::Screening {
-                    elapsed: now.saturating_duration_since(at),
-                },
-                (None, None) => pacing::CallView::Ringing {
-                    elapsed: now.saturating_duration_since(c.dialed),
-                },
+            .map(|(&k, c)| (k, c))
+            .map(|(k, c)| {
+                (
+                    k,
+                    match (c.answered, c.waiting_since) {
+                        (_, Some(since)) => pacing::CallView::Waiting {
+                            elapsed: now.saturating_duration_since(since),
+                        },
+                        (Some(at), None) => pacing::CallView::Screening {
+                            elapsed: now.saturating_duration_since(at),
+                        },
+                        (None, None) => pacing::CallView::Ringing {
+                            elapsed: now.saturating_duration_since(c.dialed),
+                        },
+                    },
+                )
             })
-            .collect();
+            .unzip();
         let campaign_calls = self.calls.values().filter(|c| c.campaign == name).count() as u32;
         let trunk_name = rt.campaign.trunk.clone();
         let Some(rt) = self.campaigns.get_mut(name) else {
@@ -1333,7 +1352,16 @@ impl Switchboard {
             limits,
         };
         let decision = rt.pacer.decide(now, &snapshot);
-        rt.last_decision = format!("{} dials: {}", decision.dials, decision.reason);
+        rt.last_decision = if decision.shed.is_empty() {
+            format!("{} dials: {}", decision.dials, decision.reason)
+        } else {
+            format!(
+                "{} dials, {} ringing calls shed: {}",
+                decision.dials,
+                decision.shed.len(),
+                decision.reason
+            )
+        };
         let dials = (decision.dials as usize).min(rt.leads.len());
         let wanted_more = decision.dials as usize - dials;
         let mut placed = Vec::with_capacity(dials);
@@ -1357,6 +1385,21 @@ impl Switchboard {
         if let Some(t) = self.trunks.get_mut(&trunk_name) {
             t.bucket.take(placed.len() as u32);
             t.active += placed.len() as u32;
+        }
+        // Hang up the calls the pacer sheds: only this campaign's own (a campaign sharing the
+        // agents sheds its own when it decides).
+        for &i in &decision.shed {
+            let Some(&key) = call_keys.get(i) else {
+                continue;
+            };
+            if let Some(c) = self.calls.get_mut(&key)
+                && c.campaign == name
+                && c.answered.is_none()
+                && !c.sip_ended
+            {
+                c.shed_at = Some(now);
+                self.outputs.push_back(Output::HangUp { call: key });
+            }
         }
         for lead in placed {
             self.place(now, &campaign, campaign_id, lead, None);
@@ -1412,6 +1455,7 @@ impl Switchboard {
                 summary: None,
                 sip_ended: false,
                 preview,
+                shed_at: None,
             },
         );
         call
@@ -1659,11 +1703,21 @@ fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
     let machine = s.outcome == "machine";
     rt.estimator.observe(
         now,
-        pacing::Observation::Dial {
-            dialed: c.dialed,
-            human,
-            machine,
-            answered_after: c.answered.map(|a| a.saturating_duration_since(c.dialed)),
+        match c.shed_at {
+            Some(at) if c.answered.is_none() => pacing::Observation::Shed {
+                dialed: c.dialed,
+                rang: at.saturating_duration_since(c.dialed),
+            },
+            _ => pacing::Observation::Dial {
+                dialed: c.dialed,
+                human,
+                machine,
+                answered_after: c.answered.map(|a| a.saturating_duration_since(c.dialed)),
+                failed_after: c
+                    .answered
+                    .is_none()
+                    .then(|| s.ended.saturating_duration_since(c.dialed)),
+            },
         },
     );
     if let (Some(answered), Some(decided)) = (c.answered, s.decided) {
@@ -1689,6 +1743,17 @@ fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
     }
     if machine {
         rt.budget.record_amd_machine();
+    }
+}
+
+/// The campaign's pacer; predictive sheds ringing calls after `dialing.shed_after`.
+fn pacer_for(c: &Campaign) -> Pacer {
+    match c.mode {
+        Mode::Predictive => Pacer::Predictive(pacing::Predictive::new(pacing::PredictiveConfig {
+            shed_after: c.dialing.shed_after,
+            ..pacing::PredictiveConfig::default()
+        })),
+        m => Pacer::new(pacer_mode(m)),
     }
 }
 

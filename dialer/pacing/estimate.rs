@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::MIN_SHED_RING;
 use super::stats::LogNormal;
 
 /// What the campaign expects before any call is made (the campaign file's `[priors]`).
@@ -101,7 +102,15 @@ pub enum Observation {
         human: bool,
         machine: bool,
         answered_after: Option<Duration>,
+        /// Unanswered: how long it rang before it failed (a busy signal after seconds, a
+        /// no-answer at the timeout); `None` when not known (counted as ringing to the end).
+        failed_after: Option<Duration>,
     },
+    /// A dial hung up unanswered after ringing `rang` (shed by the pacer). What it would have
+    /// been is unknown: its chances of a person or a machine, and when, are imputed from the
+    /// late-ring table (how the calls that were not shed ended, by ring time), so the
+    /// estimates stay unbiased however many calls are shed.
+    Shed { dialed: Instant, rang: Duration },
     /// AMD decided, this long after the answer.
     AmdDecision { human: bool, after: Duration },
     /// An agent finished talking to a person.
@@ -132,6 +141,11 @@ impl Decayed {
     }
 
     fn push(&mut self, now: Instant, tau_s: f64, x: f64) {
+        self.push_weighted(now, tau_s, x, 1.0);
+    }
+
+    /// An observation that counts `weight` times (a share of one, for imputed ones).
+    fn push_weighted(&mut self, now: Instant, tau_s: f64, x: f64, weight: f64) {
         if let Some(last) = self.last {
             let dt = now.saturating_duration_since(last).as_secs_f64();
             let mut d = (-dt / tau_s).exp();
@@ -143,9 +157,9 @@ impl Decayed {
             self.sxx *= d;
         }
         self.last = Some(now);
-        self.w += 1.0;
-        self.sx += x;
-        self.sxx += x * x;
+        self.w += weight;
+        self.sx += weight * x;
+        self.sxx += weight * x * x;
     }
 
     fn mean(&self) -> f64 {
@@ -181,6 +195,21 @@ impl Default for EstimatorConfig {
     }
 }
 
+/// A dial's outcome waiting to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// Resolved: ring time in µs, or `u64::MAX` when not answered; `ended_us`: how long it
+    /// rang (to the answer or the failure; `u64::MAX`: to the timeout).
+    Known {
+        human: bool,
+        machine: bool,
+        ring_us: u64,
+        ended_us: u64,
+    },
+    /// Shed after ringing this many µs.
+    Shed { rang_us: u64 },
+}
+
 /// Online estimates fed by call and agent events; sans-IO (time comes with each observation).
 #[derive(Debug, Clone)]
 pub struct Estimator {
@@ -193,10 +222,17 @@ pub struct Estimator {
     amd_machine: Decayed,
     talk: Decayed,
     wrap: Decayed,
-    /// Dial outcomes waiting for the ring timeout since their dial: (due, human, machine,
-    /// ring time in µs or `u64::MAX`).
-    pending: BinaryHeap<Reverse<(Instant, bool, bool, u64)>>,
+    /// Dial outcomes waiting for the ring timeout since their dial.
+    pending: BinaryHeap<Reverse<(Instant, Outcome)>>,
+    /// The late-ring table: for each second of ringing from [`MIN_SHED_RING`] to the
+    /// timeout, the chance that a call still ringing at its start is answered by a person, or
+    /// by a machine, within it (a life table: shed calls count as ringing up to the second
+    /// they were shed in, then drop out).
+    late: Vec<(Decayed, Decayed)>,
 }
+
+/// Width of a row of the late-ring table (seconds).
+const LATE_BIN: f64 = 1.0;
 
 impl Estimator {
     pub fn new(priors: &Priors) -> Self {
@@ -218,7 +254,30 @@ impl Estimator {
             talk: Decayed::seeded(p.talk_mean_s, p.talk_sd_s, w, mt),
             wrap: Decayed::seeded(p.wrap_mean_s, p.wrap_sd_s, w, mt),
             pending: BinaryHeap::new(),
+            late: Self::late_table(p, w, mt),
         }
+    }
+
+    /// The late-ring table seeded from the priors (a lognormal ring time).
+    fn late_table(p: &Priors, weight: f64, min_weight: f64) -> Vec<(Decayed, Decayed)> {
+        let ring = LogNormal::from_mean_sd(p.ring_mean_s, p.ring_sd_s);
+        let from = MIN_SHED_RING.as_secs_f64();
+        let rows = ((p.no_answer_s - from) / LATE_BIN)
+            .ceil()
+            .clamp(0.0, 3600.0) as usize;
+        let (h, m) = (p.hit_rate.clamp(0.0, 1.0), p.machine_rate.clamp(0.0, 1.0));
+        (0..rows)
+            .map(|j| {
+                let lo = from + j as f64 * LATE_BIN;
+                let still = (1.0 - (h + m) * ring.cdf(lo)).max(1e-9);
+                let answer = (ring.cdf(lo + LATE_BIN) - ring.cdf(lo)).max(0.0) / still;
+                let bern = |q: f64| {
+                    let q = q.clamp(0.0, 1.0);
+                    Decayed::seeded(q, (q * (1.0 - q)).sqrt(), weight, min_weight)
+                };
+                (bern(h * answer), bern(m * answer))
+            })
+            .collect()
     }
 
     fn tau(&self) -> f64 {
@@ -234,16 +293,25 @@ impl Estimator {
                 human,
                 machine,
                 answered_after,
+                failed_after,
             } => {
-                let due = dialed + Duration::from_secs_f64(self.no_answer_s.clamp(0.0, 3600.0));
-                let ring = answered_after.map_or(u64::MAX, |r| {
-                    u64::try_from(r.as_micros()).unwrap_or(u64::MAX - 1)
-                });
-                if due <= now {
-                    self.push_dial(now, human, machine, ring);
-                } else {
-                    self.pending.push(Reverse((due, human, machine, ring)));
-                }
+                let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX - 1);
+                let ring_us = answered_after.map_or(u64::MAX, us);
+                let ended_us = answered_after.or(failed_after).map_or(u64::MAX, us);
+                self.pend(
+                    now,
+                    dialed,
+                    Outcome::Known {
+                        human,
+                        machine,
+                        ring_us,
+                        ended_us,
+                    },
+                );
+            }
+            Observation::Shed { dialed, rang } => {
+                let rang_us = u64::try_from(rang.as_micros()).unwrap_or(u64::MAX);
+                self.pend(now, dialed, Outcome::Shed { rang_us });
             }
             Observation::AmdDecision { human: true, after } => {
                 self.amd_human.push(now, self.tau(), after.as_secs_f64())
@@ -257,23 +325,96 @@ impl Estimator {
         }
     }
 
+    /// Queues a dial's outcome until the ring timeout has passed since its dial.
+    fn pend(&mut self, now: Instant, dialed: Instant, outcome: Outcome) {
+        let due = dialed + Duration::from_secs_f64(self.no_answer_s.clamp(0.0, 3600.0));
+        if due <= now {
+            self.push_outcome(now, outcome);
+        } else {
+            self.pending.push(Reverse((due, outcome)));
+        }
+    }
+
     /// Lets the dial outcomes whose ring timeout has passed by `now` into the estimates.
     pub fn advance(&mut self, now: Instant) {
-        while let Some(Reverse((due, human, machine, ring))) = self.pending.peek().copied() {
+        while let Some(Reverse((due, outcome))) = self.pending.peek().copied() {
             if due > now {
                 break;
             }
             self.pending.pop();
-            self.push_dial(due, human, machine, ring);
+            self.push_outcome(due, outcome);
         }
     }
 
-    fn push_dial(&mut self, at: Instant, human: bool, machine: bool, ring_us: u64) {
+    fn push_outcome(&mut self, at: Instant, outcome: Outcome) {
         let tau = self.tau();
-        self.hit.push(at, tau, f64::from(u8::from(human)));
-        self.machine.push(at, tau, f64::from(u8::from(machine)));
-        if ring_us != u64::MAX {
-            self.ring.push(at, tau, ring_us as f64 / 1e6);
+        match outcome {
+            Outcome::Known {
+                human,
+                machine,
+                ring_us,
+                ended_us,
+            } => {
+                self.hit.push(at, tau, f64::from(u8::from(human)));
+                self.machine.push(at, tau, f64::from(u8::from(machine)));
+                if ring_us != u64::MAX {
+                    self.ring.push(at, tau, ring_us as f64 / 1e6);
+                }
+                // The late-ring table: every row it rang through, and the row it was answered
+                // in.
+                let ended = if ended_us == u64::MAX {
+                    f64::INFINITY
+                } else {
+                    ended_us as f64 / 1e6
+                };
+                let answered = ring_us != u64::MAX;
+                let from = MIN_SHED_RING.as_secs_f64();
+                for (j, (ph, pm)) in self.late.iter_mut().enumerate() {
+                    let lo = from + j as f64 * LATE_BIN;
+                    if ended < lo {
+                        break;
+                    }
+                    let here = ended < lo + LATE_BIN && answered;
+                    ph.push(at, tau, f64::from(u8::from(here && human)));
+                    pm.push(at, tau, f64::from(u8::from(here && machine)));
+                }
+            }
+            Outcome::Shed { rang_us } => self.push_shed(at, rang_us as f64 / 1e6),
+        }
+    }
+
+    /// A dial shed after ringing `r` s: the rows of the late-ring table it rang through count
+    /// it as not answered there; then it counts as a person and as a machine with the chances
+    /// the table gives a call still ringing at `r`, and as answered at the middle of each
+    /// later row with the chance of an answer there.
+    fn push_shed(&mut self, at: Instant, r: f64) {
+        let tau = self.tau();
+        let from = MIN_SHED_RING.as_secs_f64();
+        let (mut ph, mut pm, mut still) = (0.0, 0.0, 1.0);
+        let mut answers = Vec::new();
+        for (j, (h, m)) in self.late.iter_mut().enumerate() {
+            let lo = from + j as f64 * LATE_BIN;
+            let hi = lo + LATE_BIN;
+            if hi <= r {
+                // Rang through this row unanswered.
+                h.push(at, tau, 0.0);
+                m.push(at, tau, 0.0);
+                continue;
+            }
+            // The part of the row after it was shed.
+            let part = ((hi - r.max(lo)) / LATE_BIN).clamp(0.0, 1.0);
+            let (qh, qm) = (h.mean() * part, m.mean() * part);
+            ph += still * qh;
+            pm += still * qm;
+            answers.push(((r.max(lo) + hi) / 2.0, still * (qh + qm)));
+            still *= (1.0 - qh - qm).max(0.0);
+        }
+        self.hit.push(at, tau, ph.clamp(0.0, 1.0));
+        self.machine.push(at, tau, pm.clamp(0.0, 1.0));
+        for (x, w) in answers {
+            if w > 0.0 {
+                self.ring.push_weighted(at, tau, x, w);
+            }
         }
     }
 
@@ -302,6 +443,7 @@ mod tests {
             human,
             machine: false,
             answered_after: human.then(|| Duration::from_secs(10)),
+            failed_after: None,
         }
     }
 
@@ -376,6 +518,7 @@ mod tests {
             human,
             machine: false,
             answered_after: human.then(|| Duration::from_secs(after)),
+            failed_after: None,
         };
         for _ in 0..15 {
             est.observe(t0 + Duration::from_secs(3), obs(false, 3));
@@ -400,10 +543,99 @@ mod tests {
                     human: false,
                     machine: false,
                     answered_after: None,
+                    failed_after: None,
                 },
             );
         }
         assert!(naive.estimates().hit_rate < 0.25);
+    }
+
+    #[test]
+    fn shed_dials_leave_hit_rate_and_ring_time_unbiased() {
+        use rand::{RngExt, SeedableRng};
+        use rand_distr::Distribution;
+        let t0 = Instant::now();
+        // Priors that put too few answers late (ring time 8 ± 3 s instead of 12 ± 6 s): the
+        // late-ring table has to learn from the calls that were not shed.
+        let p = Priors {
+            hit_rate: 0.24,
+            machine_rate: 0.15,
+            ring_mean_s: 8.0,
+            ring_sd_s: 3.0,
+            ..Priors::default()
+        };
+        let ring = {
+            let s2 = (1.0f64 + 0.25).ln();
+            rand_distr::LogNormal::new(12f64.ln() - s2 / 2.0, s2.sqrt()).unwrap()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (mut imputed, mut naive) = (Estimator::new(&p), Estimator::new(&p));
+        let (mut people, mut answered_ring, mut shed) = (0u32, Vec::new(), 0u32);
+        let (mut hit_imp, mut hit_naive, mut ring_imp, mut ring_naive) = (0.0, 0.0, 0.0, 0.0);
+        let n = 20_000u64;
+        // One dial a second: 25 % people, 15 % machines (ring time lognormal 12 ± 6 s, no
+        // answer after 25 s), 5 % busy after 3 s, the rest never answer. A call still ringing
+        // at 16 s is shed with chance 0.6, whatever it would have been.
+        for i in 0..n {
+            let dialed = t0 + Duration::from_secs(i);
+            let u: f64 = rng.random();
+            let r: f64 = ring.sample(&mut rng);
+            let answers = u < 0.40 && r < 25.0;
+            if answers {
+                people += u32::from(u < 0.25);
+                answered_ring.push(r);
+            }
+            let busy = (0.40..0.45).contains(&u);
+            let answered_by_16 = answers && r < 16.0;
+            let ringing_at_16 = !busy && !answered_by_16;
+            let at = dialed + Duration::from_secs(25);
+            if i >= n / 2 && i % 50 == 0 {
+                let (a, b) = (imputed.estimates(), naive.estimates());
+                hit_imp += a.hit_rate;
+                hit_naive += b.hit_rate;
+                ring_imp += a.ring.mean();
+                ring_naive += b.ring.mean();
+            }
+            if ringing_at_16 && rng.random::<f64>() < 0.6 {
+                shed += 1;
+                let rang = Duration::from_secs(16);
+                imputed.observe(at, Observation::Shed { dialed, rang });
+                naive.observe(
+                    at,
+                    Observation::Dial {
+                        dialed,
+                        human: false,
+                        machine: false,
+                        answered_after: None,
+                        failed_after: Some(rang),
+                    },
+                );
+                continue;
+            }
+            let o = Observation::Dial {
+                dialed,
+                human: answers && u < 0.25,
+                machine: answers && u >= 0.25,
+                answered_after: answers.then(|| Duration::from_secs_f64(r)),
+                failed_after: (!answers).then(|| Duration::from_secs(if busy { 3 } else { 25 })),
+            };
+            imputed.observe(at, o);
+            naive.observe(at, o);
+        }
+        assert!(shed > 5000, "{shed}");
+        let samples = (n / 2 / 50) as f64;
+        let (hit_imp, hit_naive) = (hit_imp / samples, hit_naive / samples);
+        let (ring_imp, ring_naive) = (ring_imp / samples, ring_naive / samples);
+        let true_hit = f64::from(people) / n as f64;
+        let true_ring = answered_ring.iter().sum::<f64>() / answered_ring.len() as f64;
+        assert!((hit_imp - true_hit).abs() < 0.01, "{hit_imp} vs {true_hit}");
+        assert!(
+            (ring_imp - true_ring).abs() < 0.5,
+            "{ring_imp} vs {true_ring}"
+        );
+        // Counted as no-answers, shed calls would sink both.
+        assert!(hit_naive < true_hit - 0.02, "{hit_naive} vs {true_hit}");
+        assert!(ring_naive < true_ring - 0.7, "{ring_naive} vs {true_ring}");
     }
 
     #[test]

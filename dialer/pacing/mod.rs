@@ -171,14 +171,23 @@ pub enum Cap {
     DialRate,
 }
 
+/// The shortest ring after which a pacer may hang up an unanswered call: US rules (FCC 47 CFR
+/// 64.1200(a)(6)) forbid disconnecting an unanswered call before 15 s or four rings.
+pub const MIN_SHED_RING: Duration = Duration::from_secs(15);
+
 /// A pacer's answer for this tick.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Dials to start now (always 0 in preview mode).
     pub dials: u32,
     pub reason: Reason,
     /// Set when the limits cut the number down.
     pub capped_by: Option<Cap>,
+    /// Ringing calls to hang up now ("shed"), as indices into [`Snapshot::calls`], in
+    /// increasing order. Each is [`CallView::Ringing`] and has rung at least
+    /// [`MIN_SHED_RING`] (and the campaign's own minimum): predictive sheds a call still
+    /// ringing when the person it may yet bring would risk an abandon above its threshold.
+    pub shed: Vec<usize>,
 }
 
 /// The pacing mode of a campaign, as written in files and on the command line.
@@ -267,15 +276,22 @@ impl Pacer {
     /// How many dials to start now. Never more than `s.limits` allow; nothing (except in
     /// agentless mode) when no agent is logged in and working.
     pub fn decide(&mut self, now: Instant, s: &Snapshot<'_>) -> Decision {
+        let mut shed = Vec::new();
         let (wish, reason) = match self {
             Pacer::Agentless => (u32::MAX, Reason::Agentless),
             _ if s.working_agents() == 0 => (0, Reason::NoAgent),
             Pacer::Preview => (0, Reason::Preview),
             Pacer::Progressive => (s.progressive_dials(), Reason::Progressive),
-            Pacer::Predictive(p) => p.decide(now, s),
+            Pacer::Predictive(p) => p.decide(now, s, &mut shed),
             Pacer::Ratio(r) => (level_dials(*r, s), Reason::DialLevel(*r)),
             Pacer::Vicidial(v) => v.decide(now, s),
         };
+        // Whatever a pacer asks, only calls still ringing past the legal minimum go.
+        shed.retain(|&i| {
+            matches!(s.calls.get(i), Some(CallView::Ringing { elapsed }) if *elapsed >= MIN_SHED_RING)
+        });
+        shed.sort_unstable();
+        shed.dedup();
         let max = s.limits.max_dials();
         let capped_by = (wish > max).then_some(if s.limits.channels_free <= s.limits.dial_tokens {
             Cap::Channels
@@ -290,6 +306,7 @@ impl Pacer {
             dials,
             reason,
             capped_by,
+            shed,
         }
     }
 }

@@ -40,7 +40,7 @@
 use std::time::{Duration, Instant};
 
 use super::stats::{CountFit, binomial_for_each_while};
-use super::{AbandonBudget, AgentView, CallView, Estimates, Reason, Snapshot};
+use super::{AbandonBudget, AgentView, CallView, Estimates, MIN_SHED_RING, Reason, Snapshot};
 
 /// The time grid: moments `k × STEP` seconds ahead, for k in 0..K (now … 30 s).
 const STEP: f64 = 2.0;
@@ -71,13 +71,20 @@ pub struct PredictiveConfig {
     pub grace: Duration,
     /// Never more calls in flight than this many per working agent.
     pub max_lines_per_agent: f64,
+    /// Hang up ("shed") a call still ringing after this long when the person it may yet bring
+    /// would risk an abandon above `shed_factor` × the threshold; never before
+    /// [`MIN_SHED_RING`]. `None`: never.
+    pub shed_after: Option<Duration>,
+    /// How much riskier than a new dial a ringing call must be to be shed: its person would
+    /// come sooner than a new dial's, and a call shed costs a lead attempt.
+    pub shed_factor: f64,
 }
 
 impl Default for PredictiveConfig {
     fn default() -> Self {
         PredictiveConfig {
             aim: 0.8,
-            base: 0.7,
+            base: 1.0,
             gain: 2.0,
             max_share: 4.0,
             reserve: 6.0,
@@ -86,6 +93,8 @@ impl Default for PredictiveConfig {
             min_agents: 4,
             grace: Duration::from_millis(1500),
             max_lines_per_agent: 12.0,
+            shed_after: Some(MIN_SHED_RING),
+            shed_factor: 6.0,
         }
     }
 }
@@ -177,13 +186,23 @@ pub struct Outlook {
 impl Outlook {
     /// Builds the demand and supply sums for a snapshot.
     pub fn new(s: &Snapshot<'_>, grace: Duration) -> Self {
+        Self::without(s, grace, &[])
+    }
+
+    /// The same, as if the calls at these indices of `s.calls` (in increasing order) were
+    /// hung up.
+    pub fn without(s: &Snapshot<'_>, grace: Duration, gone: &[usize]) -> Self {
         let e = s.estimates;
         let g = grace.as_secs_f64();
         let mut demand = Counts::default();
         let mut supply = Counts::default();
         let mut live_in_flight = 0.0;
         let mut by = [0.0; K];
-        for c in s.calls {
+        let mut gone = gone.iter().peekable();
+        for (i, c) in s.calls.iter().enumerate() {
+            if gone.next_if_eq(&&i).is_some() {
+                continue;
+            }
             by.fill(0.0);
             live_in_flight += call_person_by(e, c, &mut by);
             for (k, p) in by.iter().enumerate() {
@@ -292,22 +311,25 @@ impl Outlook {
         acc.min(1.0)
     }
 
+    /// Per moment `k`, the chance of a shortfall at `k` or later with `n` new dials:
+    /// `max_{h ≥ k} P(D(h) ≥ S(h + grace))`.
+    fn worst(&self, n: u32) -> [f64; K] {
+        let mut w = [0.0; K];
+        let mut m = 0.0f64;
+        for k in (0..K).rev() {
+            m = m.max(self.short(k, n));
+            w[k] = m;
+        }
+        w
+    }
+
     /// The risk of one more dial when `n` new ones are placed: the chance that a person it
     /// brings finds no agent in time, or takes the agent of someone after them who then does.
     pub fn risk(&self, n: u32) -> f64 {
-        let total = self.new_by[K - 1];
-        if total <= 0.0 {
+        if self.new_by[K - 1] <= 0.0 {
             return 0.0;
         }
-        let (mut worst, mut acc) = (0.0f64, 0.0);
-        for k in (0..K).rev() {
-            let before = if k > 0 { self.new_by[k - 1] } else { 0.0 };
-            let arrive = (self.new_by[k] - before).max(0.0);
-            // The moments at and after k matter; skip work while nothing arrives at k.
-            worst = worst.max(self.short(k, n));
-            acc += arrive * worst;
-        }
-        (acc / total).min(1.0)
+        arrival_risk(&self.new_by, &self.worst(n))
     }
 
     /// The number of dials to place, at least `lo` and at most `max` (if `max ≥ lo`): `lo`
@@ -349,6 +371,22 @@ impl Outlook {
     pub fn expected_live(&self, n: u32) -> f64 {
         self.live_in_flight + f64::from(n) * self.new_live
     }
+}
+
+/// The risk of a person who is decided by each moment with chance `by` (cumulative), given the
+/// chance of a shortfall at or after each moment: `Σ_k P(decided at k) × worst[k] / P(person)`.
+fn arrival_risk(by: &[f64; K], worst: &[f64; K]) -> f64 {
+    let total = by[K - 1];
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let mut acc = 0.0;
+    let mut before = 0.0;
+    for (b, w) in by.iter().zip(worst) {
+        acc += (b - before).max(0.0) * w;
+        before = *b;
+    }
+    (acc / total).min(1.0)
 }
 
 /// The moment `k` of the grid, in seconds from now.
@@ -486,7 +524,18 @@ impl Predictive {
         cap * share * reserve
     }
 
-    pub(super) fn decide(&mut self, _now: Instant, s: &Snapshot<'_>) -> (u32, Reason) {
+    /// The ring time after which a call may be shed, if shedding is on.
+    pub fn shed_after(&self) -> Option<Duration> {
+        self.cfg.shed_after.map(|d| d.max(MIN_SHED_RING))
+    }
+
+    /// Dials to place now and why; pushes onto `shed` the indices of ringing calls to hang up.
+    pub(super) fn decide(
+        &mut self,
+        _now: Instant,
+        s: &Snapshot<'_>,
+        shed: &mut Vec<usize>,
+    ) -> (u32, Reason) {
         let progressive = s.progressive_dials();
         let working = s.working_agents();
         if working < self.cfg.min_agents {
@@ -503,7 +552,31 @@ impl Predictive {
             return (progressive, Reason::Progressive);
         }
         let outlook = Outlook::new(s, self.cfg.grace);
-        let (n, risk) = outlook.dials(progressive, max, threshold);
+        let (mut n, mut risk) = outlook.dials(progressive, max, threshold);
+        if let Some(after) = self.shed_after() {
+            // A call still ringing past `after` goes when the person it may yet bring would
+            // risk an abandon above `shed_factor` × the threshold. Calls in flight come before
+            // new dials, so its risk counts no new dial beyond progressive's.
+            let worst = outlook.worst(progressive);
+            let limit = threshold * self.cfg.shed_factor;
+            let mut by = [0.0; K];
+            for (i, c) in s.calls.iter().enumerate() {
+                if let CallView::Ringing { elapsed } = c
+                    && *elapsed >= after
+                {
+                    by.fill(0.0);
+                    if call_person_by(s.estimates, c, &mut by) > 0.0
+                        && arrival_risk(&by, &worst) > limit
+                    {
+                        shed.push(i);
+                    }
+                }
+            }
+            if !shed.is_empty() {
+                let lighter = Outlook::without(s, self.cfg.grace, shed);
+                (n, risk) = lighter.dials(progressive, max, threshold);
+            }
+        }
         if n <= progressive {
             (progressive, Reason::Progressive)
         } else {
@@ -690,6 +763,55 @@ mod tests {
         assert!(empty > 10, "{empty}");
         assert!(some < empty && some > 0, "{some} vs {empty}");
         assert_eq!(decide(&waiting), 0, "ten people waiting for ten agents");
+    }
+
+    #[test]
+    fn sheds_late_ringing_calls_only_when_nobody_could_take_their_people() {
+        let est = Estimates::from_priors(&Priors::default());
+        let b = AbandonBudget::new(0.03, 0.0);
+        let late = CallView::Ringing {
+            elapsed: Duration::from_secs(16),
+        };
+        let early = CallView::Ringing {
+            elapsed: Duration::from_secs(5),
+        };
+        let calls = [late, early, late, late, early, late];
+        let decide = |agents: &[AgentView]| {
+            let s = Snapshot {
+                agents,
+                calls: &calls,
+                estimates: &est,
+                budget: &b,
+                limits: Limits::UNLIMITED,
+            };
+            Pacer::new(Mode::Predictive).decide(Instant::now(), &s)
+        };
+        // Everybody has just started a call: a person now would find no agent.
+        let busy = decide(
+            &[AgentView::Talking {
+                elapsed: Duration::from_secs(5),
+            }; 10],
+        );
+        assert_eq!(busy.shed, vec![0, 2, 3, 5], "{busy:?}");
+        // Agents waiting: the late calls' people are welcome.
+        let ready = decide(&[AgentView::Ready; 10]);
+        assert!(ready.shed.is_empty(), "{ready:?}");
+        // Shedding off: nothing goes.
+        let s = Snapshot {
+            agents: &[AgentView::Talking {
+                elapsed: Duration::from_secs(5),
+            }; 10],
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let off = Pacer::Predictive(Predictive::new(PredictiveConfig {
+            shed_after: None,
+            ..PredictiveConfig::default()
+        }))
+        .decide(Instant::now(), &s);
+        assert!(off.shed.is_empty(), "{off:?}");
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Report {
     /// abandoned / human_answers.
     pub abandon_rate: f64,
     pub placed: u64,
+    /// Of the placed calls, those the pacer hung up while still ringing (after the legal
+    /// minimum): they end like a no-answer, with no person.
+    pub shed: u64,
     pub human_answers: u64,
     pub machine_answers: u64,
     pub abandoned: u64,
@@ -181,6 +184,7 @@ pub struct Sim {
     call_views: Vec<CallView>,
     // figures
     placed: u64,
+    shed: u64,
     humans: u64,
     machines: u64,
     abandoned: u64,
@@ -232,6 +236,7 @@ impl Sim {
             agent_views: Vec::with_capacity(n),
             call_views: Vec::new(),
             placed: 0,
+            shed: 0,
             humans: 0,
             machines: 0,
             abandoned: 0,
@@ -334,6 +339,11 @@ impl Sim {
         if self.sc.team.max_cps.is_some() {
             self.tokens -= f64::from(d.dials);
         }
+        // The snapshot listed the calls in `in_flight` order.
+        let shed: Vec<usize> = d.shed.iter().map(|&i| self.in_flight[i]).collect();
+        for c in shed {
+            self.shed_call(c);
+        }
         for _ in 0..d.dials {
             self.dial();
         }
@@ -386,6 +396,22 @@ impl Sim {
         self.schedule(ev.0, ev.1);
     }
 
+    /// The pacer hangs up a call still ringing: it ends with no person, like a no-answer.
+    fn shed_call(&mut self, c: usize) {
+        let call = self.calls[c];
+        debug_assert_eq!(call.state, CallState::Ringing);
+        debug_assert!(self.now - call.dialed >= crate::pacing::MIN_SHED_RING.as_micros() as u64);
+        self.estimator.observe(
+            self.instant(self.now),
+            Observation::Shed {
+                dialed: self.instant(call.dialed),
+                rang: Duration::from_micros(self.now - call.dialed),
+            },
+        );
+        self.shed += 1;
+        self.end_call(c);
+    }
+
     fn end_call(&mut self, c: usize) {
         self.calls[c].state = CallState::Done;
         if let Some(pos) = self.in_flight.iter().position(|&x| x == c) {
@@ -395,6 +421,9 @@ impl Sim {
 
     fn on_answered(&mut self, c: usize) {
         let call = &mut self.calls[c];
+        if call.state != CallState::Ringing {
+            return; // shed
+        }
         call.state = CallState::Screening;
         call.since = self.now;
         let amd = match call.fate {
@@ -415,6 +444,7 @@ impl Sim {
                 human,
                 machine: !human,
                 answered_after: Some(Duration::from_micros(call.since - call.dialed)),
+                failed_after: None,
             },
         );
         self.estimator.observe(
@@ -447,6 +477,9 @@ impl Sim {
     }
 
     fn on_failed(&mut self, c: usize) {
+        if self.calls[c].state != CallState::Ringing {
+            return; // shed
+        }
         let t = self.instant(self.now);
         self.estimator.observe(
             t,
@@ -455,6 +488,7 @@ impl Sim {
                 human: false,
                 machine: false,
                 answered_after: None,
+                failed_after: Some(Duration::from_micros(self.now - self.calls[c].dialed)),
             },
         );
         self.end_call(c);
@@ -562,6 +596,7 @@ impl Sim {
             talk_min_per_agent_hour: ratio(self.talk_us as f64 / 60.0, logged_in / 3600.0),
             abandon_rate: ratio(self.abandoned as f64, self.humans as f64),
             placed: self.placed,
+            shed: self.shed,
             human_answers: self.humans,
             machine_answers: self.machines,
             abandoned: self.abandoned,

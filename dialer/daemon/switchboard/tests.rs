@@ -1079,3 +1079,62 @@ fn with_amd_a_machine_frees_the_preview_agent_and_a_person_is_bridged_to_her() {
         record: false
     }));
 }
+
+#[test]
+fn predictive_sheds_calls_ringing_past_the_minimum_when_no_agent_will_be_free() {
+    let t0 = Instant::now();
+    let c = campaign(|c| {
+        c.mode = Mode::Predictive;
+        c.dialing.max_concurrent = 60;
+        c.dialing.calls_per_second = 100.0;
+    });
+    let no_answer_delay = c.retry.delay_for("no_answer");
+    let agents = ["a1", "a2", "a3", "a4", "a5", "a6"];
+    let mut core = board(t0, &agents, c);
+    core.handle(t0, Input::Tick);
+    let wanted = claim_of(&drain(&mut core), "warm-followup").expect("a claim");
+    assert!(wanted > agents.len(), "predictive dials ahead: {wanted}");
+    let ids: Vec<i64> = (1..=wanted as i64).collect();
+    let d = dials(&leads(&mut core, t0, "warm-followup", &ids));
+    assert_eq!(d.len(), wanted);
+    // Six people answer and take the six agents, who then talk for a while: the calls still
+    // ringing would bring people nobody can take.
+    for x in &d[..agents.len()] {
+        human(&mut core, t0, x.call);
+    }
+    let hung_up = |out: &[Output]| -> Vec<CallKey> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::HangUp { call } => Some(*call),
+                _ => None,
+            })
+            .collect()
+    };
+    // Under 15 s of ringing nothing is hung up, however risky.
+    for s in [7_000, 10_000, 14_900] {
+        core.handle(t0 + ms(s), Input::Tick);
+        let out = drain(&mut core);
+        assert!(hung_up(&out).is_empty(), "at {s} ms: {out:?}");
+    }
+    core.handle(t0 + ms(15_000), Input::Tick);
+    let shed = hung_up(&drain(&mut core));
+    let ringing: Vec<CallKey> = d[agents.len()..].iter().map(|x| x.call).collect();
+    assert!(!shed.is_empty());
+    assert!(shed.iter().all(|c| ringing.contains(c)), "{shed:?}");
+    // A call shed is not seen (nor shed) again.
+    core.handle(t0 + ms(15_250), Input::Tick);
+    let again = hung_up(&drain(&mut core));
+    assert!(again.iter().all(|c| !shed.contains(c)), "{again:?}");
+    // Our CANCEL ends it: stored as `shed`, retried like a no-answer.
+    core.handle(
+        t0 + ms(15_300),
+        Input::CallEnded {
+            call: shed[0],
+            outcome: "interrupted".into(),
+            sip_status: Some(487),
+        },
+    );
+    let e = ended(&drain(&mut core));
+    assert_eq!(e[0].0.outcome, "shed");
+    assert_eq!(e[0].1.retry_after, no_answer_delay);
+}
