@@ -59,7 +59,7 @@ fn describe() {
     describe_counter!(
         "dialer_call_outcomes_total",
         "Ended attempts per campaign by outcome (human, machine, answered, busy, no_answer, \
-         invalid_number, congestion, rejected, failed, abandoned, interrupted)."
+         invalid_number, congestion, rejected, failed, abandoned, interrupted, shed)."
     );
     describe_counter!(
         "dialer_abandoned_total",
