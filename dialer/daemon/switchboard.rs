@@ -608,6 +608,13 @@ impl Switchboard {
                 };
                 if c.answered.is_some() {
                     self.feed_flow(now, call, flow::Input::CustomerHangup);
+                } else if let Some(status) = sip_status.filter(|s| (200..300).contains(s)) {
+                    // A 2xx crossed our CANCEL: someone answered and was hung up on.
+                    self.feed_flow(
+                        now,
+                        call,
+                        flow::Input::AnswerTakenDown { sip_status: status },
+                    );
                 } else {
                     self.feed_flow(
                         now,

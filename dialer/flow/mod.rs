@@ -110,6 +110,13 @@ pub enum Input {
         outcome: String,
         sip_status: Option<u16>,
     },
+    /// Our hang-up before the answer (CANCEL: ring timeout, shed, interrupted) crossed the far
+    /// end's answer, and the SIP layer took the call down (BYE) before anyone was heard.
+    /// Whoever answered was hung up on: stored as an abandoned live answer, the careful reading
+    /// of the 2-second rule (we cannot know it was a machine).
+    AnswerTakenDown {
+        sip_status: u16,
+    },
     /// The customer hung up (BYE, or media inactivity).
     CustomerHangup,
     /// The AMD decision.
@@ -267,6 +274,13 @@ impl Flow {
             } => {
                 self.summary.sip_status = sip_status;
                 self.summary.outcome = outcome;
+                self.finish(now);
+            }
+            Input::AnswerTakenDown { sip_status } => {
+                self.summary.sip_status = Some(sip_status);
+                self.summary.answered = Some(now);
+                self.summary.outcome = "abandoned".into();
+                self.summary.abandoned = true;
                 self.finish(now);
             }
             Input::Amd { result, cause } => {

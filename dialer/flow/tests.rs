@@ -107,6 +107,21 @@ fn customer_hanging_up_while_waiting_counts_as_abandoned() {
 }
 
 #[test]
+fn an_answer_crossing_our_cancel_is_an_abandoned_live_answer() {
+    let t0 = Instant::now();
+    let mut f = Flow::new(t0, Settings::default());
+    f.handle(t0 + ms(3000), Input::Ringing);
+    f.handle(t0 + ms(15_000), Input::AnswerTakenDown { sip_status: 200 });
+    let s = summary(&drain(&mut f));
+    assert_eq!((s.outcome.as_str(), s.abandoned), ("abandoned", true));
+    assert_eq!(
+        (s.sip_status, s.answered),
+        (Some(200), Some(t0 + ms(15_000)))
+    );
+    assert_eq!(s.agent, None);
+}
+
+#[test]
 fn machine_is_hung_up_on_by_default() {
     let t0 = Instant::now();
     let mut f = answered(t0, Settings::default());

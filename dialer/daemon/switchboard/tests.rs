@@ -1138,3 +1138,29 @@ fn predictive_sheds_calls_ringing_past_the_minimum_when_no_agent_will_be_free() 
     assert_eq!(e[0].0.outcome, "shed");
     assert_eq!(e[0].1.retry_after, no_answer_delay);
 }
+
+#[test]
+fn an_answer_crossing_our_cancel_counts_as_an_abandoned_live_answer() {
+    let t0 = Instant::now();
+    let mut core = board(t0, &["a1"], campaign(|_| {}));
+    core.handle(t0, Input::Tick);
+    assert_eq!(claim_of(&drain(&mut core), "warm-followup"), Some(1));
+    let d = dials(&leads(&mut core, t0, "warm-followup", &[1]));
+    // The ring timeout's CANCEL crossed the far end's 200: the SIP layer ACKed and hung up at
+    // once, so whoever answered was hung up on, unheard.
+    core.handle(
+        t0 + ms(25_000),
+        Input::CallEnded {
+            call: d[0].call,
+            outcome: "no_answer".into(),
+            sip_status: Some(200),
+        },
+    );
+    let e = ended(&drain(&mut core));
+    assert_eq!(
+        (e[0].0.outcome.as_str(), e[0].0.abandoned, e[0].0.sip_status),
+        ("abandoned", true, Some(200))
+    );
+    let status = &core.campaign_status()[0];
+    assert_eq!((status.live_answers, status.abandoned), (1, 1));
+}
