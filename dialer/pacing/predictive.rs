@@ -94,7 +94,7 @@ impl Default for PredictiveConfig {
             grace: Duration::from_millis(1500),
             max_lines_per_agent: 12.0,
             shed_after: Some(MIN_SHED_RING),
-            shed_factor: 6.0,
+            shed_factor: 10.0,
         }
     }
 }
