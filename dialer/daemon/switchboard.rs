@@ -375,6 +375,9 @@ struct CallRt {
     /// When the pacer had it hung up while still ringing (shed): it ends as `shed`, and the
     /// pacer sees it no more.
     shed_at: Option<Instant>,
+    /// The person was counted (live answer, hit) when the flow first asked for an agent, not
+    /// at the call's end minutes later.
+    person_counted: bool,
 }
 
 /// A lead reserved for an agent to preview, not dialed yet.
@@ -1463,6 +1466,7 @@ impl Switchboard {
                 sip_ended: false,
                 preview,
                 shed_at: None,
+                person_counted: false,
             },
         );
         call
@@ -1489,6 +1493,17 @@ impl Switchboard {
                 Action::StartAnalysis => self.outputs.push_back(Output::StartAmd { call }),
                 Action::RequestAgent => {
                     c.waiting_since = Some(now);
+                    if !c.person_counted {
+                        c.person_counted = true;
+                        let (campaign, dialed, answered) =
+                            (c.campaign.clone(), c.dialed, c.answered);
+                        if let Some(rt) = self.campaigns.get_mut(&campaign) {
+                            count_person(rt, now, dialed, answered);
+                        }
+                    }
+                    let Some(c) = self.calls.get_mut(&call) else {
+                        return;
+                    };
                     match c.preview.clone() {
                         // The agent who dialed it takes it, and nobody else: were they gone,
                         // the connect limit runs out and the person hears the safe harbor.
@@ -1703,30 +1718,54 @@ impl Switchboard {
     }
 }
 
-/// Feed a finished call to the campaign's estimates and abandon budget.
+/// A person the flow asks an agent for: a live answer for the budget and a hit for the
+/// estimates now, as the simulator counts them, rather than when the call ends minutes later
+/// (until then the window would read fewer live answers against its abandons, and the hit rate
+/// would see the dial's failures long before its people).
+fn count_person(rt: &mut CampaignRt, now: Instant, dialed: Instant, answered: Option<Instant>) {
+    rt.estimator.observe(
+        now,
+        pacing::Observation::Dial {
+            dialed,
+            human: true,
+            machine: false,
+            answered_after: answered.map(|a| a.saturating_duration_since(dialed)),
+            failed_after: None,
+        },
+    );
+    rt.budget.record_live_answer();
+}
+
+/// Feed a finished call to the campaign's estimates and abandon budget (a person already
+/// counted by [`count_person`] is not counted again).
 fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
     let human = matches!(s.outcome.as_str(), "human" | "abandoned")
         || s.amd.as_ref().is_some_and(|(r, _)| *r == AmdResult::Human);
     let machine = s.outcome == "machine";
-    rt.estimator.observe(
-        now,
-        match c.shed_at {
-            Some(at) if c.answered.is_none() => pacing::Observation::Shed {
-                dialed: c.dialed,
-                rang: at.saturating_duration_since(c.dialed),
+    if !c.person_counted {
+        rt.estimator.observe(
+            now,
+            match c.shed_at {
+                Some(at) if c.answered.is_none() => pacing::Observation::Shed {
+                    dialed: c.dialed,
+                    rang: at.saturating_duration_since(c.dialed),
+                },
+                _ => pacing::Observation::Dial {
+                    dialed: c.dialed,
+                    human,
+                    machine,
+                    answered_after: c.answered.map(|a| a.saturating_duration_since(c.dialed)),
+                    failed_after: c
+                        .answered
+                        .is_none()
+                        .then(|| s.ended.saturating_duration_since(c.dialed)),
+                },
             },
-            _ => pacing::Observation::Dial {
-                dialed: c.dialed,
-                human,
-                machine,
-                answered_after: c.answered.map(|a| a.saturating_duration_since(c.dialed)),
-                failed_after: c
-                    .answered
-                    .is_none()
-                    .then(|| s.ended.saturating_duration_since(c.dialed)),
-            },
-        },
-    );
+        );
+        if human {
+            rt.budget.record_live_answer();
+        }
+    }
     if let (Some(answered), Some(decided)) = (c.answered, s.decided) {
         rt.estimator.observe(
             now,
@@ -1741,9 +1780,6 @@ fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
             now,
             pacing::Observation::Talk(s.ended.saturating_duration_since(bridged)),
         );
-    }
-    if human {
-        rt.budget.record_live_answer();
     }
     if s.abandoned {
         rt.budget.record_abandon();

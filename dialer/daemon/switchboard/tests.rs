@@ -240,6 +240,9 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     core.agent_pause(t0 + ms(1000), "ann", "break").unwrap();
     let out = human(&mut core, t0, d[0].call);
     assert!(!out.iter().any(|o| matches!(o, Output::Bridge { .. })));
+    // The live answer counts as soon as the person is recognised, not at the call's end.
+    let status = &core.campaign_status()[0];
+    assert_eq!((status.live_answers, status.abandoned), (1, 0));
     let decided = t0 + ms(6200);
     assert_eq!(core.poll_timeout(), Some(decided + ms(2000)));
     core.handle_timeout(decided + ms(2000));
