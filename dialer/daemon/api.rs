@@ -491,6 +491,7 @@ fn campaign_json(c: &CampaignStatus) -> Value {
         "dials": c.dials,
         "live_answers": c.live_answers,
         "abandoned": c.abandoned,
+        "amd_machines": c.amd_machines,
         "abandon_rate": c.abandon_rate,
         "abandon_cap": c.abandon_cap,
         "last_decision": c.last_decision,

@@ -279,6 +279,8 @@ pub struct CampaignStatus {
     pub dials: u64,
     pub live_answers: u64,
     pub abandoned: u64,
+    /// AMD "machine" results in the abandon window.
+    pub amd_machines: u64,
     pub abandon_rate: f64,
     pub abandon_cap: f64,
     pub last_decision: String,
@@ -1015,6 +1017,7 @@ impl Switchboard {
                     dials: rt.dials,
                     live_answers: rt.budget.live_answers().round() as u64,
                     abandoned: rt.budget.abandoned().round() as u64,
+                    amd_machines: rt.budget.amd_machines(),
                     abandon_rate: rt.budget.rate(),
                     abandon_cap: rt.budget.cap(),
                     last_decision: rt.last_decision.clone(),

@@ -127,6 +127,11 @@ fn describe() {
         "Abandoned calls in the campaign's abandon window."
     );
     describe_gauge!(
+        "dialer_campaign_window_amd_machines",
+        "AMD machine results in the campaign's abandon window (UK: the estimate of people among \
+         them, this × abandon.amd_false_positive_rate, is in the live answers and abandons)."
+    );
+    describe_gauge!(
         "dialer_campaign_lines_per_agent",
         "Calls in flight per available agent (ready, on call, wrap-up) of the campaign's groups."
     );
@@ -206,6 +211,7 @@ pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Ros
         g("dialer_campaign_abandon_cap", c.abandon_cap);
         g("dialer_campaign_window_live_answers", c.live_answers as f64);
         g("dialer_campaign_window_abandoned", c.abandoned as f64);
+        g("dialer_campaign_window_amd_machines", c.amd_machines as f64);
         if let Some(roster) = rosters.get(&c.name) {
             let states = roster
                 .iter()
@@ -499,6 +505,7 @@ mod tests {
             dials: 40,
             live_answers: 20,
             abandoned: 1,
+            amd_machines: 7,
             abandon_rate: 0.05,
             abandon_cap: 0.03,
             last_decision: String::new(),
@@ -518,6 +525,10 @@ mod tests {
         assert_eq!(
             v("dialer_campaign_lines_per_agent{campaign=\"cold\"}"),
             Some(2.0)
+        );
+        assert_eq!(
+            v("dialer_campaign_window_amd_machines{campaign=\"cold\"}"),
+            Some(7.0)
         );
         let occ = v("dialer_campaign_occupancy{campaign=\"cold\"}").unwrap();
         assert!((occ - 2.0 / 3.0).abs() < 1e-9, "{occ}");

@@ -109,6 +109,11 @@ impl AbandonBudget {
         self.cap
     }
 
+    /// AMD "machine" results in the window (UK: the base of the estimate of people among them).
+    pub fn amd_machines(&self) -> u64 {
+        self.machines
+    }
+
     /// Live answers, with the estimated people among AMD machines.
     pub fn live_answers(&self) -> f64 {
         self.live as f64 + self.estimated_hidden_people()
