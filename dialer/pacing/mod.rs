@@ -279,7 +279,13 @@ impl Pacer {
         let mut shed = Vec::new();
         let (wish, reason) = match self {
             Pacer::Agentless => (u32::MAX, Reason::Agentless),
-            _ if s.working_agents() == 0 => (0, Reason::NoAgent),
+            _ if s.working_agents() == 0 => {
+                // Whoever a ringing call brings now finds nobody: predictive sheds what it may.
+                if let Pacer::Predictive(p) = self {
+                    p.shed_ringing(s, &mut shed);
+                }
+                (0, Reason::NoAgent)
+            }
             Pacer::Preview => (0, Reason::Preview),
             Pacer::Progressive => (s.progressive_dials(), Reason::Progressive),
             Pacer::Predictive(p) => p.decide(now, s, &mut shed),

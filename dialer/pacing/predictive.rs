@@ -529,6 +529,17 @@ impl Predictive {
         self.cfg.shed_after.map(|d| d.max(MIN_SHED_RING))
     }
 
+    /// With no agent working, every call ringing past [`Self::shed_after`] goes: whoever it
+    /// brings would be abandoned.
+    pub(super) fn shed_ringing(&self, s: &Snapshot<'_>, shed: &mut Vec<usize>) {
+        let Some(after) = self.shed_after() else {
+            return;
+        };
+        shed.extend(s.calls.iter().enumerate().filter_map(|(i, c)| {
+            matches!(c, CallView::Ringing { elapsed } if *elapsed >= after).then_some(i)
+        }));
+    }
+
     /// Dials to place now and why; pushes onto `shed` the indices of ringing calls to hang up.
     pub(super) fn decide(
         &mut self,
@@ -796,6 +807,13 @@ mod tests {
         // Agents waiting: the late calls' people are welcome.
         let ready = decide(&[AgentView::Ready; 10]);
         assert!(ready.shed.is_empty(), "{ready:?}");
+        // Nobody working (all paused): every late call goes, nothing is dialed.
+        let away = decide(&[AgentView::Paused; 10]);
+        assert_eq!(
+            (away.dials, away.reason, away.shed.clone()),
+            (0, Reason::NoAgent, vec![0, 2, 3, 5]),
+            "{away:?}"
+        );
         // Shedding off: nothing goes.
         let s = Snapshot {
             agents: &[AgentView::Talking {
@@ -812,6 +830,20 @@ mod tests {
         }))
         .decide(Instant::now(), &s);
         assert!(off.shed.is_empty(), "{off:?}");
+        let s = Snapshot {
+            agents: &[AgentView::Paused; 10],
+            ..s
+        };
+        let off_away = Pacer::Predictive(Predictive::new(PredictiveConfig {
+            shed_after: None,
+            ..PredictiveConfig::default()
+        }))
+        .decide(Instant::now(), &s);
+        assert!(off_away.shed.is_empty(), "{off_away:?}");
+        // Other pacers never shed.
+        for mode in [Mode::Progressive, Mode::Ratio(2.0), Mode::Vicidial] {
+            assert!(Pacer::new(mode).decide(Instant::now(), &s).shed.is_empty());
+        }
     }
 
     #[test]
