@@ -1399,14 +1399,26 @@ impl Switchboard {
             t.bucket.take(placed.len() as u32);
             t.active += placed.len() as u32;
         }
-        // Hang up the calls the pacer sheds: only this campaign's own (a campaign sharing the
-        // agents sheds its own when it decides).
+        // Hang up the calls the pacer sheds. A call of a campaign sharing the agents competes
+        // for them as much as our own, and goes too when its own campaign sheds (predictive,
+        // rung past its `shed_after`); the others stay (and the dials were chosen as if they
+        // went: a little more than the model would).
         for &i in &decision.shed {
             let Some(&key) = call_keys.get(i) else {
                 continue;
             };
+            let Some(c) = self.calls.get(&key) else {
+                continue;
+            };
+            let own_rule = self.campaigns.get(&c.campaign).and_then(|rt| {
+                (rt.campaign.mode == Mode::Predictive)
+                    .then_some(rt.campaign.dialing.shed_after)
+                    .flatten()
+            });
+            let may = c.campaign == name
+                || own_rule.is_some_and(|after| now.saturating_duration_since(c.dialed) >= after);
             if let Some(c) = self.calls.get_mut(&key)
-                && c.campaign == name
+                && may
                 && c.answered.is_none()
                 && !c.sip_ended
             {

@@ -1167,3 +1167,56 @@ fn an_answer_crossing_our_cancel_counts_as_an_abandoned_live_answer() {
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (1, 1));
 }
+
+/// Campaign "second" (store id 7, mode `mode`) dials for four agents and is paused (its own
+/// pacer no longer runs); "warm-followup" (predictive, id 8) shares the agents, who all
+/// pause. At 16 s of ringing warm-followup's pacer names every ringing call to shed: the calls
+/// of "second" that are hung up.
+fn shed_across_campaigns(mode: Mode) -> (Vec<CallKey>, Vec<CallKey>) {
+    let t0 = Instant::now();
+    let agents = ["a1", "a2", "a3", "a4"];
+    let second = campaign(|c| {
+        c.name = "second".into();
+        c.mode = mode;
+    });
+    let mut core = board(t0, &agents, second);
+    core.handle(t0, Input::Tick);
+    let n = claim_of(&drain(&mut core), "second").expect("a claim");
+    let ids: Vec<i64> = (1..=n as i64).collect();
+    let mut placed: Vec<CallKey> = dials(&leads(&mut core, t0, "second", &ids))
+        .iter()
+        .map(|d| d.call)
+        .collect();
+    placed.sort_unstable();
+    assert!(!placed.is_empty());
+    core.control("second", Control::Paused).unwrap();
+    core.upsert_campaign(
+        campaign(|c| c.mode = Mode::Predictive),
+        8,
+        pacing::WindowCounts::default(),
+    );
+    for a in agents {
+        core.agent_pause(t0 + ms(1000), a, "break").unwrap();
+    }
+    drain(&mut core);
+    core.handle(t0 + ms(16_000), Input::Tick);
+    let mut hung_up: Vec<CallKey> = drain(&mut core)
+        .iter()
+        .filter_map(|o| match o {
+            Output::HangUp { call } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    hung_up.sort_unstable();
+    (placed, hung_up)
+}
+
+#[test]
+fn another_campaigns_ringing_call_is_shed_only_under_its_own_rule() {
+    // "second" sheds too (predictive, 15 s): its calls go, none of anyone else's.
+    let (placed, hung_up) = shed_across_campaigns(Mode::Predictive);
+    assert_eq!(hung_up, placed);
+    // "second" never sheds (progressive): its calls ring on.
+    let (placed, hung_up) = shed_across_campaigns(Mode::Progressive);
+    assert!(!placed.is_empty() && hung_up.is_empty(), "{hung_up:?}");
+}
