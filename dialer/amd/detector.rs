@@ -498,16 +498,22 @@ mod tests {
         );
     }
 
+    /// A voiced greeting 300 ms after the answer: a glide over `body_ms` from `body.0` to
+    /// `body.1` Hz, then 250 ms gliding from `end.0` to `end.1` Hz, then silence.
+    fn intoned(body_ms: u32, body: (f32, f32), end: (f32, f32)) -> Outcome {
+        run(&Sig::new(20.0)
+            .silence(300)
+            .glide(body_ms, 4000.0, body.0, body.1)
+            .glide(250, 4000.0, end.0, end.1)
+            .silence(2000)
+            .pcm)
+    }
+
     #[test]
     fn a_greeting_ending_in_a_question_rise_is_decided_after_the_shorter_wait() {
         let s = Settings::default();
         // "Hello?": short, the pitch rising 5 semitones at the end
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .glide(300, 4000.0, 130.0, 130.0)
-            .glide(250, 4000.0, 130.0, 174.0)
-            .silence(2000)
-            .pcm);
+        let o = intoned(300, (130.0, 130.0), (130.0, 174.0));
         assert_eq!(
             (o.result, o.cause),
             (AmdResult::Human, Cause::ShortGreeting),
@@ -520,12 +526,7 @@ mod tests {
             "{o:?}"
         );
         // "Hi, who's calling?": longer than a short greeting, the same rise
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .glide(1200, 4000.0, 150.0, 130.0)
-            .glide(250, 4000.0, 130.0, 174.0)
-            .silence(2000)
-            .pcm);
+        let o = intoned(1200, (150.0, 130.0), (130.0, 174.0));
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
         let end = 300 + 1450;
         assert!(
@@ -538,23 +539,13 @@ mod tests {
     #[test]
     fn a_greeting_ending_in_a_fall_waits_the_greeting_waits() {
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .glide(300, 4000.0, 174.0, 174.0)
-            .glide(250, 4000.0, 174.0, 130.0)
-            .silence(2000)
-            .pcm);
+        let o = intoned(300, (174.0, 174.0), (174.0, 130.0));
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
         assert!(
             o.decision_ms >= 300 + 550 + s.after_short_greeting_silence_ms,
             "{o:?}"
         );
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .glide(1200, 4000.0, 150.0, 174.0)
-            .glide(250, 4000.0, 174.0, 130.0)
-            .silence(2000)
-            .pcm);
+        let o = intoned(1200, (150.0, 174.0), (174.0, 130.0));
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
         assert!(
             o.decision_ms >= 300 + 1450 + s.after_greeting_silence_ms,
