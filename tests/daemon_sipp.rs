@@ -12,7 +12,9 @@
 //! - a voicemail greeting with a beep: AMD says machine, the campaign's message starts after the
 //!   beep, the dialer hangs up when it has played, and the store has the timings;
 //! - a person with no free agent hears the safe-harbor message at the connect limit (captured as
-//!   RTP at the carrier's media address) and the call is stored as abandoned.
+//!   RTP at the carrier's media address) and the call is stored as abandoned;
+//! - a predictive call still ringing past 15 s when its agent has paused is shed: CANCEL (sipp's
+//!   no-answer scenario takes it), stored as `shed`, the lead due again.
 //!
 //! Skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
@@ -503,4 +505,73 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
         .await
         .unwrap();
     assert_eq!(stored.len(), 1, "one dial, one attempt: {stored:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Predictive (one agent: it dials progressively), the ring timeout far past 15 s; the far
+    // end rings until it is cancelled.
+    let setup = Setup {
+        mode: "predictive".into(),
+        ring_timeout: "40s".into(),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    let mut carrier = e2e::Sipp::start(
+        "carrier",
+        &[
+            "-sf",
+            e2e::repo()
+                .join("tests/sipp/uas_no_answer.xml")
+                .to_str()
+                .unwrap(),
+            "-p",
+            &setup.trunk().to_string(),
+            "-m",
+            "1",
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let daemon = start(&setup, &config_path, &store).await;
+    let control = daemon.control();
+    // The call goes out for alice; then she pauses: whoever it brings would find nobody.
+    let started = Instant::now();
+    while control.campaigns().await.unwrap()[0].dials < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no dial after 30 s\n{}",
+            carrier.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    control
+        .ask(Request::Pause {
+            agent: "alice".into(),
+            reason: "coffee".into(),
+        })
+        .await
+        .unwrap();
+
+    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
+    let status = carrier.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
+    daemon.stop().await;
+
+    assert_eq!(attempt.outcome.as_deref(), Some("shed"), "{attempt:?}");
+    assert_eq!(attempt.sip_status, Some(487));
+    assert!(!attempt.live && !attempt.abandoned);
+    // Not before the legal 15 s, and well before the ring timeout.
+    let rang = attempt.end_at_ms.unwrap() - attempt.dial_at_ms;
+    assert!((15_000..30_000).contains(&rang), "hung up after {rang} ms");
+    let lead = the_lead(&store).await;
+    assert_eq!(lead.last_outcome.as_deref(), Some("shed"));
+    assert!(lead.next_attempt_at_ms.is_some(), "{lead:?}");
 }

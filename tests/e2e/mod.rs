@@ -193,7 +193,9 @@ pub struct Setup {
     pub safe_harbor: PathBuf,
     /// More top-level keys of the campaign.
     pub top: String,
-    /// More keys of `[dialing]` (ring timeout 15 s, 5 calls/s, 5 at once).
+    /// `dialing.ring_timeout` (default `15s`).
+    pub ring_timeout: String,
+    /// More keys of `[dialing]` (5 calls/s, 5 at once).
     pub dialing: String,
     /// The `[amd]` table's body (default: AMD off).
     pub amd: String,
@@ -211,6 +213,7 @@ impl Setup {
             mode: "progressive".into(),
             safe_harbor: repo().join("campaigns/audio/safe_harbor.wav"),
             top: String::new(),
+            ring_timeout: "15s".into(),
             dialing: String::new(),
             amd: "enabled = false".into(),
             tables: String::new(),
@@ -248,8 +251,8 @@ impl Setup {
             self.top
         );
         let extra = format!(
-            "\n[dialing]\nring_timeout = \"15s\"\ncalls_per_second = 5.0\nmax_concurrent = 5\n{}\n\n[amd]\n{}\n{}\n",
-            self.dialing, self.amd, self.tables
+            "\n[dialing]\nring_timeout = \"{}\"\ncalls_per_second = 5.0\nmax_concurrent = 5\n{}\n\n[amd]\n{}\n{}\n",
+            self.ring_timeout, self.dialing, self.amd, self.tables
         );
         std::fs::write(
             campaigns.join(format!("{}.toml", self.campaign)),
