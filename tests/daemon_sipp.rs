@@ -351,6 +351,33 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
     assert!(!states.iter().any(|s| s == "on_call"), "{states:?}");
 }
 
+/// Wait for the campaign's first dial (30 s at most), then alice pauses.
+async fn alice_pauses_after_the_dial(
+    control: &dialer::daemon::control::Control,
+    carrier: &e2e::Sipp,
+) {
+    let started = Instant::now();
+    loop {
+        let c = control.campaigns().await.unwrap();
+        if c[0].dials >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no dial after 30 s: {c:?}\n{}",
+            carrier.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    control
+        .ask(Request::Pause {
+            agent: "alice".into(),
+            reason: "coffee".into(),
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
     if !e2e::have_sipp("daemon end-to-end test") {
@@ -388,26 +415,7 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
     let control = daemon.control();
 
     // Progressive dialing places the call once alice is ready; then she pauses.
-    let started = Instant::now();
-    loop {
-        let c = control.campaigns().await.unwrap();
-        if c[0].dials >= 1 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no dial after 30 s: {c:?}\n{}",
-            carrier.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    control
-        .ask(Request::Pause {
-            agent: "alice".into(),
-            reason: "coffee".into(),
-        })
-        .await
-        .unwrap();
+    alice_pauses_after_the_dial(&control, &carrier).await;
     let paused_at = e2e::unix_ms();
 
     let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
@@ -543,22 +551,7 @@ async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
     let daemon = start(&setup, &config_path, &store).await;
     let control = daemon.control();
     // The call goes out for alice; then she pauses: whoever it brings would find nobody.
-    let started = Instant::now();
-    while control.campaigns().await.unwrap()[0].dials < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no dial after 30 s\n{}",
-            carrier.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    control
-        .ask(Request::Pause {
-            agent: "alice".into(),
-            reason: "coffee".into(),
-        })
-        .await
-        .unwrap();
+    alice_pauses_after_the_dial(&control, &carrier).await;
 
     let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
     let status = carrier.exit(Duration::from_secs(20)).await;
