@@ -291,11 +291,8 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
     let store = db.open().await;
     let daemon = start(&setup, &config_path, &store).await;
 
-    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
     // The dialer hung up (sipp's scenario ends with the BYE it answers).
-    let status = carrier.exit(Duration::from_secs(20)).await;
-    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
-    daemon.stop().await;
+    let attempt = call_done(&store, &mut carrier, daemon).await;
 
     assert_eq!(attempt.outcome.as_deref(), Some("machine"));
     assert_eq!(attempt.sip_status, Some(200));
@@ -349,6 +346,16 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
         .map(|i| i.state)
         .collect();
     assert!(!states.iter().any(|s| s == "on_call"), "{states:?}");
+}
+
+/// The call's stored attempt once it has ended; sipp's scenario must have finished (the SIP
+/// dialog went the expected way); then the daemon stops.
+async fn call_done(store: &Store, carrier: &mut e2e::Sipp, daemon: Daemon) -> call_attempt::Model {
+    let attempt = e2e::finished_attempt(store, Duration::from_secs(45), &[&*carrier]).await;
+    let status = carrier.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
+    daemon.stop().await;
+    attempt
 }
 
 /// Wait for the campaign's first dial (30 s at most), then alice pauses.
@@ -418,10 +425,7 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
     alice_pauses_after_the_dial(&control, &carrier).await;
     let paused_at = e2e::unix_ms();
 
-    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
-    let status = carrier.exit(Duration::from_secs(20)).await;
-    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
-    daemon.stop().await;
+    let attempt = call_done(&store, &mut carrier, daemon).await;
     let got = capture.finish();
 
     let answer = attempt.answer_at_ms.expect("answer time");
@@ -553,10 +557,7 @@ async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
     // The call goes out for alice; then she pauses: whoever it brings would find nobody.
     alice_pauses_after_the_dial(&control, &carrier).await;
 
-    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
-    let status = carrier.exit(Duration::from_secs(20)).await;
-    assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
-    daemon.stop().await;
+    let attempt = call_done(&store, &mut carrier, daemon).await;
 
     assert_eq!(attempt.outcome.as_deref(), Some("shed"), "{attempt:?}");
     assert_eq!(attempt.sip_status, Some(487));

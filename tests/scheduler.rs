@@ -13,7 +13,7 @@ use dialer::campaign::{Campaign, Mode, Regime};
 use dialer::leads::scheduler::Scheduler;
 use dialer::leads::sync_campaign;
 use dialer::store::entity::lead;
-use dialer::store::{DncScope, NewLead, Store};
+use dialer::store::{CampaignIds, DncScope, NewLead, Store};
 use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -526,6 +526,21 @@ async fn concurrent_schedulers_never_get_the_same_lead() {
     }
 }
 
+/// One new lead in the store, the campaign's store ids and two schedulers, `a` and `b`, with
+/// 60 s leases.
+async fn one_lead_two_schedulers(
+    store: &Store,
+    c: &Campaign,
+    at: Timestamp,
+) -> (CampaignIds, Scheduler, Scheduler) {
+    seed(store, c, &[Hist::fresh(0)], at).await;
+    let ids = sync_campaign(store, c, at).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let a = Scheduler::new(c.clone(), &ids, "a", lease);
+    let b = Scheduler::new(c.clone(), &ids, "b", lease);
+    (ids, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_returns_the_lead() {
     let (_dir, base) = base_campaign();
@@ -533,11 +548,7 @@ async fn an_expired_lease_returns_the_lead() {
     let at = Timestamp::from_second(1_790_000_000).unwrap();
     for db in storedb::all("sched_lease").await {
         let store = db.open().await;
-        let h = Hist::fresh(0);
-        seed(&store, &c, &[h], at).await;
-        let ids = sync_campaign(&store, &c, at).await.unwrap();
-        let mut a = Scheduler::new(c.clone(), &ids, "a", Duration::from_secs(60));
-        let mut b = Scheduler::new(c.clone(), &ids, "b", Duration::from_secs(60));
+        let (_, mut a, mut b) = one_lead_two_schedulers(&store, &c, at).await;
         assert_eq!(a.claim(&store, at, 5).await.unwrap().len(), 1);
         let later = at + SignedDuration::from_secs(59);
         assert!(
@@ -560,11 +571,7 @@ async fn a_previewed_lead_is_checked_again_and_its_lease_renewed() {
     let secs = |n| at + SignedDuration::from_secs(n);
     for db in storedb::all("sched_recheck").await {
         let store = db.open().await;
-        let h = Hist::fresh(0);
-        seed(&store, &c, &[h], at).await;
-        let ids = sync_campaign(&store, &c, at).await.unwrap();
-        let mut a = Scheduler::new(c.clone(), &ids, "a", Duration::from_secs(60));
-        let mut b = Scheduler::new(c.clone(), &ids, "b", Duration::from_secs(60));
+        let (ids, mut a, mut b) = one_lead_two_schedulers(&store, &c, at).await;
         let got = a.claim(&store, at, 1).await.unwrap();
         let id = got[0].lead.id;
         // Still dialable at 50 s: the lease now runs to 110 s, so b finds nothing at 61 s.

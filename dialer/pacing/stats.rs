@@ -118,14 +118,7 @@ impl CountFit {
                 if lp0 < -700.0 {
                     return normal_counts(mean, (mean * (1.0 - p)).sqrt(), f);
                 }
-                let odds = p / (1.0 - p);
-                let mut q = lp0.exp();
-                for k in 0..=hi {
-                    if !f(k, q) {
-                        return;
-                    }
-                    q *= f64::from(n - k) / f64::from(k + 1) * odds;
-                }
+                binomial_direct(n, p, lp0, hi, f);
             }
             CountFit::Poisson { mean } => {
                 if mean > 600.0 {
@@ -162,14 +155,7 @@ pub fn binomial_for_each_while(n: u32, p: f64, mut f: impl FnMut(u32, f64) -> bo
     let lp0 = nf * (-p).ln_1p();
     let log_odds = p.ln() - (-p).ln_1p();
     if lp0 >= -700.0 {
-        let odds = p / (1.0 - p);
-        let mut q = lp0.exp();
-        for k in 0..=hi {
-            if !f(k, q) {
-                return;
-            }
-            q *= f64::from(n - k) / f64::from(k + 1) * odds;
-        }
+        binomial_direct(n, p, lp0, hi, f);
     } else {
         let mut lq = lp0;
         for k in 0..=hi {
@@ -178,6 +164,19 @@ pub fn binomial_for_each_while(n: u32, p: f64, mut f: impl FnMut(u32, f64) -> bo
             }
             lq += (f64::from(n - k) / f64::from(k + 1)).ln() + log_odds;
         }
+    }
+}
+
+/// `f(k, P(X = k))` for X ~ Bin(n, p), k = 0..=hi, from `P(X = 0) = e^{lp0}` by the ratio of
+/// successive terms, until `f` returns false (`lp0` must not underflow).
+fn binomial_direct(n: u32, p: f64, lp0: f64, hi: u32, mut f: impl FnMut(u32, f64) -> bool) {
+    let odds = p / (1.0 - p);
+    let mut q = lp0.exp();
+    for k in 0..=hi {
+        if !f(k, q) {
+            return;
+        }
+        q *= f64::from(n - k) / f64::from(k + 1) * odds;
     }
 }
 

@@ -574,6 +574,13 @@ fn started(out: &[Output]) -> Vec<(CallKey, i64, Option<AgentId>)> {
         .collect()
 }
 
+/// The first tick (collections claims its leads) and the store's answer with `ids`.
+fn first_leads(core: &mut Switchboard, t0: Instant, ids: &[i64]) -> Vec<Output> {
+    core.handle(t0, Input::Tick);
+    drain(core);
+    leads(core, t0, "collections", ids)
+}
+
 fn leads(core: &mut Switchboard, now: Instant, campaign: &str, ids: &[i64]) -> Vec<Output> {
     core.handle(
         now,
@@ -708,9 +715,7 @@ fn a_preview_call_ending_unanswered_frees_the_agent_for_the_next_lead() {
         &[("ann", &["collections"], t0), ("bob", &["other"], t0)],
         vec![collections(|_| {})],
     );
-    core.handle(t0, Input::Tick);
-    drain(&mut core);
-    leads(&mut core, t0, "collections", &[1, 2]);
+    first_leads(&mut core, t0, &[1, 2]);
     assert_eq!(previewed(&core, t0, "ann"), Some(("collections".into(), 1)));
     core.agent_dial(t0 + ms(3000), "ann").unwrap();
     let call = dials(&drain(&mut core))[0].call;
@@ -780,9 +785,7 @@ fn skipping_gives_the_lead_back_and_reserves_the_next_one() {
         &[("ann", &["collections"], t0)],
         vec![collections(|_| {})],
     );
-    core.handle(t0, Input::Tick);
-    drain(&mut core);
-    leads(&mut core, t0, "collections", &[1, 2]);
+    first_leads(&mut core, t0, &[1, 2]);
     assert!(matches!(
         core.agent_skip(t0, "nobody"),
         Err(SwitchboardError::Agent(agents::AgentError::Unknown(_)))
@@ -854,9 +857,7 @@ fn a_lead_previewed_for_a_while_is_checked_again() {
         &[("ann", &["collections"], t0)],
         vec![collections(|_| {})],
     );
-    core.handle(t0, Input::Tick);
-    drain(&mut core);
-    leads(&mut core, t0, "collections", &[1, 2]);
+    first_leads(&mut core, t0, &[1, 2]);
     // No timeout: the agent takes as long as they need, the lead is checked every 30 s.
     assert_eq!(core.poll_timeout(), Some(t0 + LEAD_STALE));
     core.handle_timeout(t0 + LEAD_STALE);
@@ -902,9 +903,7 @@ fn logging_out_or_pausing_while_previewing_gives_the_lead_back() {
         &[("ann", &["collections"], t0), ("bob", &["collections"], t0)],
         vec![collections(|_| {})],
     );
-    core.handle(t0, Input::Tick);
-    drain(&mut core);
-    leads(&mut core, t0, "collections", &[1, 2, 3]);
+    first_leads(&mut core, t0, &[1, 2, 3]);
     assert_eq!(previewed(&core, t0, "ann"), Some(("collections".into(), 1)));
     assert_eq!(previewed(&core, t0, "bob"), Some(("collections".into(), 2)));
     let t1 = t0 + ms(8000);
@@ -999,9 +998,7 @@ fn a_preview_dial_with_no_free_line_is_refused_and_the_timeout_tries_again() {
         &[("ann", &["collections"], t0), ("bob", &["collections"], t0)],
         vec![c],
     );
-    core.handle(t0, Input::Tick);
-    drain(&mut core);
-    leads(&mut core, t0, "collections", &[1, 2, 3]);
+    first_leads(&mut core, t0, &[1, 2, 3]);
     core.agent_dial(t0 + ms(1000), "ann").unwrap();
     let call = dials(&drain(&mut core))[0].call;
     // The campaign's one line is Ann's: Bob's dial is refused, his preview kept.
