@@ -33,19 +33,24 @@ use dialer::store::entity::{agent_state_interval, call_attempt, lead};
 use e2e::{Carrier, CarrierEnd, CarrierMedia, RtpCapture, Setup};
 use sea_orm::{EntityTrait, QueryOrder};
 
-/// Load the config, seed the campaign's one lead, start the daemon with every agent logged in.
-async fn start(setup: &Setup, config_path: &Path, store: &Store) -> Daemon {
+/// Give sipp a moment to bind, open a fresh SQLite store, load the config, seed the campaign's
+/// one lead, start the daemon with every agent logged in.
+async fn start(setup: &Setup, config_path: &Path) -> (storedb::TestDb, Store, Daemon) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let db = storedb::sqlite();
+    let store = db.open().await;
     let loaded = config::load_all(config_path).expect("test config is valid");
-    storedb::seed_one_lead(store, &loaded.campaigns[0], &setup.zone).await;
+    storedb::seed_one_lead(&store, &loaded.campaigns[0], &setup.zone).await;
     let options = Options {
         tick: Duration::from_millis(100),
         login_all_agents: true,
         drain_deadline: Duration::from_secs(10),
         ..Options::default()
     };
-    Daemon::start(loaded.config, loaded.campaigns, store.clone(), options)
+    let daemon = Daemon::start(loaded.config, loaded.campaigns, store.clone(), options)
         .await
-        .expect("daemon starts")
+        .expect("daemon starts");
+    (db, store, daemon)
 }
 
 async fn intervals(store: &Store) -> Vec<agent_state_interval::Model> {
@@ -151,11 +156,8 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
         keys: vec![],
     }
     .start(setup.trunk());
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let db = storedb::sqlite();
-    let store = db.open().await;
-    let daemon = start(&setup, &config_path, &store).await;
+    let (_db, store, daemon) = start(&setup, &config_path).await;
     let control = daemon.control();
 
     let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
@@ -285,11 +287,8 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
         keys: vec![],
     }
     .start(setup.trunk());
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let db = storedb::sqlite();
-    let store = db.open().await;
-    let daemon = start(&setup, &config_path, &store).await;
+    let (_db, store, daemon) = start(&setup, &config_path).await;
 
     // The dialer hung up (sipp's scenario ends with the BYE it answers).
     let attempt = call_done(&store, &mut carrier, daemon).await;
@@ -414,11 +413,8 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
         keys: vec![],
     }
     .start(setup.trunk());
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let db = storedb::sqlite();
-    let store = db.open().await;
-    let daemon = start(&setup, &config_path, &store).await;
+    let (_db, store, daemon) = start(&setup, &config_path).await;
     let control = daemon.control();
 
     // Progressive dialing places the call once alice is ready; then she pauses.
@@ -548,11 +544,8 @@ async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
             "1",
         ],
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let db = storedb::sqlite();
-    let store = db.open().await;
-    let daemon = start(&setup, &config_path, &store).await;
+    let (_db, store, daemon) = start(&setup, &config_path).await;
     let control = daemon.control();
     // The call goes out for alice; then she pauses: whoever it brings would find nobody.
     alice_pauses_after_the_dial(&control, &carrier).await;

@@ -644,25 +644,26 @@ mod tests {
         );
     }
 
+    /// `ms` of silence after the answer, then half a second of speech, then silence.
+    fn speaks_after(ms: u32) -> Outcome {
+        run(&Sig::new(10.0)
+            .silence(ms)
+            .talk(500, 3000.0)
+            .silence(2000)
+            .pcm)
+    }
+
     #[test]
     fn a_person_who_waits_before_speaking_is_human() {
         let limit = Settings::default().initial_silence_ms;
-        let o = run(&Sig::new(10.0)
-            .silence(limit - 500)
-            .talk(500, 3000.0)
-            .silence(2000)
-            .pcm);
+        let o = speaks_after(limit - 500);
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
     }
 
     #[test]
     fn a_silent_answer_is_not_sure_at_the_initial_silence_limit() {
         let limit = Settings::default().initial_silence_ms;
-        let o = run(&Sig::new(10.0)
-            .silence(limit + 300)
-            .talk(500, 3000.0)
-            .silence(2000)
-            .pcm);
+        let o = speaks_after(limit + 300);
         assert_eq!(
             (o.result, o.cause, o.decision_ms),
             (AmdResult::NotSure, Cause::InitialSilence, limit),
@@ -674,11 +675,7 @@ mod tests {
     fn voice_starting_at_the_initial_silence_limit_holds_it_until_it_is_a_word() {
         // The person starts speaking 40 ms before the limit: not yet a word when it passes.
         let limit = Settings::default().initial_silence_ms;
-        let o = run(&Sig::new(10.0)
-            .silence(limit - 40)
-            .talk(500, 3000.0)
-            .silence(2000)
-            .pcm);
+        let o = speaks_after(limit - 40);
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
         assert!(o.decision_ms > limit + 500, "{o:?}");
     }

@@ -574,6 +574,11 @@ fn started(out: &[Output]) -> Vec<(CallKey, i64, Option<AgentId>)> {
         .collect()
 }
 
+/// A preview board where Ann alone serves campaign `c` (collections).
+fn ann_on_collections(t0: Instant, c: Arc<Campaign>) -> Switchboard {
+    preview_board(t0, &[("ann", &["collections"], t0)], vec![c])
+}
+
 /// The first tick (collections claims its leads) and the store's answer with `ids`.
 fn first_leads(core: &mut Switchboard, t0: Instant, ids: &[i64]) -> Vec<Output> {
     core.handle(t0, Input::Tick);
@@ -780,11 +785,7 @@ fn a_preview_call_ending_unanswered_frees_the_agent_for_the_next_lead() {
 #[test]
 fn skipping_gives_the_lead_back_and_reserves_the_next_one() {
     let t0 = Instant::now();
-    let mut core = preview_board(
-        t0,
-        &[("ann", &["collections"], t0)],
-        vec![collections(|_| {})],
-    );
+    let mut core = ann_on_collections(t0, collections(|_| {}));
     first_leads(&mut core, t0, &[1, 2]);
     assert!(matches!(
         core.agent_skip(t0, "nobody"),
@@ -831,7 +832,7 @@ fn skipping_gives_the_lead_back_and_reserves_the_next_one() {
 fn the_preview_timeout_dials_for_the_agent() {
     let t0 = Instant::now();
     let c = collections(|c| c.dialing.preview_timeout = Some(Duration::from_secs(30)));
-    let mut core = preview_board(t0, &[("ann", &["collections"], t0)], vec![c]);
+    let mut core = ann_on_collections(t0, c);
     core.handle(t0, Input::Tick);
     drain(&mut core);
     let t1 = t0 + ms(500);
@@ -852,11 +853,7 @@ fn the_preview_timeout_dials_for_the_agent() {
 #[test]
 fn a_lead_previewed_for_a_while_is_checked_again() {
     let t0 = Instant::now();
-    let mut core = preview_board(
-        t0,
-        &[("ann", &["collections"], t0)],
-        vec![collections(|_| {})],
-    );
+    let mut core = ann_on_collections(t0, collections(|_| {}));
     first_leads(&mut core, t0, &[1, 2]);
     // No timeout: the agent takes as long as they need, the lead is checked every 30 s.
     assert_eq!(core.poll_timeout(), Some(t0 + LEAD_STALE));
