@@ -13,6 +13,9 @@
 //!   beep, the dialer hangs up when it has played, and the store has the timings;
 //! - a person with no free agent hears the safe-harbor message at the connect limit (captured as
 //!   RTP at the carrier's media address) and the call is stored as abandoned;
+//! - a person who says "Hello?" with no free agent hears the message's first packet within 2 s
+//!   of the end of their greeting (the corpus label), and the API and `/metrics` count the
+//!   abandon while the message plays;
 //! - a predictive call still ringing past 15 s when its agent has paused is shed: CANCEL (sipp's
 //!   no-answer scenario takes it), stored as `shed`, the lead due again.
 //!
@@ -441,10 +444,12 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
         (attempt.amd_result.as_deref(), attempt.amd_at_ms),
         (None, None)
     );
-    // With AMD off the answer is a person; at the connect limit (1.5 s) the message starts.
+    // With AMD off the answer is a person; at the connect limit (1.5 s, counted from the
+    // answer, less the shell's latency allowance) the message starts.
     let message_at = attempt.message_at_ms.expect("when the message started");
+    let latency = dialer::daemon::switchboard::CONNECT_LATENCY.as_millis() as i64;
     assert!(
-        message_at - answer >= 1500 - 1 && message_at - answer <= 1500 + SLACK_MS,
+        message_at - answer >= 1500 - latency - 1 && message_at - answer <= 1500 + SLACK_MS,
         "safe harbor {} ms after the answer",
         message_at - answer
     );
@@ -513,6 +518,141 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
         .await
         .unwrap();
     assert_eq!(stored.len(), 1, "one dial, one attempt: {stored:?}");
+}
+
+/// The corpus label's end of a person's first utterance, in ms from the file's start.
+fn labelled_speech_end(file: &str) -> u32 {
+    let labels = dialer::amd::eval::load_labels(&e2e::corpus("labels.csv")).expect("labels");
+    labels
+        .iter()
+        .find(|l| l.file == file)
+        .and_then(|l| l.speech_end_ms)
+        .unwrap_or_else(|| panic!("{file}: no speech_end_ms label"))
+}
+
+/// The value of `series` in a Prometheus text rendering.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_starts_within_2_s_of_the_greetings_end_and_counts_at_once() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The safe-harbor message: 3 s of 700 Hz, time to read the API while it plays.
+    let safe_harbor = e2e::write_pcm(
+        &dir.path().join("safe_harbor.wav"),
+        &e2e::tone(700.0, 3000, 6000.0),
+    );
+    let setup = Setup {
+        campaign: "twosec".into(),
+        safe_harbor,
+        amd: "enabled = true".into(),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    // The person: a corpus "Hello?" (its label gives when the speech ends), then an open line.
+    let file = "a_human_00.wav";
+    let label_end = labelled_speech_end(file);
+    let pcm = e2e::read_wav(&e2e::corpus(file));
+    let offline = offline_amd(&e2e::ulaw_round_trip(&pcm));
+    assert_eq!(offline.result, dialer::amd::AmdResult::Human, "{offline:?}");
+    let peer = e2e::greeting_peer::GreetingPeer::start(pcm);
+    let mut carrier = Carrier {
+        ring: Duration::from_millis(3000),
+        media: CarrierMedia::Port(peer.port),
+        stream: None,
+        end: CarrierEnd::WaitBye,
+        keys: vec![],
+    }
+    .start(setup.trunk());
+    let metrics = dialer::daemon::telemetry::install().expect("metrics recorder");
+
+    let (_db, store, daemon) = start(&setup, &config_path).await;
+    let control = daemon.control();
+    alice_pauses_after_the_dial(&control, &carrier).await;
+
+    // The abandon shows in the API and /metrics as it happens: poll for it.
+    let polling = Instant::now();
+    let (seen_at, status, page) = loop {
+        let c = control.campaigns().await.unwrap();
+        if c[0].abandoned >= 1 {
+            break (Instant::now(), c[0].clone(), metrics.render());
+        }
+        assert!(
+            polling.elapsed() < Duration::from_secs(30),
+            "no abandon counted after 30 s: {c:?}\n{}",
+            carrier.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let attempt = call_done(&store, &mut carrier, daemon).await;
+    let log = peer.finish();
+
+    assert_eq!(attempt.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(attempt.amd_result.as_deref(), Some("human"));
+    assert!(attempt.live && attempt.abandoned);
+    assert_eq!((status.live_answers, status.abandoned), (1, 1));
+    assert_eq!(
+        metric(&page, "dialer_abandoned_total{campaign=\"twosec\"}"),
+        Some(1.0),
+        "{page}"
+    );
+
+    // What the person heard: silence, then the message.
+    let start = log.start.expect("the dialer sent media");
+    let loud: Vec<&e2e::greeting_peer::Heard> = log
+        .heard
+        .iter()
+        .filter(|p| e2e::level(&p.pcm) > 500.0)
+        .collect();
+    assert!(
+        (145..=151).contains(&loud.len()),
+        "{} packets of the message (150 sent)",
+        loud.len()
+    );
+    let heard: Vec<i16> = loud.iter().flat_map(|p| p.pcm.iter().copied()).collect();
+    assert!(e2e::dominated_by(&heard, 700.0), "not the 700 Hz message");
+    let (first, last) = (loud[0].at, loud[loud.len() - 1].at);
+    let greeting_end = start + Duration::from_millis(u64::from(label_end));
+    let lag = first.saturating_duration_since(greeting_end);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    // Signed milliseconds from `a` to `b`.
+    let signed = |a: Instant, b: Instant| {
+        if b >= a { ms(b - a) } else { -ms(a - b) }
+    };
+    eprintln!(
+        "greeting ends {label_end} ms into the stream (label; the detector offline: {:?} ms, \
+         decided at {} ms); the message's first packet reached the person {:.1} ms after the \
+         greeting's end; the API showed the abandon {:.1} ms after that first packet and {:.1} \
+         ms before the message's last one",
+        offline.speech_end_ms,
+        offline.decision_ms,
+        signed(greeting_end, first),
+        signed(first, seen_at),
+        signed(seen_at, last),
+    );
+    // The rule: an agent or the message within 2 s of the end of the greeting. No tolerance.
+    assert!(
+        first > greeting_end,
+        "the message started before the greeting ended"
+    );
+    assert!(
+        lag <= Duration::from_secs(2),
+        "the message reached the person {:.1} ms after their greeting ended",
+        ms(lag)
+    );
+    // Counted while the message played, not when it ended.
+    assert!(
+        seen_at < last,
+        "the API showed the abandon {:.1} ms after the message's last packet",
+        ms(seen_at.saturating_duration_since(last))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,8 @@ impl AsteriskAmd {
             result,
             cause,
             decision_ms: self.total_ms,
+            speech_start_ms: None,
+            speech_end_ms: None,
         });
     }
 
@@ -155,11 +157,14 @@ pub fn classify(s: &AsteriskSettings, pcm: &[i16]) -> Outcome {
         result: AmdResult::NotSure,
         cause: Cause::TooLong,
         decision_ms: a.total_ms,
+        speech_start_ms: None,
+        speech_end_ms: None,
     });
     Outcome {
         result: d.result,
         cause: d.cause,
         decision_ms: d.decision_ms,
+        speech_end_ms: d.speech_end_ms,
         beep_ms: None,
         beep_hz: None,
         message: None,

@@ -34,6 +34,11 @@ pub struct Detector {
     /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
     /// to be one yet): the pause after a greeting counts from there.
     last_voice_ms: u32,
+    /// When the frame that started the greeting's first word began and when the last voice frame
+    /// ended, as instants: each frame's `now` is the arrival of its last sample.
+    greeting_start_at: Option<Instant>,
+    last_voice_at: Option<Instant>,
+    speech_start_out: bool,
     /// Pitch (ms, Hz) of the voiced frames since the last pause between words.
     pitch: VecDeque<(u32, f32)>,
     /// End of the last word's voice and the pitch rise at its end, in semitones.
@@ -69,6 +74,9 @@ impl Detector {
             greeting_start_ms: None,
             last_word_voice_ms: 0,
             last_voice_ms: 0,
+            greeting_start_at: None,
+            last_voice_at: None,
+            speech_start_out: false,
             pitch: VecDeque::new(),
             end_rise: None,
             last_tone_ms: 0,
@@ -96,7 +104,7 @@ impl Detector {
         if ev.started.is_some() {
             return self.decide(AmdResult::Machine, Cause::Beep);
         }
-        self.words_and_greeting(&f);
+        self.words_and_greeting(now, &f);
         if self.decision.is_none() {
             self.rules();
         }
@@ -105,7 +113,7 @@ impl Detector {
         }
     }
 
-    fn words_and_greeting(&mut self, f: &Features) {
+    fn words_and_greeting(&mut self, now: Instant, f: &Features) {
         let class = f.class;
         let t = self.t_ms;
         if class == FrameClass::Tone {
@@ -126,12 +134,15 @@ impl Detector {
             self.run_gap_ms = 0;
             self.run_voice_ms += FRAME_MS;
             self.last_voice_ms = t;
+            self.last_voice_at = Some(now);
             if self.run_voice_ms >= self.s.min_word_length_ms {
                 if !self.run_counted {
                     self.run_counted = true;
                     self.words += 1;
                     if self.greeting_start_ms.is_none() {
                         self.greeting_start_ms = Some(t - self.run_voice_ms);
+                        let run = Duration::from_millis(u64::from(self.run_voice_ms));
+                        self.greeting_start_at = Some(now.checked_sub(run).unwrap_or(now));
                     }
                 }
                 self.last_word_voice_ms = t;
@@ -208,6 +219,8 @@ impl Detector {
                 result,
                 cause,
                 decision_ms: self.t_ms,
+                speech_start_ms: self.greeting_start_ms,
+                speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
             });
         }
     }
@@ -238,6 +251,8 @@ impl Detector {
                 result: AmdResult::NotSure,
                 cause,
                 decision_ms: ms.max(self.t_ms),
+                speech_start_ms: self.greeting_start_ms,
+                speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
             });
         }
     }
@@ -255,6 +270,24 @@ impl Detector {
     /// The decision made so far, without consuming it.
     pub fn decision(&self) -> Option<Decision> {
         self.decision
+    }
+
+    /// When the person started speaking (the start of the greeting's first word, known once it
+    /// is a word), once: the UK's connect limit counts from there.
+    pub fn poll_speech_start(&mut self) -> Option<Instant> {
+        if self.speech_start_out {
+            return None;
+        }
+        let at = self.greeting_start_at?;
+        self.speech_start_out = true;
+        Some(at)
+    }
+
+    /// When the person's speech ended as the detector saw it: the arrival of the last voice
+    /// frame since the greeting started (frozen at the decision). The US connect limit counts
+    /// from there; the answer-pause the detector waits for is inside it. `None`: nobody spoke.
+    pub fn speech_end(&self) -> Option<Instant> {
+        self.greeting_start_at.and(self.last_voice_at)
     }
 
     /// Beeps found so far, each once. Detection keeps running after a machine decision.
@@ -316,6 +349,8 @@ pub struct Outcome {
     pub result: AmdResult,
     pub cause: Cause,
     pub decision_ms: u32,
+    /// The end of the person's speech as the detector saw it (see [`Decision::speech_end_ms`]).
+    pub speech_end_ms: Option<u32>,
     /// Start of the first beep, if any.
     pub beep_ms: Option<u32>,
     pub beep_hz: Option<f32>,
@@ -350,11 +385,14 @@ pub fn classify(settings: &Settings, pcm: &[i16]) -> Outcome {
         result: AmdResult::NotSure,
         cause: Cause::TooLong,
         decision_ms: d.audio_ms(),
+        speech_start_ms: d.greeting_start_ms,
+        speech_end_ms: d.greeting_start_ms.map(|_| d.last_voice_ms),
     });
     Outcome {
         result: dec.result,
         cause: dec.cause,
         decision_ms: dec.decision_ms,
+        speech_end_ms: dec.speech_end_ms,
         beep_ms: beep.map(|b| b.at_ms),
         beep_hz: beep.map(|b| b.hz),
         message,
@@ -632,6 +670,64 @@ mod tests {
             assert!((4350..=4390).contains(&at), "{hz}: {o:?}");
             assert!((o.beep_hz.unwrap() - hz).abs() < 15.0, "{hz}: {o:?}");
         }
+    }
+
+    #[test]
+    fn speech_start_and_end_are_when_their_frames_arrived_and_the_pause_is_after_the_end() {
+        let pcm = Sig::new(20.0)
+            .silence(300)
+            .talk(500, 4000.0)
+            .silence(3000)
+            .pcm;
+        let t0 = Instant::now();
+        let mut d = Detector::new(Settings::default(), t0);
+        let (mut start, mut n) = (None, 0u64);
+        for chunk in pcm.chunks(FRAME_SAMPLES) {
+            let mut fr = [0i16; FRAME_SAMPLES];
+            fr[..chunk.len()].copy_from_slice(chunk);
+            n += 1;
+            // Each frame arrives with its last sample; those well after the greeting come in
+            // 70 ms late (network jitter): the end is still the last voice frame's arrival.
+            let late = if n * 20 > 1000 { 70 } else { 0 };
+            d.push_frame(t0 + Duration::from_millis(n * 20 + late), &fr);
+            if let Some(at) = d.poll_speech_start() {
+                assert!(start.is_none(), "reported once");
+                start = Some(at);
+            }
+            if d.decision().is_some() {
+                break;
+            }
+        }
+        let dec = d.decision().expect("decided");
+        assert_eq!(dec.result, AmdResult::Human, "{dec:?}");
+        let (s_ms, e_ms) = (dec.speech_start_ms.unwrap(), dec.speech_end_ms.unwrap());
+        assert!(
+            s_ms.abs_diff(300) <= 40 && e_ms.abs_diff(800) <= 40,
+            "{dec:?}"
+        );
+        // The detector's wait for the answer-pause comes after the end of speech.
+        let wait = Settings::default().after_short_greeting_silence_ms;
+        assert!(dec.decision_ms - e_ms >= wait, "{dec:?}");
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        assert_eq!(start, Some(t0 + ms(s_ms)));
+        assert_eq!(d.speech_end(), Some(t0 + ms(e_ms)));
+        assert_eq!(d.poll_speech_start(), None);
+    }
+
+    #[test]
+    fn nobody_speaking_has_no_speech_times() {
+        let t0 = Instant::now();
+        let mut d = Detector::new(Settings::default(), t0);
+        let pcm = Sig::new(10.0).silence(3000).pcm;
+        for (i, chunk) in pcm.chunks(FRAME_SAMPLES).enumerate() {
+            let mut fr = [0i16; FRAME_SAMPLES];
+            fr[..chunk.len()].copy_from_slice(chunk);
+            d.push_frame(t0 + Duration::from_millis(20 * (i as u64 + 1)), &fr);
+        }
+        let dec = d.decision().expect("decided");
+        assert_eq!(dec.cause, Cause::InitialSilence);
+        assert_eq!((dec.speech_start_ms, dec.speech_end_ms), (None, None));
+        assert_eq!((d.poll_speech_start(), d.speech_end()), (None, None));
     }
 
     #[test]

@@ -211,6 +211,7 @@ mod tests {
             result,
             cause: Cause::TooLong,
             decision_ms,
+            speech_end_ms: None,
             beep_ms,
             beep_hz: None,
             message: None,

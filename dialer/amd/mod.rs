@@ -131,6 +131,12 @@ pub struct Decision {
     pub cause: Cause,
     /// Milliseconds of audio (from the answer) analysed when the decision was made.
     pub decision_ms: u32,
+    /// Start of the greeting's first word, in ms of audio (`None`: nobody spoke).
+    pub speech_start_ms: Option<u32>,
+    /// End of the last voice frame since the greeting started, in ms of audio: the end of the
+    /// person's speech as the detector saw it, from which the answer-pause is counted (`None`:
+    /// nobody spoke).
+    pub speech_end_ms: Option<u32>,
 }
 
 /// Detector settings. Times are milliseconds of audio; every field has a default, and a campaign

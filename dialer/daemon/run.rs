@@ -284,10 +284,15 @@ enum Event {
         call: CallKey,
         event: media::LegEvent,
     },
+    SpeechStarted {
+        call: CallKey,
+        at: Instant,
+    },
     Amd {
         call: CallKey,
         result: AmdResult,
         cause: String,
+        speech_end: Option<Instant>,
     },
     Beep {
         call: CallKey,
@@ -564,10 +569,14 @@ impl Shell {
                     }
                 }
             }
+            Event::SpeechStarted { call, at } => {
+                self.board.handle(now, Input::SpeechStarted { call, at })
+            }
             Event::Amd {
                 call,
                 result,
                 cause,
+                speech_end,
             } => {
                 metrics::counter!("dialer_amd_results_total", "result" => result.as_str())
                     .increment(1);
@@ -577,6 +586,7 @@ impl Shell {
                         call,
                         result,
                         cause,
+                        speech_end,
                     },
                 )
             }
@@ -725,6 +735,8 @@ impl Shell {
                     }
                 }
                 Output::DialAgent { agent } => self.dial_agent(agent),
+                // Counted by the observer above.
+                Output::Abandoned { .. } => {}
                 Output::HangUpAgent { agent } => {
                     if let Some(h) = self
                         .agent_legs
@@ -937,30 +949,12 @@ impl Shell {
         let Some(settings) = self.board.amd_settings(call) else {
             return;
         };
-        let events = self.events.clone();
-        let mut detector = crate::amd::Detector::new(settings, Instant::now());
-        let mut decided = false;
-        let mut beeped = false;
-        let sink = move |frame: &[i16; media::FRAME_SAMPLES]| {
-            let now = Instant::now();
-            detector.push_frame(now, frame);
-            detector.handle_timeout(now);
-            if !decided && let Some(d) = detector.poll_decision() {
-                decided = true;
-                let _ = events.send(Event::Amd {
-                    call,
-                    result: match d.result {
-                        crate::amd::AmdResult::Human => AmdResult::Human,
-                        crate::amd::AmdResult::Machine => AmdResult::Machine,
-                        crate::amd::AmdResult::NotSure => AmdResult::NotSure,
-                    },
-                    cause: d.cause.to_string(),
-                });
-            }
-            if !beeped && detector.poll_message_start().is_some() {
-                beeped = true;
-                let _ = events.send(Event::Beep { call });
-            }
+        let sink = AmdSink {
+            call,
+            events: self.events.clone(),
+            detector: crate::amd::Detector::new(settings, Instant::now()),
+            decided: false,
+            beeped: false,
         };
         if let Err(err) = self.media.set_analyzer(io.leg, Box::new(sink)) {
             tracing::warn!(%err, call, "cannot start AMD");
@@ -974,6 +968,51 @@ impl Shell {
         let pcm: Pcm = media::wav::read_8k_mono(file)?.into();
         self.prompts.insert(file.to_owned(), pcm.clone());
         Ok(pcm)
+    }
+}
+
+/// The AMD detector on a customer's leg: fed each frame with the arrival of the packet that
+/// completed it (the kernel's stamp), so the times it reports (speech start and end) are when
+/// the audio reached us, not when a busy worker got to it.
+struct AmdSink {
+    call: CallKey,
+    events: mpsc::UnboundedSender<Event>,
+    detector: crate::amd::Detector,
+    decided: bool,
+    beeped: bool,
+}
+
+impl media::FrameSink for AmdSink {
+    fn push_frame(&mut self, frame: &[i16; media::FRAME_SAMPLES]) {
+        self.push_frame_at(Instant::now(), frame);
+    }
+
+    fn push_frame_at(&mut self, at: Instant, frame: &[i16; media::FRAME_SAMPLES]) {
+        let (call, d) = (self.call, &mut self.detector);
+        d.push_frame(at, frame);
+        d.handle_timeout(Instant::now());
+        if let Some(at) = d.poll_speech_start() {
+            let _ = self.events.send(Event::SpeechStarted { call, at });
+        }
+        if !self.decided
+            && let Some(dec) = d.poll_decision()
+        {
+            self.decided = true;
+            let _ = self.events.send(Event::Amd {
+                call,
+                result: match dec.result {
+                    crate::amd::AmdResult::Human => AmdResult::Human,
+                    crate::amd::AmdResult::Machine => AmdResult::Machine,
+                    crate::amd::AmdResult::NotSure => AmdResult::NotSure,
+                },
+                cause: dec.cause.to_string(),
+                speech_end: d.speech_end(),
+            });
+        }
+        if !self.beeped && d.poll_message_start().is_some() {
+            self.beeped = true;
+            let _ = self.events.send(Event::Beep { call });
+        }
     }
 }
 

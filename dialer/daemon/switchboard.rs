@@ -71,11 +71,18 @@ pub enum Input {
         outcome: String,
         sip_status: Option<u16>,
     },
-    /// The AMD decision on the customer's audio.
+    /// AMD heard the person start speaking (the start of their first word, at `at`).
+    SpeechStarted {
+        call: CallKey,
+        at: Instant,
+    },
+    /// The AMD decision on the customer's audio; `speech_end`: when the person's speech ended
+    /// as the detector saw it (the arrival of its last voice frame; `None`: nobody spoke).
     Amd {
         call: CallKey,
         result: AmdResult,
         cause: String,
+        speech_end: Option<Instant>,
     },
     /// The voicemail beep, or the machine's greeting ended.
     Beep {
@@ -153,6 +160,9 @@ pub enum Output {
     HangUpAgent { agent: AgentId },
     /// Something to store.
     Record(Record),
+    /// A live answer was abandoned just now (no agent within the connect limit, the person hung
+    /// up waiting, or our hang-up crossed the answer): counted at once, not when the call ends.
+    Abandoned { call: CallKey },
 }
 
 /// A dial to place.
@@ -380,6 +390,8 @@ struct CallRt {
     /// The person was counted (live answer, hit) when the flow first asked for an agent, not
     /// at the call's end minutes later.
     person_counted: bool,
+    /// The abandon was counted as it happened ([`Action::Abandoned`]).
+    abandon_counted: bool,
 }
 
 /// A lead reserved for an agent to preview, not dialed yet.
@@ -632,12 +644,24 @@ impl Switchboard {
                 }
                 self.settle(now, call);
             }
+            Input::SpeechStarted { call, at } => {
+                self.feed_flow(now, call, flow::Input::SpeechStarted { at })
+            }
             Input::Amd {
                 call,
                 result,
                 cause,
+                speech_end,
             } => {
-                self.feed_flow(now, call, flow::Input::Amd { result, cause });
+                self.feed_flow(
+                    now,
+                    call,
+                    flow::Input::Amd {
+                        result,
+                        cause,
+                        speech_end,
+                    },
+                );
                 // A machine on a preview call: the agent is not needed for the campaign's way
                 // with machines (voicemail drop, hang-up) and previews the next lead.
                 let agent = self
@@ -1482,6 +1506,7 @@ impl Switchboard {
                 preview,
                 shed_at: None,
                 person_counted: false,
+                abandon_counted: false,
             },
         );
         call
@@ -1538,6 +1563,19 @@ impl Switchboard {
                 Action::CancelAgentRequest => {
                     c.waiting_since = None;
                     self.queue.retain(|k| *k != call);
+                }
+                Action::Abandoned => {
+                    // A person who waited for an agent (counted as a live answer then) is
+                    // abandoned now, while the message plays: the budget counts it now. An
+                    // answer taken down ends in this same input, and `observe` counts its live
+                    // answer and abandon together.
+                    if c.person_counted {
+                        c.abandon_counted = true;
+                        if let Some(rt) = self.campaigns.get_mut(&c.campaign) {
+                            rt.budget.record_abandon();
+                        }
+                    }
+                    self.outputs.push_back(Output::Abandoned { call });
                 }
                 Action::Bridge { agent, record } => {
                     c.waiting_since = None;
@@ -1796,7 +1834,7 @@ fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
             pacing::Observation::Talk(s.ended.saturating_duration_since(bridged)),
         );
     }
-    if s.abandoned {
+    if s.abandoned && !c.abandon_counted {
         rt.budget.record_abandon();
     }
     if machine {
@@ -1848,9 +1886,21 @@ fn amd_false_positive_estimate(c: &Campaign) -> f64 {
     }
 }
 
+/// How much before the connect limit the flow's deadline is, so that the message's first packet
+/// is on the wire by the limit: the speech ended somewhere in the last voice frame, up to 20 ms
+/// before the arrival the detector reports; the prompt's first frame waits up to 20 ms for the
+/// customer leg's 20 ms send clock; the rest is the loop's turn and scheduling on a loaded
+/// machine (the timer itself is 1 ms). Measured end to end by `tests/daemon_sipp.rs`.
+pub const CONNECT_LATENCY: Duration = Duration::from_millis(80);
+
 fn flow_settings(c: &Campaign) -> flow::Settings {
     flow::Settings {
         connect_limit: c.dialing.connect_limit,
+        connect_from: match c.regime {
+            crate::campaign::Regime::Us => flow::ConnectFrom::GreetingEnd,
+            crate::campaign::Regime::Uk => flow::ConnectFrom::GreetingStart,
+        },
+        latency: CONNECT_LATENCY,
         amd: c.amd.enabled,
         // The detector decides within its total analysis time once audio flows; a second
         // more covers a line that sends no audio at all.

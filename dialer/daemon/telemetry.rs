@@ -294,9 +294,6 @@ impl Observer {
                 };
                 counter!("dialer_call_outcomes_total", "campaign" => campaign.clone(), "outcome" => summary.outcome.clone())
                     .increment(1);
-                if summary.abandoned {
-                    counter!("dialer_abandoned_total", "campaign" => campaign.clone()).increment(1);
-                }
                 let code = summary.sip_status.unwrap_or(0);
                 counter!("dialer_sip_final_responses_total", "trunk" => trunk.clone(), "code" => code.to_string())
                     .increment(1);
@@ -306,6 +303,12 @@ impl Observer {
                 *n = if failed { n.saturating_add(1) } else { 0 };
                 let n = *n;
                 self.set_trunk(&trunk, n);
+            }
+            // Counted when it happens (the safe-harbor message still plays), not at the end.
+            Output::Abandoned { call } => {
+                if let Some((campaign, _)) = self.calls.get(call) {
+                    counter!("dialer_abandoned_total", "campaign" => campaign.clone()).increment(1);
+                }
             }
             Output::Record(Record::Disposition {
                 campaign_id, code, ..
@@ -405,11 +408,16 @@ mod tests {
         let handle = recorder.handle();
         let t0 = Instant::now();
         let mut o = Observer::new();
+        let mut while_playing = String::new();
         metrics::with_local_recorder(&recorder, || {
             for call in 1..=5 {
                 o.output(t0, &dial(call, "main"));
             }
             o.output(t0, &ended(1, t0, "human", Some(200), false));
+            // Call 2 is abandoned: counted then, while its safe-harbor message plays, and not
+            // again when it ends.
+            o.output(t0, &Output::Abandoned { call: 2 });
+            while_playing = handle.render();
             o.output(t0, &ended(2, t0, "abandoned", Some(200), true));
             for call in 3..=5 {
                 o.output(t0, &ended(call, t0, "congestion", Some(503), false));
@@ -446,6 +454,10 @@ mod tests {
         );
         assert_eq!(
             v("dialer_call_outcomes_total{campaign=\"cold\",outcome=\"human\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&while_playing, "dialer_abandoned_total{campaign=\"cold\"}"),
             Some(1.0)
         );
         assert_eq!(v("dialer_abandoned_total{campaign=\"cold\"}"), Some(1.0));

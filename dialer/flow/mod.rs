@@ -6,8 +6,14 @@
 //! [`Action::Finished`] with a [`Summary`] for the attempt's row.
 //!
 //! The rules it enforces:
-//! - a person gets an agent within the connect limit (2 s) of being recognised as a person, or hears
-//!   the safe-harbor message and the call is stored as abandoned;
+//! - a person gets an agent within the connect limit (2 s), or hears the safe-harbor message and
+//!   the call is stored as abandoned (counted at once: [`Action::Abandoned`]). The limit counts
+//!   from the end of the person's speech as the detector saw it (US: "within two seconds after
+//!   the completed greeting"; the detector's wait for the answer-pause is inside it), or from its
+//!   start (UK, Ofcom: with AMD, from when the called person starts to speak; AMD still deciding
+//!   then counts as "not sure"); from the answer when nobody spoke or AMD is off. See
+//!   [`ConnectFrom`]. The deadline is `latency` early, so the message's first packet is on the
+//!   wire by the limit;
 //! - a customer who hangs up while waiting for an agent is counted as abandoned too (conservative,
 //!   as VICIdial counts its DROPs);
 //! - a machine is hung up on, or gets the voicemail message after the beep (or once the greeting
@@ -47,11 +53,26 @@ pub enum OnMachine {
     Voicemail,
 }
 
+/// The moment the connect limit counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFrom {
+    /// US (47 CFR 64.1200(a)(7)(i), 16 CFR 310.4(b)(4)(i)): the end of the person's completed
+    /// greeting, i.e. the end of their speech as AMD heard it; the answer when they never spoke.
+    GreetingEnd,
+    /// UK (Ofcom): the start of the person's speech when AMD is used (the answer otherwise, or
+    /// when they never spoke). AMD still undecided at the limit counts as "not sure".
+    GreetingStart,
+}
+
 /// How one call is handled: taken from the campaign.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// A person must reach an agent within this (2 s by rule).
+    /// A person must reach an agent within this (2 s by rule), counted as `connect_from` says.
     pub connect_limit: Duration,
+    pub connect_from: ConnectFrom,
+    /// The shell's time from the deadline to the message's first packet on the wire (the media
+    /// leg's 20 ms send clock, the loop's turn): the deadline is this much before the limit.
+    pub latency: Duration,
     /// Run AMD after the answer; without it, every answer is a person.
     pub amd: bool,
     /// No AMD decision this long after the answer (no audio at all, say) counts as "not sure".
@@ -73,6 +94,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             connect_limit: Duration::from_secs(2),
+            connect_from: ConnectFrom::GreetingEnd,
+            latency: Duration::ZERO,
             amd: true,
             amd_limit: Duration::from_secs(6),
             on_machine: OnMachine::HangUp,
@@ -119,10 +142,16 @@ pub enum Input {
     },
     /// The customer hung up (BYE, or media inactivity).
     CustomerHangup,
-    /// The AMD decision.
+    /// AMD heard the person start speaking at `at` (the start of their first word).
+    SpeechStarted {
+        at: Instant,
+    },
+    /// The AMD decision; `speech_end`: when the person's speech ended as the detector saw it
+    /// (`None`: nobody spoke).
     Amd {
         result: AmdResult,
         cause: String,
+        speech_end: Option<Instant>,
     },
     /// The voicemail beep (or the machine's greeting ended with no beep).
     Beep,
@@ -150,6 +179,9 @@ pub enum Action {
     RequestAgent,
     /// Stop looking for an agent.
     CancelAgentRequest,
+    /// The person was abandoned, now: no agent within the limit (the message follows), or they
+    /// hung up waiting, or our hang-up crossed their answer. Once per call, before `Finished`.
+    Abandoned,
     /// Bridge the customer to the agent's leg (and start recording if asked).
     Bridge { agent: AgentId, record: bool },
     /// Play a message to the customer.
@@ -214,6 +246,8 @@ pub struct Flow {
     summary: Summary,
     actions: VecDeque<Action>,
     ivr: Option<survey::Ivr>,
+    /// When the person started speaking (AMD), for the UK's connect limit.
+    speech_start: Option<Instant>,
 }
 
 impl Flow {
@@ -239,6 +273,7 @@ impl Flow {
             },
             actions: VecDeque::new(),
             ivr: None,
+            speech_start: None,
         }
     }
 
@@ -265,7 +300,7 @@ impl Flow {
                     };
                     self.actions.push_back(Action::StartAnalysis);
                 } else {
-                    self.person(now);
+                    self.person(now, None);
                 }
             }
             Input::Failed {
@@ -279,11 +314,19 @@ impl Flow {
             Input::AnswerTakenDown { sip_status } => {
                 self.summary.sip_status = Some(sip_status);
                 self.summary.answered = Some(now);
-                self.summary.outcome = "abandoned".into();
-                self.summary.abandoned = true;
+                self.abandon();
                 self.finish(now);
             }
-            Input::Amd { result, cause } => {
+            Input::SpeechStarted { at } => {
+                if matches!(self.stage, Stage::Analysing { .. }) && self.speech_start.is_none() {
+                    self.speech_start = Some(at);
+                }
+            }
+            Input::Amd {
+                result,
+                cause,
+                speech_end,
+            } => {
                 if !matches!(self.stage, Stage::Analysing { .. }) {
                     return;
                 }
@@ -294,7 +337,7 @@ impl Flow {
                     AmdResult::NotSure => self.settings.notsure_is_human,
                 };
                 if human {
-                    self.person(now);
+                    self.person(now, speech_end);
                 } else {
                     self.machine(now);
                 }
@@ -403,11 +446,20 @@ impl Flow {
                 self.pump_survey();
                 self.finish_if_hung_up(now);
             }
+            Stage::Analysing { .. } if self.uk_limit().is_some_and(|t| now >= t) => self.handle(
+                now,
+                Input::Amd {
+                    result: AmdResult::NotSure,
+                    cause: "connect-limit".to_owned(),
+                    speech_end: None,
+                },
+            ),
             Stage::Analysing { deadline } if now >= deadline => self.handle(
                 now,
                 Input::Amd {
                     result: AmdResult::NotSure,
                     cause: "no-decision".to_owned(),
+                    speech_end: None,
                 },
             ),
             _ => {}
@@ -417,9 +469,10 @@ impl Flow {
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.stage {
-            Stage::Analysing { deadline }
-            | Stage::WaitingAgent { deadline }
-            | Stage::WaitingBeep { deadline } => Some(deadline),
+            Stage::Analysing { deadline } => {
+                Some(self.uk_limit().map_or(deadline, |t| t.min(deadline)))
+            }
+            Stage::WaitingAgent { deadline } | Stage::WaitingBeep { deadline } => Some(deadline),
             Stage::Survey => self.ivr.as_ref().and_then(|i| i.poll_timeout()),
             _ => None,
         }
@@ -445,7 +498,29 @@ impl Flow {
         self.summary.outcome == "machine"
     }
 
-    fn person(&mut self, now: Instant) {
+    /// The connect deadline counted from `from`: `latency` before the limit, never before `now`.
+    fn connect_deadline(&self, now: Instant, from: Instant) -> Instant {
+        let limit = from + self.settings.connect_limit;
+        limit
+            .checked_sub(self.settings.latency)
+            .unwrap_or(limit)
+            .max(now)
+    }
+
+    /// UK, while AMD analyses: the connect deadline once the person has started speaking (AMD
+    /// must have decided by then).
+    fn uk_limit(&self) -> Option<Instant> {
+        if self.settings.connect_from != ConnectFrom::GreetingStart {
+            return None;
+        }
+        let from = self.speech_start?;
+        let limit = from + self.settings.connect_limit;
+        Some(limit.checked_sub(self.settings.latency).unwrap_or(limit))
+    }
+
+    /// A person: an agent, the agentless message or survey. `speech_end`: when their speech
+    /// ended as AMD heard it.
+    fn person(&mut self, now: Instant, speech_end: Option<Instant>) {
         self.summary.decided = Some(now);
         self.summary.outcome = "human".to_owned();
         // `person` runs once per call: the survey's script moves into its IVR.
@@ -464,8 +539,13 @@ impl Flow {
             self.stage = Stage::Message;
             self.play(now, Prompt::Message);
         } else {
+            let answered = self.summary.answered.unwrap_or(now);
+            let from = match self.settings.connect_from {
+                ConnectFrom::GreetingEnd => speech_end,
+                ConnectFrom::GreetingStart => self.speech_start,
+            };
             self.stage = Stage::WaitingAgent {
-                deadline: now + self.settings.connect_limit,
+                deadline: self.connect_deadline(now, from.unwrap_or(answered)),
             };
             self.actions.push_back(Action::RequestAgent);
         }
@@ -526,6 +606,9 @@ impl Flow {
     }
 
     fn abandon(&mut self) {
+        if !self.summary.abandoned {
+            self.actions.push_back(Action::Abandoned);
+        }
         self.summary.abandoned = true;
         self.summary.outcome = "abandoned".to_owned();
     }

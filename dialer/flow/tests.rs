@@ -15,11 +15,21 @@ fn summary(actions: &[Action]) -> Summary {
     }
 }
 
-/// AMD's decision (the cause is not what these tests look at).
+/// AMD's decision with nobody heard speaking (the cause is not what these tests look at).
 fn amd(result: AmdResult) -> Input {
     Input::Amd {
         result,
         cause: "x".into(),
+        speech_end: None,
+    }
+}
+
+/// AMD's decision on a person whose speech ended at `end`.
+fn heard(result: AmdResult, end: Instant) -> Input {
+    Input::Amd {
+        result,
+        cause: "x".into(),
+        speech_end: Some(end),
     }
 }
 
@@ -35,19 +45,22 @@ fn person_gets_an_agent_within_the_limit() {
     let t0 = Instant::now();
     let mut f = answered(t0, Settings::default());
     assert_eq!(drain(&mut f), vec![Action::StartAnalysis]);
+    // "Hello?" ended at 9.8 s; AMD waited 400 ms for the pause.
+    let spoke = t0 + ms(9800);
     let decided = t0 + ms(10_200);
     f.handle(
         decided,
         Input::Amd {
             result: AmdResult::Human,
             cause: "short-greeting".into(),
+            speech_end: Some(spoke),
         },
     );
     assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
-    assert_eq!(f.poll_timeout(), Some(decided + ms(2000)));
-    f.handle_timeout(decided + ms(1999));
+    assert_eq!(f.poll_timeout(), Some(spoke + ms(2000)));
+    f.handle_timeout(spoke + ms(1999));
     assert!(f.wants_agent());
-    f.handle(decided + ms(1999), Input::Agent("ann".into()));
+    f.handle(spoke + ms(1999), Input::Agent("ann".into()));
     assert_eq!(
         drain(&mut f),
         vec![Action::Bridge {
@@ -64,7 +77,7 @@ fn person_gets_an_agent_within_the_limit() {
     assert_eq!(s.ringing, Some(t0 + ms(3000)));
     assert_eq!(s.answered, Some(t0 + ms(9000)));
     assert_eq!(s.decided, Some(decided));
-    assert_eq!(s.connected, Some(decided + ms(1999)));
+    assert_eq!(s.connected, Some(spoke + ms(1999)));
     assert_eq!(s.message_at, None);
     assert_eq!(s.ended, t0 + ms(90_000));
     assert!(f.is_done());
@@ -74,24 +87,122 @@ fn person_gets_an_agent_within_the_limit() {
 fn no_agent_within_the_limit_plays_safe_harbor_and_abandons() {
     let t0 = Instant::now();
     let mut f = answered(t0, Settings::default());
-    let decided = t0 + ms(10_000);
-    f.handle(decided, amd(AmdResult::Human));
+    let spoke = t0 + ms(9400);
+    f.handle(t0 + ms(10_000), heard(AmdResult::Human, spoke));
     drain(&mut f);
-    f.handle_timeout(decided + ms(2000));
+    f.handle_timeout(spoke + ms(1999));
+    assert!(drain(&mut f).is_empty());
+    f.handle_timeout(spoke + ms(2000));
+    // Abandoned as the limit passes (counted now, not when the message ends), then the message.
     assert_eq!(
         drain(&mut f),
-        vec![Action::CancelAgentRequest, Action::Play(Prompt::SafeHarbor)]
+        vec![
+            Action::CancelAgentRequest,
+            Action::Abandoned,
+            Action::Play(Prompt::SafeHarbor)
+        ]
     );
     // An agent freed too late is not bridged.
-    f.handle(decided + ms(2100), Input::Agent("late".into()));
+    f.handle(spoke + ms(2100), Input::Agent("late".into()));
     assert!(drain(&mut f).is_empty());
-    f.handle(decided + ms(9000), Input::PromptFinished);
+    f.handle(spoke + ms(9000), Input::PromptFinished);
     let actions = drain(&mut f);
     assert_eq!(actions[0], Action::HangUp);
+    // Counted once: no second `Abandoned` at the end.
+    assert!(!actions.contains(&Action::Abandoned), "{actions:?}");
     let s = summary(&actions);
     assert_eq!((s.outcome.as_str(), s.abandoned), ("abandoned", true));
     assert_eq!(s.agent, None);
-    assert_eq!(s.message_at, Some(decided + ms(2000)));
+    assert_eq!(s.message_at, Some(spoke + ms(2000)));
+}
+
+#[test]
+fn the_limit_counts_from_the_end_of_speech_less_the_latency_never_before_now() {
+    let t0 = Instant::now();
+    let settings = Settings {
+        latency: ms(40),
+        ..Settings::default()
+    };
+    // AMD decided 800 ms after the greeting ended: 1.2 s are left, less the shell's latency.
+    let mut f = answered(t0, settings.clone());
+    drain(&mut f);
+    let spoke = t0 + ms(10_000);
+    f.handle(spoke + ms(800), heard(AmdResult::Human, spoke));
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(spoke + ms(2000 - 40)));
+    // A decision after the limit (a campaign waiting longer than it for the pause): now.
+    let mut f = answered(t0, settings.clone());
+    drain(&mut f);
+    f.handle(spoke + ms(2500), heard(AmdResult::Human, spoke));
+    assert_eq!(f.poll_timeout(), Some(spoke + ms(2500)));
+    // Nobody spoke (not sure on a silent line): from the answer (9 s), so at once.
+    let mut f = answered(t0, settings.clone());
+    drain(&mut f);
+    f.handle(t0 + ms(11_500), amd(AmdResult::NotSure));
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_500)));
+    // Without AMD: from the answer.
+    let mut f = answered(
+        t0,
+        Settings {
+            amd: false,
+            ..settings
+        },
+    );
+    drain(&mut f);
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_000 - 40)));
+}
+
+#[test]
+fn uk_counts_from_the_start_of_speech_and_amd_must_decide_by_then() {
+    let t0 = Instant::now();
+    let uk = Settings {
+        connect_from: ConnectFrom::GreetingStart,
+        latency: ms(40),
+        ..Settings::default()
+    };
+    // Speech from 9.3 s; AMD decides at 10.5 s: the agent or message by 11.3 s (less latency).
+    let mut f = answered(t0, uk.clone());
+    drain(&mut f);
+    let amd_limit = t0 + ms(9000) + uk.amd_limit;
+    assert_eq!(f.poll_timeout(), Some(amd_limit));
+    f.handle(t0 + ms(9400), Input::SpeechStarted { at: t0 + ms(9300) });
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_300 - 40)));
+    f.handle(t0 + ms(10_500), heard(AmdResult::Human, t0 + ms(10_100)));
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_300 - 40)));
+
+    // Still undecided when the limit comes (a long greeting): "not sure", the campaign's way
+    // (a person by default), who is abandoned at once unless an agent is free now.
+    let mut f = answered(t0, uk.clone());
+    drain(&mut f);
+    f.handle(t0 + ms(9400), Input::SpeechStarted { at: t0 + ms(9300) });
+    f.handle_timeout(t0 + ms(11_259));
+    assert!(drain(&mut f).is_empty());
+    f.handle_timeout(t0 + ms(11_260));
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_260)));
+    f.handle_timeout(t0 + ms(11_260));
+    assert_eq!(
+        drain(&mut f),
+        vec![
+            Action::CancelAgentRequest,
+            Action::Abandoned,
+            Action::Play(Prompt::SafeHarbor)
+        ]
+    );
+    f.handle(t0 + ms(15_000), Input::PromptFinished);
+    let s = summary(&drain(&mut f));
+    assert_eq!(
+        s.amd,
+        Some((AmdResult::NotSure, "connect-limit".to_owned()))
+    );
+    assert!(s.abandoned);
+
+    // Nobody spoke: not sure on silence, counted from the answer (at once).
+    let mut f = answered(t0, uk);
+    drain(&mut f);
+    f.handle(t0 + ms(11_500), amd(AmdResult::NotSure));
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(11_500)));
 }
 
 #[test]
@@ -102,7 +213,10 @@ fn customer_hanging_up_while_waiting_counts_as_abandoned() {
     drain(&mut f);
     f.handle(t0 + ms(11_000), Input::CustomerHangup);
     let actions = drain(&mut f);
-    assert_eq!(actions[0], Action::CancelAgentRequest);
+    assert_eq!(
+        actions[..2],
+        [Action::CancelAgentRequest, Action::Abandoned]
+    );
     assert!(summary(&actions).abandoned);
 }
 
@@ -112,7 +226,9 @@ fn an_answer_crossing_our_cancel_is_an_abandoned_live_answer() {
     let mut f = Flow::new(t0, Settings::default());
     f.handle(t0 + ms(3000), Input::Ringing);
     f.handle(t0 + ms(15_000), Input::AnswerTakenDown { sip_status: 200 });
-    let s = summary(&drain(&mut f));
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::Abandoned);
+    let s = summary(&actions);
     assert_eq!((s.outcome.as_str(), s.abandoned), ("abandoned", true));
     assert_eq!(
         (s.sip_status, s.answered),
@@ -131,6 +247,7 @@ fn machine_is_hung_up_on_by_default() {
         Input::Amd {
             result: AmdResult::Machine,
             cause: "long-greeting".into(),
+            speech_end: None,
         },
     );
     let actions = drain(&mut f);
@@ -188,6 +305,7 @@ fn notsure_goes_the_campaigns_way() {
     let notsure = Input::Amd {
         result: AmdResult::NotSure,
         cause: "toolong".into(),
+        speech_end: None,
     };
     let mut f = answered(t0, Settings::default());
     drain(&mut f);
@@ -353,6 +471,7 @@ fn no_amd_decision_in_time_counts_as_not_sure() {
         Input::Amd {
             result: AmdResult::Machine,
             cause: "late".into(),
+            speech_end: None,
         },
     );
     assert!(drain(&mut f).is_empty());

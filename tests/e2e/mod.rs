@@ -20,6 +20,8 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use crate::rig;
 
+pub mod greeting_peer;
+
 /// The repository root.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -107,15 +107,24 @@ fn dial_n(core: &mut Switchboard, now: Instant, first_id: i64, n: usize) -> Vec<
     d
 }
 
+/// Rings, answered at 5 s, the person's "Hello?" ends at 5.8 s, AMD says human at 6.2 s.
 fn human(core: &mut Switchboard, now: Instant, call: CallKey) -> Vec<Output> {
     core.handle(now, Input::Ringing { call });
     core.handle(now + ms(5000), Input::Answered { call });
+    core.handle(
+        now + ms(5400),
+        Input::SpeechStarted {
+            call,
+            at: now + ms(5300),
+        },
+    );
     core.handle(
         now + ms(6200),
         Input::Amd {
             call,
             result: AmdResult::Human,
             cause: "short-greeting".into(),
+            speech_end: Some(now + ms(5800)),
         },
     );
     drain(core)
@@ -243,17 +252,24 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     // The live answer counts as soon as the person is recognised, not at the call's end.
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (1, 0));
-    let decided = t0 + ms(6200);
-    assert_eq!(core.poll_timeout(), Some(decided + ms(2000)));
-    core.handle_timeout(decided + ms(2000));
+    // The limit counts from the end of the greeting (5.8 s), not from AMD's decision (6.2 s),
+    // less what the shell takes to put the message's first packet on the wire.
+    let deadline = t0 + ms(5800 + 2000) - CONNECT_LATENCY;
+    assert_eq!(core.poll_timeout(), Some(deadline));
+    core.handle_timeout(deadline);
     let out = drain(&mut core);
     let safe_harbor = core_campaign_file();
     assert!(out.contains(&Output::Play {
         call: d[0].call,
         file: safe_harbor
     }));
+    // The abandon counts now, while the message plays (the API and /metrics show it), not
+    // when the call ends.
+    assert!(out.contains(&Output::Abandoned { call: d[0].call }));
+    let status = &core.campaign_status()[0];
+    assert_eq!((status.live_answers, status.abandoned), (1, 1));
     core.handle(
-        decided + ms(9000),
+        deadline + ms(9000),
         Input::PromptFinished { call: d[0].call },
     );
     let out = drain(&mut core);
@@ -263,7 +279,9 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
         (e[0].0.outcome.as_str(), e[0].0.abandoned),
         ("abandoned", true)
     );
-    assert_eq!(e[0].0.message_at, Some(decided + ms(2000)));
+    assert_eq!(e[0].0.message_at, Some(deadline));
+    // Not counted twice.
+    assert!(!out.iter().any(|o| matches!(o, Output::Abandoned { .. })));
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (1, 1));
 
@@ -285,6 +303,23 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     core.upsert_campaign(other_window, 7, history);
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (10, 0));
+}
+
+#[test]
+fn the_uk_connect_limit_counts_from_the_start_of_speech() {
+    let t0 = Instant::now();
+    let uk = campaign(|c| c.regime = crate::campaign::Regime::Uk);
+    let mut core = board(t0, &["ann"], uk);
+    let d = dial_n(&mut core, t0, 1, 1);
+    core.agent_pause(t0 + ms(1000), "ann", "break").unwrap();
+    human(&mut core, t0, d[0].call);
+    // Ofcom: with AMD, within 2 s of the called person starting to speak (5.3 s).
+    let deadline = t0 + ms(5300 + 2000) - CONNECT_LATENCY;
+    assert_eq!(core.poll_timeout(), Some(deadline));
+    core.handle_timeout(deadline);
+    let out = drain(&mut core);
+    assert!(out.contains(&Output::Abandoned { call: d[0].call }));
+    assert!(out.iter().any(|o| matches!(o, Output::Play { .. })));
 }
 
 fn core_campaign_file() -> PathBuf {
@@ -344,6 +379,7 @@ fn machine_gets_the_voicemail_after_the_beep() {
             call,
             result: AmdResult::Machine,
             cause: "long-greeting".into(),
+            speech_end: None,
         },
     );
     assert!(
@@ -1046,6 +1082,7 @@ fn with_amd_a_machine_frees_the_preview_agent_and_a_person_is_bridged_to_her() {
             call,
             result: AmdResult::Machine,
             cause: "long-greeting".into(),
+            speech_end: None,
         },
     );
     drain(&mut core);
