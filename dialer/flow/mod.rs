@@ -8,8 +8,8 @@
 //! The rules it enforces:
 //! - a person gets an agent within the connect limit (2 s), or hears the safe-harbor message and
 //!   the call is stored as abandoned (counted at once: [`Action::Abandoned`]). The limit counts
-//!   from the end of the person's speech as the detector saw it (US: "within two seconds after
-//!   the completed greeting"; the detector's wait for the answer-pause is inside it), or from its
+//!   from the end of the person's speech as the detector saw it (US: "within two seconds of the
+//!   called person's completed greeting"; the detector's wait for the answer-pause is inside it), or from its
 //!   start (UK, Ofcom: with AMD, from when the called person starts to speak; AMD still deciding
 //!   then counts as "not sure"); from the answer when nobody spoke or AMD is off. See
 //!   [`ConnectFrom`]. The deadline is `latency` early, so the message's first packet is on the
@@ -70,8 +70,9 @@ pub struct Settings {
     /// A person must reach an agent within this (2 s by rule), counted as `connect_from` says.
     pub connect_limit: Duration,
     pub connect_from: ConnectFrom,
-    /// The shell's time from the deadline to the message's first packet on the wire (the media
-    /// leg's 20 ms send clock, the loop's turn): the deadline is this much before the limit.
+    /// The shell's time from the deadline to the message's first packet on the wire (the last
+    /// voice frame's 20 ms, the media leg's 20 ms send clock, the loop's turn): the deadline is
+    /// this much before the limit.
     pub latency: Duration,
     /// Run AMD after the answer; without it, every answer is a person.
     pub amd: bool,
