@@ -86,10 +86,11 @@ fn problems(a: &call_attempt::Model, mode: Mode) -> Vec<String> {
     if outcome == "abandoned" && a.connect_at_ms.is_some() {
         p.push("abandoned, yet connected to an agent".into());
     }
-    if outcome == "human" && mode != Mode::Agentless {
-        if a.connect_at_ms.is_none() || a.agent_id.is_none() {
-            p.push("a person with no agent's connect".into());
-        }
+    if outcome == "human"
+        && mode != Mode::Agentless
+        && (a.connect_at_ms.is_none() || a.agent_id.is_none())
+    {
+        p.push("a person with no agent's connect".into());
     }
     if mode == Mode::Preview && a.agent_id.is_none() {
         p.push("preview attempt without the agent who dialed it".into());

@@ -73,7 +73,11 @@ fn check(file: &Path) {
         );
     }
     for r in &progressive {
-        assert_eq!(r.abandoned, 0, "{} seed {}: progressive abandoned", sc.name, r.seed);
+        assert_eq!(
+            r.abandoned, 0,
+            "{} seed {}: progressive abandoned",
+            sc.name, r.seed
+        );
     }
     let (pred, prog) = (mean_occupancy(&predictive), mean_occupancy(&progressive));
     eprintln!(
