@@ -314,7 +314,6 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
         keys: vec![],
     }
     .start(setup.trunk());
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let db = storedb::sqlite();
     let store = db.open().await;

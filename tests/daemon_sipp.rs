@@ -36,10 +36,9 @@ use dialer::store::entity::{agent_state_interval, call_attempt, lead};
 use e2e::{Carrier, CarrierEnd, CarrierMedia, RtpCapture, Setup};
 use sea_orm::{EntityTrait, QueryOrder};
 
-/// Give sipp a moment to bind, open a fresh SQLite store, load the config, seed the campaign's
-/// one lead, start the daemon with every agent logged in.
+/// Open a fresh SQLite store, load the config, seed the campaign's one lead, start the daemon
+/// with every agent logged in (the sipps it talks to already listen: see `e2e::Sipp::wait_bound`).
 async fn start(setup: &Setup, config_path: &Path) -> (storedb::TestDb, Store, Daemon) {
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let db = storedb::sqlite();
     let store = db.open().await;
     let loaded = config::load_all(config_path).expect("test config is valid");
@@ -693,6 +692,7 @@ async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
             "1",
         ],
     );
+    carrier.wait_bound(setup.trunk());
 
     let (_db, store, daemon) = start(&setup, &config_path).await;
     let control = daemon.control();

@@ -36,7 +36,6 @@ async fn sipp_rtp_stream_reaches_our_leg() {
         keys: vec![],
     }
     .start(port);
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let media = Driver::start(DriverConfig {
         keepalive: false,

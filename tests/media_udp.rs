@@ -179,6 +179,8 @@ async fn bridged_legs_pass_audio_both_ways_and_record_stereo() {
             .await
             .unwrap();
         sent_c.push(cp);
+        // Phones send a frame every 20 ms: the pace is the scenario (the recording runs on
+        // the same clock), not a wait for something.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut at_agent = Vec::new();
@@ -215,8 +217,18 @@ async fn bridged_legs_pass_audio_both_ways_and_record_stereo() {
         assert_eq!(p.timestamp, c0.timestamp.wrapping_add(160 * i as u32));
     }
 
-    // Let the recording clock pass the last frames, then end the bridge.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // End the bridge once the driver has read all 50 packets and the recording clock has
+    // written every frame they brought.
+    let started = Instant::now();
+    while media.stats().received < 50 || media.recording_backlog(cust.id) != Some(0) {
+        assert!(
+            started.elapsed() < WAIT,
+            "recording not caught up: {:?}, backlog {:?}",
+            media.stats(),
+            media.recording_backlog(cust.id)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     media.unbridge(cust.id);
     let frames = loop {
         match next_event(&mut cust).await {
@@ -240,6 +252,22 @@ async fn bridged_legs_pass_audio_both_ways_and_record_stereo() {
     assert!(
         power(&right, 1500.0) > 100.0 * power(&right, 500.0),
         "agent on the right"
+    );
+    // Every one of the 25 frames of each side is in the recording (one packet, one frame).
+    let frames_of = |x: &[i16], f: f64, other: f64| {
+        x.chunks(160)
+            .filter(|c| power(c, f) > 100.0 * power(c, other).max(1.0))
+            .count()
+    };
+    assert_eq!(
+        frames_of(&left, 500.0, 1500.0),
+        25,
+        "customer frames recorded"
+    );
+    assert_eq!(
+        frames_of(&right, 1500.0, 500.0),
+        25,
+        "agent frames recorded"
     );
     let _ = agent.events.try_recv();
 }
@@ -277,6 +305,7 @@ async fn dtmf_is_received_and_media_latches_to_the_real_source() {
                 )
                 .await
                 .unwrap();
+            // Packets of an event a few ms apart, as a phone sends them: the scenario's pace.
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -327,6 +356,7 @@ async fn inactivity_is_reported_after_media_stops() {
             .await
             .unwrap();
         last = Instant::now();
+        // A phone's 20 ms pace; then silence, whose length is what the test measures.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     loop {
@@ -377,7 +407,16 @@ async fn legs_take_even_ports_from_the_range_and_give_them_back() {
     let l = open.pop().unwrap();
     let port = l.local.port();
     media.close_leg(l.id);
-    // The socket closes when its receive task is dropped, on the runtime's next turn.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(media.open_leg().unwrap().local.port(), port);
+    // The port is free again once the leg's socket has closed: poll until a new leg gets it.
+    let started = Instant::now();
+    let again = loop {
+        match media.open_leg() {
+            Ok(l) => break l,
+            Err(MediaError::NoPorts { .. }) if started.elapsed() < WAIT => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("the closed leg's port never came back: {e}"),
+        }
+    };
+    assert_eq!(again.local.port(), port);
 }

@@ -82,6 +82,11 @@ async fn wait_agent(
     }
 }
 
+/// The daemon's pacing tick in this test.
+fn options_tick() -> Duration {
+    Duration::from_millis(100)
+}
+
 async fn screen_pop(addr: SocketAddr) -> Value {
     let a = get(addr, "/v1/agents/alice/lead", Some(ALICE)).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -111,14 +116,13 @@ async fn an_agent_previews_skips_and_dials_and_the_call_is_hers() {
         keys: vec![],
     }
     .start(setup.trunk());
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let db = storedb::sqlite();
     let store = db.open().await;
     let loaded = config::load_all(&config_path).expect("test config is valid");
     let campaign_id = seed_two_leads(&store, &loaded.campaigns[0], &zone).await;
     let options = Options {
-        tick: Duration::from_millis(100),
+        tick: options_tick(),
         drain_deadline: Duration::from_secs(5),
         ..Options::default()
     };
@@ -194,10 +198,22 @@ async fn an_agent_previews_skips_and_dials_and_the_call_is_hers() {
     assert_eq!(a.status, 200, "{}", a.body);
     let status = carrier.exit(Duration::from_secs(20)).await;
     assert!(status.success(), "{}", carrier.logs());
-    // Dana was skipped by her a moment ago: not offered to her again.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(agent(addr).await["state"], "ready");
-    assert_eq!(screen_pop(addr).await, Value::Null);
+    // Dana was skipped by her a moment ago: not offered to her again. Once she is ready, she
+    // stays ready with nothing to preview for ten ticks of the daemon (a lead for her would be
+    // reserved within one or two): watching time pass is what this checks.
+    wait_agent(
+        addr,
+        "ready after the disposition",
+        Duration::from_secs(15),
+        |v| v["state"] == "ready",
+    )
+    .await;
+    let ready_at = Instant::now();
+    while ready_at.elapsed() < 10 * options_tick() {
+        assert_eq!(agent(addr).await["state"], "ready");
+        assert_eq!(screen_pop(addr).await, Value::Null);
+        tokio::time::sleep(options_tick() / 2).await;
+    }
 
     let a = post(addr, "/v1/agents/alice/logout", Some(ALICE), "").await;
     assert_eq!(a.status, 200, "{}", a.body);

@@ -179,16 +179,28 @@ impl Ear {
 
     /// Voice segments heard (by the simnet's own detector settings).
     fn segments(&self) -> usize {
+        self.voice_changes().0
+    }
+
+    /// Voice segments heard that have also ended (their hangover of quiet frames passed).
+    fn segments_ended(&self) -> usize {
+        self.voice_changes().1
+    }
+
+    /// (voice starts, voice ends) the simnet's detector finds in what was heard so far.
+    fn voice_changes(&self) -> (usize, usize) {
         let levels = self.levels.lock().unwrap();
         let mut vad = Vad::default();
-        let mut n = 0;
+        let (mut starts, mut ends) = (0, 0);
         for (lvl, _) in levels.iter() {
             let f = [(*lvl).min(30_000) as i16; FRAME_SAMPLES];
-            if vad.push(&f) == Some(true) {
-                n += 1;
+            match vad.push(&f) {
+                Some(true) => starts += 1,
+                Some(false) => ends += 1,
+                None => {}
             }
         }
-        n
+        (starts, ends)
     }
 
     fn frames(&self) -> Vec<(u32, f64)> {
@@ -418,13 +430,16 @@ async fn a_person_spoken_to_talks_then_hangs_up() {
     };
     let c = carrier(cfg, 8, &media).await;
     let (_uac, _, ear, mut rx) = answered_call(c.local(), "+15551230001", &media).await;
-    // Like an agent: wait for the hello, then speak.
+    // Like an agent: wait for the end of the hello, then speak. Every frame heard from here
+    // on comes after the hello, so loud ones are the person talking back.
     let start = Instant::now();
-    while ear.segments() == 0 {
-        assert!(start.elapsed() < Duration::from_secs(5), "no hello heard");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    while ear.segments_ended() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no complete hello heard"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
     let heard_before = ear.frames().len();
     media
         .play(ear.leg.id, Sounds::builtin().unwrap().agent_talk)
@@ -511,6 +526,8 @@ async fn retransmitted_invite_is_one_call_and_cancel_gets_487() {
          Max-Forwards: 70\r\nFrom: <sip:d@{me}>;tag=a1\r\nTo: <sip:+15551239999@{far}>\r\n\
          Call-ID: retx1@test\r\nCSeq: 1 INVITE\r\nContact: <sip:d@{me}>\r\nContent-Length: 0\r\n\r\n"
     );
+    // The INVITE and two retransmissions, spaced as a UAC's timer would space them (shortened):
+    // copies that come while the call already runs. The spacing is the scenario, not a wait.
     for _ in 0..3 {
         sock.send_to(inv.as_bytes(), far).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -669,6 +686,15 @@ async fn an_agent_phone_answers_stays_up_talks_and_works_the_desk() {
     uac.hangup(id);
     let r = until_ended(&mut rx, Duration::from_secs(5)).await;
     assert!(r.talk_ms() > 4000);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The phone counts the leg down once its call task has seen the BYE through.
+    let start = Instant::now();
+    while phones.stats().legs_down == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "leg not down: {:?}",
+            phones.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(phones.stats().legs_down, 1);
 }

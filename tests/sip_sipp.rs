@@ -56,7 +56,7 @@ impl Uas {
         ]
         .iter()
         .collect();
-        let child = Command::new("sipp")
+        let mut child = Command::new("sipp")
             .arg("-sf")
             .arg(&path)
             .args([
@@ -75,8 +75,14 @@ impl Uas {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sipp");
-        // sipp binds within milliseconds; a missed first INVITE is retransmitted anyway.
-        std::thread::sleep(Duration::from_millis(300));
+        if let Err(e) = e2e::wait_bound(&mut child, &format!("sipp {scenario}"), port, tcp) {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                use std::io::Read;
+                let _ = s.read_to_string(&mut err);
+            }
+            panic!("{e}: {err}");
+        }
         Uas {
             child,
             port,

@@ -61,7 +61,6 @@ answers = {{ "1" = "1", "3" = "3", "5" = "5" }}
         ],
     }
     .start(setup.trunk());
-    std::thread::sleep(Duration::from_millis(300));
 
     let loaded = config::load_all(&config_path).expect("test config is valid");
     let db = storedb::sqlite();

@@ -242,6 +242,17 @@ impl Engine {
         self.leg(id)?.partner
     }
 
+    /// Frames of both sides that reached the recording of `id`'s bridge and wait for its clock
+    /// to write them; `None` when the bridge is not recorded.
+    pub fn recording_backlog(&self, id: LegId) -> Option<usize> {
+        let on = match self.leg(id)?.recorder {
+            Some(_) => id,
+            None => self.partner(id)?,
+        };
+        let rec = self.leg(on)?.recorder.as_ref()?;
+        Some(rec.left.len() + rec.right.len())
+    }
+
     /// Bridge `left` and `right` (e.g. customer and agent): prompts on both stop, media flows both
     /// ways; with a sink, the bridge is recorded (left leg left channel).
     pub fn bridge(

@@ -469,6 +469,12 @@ impl Driver {
         send(&self.shared, &mut out);
     }
 
+    /// Frames received on `id`'s recorded bridge and not yet written to its recording (tests
+    /// wait for 0 before ending a bridge whose recording they check); `None` if not recorded.
+    pub fn recording_backlog(&self, id: LegId) -> Option<usize> {
+        self.lock().engine.recording_backlog(id)
+    }
+
     /// Number of open legs.
     pub fn legs(&self) -> usize {
         self.lock().engine.len()

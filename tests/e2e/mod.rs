@@ -29,8 +29,8 @@ pub fn repo() -> &'static Path {
 
 // ---- sipp ----
 
-/// Whether sipp is installed. Without it the caller skips with a note, unless
-/// `DIALER_REQUIRE_SIPP=1` (CI), where a missing sipp fails the test.
+/// Whether sipp is installed. Without it the caller skips, saying so on stdout
+/// ([`rig::skipped`]), unless `DIALER_REQUIRE_SIPP=1` (CI), where a missing sipp fails the test.
 pub fn have_sipp(what: &str) -> bool {
     let ok = Command::new("sipp")
         .arg("-v")
@@ -43,9 +43,46 @@ pub fn have_sipp(what: &str) -> bool {
             std::env::var("DIALER_REQUIRE_SIPP").as_deref() != Ok("1"),
             "sipp is required (DIALER_REQUIRE_SIPP=1) but not installed"
         );
-        eprintln!("note: sipp not installed; {what} skipped");
+        rig::skipped(&format!("sipp is not installed; {what} not run"));
     }
     ok
+}
+
+/// Whether something listens on 127.0.0.1:`port` (UDP, or TCP in LISTEN state), from the
+/// kernel's socket tables: looking does not take the port, as a test bind would.
+pub fn bound(port: u16, tcp: bool) -> bool {
+    let file = if tcp {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
+    let table = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let local = [
+        format!("0100007F:{port:04X}"),
+        format!("00000000:{port:04X}"),
+    ];
+    table.lines().skip(1).any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 3 && local.iter().any(|l| l == f[1]) && (!tcp || f[3] == "0A")
+    })
+}
+
+/// Wait until `child` listens on 127.0.0.1:`port` (see [`bound`]); a failure naming `name` if
+/// it exits first or takes more than 10 s.
+pub fn wait_bound(child: &mut Child, name: &str, port: u16, tcp: bool) -> Result<(), String> {
+    let started = Instant::now();
+    while !bound(port, tcp) {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "{name} exited ({status}) before binding port {port}"
+            ));
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("{name} has not bound port {port} after 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
 }
 
 /// A sipp process on 127.0.0.1, killed when dropped. Its stderr, unexpected messages and SIP
@@ -94,6 +131,14 @@ impl Sipp {
             child,
             dir,
             status: None,
+        }
+    }
+
+    /// Wait until sipp listens on UDP `port` of 127.0.0.1; a test failure with its logs if it
+    /// exits first or takes over 10 s.
+    pub fn wait_bound(&mut self, port: u16) {
+        if let Err(e) = wait_bound(&mut self.child, &format!("sipp {}", self.name), port, false) {
+            panic!("{e}\n{}", self.logs());
         }
     }
 
@@ -265,9 +310,10 @@ impl Setup {
     }
 }
 
-/// The agent's phone: sipp's built-in UAS on `port`, echoing the RTP it gets, for one call.
+/// The agent's phone: sipp's built-in UAS on `port`, echoing the RTP it gets, for one call;
+/// returned once it listens.
 pub fn agent_phone(port: u16) -> Sipp {
-    Sipp::start(
+    let mut sipp = Sipp::start(
         "agent",
         &[
             "-sn",
@@ -278,7 +324,9 @@ pub fn agent_phone(port: u16) -> Sipp {
             "-m",
             "1",
         ],
-    )
+    );
+    sipp.wait_bound(port);
+    sipp
 }
 
 // ---- the carrier ----
@@ -472,13 +520,15 @@ impl Carrier {
         )
     }
 
-    /// Start sipp with this scenario on `port`, for one call.
+    /// Start sipp with this scenario on `port`, for one call; returned once it listens.
     pub fn start(&self, port: u16) -> Sipp {
-        Sipp::scenario(
+        let mut sipp = Sipp::scenario(
             "carrier",
             &self.scenario(),
             &["-p", &port.to_string(), "-m", "1"],
-        )
+        );
+        sipp.wait_bound(port);
+        sipp
     }
 }
 

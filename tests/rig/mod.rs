@@ -112,6 +112,20 @@ pub fn series(page: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+// ---- skips ----
+
+/// Say on stdout, in one line CI counts (`tests/run.sh`), that the running test skips
+/// something: `SKIPPED: <test>: <reason>`. Written to the process's stdout directly, not with
+/// `println!`, which the test harness captures and shows only for failing tests.
+pub fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(unnamed test)");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "SKIPPED: {test}: {reason}");
+    let _ = out.flush();
+}
+
 // ---- ports and zones ----
 
 pub fn free_udp_port() -> u16 {

@@ -1,7 +1,12 @@
 //! Test stores: a SQLite file in a temp dir, and PostgreSQL (when `DIALER_TEST_DATABASE_URL`
 //! is set) in a fresh schema of its own that is dropped when the test ends, even on panic.
+//! Without the URL a test's PostgreSQL part is skipped, said once per test on stdout
+//! (`SKIPPED: <test>: …`, counted by `tests/run.sh`), unless `DIALER_REQUIRE_POSTGRES=1` (CI),
+//! where it fails.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use dialer::store::{Store, StoreOptions};
@@ -90,9 +95,37 @@ pub fn sqlite() -> TestDb {
     }
 }
 
-/// A fresh PostgreSQL schema, when `DIALER_TEST_DATABASE_URL` is set.
+/// Tests that said they skip their PostgreSQL part (a property test asks once per case).
+static SKIPPED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Say once per test, on the process's stdout (the harness captures `println!`), that its
+/// PostgreSQL part is skipped: one `SKIPPED: <test>: <reason>` line for CI to count.
+fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(unnamed test)").to_owned();
+    let first = SKIPPED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(test.clone());
+    if first {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "SKIPPED: {test}: {reason}");
+        let _ = out.flush();
+    }
+}
+
+/// A fresh PostgreSQL schema, when `DIALER_TEST_DATABASE_URL` is set. Without it: `None`, said
+/// on stdout, or a failure under `DIALER_REQUIRE_POSTGRES=1`.
 pub async fn postgres(name: &str) -> Option<TestDb> {
-    let url = std::env::var("DIALER_TEST_DATABASE_URL").ok()?;
+    let Ok(url) = std::env::var("DIALER_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("DIALER_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "PostgreSQL is required (DIALER_REQUIRE_POSTGRES=1) but DIALER_TEST_DATABASE_URL is not set"
+        );
+        skipped("PostgreSQL part not run: DIALER_TEST_DATABASE_URL is not set");
+        return None;
+    };
     let n = N.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -127,10 +160,7 @@ pub async fn postgres(name: &str) -> Option<TestDb> {
 /// SQLite, and PostgreSQL when configured.
 pub async fn all(name: &str) -> Vec<TestDb> {
     let mut v = vec![sqlite()];
-    match postgres(name).await {
-        Some(pg) => v.push(pg),
-        None => eprintln!("{name}: DIALER_TEST_DATABASE_URL not set; PostgreSQL part skipped"),
-    }
+    v.extend(postgres(name).await);
     v
 }
 

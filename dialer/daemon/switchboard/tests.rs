@@ -233,11 +233,60 @@ fn nothing_is_dialed_without_a_logged_in_agent() {
 
 #[test]
 fn max_concurrent_caps_the_dials() {
+    // Six ready agents and leads to spare: progressive would dial six at once, and the rate
+    // limits would allow it; the campaign's max_concurrent of 2 is the only thing in the way.
     let t0 = Instant::now();
-    let c = campaign(|c| c.dialing.max_concurrent = 1);
-    let mut core = board(t0, &["ann", "bob", "cat"], c);
-    let d = dial_n(&mut core, t0, 1, 1);
-    assert_eq!(d.len(), 1);
+    let c = campaign(|c| {
+        c.dialing.max_concurrent = 2;
+        c.dialing.calls_per_second = 50.0;
+    });
+    let agents = ["ann", "bob", "cat", "dan", "eve", "fay"];
+    let mut core = board(t0, &agents, c);
+    let mut next_lead = 1;
+    let mut in_flight: Vec<CallKey> = Vec::new();
+    let mut most = 0;
+    // Each tick: whatever is claimed, hand over that many leads and four more.
+    let mut tick = |core: &mut Switchboard, now: Instant, in_flight: &mut Vec<CallKey>| {
+        core.handle(now, Input::Tick);
+        let out = drain(core);
+        let mut placed = dials(&out);
+        if let Some((campaign, n)) = out.iter().find_map(|o| match o {
+            Output::Claim { campaign, n, .. } => Some((campaign.clone(), *n)),
+            _ => None,
+        }) {
+            let leads = (next_lead..next_lead + n as i64 + 4).map(lead).collect();
+            next_lead += n as i64 + 4;
+            core.handle(now, Input::Leads { campaign, leads });
+            placed.extend(dials(&drain(core)));
+        }
+        in_flight.extend(placed.iter().map(|d| d.call));
+        placed.len()
+    };
+    // Two seconds of ticks with every call still ringing: two calls, never more.
+    for i in 0..10 {
+        tick(&mut core, t0 + ms(200 * i), &mut in_flight);
+        most = most.max(in_flight.len());
+    }
+    assert_eq!(most, 2, "calls in flight at most: {in_flight:?}");
+    // One ends (busy): its line is free, and exactly one more call takes it.
+    let t1 = t0 + ms(2000);
+    let done = in_flight.remove(0);
+    core.handle(
+        t1,
+        Input::CallEnded {
+            call: done,
+            outcome: "busy".into(),
+            sip_status: Some(486),
+        },
+    );
+    drain(&mut core);
+    let mut placed = 0;
+    for i in 1..=10 {
+        placed += tick(&mut core, t1 + ms(200 * i), &mut in_flight);
+        assert!(in_flight.len() <= 2, "{in_flight:?}");
+    }
+    assert_eq!(placed, 1);
+    assert_eq!(in_flight.len(), 2);
 }
 
 #[test]
