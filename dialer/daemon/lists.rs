@@ -533,3 +533,137 @@ impl Lists {
         self.campaigns.remove(campaign);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::*;
+
+    fn campaign() -> Arc<Campaign> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/warm_followup.toml");
+        Arc::new(crate::campaign::load(&path).expect("example campaign loads"))
+    }
+
+    fn mark(hash: u64) -> Mark {
+        Mark {
+            len: 10,
+            modified: None,
+            settings: String::new(),
+            hash,
+        }
+    }
+
+    fn rejected(line: u64, reason: &str) -> Rejected {
+        Rejected {
+            line,
+            reason: reason.into(),
+        }
+    }
+
+    fn imported(c: &Campaign, hash: u64, imported: u64, rejected: Vec<Rejected>) -> Loaded {
+        let l = &c.lists[0];
+        Loaded {
+            campaign: c.name.clone(),
+            lists: vec![(
+                l.name.clone(),
+                l.file.clone(),
+                FileResult::Imported {
+                    mark: mark(hash),
+                    imported,
+                    duplicates: 0,
+                    rejected,
+                },
+            )],
+            check: Ok(LeadCheck {
+                at: "2026-01-01T00:00:00Z".into(),
+                total: 0,
+                dialable: 0,
+                reasons: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_reload_during_an_import_runs_it_again_afterwards() {
+        let c = campaign();
+        let mut lists = Lists::default();
+        assert_eq!(lists.begin(&c), Some(HashMap::new()));
+        assert!(lists.status(&c.name).loading);
+        // A reload while it runs: no second import now, one with the new settings after.
+        assert_eq!(lists.begin(&c), None);
+        let again = lists.finish(imported(&c, 1, 3, vec![]), Instant::now());
+        assert!(again.is_some_and(|a| Arc::ptr_eq(&a, &c)));
+        // The next import gets the file's mark, so an unchanged file is not read again.
+        let marks = lists.begin(&c).expect("no import runs");
+        assert_eq!(marks.get(&c.lists[0].name), Some(&mark(1)));
+        assert!(
+            lists
+                .finish(imported(&c, 2, 1, vec![]), Instant::now())
+                .is_none()
+        );
+        let s = lists.status(&c.name);
+        assert_eq!((s.loads, s.loading, s.lists[0].imported), (2, false, 4));
+    }
+
+    #[test]
+    fn a_rejected_row_is_counted_once_across_reads() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let c = campaign();
+        let mut lists = Lists::default();
+        metrics::with_local_recorder(&recorder, || {
+            lists.begin(&c);
+            lists.finish(
+                imported(&c, 1, 2, vec![rejected(4, "empty phone")]),
+                Instant::now(),
+            );
+            // The file grew: line 4 is rejected again (not counted again), line 9 is new.
+            lists.begin(&c);
+            lists.finish(
+                imported(
+                    &c,
+                    2,
+                    1,
+                    vec![rejected(4, "empty phone"), rejected(9, "empty phone")],
+                ),
+                Instant::now(),
+            );
+        });
+        let text = handle.render();
+        let series = format!(
+            "dialer_list_rows_rejected_total{{campaign=\"{}\",list=\"{}\"}} ",
+            c.name, c.lists[0].name
+        );
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .unwrap_or_else(|| panic!("no {series} in {text}"));
+        assert_eq!(value.trim(), "2");
+        let s = lists.status(&c.name);
+        assert_eq!(s.lists[0].rejected, 2);
+        assert_eq!(
+            s.lists[0].rejected_rows,
+            vec![rejected(4, "empty phone"), rejected(9, "empty phone")]
+        );
+    }
+
+    #[test]
+    fn a_claim_that_finds_leads_clears_a_check_that_found_none() {
+        let c = campaign();
+        let mut lists = Lists::default();
+        lists.begin(&c);
+        lists.finish(imported(&c, 1, 0, vec![]), Instant::now());
+        assert_eq!(
+            lists.status(&c.name).check.map(|k| k.dialable),
+            Some(0),
+            "an empty store has no dialable lead"
+        );
+        let t = Instant::now();
+        // Checked just now: a claim finding nothing does not check again within the minute.
+        assert!(!lists.begin_check(&c.name, t));
+        assert!(lists.begin_check(&c.name, t + RECHECK_EVERY));
+        lists.claimed(&c.name);
+        assert_eq!(lists.status(&c.name).check, None);
+    }
+}
