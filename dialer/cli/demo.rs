@@ -161,6 +161,9 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 
     let options = Options {
         login_all_agents: true,
+        // The example campaigns' lists are real-looking leads in real zones: the demo dials
+        // only the fictional leads it seeds.
+        import_lists: false,
         drain_deadline: Duration::from_secs(5),
         ..Options::default()
     };

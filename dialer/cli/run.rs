@@ -2,7 +2,8 @@
 //!
 //! SIGHUP (`systemctl reload`) re-reads `dialer.toml` and the campaign files: valid files apply
 //! to new dials; a campaign file with problems keeps its running version, and each problem is
-//! logged with file and key; a broken `dialer.toml` keeps everything as it runs.
+//! logged with file and key; a broken `dialer.toml` keeps everything as it runs. At start and on
+//! each reload the campaigns' list files are imported (new rows only; see `daemon::lists`).
 //! SIGTERM or Ctrl-C stops new dials, lets live calls finish up to `--drain`, flushes the store
 //! and exits 0. Under systemd it sends READY, RELOADING, STOPPING and watchdog pings.
 //!

@@ -495,6 +495,17 @@ fn campaign_json(c: &CampaignStatus) -> Value {
         "abandon_rate": c.abandon_rate,
         "abandon_cap": c.abandon_cap,
         "last_decision": c.last_decision,
+        "lists": c.leads.lists.iter().map(|l| json!({
+            "list": l.list,
+            "file": l.file.display().to_string(),
+            "imported": l.imported,
+            "rejected": l.rejected,
+            "rejected_rows": l.rejected_rows,
+            "error": l.error,
+        })).collect::<Vec<_>>(),
+        "lists_loading": c.leads.loading,
+        "lists_loads": c.leads.loads,
+        "leads": c.leads.check,
     })
 }
 

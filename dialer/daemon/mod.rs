@@ -4,6 +4,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod lists;
 pub mod logging;
 pub mod notify;
 pub mod run;

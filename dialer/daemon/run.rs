@@ -5,9 +5,13 @@
 //! out: claims and releases on the store, dials through the SIP layer, media legs (prompts, AMD,
 //! bridges, recordings), agent legs, and records for the store writer. Per call there is one
 //! small task that owns the SIP call handle and forwards its events; per media leg one that
-//! forwards the leg's events. Nothing holds a lock across an await.
+//! forwards the leg's events. Nothing holds a lock across an await, and the loop awaits no store
+//! work: claims, releases, rechecks, a reload's campaign rows and abandon-window counts, and the
+//! import of list files ([`super::lists`]) run in tasks that report back as events, so a slow
+//! store never delays a live call (only the store writer's bounded queue, when full, holds the
+//! loop back: see [`super::writer`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +24,7 @@ use tokio::task::JoinHandle;
 use super::clock::WallClock;
 use super::config::DaemonConfig;
 use super::control::{Control, Envelope, Reply, Request};
+use super::lists::{self, Lists};
 use super::notify::Heartbeat;
 use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, Writer};
@@ -60,6 +65,8 @@ pub struct Options {
     pub wrap_limit: Option<Duration>,
     /// Log agents in at start (the demo; the API does it otherwise).
     pub login_all_agents: bool,
+    /// Import the campaigns' list files at start and on reload (the demo seeds its own leads).
+    pub import_lists: bool,
 }
 
 impl Default for Options {
@@ -75,6 +82,7 @@ impl Default for Options {
             lease: Duration::from_secs(300),
             wrap_limit: Some(Duration::from_secs(300)),
             login_all_agents: false,
+            import_lists: true,
         }
     }
 }
@@ -153,11 +161,14 @@ impl Daemon {
             options.wrap_limit,
         );
         let mut schedulers = HashMap::new();
+        let mut running = Vec::new();
         for c in campaigns {
             let (ids, history) = register(&store, &c, &clock).await?;
+            let c = Arc::new(c);
             let scheduler = Scheduler::new(c.clone(), &ids, options.owner.clone(), options.lease);
-            schedulers.insert(c.name.clone(), Arc::new(tokio::sync::Mutex::new(scheduler)));
-            board.upsert_campaign(Arc::new(c), ids.id, history);
+            schedulers.insert(c.name.clone(), scheduler);
+            board.upsert_campaign(c.clone(), ids.id, history);
+            running.push(c);
         }
         if options.login_all_agents {
             for a in &config.agents {
@@ -178,7 +189,7 @@ impl Daemon {
             .map(|a| (a.id.clone(), a.sip_uri.clone()))
             .collect();
         let sip_addr = sip.local_addr();
-        let shell = Shell {
+        let mut shell = Shell {
             board,
             store,
             sip,
@@ -190,6 +201,9 @@ impl Daemon {
             agent_uris: agents,
             agent_legs: HashMap::new(),
             schedulers,
+            lists: Lists::default(),
+            reloading: false,
+            reloads: VecDeque::new(),
             rows: HashMap::new(),
             prompts: HashMap::new(),
             recordings: config.media.recordings_dir.clone(),
@@ -197,6 +211,11 @@ impl Daemon {
             heartbeat: heartbeat.clone(),
             observer: super::telemetry::Observer::new(),
         };
+        if shell.options.import_lists {
+            for c in running {
+                shell.load_lists(c);
+            }
+        }
         let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
         Ok(Daemon {
             control: Control::new(control_tx),
@@ -239,12 +258,11 @@ impl Daemon {
     }
 }
 
+/// A campaign's store ids and abandon-window counts, or why the store could not give them.
+type Registered = Result<(CampaignIds, WindowCounts), StartError>;
+
 /// Make sure the store has the campaign and its lists; read its abandon window's history.
-async fn register(
-    store: &Store,
-    c: &Campaign,
-    clock: &WallClock,
-) -> Result<(CampaignIds, WindowCounts), StartError> {
+async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered {
     let now = Instant::now();
     let now_ms = clock.ms(now);
     let ids = crate::leads::upsert_campaign(store, c, now_ms).await?;
@@ -313,8 +331,22 @@ enum Event {
         campaign: String,
         leads: Vec<Lead>,
     },
+    /// A claim brought no lead (`empty`: the store had none to give, not an error).
     ClaimDone {
         campaign: String,
+        empty: bool,
+    },
+    /// A reload's store work is done: each campaign with its store rows, or why not.
+    Reloaded {
+        results: Vec<(Campaign, Registered)>,
+        done: oneshot::Sender<()>,
+    },
+    /// A campaign's list files were imported and its leads judged.
+    ListsLoaded(Box<lists::Loaded>),
+    /// A campaign's leads were judged (a claim found none).
+    LeadsChecked {
+        campaign: String,
+        check: Result<lists::LeadCheck, String>,
     },
     Rechecked {
         lead_id: i64,
@@ -345,7 +377,12 @@ struct Shell {
     calls: HashMap<CallKey, CallIo>,
     agent_uris: HashMap<String, String>,
     agent_legs: HashMap<String, AgentLeg>,
-    schedulers: HashMap<String, Arc<tokio::sync::Mutex<Scheduler>>>,
+    /// Each campaign's scheduler; a claim task takes a copy (no lock, no wait on a claim).
+    schedulers: HashMap<String, Scheduler>,
+    lists: Lists,
+    /// A reload's store work runs; later reloads wait in `reloads`.
+    reloading: bool,
+    reloads: VecDeque<(Vec<Campaign>, oneshot::Sender<()>)>,
     /// The store row of a dial, which its INVITE waits for.
     rows: HashMap<CallKey, oneshot::Receiver<Result<i64, String>>>,
     prompts: HashMap<PathBuf, Pcm>,
@@ -382,10 +419,7 @@ impl Shell {
                     let answer = self.on_request(request);
                     let _ = reply.send(answer);
                 }
-                Some((campaigns, done)) = reload.recv() => {
-                    self.reload(campaigns).await;
-                    let _ = done.send(());
-                }
+                Some((campaigns, done)) = reload.recv() => self.reload(campaigns, done),
                 changed = stop.changed(), if draining_until.is_none() => {
                     if changed.is_err() || *stop.borrow() {
                         tracing::info!(calls = self.board.live_calls(), "stopping: no new dials, draining calls");
@@ -433,26 +467,49 @@ impl Shell {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    async fn reload(&mut self, campaigns: Vec<Campaign>) {
+    /// Start a reload: the store work (campaign rows, abandon-window counts) runs in a task and
+    /// comes back as [`Event::Reloaded`]; one reload at a time, in order.
+    fn reload(&mut self, campaigns: Vec<Campaign>, done: oneshot::Sender<()>) {
+        if self.reloading {
+            self.reloads.push_back((campaigns, done));
+            return;
+        }
+        self.reloading = true;
+        let store = self.store.clone();
+        let clock = self.clock;
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let mut results = Vec::with_capacity(campaigns.len());
+            for c in campaigns {
+                let r = register(&store, &c, &clock).await;
+                results.push((c, r));
+            }
+            let _ = events.send(Event::Reloaded { results, done });
+        });
+    }
+
+    /// Apply a reload whose store work is done (nothing here waits), then start the next one.
+    fn reloaded(&mut self, results: Vec<(Campaign, Registered)>, done: oneshot::Sender<()>) {
         let names: std::collections::HashSet<String> =
-            campaigns.iter().map(|c| c.name.clone()).collect();
-        for c in campaigns {
-            match register(&self.store, &c, &self.clock).await {
+            results.iter().map(|(c, _)| c.name.clone()).collect();
+        for (c, r) in results {
+            match r {
                 Ok((ids, history)) => {
-                    match self.schedulers.get(&c.name) {
-                        Some(s) => s.lock().await.set_campaign(c.clone()),
-                        None => {
-                            let s = Scheduler::new(
-                                c.clone(),
-                                &ids,
-                                self.options.owner.clone(),
-                                self.options.lease,
-                            );
-                            self.schedulers
-                                .insert(c.name.clone(), Arc::new(tokio::sync::Mutex::new(s)));
-                        }
+                    let c = Arc::new(c);
+                    // Claims under way keep the settings they started with.
+                    self.schedulers.insert(
+                        c.name.clone(),
+                        Scheduler::new(
+                            c.clone(),
+                            &ids,
+                            self.options.owner.clone(),
+                            self.options.lease,
+                        ),
+                    );
+                    self.board.upsert_campaign(c.clone(), ids.id, history);
+                    if self.options.import_lists {
+                        self.load_lists(c);
                     }
-                    self.board.upsert_campaign(Arc::new(c), ids.id, history);
                 }
                 Err(err) => {
                     tracing::error!(campaign = %c.name, %err, "reload: campaign kept as it was")
@@ -464,8 +521,49 @@ impl Shell {
                 tracing::info!(campaign = %gone, "reload: campaign removed, no new dials");
                 self.board.remove_campaign(&gone);
                 self.schedulers.remove(&gone);
+                self.lists.remove(&gone);
             }
         }
+        let _ = done.send(());
+        self.reloading = false;
+        if let Some((campaigns, done)) = self.reloads.pop_front() {
+            self.reload(campaigns, done);
+        }
+    }
+
+    /// Import a campaign's list files in a task (one at a time per campaign; a reload during
+    /// an import has it run again when it ends).
+    fn load_lists(&mut self, c: Arc<Campaign>) {
+        let Some(marks) = self.lists.begin(&c) else {
+            return;
+        };
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let now = self.clock.timestamp(Instant::now());
+        tokio::spawn(async move {
+            let loaded = lists::load(&store, &c, &marks, now).await;
+            let _ = events.send(Event::ListsLoaded(Box::new(loaded)));
+        });
+    }
+
+    /// Judge a campaign's leads in a task (its claim found none), at most every minute.
+    fn check_leads(&mut self, campaign: &str) {
+        let Some(c) = self.board.campaign(campaign) else {
+            return;
+        };
+        if !self.lists.begin_check(campaign, Instant::now()) {
+            return;
+        }
+        let store = self.store.clone();
+        let events = self.events.clone();
+        let now = self.clock.timestamp(Instant::now());
+        tokio::spawn(async move {
+            let check = lists::check(&store, &c, now).await;
+            let _ = events.send(Event::LeadsChecked {
+                campaign: c.name.clone(),
+                check,
+            });
+        });
     }
 
     fn on_request(&mut self, r: Request) -> Result<Reply, super::switchboard::SwitchboardError> {
@@ -491,7 +589,15 @@ impl Shell {
                 .map(|_| Reply::Done)?,
             Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
             Request::Agents => Reply::Agents(b.agent_views(now)),
-            Request::Campaigns => Reply::Campaigns(b.campaign_status()),
+            Request::Campaigns => Reply::Campaigns(
+                b.campaign_status()
+                    .into_iter()
+                    .map(|mut c| {
+                        c.leads = self.lists.status(&c.name);
+                        c
+                    })
+                    .collect(),
+            ),
             Request::Campaign { name, control } => {
                 b.control(&name, control).map(|_| Reply::Done)?
             }
@@ -625,9 +731,22 @@ impl Shell {
                 }
             }
             Event::Leads { campaign, leads } => {
+                self.lists.claimed(&campaign);
                 self.board.handle(now, Input::Leads { campaign, leads })
             }
-            Event::ClaimDone { campaign } => self.board.handle(now, Input::ClaimDone { campaign }),
+            Event::ClaimDone { campaign, empty } => {
+                if empty {
+                    self.check_leads(&campaign);
+                }
+                self.board.handle(now, Input::ClaimDone { campaign })
+            }
+            Event::Reloaded { results, done } => self.reloaded(results, done),
+            Event::ListsLoaded(loaded) => {
+                if let Some(c) = self.lists.finish(*loaded, now) {
+                    self.load_lists(c);
+                }
+            }
+            Event::LeadsChecked { campaign, check } => self.lists.finish_check(&campaign, check),
             Event::Rechecked { lead_id, refusal } => {
                 if let Some(r) = &refusal {
                     tracing::info!(lead_id, refusal = %r, "previewed lead no longer dialable");
@@ -754,12 +873,15 @@ impl Shell {
         let store = self.store.clone();
         let events = self.events.clone();
         let at = self.clock.timestamp(Instant::now());
-        let Some(scheduler) = self.schedulers.get(&campaign).cloned() else {
-            let _ = events.send(Event::ClaimDone { campaign });
+        let Some(mut scheduler) = self.schedulers.get(&campaign).cloned() else {
+            let _ = events.send(Event::ClaimDone {
+                campaign,
+                empty: false,
+            });
             return;
         };
         tokio::spawn(async move {
-            let claimed = scheduler.lock().await.claim(&store, at, n).await;
+            let claimed = scheduler.claim(&store, at, n).await;
             match claimed {
                 Ok(rows) if !rows.is_empty() => {
                     let leads = rows
@@ -775,11 +897,17 @@ impl Shell {
                     let _ = events.send(Event::Leads { campaign, leads });
                 }
                 Ok(_) => {
-                    let _ = events.send(Event::ClaimDone { campaign });
+                    let _ = events.send(Event::ClaimDone {
+                        campaign,
+                        empty: true,
+                    });
                 }
                 Err(err) => {
                     tracing::error!(%err, %campaign, "claiming leads failed");
-                    let _ = events.send(Event::ClaimDone { campaign });
+                    let _ = events.send(Event::ClaimDone {
+                        campaign,
+                        empty: false,
+                    });
                 }
             }
         });
@@ -791,7 +919,7 @@ impl Shell {
         let store = self.store.clone();
         let events = self.events.clone();
         let at = self.clock.timestamp(Instant::now());
-        let Some(scheduler) = self.schedulers.get(&campaign).cloned() else {
+        let Some(mut scheduler) = self.schedulers.get(&campaign).cloned() else {
             let _ = events.send(Event::Rechecked {
                 lead_id,
                 refusal: Some(format!("campaign {campaign} is gone")),
@@ -799,7 +927,7 @@ impl Shell {
             return;
         };
         tokio::spawn(async move {
-            let refusal = match scheduler.lock().await.recheck(&store, at, lead_id).await {
+            let refusal = match scheduler.recheck(&store, at, lead_id).await {
                 Ok(r) => r,
                 Err(err) => {
                     tracing::warn!(%err, lead_id, "cannot check a previewed lead again");

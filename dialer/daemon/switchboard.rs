@@ -294,6 +294,8 @@ pub struct CampaignStatus {
     pub abandon_rate: f64,
     pub abandon_cap: f64,
     pub last_decision: String,
+    /// Its lists and leads (the daemon's loop fills it in; empty here).
+    pub leads: super::lists::LeadsStatus,
 }
 
 /// A trunk's limits and use, shared by the campaigns on it.
@@ -1045,6 +1047,7 @@ impl Switchboard {
                     abandon_rate: rt.budget.rate(),
                     abandon_cap: rt.budget.cap(),
                     last_decision: rt.last_decision.clone(),
+                    leads: Default::default(),
                 }
             })
             .collect()

@@ -154,6 +154,23 @@ fn describe() {
         "Time to write one record to the store."
     );
     describe_counter!("dialer_store_write_errors_total", "Failed store writes.");
+    describe_counter!(
+        "dialer_list_rows_imported_total",
+        "Rows of a campaign's list files the daemon added to the store, per campaign and list."
+    );
+    describe_counter!(
+        "dialer_list_rows_rejected_total",
+        "Rows of a campaign's list files rejected (bad phone, zone, DNC, columns), per campaign \
+         and list; each row counted once, not again at each read of the file."
+    );
+    describe_gauge!(
+        "dialer_campaign_leads",
+        "The campaign's leads in the store at the last check (after an import, when a claim finds none)."
+    );
+    describe_gauge!(
+        "dialer_campaign_dialable_leads",
+        "Of them, those that may be dialed at the last check (0: the API's campaign status says why)."
+    );
 }
 
 /// Drop dials older than the window and set the trunk's calls per second.
@@ -521,6 +538,7 @@ mod tests {
             abandon_rate: 0.05,
             abandon_cap: 0.03,
             last_decision: String::new(),
+            leads: Default::default(),
         };
         let rosters = Rosters::from([(
             "cold".to_string(),

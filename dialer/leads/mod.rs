@@ -147,7 +147,7 @@ pub async fn sync_campaign(
 }
 
 /// Resolves stored zone names once.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Zones(HashMap<String, Option<TimeZone>>);
 
 impl Zones {

@@ -8,6 +8,7 @@
 //! known instant (retry delay, rolling limits, UK rules) gets that instant stored as its due
 //! time, so later scans skip it; one found on a DNC list is closed as `dnc`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,10 +18,11 @@ use crate::campaign::Campaign;
 use crate::compliance::{self, Refusal};
 use crate::store::{CampaignIds, ClaimDecision, ClaimRequest, LeadRow, Store};
 
-/// Hands out a campaign's leads.
-#[derive(Debug)]
+/// Hands out a campaign's leads. Cheap to clone: the daemon gives each claim task its own
+/// copy (the settings of that moment), so no lock is held while the store answers.
+#[derive(Debug, Clone)]
 pub struct Scheduler {
-    campaign: Campaign,
+    campaign: Arc<Campaign>,
     campaign_id: i64,
     owner: String,
     lease: Duration,
@@ -30,13 +32,13 @@ pub struct Scheduler {
 impl Scheduler {
     /// `owner` names this dialer process in leases; `lease` is how long a claim holds.
     pub fn new(
-        campaign: Campaign,
+        campaign: impl Into<Arc<Campaign>>,
         ids: &CampaignIds,
         owner: impl Into<String>,
         lease: Duration,
     ) -> Self {
         Scheduler {
-            campaign,
+            campaign: campaign.into(),
             campaign_id: ids.id,
             owner: owner.into(),
             lease,
@@ -49,8 +51,8 @@ impl Scheduler {
     }
 
     /// Replace the campaign (after a reload); the store ids stay.
-    pub fn set_campaign(&mut self, c: Campaign) {
-        self.campaign = c;
+    pub fn set_campaign(&mut self, c: impl Into<Arc<Campaign>>) {
+        self.campaign = c.into();
     }
 
     /// Claim up to `n` leads that may be dialed at `at`.
