@@ -26,6 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Map, Value, json};
+use sha2::Digest as _;
+use subtle::ConstantTimeEq as _;
 
 use super::config::{DaemonConfig, SecretError};
 use super::control::{Control, ControlError, Reply, Request};
@@ -94,11 +96,28 @@ pub enum Principal {
     Agent(AgentId),
 }
 
-/// The API tokens: the supervisor's and each agent's.
+/// The API tokens: the supervisor's and each agent's, kept as SHA-256 digests (never the
+/// secret itself, so no `Debug` print or memory dump shows one).
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
-    supervisor: Option<String>,
-    agents: Vec<(String, AgentId)>,
+    supervisor: Option<TokenDigest>,
+    agents: Vec<(TokenDigest, AgentId)>,
+}
+
+/// A token's SHA-256.
+#[derive(Debug, Clone, Copy)]
+struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    fn of(token: &str) -> TokenDigest {
+        TokenDigest(sha2::Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Constant time whatever the tokens: both sides are 32 bytes, compared without an early
+    /// exit, so neither a token's length nor its first wrong byte shows in the time taken.
+    fn matches(&self, other: &TokenDigest) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
 }
 
 /// Tokens that cannot be told apart.
@@ -116,12 +135,14 @@ impl Tokens {
         supervisor: Option<String>,
         agents: impl IntoIterator<Item = (AgentId, String)>,
     ) -> Result<Self, TokenError> {
-        let mut list: Vec<(String, AgentId)> = Vec::new();
+        let supervisor = supervisor.as_deref().map(TokenDigest::of);
+        let mut list: Vec<(TokenDigest, AgentId)> = Vec::new();
         for (agent, token) in agents {
-            if supervisor.as_deref().is_some_and(|s| eq(s, &token)) {
+            let token = TokenDigest::of(&token);
+            if supervisor.is_some_and(|s| s.matches(&token)) {
                 return Err(TokenError::Supervisor(agent));
             }
-            if let Some((_, other)) = list.iter().find(|(t, _)| eq(t, &token)) {
+            if let Some((_, other)) = list.iter().find(|(t, _)| t.matches(&token)) {
                 return Err(TokenError::Shared(other.clone(), agent));
             }
             list.push((token, agent));
@@ -156,20 +177,15 @@ impl Tokens {
 
     /// Whose token this is.
     pub fn identify(&self, token: &str) -> Option<Principal> {
-        if self.supervisor.as_deref().is_some_and(|s| eq(s, token)) {
+        let token = TokenDigest::of(token);
+        if self.supervisor.is_some_and(|s| s.matches(&token)) {
             return Some(Principal::Supervisor);
         }
         self.agents
             .iter()
-            .find(|(t, _)| eq(t, token))
+            .find(|(t, _)| t.matches(&token))
             .map(|(_, a)| Principal::Agent(a.clone()))
     }
-}
-
-/// Compare without an early exit on the first differing byte.
-fn eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 // ---- errors ----

@@ -74,6 +74,15 @@ fn describe() {
         "Final SIP responses to our INVITEs per trunk and status code (code 0: none, timeout)."
     );
     describe_counter!(
+        "dialer_sip_rejected_requests_total",
+        "SIP requests refused or dropped, by method (extension methods: other) and reason \
+         (unknown_source, wrong_source, rate_limited, overloaded, incoming_call)."
+    );
+    describe_counter!(
+        "dialer_sip_malformed_total",
+        "Datagrams that are not SIP messages, dropped."
+    );
+    describe_counter!(
         "dialer_amd_results_total",
         "AMD decisions by result (human, machine, notsure)."
     );

@@ -245,6 +245,17 @@ impl Call {
         self.spec.dest.ip()
     }
 
+    /// May a request of this call come from `from`? Only from the address and port we sent the
+    /// INVITE to (the trunk), or the dialog's next hop or remote target (RFC 3261 §12: where
+    /// our own in-dialog requests go, so where theirs come from). The IP alone is not enough:
+    /// anyone on the trunk's host, or spoofing its address on another port, could end a call.
+    pub(crate) fn accepts_from(&self, from: SocketAddr) -> bool {
+        from == self.spec.dest
+            || self.dialog.as_ref().is_some_and(|d| {
+                from == d.next_hop(self.spec.dest) || d.remote_target.socket_addr() == Some(from)
+            })
+    }
+
     pub(crate) fn poll_event(&mut self) -> Option<CallEvent> {
         self.events.pop_front()
     }
@@ -688,6 +699,12 @@ impl Call {
         let Some(d) = self.dialog.as_mut().filter(|d| d.matches(&r)) else {
             return reply(ctx, 481);
         };
+        if r.method == Method::Cancel {
+            // A CANCEL carries the CSeq of the request it cancels and is not part of the
+            // dialog's sequence (RFC 3261 §9.1, §12.2.2). We answer re-INVITEs at once, so there
+            // is never one left to cancel: 481 (§9.2), and the remote CSeq stays as it was.
+            return reply(ctx, 481);
+        }
         let seq = r.cseq().map(|c| c.seq).unwrap_or(0);
         if !d.accept_remote_seq(seq) {
             return reply(ctx, 500);
@@ -711,9 +728,6 @@ impl Call {
     /// re-INVITE: hold/unhold (only the direction or a 0.0.0.0 address changed) is accepted
     /// with our offer's direction mirrored; any other change is refused with 488.
     fn on_reinvite(&mut self, now: Instant, tx: TxId, r: &Request, ctx: &mut Ctx<'_>) {
-        if let (Some(d), Some(remote_target)) = (self.dialog.as_mut(), r.contact().ok().flatten()) {
-            d.remote_target = remote_target.uri; // target refresh (RFC 3261 §12.2.2)
-        }
         let held = match (&self.remote_sdp, &self.spec.offer, self.state) {
             (Some(prev), Some(_), State::Confirmed) if !r.body.is_empty() => {
                 hold_change(prev, &r.body)
@@ -724,6 +738,11 @@ impl Call {
             ctx.txl.respond(now, tx, r.response(488, None));
             return;
         };
+        // Target refresh (RFC 3261 §12.2.2), only for a re-INVITE we accept: a refused
+        // request changes nothing.
+        if let (Some(d), Some(remote_target)) = (self.dialog.as_mut(), r.contact().ok().flatten()) {
+            d.remote_target = remote_target.uri;
+        }
         self.sdp_version += 1;
         let body = mirror_direction(ours, &r.body, self.sdp_version);
         let mut ok = r.response(200, None);

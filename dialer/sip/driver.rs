@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::call::{CallEvent, CallId, CallReport, CallSpec, Credentials};
 use super::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
+use super::guard;
 use super::message::{Transport, Uri, stream_frame_len};
 use super::transaction::{Timers, TxStats};
 
@@ -424,9 +425,31 @@ async fn run(
                         calls.remove(&id); // frees the trunk channel
                     }
                 }
-                EndpointEvent::Rejected { from, method } => {
-                    tracing::warn!(%from, %method, "SIP request from an unknown source refused (403)");
-                    metrics::counter!("dialer_sip_rejected_requests_total").increment(1);
+                EndpointEvent::Rejected {
+                    from,
+                    method,
+                    reason,
+                    answered,
+                    log,
+                } => {
+                    metrics::counter!(
+                        "dialer_sip_rejected_requests_total",
+                        "method" => guard::method_label(&method),
+                        "reason" => reason.as_str()
+                    )
+                    .increment(1);
+                    if let Some(held_back) = log {
+                        let answer =
+                            answered.map_or("dropped".to_owned(), |s| format!("answered {s}"));
+                        tracing::warn!(
+                            %from,
+                            method = guard::method_label(&method),
+                            %reason,
+                            held_back,
+                            "SIP request refused ({answer}); at most one line per source every 10 s, \
+                             dialer_sip_rejected_requests_total counts them all"
+                        );
+                    }
                 }
                 EndpointEvent::Malformed { from, error } => {
                     tracing::debug!(%from, %error, "malformed SIP datagram dropped");

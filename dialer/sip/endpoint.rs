@@ -5,19 +5,31 @@
 //! [`Endpoint::poll_event`], [`Endpoint::poll_timeout`]. After any input, drain transmits and
 //! events, then sleep until `poll_timeout` (an early wake-up is harmless).
 //!
-//! Security: a request is served only when it comes from an allowed IP (configured trunks and
-//! agents, plus the next hop of a live call). Any other INVITE gets a stateless 403 and an
-//! [`EndpointEvent::Rejected`], and is never routed; other requests from elsewhere are dropped.
-//! Both are counted, as are malformed datagrams, which are dropped.
+//! Security and load, for each request that arrives:
+//! - One with the Call-ID of a live call is served (through a server transaction) only when it
+//!   comes from that call's trunk address and port, or from its dialog's remote target or next
+//!   hop (address and port). From anywhere else it touches nothing (no CSeq, no transaction):
+//!   it gets a stateless 403 (none for ACK) and is counted. These are never rate limited.
+//! - Any other request holds no state: from an address that is not allowed (trunks, agents,
+//!   next hops of live calls) an INVITE gets a stateless 403 and the rest are dropped; from an
+//!   allowed one it is answered statelessly (OPTIONS 200, INVITE 403, others 481). Every such
+//!   answer passes the per-source and overall rate limits ([`Admission`]); over them,
+//!   the request is dropped. So a request draws at most one response, and a flood cannot fill
+//!   the server-transaction table that live calls' requests use.
+//! - Every refused or dropped request is an [`EndpointEvent::Rejected`] (method and reason);
+//!   at most one per source per 10 s asks for a log line. Malformed datagrams are dropped and
+//!   counted.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::call::{Call, CallEvent, CallId, CallSpec, Ctx};
+use super::guard::{Admission, LogThrottle, RejectReason, RequestLimits, Verdict};
 use super::message::{HasHeaders, Message, Method, ParseError, Request, Transport};
 use super::timer::TimerHeap;
 use super::transaction::{Timers, TransactionLayer, Transmit, TxEvent, TxId};
@@ -31,8 +43,12 @@ pub struct EndpointConfig {
     pub user_agent: String,
     /// Sources whose requests we serve (trunks and agents).
     pub allowed: Vec<IpAddr>,
-    /// Cap on live server transactions.
+    /// Cap on live server transactions (only requests of live calls hold one).
     pub max_server_transactions: usize,
+    /// Rate limits for requests outside live calls.
+    pub limits: RequestLimits,
+    /// At most one log line per source this often.
+    pub log_every: Duration,
 }
 
 impl EndpointConfig {
@@ -43,6 +59,8 @@ impl EndpointConfig {
             user_agent: concat!("dialer/", env!("CARGO_PKG_VERSION")).to_owned(),
             allowed: Vec::new(),
             max_server_transactions: 4096,
+            limits: RequestLimits::default(),
+            log_every: Duration::from_secs(10),
         }
     }
 }
@@ -54,10 +72,16 @@ pub enum EndpointEvent {
         id: CallId,
         event: CallEvent,
     },
-    /// An INVITE from a source that is not allowed: answered 403, not routed.
+    /// A request refused or dropped (never routed, no state kept).
     Rejected {
         from: SocketAddr,
         method: Method,
+        reason: RejectReason,
+        /// The stateless answer sent (403), or `None` when dropped.
+        answered: Option<u16>,
+        /// `Some(held_back)` when this one is worth a log line: the first from its source in
+        /// `log_every`, with how many were not logged since the previous line.
+        log: Option<u64>,
     },
     /// Bytes that are not a SIP message: dropped.
     Malformed {
@@ -71,13 +95,43 @@ pub enum EndpointEvent {
 pub struct EndpointStats {
     pub datagrams: u64,
     pub malformed: u64,
-    /// INVITEs from unknown sources answered 403.
-    pub rejected_invites: u64,
-    /// Other requests from unknown sources, dropped.
-    pub dropped_requests: u64,
+    /// Requests from sources that are not allowed (INVITEs answered 403, others dropped).
+    pub unknown_source: u64,
+    /// Requests with a live call's Call-ID from elsewhere than that call's peer.
+    pub wrong_source: u64,
+    /// Requests outside any call dropped over their source's rate.
+    pub rate_limited: u64,
+    /// Requests dropped over the overall rate or for want of room.
+    pub overloaded: u64,
+    /// INVITEs outside any call from allowed sources (answered 403).
+    pub incoming_calls: u64,
+    /// Of those refused, the ones dropped with no answer (the others got a stateless 403).
+    pub dropped: u64,
     pub stray_responses: u64,
-    /// Requests from allowed sources outside any call (answered 403/481/200).
+    /// Requests from allowed sources outside any call answered (403/481/200).
     pub out_of_dialog: u64,
+}
+
+impl EndpointStats {
+    /// Every request refused or dropped.
+    pub fn rejected(&self) -> u64 {
+        self.unknown_source
+            + self.wrong_source
+            + self.rate_limited
+            + self.overloaded
+            + self.incoming_calls
+    }
+
+    fn count(&mut self, reason: RejectReason) {
+        let n = match reason {
+            RejectReason::UnknownSource => &mut self.unknown_source,
+            RejectReason::WrongSource => &mut self.wrong_source,
+            RejectReason::RateLimited => &mut self.rate_limited,
+            RejectReason::Overloaded => &mut self.overloaded,
+            RejectReason::IncomingCall => &mut self.incoming_calls,
+        };
+        *n += 1;
+    }
 }
 
 /// One SIP endpoint (one local address).
@@ -92,6 +146,8 @@ pub struct Endpoint {
     /// Next hops of live calls, counted (their requests are served too).
     live_hops: HashMap<IpAddr, usize>,
     heap: TimerHeap<CallId>,
+    admission: Admission,
+    log_throttle: LogThrottle,
     rng: ChaCha8Rng,
     next_call: u64,
     events: VecDeque<EndpointEvent>,
@@ -121,6 +177,8 @@ impl Endpoint {
             owner: HashMap::new(),
             live_hops: HashMap::new(),
             heap: TimerHeap::default(),
+            admission: Admission::new(cfg.limits),
+            log_throttle: LogThrottle::new(cfg.log_every, cfg.limits.max_sources),
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_call: 0,
             events: VecDeque::new(),
@@ -202,26 +260,134 @@ impl Endpoint {
                 return;
             }
         };
-        if let Message::Request(r) = &msg
-            && !self.is_allowed(from.ip())
-        {
-            match r.method {
-                Method::Invite => {
-                    self.stats.rejected_invites += 1;
-                    let resp = r.response(403, Some("unknown"));
-                    self.txl.send_stateless(from, transport, resp.to_bytes());
-                    self.events.push_back(EndpointEvent::Rejected {
-                        from,
-                        method: r.method.clone(),
-                    });
-                }
-                Method::Ack => {}
-                _ => self.stats.dropped_requests += 1,
+        match msg {
+            Message::Request(r) => self.on_datagram_request(now, from, transport, r),
+            response => {
+                self.txl.handle_message(now, from, transport, response);
+                self.process(now);
             }
+        }
+    }
+
+    /// Admit a request: to its live call's transaction when it comes from that call's peer,
+    /// else a stateless answer within the rate limits, else nothing (see the module docs).
+    fn on_datagram_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        r: Request,
+    ) {
+        let live = r
+            .call_id()
+            .ok()
+            .and_then(|c| self.by_call_id.get(c))
+            .and_then(|id| self.calls.get(id));
+        if let Some(call) = live {
+            if !call.accepts_from(from) {
+                // Forged or misrouted: answered at most once, and no state is touched.
+                let answer = self.may_answer(now, from, &r).then_some(403);
+                return self.reject(now, from, transport, &r, RejectReason::WrongSource, answer);
+            }
+            let overflow = self.txl.stats().server_overflow;
+            let method = r.method.clone();
+            self.txl
+                .handle_message(now, from, transport, Message::Request(r));
+            if self.txl.stats().server_overflow > overflow {
+                self.count_rejection(now, from, method, RejectReason::Overloaded, None);
+            }
+            self.process(now);
             return;
         }
-        self.txl.handle_message(now, from, transport, msg);
-        self.process(now);
+        if r.method == Method::Ack {
+            // The ACK of a stateless non-2xx answer: nothing to do, nothing to answer.
+            return;
+        }
+        if !self.is_allowed(from.ip()) {
+            let answer =
+                (r.method == Method::Invite && self.may_answer(now, from, &r)).then_some(403);
+            return self.reject(
+                now,
+                from,
+                transport,
+                &r,
+                RejectReason::UnknownSource,
+                answer,
+            );
+        }
+        match self.admission.check(now, from.ip()) {
+            Verdict::Admitted => {}
+            Verdict::SourceLimited => {
+                return self.reject(now, from, transport, &r, RejectReason::RateLimited, None);
+            }
+            Verdict::Overloaded => {
+                return self.reject(now, from, transport, &r, RejectReason::Overloaded, None);
+            }
+        }
+        self.stats.out_of_dialog += 1;
+        match r.method {
+            // We place calls; we do not take them (toll fraud starts with answering INVITEs).
+            Method::Invite => self.reject(
+                now,
+                from,
+                transport,
+                &r,
+                RejectReason::IncomingCall,
+                Some(403),
+            ),
+            Method::Options => {
+                let mut resp = r.response(200, Some(&stateless_tag(&r)));
+                resp.headers
+                    .push("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+                self.txl.send_stateless(from, transport, resp.to_bytes());
+            }
+            _ => {
+                let resp = r.response(481, Some(&stateless_tag(&r)));
+                self.txl.send_stateless(from, transport, resp.to_bytes());
+            }
+        }
+    }
+
+    /// Within the rate limits for a stateless answer to `r` from `from`? (ACKs get none.)
+    fn may_answer(&mut self, now: Instant, from: SocketAddr, r: &Request) -> bool {
+        r.method != Method::Ack && self.admission.check(now, from.ip()) == Verdict::Admitted
+    }
+
+    /// Refuse `r`: send the stateless `answer` if any, count it, tell the driver.
+    fn reject(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        r: &Request,
+        reason: RejectReason,
+        answer: Option<u16>,
+    ) {
+        if let Some(status) = answer {
+            let resp = r.response(status, Some(&stateless_tag(r)));
+            self.txl.send_stateless(from, transport, resp.to_bytes());
+        }
+        self.count_rejection(now, from, r.method.clone(), reason, answer);
+    }
+
+    fn count_rejection(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        method: Method,
+        reason: RejectReason,
+        answered: Option<u16>,
+    ) {
+        self.stats.count(reason);
+        self.stats.dropped += u64::from(answered.is_none());
+        let log = self.log_throttle.line(now, from.ip());
+        self.events.push_back(EndpointEvent::Rejected {
+            from,
+            method,
+            reason,
+            answered,
+            log,
+        });
     }
 
     /// Fire what is due at `now`.
@@ -370,21 +536,24 @@ impl Endpoint {
             self.after(id);
             return;
         }
-        self.stats.out_of_dialog += 1;
-        let to_tag = format!("{:08x}", self.next_call);
-        let status = match request.method {
-            // We place calls; we do not take them (toll fraud starts with answering INVITEs).
-            Method::Invite => 403,
-            Method::Options => 200,
-            _ => 481,
-        };
-        let mut resp = request.response(status, Some(&to_tag));
-        if status == 200 {
-            resp.headers
-                .push("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
-        }
+        // A live call's request whose call has gone since it was admitted (never in practice:
+        // admission and routing happen in one turn).
+        let resp = request.response(481, None);
         self.txl.respond(now, tx, resp);
     }
+}
+
+/// The To tag of a stateless answer: the same for every copy of a request (RFC 3261 §8.2.7),
+/// from its Call-ID and top Via branch.
+fn stateless_tag(r: &Request) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.call_id().unwrap_or_default().hash(&mut h);
+    r.top_via()
+        .ok()
+        .and_then(|v| v.branch.clone())
+        .unwrap_or_default()
+        .hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod call;
 pub mod dialog;
 pub mod endpoint;
+pub mod guard;
 pub mod message;
 mod timer;
 pub mod transaction;

@@ -21,10 +21,12 @@ mod transaction;
 mod dialog;
 #[path = "../../dialer/sip/call.rs"]
 mod call;
+#[path = "../../dialer/sip/guard.rs"]
+mod guard;
 #[path = "../../dialer/sip/endpoint.rs"]
 mod endpoint;
 mod sip {
-    pub(crate) use super::{call, dialog, endpoint, message, transaction};
+    pub(crate) use super::{call, dialog, endpoint, guard, message, transaction};
 }
 
 use call::CallSpec;

@@ -36,6 +36,27 @@ fn tokens_identify_their_owner_and_must_be_distinct() {
 }
 
 #[test]
+fn tokens_are_kept_only_as_digests() {
+    let t = Tokens::new(
+        Some("super-secret".into()),
+        [("alice".to_string(), "alice-token".to_string())],
+    )
+    .unwrap();
+    let shown = format!("{t:?}");
+    assert!(
+        !shown.contains("super-secret") && !shown.contains("alice-token"),
+        "{shown}"
+    );
+    // A token of another length, or a prefix of one, is compared like any other.
+    assert_eq!(t.identify("super-secret-and-more"), None);
+    assert_eq!(t.identify("super"), None);
+    assert_eq!(
+        t.identify("alice-token"),
+        Some(Principal::Agent("alice".into()))
+    );
+}
+
+#[test]
 fn bodies_are_objects_with_known_fields() {
     assert!(object(body(""), &[]).unwrap().is_empty());
     assert!(object(body(" \n"), &["reason"]).unwrap().is_empty());

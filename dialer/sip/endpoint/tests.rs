@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::sip::call::{CallReport, Credentials, EndedBy, Outcome};
+use crate::sip::guard::RejectReason;
 use crate::sip::message::{Response, Uri};
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -26,8 +27,13 @@ struct World {
 
 impl World {
     fn new() -> World {
+        World::with(|_| {})
+    }
+
+    fn with(tune: impl FnOnce(&mut EndpointConfig)) -> World {
         let mut cfg = EndpointConfig::new("127.0.0.1:5070".parse().unwrap());
         cfg.allowed = vec![trunk().ip()];
+        tune(&mut cfg);
         World {
             ep: Endpoint::new(cfg, 7),
             now: Instant::now(),
@@ -406,12 +412,9 @@ fn strangers_get_403_and_no_state() {
     };
     assert_eq!((sent[0].0, r.status), (stranger, 403));
     let s = w.ep.stats();
-    assert_eq!(
-        (s.rejected_invites, s.dropped_requests, s.malformed),
-        (1, 1, 1)
-    );
+    assert_eq!((s.unknown_source, s.rejected(), s.malformed), (2, 2, 1));
     assert!(w.ep.is_idle());
-    // An INVITE from the trunk outside any call is refused too, statefully.
+    // An INVITE from the trunk outside any call is refused too, and holds no state either.
     w.deliver(
         trunk(),
         invite.replace("192.0.2.66", "127.0.0.1").as_bytes(),
@@ -420,6 +423,8 @@ fn strangers_get_403_and_no_state() {
         panic!()
     };
     assert_eq!(r.status, 403);
+    assert!(w.ep.is_idle());
+    assert_eq!(w.ep.stats().incoming_calls, 1);
     w.assert_idle_eventually();
 }
 
@@ -464,4 +469,254 @@ fn reinvite_hold_is_accepted_and_anything_else_refused() {
         panic!()
     };
     assert_eq!(no.status, 488);
+}
+
+/// A call answered by the trunk (Contact: the trunk's own address), and its INVITE.
+fn answered_call(mut w: World) -> (World, Request) {
+    w.ep.place_call(w.now, w.spec(20, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    w.reply(&inv, 200);
+    (w, inv)
+}
+
+/// A request of `inv`'s dialog as the far end sends it: every identifier right, as a forger
+/// who has seen the call's messages would have them.
+fn in_dialog(inv: &Request, method: &str, seq: u32, branch: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:dialer@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK{branch}\r\n\
+         From: <sip:+15551230000@127.0.0.1:5090>;tag=far\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {seq} {method}\r\n\
+         Max-Forwards: 70\r\n\r\n",
+        inv.headers.get("From").unwrap(),
+        inv.call_id().unwrap()
+    )
+    .into_bytes()
+}
+
+/// Responses we sent to `to` since `since` (an index into `sent`).
+fn responses_to(w: &World, to: SocketAddr, since: usize) -> Vec<Response> {
+    w.sent[since..]
+        .iter()
+        .filter(|(_, a, _)| *a == to)
+        .filter_map(|(_, _, m)| match m {
+            Message::Response(r) => Some(r.clone()),
+            Message::Request(_) => None,
+        })
+        .collect()
+}
+
+fn rejections(w: &World) -> Vec<(RejectReason, Option<u16>, Option<u64>)> {
+    w.events
+        .iter()
+        .filter_map(|e| match e {
+            EndpointEvent::Rejected {
+                reason,
+                answered,
+                log,
+                ..
+            } => Some((*reason, *answered, *log)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The last response we sent, to whom.
+fn last_response(w: &World) -> (SocketAddr, Response) {
+    w.sent
+        .iter()
+        .rev()
+        .find_map(|(_, to, m)| match m {
+            Message::Response(r) => Some((*to, r.clone())),
+            Message::Request(_) => None,
+        })
+        .expect("a response was sent")
+}
+
+#[test]
+fn forged_in_dialog_requests_from_the_trunk_ip_on_another_port_change_nothing() {
+    let (mut w, inv) = answered_call(World::new());
+    let forger: SocketAddr = "127.0.0.1:5091".parse().unwrap();
+    let before = w.sent.len();
+    w.deliver(forger, &in_dialog(&inv, "BYE", 1, "f1"));
+    w.deliver(forger, &in_dialog(&inv, "CANCEL", 999, "f2"));
+    w.deliver(forger, &in_dialog(&inv, "INVITE", 7, "f3"));
+    w.deliver(forger, &in_dialog(&inv, "BYE", 1, "f1")); // a retransmission
+    assert!(!w.ended(), "a forged BYE ended the call");
+    let answers = responses_to(&w, forger, before);
+    assert_eq!(
+        answers.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [403, 403, 403, 403],
+        "one stateless 403 per forged request"
+    );
+    assert_eq!(w.sent.len() - before, 4, "nothing else was sent");
+    assert_eq!(w.ep.stats().wrong_source, 4);
+    assert!(
+        rejections(&w)
+            .iter()
+            .all(|(r, a, _)| (*r, *a) == (RejectReason::WrongSource, Some(403)))
+    );
+    assert_eq!(w.ep.transaction_stats(), Default::default());
+    // The carrier's own BYE (CSeq 1: the forged CANCEL moved nothing) ends the call.
+    w.advance(Duration::from_secs(2));
+    w.deliver(trunk(), &in_dialog(&inv, "BYE", 1, "real"));
+    let (to, ok) = last_response(&w);
+    assert_eq!((to, ok.status), (trunk(), 200));
+    let r = w.report();
+    assert_eq!(
+        (r.outcome, r.ended_by, r.talk_ms()),
+        (Outcome::Answered, Some(EndedBy::Them), 2000)
+    );
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn an_in_dialog_cancel_leaves_the_cseq_alone() {
+    let (mut w, inv) = answered_call(World::new());
+    // Even from the trunk itself: there is nothing to cancel, and a CANCEL is no step in the
+    // dialog's CSeq sequence.
+    w.deliver(trunk(), &in_dialog(&inv, "CANCEL", 999, "c1"));
+    assert_eq!(last_response(&w).1.status, 481);
+    w.deliver(trunk(), &in_dialog(&inv, "BYE", 1, "b1"));
+    assert_eq!(last_response(&w).1.status, 200, "the real BYE was refused");
+    assert_eq!(w.report().ended_by, Some(EndedBy::Them));
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn in_dialog_requests_come_from_the_remote_target_too() {
+    let mut w = World::new();
+    w.ep.place_call(w.now, w.spec(20, None));
+    w.drain();
+    let inv = w.last(Method::Invite);
+    // The far end's Contact is another port of the trunk's host: it is the dialog's peer.
+    let phone: SocketAddr = "127.0.0.1:5095".parse().unwrap();
+    let mut ok = inv.response(200, Some("far"));
+    ok.headers.push("Contact", format!("<sip:uas@{phone}>"));
+    let ok = ok.with_body("application/sdp", Bytes::from_static(SDP.as_bytes()));
+    w.deliver(trunk(), &ok.to_bytes());
+    assert_eq!(
+        w.sent.last().unwrap().1,
+        phone,
+        "the ACK goes to the Contact"
+    );
+    w.deliver(phone, &in_dialog(&inv, "BYE", 1, "p1"));
+    let (to, resp) = last_response(&w);
+    assert_eq!((to, resp.status), (phone, 200));
+    assert!(w.ended());
+    assert_eq!(w.ep.stats().rejected(), 0);
+}
+
+#[test]
+fn a_flood_from_the_trunk_ip_neither_starves_the_call_nor_is_amplified() {
+    // A small transaction table, that a few seconds of flood would fill (before, the real BYE
+    // was then dropped), and the default one (before, timer G re-sent each 403 to an INVITE:
+    // 2,000 requests drew 10,000 responses).
+    for table in [64, EndpointConfig::new(trunk()).max_server_transactions] {
+        flood_during_a_call(table);
+    }
+}
+
+fn flood_during_a_call(table: usize) {
+    let (mut w, inv) = answered_call(World::with(|c| c.max_server_transactions = table));
+    let flood: SocketAddr = "127.0.0.1:5099".parse().unwrap();
+    let before = w.sent.len();
+    let t0 = w.now;
+    // 2,000 requests over 2 s: new INVITEs, OPTIONS, REGISTERs, the call's BYE and CANCEL
+    // forged, and every tenth one sent twice (a retransmission).
+    let mut sent = 0;
+    let mut last = Vec::new();
+    for i in 0..2000u32 {
+        let msg = if i % 10 == 9 {
+            last.clone()
+        } else {
+            let other = |m: &str| {
+                format!(
+                    "{m} sip:dialer@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKfl{i}\r\n\
+                     From: <sip:x@127.0.0.1>;tag=x{i}\r\nTo: <sip:dialer@127.0.0.1>\r\nCall-ID: flood{i}\r\n\
+                     CSeq: 1 {m}\r\nMax-Forwards: 70\r\n\r\n"
+                )
+                .into_bytes()
+            };
+            match i % 5 {
+                0 => other("INVITE"),
+                1 => other("OPTIONS"),
+                2 => other("REGISTER"),
+                3 => in_dialog(&inv, "BYE", 2 + i, &format!("fb{i}")),
+                _ => in_dialog(&inv, "CANCEL", 2 + i, &format!("fc{i}")),
+            }
+        };
+        w.deliver(flood, &msg);
+        last = msg;
+        sent += 1;
+        w.advance(Duration::from_millis(1));
+    }
+    assert!(!w.ended(), "a forged request ended the call");
+    // The carrier's BYE right after the flood is served at once.
+    w.deliver(trunk(), &in_dialog(&inv, "BYE", 1, "real"));
+    let (to, ok) = last_response(&w);
+    assert_eq!((to, ok.status), (trunk(), 200));
+    let r = w.report();
+    assert_eq!(r.ended_by, Some(EndedBy::Them));
+    assert_eq!(r.ended, t0 + Duration::from_secs(2));
+    // Long after, when every retransmission timer would have run: at most one response per
+    // request, and every request not answered was counted as dropped.
+    w.advance(Duration::from_secs(40));
+    let answered = responses_to(&w, flood, before).len();
+    let dropped = rejections(&w)
+        .iter()
+        .filter(|(_, a, _)| a.is_none())
+        .count();
+    assert!(answered <= sent, "{answered} responses to {sent} requests");
+    assert_eq!(
+        answered + dropped,
+        sent,
+        "every request answered once or counted"
+    );
+    let s = w.ep.stats();
+    // Of the 1,200 outside the call, those over 20/s after a burst of 40 were shed.
+    assert_eq!(s.rate_limited + s.out_of_dialog, 1200, "{s:?}");
+    assert!(s.out_of_dialog <= 40 + 2 * 20 + 1, "{s:?}");
+    assert_eq!(s.wrong_source, 800, "{s:?}");
+    // Only the real BYE ever held a server transaction.
+    assert_eq!(w.ep.transaction_stats().server_overflow, 0);
+    w.assert_idle_eventually();
+}
+
+#[test]
+fn every_refused_request_is_counted_and_logged_once_per_source_per_10s() {
+    let mut w = World::new();
+    let stranger: SocketAddr = "192.0.2.66:5060".parse().unwrap();
+    let req = |m: &str, i: u32| {
+        format!(
+            "{m} sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.66;branch=z9hG4bKs{i}\r\n\
+             From: <sip:a@192.0.2.66>;tag={i}\r\nTo: <sip:b@127.0.0.1>\r\nCall-ID: s{i}\r\nCSeq: 1 {m}\r\n\r\n"
+        )
+    };
+    // 1,000 requests/s for a second: OPTIONS, REGISTER, INVITE, MESSAGE, an extension method.
+    for i in 0..1000u32 {
+        let m = ["OPTIONS", "REGISTER", "INVITE", "MESSAGE", "FOO"][i as usize % 5];
+        w.deliver(stranger, req(m, i).as_bytes());
+        w.advance(Duration::from_millis(1));
+    }
+    let rej = rejections(&w);
+    assert_eq!(rej.len(), 1000);
+    assert!(
+        rej.iter()
+            .all(|(r, _, _)| *r == RejectReason::UnknownSource)
+    );
+    let lines: Vec<u64> = rej.iter().filter_map(|(_, _, l)| *l).collect();
+    assert_eq!(lines, [0], "one log line in the first 10 s");
+    // INVITEs are answered 403 within the rate limit, the rest dropped.
+    let answered = rej.iter().filter(|(_, a, _)| a.is_some()).count();
+    assert!((1..=200).contains(&answered), "{answered}");
+    assert_eq!(w.ep.stats().unknown_source, 1000);
+    w.advance(Duration::from_secs(10));
+    w.deliver(stranger, req("OPTIONS", 5000).as_bytes());
+    let lines: Vec<u64> = rejections(&w).iter().filter_map(|(_, _, l)| *l).collect();
+    assert_eq!(
+        lines,
+        [0, 999],
+        "the next line says how many were not logged"
+    );
+    assert!(w.ep.is_idle());
 }
