@@ -100,11 +100,15 @@ impl Daemon {
         let clock = WallClock::start();
         let now = Instant::now();
         let now_ms = clock.ms(now);
-        let closed = store.close_interrupted(now_ms).await?;
+        // Only this node's open attempts (and those naming no node): another node's are its
+        // live calls.
+        let node = config.node_id.clone();
+        let closed = store.close_interrupted(now_ms, &node).await?;
         if closed > 0 {
             tracing::warn!(
                 closed,
-                "attempts left open by an earlier run closed as interrupted"
+                %node,
+                "attempts left open by an earlier run of this node closed as interrupted"
             );
         }
 
@@ -166,7 +170,11 @@ impl Daemon {
         }
 
         let (writer_tx, writer_rx) = mpsc::channel(4096);
-        tokio::spawn(Writer::new(store.clone(), clock).run(writer_rx));
+        tokio::spawn(
+            Writer::new(store.clone(), clock)
+                .with_node(node)
+                .run(writer_rx),
+        );
         let (control_tx, control_rx) = mpsc::channel(256);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
@@ -341,8 +349,9 @@ struct Shell {
     agent_uris: HashMap<String, String>,
     agent_legs: HashMap<String, AgentLeg>,
     schedulers: HashMap<String, Arc<tokio::sync::Mutex<Scheduler>>>,
-    /// The store row of a dial, which its INVITE waits for.
-    rows: HashMap<CallKey, oneshot::Receiver<Result<i64, String>>>,
+    /// The store row of a dial, which its INVITE waits for, and the INVITE's Call-ID (stored
+    /// in that row).
+    rows: HashMap<CallKey, (oneshot::Receiver<Result<i64, String>>, String)>,
     prompts: HashMap<PathBuf, Pcm>,
     recordings: PathBuf,
     options: Options,
@@ -510,11 +519,6 @@ impl Shell {
                 }
                 CallEvent::Hold { .. } => {}
                 CallEvent::Ended(report) => {
-                    let _ = self.writer.try_send(Msg::CallInfo {
-                        call,
-                        sip_call_id: Some(report.sip_call_id.clone()),
-                        recording: None,
-                    });
                     if let Some(io) = self.calls.remove(&call) {
                         self.media.close_leg(io.leg);
                     }
@@ -644,11 +648,17 @@ impl Shell {
                         }
                     });
                 }
-                Output::Record(record) => {
-                    let reply = match &record {
-                        Record::AttemptStarted { call, .. } => {
+                Output::Record(mut record) => {
+                    let reply = match &mut record {
+                        Record::AttemptStarted {
+                            call, sip_call_id, ..
+                        } => {
+                            // The Call-ID goes into the attempt's row, which the INVITE waits
+                            // for: ops find the call in the carrier's CDRs and captures by it.
+                            let id = self.sip.new_call_id();
+                            *sip_call_id = Some(id.clone());
                             let (tx, rx) = oneshot::channel();
-                            self.rows.insert(*call, rx);
+                            self.rows.insert(*call, (rx, id));
                             Some(tx)
                         }
                         _ => None,
@@ -714,7 +724,6 @@ impl Shell {
                     if let Some(p) = path {
                         let _ = self.writer.try_send(Msg::CallInfo {
                             call,
-                            sip_call_id: None,
                             recording: Some(p.display().to_string()),
                         });
                     }
@@ -824,7 +833,10 @@ impl Shell {
             event,
         });
         let offer = offer(leg.local, call);
-        let row = self.rows.remove(&call);
+        let (row, call_id) = match self.rows.remove(&call) {
+            Some((row, id)) => (Some(row), Some(id)),
+            None => (None, None),
+        };
         let sip = self.sip.clone();
         let events = self.events.clone();
         let span = tracing::info_span!("call", call, campaign = %d.campaign, lead = d.lead.id);
@@ -852,6 +864,7 @@ impl Shell {
             run_call(
                 sip,
                 place,
+                call_id,
                 hangup_rx,
                 events,
                 move |event| Event::Sip { call, event },
@@ -917,6 +930,7 @@ impl Shell {
         tokio::spawn(run_call(
             self.sip.clone(),
             place,
+            None,
             hangup_rx,
             self.events.clone(),
             move |event| Event::AgentSip {
@@ -977,16 +991,22 @@ impl Shell {
     }
 }
 
-/// Place a call and forward its events until it ends; a hang-up request ends it early.
+/// Place a call (with `call_id` as its Call-ID when given) and forward its events until it
+/// ends; a hang-up request ends it early.
 async fn run_call(
     sip: Sip,
     place: PlaceCall,
+    call_id: Option<String>,
     hangup: oneshot::Receiver<()>,
     events: mpsc::UnboundedSender<Event>,
     wrap: impl Fn(CallEvent) -> Event + Send + 'static,
     failed: impl Fn(String) -> Event + Send + 'static,
 ) {
-    let mut handle = match sip.place_call(place).await {
+    let placed = match call_id {
+        Some(id) => sip.place_call_with_id(place, id).await,
+        None => sip.place_call(place).await,
+    };
+    let mut handle = match placed {
         Ok(h) => h,
         Err(err) => {
             let _ = events.send(failed(err.to_string()));

@@ -178,6 +178,9 @@ pub enum Record {
         trunk: String,
         /// The agent who dialed it (preview); the one who talked is in the summary.
         agent: Option<AgentId>,
+        /// The SIP Call-ID its INVITE will carry. The core draws no random numbers: it leaves
+        /// this `None` and the shell names the Call-ID before the row is written.
+        sip_call_id: Option<String>,
         at: Instant,
     },
     /// The call is over: the attempt's row and what it does to the lead.
@@ -1453,6 +1456,7 @@ impl Switchboard {
                 lead_id: lead.id,
                 trunk: campaign.trunk.clone(),
                 agent: preview.clone(),
+                sip_call_id: None,
                 at: now,
             }));
         self.outputs.push_back(Output::Dial(Dial {
