@@ -254,6 +254,52 @@ async fn the_call_id_and_node_are_stored_at_the_dial() {
 }
 
 #[tokio::test]
+async fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
+    for db in storedb::all("writer_cut").await {
+        let mut f = Fixture::new(&db).await;
+        f.start(3, None).await;
+        // The agent's call: the lead is held for the disposition.
+        let end = f.ended(3, summary(f.t0), Some(Duration::from_secs(3600)));
+        f.w.write(end).await.unwrap();
+        assert_eq!(
+            f.lead().await.next_attempt_at_ms,
+            Some(T0_MS + 70_000 + 3_600_000)
+        );
+        // The drain deadline passes with no disposition: due 5 minutes after the call's end.
+        f.w.write(Record::WrapUpCut {
+            campaign_id: f.campaign_id,
+            lead_id: f.lead_id,
+            call: 3,
+            agent: "ann".into(),
+            outcome: "human".into(),
+            effect: LeadEffect {
+                status: "active",
+                retry_after: Some(Duration::from_secs(300)),
+                callback_after: None,
+            },
+            since: f.at(70_000),
+            at: f.at(95_000),
+        })
+        .await
+        .unwrap();
+        let l = f.lead().await;
+        assert_eq!(l.status, "active", "{}", db.label);
+        assert_eq!(l.last_outcome.as_deref(), Some("human"));
+        assert_eq!(l.next_attempt_at_ms, Some(T0_MS + 70_000 + 300_000));
+        assert_eq!(l.callback_at_ms, None);
+        assert_eq!(l.lease_owner, None);
+        assert_eq!(l.updated_at_ms, T0_MS + 95_000);
+        assert!(
+            disposition::Entity::find()
+                .all(f.store.conn())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
     for db in storedb::all("writer_retry").await {
         let mut f = Fixture::new(&db).await;

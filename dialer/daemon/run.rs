@@ -34,6 +34,10 @@ use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
 use crate::store::{CampaignIds, Store};
 
+/// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
+/// give-up time, 32 s, is too long for a stop).
+const HANGUP_WAIT: Duration = Duration::from_secs(5);
+
 /// What can stop the daemon from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -400,29 +404,37 @@ impl Shell {
             }
             self.pump().await;
             if let Some(until) = draining_until {
-                if self.board.live_calls() == 0 && self.calls.is_empty() {
+                let now = Instant::now();
+                // Done when no call is left and no agent still wraps one up (a disposition
+                // posted during the drain is stored like any other).
+                if self.board.live_calls() == 0
+                    && self.calls.is_empty()
+                    && self.board.wrap_ups(now) == 0
+                {
                     break;
                 }
-                if Instant::now() >= until {
+                if now >= until {
                     tracing::warn!(
                         calls = self.calls.len(),
-                        "drain deadline passed: hanging up"
+                        wrap_ups = self.board.wrap_ups(now),
+                        "drain deadline passed: hanging up, wrap-ups cut short"
                     );
                     for io in self.calls.values_mut() {
                         if let Some(h) = io.hangup.take() {
                             let _ = h.send(());
                         }
                     }
-                    // Every call still open gets its attempt record now.
-                    self.board.abort_calls(Instant::now());
+                    // Every call still open gets its attempt record now; a wrap-up with no
+                    // disposition releases its lead with the call's outcome.
+                    self.board.abort_calls(now);
+                    self.board.cut_wrap_ups(now);
                     self.pump().await;
-                    // Give the BYEs a moment to leave, then stop.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                     break;
                 }
             }
         }
-        // Close agent intervals, hang up agent legs, flush the store.
+        // Close agent intervals, hang up agent legs, wait for the far ends to answer the BYEs
+        // (and CANCELs), flush the store.
         self.board.flush_agents(Instant::now());
         self.pump().await;
         for leg in self.agent_legs.values_mut() {
@@ -430,11 +442,51 @@ impl Shell {
                 let _ = h.send(());
             }
         }
+        self.await_hangups(&mut events, Instant::now() + HANGUP_WAIT)
+            .await;
         let (done, wait) = oneshot::channel();
         if self.writer.send(Msg::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    /// After the switchboard is done: wait until every call and agent leg has ended in SIP (our
+    /// BYE or CANCEL answered, or the SIP layer gave up on it), at most until `deadline`, so
+    /// the socket does not close under a far end still answering. The switchboard has recorded
+    /// everything already; only the legs' ends are taken from the events now.
+    async fn await_hangups(
+        &mut self,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        deadline: Instant,
+    ) {
+        while !(self.calls.is_empty() && self.agent_legs.is_empty()) {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(Event::Sip { call, event: CallEvent::Ended(_) })
+                    | Some(Event::DialFailed { call, .. }) => {
+                        if let Some(io) = self.calls.remove(&call) {
+                            self.media.close_leg(io.leg);
+                        }
+                    }
+                    Some(Event::AgentSip { agent, event: CallEvent::Ended(_) })
+                    | Some(Event::AgentFailed { agent, .. }) => {
+                        if let Some(leg) = self.agent_legs.remove(&agent) {
+                            self.media.close_leg(leg.leg);
+                        }
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    tracing::warn!(
+                        calls = self.calls.len(),
+                        agent_legs = self.agent_legs.len(),
+                        "stopping without the far ends' answers to our hang-ups"
+                    );
+                    break;
+                }
+            }
+        }
     }
 
     async fn reload(&mut self, campaigns: Vec<Campaign>) {
@@ -475,16 +527,26 @@ impl Shell {
     fn on_request(&mut self, r: Request) -> Result<Reply, super::switchboard::SwitchboardError> {
         let now = Instant::now();
         let b = &mut self.board;
+        // An agent's action is answered with the agent's view right after it, in the same turn
+        // (the API's answer; a stop may end the loop before another question).
+        let view = |b: &Switchboard, agent: &str| {
+            Reply::Agents(
+                b.agent_views(now)
+                    .into_iter()
+                    .filter(|v| v.id == agent)
+                    .collect(),
+            )
+        };
         Ok(match r {
-            Request::Login(a) => b.agent_login(now, &a).map(|_| Reply::Done)?,
-            Request::Logout(a) => b.agent_logout(now, &a).map(|_| Reply::Done)?,
-            Request::Ready(a) => b.agent_ready(now, &a).map(|_| Reply::Done)?,
-            Request::Pause { agent, reason } => {
-                b.agent_pause(now, &agent, &reason).map(|_| Reply::Done)?
-            }
-            Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| Reply::Done)?,
-            Request::Dial(a) => b.agent_dial(now, &a).map(|_| Reply::Done)?,
-            Request::Skip(a) => b.agent_skip(now, &a).map(|_| Reply::Done)?,
+            Request::Login(a) => b.agent_login(now, &a).map(|_| view(b, &a))?,
+            Request::Logout(a) => b.agent_logout(now, &a).map(|_| view(b, &a))?,
+            Request::Ready(a) => b.agent_ready(now, &a).map(|_| view(b, &a))?,
+            Request::Pause { agent, reason } => b
+                .agent_pause(now, &agent, &reason)
+                .map(|_| view(b, &agent))?,
+            Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| view(b, &a))?,
+            Request::Dial(a) => b.agent_dial(now, &a).map(|_| view(b, &a))?,
+            Request::Skip(a) => b.agent_skip(now, &a).map(|_| view(b, &a))?,
             Request::Disposition {
                 agent,
                 code,
@@ -492,7 +554,7 @@ impl Shell {
                 callback_after,
             } => b
                 .agent_disposition(now, &agent, &code, notes, callback_after)
-                .map(|_| Reply::Done)?,
+                .map(|_| view(b, &agent))?,
             Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
             Request::Agents => Reply::Agents(b.agent_views(now)),
             Request::Campaigns => Reply::Campaigns(b.campaign_status()),

@@ -239,6 +239,31 @@ impl Writer {
                     .await?;
                 Ok(0)
             }
+            Record::WrapUpCut {
+                lead_id,
+                call,
+                outcome,
+                effect,
+                since,
+                at,
+                ..
+            } => {
+                // No disposition: the attempt keeps its outcome, the lead is due per `effect`.
+                self.attempts.remove(&call);
+                let (next, callback) = effect_times(&c, since, &effect);
+                self.store
+                    .apply_lead_update(&LeadUpdate {
+                        lead_id,
+                        status: effect.status,
+                        next_attempt_at_ms: next,
+                        callback_at_ms: callback,
+                        conversation_at_ms: None,
+                        outcome: &outcome,
+                        at_ms: c.ms(at),
+                    })
+                    .await?;
+                Ok(0)
+            }
             Record::SurveyAnswer {
                 call,
                 question,
