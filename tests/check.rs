@@ -7,8 +7,24 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Run `dialer ARGS` in `dir` with a clean environment plus `env`.
+/// The secrets the example `dialer.toml` names, set.
+const SECRETS: [(&str, &str); 5] = [
+    ("DIALER_TRUNK_MAIN_PASSWORD", "pw"),
+    ("DIALER_AGENT_ALICE_TOKEN", "alice-token"),
+    ("DIALER_AGENT_BOB_TOKEN", "bob-token"),
+    ("DIALER_AGENT_CAROL_TOKEN", "carol-token"),
+    ("DIALER_API_TOKEN", "super-token"),
+];
+
+/// Run `dialer ARGS` in `dir` with a clean environment plus the example's secrets and `env`.
 fn dialer(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = SECRETS.to_vec();
+    all.extend_from_slice(env);
+    dialer_bare(dir, args, &all)
+}
+
+/// Run `dialer ARGS` in `dir` with a clean environment plus `env` only.
+fn dialer_bare(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dialer"))
         .current_dir(dir)
         .env_clear()
@@ -246,4 +262,123 @@ fn the_daemon_config_alone_brings_its_campaigns() {
     let o = dialer(&repo(), &["check", "dialer.toml"], &[]);
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(stdout(&o).lines().count(), 6, "{}", stdout(&o));
+}
+
+/// The warning for each secret of the example `dialer.toml` that is not set.
+fn unset(key: &str, var: &str, costs: &str) -> String {
+    format!(
+        "dialer.toml: {key}: warning: {var} is not set (no environment variable or systemd \
+         credential of that name): {costs}"
+    )
+}
+
+#[test]
+fn unset_secrets_are_warnings_and_strict_fails_on_them() {
+    // Only Bob's token is set: every other secret the config names is a warning.
+    let env = [("DIALER_AGENT_BOB_TOKEN", "bob-token")];
+    let o = dialer_bare(&repo(), &["check", "dialer.toml"], &env);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            unset(
+                "trunks[0].password_env",
+                "DIALER_TRUNK_MAIN_PASSWORD",
+                "`dialer run` refuses to start without trunk \"main\"'s password"
+            ),
+            unset(
+                "agents[0].token_env",
+                "DIALER_AGENT_ALICE_TOKEN",
+                "agent \"alice\" cannot use the HTTP API"
+            ),
+            unset(
+                "agents[2].token_env",
+                "DIALER_AGENT_CAROL_TOKEN",
+                "agent \"carol\" cannot use the HTTP API"
+            ),
+            unset(
+                "api.token_env",
+                "DIALER_API_TOKEN",
+                "the supervisor cannot use the HTTP API"
+            ),
+        ]
+    );
+    // Then the usual OK lines: the config and its five campaigns.
+    assert_eq!(lines.len(), 4 + 6, "{out}");
+    assert!(
+        lines[4].starts_with("dialer.toml: ok: daemon config"),
+        "{out}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "dialer check: 4 warnings (--strict makes them fail the check)\n"
+    );
+
+    let o = dialer_bare(&repo(), &["check", "--strict", "dialer.toml"], &env);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().count(), 10);
+
+    let o = dialer_bare(
+        &repo(),
+        &["check", "--json", "--strict", "dialer.toml"],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(0));
+    let w = v["warnings"].as_array().unwrap();
+    assert_eq!(w.len(), 4);
+    assert_eq!(w[3]["file"], "dialer.toml");
+    assert_eq!(w[3]["key"], "api.token_env");
+
+    // Every secret set (a systemd credential counts as set): no warning, strict passes.
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("DIALER_API_TOKEN"), "super-token\n").unwrap();
+    let creds_dir = creds.path().to_str().unwrap();
+    let mut env: Vec<(&str, &str)> = SECRETS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "DIALER_API_TOKEN")
+        .collect();
+    env.push(("CREDENTIALS_DIRECTORY", creds_dir));
+    let o = dialer_bare(&repo(), &["check", "--strict", "dialer.toml"], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("warning"), "{}", stdout(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
+
+#[test]
+fn a_secret_written_into_the_config_points_to_its_env_key() {
+    let d = workspace(&std::fs::read_to_string(repo().join("campaigns/cold_sales.toml")).unwrap());
+    let config = std::fs::read_to_string(d.path().join("dialer.toml"))
+        .unwrap()
+        .replace("token_env = \"DIALER_API_TOKEN\"", "token = \"hunter2\"")
+        .replace(
+            "password_env = \"DIALER_TRUNK_MAIN_PASSWORD\"",
+            "password = \"hunter2\"",
+        )
+        .replace(
+            "token_env = \"DIALER_AGENT_BOB_TOKEN\"",
+            "token = \"hunter2\"",
+        );
+    std::fs::write(d.path().join("dialer.toml"), config).unwrap();
+    let o = dialer(d.path(), &["check", "dialer.toml"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let hint = |key: &str, secret: &str, env_key: &str| {
+        format!(
+            "dialer.toml: {key}: unknown key `{secret}`; secrets are read from the environment: \
+             use `{env_key} = \"VAR\"` (a variable, or a systemd credential, of that name holds it)"
+        )
+    };
+    assert_eq!(
+        stdout(&o).lines().collect::<Vec<_>>(),
+        [
+            hint("trunks[0].password", "password", "password_env"),
+            hint("agents[1].token", "token", "token_env"),
+            hint("api.token", "token", "token_env"),
+        ]
+    );
 }

@@ -82,7 +82,7 @@ impl Fixture {
         let store = db.open().await;
         let (campaign_id, lead_id) = seed(&store).await;
         let t0 = Instant::now();
-        let w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS));
+        let w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS)).with_node("node-a");
         Fixture {
             store,
             campaign_id,
@@ -105,6 +105,7 @@ impl Fixture {
                 lead_id: self.lead_id,
                 trunk: "main".into(),
                 agent: agent.map(Into::into),
+                sip_call_id: Some(format!("call-{call}@127.0.0.1")),
                 at: self.t0,
             })
             .await
@@ -199,6 +200,9 @@ async fn records_become_rows() {
         assert_eq!(a.agent_id.as_deref(), Some("ann"));
         assert!(a.live && !a.abandoned);
         assert_eq!(a.message_at_ms, None);
+        // The INVITE's Call-ID and the node that dialed, stored with the row at the dial.
+        assert_eq!(a.call_id.as_deref(), Some("call-1@127.0.0.1"));
+        assert_eq!(a.node.as_deref(), Some("node-a"));
 
         let i = f.intervals().await;
         assert_eq!(i.len(), 1);
@@ -228,6 +232,70 @@ async fn records_become_rows() {
         assert_eq!(l.status, "dnc");
         assert_eq!(l.last_conversation_at_ms, Some(T0_MS + 80_000));
         assert!(f.store.is_dnc(f.campaign_id, &l.phone).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_call_id_and_node_are_stored_at_the_dial() {
+    for db in storedb::all("writer_call_id").await {
+        let mut f = Fixture::new(&db).await;
+        let attempt = f.start(7, None).await;
+        // Before the call ends: a crash now leaves the row with both.
+        let a = f.attempt(attempt).await;
+        assert_eq!(a.end_at_ms, None);
+        assert_eq!(
+            a.call_id.as_deref(),
+            Some("call-7@127.0.0.1"),
+            "{}",
+            db.label
+        );
+        assert_eq!(a.node.as_deref(), Some("node-a"), "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
+    for db in storedb::all("writer_cut").await {
+        let mut f = Fixture::new(&db).await;
+        f.start(3, None).await;
+        // The agent's call: the lead is held for the disposition.
+        let end = f.ended(3, summary(f.t0), Some(Duration::from_secs(3600)));
+        f.w.write(end).await.unwrap();
+        assert_eq!(
+            f.lead().await.next_attempt_at_ms,
+            Some(T0_MS + 70_000 + 3_600_000)
+        );
+        // The drain deadline passes with no disposition: due 5 minutes after the call's end.
+        f.w.write(Record::WrapUpCut {
+            campaign_id: f.campaign_id,
+            lead_id: f.lead_id,
+            call: 3,
+            agent: "ann".into(),
+            outcome: "human".into(),
+            effect: LeadEffect {
+                status: "active",
+                retry_after: Some(Duration::from_secs(300)),
+                callback_after: None,
+            },
+            since: f.at(70_000),
+            at: f.at(95_000),
+        })
+        .await
+        .unwrap();
+        let l = f.lead().await;
+        assert_eq!(l.status, "active", "{}", db.label);
+        assert_eq!(l.last_outcome.as_deref(), Some("human"));
+        assert_eq!(l.next_attempt_at_ms, Some(T0_MS + 70_000 + 300_000));
+        assert_eq!(l.callback_at_ms, None);
+        assert_eq!(l.lease_owner, None);
+        assert_eq!(l.updated_at_ms, T0_MS + 95_000);
+        assert!(
+            disposition::Entity::find()
+                .all(f.store.conn())
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 

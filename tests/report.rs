@@ -52,7 +52,7 @@ async fn dial(
             lead_id: lead,
             dial_at_ms: at,
             trunk: Some("main"),
-            call_id: None,
+            ..Default::default()
         })
         .await
         .unwrap();

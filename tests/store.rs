@@ -5,10 +5,12 @@ mod storedb;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use dialer::store::entity::call_attempt;
 use dialer::store::{
     AttemptEnd, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision, ClaimRequest, DncScope,
     ListRecord, NewDisposition, NewLead, Store,
 };
+use sea_orm::EntityTrait;
 
 const T0: i64 = 1_790_000_000_000;
 
@@ -81,7 +83,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
             applied,
             vec![
                 "m20261127_000001_crm_schema",
-                "m20261202_000001_attempt_message_at"
+                "m20261202_000001_attempt_message_at",
+                "m20261210_000001_attempt_node"
             ],
             "{}",
             db.label
@@ -187,6 +190,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                 dial_at_ms: T0 + 1000,
                 trunk: Some("main"),
                 call_id: Some("c1"),
+                node: Some("node-a"),
             })
             .await
             .unwrap();
@@ -295,9 +299,15 @@ async fn a_crash_leaves_attempts_that_the_next_start_closes() {
             })
             .await
             .unwrap();
-        // "Restart": the attempt never ended.
-        assert_eq!(store.close_interrupted(T0 + 5000).await.unwrap(), 1);
-        assert_eq!(store.close_interrupted(T0 + 6000).await.unwrap(), 0);
+        // "Restart": the attempt never ended (it names no node: any node closes it).
+        assert_eq!(
+            store.close_interrupted(T0 + 5000, "node-b").await.unwrap(),
+            1
+        );
+        assert_eq!(
+            store.close_interrupted(T0 + 6000, "node-b").await.unwrap(),
+            0
+        );
         let l = store.lead(id).await.unwrap().unwrap().lead;
         assert_eq!(l.last_outcome.as_deref(), Some("interrupted"));
         assert_eq!(l.lease_owner, None);
@@ -309,6 +319,101 @@ async fn a_crash_leaves_attempts_that_the_next_start_closes() {
             .await
             .unwrap();
         assert_eq!(again.len(), 1, "{}", db.label);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_closes_only_its_own_nodes_open_attempts() {
+    for db in storedb::all("nodes").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 3).await;
+        // Node A and node B each dial a lead; a third attempt is from before nodes (no node).
+        let mut open = Vec::new();
+        for (owner, node) in [
+            ("a-1", Some("node-a")),
+            ("b-1", Some("node-b")),
+            ("old", None),
+        ] {
+            let got = store
+                .claim_leads(&claim(ids.id, owner, T0, 1), |_| ClaimDecision::Take)
+                .await
+                .unwrap();
+            let lead = got[0].lead.id;
+            let attempt = store
+                .record_attempt_start(&AttemptStart {
+                    lead_id: lead,
+                    dial_at_ms: T0,
+                    node,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            open.push((lead, attempt));
+        }
+        let [
+            (a_lead, a_attempt),
+            (b_lead, b_attempt),
+            (old_lead, old_attempt),
+        ] = open[..]
+        else {
+            panic!("three attempts");
+        };
+        // Node A restarts while node B's call goes on.
+        assert_eq!(
+            store.close_interrupted(T0 + 5000, "node-a").await.unwrap(),
+            2,
+            "{}",
+            db.label
+        );
+        let outcome = |id: i64| {
+            let store = store.clone();
+            async move {
+                let a = call_attempt::Entity::find_by_id(id)
+                    .one(store.conn())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                (a.outcome, a.end_at_ms, a.node)
+            }
+        };
+        assert_eq!(
+            outcome(a_attempt).await,
+            (
+                Some("interrupted".into()),
+                Some(T0 + 5000),
+                Some("node-a".into())
+            ),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            outcome(old_attempt).await,
+            (Some("interrupted".into()), Some(T0 + 5000), None),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            outcome(b_attempt).await,
+            (None, None, Some("node-b".into())),
+            "{}: node B's live call is not node A's to close",
+            db.label
+        );
+        for lead in [a_lead, old_lead] {
+            let l = store.lead(lead).await.unwrap().unwrap().lead;
+            assert_eq!(l.last_outcome.as_deref(), Some("interrupted"));
+            assert_eq!(l.lease_owner, None, "{}", db.label);
+        }
+        let b = store.lead(b_lead).await.unwrap().unwrap().lead;
+        assert_eq!(b.last_outcome, None, "{}", db.label);
+        assert_eq!(b.lease_owner.as_deref(), Some("b-1"), "{}", db.label);
+        // Node B's own restart closes its attempt.
+        assert_eq!(
+            store.close_interrupted(T0 + 9000, "node-b").await.unwrap(),
+            1,
+            "{}",
+            db.label
+        );
+        assert_eq!(outcome(b_attempt).await.0.as_deref(), Some("interrupted"));
     }
 }
 

@@ -1,5 +1,7 @@
-//! `dialer check [PATH...] [--json]`: validate campaign files and the daemon config, print
-//! every problem as `FILE: KEY: problem`, exit 1 if there is any.
+//! `dialer check [PATH...] [--json] [--strict]`: validate campaign files and the daemon config,
+//! print every problem as `FILE: KEY: problem`, exit 1 if there is any. Secrets the daemon
+//! config names but that are not set (as `dialer run` would read them, from the environment or
+//! a systemd credential) are warnings, `FILE: KEY: warning: …`: exit 0, or 1 with `--strict`.
 //!
 //! A PATH is a campaign file, a directory of campaign files (`*.toml`, sorted), or the daemon
 //! config (a file named `dialer.toml`). Without a `dialer.toml` among the PATHs, the `--config`
@@ -21,9 +23,13 @@ use super::Global;
 pub struct Args {
     /// Campaign files, directories of campaign files, or dialer.toml.
     pub paths: Vec<PathBuf>,
-    /// Print one JSON object: {"ok", "files": [{"file", "ok", "summary"}], "problems": [...]}.
+    /// Print one JSON object: {"ok", "files": [{"file", "ok", "summary"}], "problems": [...],
+    /// "warnings": [...]}.
     #[arg(long)]
     pub json: bool,
+    /// Warnings (secrets that are not set) fail the check too.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -103,8 +109,10 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     problems.extend(campaign::load::duplicate_names(&campaigns));
+    let mut warnings: Vec<Problem> = Vec::new();
     if let Some(d) = &daemon {
         problems.extend(daemon_config::cross_check(d, &campaigns));
+        warnings = daemon_config::unset_secrets(d, daemon_config::secret);
     }
 
     let reports: Vec<FileReport> = files
@@ -119,20 +127,26 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
 
-    let ok = problems.is_empty();
+    let valid = problems.is_empty();
+    // Warnings fail only under --strict.
+    let ok = valid && (warnings.is_empty() || !a.strict);
     let mut out = String::new();
     if a.json {
         let doc = serde_json::json!({
             "ok": ok,
             "files": reports,
             "problems": problems,
+            "warnings": warnings,
         });
         out = serde_json::to_string_pretty(&doc)? + "\n";
     } else {
         for p in &problems {
             out += &format!("{p}\n");
         }
-        if ok {
+        for w in &warnings {
+            out += &format!("{}: {}: warning: {}\n", w.file.display(), w.key, w.message);
+        }
+        if valid {
             for r in &reports {
                 out += &format!("{}: ok: {}\n", r.file.display(), r.summary);
             }
@@ -150,7 +164,19 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         r => r?,
     }
-    if !ok && !a.json {
+    if !warnings.is_empty() && !a.json {
+        eprintln!(
+            "dialer check: {} warning{}{}",
+            warnings.len(),
+            plural(warnings.len()),
+            if a.strict {
+                " (--strict: they fail the check)"
+            } else {
+                " (--strict makes them fail the check)"
+            }
+        );
+    }
+    if !valid && !a.json {
         let bad = reports.iter().filter(|r| !r.ok).count().max(1);
         eprintln!(
             "dialer check: {} problem{} in {} file{}",

@@ -46,6 +46,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let store = open_store(g, &loaded.config).await?;
         let options = Options {
             drain_deadline: a.drain,
+            // Leases name the node that holds them.
+            owner: format!("{}-{}", loaded.config.node_id, std::process::id()),
             ..Options::default()
         };
         let enabled: Vec<_> = loaded.campaigns.into_iter().filter(|c| c.enabled).collect();

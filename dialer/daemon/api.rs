@@ -439,8 +439,18 @@ impl Api {
 
     /// Carry out an agent's (already authorized) request; answer with the agent's view.
     async fn agent_request(&self, id: &str, request: Request) -> ApiResult {
-        self.ask(request).await?;
-        self.agent_answer(id).await
+        // The daemon answers with the agent's view right after the action: the last
+        // disposition of a drain may stop the daemon before a second question could be asked.
+        match self.ask(request).await? {
+            Reply::Agents(views) => {
+                let view = views
+                    .iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| unknown_agent(id))?;
+                Ok(ok(json!({ "agent": agent_json(view) })))
+            }
+            _ => self.agent_answer(id).await,
+        }
     }
 
     /// Carry out a (supervisor's) campaign control; answer with the campaign's status.

@@ -37,6 +37,9 @@ rtp_port_max = 20000
 pub struct DaemonConfig {
     /// The file it was loaded from.
     pub source: PathBuf,
+    /// This node's name (`node_id`, default the host name): stored on each attempt it dials,
+    /// so that at start it closes only its own interrupted attempts.
+    pub node_id: String,
     /// `sqlite://…` or `postgres://…`; `None` means SQLite `dialer.db` in `state_dir` ([`Self::database_url`]).
     pub database_url: Option<String>,
     pub state_dir: PathBuf,
@@ -231,6 +234,10 @@ fn read(
     };
     let root = Table::root(&cfg.cache);
 
+    let node_id = match root.string(ctx, "node_id") {
+        Some(n) => node_name(ctx, "node_id", &n),
+        None => Some(host_name()),
+    };
     let database_url = root.string(ctx, "database_url");
     if let Some(u) = &database_url
         && !(u.starts_with("sqlite:")
@@ -268,10 +275,11 @@ fn read(
     let api_bind = at
         .req_string(ctx, "bind")
         .and_then(|s| socket(ctx, &at.key("bind"), &s));
+    let api_secret_ok = no_secret_in_file(ctx, &at, "token", "token_env");
     let api_token = at
         .string(ctx, "token_env")
         .and_then(|s| env_name(ctx, &at.key("token_env"), &s));
-    let api_token_ok = at.get("token_env").is_none() || api_token.is_some();
+    let api_token_ok = (at.get("token_env").is_none() || api_token.is_some()) && api_secret_ok;
     at.finish(ctx);
 
     let mt = root.table(ctx, "media");
@@ -296,6 +304,7 @@ fn read(
     }
     Some(DaemonConfig {
         source: path.to_path_buf(),
+        node_id: node_id?,
         database_url,
         campaigns_dir: campaigns_dir?,
         sip: SipConfig {
@@ -349,12 +358,7 @@ fn trunks(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Trunk>> {
         });
         let transport_ok = t.get("transport").is_none() || transport.is_some();
         let username = t.string(ctx, "username");
-        if t.get("password").is_some() {
-            // Read it so it is not also reported as unknown; secrets never go in files.
-            ctx.problem(
-                t.key("password"),
-                "secrets do not belong in files; name an environment variable with password_env",
-            );
+        if !no_secret_in_file(ctx, &t, "password", "password_env") {
             ok = false;
         }
         let password_env = t
@@ -438,11 +442,7 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
         if t.get("groups").is_none() {
             ctx.problem(t.key("groups"), "missing (required)");
         }
-        if t.get("token").is_some() {
-            ctx.problem(
-                t.key("token"),
-                "secrets do not belong in files; name an environment variable with token_env",
-            );
+        if !no_secret_in_file(ctx, &t, "token", "token_env") {
             ok = false;
         }
         let token_env = t
@@ -464,6 +464,113 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
         }
     }
     ok.then_some(out)
+}
+
+/// A secret written into the file under `key` is refused with the way to do it (true when
+/// there is none). Read so it is not also reported as a bare unknown key.
+fn no_secret_in_file(ctx: &mut Ctx, t: &Table<'_>, key: &'static str, env_key: &str) -> bool {
+    if t.get(key).is_none() {
+        return true;
+    }
+    ctx.problem(
+        t.key(key),
+        format!(
+            "unknown key `{key}`; secrets are read from the environment: use \
+             `{env_key} = \"VAR\"` (a variable, or a systemd credential, of that name holds it)"
+        ),
+    );
+    false
+}
+
+/// The longest `node_id`.
+const NODE_ID_MAX: usize = 64;
+
+/// A node id: 1–64 letters, digits, `.`, `-`, `_` (a host name fits).
+fn node_name(ctx: &mut Ctx, key: &str, s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.len() <= NODE_ID_MAX
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Some(s.to_owned())
+    } else {
+        let shown: String = s.chars().take(NODE_ID_MAX).collect();
+        ctx.problem(
+            key,
+            format!(
+                "{shown:?}{} is not a node id (1–{NODE_ID_MAX} letters, digits, `.`, `-`, `_`)",
+                if shown.len() < s.len() { "…" } else { "" }
+            ),
+        );
+        None
+    }
+}
+
+/// The machine's host name (the default `node_id`; Linux keeps it in
+/// `/proc/sys/kernel/hostname`); `localhost` when there is no usable one.
+pub fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = name.trim();
+    let usable = !name.is_empty()
+        && name.len() <= NODE_ID_MAX
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if usable {
+        name.to_owned()
+    } else {
+        "localhost".to_owned()
+    }
+}
+
+/// Secrets the config names that are not set where `dialer run` would read them (`secret`:
+/// [`secret`] or a stand-in): one warning per key, naming the variable and what it costs.
+pub fn unset_secrets(
+    config: &DaemonConfig,
+    secret: impl Fn(&str) -> Result<String, SecretError>,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut check = |key: String, var: &str, costs: String| {
+        if secret(var).is_err() {
+            out.push(Problem {
+                file: config.source.clone(),
+                key,
+                message: format!(
+                    "{var} is not set (no environment variable or systemd credential of that \
+                     name): {costs}"
+                ),
+            });
+        }
+    };
+    for (i, t) in config.trunks.iter().enumerate() {
+        if let Some(var) = &t.password_env {
+            check(
+                format!("trunks[{i}].password_env"),
+                var,
+                format!(
+                    "`dialer run` refuses to start without trunk {:?}'s password",
+                    t.name
+                ),
+            );
+        }
+    }
+    for (i, a) in config.agents.iter().enumerate() {
+        if let Some(var) = &a.token_env {
+            check(
+                format!("agents[{i}].token_env"),
+                var,
+                format!("agent {:?} cannot use the HTTP API", a.id),
+            );
+        }
+    }
+    if let Some(var) = &config.api.token_env {
+        check(
+            "api.token_env".to_owned(),
+            var,
+            "the supervisor cannot use the HTTP API".to_owned(),
+        );
+    }
+    out
 }
 
 fn socket(ctx: &mut Ctx, key: &str, s: &str) -> Option<SocketAddr> {

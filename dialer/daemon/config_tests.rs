@@ -144,7 +144,7 @@ bind = "x"
             "database_url: \"mysql://x\" is neither sqlite://… nor postgres://…",
             "sip.bind: \"localhost\" is not an address:port like \"127.0.0.1:5060\"",
             "trunks[0].transport: \"sctp\" is not one of: udp, tcp",
-            "trunks[0].password: secrets do not belong in files; name an environment variable with password_env",
+            "trunks[0].password: unknown key `password`; secrets are read from the environment: use `password_env = \"VAR\"` (a variable, or a systemd credential, of that name holds it)",
             "trunks[1].name: trunk \"main\" is defined twice",
             "trunks[1].password_env: \"lower-case\" is not an environment variable name (A-Z, 0-9, _)",
             "agents[0].sip_uri: \"bob@127.0.0.1\" is not a SIP URI like \"sip:alice@127.0.0.1:5070\"",
@@ -332,4 +332,92 @@ fn a_reload_keeps_the_running_version_of_a_broken_campaign_file() {
     let env = Env::from_pairs([("DIALER__SIP__BIND", "not an address")]);
     let e = reload_with(&config, &env, None, &running).unwrap_err();
     assert!(e.0.iter().any(|p| p.key == "sip.bind"), "{e}");
+}
+
+#[test]
+fn node_id_defaults_to_the_host_name_and_is_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(c.node_id, host.trim());
+    assert_eq!(c.node_id, host_name());
+
+    let f = write(
+        d.path(),
+        "dialer.toml",
+        &format!("node_id = \"dialer-2.east\"\n{GOOD}"),
+    );
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(c.node_id, "dialer-2.east");
+    let env = Env::from_pairs([("DIALER__NODE_ID", "node_b")]);
+    assert_eq!(load_with(&f, &env, None).unwrap().node_id, "node_b");
+
+    let long = "n".repeat(65);
+    for (bad, shown) in [
+        ("two words", "\"two words\""),
+        ("", "\"\""),
+        (long.as_str(), &format!("{:?}…", "n".repeat(64))[..]),
+    ] {
+        let f = write(
+            d.path(),
+            "dialer.toml",
+            &format!("node_id = \"{bad}\"\n{GOOD}"),
+        );
+        assert_eq!(
+            problems(load_with(&f, &Env::default(), None)),
+            [format!(
+                "node_id: {shown} is not a node id (1–64 letters, digits, `.`, `-`, `_`)"
+            )]
+        );
+    }
+}
+
+#[test]
+fn unset_secrets_name_their_key_and_variable() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    let unset = |n: &str| Err(SecretError { name: n.into() });
+    let warned: Vec<(String, String)> = unset_secrets(&c, unset)
+        .into_iter()
+        .map(|p| {
+            assert_eq!(p.file, f);
+            (p.key, p.message)
+        })
+        .collect();
+    let costs = [
+        "`dialer run` refuses to start without trunk \"main\"'s password",
+        "agent \"alice\" cannot use the HTTP API",
+        "the supervisor cannot use the HTTP API",
+    ];
+    let want: Vec<(String, String)> = [
+        ("trunks[0].password_env", "DIALER_TRUNK_MAIN_PASSWORD"),
+        ("agents[0].token_env", "DIALER_AGENT_ALICE_TOKEN"),
+        ("api.token_env", "DIALER_API_TOKEN"),
+    ]
+    .iter()
+    .zip(costs)
+    .map(|((key, var), costs)| {
+        (
+            key.to_string(),
+            format!(
+                "{var} is not set (no environment variable or systemd credential of that name): \
+                 {costs}"
+            ),
+        )
+    })
+    .collect();
+    assert_eq!(warned, want);
+    // Alice's token set: the others are still warned about.
+    let alice = |n: &str| match n {
+        "DIALER_AGENT_ALICE_TOKEN" => Ok("t".to_owned()),
+        _ => Err(SecretError { name: n.into() }),
+    };
+    let keys: Vec<String> = unset_secrets(&c, alice)
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+    assert_eq!(keys, ["trunks[0].password_env", "api.token_env"]);
+    assert!(unset_secrets(&c, |_| Ok("t".to_owned())).is_empty());
 }

@@ -46,6 +46,7 @@ pub enum Request {
 pub enum Reply {
     Done,
     Lead(Option<(String, Lead)>),
+    /// Every agent (`Agents`), or the acting agent just after an agent's action.
     Agents(Vec<AgentView>),
     Campaigns(Vec<CampaignStatus>),
 }

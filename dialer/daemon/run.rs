@@ -39,6 +39,10 @@ use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
 use crate::store::{CampaignIds, Store};
 
+/// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
+/// give-up time, 32 s, is too long for a stop).
+const HANGUP_WAIT: Duration = Duration::from_secs(5);
+
 /// What can stop the daemon from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -108,11 +112,15 @@ impl Daemon {
         let clock = WallClock::start();
         let now = Instant::now();
         let now_ms = clock.ms(now);
-        let closed = store.close_interrupted(now_ms).await?;
+        // Only this node's open attempts (and those naming no node): another node's are its
+        // live calls.
+        let node = config.node_id.clone();
+        let closed = store.close_interrupted(now_ms, &node).await?;
         if closed > 0 {
             tracing::warn!(
                 closed,
-                "attempts left open by an earlier run closed as interrupted"
+                %node,
+                "attempts left open by an earlier run of this node closed as interrupted"
             );
         }
 
@@ -177,7 +185,11 @@ impl Daemon {
         }
 
         let (writer_tx, writer_rx) = mpsc::channel(4096);
-        tokio::spawn(Writer::new(store.clone(), clock).run(writer_rx));
+        tokio::spawn(
+            Writer::new(store.clone(), clock)
+                .with_node(node)
+                .run(writer_rx),
+        );
         let (control_tx, control_rx) = mpsc::channel(256);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
@@ -383,8 +395,9 @@ struct Shell {
     /// A reload's store work runs; later reloads wait in `reloads`.
     reloading: bool,
     reloads: VecDeque<(Vec<Campaign>, oneshot::Sender<()>)>,
-    /// The store row of a dial, which its INVITE waits for.
-    rows: HashMap<CallKey, oneshot::Receiver<Result<i64, String>>>,
+    /// The store row of a dial, which its INVITE waits for, and the INVITE's Call-ID (stored
+    /// in that row).
+    rows: HashMap<CallKey, (oneshot::Receiver<Result<i64, String>>, String)>,
     prompts: HashMap<PathBuf, Pcm>,
     recordings: PathBuf,
     options: Options,
@@ -430,29 +443,37 @@ impl Shell {
             }
             self.pump().await;
             if let Some(until) = draining_until {
-                if self.board.live_calls() == 0 && self.calls.is_empty() {
+                let now = Instant::now();
+                // Done when no call is left and no agent still wraps one up (a disposition
+                // posted during the drain is stored like any other).
+                if self.board.live_calls() == 0
+                    && self.calls.is_empty()
+                    && self.board.wrap_ups(now) == 0
+                {
                     break;
                 }
-                if Instant::now() >= until {
+                if now >= until {
                     tracing::warn!(
                         calls = self.calls.len(),
-                        "drain deadline passed: hanging up"
+                        wrap_ups = self.board.wrap_ups(now),
+                        "drain deadline passed: hanging up, wrap-ups cut short"
                     );
                     for io in self.calls.values_mut() {
                         if let Some(h) = io.hangup.take() {
                             let _ = h.send(());
                         }
                     }
-                    // Every call still open gets its attempt record now.
-                    self.board.abort_calls(Instant::now());
+                    // Every call still open gets its attempt record now; a wrap-up with no
+                    // disposition releases its lead with the call's outcome.
+                    self.board.abort_calls(now);
+                    self.board.cut_wrap_ups(now);
                     self.pump().await;
-                    // Give the BYEs a moment to leave, then stop.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                     break;
                 }
             }
         }
-        // Close agent intervals, hang up agent legs, flush the store.
+        // Close agent intervals, hang up agent legs, wait for the far ends to answer the BYEs
+        // (and CANCELs), flush the store.
         self.board.flush_agents(Instant::now());
         self.pump().await;
         for leg in self.agent_legs.values_mut() {
@@ -460,11 +481,51 @@ impl Shell {
                 let _ = h.send(());
             }
         }
+        self.await_hangups(&mut events, Instant::now() + HANGUP_WAIT)
+            .await;
         let (done, wait) = oneshot::channel();
         if self.writer.send(Msg::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    /// After the switchboard is done: wait until every call and agent leg has ended in SIP (our
+    /// BYE or CANCEL answered, or the SIP layer gave up on it), at most until `deadline`, so
+    /// the socket does not close under a far end still answering. The switchboard has recorded
+    /// everything already; only the legs' ends are taken from the events now.
+    async fn await_hangups(
+        &mut self,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        deadline: Instant,
+    ) {
+        while !(self.calls.is_empty() && self.agent_legs.is_empty()) {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(Event::Sip { call, event: CallEvent::Ended(_) })
+                    | Some(Event::DialFailed { call, .. }) => {
+                        if let Some(io) = self.calls.remove(&call) {
+                            self.media.close_leg(io.leg);
+                        }
+                    }
+                    Some(Event::AgentSip { agent, event: CallEvent::Ended(_) })
+                    | Some(Event::AgentFailed { agent, .. }) => {
+                        if let Some(leg) = self.agent_legs.remove(&agent) {
+                            self.media.close_leg(leg.leg);
+                        }
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    tracing::warn!(
+                        calls = self.calls.len(),
+                        agent_legs = self.agent_legs.len(),
+                        "stopping without the far ends' answers to our hang-ups"
+                    );
+                    break;
+                }
+            }
+        }
     }
 
     /// Start a reload: the store work (campaign rows, abandon-window counts) runs in a task and
@@ -569,16 +630,26 @@ impl Shell {
     fn on_request(&mut self, r: Request) -> Result<Reply, super::switchboard::SwitchboardError> {
         let now = Instant::now();
         let b = &mut self.board;
+        // An agent's action is answered with the agent's view right after it, in the same turn
+        // (the API's answer; a stop may end the loop before another question).
+        let view = |b: &Switchboard, agent: &str| {
+            Reply::Agents(
+                b.agent_views(now)
+                    .into_iter()
+                    .filter(|v| v.id == agent)
+                    .collect(),
+            )
+        };
         Ok(match r {
-            Request::Login(a) => b.agent_login(now, &a).map(|_| Reply::Done)?,
-            Request::Logout(a) => b.agent_logout(now, &a).map(|_| Reply::Done)?,
-            Request::Ready(a) => b.agent_ready(now, &a).map(|_| Reply::Done)?,
-            Request::Pause { agent, reason } => {
-                b.agent_pause(now, &agent, &reason).map(|_| Reply::Done)?
-            }
-            Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| Reply::Done)?,
-            Request::Dial(a) => b.agent_dial(now, &a).map(|_| Reply::Done)?,
-            Request::Skip(a) => b.agent_skip(now, &a).map(|_| Reply::Done)?,
+            Request::Login(a) => b.agent_login(now, &a).map(|_| view(b, &a))?,
+            Request::Logout(a) => b.agent_logout(now, &a).map(|_| view(b, &a))?,
+            Request::Ready(a) => b.agent_ready(now, &a).map(|_| view(b, &a))?,
+            Request::Pause { agent, reason } => b
+                .agent_pause(now, &agent, &reason)
+                .map(|_| view(b, &agent))?,
+            Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| view(b, &a))?,
+            Request::Dial(a) => b.agent_dial(now, &a).map(|_| view(b, &a))?,
+            Request::Skip(a) => b.agent_skip(now, &a).map(|_| view(b, &a))?,
             Request::Disposition {
                 agent,
                 code,
@@ -586,7 +657,7 @@ impl Shell {
                 callback_after,
             } => b
                 .agent_disposition(now, &agent, &code, notes, callback_after)
-                .map(|_| Reply::Done)?,
+                .map(|_| view(b, &agent))?,
             Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
             Request::Agents => Reply::Agents(b.agent_views(now)),
             Request::Campaigns => Reply::Campaigns(
@@ -621,11 +692,6 @@ impl Shell {
                 }
                 CallEvent::Hold { .. } => {}
                 CallEvent::Ended(report) => {
-                    let _ = self.writer.try_send(Msg::CallInfo {
-                        call,
-                        sip_call_id: Some(report.sip_call_id.clone()),
-                        recording: None,
-                    });
                     if let Some(io) = self.calls.remove(&call) {
                         self.media.close_leg(io.leg);
                     }
@@ -773,11 +839,17 @@ impl Shell {
                         }
                     });
                 }
-                Output::Record(record) => {
-                    let reply = match &record {
-                        Record::AttemptStarted { call, .. } => {
+                Output::Record(mut record) => {
+                    let reply = match &mut record {
+                        Record::AttemptStarted {
+                            call, sip_call_id, ..
+                        } => {
+                            // The Call-ID goes into the attempt's row, which the INVITE waits
+                            // for: ops find the call in the carrier's CDRs and captures by it.
+                            let id = self.sip.new_call_id();
+                            *sip_call_id = Some(id.clone());
                             let (tx, rx) = oneshot::channel();
-                            self.rows.insert(*call, rx);
+                            self.rows.insert(*call, (rx, id));
                             Some(tx)
                         }
                         _ => None,
@@ -843,7 +915,6 @@ impl Shell {
                     if let Some(p) = path {
                         let _ = self.writer.try_send(Msg::CallInfo {
                             call,
-                            sip_call_id: None,
                             recording: Some(p.display().to_string()),
                         });
                     }
@@ -964,7 +1035,10 @@ impl Shell {
             event,
         });
         let offer = offer(leg.local, call);
-        let row = self.rows.remove(&call);
+        let (row, call_id) = match self.rows.remove(&call) {
+            Some((row, id)) => (Some(row), Some(id)),
+            None => (None, None),
+        };
         let sip = self.sip.clone();
         let events = self.events.clone();
         let span = tracing::info_span!("call", call, campaign = %d.campaign, lead = d.lead.id);
@@ -992,6 +1066,7 @@ impl Shell {
             run_call(
                 sip,
                 place,
+                call_id,
                 hangup_rx,
                 events,
                 move |event| Event::Sip { call, event },
@@ -1057,6 +1132,7 @@ impl Shell {
         tokio::spawn(run_call(
             self.sip.clone(),
             place,
+            None,
             hangup_rx,
             self.events.clone(),
             move |event| Event::AgentSip {
@@ -1144,16 +1220,22 @@ impl media::FrameSink for AmdSink {
     }
 }
 
-/// Place a call and forward its events until it ends; a hang-up request ends it early.
+/// Place a call (with `call_id` as its Call-ID when given) and forward its events until it
+/// ends; a hang-up request ends it early.
 async fn run_call(
     sip: Sip,
     place: PlaceCall,
+    call_id: Option<String>,
     hangup: oneshot::Receiver<()>,
     events: mpsc::UnboundedSender<Event>,
     wrap: impl Fn(CallEvent) -> Event + Send + 'static,
     failed: impl Fn(String) -> Event + Send + 'static,
 ) {
-    let mut handle = match sip.place_call(place).await {
+    let placed = match call_id {
+        Some(id) => sip.place_call_with_id(place, id).await,
+        None => sip.place_call(place).await,
+    };
+    let mut handle = match placed {
         Ok(h) => h,
         Err(err) => {
             let _ = events.send(failed(err.to_string()));

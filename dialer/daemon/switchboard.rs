@@ -188,6 +188,9 @@ pub enum Record {
         trunk: String,
         /// The agent who dialed it (preview); the one who talked is in the summary.
         agent: Option<AgentId>,
+        /// The SIP Call-ID its INVITE will carry. The core draws no random numbers: it leaves
+        /// this `None` and the shell names the Call-ID before the row is written.
+        sip_call_id: Option<String>,
         at: Instant,
     },
     /// The call is over: the attempt's row and what it does to the lead.
@@ -213,6 +216,20 @@ pub enum Record {
         effect: LeadEffect,
         /// The disposition counts as a conversation (Regulation F).
         conversation: bool,
+        at: Instant,
+    },
+    /// A wrap-up cut short by the drain deadline, with no disposition: the lead is released at
+    /// once with the call's outcome and due again per `effect`, counted from `since` (the
+    /// call's end).
+    WrapUpCut {
+        campaign_id: i64,
+        lead_id: i64,
+        call: CallKey,
+        agent: AgentId,
+        /// The call's outcome (the attempt's row has it already).
+        outcome: String,
+        effect: LeadEffect,
+        since: Instant,
         at: Instant,
     },
     /// A survey answer given on a call (its attempt's row exists by then).
@@ -416,6 +433,9 @@ struct Wrapping {
     campaign: String,
     campaign_id: i64,
     lead: Lead,
+    /// The call's outcome and end, for a wrap-up cut short ([`Switchboard::cut_wrap_ups`]).
+    outcome: String,
+    ended: Instant,
 }
 
 /// Claimed leads older than this are given back to be checked again (hours, DNC); a lead
@@ -576,6 +596,63 @@ impl Switchboard {
     /// Calls still in progress.
     pub fn live_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Agents wrapping up a call whose disposition has not come yet (the drain waits for them).
+    pub fn wrap_ups(&self, now: Instant) -> usize {
+        self.wrapping
+            .keys()
+            .filter(|a| {
+                self.agents
+                    .view(now, a)
+                    .is_ok_and(|v| v.state == State::WrapUp)
+            })
+            .count()
+    }
+
+    /// End every wrap-up now (the drain deadline passed) without a disposition: each lead is
+    /// released at once with its call's outcome ([`Record::WrapUpCut`]), due again per the
+    /// campaign's retry rules rather than held for the agent's disposition.
+    pub fn cut_wrap_ups(&mut self, now: Instant) {
+        let agents: Vec<AgentId> = self.wrapping.keys().cloned().collect();
+        for agent in agents {
+            let in_wrap_up = self
+                .agents
+                .view(now, &agent)
+                .is_ok_and(|v| v.state == State::WrapUp);
+            if !in_wrap_up {
+                continue;
+            }
+            let Some(w) = self.wrapping.get(&agent).cloned() else {
+                continue;
+            };
+            let effect = match self.campaigns.get(&w.campaign) {
+                Some(rt) => cut_effect(&rt.campaign, &w.outcome, w.lead.attempts + 1),
+                // A campaign removed since: due at once.
+                None => LeadEffect {
+                    status: "active",
+                    retry_after: None,
+                    callback_after: None,
+                },
+            };
+            if self.agents.disposed(now, &agent).is_err() {
+                continue;
+            }
+            // The wrap-up interval is recorded while the call is still known.
+            self.pump_agents(now);
+            self.wrapping.remove(&agent);
+            self.outputs.push_back(Output::Record(Record::WrapUpCut {
+                campaign_id: w.campaign_id,
+                lead_id: w.lead.id,
+                call: w.call,
+                agent,
+                outcome: w.outcome,
+                effect,
+                since: w.ended,
+                at: now,
+            }));
+        }
+        self.pump_agents(now);
     }
 
     /// Feed one input.
@@ -944,6 +1021,7 @@ impl Switchboard {
             campaign,
             campaign_id,
             lead,
+            ..
         } = self
             .wrapping
             .get(agent)
@@ -1480,6 +1558,7 @@ impl Switchboard {
                 lead_id: lead.id,
                 trunk: campaign.trunk.clone(),
                 agent: preview.clone(),
+                sip_call_id: None,
                 at: now,
             }));
         self.outputs.push_back(Output::Dial(Dial {
@@ -1665,6 +1744,8 @@ impl Switchboard {
                         campaign: c.campaign.clone(),
                         campaign_id: c.campaign_id,
                         lead: c.lead.clone(),
+                        outcome: summary.outcome.clone(),
+                        ended: summary.ended,
                     },
                 );
             }
@@ -2001,6 +2082,29 @@ fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
             retry_after: None,
             callback_after: None,
         },
+    }
+}
+
+/// What a wrap-up cut short (no disposition came) does to its lead: due again after the retry
+/// delay of the call's outcome, or `retry.delay.interrupted` for an outcome with no delay of
+/// its own (a conversation: the agent's wrap-up was interrupted); done once its attempts are
+/// spent.
+fn cut_effect(c: &Campaign, outcome: &str, attempts: i32) -> LeadEffect {
+    if attempts >= c.retry.max_attempts as i32 {
+        return LeadEffect {
+            status: "done",
+            retry_after: None,
+            callback_after: None,
+        };
+    }
+    LeadEffect {
+        status: "active",
+        retry_after: Some(
+            c.retry
+                .delay_for(outcome)
+                .unwrap_or(c.retry.delay.interrupted),
+        ),
+        callback_after: None,
     }
 }
 

@@ -17,10 +17,9 @@ use crate::store::{AttemptEnd, AttemptStart, LeadUpdate, NewDisposition, Store, 
 pub enum Msg {
     /// A record from the switchboard. `AttemptStarted` carries a reply: the INVITE waits for it.
     Record(Box<Record>, Option<oneshot::Sender<Result<i64, String>>>),
-    /// The SIP Call-ID and recording file of a call, once known.
+    /// The recording file of a call, once known.
     CallInfo {
         call: CallKey,
-        sip_call_id: Option<String>,
         recording: Option<String>,
     },
     /// Write everything queued, then answer.
@@ -41,6 +40,8 @@ pub struct Writer {
     store: Store,
     clock: WallClock,
     attempts: HashMap<CallKey, Attempt>,
+    /// The node id stored on each attempt (`dialer.toml`'s `node_id`).
+    node: Option<String>,
 }
 
 impl Writer {
@@ -49,7 +50,15 @@ impl Writer {
             store,
             clock,
             attempts: HashMap::new(),
+            node: None,
         }
+    }
+
+    /// Store `node` on every attempt: after a crash only this node closes them as
+    /// interrupted.
+    pub fn with_node(mut self, node: impl Into<String>) -> Self {
+        self.node = Some(node.into());
+        self
     }
 
     /// Run until every sender is gone.
@@ -66,11 +75,7 @@ impl Writer {
                         let _ = reply.send(result.map_err(|e| e.to_string()));
                     }
                 }
-                Msg::CallInfo {
-                    call,
-                    sip_call_id: _,
-                    recording,
-                } => {
+                Msg::CallInfo { call, recording } => {
                     if let Some(a) = self.attempts.get_mut(&call)
                         && recording.is_some()
                     {
@@ -101,6 +106,7 @@ impl Writer {
                 lead_id,
                 trunk,
                 agent,
+                sip_call_id,
                 at,
                 ..
             } => {
@@ -110,7 +116,8 @@ impl Writer {
                         lead_id,
                         dial_at_ms: c.ms(at),
                         trunk: Some(&trunk),
-                        call_id: None,
+                        call_id: sip_call_id.as_deref(),
+                        node: self.node.as_deref(),
                     })
                     .await?;
                 self.attempts.insert(
@@ -228,6 +235,31 @@ impl Writer {
                         conversation_at_ms: conversation.then_some(at_ms),
                         outcome: &code,
                         at_ms,
+                    })
+                    .await?;
+                Ok(0)
+            }
+            Record::WrapUpCut {
+                lead_id,
+                call,
+                outcome,
+                effect,
+                since,
+                at,
+                ..
+            } => {
+                // No disposition: the attempt keeps its outcome, the lead is due per `effect`.
+                self.attempts.remove(&call);
+                let (next, callback) = effect_times(&c, since, &effect);
+                self.store
+                    .apply_lead_update(&LeadUpdate {
+                        lead_id,
+                        status: effect.status,
+                        next_attempt_at_ms: next,
+                        callback_at_ms: callback,
+                        conversation_at_ms: None,
+                        outcome: &outcome,
+                        at_ms: c.ms(at),
                     })
                     .await?;
                 Ok(0)

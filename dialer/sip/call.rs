@@ -270,8 +270,14 @@ impl Call {
             .min()
     }
 
-    /// Build and send the INVITE.
-    pub(crate) fn start(now: Instant, id: CallId, spec: CallSpec, ctx: &mut Ctx<'_>) -> Call {
+    /// Build and send the INVITE (with `call_id` as its Call-ID, else a fresh random one).
+    pub(crate) fn start(
+        now: Instant,
+        id: CallId,
+        spec: CallSpec,
+        call_id: Option<String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Call {
         let transport = spec.transport;
         let host = ctx.local.ip();
         let tcp = if transport == Transport::Tcp {
@@ -286,8 +292,8 @@ impl Call {
         inv.headers
             .push("From", format!("<{}>;tag={}", spec.from, ctx.token()));
         inv.headers.push("To", format!("<{}>", spec.target));
-        inv.headers
-            .push("Call-ID", format!("{}@{}", ctx.token(), host));
+        let call_id = call_id.unwrap_or_else(|| format!("{}@{}", ctx.token(), host));
+        inv.headers.push("Call-ID", call_id);
         inv.headers.push("CSeq", "1 INVITE");
         inv.headers.push("Contact", contact.as_str());
         inv.headers

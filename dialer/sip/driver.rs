@@ -141,6 +141,8 @@ enum Cmd {
     Place {
         id: CallId,
         spec: Box<CallSpec>,
+        /// The SIP Call-ID to use (`None`: a fresh random one).
+        call_id: Option<String>,
         events: mpsc::UnboundedSender<CallEvent>,
         permit: Option<OwnedSemaphorePermit>,
     },
@@ -278,9 +280,35 @@ impl Sip {
         self.stats.lock().map(|s| s.1).unwrap_or_default()
     }
 
+    /// A fresh SIP Call-ID (random, `…@` our address) for [`Self::place_call_with_id`]: the
+    /// daemon stores it with the attempt before the INVITE leaves.
+    pub fn new_call_id(&self) -> String {
+        let mut rng = rand::rng();
+        format!(
+            "{:016x}{:016x}@{}",
+            rng.next_u64(),
+            rng.next_u64(),
+            self.local.ip()
+        )
+    }
+
     /// Place a call: waits for a free channel on the trunk, then for its rate limiter, then
     /// sends the INVITE.
     pub async fn place_call(&self, p: PlaceCall) -> Result<CallHandle, SipError> {
+        self.place(p, None).await
+    }
+
+    /// [`Self::place_call`] with the INVITE's Call-ID chosen by the caller (from
+    /// [`Self::new_call_id`]; it must be unique).
+    pub async fn place_call_with_id(
+        &self,
+        p: PlaceCall,
+        call_id: String,
+    ) -> Result<CallHandle, SipError> {
+        self.place(p, Some(call_id)).await
+    }
+
+    async fn place(&self, p: PlaceCall, call_id: Option<String>) -> Result<CallHandle, SipError> {
         let user = p.caller_id.clone().unwrap_or_else(|| "dialer".into());
         let (target, dest, transport, credentials, from_host, permit) = match &p.target {
             Target::Uri(u) => {
@@ -359,6 +387,7 @@ impl Sip {
             .send(Cmd::Place {
                 id,
                 spec: Box::new(spec),
+                call_id,
                 events: ev_tx,
                 permit,
             })
@@ -482,10 +511,10 @@ async fn run(
                 ep.handle_datagram(Instant::now().into_std(), m.from, Transport::Tcp, &m.bytes);
             }
             cmd = cmds.recv(), if cmds_open => match cmd {
-                Some(Cmd::Place { id, spec, events, permit }) => {
+                Some(Cmd::Place { id, spec, call_id, events, permit }) => {
                     // Registered before the INVITE goes, so no event can miss its call.
                     calls.insert(id, Live { events, _permit: permit });
-                    ep.place_call_as(Instant::now().into_std(), id, *spec);
+                    ep.place_call_named(Instant::now().into_std(), id, *spec, call_id);
                 }
                 Some(Cmd::Hangup(id)) => ep.hangup(Instant::now().into_std(), id),
                 None => cmds_open = false,

@@ -224,7 +224,19 @@ impl Endpoint {
     /// [`Self::place_call`] with an id the caller chose (unique, and never mixed with ids from
     /// `place_call` on the same endpoint): lets a driver hand out ids without a round trip.
     pub fn place_call_as(&mut self, now: Instant, id: CallId, spec: CallSpec) {
-        let call = Call::start(now, id, spec, &mut ctx!(self));
+        self.place_call_named(now, id, spec, None);
+    }
+
+    /// [`Self::place_call_as`] with the INVITE's Call-ID chosen by the caller (`None`: a fresh
+    /// random one). The caller keeps it unique.
+    pub fn place_call_named(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        spec: CallSpec,
+        call_id: Option<String>,
+    ) {
+        let call = Call::start(now, id, spec, call_id, &mut ctx!(self));
         self.by_call_id.insert(call.sip_call_id().to_owned(), id);
         *self.live_hops.entry(call.dest_ip()).or_default() += 1;
         self.calls.insert(id, call);

@@ -21,7 +21,11 @@ pub struct AttemptStart<'a> {
     pub lead_id: i64,
     pub dial_at_ms: i64,
     pub trunk: Option<&'a str>,
+    /// The SIP Call-ID of the INVITE (named before it leaves).
     pub call_id: Option<&'a str>,
+    /// The node that dials it (`dialer.toml`'s `node_id`): only this node closes it as
+    /// interrupted after a crash ([`Store::close_interrupted`]).
+    pub node: Option<&'a str>,
 }
 
 /// How an attempt ended and what it does to its lead.
@@ -146,6 +150,7 @@ impl Store {
                 "call_id",
                 "phone",
                 "dial_at_ms",
+                "node",
             ])
             .values_panic([
                 a.lead_id.into(),
@@ -155,6 +160,7 @@ impl Store {
                 a.call_id.map(str::to_string).into(),
                 phone.into(),
                 a.dial_at_ms.into(),
+                a.node.map(str::to_string).into(),
             ])
             .returning_col("id")
             .to_owned();
@@ -252,25 +258,28 @@ impl Store {
         Ok(())
     }
 
-    /// Attempts left open by a crash (no end): close them as `interrupted` at `now_ms`, make
-    /// their leads due again and give their leases back. Returns how many were closed.
-    pub async fn close_interrupted(&self, now_ms: i64) -> Result<u64> {
+    /// Attempts `node` left open by a crash (no end), and open ones that name no node (rows
+    /// from before nodes were stored): close them as `interrupted` at `now_ms`, make their leads
+    /// due again and give their leases back. Another node's open attempts are its live calls
+    /// and stay as they are. Returns how many were closed.
+    pub async fn close_interrupted(&self, now_ms: i64, node: &str) -> Result<u64> {
         let backend = self.backend();
         let txn = self.begin_write().await?;
         txn.execute_raw(stmt(
             backend,
             "UPDATE leads SET last_outcome = 'interrupted', lease_owner = NULL, \
              lease_until_ms = NULL, next_attempt_at_ms = ?, updated_at_ms = ? \
-             WHERE id IN (SELECT lead_id FROM call_attempts WHERE end_at_ms IS NULL)",
-            vec![now_ms.into(), now_ms.into()],
+             WHERE id IN (SELECT lead_id FROM call_attempts WHERE end_at_ms IS NULL \
+             AND (node = ? OR node IS NULL))",
+            vec![now_ms.into(), now_ms.into(), node.into()],
         ))
         .await?;
         let n = txn
             .execute_raw(stmt(
                 backend,
                 "UPDATE call_attempts SET end_at_ms = ?, outcome = 'interrupted' \
-                 WHERE end_at_ms IS NULL",
-                vec![now_ms.into()],
+                 WHERE end_at_ms IS NULL AND (node = ? OR node IS NULL)",
+                vec![now_ms.into(), node.into()],
             ))
             .await?
             .rows_affected();

@@ -116,6 +116,8 @@ pub mod call_attempt {
         pub recording_path: Option<String>,
         /// When the message to the customer started (voicemail drop, safe harbor, agentless).
         pub message_at_ms: Option<i64>,
+        /// The node (`dialer.toml`'s `node_id`) that dialed it; `None` on rows from before nodes.
+        pub node: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_crm_schema;
 mod m20261202_000001_attempt_message_at;
+mod m20261210_000001_attempt_node;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_crm_schema::Migration),
             Box::new(m20261202_000001_attempt_message_at::Migration),
+            Box::new(m20261210_000001_attempt_node::Migration),
         ]
     }
 }

@@ -504,6 +504,123 @@ fn drain_and_stop_give_claimed_leads_back() {
     );
 }
 
+/// A bridged call that ended: its agent wraps up. Returns the call and the agent.
+fn wrapping_up(core: &mut Switchboard, t0: Instant) -> (CallKey, AgentId) {
+    let d = dial_n(core, t0, 1, 1);
+    let out = human(core, t0, d[0].call);
+    let agent = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Bridge { agent, .. } => Some(agent.clone()),
+            _ => None,
+        })
+        .expect("bridged");
+    core.handle(
+        t0 + ms(60_000),
+        Input::CallEnded {
+            call: d[0].call,
+            outcome: "answered".into(),
+            sip_status: Some(200),
+        },
+    );
+    drain(core);
+    (d[0].call, agent)
+}
+
+#[test]
+fn a_disposition_during_the_drain_ends_the_wrap_up_it_waits_for() {
+    let t0 = Instant::now();
+    let mut core = board(t0, &["ann"], campaign(|_| {}));
+    let (_, agent) = wrapping_up(&mut core, t0);
+    core.drain();
+    drain(&mut core);
+    assert_eq!((core.live_calls(), core.wrap_ups(t0 + ms(61_000))), (0, 1));
+    core.agent_disposition(t0 + ms(62_000), &agent, "appointment", None, None)
+        .unwrap();
+    let out = drain(&mut core);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::Disposition { code, .. }) if code == "appointment"
+    )));
+    assert_eq!(core.wrap_ups(t0 + ms(62_000)), 0);
+    // Nothing is left to cut.
+    core.cut_wrap_ups(t0 + ms(63_000));
+    assert!(drain(&mut core).is_empty());
+}
+
+#[test]
+fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
+    let t0 = Instant::now();
+    let c = campaign(|c| c.retry.delay.interrupted = Duration::from_secs(420));
+    let mut core = board(t0, &["ann"], c);
+    let (call, agent) = wrapping_up(&mut core, t0);
+    core.drain();
+    drain(&mut core);
+    let cut = t0 + ms(90_000);
+    core.cut_wrap_ups(cut);
+    let out = drain(&mut core);
+    let cuts: Vec<&Record> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Record(r @ Record::WrapUpCut { .. }) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cuts,
+        [&Record::WrapUpCut {
+            campaign_id: 7,
+            lead_id: 1,
+            call,
+            agent: agent.clone(),
+            outcome: "human".into(),
+            // A conversation has no retry delay of its own: the interrupted one, from the
+            // call's end.
+            effect: LeadEffect {
+                status: "active",
+                retry_after: Some(Duration::from_secs(420)),
+                callback_after: None,
+            },
+            since: t0 + ms(60_000),
+            at: cut,
+        }]
+    );
+    // The wrap-up interval ends at the cut; the agent is out of wrap-up.
+    let wrap = intervals(&out)
+        .into_iter()
+        .find(|i| i.state == State::WrapUp)
+        .expect("wrap-up interval");
+    assert_eq!((wrap.start, wrap.end), (t0 + ms(60_000), cut));
+    assert_eq!(core.wrap_ups(cut), 0);
+    assert_ne!(state(&core, cut, &agent), State::WrapUp);
+    // No disposition can come for it any more.
+    assert!(
+        core.agent_disposition(cut, &agent, "appointment", None, None)
+            .is_err()
+    );
+}
+
+#[test]
+fn a_cut_wrap_up_whose_lead_spent_its_attempts_is_done() {
+    let t0 = Instant::now();
+    let c = campaign(|c| c.retry.max_attempts = 1);
+    let mut core = board(t0, &["ann"], c);
+    wrapping_up(&mut core, t0);
+    core.cut_wrap_ups(t0 + ms(70_000));
+    let effect = drain(&mut core).into_iter().find_map(|o| match o {
+        Output::Record(Record::WrapUpCut { effect, .. }) => Some(effect),
+        _ => None,
+    });
+    assert_eq!(
+        effect,
+        Some(LeadEffect {
+            status: "done",
+            retry_after: None,
+            callback_after: None,
+        })
+    );
+}
+
 #[test]
 fn stale_claimed_leads_are_given_back() {
     let t0 = Instant::now();
