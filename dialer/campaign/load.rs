@@ -1130,13 +1130,14 @@ fn header_has(
     file: &Path,
     mapped: &[(&str, Option<&String>)],
 ) -> bool {
-    let headers = csv::Reader::from_path(file).and_then(|mut r| r.headers().cloned());
+    // Read as `dialer import` reads it (UTF-8 byte-order mark skipped, other encodings named).
+    let headers = crate::leads::import::read_header(file, crate::leads::rows::Encoding::Utf8);
     let headers = match headers {
         Ok(h) => h,
         Err(e) => {
             ctx.problem(
                 cols.key("phone"),
-                format!("cannot read the header of {}: {e}", file.display()),
+                format!("cannot read the list's header: {e}"),
             );
             return false;
         }
@@ -1144,15 +1145,15 @@ fn header_has(
     let mut ok = true;
     for (key, col) in mapped {
         if let Some(col) = col
-            && !headers.iter().any(|h| h.trim() == col.as_str())
+            && !headers.iter().any(|h| h == *col)
         {
-            let have: Vec<&str> = headers.iter().collect();
             ctx.problem(
                 cols.key(key),
                 format!(
-                    "column {col:?} is not in the header of {} (columns: {})",
+                    "column {} is not in the header of {} (columns: {})",
+                    crate::leads::cut(col),
                     file.display(),
-                    have.join(", ")
+                    crate::leads::import::column_list(&headers)
                 ),
             );
             ok = false;

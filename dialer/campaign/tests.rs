@@ -546,6 +546,41 @@ fn list_columns_must_be_in_the_csv_header() {
 }
 
 #[test]
+fn list_headers_are_read_as_import_reads_them() {
+    let d = Dir::new();
+    let f = d.write("c.toml", MINIMAL);
+    let csv = d.path("lists/a.csv");
+    // A UTF-8 byte-order mark is not part of the first column's name.
+    d.write(
+        "lists/a.csv",
+        "\u{feff}phone,tz\r\n+12025550143,America/New_York\r\n",
+    );
+    assert!(load_with(&f, &no_env()).is_ok());
+    // A 1 MB column name is cut in the message.
+    d.write(
+        "lists/a.csv",
+        &format!("mobile,{}\n", "x".repeat(1_000_000)),
+    );
+    let p = problems(load_with(&f, &no_env()));
+    assert_eq!(p.len(), 2, "{p:?}");
+    for m in &p {
+        assert!(m.len() < 250 + csv.display().to_string().len(), "{m:.300}");
+        assert!(m.contains("(1000000 bytes)"), "{m:.300}");
+    }
+    // UTF-16 is named.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain("phone,tz\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(&csv, utf16).unwrap();
+    let p = problems(load_with(&f, &no_env()));
+    assert!(
+        p.len() == 1 && p[0].contains("UTF-16 little-endian"),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn preview_timeout_is_for_preview_campaigns_and_bounded() {
     let d = Dir::new();
     let preview = MINIMAL.replace("mode = \"predictive\"", "mode = \"preview\"");
