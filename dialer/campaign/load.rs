@@ -401,11 +401,21 @@ impl CampaignReader<'_> {
             ctx.problem(key, "empty path");
             return None;
         }
-        if !full.is_file() {
-            ctx.problem(key, format!("file not found: {}", full.display()));
-            return None;
-        }
-        Some(full)
+        let problem = match std::fs::metadata(&full) {
+            Ok(m) if m.is_file() => return Some(full),
+            Ok(m) if m.is_dir() => "is a directory, not a file",
+            Ok(_) => "is not a regular file (a device, pipe or socket)",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ctx.problem(key, format!("file not found: {}", full.display()));
+                return None;
+            }
+            Err(e) => {
+                ctx.problem(key, format!("cannot read {}: {e}", full.display()));
+                return None;
+            }
+        };
+        ctx.problem(key, format!("{} {problem}", full.display()));
+        None
     }
 
     /// A referenced WAV file that must exist and parse.

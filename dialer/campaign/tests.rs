@@ -581,6 +581,35 @@ fn list_headers_are_read_as_import_reads_them() {
 }
 
 #[test]
+fn a_list_that_is_a_directory_or_a_device_is_named_so() {
+    let d = Dir::new();
+    std::fs::create_dir_all(d.path("lists/dir.csv")).unwrap();
+    for (file, want) in [
+        (
+            d.path("lists/dir.csv"),
+            format!(
+                "{} is a directory, not a file",
+                d.path("lists/dir.csv").display()
+            ),
+        ),
+        (
+            PathBuf::from("/dev/null"),
+            "/dev/null is not a regular file (a device, pipe or socket)".to_string(),
+        ),
+    ] {
+        let text = MINIMAL.replace(
+            "\"lists/a.csv\"",
+            &format!("{:?}", file.display().to_string()),
+        );
+        let f = d.write("c.toml", &text);
+        assert_eq!(
+            problems(load_with(&f, &no_env())),
+            [format!("lists[0].file: {want}")]
+        );
+    }
+}
+
+#[test]
 fn preview_timeout_is_for_preview_campaigns_and_bounded() {
     let d = Dir::new();
     let preview = MINIMAL.replace("mode = \"predictive\"", "mode = \"preview\"");
