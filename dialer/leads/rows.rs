@@ -100,6 +100,8 @@ pub struct Rows<R> {
     line: u64,
     /// The last byte seen was a CR (a following LF is the same line break).
     after_cr: bool,
+    /// The last byte seen ended a line (so the file's last line is the one before).
+    after_eol: bool,
     byte: u64,
     /// The raw bytes of the row being read, and where each field ends in them.
     buf: Vec<u8>,
@@ -162,6 +164,7 @@ impl<R: BufRead> Rows<Sniffed<R>> {
             encoding,
             line: 1,
             after_cr: false,
+            after_eol: false,
             byte: skip,
             buf: Vec::new(),
             ends: Vec::new(),
@@ -207,7 +210,7 @@ impl<R: BufRead> Rows<R> {
                     return Ok(None);
                 };
                 if state == State::Quoted {
-                    let last = self.line;
+                    let last = self.line - u64::from(self.after_eol);
                     return Err(LineError {
                         line: quote_line,
                         error: RowsError::UnterminatedQuote {
@@ -225,6 +228,7 @@ impl<R: BufRead> Rows<R> {
                 used += 1;
                 let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
                 let eol = b == b'\r' || b == b'\n';
+                self.after_eol = eol;
                 if first_line.is_none() {
                     // Blank lines between rows are skipped.
                     if eol {
@@ -425,14 +429,15 @@ mod tests {
 
     #[test]
     fn an_open_quote_at_the_end_is_an_error_at_its_line() {
-        let text = "h\r\na\r\n\"b\r\nc\r\nd\r\n";
-        let r = read_all(text.as_bytes(), Encoding::Utf8);
-        let (line, msg) = r.expect_err("unterminated");
-        assert_eq!(line, 3);
-        assert!(
-            msg.contains("the 4 lines from here to the end of the file (line 6)"),
-            "{msg}"
-        );
+        // Whether or not the file ends with a line break, its last line is line 5.
+        for end in ["", "\r\n"] {
+            let text = format!("h\r\na\r\n\"b\r\nc\r\nd{end}");
+            let r = read_all(text.as_bytes(), Encoding::Utf8);
+            let (line, msg) = r.expect_err("unterminated");
+            assert_eq!(line, 3);
+            let want = "the 3 lines from here to the end of the file (line 5)";
+            assert!(msg.contains(want), "{end:?}: {msg}");
+        }
     }
 
     #[test]
