@@ -500,3 +500,35 @@ async fn other_encodings_are_named_and_latin1_imports_on_request() {
         assert!(r.rejected.is_empty(), "{}: {:?}", db.label, r.rejected);
     }
 }
+
+/// A campaign list with `encoding = "latin1"` imports as Latin-1 without `--encoding`.
+#[test]
+fn a_list_s_encoding_is_the_import_s_default() {
+    let toml = campaign_toml("sales", "").replace(
+        "file = \"lists/a.csv\"",
+        "file = \"lists/a.csv\"\nencoding = \"latin1\"",
+    );
+    let dir = CampaignDir::new("sales", &toml);
+    let f1 = dir.path().join("lists/a.csv");
+    std::fs::write(&f1, b"phone,tz,name\n2025550143,,Ren\xE9e\n").unwrap();
+    let db = storedb::sqlite();
+    let out = Command::new(env!("CARGO_BIN_EXE_dialer"))
+        .current_dir(dir.root())
+        .env_remove("DIALER_CONFIG")
+        .env_remove("DIALER_DATABASE_URL")
+        .args(["--config", "none.toml", "--db", &db.url])
+        .args(["import", "--campaign", "sales", "--json"])
+        .arg(&f1)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (j["data_rows"].clone(), j["imported"].clone()),
+        (1.into(), 1.into())
+    );
+}

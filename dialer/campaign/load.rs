@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 
 use super::reader::{Ctx, Item, Table};
 use super::*;
+use crate::leads::rows::Encoding;
 
 /// `dialing.preview_timeout` bounds: time to read a lead; beyond an hour, leave it out.
 const PREVIEW_TIMEOUT_MIN: Duration = Duration::from_secs(5);
@@ -475,33 +476,45 @@ impl CampaignReader<'_> {
                     Regime::Uk => "GB".to_string(),
                 }),
             };
+            let encoding = match t.get("encoding") {
+                None => Some(Encoding::Utf8),
+                Some(item) => choice(
+                    ctx,
+                    &item,
+                    &[("utf8", Encoding::Utf8), ("latin1", Encoding::Latin1)],
+                ),
+            };
             let cols = t.table(ctx, "columns");
             let phone = cols.string(ctx, "phone").unwrap_or_else(|| "phone".into());
             let timezone = cols.string(ctx, "timezone");
             let account = cols.string(ctx, "account");
             cols.finish(ctx);
-            if let Some(f) = &file {
+            // With an unknown encoding (reported) the header cannot be read.
+            if let (Some(f), Some(encoding)) = (&file, encoding) {
                 let mapped = [
                     ("phone", Some(&phone)),
                     ("timezone", timezone.as_ref()),
                     ("account", account.as_ref()),
                 ];
-                if !header_has(ctx, &cols, f, &mapped) {
+                if !header_has(ctx, &cols, f, encoding, &mapped) {
                     ok = false;
                 }
             }
-            match (name, file, region, priority_ok) {
-                (Some(name), Some(file), Some(default_region), true) => out.push(ListSpec {
-                    name,
-                    file,
-                    priority: priority.unwrap_or(0),
-                    columns: ColumnMap {
-                        phone,
-                        timezone,
-                        account,
-                    },
-                    default_region,
-                }),
+            match (name, file, region, priority_ok, encoding) {
+                (Some(name), Some(file), Some(default_region), true, Some(encoding)) => {
+                    out.push(ListSpec {
+                        name,
+                        file,
+                        priority: priority.unwrap_or(0),
+                        columns: ColumnMap {
+                            phone,
+                            timezone,
+                            account,
+                        },
+                        default_region,
+                        encoding,
+                    })
+                }
                 _ => ok = false,
             }
             t.finish(ctx);
@@ -1138,10 +1151,11 @@ fn header_has(
     ctx: &mut Ctx,
     cols: &Table<'_>,
     file: &Path,
+    encoding: Encoding,
     mapped: &[(&str, Option<&String>)],
 ) -> bool {
     // Read as `dialer import` reads it (UTF-8 byte-order mark skipped, other encodings named).
-    let headers = crate::leads::import::read_header(file, crate::leads::rows::Encoding::Utf8);
+    let headers = crate::leads::import::read_header(file, encoding);
     let headers = match headers {
         Ok(h) => h,
         Err(e) => {

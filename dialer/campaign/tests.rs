@@ -578,6 +578,22 @@ fn list_headers_are_read_as_import_reads_them() {
         p.len() == 1 && p[0].contains("UTF-16 little-endian"),
         "{p:?}"
     );
+    // A Latin-1 header is read as the list's `encoding` says.
+    std::fs::write(&csv, b"phone,tz,pr\xE9nom\n").unwrap();
+    let p = problems(load_with(&f, &no_env()));
+    assert!(p.len() == 1 && p[0].contains("--encoding latin1"), "{p:?}");
+    let latin1 = MINIMAL.replace(
+        "file = \"lists/a.csv\"",
+        "file = \"lists/a.csv\"\nencoding = \"latin1\"",
+    );
+    let f = d.write("c.toml", &latin1);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.lists[0].encoding, crate::leads::rows::Encoding::Latin1);
+    let f = d.write("c.toml", &latin1.replace("\"latin1\"", "\"ebcdic\""));
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        ["lists[0].encoding: \"ebcdic\" is not one of: utf8, latin1"]
+    );
 }
 
 #[test]

@@ -31,9 +31,10 @@ pub struct Args {
     /// to its end).
     #[arg(long)]
     pub json: bool,
-    /// How the file's bytes are read: `utf8`, or `latin1` (ISO 8859-1 / Windows-1252).
-    #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
-    pub encoding: Encoding,
+    /// How the file's bytes are read: `utf8`, or `latin1` (ISO 8859-1 / Windows-1252); default:
+    /// the list's `encoding` (UTF-8 unless the campaign file says otherwise).
+    #[arg(long, value_enum)]
+    pub encoding: Option<Encoding>,
     /// The CSV file (a header line, then one lead per line).
     pub file: PathBuf,
 }
@@ -80,7 +81,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             b
         });
         let options = ImportOptions {
-            encoding: a.encoding,
+            encoding: a.encoding.unwrap_or(list.encoding),
         };
         let r = import_file_with(&store, target, &a.file, options, |b| {
             if let Some(bar) = &bar {
