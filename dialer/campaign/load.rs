@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 
 use super::reader::{Ctx, Item, Table};
 use super::*;
+use crate::leads::rows::Encoding;
 
 /// `dialing.preview_timeout` bounds: time to read a lead; beyond an hour, leave it out.
 const PREVIEW_TIMEOUT_MIN: Duration = Duration::from_secs(5);
@@ -401,11 +402,21 @@ impl CampaignReader<'_> {
             ctx.problem(key, "empty path");
             return None;
         }
-        if !full.is_file() {
-            ctx.problem(key, format!("file not found: {}", full.display()));
-            return None;
-        }
-        Some(full)
+        let problem = match std::fs::metadata(&full) {
+            Ok(m) if m.is_file() => return Some(full),
+            Ok(m) if m.is_dir() => "is a directory, not a file",
+            Ok(_) => "is not a regular file (a device, pipe or socket)",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ctx.problem(key, format!("file not found: {}", full.display()));
+                return None;
+            }
+            Err(e) => {
+                ctx.problem(key, format!("cannot read {}: {e}", full.display()));
+                return None;
+            }
+        };
+        ctx.problem(key, format!("{} {problem}", full.display()));
+        None
     }
 
     /// A referenced WAV file that must exist and parse.
@@ -465,33 +476,45 @@ impl CampaignReader<'_> {
                     Regime::Uk => "GB".to_string(),
                 }),
             };
+            let encoding = match t.get("encoding") {
+                None => Some(Encoding::Utf8),
+                Some(item) => choice(
+                    ctx,
+                    &item,
+                    &[("utf8", Encoding::Utf8), ("latin1", Encoding::Latin1)],
+                ),
+            };
             let cols = t.table(ctx, "columns");
             let phone = cols.string(ctx, "phone").unwrap_or_else(|| "phone".into());
             let timezone = cols.string(ctx, "timezone");
             let account = cols.string(ctx, "account");
             cols.finish(ctx);
-            if let Some(f) = &file {
+            // With an unknown encoding (reported) the header cannot be read.
+            if let (Some(f), Some(encoding)) = (&file, encoding) {
                 let mapped = [
                     ("phone", Some(&phone)),
                     ("timezone", timezone.as_ref()),
                     ("account", account.as_ref()),
                 ];
-                if !header_has(ctx, &cols, f, &mapped) {
+                if !header_has(ctx, &cols, f, encoding, &mapped) {
                     ok = false;
                 }
             }
-            match (name, file, region, priority_ok) {
-                (Some(name), Some(file), Some(default_region), true) => out.push(ListSpec {
-                    name,
-                    file,
-                    priority: priority.unwrap_or(0),
-                    columns: ColumnMap {
-                        phone,
-                        timezone,
-                        account,
-                    },
-                    default_region,
-                }),
+            match (name, file, region, priority_ok, encoding) {
+                (Some(name), Some(file), Some(default_region), true, Some(encoding)) => {
+                    out.push(ListSpec {
+                        name,
+                        file,
+                        priority: priority.unwrap_or(0),
+                        columns: ColumnMap {
+                            phone,
+                            timezone,
+                            account,
+                        },
+                        default_region,
+                        encoding,
+                    })
+                }
                 _ => ok = false,
             }
             t.finish(ctx);
@@ -1128,15 +1151,17 @@ fn header_has(
     ctx: &mut Ctx,
     cols: &Table<'_>,
     file: &Path,
+    encoding: Encoding,
     mapped: &[(&str, Option<&String>)],
 ) -> bool {
-    let headers = csv::Reader::from_path(file).and_then(|mut r| r.headers().cloned());
+    // Read as `dialer import` reads it (UTF-8 byte-order mark skipped, other encodings named).
+    let headers = crate::leads::import::read_header(file, encoding);
     let headers = match headers {
         Ok(h) => h,
         Err(e) => {
             ctx.problem(
                 cols.key("phone"),
-                format!("cannot read the header of {}: {e}", file.display()),
+                format!("cannot read the list's header: {e}"),
             );
             return false;
         }
@@ -1144,15 +1169,15 @@ fn header_has(
     let mut ok = true;
     for (key, col) in mapped {
         if let Some(col) = col
-            && !headers.iter().any(|h| h.trim() == col.as_str())
+            && !headers.iter().any(|h| h == *col)
         {
-            let have: Vec<&str> = headers.iter().collect();
             ctx.problem(
                 cols.key(key),
                 format!(
-                    "column {col:?} is not in the header of {} (columns: {})",
+                    "column {} is not in the header of {} (columns: {})",
+                    crate::leads::cut(col),
                     file.display(),
-                    have.join(", ")
+                    crate::leads::import::column_list(&headers)
                 ),
             );
             ok = false;

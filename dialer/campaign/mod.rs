@@ -161,6 +161,8 @@ pub struct ListSpec {
     pub columns: ColumnMap,
     /// ISO 3166 alpha-2 region for numbers written without a country code, e.g. "US".
     pub default_region: String,
+    /// How the file's bytes are read (`encoding = "utf8" | "latin1"`, default UTF-8).
+    pub encoding: crate::leads::rows::Encoding,
 }
 
 /// Which CSV columns hold what; every other column is kept as a lead attribute.

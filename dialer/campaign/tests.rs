@@ -546,6 +546,86 @@ fn list_columns_must_be_in_the_csv_header() {
 }
 
 #[test]
+fn list_headers_are_read_as_import_reads_them() {
+    let d = Dir::new();
+    let f = d.write("c.toml", MINIMAL);
+    let csv = d.path("lists/a.csv");
+    // A UTF-8 byte-order mark is not part of the first column's name.
+    d.write(
+        "lists/a.csv",
+        "\u{feff}phone,tz\r\n+12025550143,America/New_York\r\n",
+    );
+    assert!(load_with(&f, &no_env()).is_ok());
+    // A 1 MB column name is cut in the message.
+    d.write(
+        "lists/a.csv",
+        &format!("mobile,{}\n", "x".repeat(1_000_000)),
+    );
+    let p = problems(load_with(&f, &no_env()));
+    assert_eq!(p.len(), 2, "{p:?}");
+    for m in &p {
+        assert!(m.len() < 250 + csv.display().to_string().len(), "{m:.300}");
+        assert!(m.contains("(1000000 bytes)"), "{m:.300}");
+    }
+    // UTF-16 is named.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain("phone,tz\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(&csv, utf16).unwrap();
+    let p = problems(load_with(&f, &no_env()));
+    assert!(
+        p.len() == 1 && p[0].contains("UTF-16 little-endian"),
+        "{p:?}"
+    );
+    // A Latin-1 header is read as the list's `encoding` says.
+    std::fs::write(&csv, b"phone,tz,pr\xE9nom\n").unwrap();
+    let p = problems(load_with(&f, &no_env()));
+    assert!(p.len() == 1 && p[0].contains("--encoding latin1"), "{p:?}");
+    let latin1 = MINIMAL.replace(
+        "file = \"lists/a.csv\"",
+        "file = \"lists/a.csv\"\nencoding = \"latin1\"",
+    );
+    let f = d.write("c.toml", &latin1);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(c.lists[0].encoding, crate::leads::rows::Encoding::Latin1);
+    let f = d.write("c.toml", &latin1.replace("\"latin1\"", "\"ebcdic\""));
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        ["lists[0].encoding: \"ebcdic\" is not one of: utf8, latin1"]
+    );
+}
+
+#[test]
+fn a_list_that_is_a_directory_or_a_device_is_named_so() {
+    let d = Dir::new();
+    std::fs::create_dir_all(d.path("lists/dir.csv")).unwrap();
+    for (file, want) in [
+        (
+            d.path("lists/dir.csv"),
+            format!(
+                "{} is a directory, not a file",
+                d.path("lists/dir.csv").display()
+            ),
+        ),
+        (
+            PathBuf::from("/dev/null"),
+            "/dev/null is not a regular file (a device, pipe or socket)".to_string(),
+        ),
+    ] {
+        let text = MINIMAL.replace(
+            "\"lists/a.csv\"",
+            &format!("{:?}", file.display().to_string()),
+        );
+        let f = d.write("c.toml", &text);
+        assert_eq!(
+            problems(load_with(&f, &no_env())),
+            [format!("lists[0].file: {want}")]
+        );
+    }
+}
+
+#[test]
 fn preview_timeout_is_for_preview_campaigns_and_bounded() {
     let d = Dir::new();
     let preview = MINIMAL.replace("mode = \"predictive\"", "mode = \"preview\"");

@@ -9,7 +9,11 @@ use anyhow::Context;
 
 use super::Global;
 use crate::campaign::{self, Env};
-use crate::leads::import::{ImportReport, ImportTarget, import_file, pick_list};
+use crate::leads::LeadsError;
+use crate::leads::import::{
+    ImportOptions, ImportReport, ImportTarget, Rejected, import_file_with, pick_list,
+};
+use crate::leads::rows::Encoding;
 use crate::leads::{region, sync_campaign};
 use crate::store::Store;
 
@@ -22,9 +26,15 @@ pub struct Args {
     /// campaign's only list).
     #[arg(long)]
     pub list: Option<String>,
-    /// Print `{"imported":N,"duplicates":N,"rejected":[{"line":N,"reason":"..."}]}`.
+    /// Print `{"data_rows":N,"imported":N,"duplicates":N,"rejected":[{"line":N,"reason":"..."}],
+    /// "stopped":null}` (`stopped`: `{"line":N,"reason":"..."}` when the file could not be read
+    /// to its end).
     #[arg(long)]
     pub json: bool,
+    /// How the file's bytes are read: `utf8`, or `latin1` (ISO 8859-1 / Windows-1252); default:
+    /// the list's `encoding` (UTF-8 unless the campaign file says otherwise).
+    #[arg(long, value_enum)]
+    pub encoding: Option<Encoding>,
     /// The CSV file (a header line, then one lead per line).
     pub file: PathBuf,
 }
@@ -45,7 +55,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let size = std::fs::metadata(&a.file)
         .with_context(|| format!("cannot read {}", a.file.display()))?
         .len();
-    let report: ImportReport = super::runtime()?.block_on(async {
+    let report = super::runtime()?.block_on(async {
         let store = Store::open(&setup.url).await?;
         let now = jiff::Timestamp::now();
         let ids = sync_campaign(&store, &c, now).await?;
@@ -70,26 +80,57 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             );
             b
         });
-        let r = import_file(&store, target, &a.file, |b| {
+        let options = ImportOptions {
+            encoding: a.encoding.unwrap_or(list.encoding),
+        };
+        let r = import_file_with(&store, target, &a.file, options, |b| {
             if let Some(bar) = &bar {
                 bar.set_position(b);
             }
         })
-        .await?;
+        .await;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        anyhow::Ok(r)
+        // A file read only up to a line: the rows before it are stored; say so, then fail.
+        match r {
+            Ok(r) => anyhow::Ok((r, None)),
+            Err(LeadsError::Stopped {
+                line,
+                message,
+                report,
+                ..
+            }) => anyhow::Ok((
+                *report,
+                Some(Rejected {
+                    line,
+                    reason: message,
+                }),
+            )),
+            Err(e) => Err(e.into()),
+        }
     })?;
+    let (report, stopped): (ImportReport, Option<Rejected>) = report;
     if a.json {
-        println!("{}", serde_json::to_string(&report)?);
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            #[serde(flatten)]
+            report: &'a ImportReport,
+            stopped: &'a Option<Rejected>,
+        }
+        let j = Json {
+            report: &report,
+            stopped: &stopped,
+        };
+        println!("{}", serde_json::to_string(&j)?);
     } else {
         for r in &report.rejected {
             println!("{}:{}: {}", a.file.display(), r.line, r.reason);
         }
         println!(
-            "{}: {} imported, {} duplicates, {} rejected into {}/{}",
+            "{}: {} rows: {} imported, {} duplicates, {} rejected into {}/{}",
             a.file.display(),
+            report.data_rows,
             report.imported,
             report.duplicates,
             report.rejected.len(),
@@ -97,5 +138,18 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             list.name
         );
     }
-    Ok(ExitCode::SUCCESS)
+    match stopped {
+        None => Ok(ExitCode::SUCCESS),
+        Some(s) => {
+            eprintln!(
+                "error: {}:{}: {}; nothing from line {} on was imported (the {} rows before it are counted above)",
+                a.file.display(),
+                s.line,
+                s.reason,
+                s.line,
+                report.data_rows
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use jiff::Timestamp;
 
 use crate::campaign::{Campaign, ListSpec};
-use crate::leads::import::{ImportTarget, Rejected, import_file};
+use crate::leads::import::{ImportOptions, ImportTarget, Rejected, import_file_with};
 use crate::leads::{LeadsError, region, sync_campaign};
 use crate::store::{CampaignIds, Store};
 
@@ -41,7 +41,7 @@ pub const RECHECK_EVERY: Duration = Duration::from_secs(60);
 pub struct Mark {
     len: u64,
     modified: Option<SystemTime>,
-    /// The list's file, columns and region: other settings may accept other rows.
+    /// The list's file, columns, region and encoding: other settings may accept other rows.
     settings: String,
     hash: u64,
 }
@@ -238,7 +238,13 @@ async fn load_one(
         message,
     };
     let meta = std::fs::metadata(&l.file).map_err(|e| file_err(format!("cannot read: {e}")))?;
-    let settings = format!("{}|{:?}|{}", l.file.display(), l.columns, l.default_region);
+    let settings = format!(
+        "{}|{:?}|{}|{:?}",
+        l.file.display(),
+        l.columns,
+        l.default_region,
+        l.encoding
+    );
     let (len, modified) = (meta.len(), meta.modified().ok());
     if let Some(m) = before
         && m.len == len
@@ -285,7 +291,10 @@ async fn load_one(
         columns: l.columns.clone(),
         dnc,
     };
-    let report = import_file(store, target, &l.file, |_| {}).await?;
+    let options = ImportOptions {
+        encoding: l.encoding,
+    };
+    let report = import_file_with(store, target, &l.file, options, |_| {}).await?;
     Ok(FileResult::Imported {
         mark,
         imported: report.imported,
@@ -581,6 +590,41 @@ mod tests {
                 dialable: 0,
                 reasons: Vec::new(),
             }),
+        }
+    }
+
+    /// A campaign list with `encoding = "latin1"` is imported as Latin-1 by the daemon too.
+    #[tokio::test]
+    async fn a_list_is_read_in_its_encoding() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("latin1.csv");
+        std::fs::write(&file, b"phone,tz\n2025550143,\n\"Ren\xE9e\",\n").expect("write");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.expect("store");
+        let mut c = (*campaign()).clone();
+        c.lists.truncate(1);
+        c.lists[0].file = file.clone();
+        let now = Timestamp::now();
+        // As UTF-8 the file stops at line 3 (the row before it is stored).
+        let got = load(&store, &c, &HashMap::new(), now).await;
+        match &got.lists[0].2 {
+            FileResult::Failed(m) => assert!(m.contains(":3: not valid UTF-8"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        c.lists[0].encoding = crate::leads::rows::Encoding::Latin1;
+        let got = load(&store, &c, &HashMap::new(), now).await;
+        match &got.lists[0].2 {
+            FileResult::Imported {
+                imported,
+                duplicates,
+                rejected,
+                ..
+            } => {
+                assert_eq!((*imported, *duplicates), (0, 1));
+                let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
+                assert_eq!(reasons, ["not a phone number: \"Ren\u{e9}e\" has letters"]);
+            }
+            other => panic!("{other:?}"),
         }
     }
 

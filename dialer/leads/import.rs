@@ -5,7 +5,9 @@
 //! zone column, other columns kept as JSON attributes, DNC check, duplicates inside the file)
 //! while the caller's task inserts the previous batch. A broken row is reported with its line
 //! number and reason and costs no other row; numbers already in the campaign count as
-//! duplicates, so importing the same file again changes nothing.
+//! duplicates, so importing the same file again changes nothing. A file that cannot be read
+//! on (an unterminated quote, another encoding) stops the import at that line: the rows before
+//! it are stored, and the error says how many.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -13,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
-use super::{LeadsError, normalise_phone};
+use super::rows::{Encoding, LineError, Rows, Sniffed};
+use super::{LeadsError, cut, normalise_phone};
 use crate::campaign::ColumnMap;
 use crate::store::{NewLead, Store};
 
@@ -22,9 +25,11 @@ const BATCH: usize = 10_000;
 /// Rows per insert transaction.
 const TRANSACTION: usize = 50_000;
 
-/// What `dialer import --json` prints.
+/// What an import did. Every data row (the rows after the header) is counted once:
+/// `data_rows = imported + duplicates + rejected.len()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImportReport {
+    pub data_rows: u64,
     pub imported: u64,
     pub duplicates: u64,
     pub rejected: Vec<Rejected>,
@@ -48,49 +53,89 @@ pub struct ImportTarget {
     pub dnc: HashSet<String>,
 }
 
+/// How the file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    pub encoding: Encoding,
+}
+
 enum Msg {
     Rows(Vec<NewLead>),
     Progress(u64),
 }
 
+/// What the reader thread found besides the rows it sent.
+#[derive(Default)]
 struct ReaderResult {
+    data_rows: u64,
     rejected: Vec<Rejected>,
     duplicates_in_file: u64,
+    /// The line it could not read on from; the rows before it were sent.
+    stopped: Option<LineError>,
 }
 
-/// Import a CSV file. `progress` gets the bytes read so far.
+/// Import a CSV file (UTF-8). `progress` gets the bytes read so far.
+///
+/// A file that cannot be read to its end (an unterminated quote, bytes that are not in the
+/// encoding, a read error) stops the import at that line: the rows before it are stored and
+/// the error is [`LeadsError::Stopped`], with the counts of those rows.
 pub async fn import_file(
     store: &Store,
     target: ImportTarget,
     file: &Path,
     progress: impl FnMut(u64),
 ) -> Result<ImportReport, LeadsError> {
+    import_file_with(store, target, file, ImportOptions::default(), progress).await
+}
+
+/// [`import_file`] with options (the encoding).
+pub async fn import_file_with(
+    store: &Store,
+    target: ImportTarget,
+    file: &Path,
+    options: ImportOptions,
+    progress: impl FnMut(u64),
+) -> Result<ImportReport, LeadsError> {
     let f = std::fs::File::open(file).map_err(|e| LeadsError::File {
         file: file.to_path_buf(),
         message: format!("cannot open: {e}"),
     })?;
-    import_reader(
-        store,
-        target,
-        std::io::BufReader::with_capacity(1 << 20, f),
-        file,
-        progress,
-    )
-    .await
+    import_reader_with(store, target, f, file, options, progress).await
 }
 
-/// Import CSV from any reader (`file` names it in errors).
+/// Import UTF-8 CSV from any reader (`file` names it in errors).
 pub async fn import_reader<R: Read + Send + 'static>(
     store: &Store,
     target: ImportTarget,
     reader: R,
     file: &Path,
+    progress: impl FnMut(u64),
+) -> Result<ImportReport, LeadsError> {
+    import_reader_with(
+        store,
+        target,
+        reader,
+        file,
+        ImportOptions::default(),
+        progress,
+    )
+    .await
+}
+
+/// [`import_reader`] with options (the encoding).
+pub async fn import_reader_with<R: Read + Send + 'static>(
+    store: &Store,
+    target: ImportTarget,
+    reader: R,
+    file: &Path,
+    options: ImportOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, LeadsError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
     let path = file.to_path_buf();
     let campaign_id = target.campaign_id;
-    let handle = std::thread::spawn(move || read_rows(target, reader, &path, tx));
+    let reader = std::io::BufReader::with_capacity(1 << 20, reader);
+    let handle = std::thread::spawn(move || read_rows(target, reader, options, &path, tx));
     let now = jiff::Timestamp::now().as_millisecond();
     let mut imported = 0u64;
     let mut offered = 0u64;
@@ -128,16 +173,95 @@ pub async fn import_reader<R: Read + Send + 'static>(
         offered += pending.len() as u64;
         imported += store.insert_leads(campaign_id, &pending, now).await?;
     }
-    Ok(ImportReport {
+    let report = ImportReport {
+        data_rows: read.data_rows,
         imported,
         duplicates: read.duplicates_in_file + (offered - imported),
         rejected: read.rejected,
+    };
+    match read.stopped {
+        None => Ok(report),
+        Some(e) => Err(LeadsError::Stopped {
+            file: file.to_path_buf(),
+            line: e.line,
+            message: e.error.to_string(),
+            report: Box::new(report),
+        }),
+    }
+}
+
+/// The names of a header for a message, cut to a readable length.
+pub(crate) fn column_list(headers: &[String]) -> String {
+    let mut out = String::new();
+    for (i, h) in headers.iter().enumerate() {
+        if out.len() > 100 {
+            out.push_str(&format!(", … ({} columns)", headers.len()));
+            return out;
+        }
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let c = cut(h);
+        // Short names unquoted, as the header shows them.
+        if c.len() == h.len() + 2 {
+            out.push_str(h);
+        } else {
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+/// Read the header line of a list: its column names, trimmed.
+pub fn read_header(file: &Path, encoding: Encoding) -> Result<Vec<String>, LeadsError> {
+    let f = std::fs::File::open(file).map_err(|e| LeadsError::File {
+        file: file.to_path_buf(),
+        message: format!("cannot open: {e}"),
+    })?;
+    let mut rows = open_rows(std::io::BufReader::new(f), encoding, file)?;
+    header(&mut rows, file)
+}
+
+fn open_rows<R: std::io::BufRead>(
+    reader: R,
+    encoding: Encoding,
+    file: &Path,
+) -> Result<Rows<Sniffed<R>>, LeadsError> {
+    Rows::open(reader, encoding).map_err(|e| LeadsError::Line {
+        file: file.to_path_buf(),
+        line: e.line,
+        message: e.error.to_string(),
     })
 }
 
-fn read_rows<R: Read>(
+fn header<R: std::io::BufRead>(rows: &mut Rows<R>, file: &Path) -> Result<Vec<String>, LeadsError> {
+    let row = rows
+        .next_row()
+        .map_err(|e| LeadsError::Line {
+            file: file.to_path_buf(),
+            line: e.line,
+            message: format!("cannot read the header line: {}", e.error),
+        })?
+        .ok_or_else(|| LeadsError::File {
+            file: file.to_path_buf(),
+            message: "the file is empty: no header line".into(),
+        })?;
+    if let Some(n) = row.too_long {
+        return Err(LeadsError::Line {
+            file: file.to_path_buf(),
+            line: row.line,
+            message: format!("the header line is {n} bytes long: not a list header"),
+        });
+    }
+    let headers: Vec<String> = row.fields.iter().map(|h| h.trim().to_string()).collect();
+    rows.set_names(headers.clone());
+    Ok(headers)
+}
+
+fn read_rows<R: std::io::BufRead>(
     target: ImportTarget,
     reader: R,
+    options: ImportOptions,
     file: &Path,
     tx: tokio::sync::mpsc::Sender<Msg>,
 ) -> Result<ReaderResult, LeadsError> {
@@ -145,87 +269,76 @@ fn read_rows<R: Read>(
         file: file.to_path_buf(),
         message,
     };
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::Headers)
-        .from_reader(reader);
-    let headers: Vec<String> = csv
-        .headers()
-        .map_err(|e| file_err(format!("cannot read the header line: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let mut rows = open_rows(reader, options.encoding, file)?;
+    let headers = header(&mut rows, file)?;
     let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let phone_col = find(&target.columns.phone).ok_or_else(|| {
         file_err(format!(
-            "no phone column {:?} (columns: {})",
-            target.columns.phone,
-            headers.join(", ")
+            "no phone column {} (columns: {})",
+            cut(&target.columns.phone),
+            column_list(&headers)
         ))
     })?;
     let zone_col = match &target.columns.timezone {
         Some(z) => Some(find(z).ok_or_else(|| {
             file_err(format!(
-                "no time-zone column {z:?} (columns: {})",
-                headers.join(", ")
+                "no time-zone column {} (columns: {})",
+                cut(z),
+                column_list(&headers)
             ))
         })?),
         None => None,
     };
     let mut zones: std::collections::HashMap<String, bool> = Default::default();
     let mut seen: HashSet<String> = HashSet::new();
-    let mut rejected = Vec::new();
-    let mut duplicates_in_file = 0u64;
+    let mut out = ReaderResult::default();
     let mut batch = Vec::with_capacity(BATCH);
-    let mut record = csv::StringRecord::new();
-    let mut last_line = 1u64;
-    let mut rows = 0u64;
     loop {
-        let more = match csv.read_record(&mut record) {
-            Ok(m) => m,
+        let row = match rows.next_row() {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(last_line + 1);
-                match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => {
-                        rejected.push(Rejected {
-                            line,
-                            reason: "not valid UTF-8".into(),
-                        });
-                        last_line = line;
-                        continue;
-                    }
-                    _ => {
-                        return Err(LeadsError::Line {
-                            file: file.to_path_buf(),
-                            line,
-                            message: format!("cannot read the CSV: {e}"),
-                        });
-                    }
-                }
+                out.stopped = Some(e);
+                break;
             }
         };
-        if !more {
-            break;
+        out.data_rows += 1;
+        if out.data_rows.is_multiple_of(BATCH as u64) {
+            let _ = tx.blocking_send(Msg::Progress(row.end_byte));
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(last_line + 1);
-        last_line = line;
-        rows += 1;
-        if rows.is_multiple_of(BATCH as u64)
-            && let Some(p) = record.position()
-        {
-            let _ = tx.blocking_send(Msg::Progress(p.byte()));
-        }
-        if record.len() != headers.len() {
-            rejected.push(Rejected {
+        let line = row.line;
+        // A row over several lines says so: a stray quote makes one row of many lines.
+        let span = if row.last_line > line {
+            format!(" (the row runs over lines {line}–{})", row.last_line)
+        } else {
+            String::new()
+        };
+        let mut reject = |reason: String| {
+            out.rejected.push(Rejected {
                 line,
-                reason: format!("expected {} columns, found {}", headers.len(), record.len()),
-            });
+                reason: format!("{reason}{span}"),
+            })
+        };
+        if let Some(n) = row.too_long {
+            reject(format!(
+                "the row is {n} bytes long (at most {} are read)",
+                super::rows::MAX_ROW_BYTES
+            ));
+            continue;
+        }
+        let record = &row.fields;
+        if record.len() != headers.len() {
+            reject(format!(
+                "expected {} columns, found {}",
+                headers.len(),
+                record.len()
+            ));
             continue;
         }
         let phone = match normalise_phone(&record[phone_col], target.region) {
             Ok(p) => p,
             Err(reason) => {
-                rejected.push(Rejected { line, reason });
+                reject(reason);
                 continue;
             }
         };
@@ -236,24 +349,18 @@ fn read_rows<R: Read>(
                     .entry(z.to_string())
                     .or_insert_with(|| TimeZone::get(z).is_ok());
                 if !ok {
-                    rejected.push(Rejected {
-                        line,
-                        reason: format!("unknown time zone {z:?}"),
-                    });
+                    reject(format!("unknown time zone {}", cut(z)));
                     continue;
                 }
                 Some(z.to_string())
             }
         };
         if target.dnc.contains(&phone) {
-            rejected.push(Rejected {
-                line,
-                reason: format!("{phone} is on the do-not-call list"),
-            });
+            reject(format!("{phone} is on the do-not-call list"));
             continue;
         }
         if !seen.insert(phone.clone()) {
-            duplicates_in_file += 1;
+            out.duplicates_in_file += 1;
             continue;
         }
         let mut attrs = serde_json::Map::new();
@@ -273,20 +380,14 @@ fn read_rows<R: Read>(
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.blocking_send(Msg::Rows(full)).is_err() {
                 // The inserter stopped (its error is reported).
-                return Ok(ReaderResult {
-                    rejected,
-                    duplicates_in_file,
-                });
+                return Ok(out);
             }
         }
     }
     if !batch.is_empty() {
         let _ = tx.blocking_send(Msg::Rows(batch));
     }
-    Ok(ReaderResult {
-        rejected,
-        duplicates_in_file,
-    })
+    Ok(out)
 }
 
 /// The list a file is imported into: `--list NAME`, else the list whose file is this file,

@@ -6,6 +6,7 @@
 
 pub mod import;
 pub mod plan;
+pub mod rows;
 pub mod scheduler;
 
 use std::collections::HashMap;
@@ -31,6 +32,19 @@ pub enum LeadsError {
         line: u64,
         message: String,
     },
+    /// The import stopped at a line it could not read on from; `report` counts the rows
+    /// before it (stored as usual).
+    #[error(
+        "{file}:{line}: {message}; the {} rows before it: {} imported, {} duplicates, {} rejected; \
+         nothing from line {line} on was imported",
+        report.data_rows, report.imported, report.duplicates, report.rejected.len()
+    )]
+    Stopped {
+        file: PathBuf,
+        line: u64,
+        message: String,
+        report: Box<import::ImportReport>,
+    },
 }
 
 /// Unix milliseconds of an instant.
@@ -55,24 +69,47 @@ pub fn normalise_phone(raw: &str, region: phonenumber::country::Id) -> Result<St
         return Err("empty phone".into());
     }
     if s.chars().any(|c| c.is_alphabetic()) {
-        return Err(format!("not a phone number: {s:?} has letters"));
+        return Err(format!("not a phone number: {} has letters", cut(s)));
     }
     if !s
         .chars()
         .all(|c| c.is_ascii_digit() || " +-.()/\t".contains(c))
     {
-        return Err(format!("not a phone number: {s:?}"));
+        return Err(format!("not a phone number: {}", cut(s)));
     }
-    let n =
-        phonenumber::parse(Some(region), s).map_err(|_| format!("not a phone number: {s:?}"))?;
+    let n = phonenumber::parse(Some(region), s)
+        .map_err(|_| format!("not a phone number: {}", cut(s)))?;
     if !n.is_valid() {
         return Err(if s.starts_with('+') || s.starts_with("00") {
-            format!("not a valid phone number: {s:?}")
+            format!("not a valid phone number: {}", cut(s))
         } else {
-            format!("not a valid number for region {}: {s:?}", region.as_ref())
+            format!(
+                "not a valid number for region {}: {}",
+                region.as_ref(),
+                cut(s)
+            )
         });
     }
     Ok(n.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// A value from a file for a message: quoted as `{:?}` would, but cut to about 60
+/// characters with "…" and its length in bytes when longer (a 50 MB field is not printed).
+pub fn cut(s: &str) -> String {
+    const KEEP: usize = 60;
+    if s.len() <= KEEP {
+        return format!("{s:?}");
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if out.len() > KEEP {
+            out.push_str(&format!("…\" ({} bytes)", s.len()));
+            return out;
+        }
+        out.extend(c.escape_debug());
+    }
+    out.push('"');
+    out
 }
 
 /// Parse an ISO 3166 region code (`US`, `GB`).
@@ -195,6 +232,24 @@ pub fn facts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        assert_eq!(cut("Mars/Base"), "\"Mars/Base\"");
+        let long = "é".repeat(500_000);
+        let c = cut(&long);
+        assert!(
+            c.starts_with("\"éé") && c.ends_with("…\" (1000000 bytes)"),
+            "{c}"
+        );
+        assert!(c.chars().count() < 90, "{c}");
+        let phone = normalise_phone(&"1".repeat(1_000_000), phonenumber::country::Id::US);
+        let reason = phone.expect_err("a million digits");
+        assert!(
+            reason.len() < 120 && reason.contains("(1000000 bytes)"),
+            "{reason}"
+        );
+    }
 
     #[test]
     fn phones_normalise_to_e164_or_say_why_not() {
