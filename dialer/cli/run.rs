@@ -8,8 +8,9 @@
 //! and exits 0. Under systemd it sends READY, RELOADING, STOPPING and watchdog pings.
 //!
 //! The HTTP API and `/metrics` are served on `[api] bind` while the daemon runs; `/ready` says
-//! 503 once a stop is asked for, and the API keeps answering (agents' dispositions) until the
-//! calls have drained.
+//! 503 once a stop is asked for (and 503 `store` while the store cannot write), and the API
+//! keeps answering (agents' dispositions) until the calls have drained. The watchdog is not
+//! pinged once the store has been unable to write for `[store] unwritable_watchdog`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -54,11 +55,13 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let names: Vec<String> = enabled.iter().map(|c| c.name.clone()).collect();
         let rosters = telemetry::rosters(&loaded.config, &enabled);
         let running = enabled.clone();
+        let unwritable_watchdog = loaded.config.store.unwritable_watchdog;
         let daemon = Daemon::start(loaded.config, enabled, store, options)
             .await
             .context("cannot start the daemon")?;
         let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
         api.set_rosters(rosters);
+        api.readiness().watch_store(daemon.store_health());
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn({
             let api = api.clone();
@@ -73,7 +76,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         });
         api.readiness().set(Phase::Running);
         tracing::info!(sip = %daemon.sip_addr(), api = %bind, campaigns = ?names, "dialer running");
-        let code = serve(g, daemon, &api, running).await;
+        let code = serve(g, daemon, &api, running, unwritable_watchdog).await;
         let _ = stop_api.send(());
         let _ = server.await;
         code
@@ -114,12 +117,18 @@ async fn serve(
     daemon: Daemon,
     api: &Api,
     mut running: Vec<crate::campaign::Campaign>,
+    unwritable_watchdog: Duration,
 ) -> anyhow::Result<ExitCode> {
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let watchdog = notify::watchdog_period()
-        .map(|period| tokio::spawn(notify::watchdog(daemon.heartbeat(), period)));
+    let watchdog = notify::watchdog_period().map(|period| {
+        tokio::spawn(notify::watchdog(
+            daemon.heartbeat(),
+            period,
+            Some((daemon.store_health(), unwritable_watchdog)),
+        ))
+    });
     notify::ready("dialing");
     loop {
         tokio::select! {

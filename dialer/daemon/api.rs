@@ -33,6 +33,7 @@ use super::config::{DaemonConfig, SecretError};
 use super::control::{Control, ControlError, Reply, Request};
 use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::telemetry::{self, Rosters};
+use super::writer::StoreHealth;
 use crate::agents::{AgentError, AgentId, AgentView};
 
 /// Largest request body accepted (413 beyond).
@@ -65,9 +66,10 @@ impl Phase {
     }
 }
 
-/// A shared, cheap-to-clone phase flag: the daemon sets it, `/ready` reads it.
+/// A shared, cheap-to-clone phase flag: the daemon sets it, `/ready` reads it (with the
+/// store's health: a running daemon whose store cannot write is not ready).
 #[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicU8>);
+pub struct Readiness(Arc<AtomicU8>, Arc<std::sync::OnceLock<StoreHealth>>);
 
 impl Readiness {
     pub fn new() -> Self {
@@ -76,6 +78,16 @@ impl Readiness {
 
     pub fn set(&self, phase: Phase) {
         self.0.store(phase as u8, Ordering::SeqCst);
+    }
+
+    /// `/ready` also says 503 `store` while this store cannot write.
+    pub fn watch_store(&self, health: StoreHealth) {
+        let _ = self.1.set(health);
+    }
+
+    /// Since when the store cannot write, and its error.
+    pub fn store_unwritable(&self) -> Option<(std::time::Instant, String)> {
+        self.1.get().and_then(StoreHealth::unwritable)
     }
 
     pub fn get(&self) -> Phase {
@@ -673,7 +685,18 @@ async fn health() -> Response {
 
 async fn ready(State(api): State<Api>) -> Response {
     match api.inner.readiness.get() {
-        Phase::Running => ok(json!({"status": "running"})),
+        Phase::Running => match api.inner.readiness.store_unwritable() {
+            None => ok(json!({"status": "running"})),
+            Some((since, err)) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store",
+                format!(
+                    "the store cannot write (for {:.0?}): dialing is paused until it can; {err}",
+                    since.elapsed()
+                ),
+            )
+            .into_response(),
+        },
         p => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             p.as_str(),

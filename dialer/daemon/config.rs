@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use config::{Config, File, FileFormat};
 
@@ -49,6 +50,24 @@ pub struct DaemonConfig {
     pub agents: Vec<Agent>,
     pub api: ApiConfig,
     pub media: MediaConfig,
+    pub store: StoreConfig,
+}
+
+/// `[store]`: how the daemon treats a store that cannot write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// `unwritable_watchdog`: past this long with the store unable to write, the systemd
+    /// watchdog is no longer pinged (systemd restarts the daemon). Dialing pauses at once
+    /// either way.
+    pub unwritable_watchdog: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            unwritable_watchdog: Duration::from_secs(60),
+        }
+    }
 }
 
 impl DaemonConfig {
@@ -295,6 +314,22 @@ fn read(
     }
     let recordings = mt.string(ctx, "recordings_dir").map(|s| resolve(&s));
     mt.finish(ctx);
+
+    let stt = root.table(ctx, "store");
+    let mut store = StoreConfig::default();
+    if let Some((d, text)) = stt.duration(ctx, "unwritable_watchdog") {
+        if d < Duration::from_secs(1) {
+            ctx.problem(
+                stt.key("unwritable_watchdog"),
+                format!(
+                    "{text:?} is under 1s: a store that hiccups would get the daemon restarted"
+                ),
+            );
+        } else {
+            store.unwritable_watchdog = d;
+        }
+    }
+    stt.finish(ctx);
     root.finish(ctx);
 
     let state_dir = state_dir?;
@@ -322,6 +357,7 @@ fn read(
             rtp_port_max: max as u16,
             recordings_dir: recordings.unwrap_or_else(|| state_dir.join("recordings")),
         },
+        store,
         state_dir,
     })
 }

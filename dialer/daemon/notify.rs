@@ -62,15 +62,30 @@ pub fn watchdog_period() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|d| d / 2)
 }
 
-/// Ping the watchdog every `period` while `heartbeat` keeps moving. Runs until cancelled.
-pub async fn watchdog(heartbeat: Heartbeat, period: Duration) {
+/// Ping the watchdog every `period` while `heartbeat` keeps moving and, with `store`, unless
+/// the store has been unable to write for longer than its limit (`store.unwritable_watchdog`):
+/// dialing is paused then and only a restart may help. Runs until cancelled.
+pub async fn watchdog(
+    heartbeat: Heartbeat,
+    period: Duration,
+    store: Option<(super::writer::StoreHealth, Duration)>,
+) {
     let mut last = heartbeat.count();
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
     loop {
         tick.tick().await;
         let now = heartbeat.count();
-        if now != last {
+        let stuck = store.as_ref().and_then(|(h, limit)| {
+            h.unwritable_longer_than(std::time::Instant::now(), *limit)
+                .then(|| (*limit, h.unwritable().map(|(_, e)| e).unwrap_or_default()))
+        });
+        if let Some((limit, err)) = stuck {
+            tracing::error!(
+                %err,
+                "the store has not been able to write for over {limit:?}: watchdog not pinged"
+            );
+        } else if now != last {
             send(&[NotifyState::Watchdog]);
             last = now;
         } else {

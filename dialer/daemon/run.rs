@@ -27,7 +27,7 @@ use super::control::{Control, Envelope, Reply, Request};
 use super::lists::{self, Lists};
 use super::notify::Heartbeat;
 use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
-use super::writer::{Msg, Writer};
+use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
 use crate::flow::AmdResult;
 use crate::leads::scheduler::Scheduler;
@@ -42,6 +42,13 @@ use crate::store::{CampaignIds, Store};
 /// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
 /// give-up time, 32 s, is too long for a stop).
 const HANGUP_WAIT: Duration = Duration::from_secs(5);
+/// How long a stop waits, after the drain and the hang-ups, for a store that cannot write:
+/// then what is not stored is logged and counted, and the process exits. The drain (60 s by
+/// default) + 5 s + 15 s stays inside the unit's `TimeoutStopSec=90s`.
+pub const STOP_FLUSH_WAIT: Duration = Duration::from_secs(15);
+/// While the store cannot write, a claim goes through this often, as a probe: one that
+/// succeeds tells the store writes again.
+const PAUSED_PROBE: Duration = Duration::from_secs(2);
 
 /// What can stop the daemon from starting.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +106,7 @@ pub struct Daemon {
     task: JoinHandle<()>,
     heartbeat: Heartbeat,
     sip_addr: SocketAddr,
+    store_health: StoreHealth,
 }
 
 impl Daemon {
@@ -185,9 +193,12 @@ impl Daemon {
         }
 
         let (writer_tx, writer_rx) = mpsc::channel(4096);
+        let store_health = StoreHealth::default();
         tokio::spawn(
             Writer::new(store.clone(), clock)
                 .with_node(node)
+                .with_owner(options.owner.clone())
+                .with_health(store_health.clone())
                 .run(writer_rx),
         );
         let (control_tx, control_rx) = mpsc::channel(256);
@@ -222,6 +233,9 @@ impl Daemon {
             options,
             heartbeat: heartbeat.clone(),
             observer: super::telemetry::Observer::new(),
+            store_health: store_health.clone(),
+            last_probe: None,
+            stop_by: None,
         };
         if shell.options.import_lists {
             for c in running {
@@ -236,7 +250,13 @@ impl Daemon {
             task,
             heartbeat,
             sip_addr,
+            store_health,
         })
+    }
+
+    /// Whether the store can write (the writer knows; `/ready` and the watchdog ask).
+    pub fn store_health(&self) -> StoreHealth {
+        self.store_health.clone()
     }
 
     /// The control handle (API, simulated agents, terminal).
@@ -402,6 +422,11 @@ struct Shell {
     recordings: PathBuf,
     options: Options,
     heartbeat: Heartbeat,
+    store_health: StoreHealth,
+    /// The last claim let through while the store could not write (a probe).
+    last_probe: Option<Instant>,
+    /// A stop's end: records not handed to the writer by then are lost (logged, counted).
+    stop_by: Option<Instant>,
 }
 
 impl Shell {
@@ -437,7 +462,14 @@ impl Shell {
                     if changed.is_err() || *stop.borrow() {
                         tracing::info!(calls = self.board.live_calls(), "stopping: no new dials, draining calls");
                         self.board.drain();
-                        draining_until = Some(Instant::now() + self.options.drain_deadline);
+                        let now = Instant::now();
+                        draining_until = Some(now + self.options.drain_deadline);
+                        // The whole stop is bounded: a store that cannot write gets until
+                        // then, and what it has not stored is logged and counted.
+                        let stop_by =
+                            now + self.options.drain_deadline + HANGUP_WAIT + STOP_FLUSH_WAIT;
+                        self.stop_by = Some(stop_by);
+                        self.store_health.give_up_at(stop_by);
                     }
                 }
             }
@@ -484,8 +516,19 @@ impl Shell {
         self.await_hangups(&mut events, Instant::now() + HANGUP_WAIT)
             .await;
         let (done, wait) = oneshot::channel();
-        if self.writer.send(Msg::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+        let stop_by = self
+            .stop_by
+            .unwrap_or_else(|| Instant::now() + STOP_FLUSH_WAIT);
+        // The writer gives up at `stop_by` (and says what it could not store); a moment more
+        // for its answer.
+        let flushed = tokio::time::timeout_at((stop_by + Duration::from_secs(1)).into(), async {
+            if self.writer.send(Msg::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::error!("the store writer did not finish by the stop's deadline");
         }
     }
 
@@ -854,13 +897,21 @@ impl Shell {
                         }
                         _ => None,
                     };
-                    // Bounded: a store that cannot keep up holds the switchboard here.
-                    if self
-                        .writer
-                        .send(Msg::Record(Box::new(record), reply))
-                        .await
-                        .is_err()
-                    {
+                    // Bounded: a store that cannot keep up holds the switchboard here (until
+                    // a stop's deadline: then the record is lost, logged and counted).
+                    let send = self.writer.send(Msg::Record(Box::new(record), reply));
+                    let sent = match self.stop_by {
+                        Some(t) => tokio::time::timeout_at(t.into(), send)
+                            .await
+                            .unwrap_or_else(|e| {
+                                tracing::error!("not stored: the store writer's queue stayed full past the stop's deadline");
+                                metrics::counter!("dialer_store_records_lost_total").increment(1);
+                                drop(e);
+                                Ok(())
+                            }),
+                        None => send.await,
+                    };
+                    if sent.is_err() {
                         tracing::error!("store writer is gone");
                     }
                 }
@@ -940,10 +991,27 @@ impl Shell {
         }
     }
 
-    fn claim(&self, campaign: String, n: usize) {
+    fn claim(&mut self, campaign: String, n: usize) {
         let store = self.store.clone();
         let events = self.events.clone();
-        let at = self.clock.timestamp(Instant::now());
+        let now = Instant::now();
+        let at = self.clock.timestamp(now);
+        // Dialing pauses while the store cannot write (nothing is dialed that could not be
+        // recorded); a claim every few seconds goes through as a probe.
+        if self.store_health.unwritable().is_some() {
+            if self
+                .last_probe
+                .is_some_and(|t| now.saturating_duration_since(t) < PAUSED_PROBE)
+            {
+                let _ = events.send(Event::ClaimDone {
+                    campaign,
+                    empty: false,
+                });
+                return;
+            }
+            self.last_probe = Some(now);
+        }
+        let health = self.store_health.clone();
         let Some(mut scheduler) = self.schedulers.get(&campaign).cloned() else {
             let _ = events.send(Event::ClaimDone {
                 campaign,
@@ -953,6 +1021,14 @@ impl Shell {
         };
         tokio::spawn(async move {
             let claimed = scheduler.claim(&store, at, n).await;
+            // A claim writes (leases): it tells whether the store can write.
+            match &claimed {
+                Ok(_) => health.claim_succeeded(),
+                Err(crate::leads::LeadsError::Store(err)) if !err.is_permanent() => {
+                    health.claim_failed(Instant::now(), err)
+                }
+                Err(_) => {}
+            }
             match claimed {
                 Ok(rows) if !rows.is_empty() => {
                     let leads = rows

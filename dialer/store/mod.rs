@@ -43,6 +43,41 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// Whether writing the same thing again can never succeed: a record the store refuses for
+    /// what it says (a constraint, a type, a missing row), not for the state the store is in.
+    /// A full disk, a lock, a lost connection or a database that is down are not: the write
+    /// may succeed later.
+    pub fn is_permanent(&self) -> bool {
+        use std::ops::Deref;
+        let db = match self {
+            StoreError::Invalid(_) | StoreError::UnknownCampaign(_) => return true,
+            StoreError::Db(db) | StoreError::Open { source: db, .. } | StoreError::Migrate(db) => {
+                db
+            }
+        };
+        let (sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) = db
+        else {
+            return false;
+        };
+        let sea_orm::sqlx::Error::Database(e) = e.deref() else {
+            return false;
+        };
+        if !matches!(e.kind(), sea_orm::sqlx::error::ErrorKind::Other) {
+            return true; // unique, foreign key, not null, check
+        }
+        let code = e.code().unwrap_or_default();
+        if let Ok(n) = code.parse::<i32>() {
+            // SQLite: SQLITE_ERROR (bad SQL), CONSTRAINT, MISMATCH, RANGE.
+            matches!(n & 0xff, 1 | 19 | 20 | 25)
+        } else {
+            // PostgreSQL: data exceptions, integrity, syntax or access rule.
+            code.starts_with("22") || code.starts_with("23") || code.starts_with("42")
+        }
+    }
+}
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -156,6 +191,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
+            co.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_sqlite));
         }
         let db = Database::connect(co)
             .await
@@ -431,6 +467,39 @@ async fn campaign_id_in(db: &impl ConnectionTrait, name: &str) -> Result<Option<
     Ok(match row {
         Some(r) => Some(r.try_get::<i64>("", "id")?),
         None => None,
+    })
+}
+
+/// Whether a SQLite connection given back to the pool may serve again: not when it is still
+/// inside a transaction. A failed `COMMIT` (a full disk: SQLite rolls the transaction back
+/// itself) leaves sqlx counting one open transaction on the connection; the `ROLLBACK` queued
+/// when the transaction is dropped then fails ("no transaction is active") and the count stays.
+/// The next `BEGIN IMMEDIATE` on that connection becomes a `SAVEPOINT` (a deferred
+/// transaction) and its "commit" a `RELEASE` that leaves the count at one again, so the
+/// connection went on holding SQLite's write lock between uses and every other connection's
+/// write waited out its busy timeout with "database is locked" until the process stopped.
+/// Such a connection is closed instead (closing releases every lock it holds); the pool opens
+/// a fresh one.
+fn release_sqlite(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, std::result::Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection;
+    use sqlx_core::transaction::TransactionManager;
+    Box::pin(async move {
+        // The rollback a dropped transaction queued runs before this answers.
+        conn.ping().await?;
+        let depth =
+            <sea_orm::sqlx::Sqlite as sea_orm::sqlx::Database>::TransactionManager::get_transaction_depth(conn);
+        if depth > 0 {
+            tracing::warn!(
+                depth,
+                "a store connection came back inside a transaction (a failed commit or rollback): closed"
+            );
+            metrics::counter!("dialer_store_connections_reset_total").increment(1);
+            return Ok(false);
+        }
+        Ok(true)
     })
 }
 
