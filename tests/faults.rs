@@ -11,6 +11,10 @@
 //!   (`initdb`/`pg_ctl` as user `postgres`, on a free port of 127.0.0.1), stopped mid-shift for
 //!   25 s (over two of the pool's 10 s connection timeouts) and started again.
 //!
+//! The SQLite shift also runs under a notify socket as systemd would (`WATCHDOG_USEC` 1 s) with
+//! `[store] unwritable_watchdog = "2s"`: pings before the fault, none once the store has been
+//! unwritable for over 2 s, pings again after.
+//!
 //! Each checks from the store after the stop: every INVITE the carrier took is one attempt with
 //! its real outcome (none unfinished, `interrupted` or `failed`), every disposition an agent
 //! posted is stored, no lead was charged an attempt it did not get, no lead was dialed twice;
@@ -226,6 +230,38 @@ impl Drop for OwnPostgres {
     }
 }
 
+// ---- systemd's notify socket ----
+
+/// The daemon's sd_notify datagrams with their arrival, read by a thread as systemd would.
+#[derive(Clone)]
+struct Notified(Arc<std::sync::Mutex<Vec<(Instant, String)>>>);
+
+impl Notified {
+    fn listen(path: &Path) -> Notified {
+        let sock = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        let seen = Notified(Arc::default());
+        let keep = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = sock.recv(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                keep.0.lock().unwrap().push((Instant::now(), m));
+            }
+        });
+        seen
+    }
+
+    /// Watchdog pings that arrived in `[from, to)`.
+    fn pings(&self, from: Instant, to: Instant) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, m)| *t >= from && *t < to && m.trim() == "WATCHDOG=1")
+            .count()
+    }
+}
+
 // ---- the simulated world (as tests/shift.rs) ----
 
 fn sim_config(seed: u64) -> SimConfig {
@@ -393,10 +429,20 @@ fn campaign(zone: &str) -> String {
 
 /// `dialer run` on `url` (the store, already opened by the test as `store`), with `leads` leads,
 /// three agents logged in. `dir` holds the config (and the SQLite state when it is there).
-async fn start_shift(dir: tempfile::TempDir, url: &str, store: Store, seed: u64) -> Shift {
+async fn start_shift(
+    dir: tempfile::TempDir,
+    url: &str,
+    store: Store,
+    seed: u64,
+    watchdog: Option<&Path>,
+) -> Shift {
     let zone = rig::daytime_zone();
     let setup = Setup::new(&AGENTS);
     let config = setup.write(dir.path());
+    // The watchdog is withheld 2 s into a store that cannot write.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text += "\n[store]\nunwritable_watchdog = \"2s\"\n";
+    std::fs::write(&config, text).unwrap();
     let campaigns = dir.path().join("campaigns");
     std::fs::create_dir_all(campaigns.join("lists")).unwrap();
     std::fs::write(campaigns.join("lists/faults.csv"), "phone,tz\n").unwrap();
@@ -423,6 +469,11 @@ async fn start_shift(dir: tempfile::TempDir, url: &str, store: Store, seed: u64)
     ];
     for a in AGENTS {
         env.push((format!("DIALER_AGENT_{}_TOKEN", a.to_uppercase()), token(a)));
+    }
+    if let Some(socket) = watchdog {
+        // As systemd with WatchdogSec=1s: a ping every 0.5 s while all is well.
+        env.push(("NOTIFY_SOCKET".into(), socket.display().to_string()));
+        env.push(("WATCHDOG_USEC".into(), "1000000".into()));
     }
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut proc = rig::dialer_run(&config, &["--drain", "20s"], &env, &log);
@@ -715,9 +766,16 @@ async fn sqlite_full_disk_mid_shift() {
     };
     let url = format!("sqlite://{}?mode=rwc", fs.0.join("dialer.db").display());
     let store = storedb_open(&url).await;
-    let mut s = start_shift(dir, &url, store, 31).await;
+    let socket = dir.path().join("notify.sock");
+    let notified = Notified::listen(&socket);
+    let mut s = start_shift(dir, &url, store, 31, Some(&socket)).await;
+    let started = Instant::now();
     s.dials_after(0, 6, Duration::from_secs(60), "dials before the fault")
         .await;
+    assert!(
+        notified.pings(started, Instant::now()) >= 1,
+        "no watchdog ping before the fault"
+    );
 
     let junk = fs.fill();
     let full_at = s.ready_becomes(503, Duration::from_secs(30)).await;
@@ -732,9 +790,22 @@ async fn sqlite_full_disk_mid_shift() {
     assert_eq!(get(s.api(), "/ready", None).await.code(), "store");
     assert_eq!(s.invites(), paused, "INVITEs left while the store was full");
 
+    // Past `unwritable_watchdog` (2 s from the first failed write, which came before /ready
+    // said so) and a ping period: no ping.
+    let freed = Instant::now();
+    let withheld_from = full_at + Duration::from_millis(3500);
+    assert_eq!(
+        notified.pings(withheld_from, freed),
+        0,
+        "watchdog pinged while the store could not write for over 2 s"
+    );
     std::fs::remove_file(&junk).unwrap();
     let freed_ms = now_ms();
-    s.ready_becomes(200, Duration::from_secs(30)).await;
+    let writable = s.ready_becomes(200, Duration::from_secs(30)).await;
+    rig::eventually("watchdog pings again", Duration::from_secs(10), || async {
+        (notified.pings(writable, Instant::now()) >= 1).then_some(())
+    })
+    .await;
     let at = s.invites();
     s.dials_after(
         at,
@@ -755,7 +826,7 @@ async fn postgres_outage_mid_shift() {
     let url = pg.url();
     let store = storedb_open(&url).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut s = start_shift(dir, &url, store, 37).await;
+    let mut s = start_shift(dir, &url, store, 37, None).await;
     s.dials_after(0, 6, Duration::from_secs(60), "dials before the outage")
         .await;
 

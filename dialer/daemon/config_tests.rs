@@ -421,3 +421,45 @@ fn unset_secrets_name_their_key_and_variable() {
     assert_eq!(keys, ["trunks[0].password_env", "api.token_env"]);
     assert!(unset_secrets(&c, |_| Ok("t".to_owned())).is_empty());
 }
+
+#[test]
+fn store_unwritable_watchdog() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(c.store.unwritable_watchdog, Duration::from_secs(60));
+
+    let f = write(
+        d.path(),
+        "dialer.toml",
+        &format!("{GOOD}\n[store]\nunwritable_watchdog = \"2m\"\n"),
+    );
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(c.store.unwritable_watchdog, Duration::from_secs(120));
+
+    for (value, wanted) in [
+        (
+            "\"200ms\"",
+            "store.unwritable_watchdog: \"200ms\" is under 1s",
+        ),
+        (
+            "\"soon\"",
+            "store.unwritable_watchdog: \"soon\" is not a duration",
+        ),
+    ] {
+        let f = write(
+            d.path(),
+            "dialer.toml",
+            &format!("{GOOD}\n[store]\nunwritable_watchdog = {value}\n"),
+        );
+        let p = problems(load_with(&f, &Env::default(), None));
+        assert!(p.iter().any(|m| m.starts_with(wanted)), "{p:?}");
+    }
+    let f = write(
+        d.path(),
+        "dialer.toml",
+        &format!("{GOOD}\n[store]\nwatchdog = \"2m\"\n"),
+    );
+    let p = problems(load_with(&f, &Env::default(), None));
+    assert!(p.iter().any(|m| m.starts_with("store.watchdog")), "{p:?}");
+}

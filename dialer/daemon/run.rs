@@ -903,10 +903,9 @@ impl Shell {
                     let sent = match self.stop_by {
                         Some(t) => tokio::time::timeout_at(t.into(), send)
                             .await
-                            .unwrap_or_else(|e| {
+                            .unwrap_or_else(|_elapsed| {
                                 tracing::error!("not stored: the store writer's queue stayed full past the stop's deadline");
                                 metrics::counter!("dialer_store_records_lost_total").increment(1);
-                                drop(e);
                                 Ok(())
                             }),
                         None => send.await,

@@ -470,16 +470,14 @@ async fn campaign_id_in(db: &impl ConnectionTrait, name: &str) -> Result<Option<
     })
 }
 
-/// Whether a SQLite connection given back to the pool may serve again: not when it is still
-/// inside a transaction. A failed `COMMIT` (a full disk: SQLite rolls the transaction back
-/// itself) leaves sqlx counting one open transaction on the connection; the `ROLLBACK` queued
-/// when the transaction is dropped then fails ("no transaction is active") and the count stays.
-/// The next `BEGIN IMMEDIATE` on that connection becomes a `SAVEPOINT` (a deferred
-/// transaction) and its "commit" a `RELEASE` that leaves the count at one again, so the
-/// connection went on holding SQLite's write lock between uses and every other connection's
-/// write waited out its busy timeout with "database is locked" until the process stopped.
-/// Such a connection is closed instead (closing releases every lock it holds); the pool opens
-/// a fresh one.
+/// Whether a SQLite connection given back to the pool may serve again: not while sqlx still
+/// counts a transaction open on it. After writes failed on a full disk (SQLite may roll a
+/// transaction back itself on `SQLITE_FULL`), the `ROLLBACK` sea-orm queues when it drops the
+/// failed transaction left the count above zero on one connection; its next `BEGIN IMMEDIATE`
+/// then became a `SAVEPOINT`, the connection kept SQLite's write lock between uses, and every
+/// other connection's write got "database is locked" until the process stopped. Such a
+/// connection is closed instead (closing releases every lock it holds); the pool opens a fresh
+/// one.
 fn release_sqlite(
     conn: &mut sea_orm::sqlx::SqliteConnection,
     _meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
