@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use config::{Config, File, FileFormat};
 
@@ -27,6 +28,9 @@ bind = "0.0.0.0:5060"
 
 [api]
 bind = "127.0.0.1:8080"
+max_connections = 256
+header_timeout = "10s"
+request_timeout = "30s"
 
 [media]
 rtp_port_min = 10000
@@ -127,6 +131,13 @@ pub struct ApiConfig {
     pub bind: SocketAddr,
     /// Name of the environment variable holding the supervisor/admin API token.
     pub token_env: Option<String>,
+    /// Connections served at once; one more is closed at accept (and counted).
+    pub max_connections: usize,
+    /// A connection must send a request's whole head this soon after it opens or after its
+    /// last answer (the keep-alive idle time too), or it is closed.
+    pub header_timeout: Duration,
+    /// A request must be read and answered this soon (a slow body gets 408).
+    pub request_timeout: Duration,
 }
 
 impl ApiConfig {
@@ -280,6 +291,9 @@ fn read(
         .string(ctx, "token_env")
         .and_then(|s| env_name(ctx, &at.key("token_env"), &s));
     let api_token_ok = (at.get("token_env").is_none() || api_token.is_some()) && api_secret_ok;
+    let max_connections = at.req_int(ctx, "max_connections", 1, 65_536);
+    let header_timeout = positive(ctx, &at, "header_timeout");
+    let request_timeout = positive(ctx, &at, "request_timeout");
     at.finish(ctx);
 
     let mt = root.table(ctx, "media");
@@ -316,6 +330,9 @@ fn read(
         api: ApiConfig {
             bind: api_bind?,
             token_env: api_token,
+            max_connections: usize::try_from(max_connections?).ok()?,
+            header_timeout: header_timeout?,
+            request_timeout: request_timeout?,
         },
         media: MediaConfig {
             rtp_port_min: min as u16,
@@ -324,6 +341,16 @@ fn read(
         },
         state_dir,
     })
+}
+
+/// A required duration above zero.
+fn positive(ctx: &mut Ctx, t: &Table<'_>, k: &'static str) -> Option<Duration> {
+    let (d, _) = t.req_duration(ctx, k)?;
+    if d.is_zero() {
+        ctx.problem(t.key(k), "must be above zero");
+        return None;
+    }
+    Some(d)
 }
 
 fn trunks(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Trunk>> {

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod lists;
+pub mod loglimit;
 pub mod logging;
 pub mod notify;
 pub mod run;
