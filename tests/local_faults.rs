@@ -6,14 +6,24 @@
 //!   100` and `header_timeout = "2s"`: the 500 over the cap are closed at once and counted in
 //!   `dialer_api_connections_refused_total`, the 100 held ones are closed by the header timeout,
 //!   and a real request is answered within the timeout.
-//! - `local_dial_failure` (in `dialer_local.rs` of this file's tests): see there.
+//! - `local_dial_failure`: an agentless campaign whose RTP port range (two ports) is held by
+//!   the test: the first dial fails before its INVITE leaves; no attempt is stored or charged to
+//!   any lead, dialing pauses with a log line naming the cause and
+//!   `dialer_dial_local_failures_total`, `dialer_trunk_up` is never 0; once the ports are free
+//!   dialing resumes by itself and the carrier (busy to everything) gets the calls.
 
 mod rig;
+mod storedb;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rig::{Setup, get};
+use dialer::media::driver::{Driver as Media, DriverConfig};
+use dialer::simnet::{Carrier, CarrierConfig, OutcomeMix, Sounds, Span};
+use dialer::store::Store;
+use rig::{Setup, get, series};
+use sea_orm::ConnectionTrait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -126,6 +136,223 @@ async fn api_idle_flood() {
         "api_idle_flood: {IDLE} idle + {HALF} half-sent connections, cap {CAP}, header timeout \
          {header_timeout:?}: a real request answered {answered_after:?} after the flood began; \
          the last flood connection closed after {last:?}; refused {refused}"
+    );
+    proc.signal(libc::SIGTERM);
+    let status = proc.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status}");
+}
+
+/// Two consecutive free UDP ports on 127.0.0.1, held by the returned sockets.
+fn hold_port_pair() -> (u16, UdpSocket, UdpSocket) {
+    let base = 30_000 + (std::process::id() % 200) as u16 * 50;
+    for p in (base..base + 2_000).step_by(2) {
+        let Ok(a) = UdpSocket::bind(("127.0.0.1", p)) else {
+            continue;
+        };
+        if let Ok(b) = UdpSocket::bind(("127.0.0.1", p + 1)) {
+            return (p, a, b);
+        }
+        drop(a);
+    }
+    panic!("no two consecutive free UDP ports");
+}
+
+/// `(lead phone, attempts counted on the lead)` for every lead, and the stored attempts'
+/// outcomes.
+async fn leads_and_attempts(store: &Store) -> (Vec<(String, i64)>, Vec<Option<String>>) {
+    let leads = store
+        .conn()
+        .query_all_raw(store.stmt(
+            "SELECT phone, attempts FROM leads ORDER BY phone",
+            vec![],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "phone").unwrap(),
+                i64::from(r.try_get::<i32>("", "attempts").unwrap()),
+            )
+        })
+        .collect();
+    let attempts = store
+        .conn()
+        .query_all_raw(store.stmt("SELECT outcome FROM call_attempts ORDER BY id", vec![]))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<Option<String>>("", "outcome").unwrap())
+        .collect();
+    (leads, attempts)
+}
+
+fn log_has(log: &Path, part: &str) -> bool {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains(part))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_dial_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = rig::daytime_zone();
+    let setup = Setup::new(&["alice"]);
+    let config = setup.write(dir.path());
+    // The daemon's whole RTP range: two ports the test holds until it lets them go.
+    let (port, held_a, held_b) = hold_port_pair();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replace(
+            &format!("rtp_port_min = {}", setup.rtp_min),
+            &format!("rtp_port_min = {port}"),
+        )
+        .replace(
+            &format!("rtp_port_max = {}", setup.rtp_min + 400),
+            &format!("rtp_port_max = {}", port + 1),
+        );
+    std::fs::write(&config, text).unwrap();
+    let campaigns = dir.path().join("campaigns");
+    std::fs::create_dir_all(campaigns.join("lists")).unwrap();
+    std::fs::write(
+        campaigns.join("local.toml"),
+        rig::campaign_toml("local", "agentless", &zone, ""),
+    )
+    .unwrap();
+    let phones = ["+12025550131", "+12025550132", "+12025550133"];
+    let mut csv = "phone,tz\n".to_string();
+    for p in phones {
+        csv += &format!("{p},{zone}\n");
+    }
+    std::fs::write(campaigns.join("lists/local.csv"), csv).unwrap();
+
+    // The carrier answers every call busy.
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let media = Media::start(DriverConfig::default());
+    let _carrier = Carrier::start(
+        SocketAddr::new(lo, setup.trunk),
+        vec![lo],
+        CarrierConfig {
+            mix: OutcomeMix {
+                person: 0.0,
+                machine: 0.0,
+                busy: 1.0,
+                no_answer: 0.0,
+                invalid: 0.0,
+                congestion: 0.0,
+            },
+            reject_after: Span::secs(0.1, 0.3),
+            ..CarrierConfig::default()
+        },
+        7,
+        media.clone(),
+        Sounds::builtin().unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let log = dir.path().join("dialer.log");
+    let url = db.cli_url();
+    let env = [
+        ("DIALER_API_TOKEN", SUPER),
+        ("DIALER_DATABASE_URL", url.as_str()),
+    ];
+    let mut proc = rig::dialer_run(&config, &["--drain", "5s"], &env, &log);
+    let api = setup.api_addr();
+    rig::wait_ready(&mut proc, api, &log, Duration::from_secs(60)).await;
+
+    // The first dial fails here: wait for it (a log line or a stored attempt, whichever the
+    // dialer makes of it).
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    rig::eventually("the first dial", Duration::from_secs(30), || async {
+        let (leads, attempts) = leads_and_attempts(&store).await;
+        (log_has(&log, "dialing paused")
+            || !attempts.is_empty()
+            || leads.iter().any(|(_, n)| *n > 0))
+        .then_some(())
+    })
+    .await;
+    let paused_at = Instant::now();
+    // Held for 3 s more: with every dial failing, the old dialer spent the three leads by now.
+    let mut watched = 0;
+    while paused_at.elapsed() < Duration::from_secs(3) {
+        let page = get(api, "/metrics", None).await.body;
+        assert_ne!(
+            series(&page, "dialer_trunk_up{trunk=\"main\"}"),
+            Some(0.0),
+            "no INVITE left, yet the trunk is down:\n{}",
+            log_text()
+        );
+        watched += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (leads, attempts) = leads_and_attempts(&store).await;
+    assert_eq!(leads.len(), phones.len(), "the list was imported: {leads:?}");
+    assert!(
+        attempts.is_empty() && leads.iter().all(|(_, n)| *n == 0),
+        "a local failure was charged: attempts {attempts:?}, leads {leads:?}\n{}",
+        log_text()
+    );
+    // Dialing paused, with the cause in the log and the metrics.
+    assert!(
+        log_has(&log, "dialing paused") && log_has(&log, "no free RTP port"),
+        "no log line saying dialing paused and why:\n{}",
+        log_text()
+    );
+    let page = get(api, "/metrics", None).await.body;
+    let failures = series(
+        &page,
+        "dialer_dial_local_failures_total{reason=\"no_port\"}",
+    )
+    .unwrap_or(0.0);
+    assert!(failures >= 1.0, "local failures not counted:\n{page}");
+    assert_eq!(
+        series(&page, "dialer_dialing_paused_local"),
+        Some(1.0),
+        "{page}"
+    );
+
+    // The ports come free: dialing resumes by itself and the carrier gets the calls.
+    drop((held_a, held_b));
+    let freed = Instant::now();
+    rig::eventually("dialing resumed", Duration::from_secs(30), || async {
+        log_has(&log, "dialing resumed").then_some(())
+    })
+    .await;
+    let resumed_after = freed.elapsed();
+    let (leads, attempts) = rig::eventually(
+        "the three leads dialed and answered busy",
+        Duration::from_secs(60),
+        || async {
+            let (leads, attempts) = leads_and_attempts(&store).await;
+            let done = attempts.iter().flatten().filter(|o| *o == "busy").count();
+            (done == phones.len()).then_some((leads, attempts))
+        },
+    )
+    .await;
+    assert!(
+        leads.iter().all(|(_, n)| *n == 1),
+        "each lead charged exactly its one real attempt: {leads:?}, attempts {attempts:?}"
+    );
+    let page = get(api, "/metrics", None).await.body;
+    assert_eq!(
+        series(&page, "dialer_trunk_up{trunk=\"main\"}"),
+        Some(1.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(&page, "dialer_dialing_paused_local"),
+        Some(0.0),
+        "{page}"
+    );
+    println!(
+        "local_dial_failure: ports held: {failures} local failure(s) counted, 0 attempts \
+         stored, trunk never down over {watched} scrapes; ports freed: dialing resumed after \
+         {resumed_after:?}, {} busy attempts, one per lead",
+        attempts.len()
     );
     proc.signal(libc::SIGTERM);
     let status = proc.wait_exit(Duration::from_secs(30));
