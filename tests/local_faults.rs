@@ -358,3 +358,53 @@ async fn local_dial_failure() {
     let status = proc.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "{status}");
 }
+
+/// A read-only tmpfs mounted at a fresh directory, unmounted when dropped.
+struct ReadOnlyMount(tempfile::TempDir);
+
+impl ReadOnlyMount {
+    /// `None` when this process may not mount (not root).
+    fn new() -> Option<ReadOnlyMount> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(ReadOnlyMount(dir))
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_state_dir_is_named() {
+    let Some(ro) = ReadOnlyMount::new() else {
+        rig::skipped("cannot mount a read-only tmpfs (needs root)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup::new(&[]);
+    let config = setup.write(dir.path());
+    let state = ro.0.path().to_path_buf();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "state_dir = \"state\"",
+        &format!("state_dir = \"{}\"", state.display()),
+    );
+    std::fs::write(&config, text).unwrap();
+    let log = dir.path().join("dialer.log");
+    let mut proc = rig::dialer_run(&config, &[], &[("DIALER_API_TOKEN", SUPER)], &log);
+    let status = proc.wait_exit(Duration::from_secs(30));
+    let out = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "started on a read-only state directory:\n{out}");
+    assert!(
+        out.contains(&format!("the directory {} is on a read-only filesystem", state.display())),
+        "the error does not say the state directory is read-only and where:\n{out}"
+    );
+}
