@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use config::{Config, File, FileFormat};
 
+use crate::campaign::load::{LABEL_MAX, NAME_MAX, too_long};
 use crate::campaign::reader::{Ctx, Table};
 use crate::campaign::{Campaign, Env, Mode, Problem, Problems};
 
@@ -343,6 +344,29 @@ fn read(
     })
 }
 
+/// A name of at most [`NAME_MAX`] letters, digits, `-`, `_` and `.` (trunks, agent ids,
+/// groups: they go into URLs, metrics labels and log lines).
+fn safe_name(ctx: &mut Ctx, key: String, n: &str) -> bool {
+    if too_long(ctx, key.clone(), n, NAME_MAX) {
+        return false;
+    }
+    if n.is_empty() {
+        ctx.problem(key, "empty name");
+        return false;
+    }
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        ctx.problem(
+            key,
+            format!("{n:?} is not a usable name (letters, digits, `-`, `_` and `.` only)"),
+        );
+        return false;
+    }
+    true
+}
+
 /// A required duration above zero.
 fn positive(ctx: &mut Ctx, t: &Table<'_>, k: &'static str) -> Option<Duration> {
     let (d, _) = t.req_duration(ctx, k)?;
@@ -363,8 +387,7 @@ fn trunks(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Trunk>> {
     let mut names = BTreeSet::new();
     for t in tables {
         let name = t.req_string(ctx, "name").and_then(|n| {
-            if n.is_empty() {
-                ctx.problem(t.key("name"), "empty name");
+            if !safe_name(ctx, t.key("name"), &n) {
                 None
             } else if !names.insert(n.clone()) {
                 ctx.problem(t.key("name"), format!("trunk {n:?} is defined twice"));
@@ -440,8 +463,7 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
     let mut ids = BTreeSet::new();
     for t in tables {
         let id = t.req_string(ctx, "id").and_then(|n| {
-            if n.is_empty() {
-                ctx.problem(t.key("id"), "empty id");
+            if !safe_name(ctx, t.key("id"), &n) {
                 None
             } else if !ids.insert(n.clone()) {
                 ctx.problem(t.key("id"), format!("agent {n:?} is defined twice"));
@@ -450,7 +472,9 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
                 Some(n)
             }
         });
-        let name = t.string(ctx, "name");
+        let name = t
+            .string(ctx, "name")
+            .filter(|n| !too_long(ctx, t.key("name"), n, LABEL_MAX));
         let uri = t.req_string(ctx, "sip_uri").and_then(|u| {
             if (u.starts_with("sip:") || u.starts_with("sips:")) && u.contains('@') {
                 Some(u)
@@ -462,7 +486,13 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
                 None
             }
         });
-        let groups = t.strings(ctx, "groups");
+        let groups = t.strings(ctx, "groups").filter(|gs| {
+            let mut ok = true;
+            for (i, g) in gs.iter().enumerate() {
+                ok &= safe_name(ctx, format!("{}[{i}]", t.key("groups")), g);
+            }
+            ok
+        });
         if groups.as_ref().is_some_and(|g| g.is_empty()) {
             ctx.problem(t.key("groups"), "at least one group is needed");
         }
