@@ -87,7 +87,9 @@ async fn api_idle_flood() {
     for _ in 0..HALF {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         // A server may close it before it is written: that is what the cap does.
-        let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: dialer\r\n").await;
+        let _ = s
+            .write_all(b"GET /health HTTP/1.1\r\nHost: dialer\r\n")
+            .await;
         flood.push(s);
     }
 
@@ -162,10 +164,7 @@ fn hold_port_pair() -> (u16, UdpSocket, UdpSocket) {
 async fn leads_and_attempts(store: &Store) -> (Vec<(String, i64)>, Vec<Option<String>>) {
     let leads = store
         .conn()
-        .query_all_raw(store.stmt(
-            "SELECT phone, attempts FROM leads ORDER BY phone",
-            vec![],
-        ))
+        .query_all_raw(store.stmt("SELECT phone, attempts FROM leads ORDER BY phone", vec![]))
         .await
         .unwrap()
         .iter()
@@ -290,7 +289,11 @@ async fn local_dial_failure() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let (leads, attempts) = leads_and_attempts(&store).await;
-    assert_eq!(leads.len(), phones.len(), "the list was imported: {leads:?}");
+    assert_eq!(
+        leads.len(),
+        phones.len(),
+        "the list was imported: {leads:?}"
+    );
     assert!(
         attempts.is_empty() && leads.iter().all(|(_, n)| *n == 0),
         "a local failure was charged: attempts {attempts:?}, leads {leads:?}\n{}",
@@ -402,9 +405,15 @@ async fn read_only_state_dir_is_named() {
     let mut proc = rig::dialer_run(&config, &[], &[("DIALER_API_TOKEN", SUPER)], &log);
     let status = proc.wait_exit(Duration::from_secs(30));
     let out = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(!status.success(), "started on a read-only state directory:\n{out}");
     assert!(
-        out.contains(&format!("the directory {} is on a read-only filesystem", state.display())),
+        !status.success(),
+        "started on a read-only state directory:\n{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "the directory {} is on a read-only filesystem",
+            state.display()
+        )),
         "the error does not say the state directory is read-only and where:\n{out}"
     );
 }

@@ -713,16 +713,29 @@ fn names_labels_and_prompt_texts_have_length_limits() {
     let text = format!(
         "name = \"{huge}\"\n{}\n[[dispositions]]\ncode = \"{long_code}\"\nlabel = \"{long_label}\"\neffect = \"final\"\n",
         MINIMAL
-            .replace("agent_groups = [\"sales\"]", &format!("agent_groups = [\"{}\"]", "g".repeat(65)))
-            .replace("file = \"lists/a.csv\"", "file = \"lists/a.csv\"\nname = \"".to_owned().as_str())
-            .replace("name = \"\ncolumns", &format!("name = \"{}\"\ncolumns", "l".repeat(65))),
+            .replace(
+                "agent_groups = [\"sales\"]",
+                &format!("agent_groups = [\"{}\"]", "g".repeat(65))
+            )
+            .replace(
+                "file = \"lists/a.csv\"",
+                "file = \"lists/a.csv\"\nname = \"".to_owned().as_str()
+            )
+            .replace(
+                "name = \"\ncolumns",
+                &format!("name = \"{}\"\ncolumns", "l".repeat(65))
+            ),
         long_code = "c".repeat(65),
         long_label = "L".repeat(201),
     );
     let f = d.write("big.toml", &text);
     let p = problems(load_with(&f, &no_env()));
     let all = p.join("\n");
-    assert!(all.len() < 2_000, "a problem repeats a long value: {} bytes", all.len());
+    assert!(
+        all.len() < 2_000,
+        "a problem repeats a long value: {} bytes",
+        all.len()
+    );
     for want in [
         "name: 1000000 characters long; at most 64",
         "agent_groups[0]: 65 characters long; at most 64",

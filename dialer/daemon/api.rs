@@ -22,8 +22,8 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -35,8 +35,8 @@ use tokio::sync::Semaphore;
 
 use super::config::{ApiConfig, DaemonConfig, SecretError};
 use super::control::{Control, ControlError, Reply, Request};
-use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::loglimit::LogLimit;
+use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::telemetry::{self, Rosters};
 use crate::agents::{AgentError, AgentId, AgentView};
 

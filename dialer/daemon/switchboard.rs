@@ -1403,7 +1403,8 @@ impl Switchboard {
         if let Some(t) = self.trunks.get_mut(&c.trunk) {
             t.active = t.active.saturating_sub(1);
         }
-        self.outputs.push_back(Output::Release { lead_id: c.lead.id });
+        self.outputs
+            .push_back(Output::Release { lead_id: c.lead.id });
         if let Some(agent) = &c.preview
             && self
                 .agents
