@@ -6,6 +6,9 @@
 //!   100` and `header_timeout = "2s"`: the 500 over the cap are closed at once and counted in
 //!   `dialer_api_connections_refused_total`, the 100 held ones are closed by the header timeout,
 //!   and a real request is answered within the timeout.
+//! - `api_flood_leaves_descriptors_for_calls`: the daemon limited to 256 descriptors and held by
+//!   400 idle API connections (cap 100, header timeout 30 s) still imports the leads a reload
+//!   brings and dials each once (the carrier says busy); `dialer_trunk_up` stays 1.
 //! - `local_dial_failure`: an agentless campaign whose RTP port range (two ports) is held by
 //!   the test: the first dial fails before its INVITE leaves; no attempt is stored or charged to
 //!   any lead, dialing pauses with a log line naming the cause and
@@ -416,4 +419,158 @@ async fn read_only_state_dir_is_named() {
         )),
         "the error does not say the state directory is read-only and where:\n{out}"
     );
+}
+
+/// The carrier on the trunk's port, answering every call busy.
+async fn busy_carrier(setup: &Setup) -> (Carrier, Media) {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let media = Media::start(DriverConfig::default());
+    let carrier = Carrier::start(
+        SocketAddr::new(lo, setup.trunk),
+        vec![lo],
+        CarrierConfig {
+            mix: OutcomeMix {
+                person: 0.0,
+                machine: 0.0,
+                busy: 1.0,
+                no_answer: 0.0,
+                invalid: 0.0,
+                congestion: 0.0,
+            },
+            reject_after: Span::secs(0.1, 0.3),
+            ..CarrierConfig::default()
+        },
+        7,
+        media.clone(),
+        Sounds::builtin().unwrap(),
+    )
+    .await
+    .unwrap();
+    (carrier, media)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_flood_leaves_descriptors_for_calls() {
+    const FLOOD: usize = 400;
+    const NOFILE: u64 = 256;
+    let dir = tempfile::tempdir().unwrap();
+    let zone = rig::daytime_zone();
+    let setup = Setup::new(&["alice"]);
+    let config = setup.write(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "token_env = \"DIALER_API_TOKEN\"\n",
+        "token_env = \"DIALER_API_TOKEN\"\nmax_connections = 100\nheader_timeout = \"30s\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let campaigns = dir.path().join("campaigns");
+    std::fs::create_dir_all(campaigns.join("lists")).unwrap();
+    std::fs::write(
+        campaigns.join("flood.toml"),
+        rig::campaign_toml("flood", "agentless", &zone, ""),
+    )
+    .unwrap();
+    // No lead yet: they come with a reload once the flood holds the API.
+    let list = campaigns.join("lists/flood.csv");
+    std::fs::write(&list, "phone,tz\n").unwrap();
+    let (_carrier, _media) = busy_carrier(&setup).await;
+
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let log = dir.path().join("dialer.log");
+    let url = db.cli_url();
+    let env = [
+        ("DIALER_API_TOKEN", SUPER),
+        ("DIALER_DATABASE_URL", url.as_str()),
+    ];
+    let mut proc = rig::dialer_run(&config, &["--drain", "5s"], &env, &log);
+    let limit = libc::rlimit {
+        rlim_cur: NOFILE,
+        rlim_max: NOFILE,
+    };
+    // SAFETY: prlimit(2) on our own child with a valid pointer.
+    let r = unsafe {
+        libc::prlimit(
+            proc.pid(),
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let api = setup.api_addr();
+    rig::wait_ready(&mut proc, api, &log, Duration::from_secs(60)).await;
+    let fds = |pid: i32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let pid = proc.pid();
+    let baseline = fds(pid);
+
+    // The flood: more idle connections than the daemon has descriptors.
+    // A daemon that stops accepting (out of descriptors) fills its backlog: the flood stops at
+    // the first connection not made within a second.
+    let mut flood = Vec::with_capacity(FLOOD);
+    for _ in 0..FLOOD {
+        match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(api)).await {
+            Ok(Ok(s)) => flood.push(s),
+            _ => break,
+        }
+    }
+    let flooded = flood.len();
+    // The daemon has taken in the flood: its descriptor count is up by the cap at least and
+    // has not changed for half a second.
+    let mut seen: Vec<usize> = Vec::new();
+    rig::eventually("the flood taken in", Duration::from_secs(20), || {
+        seen.push(fds(pid));
+        let last = seen.iter().rev().take(5).copied().collect::<Vec<_>>();
+        let steady = last.len() == 5 && last.iter().all(|n| *n == last[0]);
+        let held = last[0];
+        async move { (steady && held >= 100).then_some(()) }
+    })
+    .await;
+    let held = fds(pid);
+    let phones = ["+12025550141", "+12025550142", "+12025550143"];
+    let mut csv = "phone,tz\n".to_string();
+    for p in phones {
+        csv += &format!("{p},{zone}\n");
+    }
+    std::fs::write(&list, csv).unwrap();
+    proc.signal(libc::SIGHUP);
+
+    let (leads, attempts) = rig::eventually(
+        "the three leads dialed and answered busy during the flood",
+        Duration::from_secs(20),
+        || async {
+            let (leads, attempts) = leads_and_attempts(&store).await;
+            let busy = attempts.iter().flatten().filter(|o| *o == "busy").count();
+            (busy == phones.len()).then_some((leads, attempts))
+        },
+    )
+    .await;
+    assert!(
+        leads.iter().all(|(_, n)| *n == 1),
+        "each lead dialed once: {leads:?}, attempts {attempts:?}"
+    );
+    drop(flood);
+    let page_after = rig::eventually("the API answers again", Duration::from_secs(10), || async {
+        try_get(api, "/metrics").await.filter(|s| *s == 200)?;
+        Some(get(api, "/metrics", None).await.body)
+    })
+    .await;
+    assert_eq!(
+        series(&page_after, "dialer_trunk_up{trunk=\"main\"}"),
+        Some(1.0),
+        "{page_after}"
+    );
+    let refused = series(&page_after, "dialer_api_connections_refused_total").unwrap_or(0.0);
+    println!(
+        "api_flood_leaves_descriptors_for_calls: {flooded} idle connections against cap 100 with \
+         {NOFILE} descriptors: the daemon held {held} descriptors ({baseline} before the \
+         flood), refused {refused}, dialed the {} leads once each (busy)",
+        phones.len(),
+    );
+    proc.signal(libc::SIGTERM);
+    let status = proc.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status}");
 }
