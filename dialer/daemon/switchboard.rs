@@ -118,6 +118,14 @@ pub enum Input {
         lead_id: i64,
         refusal: Option<String>,
     },
+    /// A dial failed here before its INVITE left, for a local reason (no socket, no port, out
+    /// of file descriptors), and its attempt was not stored: the call is forgotten, its lead
+    /// given back unchanged, and no campaign dials until [`Input::LocalResourcesBack`].
+    DialFailedLocally {
+        call: CallKey,
+    },
+    /// The shell could open what a dial needs again: dialing resumes.
+    LocalResourcesBack,
 }
 
 /// What the shell must do.
@@ -455,6 +463,8 @@ pub struct Switchboard {
     calls: HashMap<CallKey, CallRt>,
     /// Calls of agents in wrap-up, for their disposition.
     wrapping: HashMap<AgentId, Wrapping>,
+    /// The agent whose disposition is being applied (their wrap-up ends by it, not cut).
+    disposing: Option<AgentId>,
     /// People waiting for an agent, first come first served.
     queue: VecDeque<CallKey>,
     /// Leads reserved for agents' previews, not dialed yet.
@@ -464,6 +474,8 @@ pub struct Switchboard {
     next_call: CallKey,
     outputs: VecDeque<Output>,
     draining: bool,
+    /// A dial failed locally: nothing is dialed until the shell says it can again.
+    local_fault: bool,
 }
 
 impl Switchboard {
@@ -493,12 +505,14 @@ impl Switchboard {
                 .collect(),
             calls: HashMap::new(),
             wrapping: HashMap::new(),
+            disposing: None,
             queue: VecDeque::new(),
             previews: BTreeMap::new(),
             skipped: HashMap::new(),
             next_call: 1,
             outputs: VecDeque::new(),
             draining: false,
+            local_fault: false,
         }
     }
 
@@ -611,8 +625,9 @@ impl Switchboard {
     }
 
     /// End every wrap-up now (the drain deadline passed) without a disposition: each lead is
-    /// released at once with its call's outcome ([`Record::WrapUpCut`]), due again per the
-    /// campaign's retry rules rather than held for the agent's disposition.
+    /// released at once with its call's outcome ([`Record::WrapUpCut`], see
+    /// [`Switchboard::wrap_up_cut`]), due again per the campaign's retry rules rather than held
+    /// for the agent's disposition.
     pub fn cut_wrap_ups(&mut self, now: Instant) {
         let agents: Vec<AgentId> = self.wrapping.keys().cloned().collect();
         for agent in agents {
@@ -620,39 +635,38 @@ impl Switchboard {
                 .agents
                 .view(now, &agent)
                 .is_ok_and(|v| v.state == State::WrapUp);
-            if !in_wrap_up {
-                continue;
+            if in_wrap_up && self.agents.disposed(now, &agent).is_ok() {
+                // The wrap-up interval closes: pump_agents releases the lead.
+                self.pump_agents(now);
             }
-            let Some(w) = self.wrapping.get(&agent).cloned() else {
-                continue;
-            };
-            let effect = match self.campaigns.get(&w.campaign) {
-                Some(rt) => cut_effect(&rt.campaign, &w.outcome, w.lead.attempts + 1),
-                // A campaign removed since: due at once.
-                None => LeadEffect {
-                    status: "active",
-                    retry_after: None,
-                    callback_after: None,
-                },
-            };
-            if self.agents.disposed(now, &agent).is_err() {
-                continue;
-            }
-            // The wrap-up interval is recorded while the call is still known.
-            self.pump_agents(now);
-            self.wrapping.remove(&agent);
-            self.outputs.push_back(Output::Record(Record::WrapUpCut {
-                campaign_id: w.campaign_id,
-                lead_id: w.lead.id,
-                call: w.call,
-                agent,
-                outcome: w.outcome,
-                effect,
-                since: w.ended,
-                at: now,
-            }));
         }
         self.pump_agents(now);
+    }
+
+    /// A wrap-up that ended without the agent's disposition (the drain deadline, the wrap-up
+    /// limit, the agent's leg dropping or a logout): the lead is released at once with its
+    /// call's outcome, due again per the campaign's retry rules, instead of staying held for a
+    /// disposition that will not come.
+    fn wrap_up_cut(&mut self, now: Instant, agent: AgentId, w: Wrapping) {
+        let effect = match self.campaigns.get(&w.campaign) {
+            Some(rt) => cut_effect(&rt.campaign, &w.outcome, w.lead.attempts + 1),
+            // A campaign removed since: due at once.
+            None => LeadEffect {
+                status: "active",
+                retry_after: None,
+                callback_after: None,
+            },
+        };
+        self.outputs.push_back(Output::Record(Record::WrapUpCut {
+            campaign_id: w.campaign_id,
+            lead_id: w.lead.id,
+            call: w.call,
+            agent,
+            outcome: w.outcome,
+            effect,
+            since: w.ended,
+            at: now,
+        }));
     }
 
     /// Feed one input.
@@ -781,6 +795,11 @@ impl Switchboard {
                 self.drop_previews(|a, _| *a == agent);
                 self.pump_agents(now);
             }
+            Input::DialFailedLocally { call } => {
+                self.local_fault = true;
+                self.forget_undialed(now, call);
+            }
+            Input::LocalResourcesBack => self.local_fault = false,
             Input::Rechecked { lead_id, refusal } => {
                 let Some(agent) = self
                     .previews
@@ -1041,8 +1060,11 @@ impl Switchboard {
         let effect = disposition_effect(disposition, callback_after);
         let conversation = disposition.conversation;
         self.agents.disposed(now, agent)?;
-        // The wrap-up interval reaches the campaign's estimates before the call is forgotten.
+        // The wrap-up interval reaches the campaign's estimates before the call is forgotten;
+        // the wrap-up ends with this disposition, not cut.
+        self.disposing = Some(agent.to_owned());
         self.pump_agents(now);
+        self.disposing = None;
         self.wrapping.remove(agent);
         self.outputs.push_back(Output::Record(Record::Disposition {
             campaign_id,
@@ -1371,9 +1393,39 @@ impl Switchboard {
         }
     }
 
+    /// Dialing is paused because a dial failed locally (no socket, port or descriptor).
+    pub fn local_fault(&self) -> bool {
+        self.local_fault
+    }
+
+    /// Forget a call whose INVITE never left and whose attempt was not stored: its trunk slot
+    /// and lead go back (the lead unchanged: no attempt counted), and a previewing agent
+    /// previews again.
+    fn forget_undialed(&mut self, now: Instant, call: CallKey) {
+        let Some(c) = self.calls.remove(&call) else {
+            return;
+        };
+        self.queue.retain(|k| *k != call);
+        if let Some(t) = self.trunks.get_mut(&c.trunk) {
+            t.active = t.active.saturating_sub(1);
+        }
+        self.outputs
+            .push_back(Output::Release { lead_id: c.lead.id });
+        if let Some(agent) = &c.preview
+            && self
+                .agents
+                .view(now, agent)
+                .is_ok_and(|v| v.state == State::Preview && v.call == Some(call))
+        {
+            let _ = self.agents.preview_ended(now, agent);
+            self.pump_agents(now);
+            self.agents_freed(now);
+        }
+    }
+
     /// Ask the campaign's pacer and dial what it says, with the leads at hand; claim more.
     fn dial(&mut self, now: Instant, name: &str) {
-        if self.draining {
+        if self.draining || self.local_fault {
             return;
         }
         let Some(rt) = self.campaigns.get(name) else {
@@ -1824,7 +1876,6 @@ impl Switchboard {
                     self.outputs.push_back(Output::DialAgent { agent })
                 }
                 agents::Event::HangupLeg(agent) => {
-                    self.wrapping.remove(&agent);
                     self.outputs.push_back(Output::HangUpAgent { agent })
                 }
                 agents::Event::Interval(i) => {
@@ -1850,6 +1901,21 @@ impl Switchboard {
                     }
                     self.feed_flow(now, call, flow::Input::AgentHangup);
                 }
+            }
+        }
+        // Wrap-ups that ended other than by a disposition: the agent's leg dropped, they
+        // logged out, the wrap-up limit or the drain's deadline passed.
+        let cut: Vec<AgentId> = self
+            .wrapping
+            .iter()
+            .filter(|(a, w)| {
+                self.disposing.as_ref() != Some(*a) && !self.agents.wrapping_up(a, w.call)
+            })
+            .map(|(a, _)| a.clone())
+            .collect();
+        for agent in cut {
+            if let Some(w) = self.wrapping.remove(&agent) {
+                self.wrap_up_cut(now, agent, w);
             }
         }
     }
@@ -2047,7 +2113,8 @@ fn wav(p: Option<&crate::campaign::Prompt>) -> Option<PathBuf> {
 }
 
 /// A lead whose conversation awaits the agent's disposition is not due again before this (the
-/// disposition then decides; an agent who never posts one leaves it due after this).
+/// disposition then decides; a wrap-up that ends without one releases it at once, see
+/// [`Switchboard::wrap_up_cut`]; a crash leaves it due after this).
 const DISPOSITION_HOLD: Duration = Duration::from_secs(3600);
 
 /// What a call's outcome does to its lead: retry after the campaign's delay for the outcome

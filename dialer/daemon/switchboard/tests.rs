@@ -290,6 +290,51 @@ fn max_concurrent_caps_the_dials() {
 }
 
 #[test]
+fn a_local_dial_failure_gives_the_lead_back_and_pauses_dialing_until_resources_are_back() {
+    // Two ready agents, two leads dialed; one fails here before its INVITE left.
+    let t0 = Instant::now();
+    let c = campaign(|c| c.dialing.calls_per_second = 50.0);
+    let mut core = board(t0, &["ann", "bob"], c);
+    let placed = dial_n(&mut core, t0, 1, 2);
+    assert_eq!(placed.len(), 2);
+    let failed = placed[0].clone();
+    core.handle(t0 + ms(10), Input::DialFailedLocally { call: failed.call });
+    let out = drain(&mut core);
+    assert_eq!(
+        out,
+        vec![Output::Release {
+            lead_id: failed.lead.id
+        }],
+        "the lead goes back unchanged; no attempt end is recorded"
+    );
+    assert!(core.local_fault());
+    // The other call ends: its agent is free, but nothing is dialed or claimed while paused.
+    core.handle(
+        t0 + ms(20),
+        Input::CallEnded {
+            call: placed[1].call,
+            outcome: "busy".into(),
+            sip_status: Some(486),
+        },
+    );
+    drain(&mut core);
+    for i in 1..=10 {
+        core.handle(t0 + ms(200 * i), Input::Tick);
+        let out = drain(&mut core);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::Dial(_) | Output::Claim { .. })),
+            "dialed while paused: {out:?}"
+        );
+    }
+    // Resources back: the next tick dials again, for both free agents.
+    core.handle(t0 + ms(2100), Input::LocalResourcesBack);
+    assert!(!core.local_fault());
+    let again = dial_n(&mut core, t0 + ms(2200), 10, 2);
+    assert_eq!(again.len(), 2, "both agents' lines are free again");
+}
+
+#[test]
 fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     let t0 = Instant::now();
     let mut core = board(t0, &["ann"], campaign(|_| {}));
@@ -597,6 +642,124 @@ fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
     assert!(
         core.agent_disposition(cut, &agent, "appointment", None, None)
             .is_err()
+    );
+}
+
+/// Ends an agent's wrap-up some way; returns when.
+type EndWrapUp = fn(&mut Switchboard, Instant, &AgentId) -> Instant;
+
+/// However a wrap-up ends without a disposition (the agent's leg drops, they log out, the
+/// wrap-up limit passes), its lead is released with the call's outcome, not held for the hour a
+/// disposition may take.
+#[test]
+fn a_wrap_up_ended_without_a_disposition_releases_the_lead() {
+    let ends: [(&str, EndWrapUp); 3] = [
+        ("leg down", |core, t0, agent| {
+            let at = t0 + ms(61_000);
+            core.handle(
+                at,
+                Input::AgentLegDown {
+                    agent: agent.clone(),
+                },
+            );
+            at
+        }),
+        ("logout", |core, t0, agent| {
+            let at = t0 + ms(61_000);
+            core.agent_logout(at, agent).unwrap();
+            at
+        }),
+        ("wrap-up limit", |core, t0, _| {
+            // The board's wrap-up limit is 120 s; the call ended at 60 s.
+            let at = t0 + ms(180_000);
+            core.handle_timeout(at);
+            at
+        }),
+    ];
+    for (how, end) in ends {
+        let t0 = Instant::now();
+        let c = campaign(|c| c.retry.delay.interrupted = Duration::from_secs(420));
+        let mut core = board(t0, &["ann"], c);
+        let (call, agent) = wrapping_up(&mut core, t0);
+        let at = end(&mut core, t0, &agent);
+        let cuts: Vec<Record> = drain(&mut core)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Record(r @ Record::WrapUpCut { .. }) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            cuts,
+            [Record::WrapUpCut {
+                campaign_id: 7,
+                lead_id: 1,
+                call,
+                agent: agent.clone(),
+                outcome: "human".into(),
+                effect: LeadEffect {
+                    status: "active",
+                    retry_after: Some(Duration::from_secs(420)),
+                    callback_after: None,
+                },
+                since: t0 + ms(60_000),
+                at,
+            }],
+            "{how}"
+        );
+    }
+}
+
+/// A call still up at the drain's deadline is aborted and its wrap-up cut at the same instant
+/// (a wrap-up with no duration, which leaves no interval): its lead is released all the same.
+#[test]
+fn a_call_aborted_at_the_deadline_has_its_wrap_up_cut_at_once() {
+    let t0 = Instant::now();
+    let c = campaign(|c| c.retry.delay.interrupted = Duration::from_secs(420));
+    let mut core = board(t0, &["ann"], c);
+    let d = dial_n(&mut core, t0, 1, 1);
+    human(&mut core, t0, d[0].call);
+    core.drain();
+    drain(&mut core);
+    let deadline = t0 + ms(30_000);
+    core.abort_calls(deadline);
+    core.cut_wrap_ups(deadline);
+    let effects: Vec<LeadEffect> = drain(&mut core)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Record(Record::WrapUpCut {
+                effect, since, at, ..
+            }) => {
+                assert_eq!((since, at), (deadline, deadline));
+                Some(effect)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        [LeadEffect {
+            status: "active",
+            retry_after: Some(Duration::from_secs(420)),
+            callback_after: None,
+        }]
+    );
+}
+
+/// A disposition ends the wrap-up by itself: no cut follows it.
+#[test]
+fn a_disposed_wrap_up_is_not_cut() {
+    let t0 = Instant::now();
+    let mut core = board(t0, &["ann"], campaign(|_| {}));
+    let (_, agent) = wrapping_up(&mut core, t0);
+    core.agent_disposition(t0 + ms(62_000), &agent, "appointment", None, None)
+        .unwrap();
+    core.agent_logout(t0 + ms(63_000), &agent).unwrap();
+    core.handle_timeout(t0 + ms(200_000));
+    assert!(
+        !drain(&mut core)
+            .iter()
+            .any(|o| matches!(o, Output::Record(Record::WrapUpCut { .. })))
     );
 }
 
