@@ -303,7 +303,9 @@ impl CampaignReader<'_> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let name = root.string(ctx, "name").unwrap_or(stem);
-        if name.is_empty()
+        if too_long(ctx, "name", &name, NAME_MAX) {
+            // Said; the value is not repeated.
+        } else if name.is_empty()
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -329,7 +331,9 @@ impl CampaignReader<'_> {
         let regime = root
             .get("regime")
             .and_then(|i| choice(ctx, &i, &[("us", Regime::Us), ("uk", Regime::Uk)]));
-        let trunk = root.req_string(ctx, "trunk");
+        let trunk = root
+            .req_string(ctx, "trunk")
+            .filter(|t| !too_long(ctx, "trunk", t, NAME_MAX));
         if trunk.as_deref() == Some("") {
             ctx.problem("trunk", "must name a trunk of dialer.toml");
         }
@@ -337,6 +341,9 @@ impl CampaignReader<'_> {
             .req_string(ctx, "caller_id")
             .and_then(|s| e164(ctx, "caller_id", &s));
         let agent_groups = root.strings(ctx, "agent_groups").unwrap_or_default();
+        for (i, g) in agent_groups.iter().enumerate() {
+            too_long(ctx, format!("agent_groups[{i}]"), g, NAME_MAX);
+        }
         if mode.is_some_and(|m| m != Mode::Agentless) && agent_groups.is_empty() {
             ctx.problem(
                 "agent_groups",
@@ -462,6 +469,10 @@ impl CampaignReader<'_> {
                 })
             });
             if let Some(n) = &name
+                && too_long(ctx, t.key("name"), n, NAME_MAX)
+            {
+                ok = false;
+            } else if let Some(n) = &name
                 && !names.insert(n.clone())
             {
                 ctx.problem(t.key("name"), format!("list name {n:?} is used twice"));
@@ -909,7 +920,9 @@ impl CampaignReader<'_> {
         for t in tables {
             let code = t.req_string(ctx, "code").and_then(|c| {
                 let key = t.key("code");
-                if !is_snake(&c) {
+                if too_long(ctx, key.clone(), &c, NAME_MAX) {
+                    None
+                } else if !is_snake(&c) {
                     ctx.problem(key, format!("{c:?} is not a snake_case code"));
                     None
                 } else if SYSTEM_OUTCOMES.contains(&c.as_str()) {
@@ -922,7 +935,9 @@ impl CampaignReader<'_> {
                     Some(c)
                 }
             });
-            let label = t.string(ctx, "label");
+            let label = t
+                .string(ctx, "label")
+                .filter(|l| !too_long(ctx, t.key("label"), l, LABEL_MAX));
             let effect_kind = t.get("effect").and_then(|i| {
                 choice(
                     ctx,
@@ -1018,7 +1033,9 @@ impl CampaignReader<'_> {
         let mut ids = BTreeSet::new();
         for q in tables.unwrap_or_default() {
             let id = q.req_string(ctx, "id").and_then(|id| {
-                if !is_snake(&id) {
+                if too_long(ctx, q.key("id"), &id, NAME_MAX) {
+                    None
+                } else if !is_snake(&id) {
                     ctx.problem(q.key("id"), format!("{id:?} is not a snake_case id"));
                     None
                 } else if !ids.insert(id.clone()) {
@@ -1098,6 +1115,8 @@ impl CampaignReader<'_> {
             self.wav(ctx, key, &p).map(Prompt::Wav)
         } else if p.trim().is_empty() {
             ctx.problem(key, "empty prompt");
+            None
+        } else if too_long(ctx, key, &p, PROMPT_TEXT_MAX) {
             None
         } else {
             Some(Prompt::Text(p))
@@ -1348,6 +1367,25 @@ fn weekday(s: &str) -> Option<Weekday> {
         "sun" | "sunday" => Weekday::Sunday,
         _ => return None,
     })
+}
+
+/// Longest name (campaign, list, trunk, agent id, group, disposition code, question id), in
+/// characters.
+pub const NAME_MAX: usize = 64;
+/// Longest label or display name, in characters.
+pub const LABEL_MAX: usize = 200;
+/// Longest prompt given as text (agents read it), in characters.
+pub const PROMPT_TEXT_MAX: usize = 4000;
+
+/// A value over `max` characters is a problem at `key` that gives its length, not the value.
+pub(crate) fn too_long(ctx: &mut Ctx, key: impl Into<String>, s: &str, max: usize) -> bool {
+    let n = s.chars().count();
+    if n > max {
+        ctx.problem(key, format!("{n} characters long; at most {max}"));
+        true
+    } else {
+        false
+    }
 }
 
 fn is_snake(s: &str) -> bool {

@@ -705,3 +705,53 @@ fn shed_after_defaults_to_15_s_never_less_and_can_be_off() {
     let f = d.write("s.toml", &dialing("15"));
     assert_eq!(problems(load_with(&f, &no_env())).len(), 1);
 }
+
+#[test]
+fn names_labels_and_prompt_texts_have_length_limits() {
+    let d = Dir::new();
+    let huge = "a".repeat(1_000_000);
+    let text = format!(
+        "name = \"{huge}\"\n{}\n[[dispositions]]\ncode = \"{long_code}\"\nlabel = \"{long_label}\"\neffect = \"final\"\n",
+        MINIMAL
+            .replace(
+                "agent_groups = [\"sales\"]",
+                &format!("agent_groups = [\"{}\"]", "g".repeat(65))
+            )
+            .replace(
+                "file = \"lists/a.csv\"",
+                "file = \"lists/a.csv\"\nname = \"".to_owned().as_str()
+            )
+            .replace(
+                "name = \"\ncolumns",
+                &format!("name = \"{}\"\ncolumns", "l".repeat(65))
+            ),
+        long_code = "c".repeat(65),
+        long_label = "L".repeat(201),
+    );
+    let f = d.write("big.toml", &text);
+    let p = problems(load_with(&f, &no_env()));
+    let all = p.join("\n");
+    assert!(
+        all.len() < 2_000,
+        "a problem repeats a long value: {} bytes",
+        all.len()
+    );
+    for want in [
+        "name: 1000000 characters long; at most 64",
+        "agent_groups[0]: 65 characters long; at most 64",
+        "lists[0].name: 65 characters long; at most 64",
+        "dispositions[1].code: 65 characters long; at most 64",
+        "dispositions[1].label: 201 characters long; at most 200",
+    ] {
+        assert!(p.iter().any(|l| l == want), "no {want:?} in:\n{all}");
+    }
+    // At the limits, all is well.
+    let text = format!(
+        "name = \"{}\"\n{MINIMAL}\n[[dispositions]]\ncode = \"{}\"\nlabel = \"{}\"\neffect = \"final\"\n",
+        "n".repeat(64),
+        "c".repeat(64),
+        "L".repeat(200)
+    );
+    let f = d.write("ok.toml", &text);
+    load_with(&f, &no_env()).unwrap();
+}

@@ -18,7 +18,7 @@ use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Global;
-use crate::daemon::api::{Api, Phase, Readiness, Tokens};
+use crate::daemon::api::{Api, Limits, Phase, Readiness, Tokens};
 use crate::daemon::config::{self, DaemonConfig};
 use crate::daemon::run::{Daemon, Options};
 use crate::daemon::{logging, notify, telemetry};
@@ -40,6 +40,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .map_err(|problems| anyhow::anyhow!("the configuration has problems:\n{problems}"))?;
         let tokens = api_tokens(&loaded.config)?;
         let bind = loaded.config.api.bind;
+        let limits = Limits::from(&loaded.config.api);
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen for the API on {bind} ([api] bind)"))?;
@@ -66,7 +67,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 let shutdown = async {
                     let _ = api_stopped.await;
                 };
-                if let Err(err) = api.serve(listener, shutdown).await {
+                if let Err(err) = api.serve_with(listener, limits, shutdown).await {
                     tracing::error!(%err, "the API server failed");
                 }
             }

@@ -14,23 +14,28 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq as _;
+use tokio::sync::Semaphore;
 
-use super::config::{DaemonConfig, SecretError};
+use super::config::{ApiConfig, DaemonConfig, SecretError};
 use super::control::{Control, ControlError, Reply, Request};
+use super::loglimit::LogLimit;
 use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::telemetry::{self, Rosters};
 use crate::agents::{AgentError, AgentId, AgentView};
@@ -44,6 +49,37 @@ const REASON_MAX: usize = 200;
 const NOTES_MAX: usize = 4000;
 /// Furthest callback accepted.
 const CALLBACK_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// How long to wait before accepting again after an accept error (out of descriptors).
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// What one client may hold of the API server (`[api]` keys of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl From<&ApiConfig> for Limits {
+    fn from(c: &ApiConfig) -> Self {
+        Limits {
+            max_connections: c.max_connections,
+            header_timeout: c.header_timeout,
+            request_timeout: c.request_timeout,
+        }
+    }
+}
 
 // ---- readiness ----
 
@@ -348,15 +384,106 @@ impl Api {
             .with_state(self.clone())
     }
 
-    /// Serve on `listener` until `shutdown` resolves (then finish requests in progress).
+    /// Serve on `listener` with the default [`Limits`] until `shutdown` resolves.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        self.serve_with(listener, Limits::default(), shutdown).await
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then finish the requests in progress
+    /// (each bounded by `limits.request_timeout`).
+    ///
+    /// At most `limits.max_connections` connections are served at once: one more is closed as
+    /// soon as it is accepted and counted in `dialer_api_connections_refused_total`, so idle or
+    /// half-sent connections cannot take every file descriptor the dialer needs for its calls.
+    /// A connection that has not sent a whole request head `limits.header_timeout` after it
+    /// opened or after its last answer is closed (hyper's header read timeout, which also runs
+    /// between keep-alive requests).
+    pub async fn serve_with(
+        &self,
+        listener: tokio::net::TcpListener,
+        limits: Limits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let request_timeout = limits.request_timeout;
+        let app = self.router().layer(axum::middleware::from_fn(
+            move |req: HttpRequest, next: Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        format!("the request was not read and answered within {request_timeout:?}"),
+                    )
+                    .into_response(),
+                }
+            },
+        ));
+        let service = TowerToHyperService::new(app);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .keep_alive(true);
+        let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        let slots = Arc::new(Semaphore::new(max));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut accept_errors = LogLimit::new(Duration::from_secs(10));
+        let mut refusals = LogLimit::new(Duration::from_secs(10));
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of descriptors (EMFILE) or the like: the connection waits in the
+                        // backlog; try again shortly instead of spinning.
+                        metrics::counter!("dialer_api_accept_errors_total").increment(1);
+                        if let Some(more) = accept_errors.allow(Instant::now()) {
+                            tracing::warn!(%err, more, "the API cannot accept a connection");
+                        }
+                        tokio::time::sleep(ACCEPT_RETRY).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                metrics::counter!("dialer_api_connections_refused_total").increment(1);
+                if let Some(more) = refusals.allow(Instant::now()) {
+                    tracing::warn!(
+                        max_connections = max,
+                        more,
+                        "the API has as many connections as allowed; closing a new one ([api] max_connections)"
+                    );
+                }
+                drop(stream);
+                continue;
+            };
+            metrics::gauge!("dialer_api_connections").increment(1.0);
+            let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+            let mut stopping = stopping.clone();
+            tokio::spawn(async move {
+                let mut connection = std::pin::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+                metrics::gauge!("dialer_api_connections").decrement(1.0);
+                drop(slot);
+            });
+        }
+        drop(listener);
+        let _ = stop.send(true);
+        // Every slot back: each connection has finished.
+        let all = u32::try_from(max).unwrap_or(u32::MAX);
+        let _ = slots.acquire_many(all).await;
+        Ok(())
     }
 
     fn authorize(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {

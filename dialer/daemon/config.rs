@@ -11,9 +11,11 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use config::{Config, File, FileFormat};
 
+use crate::campaign::load::{LABEL_MAX, NAME_MAX, too_long};
 use crate::campaign::reader::{Ctx, Table};
 use crate::campaign::{Campaign, Env, Mode, Problem, Problems};
 
@@ -27,6 +29,9 @@ bind = "0.0.0.0:5060"
 
 [api]
 bind = "127.0.0.1:8080"
+max_connections = 256
+header_timeout = "10s"
+request_timeout = "30s"
 
 [media]
 rtp_port_min = 10000
@@ -127,6 +132,13 @@ pub struct ApiConfig {
     pub bind: SocketAddr,
     /// Name of the environment variable holding the supervisor/admin API token.
     pub token_env: Option<String>,
+    /// Connections served at once; one more is closed at accept (and counted).
+    pub max_connections: usize,
+    /// A connection must send a request's whole head this soon after it opens or after its
+    /// last answer (the keep-alive idle time too), or it is closed.
+    pub header_timeout: Duration,
+    /// A request must be read and answered this soon (a slow body gets 408).
+    pub request_timeout: Duration,
 }
 
 impl ApiConfig {
@@ -280,6 +292,9 @@ fn read(
         .string(ctx, "token_env")
         .and_then(|s| env_name(ctx, &at.key("token_env"), &s));
     let api_token_ok = (at.get("token_env").is_none() || api_token.is_some()) && api_secret_ok;
+    let max_connections = at.req_int(ctx, "max_connections", 1, 65_536);
+    let header_timeout = positive(ctx, &at, "header_timeout");
+    let request_timeout = positive(ctx, &at, "request_timeout");
     at.finish(ctx);
 
     let mt = root.table(ctx, "media");
@@ -316,6 +331,9 @@ fn read(
         api: ApiConfig {
             bind: api_bind?,
             token_env: api_token,
+            max_connections: usize::try_from(max_connections?).ok()?,
+            header_timeout: header_timeout?,
+            request_timeout: request_timeout?,
         },
         media: MediaConfig {
             rtp_port_min: min as u16,
@@ -324,6 +342,39 @@ fn read(
         },
         state_dir,
     })
+}
+
+/// A name of at most [`NAME_MAX`] letters, digits, `-`, `_` and `.` (trunks, agent ids,
+/// groups: they go into URLs, metrics labels and log lines).
+fn safe_name(ctx: &mut Ctx, key: String, n: &str) -> bool {
+    if too_long(ctx, key.clone(), n, NAME_MAX) {
+        return false;
+    }
+    if n.is_empty() {
+        ctx.problem(key, "empty name");
+        return false;
+    }
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        ctx.problem(
+            key,
+            format!("{n:?} is not a usable name (letters, digits, `-`, `_` and `.` only)"),
+        );
+        return false;
+    }
+    true
+}
+
+/// A required duration above zero.
+fn positive(ctx: &mut Ctx, t: &Table<'_>, k: &'static str) -> Option<Duration> {
+    let (d, _) = t.req_duration(ctx, k)?;
+    if d.is_zero() {
+        ctx.problem(t.key(k), "must be above zero");
+        return None;
+    }
+    Some(d)
 }
 
 fn trunks(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Trunk>> {
@@ -336,8 +387,7 @@ fn trunks(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Trunk>> {
     let mut names = BTreeSet::new();
     for t in tables {
         let name = t.req_string(ctx, "name").and_then(|n| {
-            if n.is_empty() {
-                ctx.problem(t.key("name"), "empty name");
+            if !safe_name(ctx, t.key("name"), &n) {
                 None
             } else if !names.insert(n.clone()) {
                 ctx.problem(t.key("name"), format!("trunk {n:?} is defined twice"));
@@ -413,8 +463,7 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
     let mut ids = BTreeSet::new();
     for t in tables {
         let id = t.req_string(ctx, "id").and_then(|n| {
-            if n.is_empty() {
-                ctx.problem(t.key("id"), "empty id");
+            if !safe_name(ctx, t.key("id"), &n) {
                 None
             } else if !ids.insert(n.clone()) {
                 ctx.problem(t.key("id"), format!("agent {n:?} is defined twice"));
@@ -423,7 +472,9 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
                 Some(n)
             }
         });
-        let name = t.string(ctx, "name");
+        let name = t
+            .string(ctx, "name")
+            .filter(|n| !too_long(ctx, t.key("name"), n, LABEL_MAX));
         let uri = t.req_string(ctx, "sip_uri").and_then(|u| {
             if (u.starts_with("sip:") || u.starts_with("sips:")) && u.contains('@') {
                 Some(u)
@@ -435,7 +486,13 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
                 None
             }
         });
-        let groups = t.strings(ctx, "groups");
+        let groups = t.strings(ctx, "groups").filter(|gs| {
+            let mut ok = true;
+            for (i, g) in gs.iter().enumerate() {
+                ok &= safe_name(ctx, format!("{}[{i}]", t.key("groups")), g);
+            }
+            ok
+        });
         if groups.as_ref().is_some_and(|g| g.is_empty()) {
             ctx.problem(t.key("groups"), "at least one group is needed");
         }

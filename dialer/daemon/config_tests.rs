@@ -421,3 +421,41 @@ fn unset_secrets_name_their_key_and_variable() {
     assert_eq!(keys, ["trunks[0].password_env", "api.token_env"]);
     assert!(unset_secrets(&c, |_| Ok("t".to_owned())).is_empty());
 }
+
+#[test]
+fn names_are_short_and_safe() {
+    let d = tempfile::tempdir().unwrap();
+    let text = GOOD
+        .replace(
+            "name = \"main\"",
+            &format!("name = \"{}\"", "t".repeat(100_000)),
+        )
+        .replace(
+            "id = \"alice\"",
+            "id = \"al ice\"\nname = \"".to_owned().as_str(),
+        )
+        .replace(
+            "name = \"\nsip_uri",
+            &format!("name = \"{}\"\nsip_uri", "N".repeat(201)),
+        )
+        .replace(
+            "groups = [\"sales\", \"collections\"]",
+            &format!("groups = [\"sales\", \"{}\"]", "g".repeat(65)),
+        );
+    let f = write(d.path(), "dialer.toml", &text);
+    let p = problems(load_with(&f, &Env::default(), None));
+    let all = p.join("\n");
+    assert!(
+        all.len() < 2_000,
+        "a problem repeats a long value: {} bytes",
+        all.len()
+    );
+    for want in [
+        "trunks[0].name: 100000 characters long; at most 64",
+        "agents[0].id: \"al ice\" is not a usable name (letters, digits, `-`, `_` and `.` only)",
+        "agents[0].name: 201 characters long; at most 200",
+        "agents[0].groups[1]: 65 characters long; at most 64",
+    ] {
+        assert!(p.iter().any(|l| l == want), "no {want:?} in:\n{all}");
+    }
+}

@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod lists;
 pub mod logging;
+pub mod loglimit;
 pub mod notify;
 pub mod run;
 pub mod switchboard;

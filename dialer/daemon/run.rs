@@ -25,13 +25,14 @@ use super::clock::WallClock;
 use super::config::DaemonConfig;
 use super::control::{Control, Envelope, Reply, Request};
 use super::lists::{self, Lists};
+use super::loglimit::LogLimit;
 use super::notify::Heartbeat;
 use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, Writer};
 use crate::campaign::Campaign;
 use crate::flow::AmdResult;
 use crate::leads::scheduler::Scheduler;
-use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig};
+use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig, Leg, MediaError};
 use crate::media::sdp::{LocalMedia, RemoteMedia};
 use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
@@ -217,6 +218,9 @@ impl Daemon {
             reloading: false,
             reloads: VecDeque::new(),
             rows: HashMap::new(),
+            legs: HashMap::new(),
+            local_check: None,
+            local_log: LogLimit::new(Duration::from_secs(10)),
             prompts: HashMap::new(),
             recordings: config.media.recordings_dir.clone(),
             options,
@@ -297,6 +301,9 @@ async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered 
     );
     Ok((ids, counts))
 }
+
+/// How often a paused dialer tries to open a media leg again.
+const LOCAL_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What the per-call and per-leg tasks report.
 #[derive(Debug)]
@@ -398,6 +405,11 @@ struct Shell {
     /// The store row of a dial, which its INVITE waits for, and the INVITE's Call-ID (stored
     /// in that row).
     rows: HashMap<CallKey, (oneshot::Receiver<Result<i64, String>>, String)>,
+    /// The media leg of a dial, opened before its attempt is stored; or why it could not be.
+    legs: HashMap<CallKey, Result<Leg, MediaError>>,
+    /// Dialing is paused by a local failure: the last check for a media port, and the log limit.
+    local_check: Option<Instant>,
+    local_log: LogLimit,
     prompts: HashMap<PathBuf, Pcm>,
     recordings: PathBuf,
     options: Options,
@@ -422,6 +434,7 @@ impl Shell {
                     let now = Instant::now();
                     self.observer.input(now, &Input::Tick);
                     self.board.handle(now, Input::Tick);
+                    self.check_local_resources(now);
                     self.heartbeat.beat();
                 }
                 _ = sleep_until(deadline) => {
@@ -826,6 +839,13 @@ impl Shell {
     /// Carry out everything the switchboard asked for.
     async fn pump(&mut self) {
         while let Some(out) = self.board.poll_output() {
+            if let Output::Dial(d) = &out
+                && matches!(self.legs.get(&d.call), Some(Err(_)))
+                && let Some(Err(err)) = self.legs.remove(&d.call)
+            {
+                self.dial_failed_locally(d.call, &err);
+                continue;
+            }
             self.observer.output(Instant::now(), &out);
             match out {
                 Output::Claim { campaign, n, .. } => self.claim(campaign, n),
@@ -840,6 +860,16 @@ impl Shell {
                     });
                 }
                 Output::Record(mut record) => {
+                    if let Record::AttemptStarted { call, .. } = &record {
+                        // What the dial needs here first: a dial that cannot leave is no
+                        // attempt against its lead, so its row is not written.
+                        let leg = self.media.open_leg();
+                        let failed = leg.is_err();
+                        self.legs.insert(*call, leg);
+                        if failed {
+                            continue;
+                        }
+                    }
                     let reply = match &mut record {
                         Record::AttemptStarted {
                             call, sip_call_id, ..
@@ -1009,18 +1039,72 @@ impl Shell {
         });
     }
 
+    /// A dial failed here before its INVITE left (its attempt was not stored): the lead goes
+    /// back unchanged, the trunk's health is not touched, and dialing pauses until a media port
+    /// opens again ([`Self::check_local_resources`]).
+    fn dial_failed_locally(&mut self, call: CallKey, err: &MediaError) {
+        let now = Instant::now();
+        let reason = err.local_reason();
+        metrics::counter!("dialer_dial_local_failures_total", "reason" => reason).increment(1);
+        metrics::gauge!("dialer_dialing_paused_local").set(1.0);
+        if let Some(more) = self.local_log.allow(now) {
+            tracing::error!(
+                %err,
+                reason,
+                more,
+                "dialing paused: a dial failed here before its INVITE left; its lead is given \
+                 back with no attempt counted; dialing resumes when a media port opens again"
+            );
+        }
+        self.local_check.get_or_insert(now);
+        self.board.handle(now, Input::DialFailedLocally { call });
+    }
+
+    /// While dialing is paused by a local failure, try once a second to open a media leg;
+    /// when one opens, dialing resumes.
+    fn check_local_resources(&mut self, now: Instant) {
+        if !self.board.local_fault() {
+            return;
+        }
+        if self
+            .local_check
+            .is_some_and(|t| now.saturating_duration_since(t) < LOCAL_CHECK_EVERY)
+        {
+            return;
+        }
+        self.local_check = Some(now);
+        match self.media.open_leg() {
+            Ok(leg) => {
+                self.media.close_leg(leg.id);
+                self.local_check = None;
+                metrics::gauge!("dialer_dialing_paused_local").set(0.0);
+                tracing::info!("dialing resumed: a media port opened again");
+                self.board.handle(now, Input::LocalResourcesBack);
+            }
+            Err(err) => {
+                if let Some(more) = self.local_log.allow(now) {
+                    tracing::error!(%err, more, "dialing still paused: no media port yet");
+                }
+            }
+        }
+    }
+
     fn dial(&mut self, d: Dial) {
         let call = d.call;
-        let leg = match self.media.open_leg() {
-            Ok(leg) => leg,
-            Err(err) => {
-                tracing::error!(%err, "no media leg for a dial");
-                let _ = self.events.send(Event::DialFailed {
-                    call,
-                    reason: err.to_string(),
-                });
+        let leg = match self.legs.remove(&call) {
+            Some(Ok(leg)) => leg,
+            // Opened with its record; an error went to `dial_failed_locally` instead.
+            Some(Err(err)) => {
+                self.dial_failed_locally(call, &err);
                 return;
             }
+            None => match self.media.open_leg() {
+                Ok(leg) => leg,
+                Err(err) => {
+                    self.dial_failed_locally(call, &err);
+                    return;
+                }
+            },
         };
         let (hangup_tx, hangup_rx) = oneshot::channel();
         self.calls.insert(

@@ -118,6 +118,14 @@ pub enum Input {
         lead_id: i64,
         refusal: Option<String>,
     },
+    /// A dial failed here before its INVITE left, for a local reason (no socket, no port, out
+    /// of file descriptors), and its attempt was not stored: the call is forgotten, its lead
+    /// given back unchanged, and no campaign dials until [`Input::LocalResourcesBack`].
+    DialFailedLocally {
+        call: CallKey,
+    },
+    /// The shell could open what a dial needs again: dialing resumes.
+    LocalResourcesBack,
 }
 
 /// What the shell must do.
@@ -466,6 +474,8 @@ pub struct Switchboard {
     next_call: CallKey,
     outputs: VecDeque<Output>,
     draining: bool,
+    /// A dial failed locally: nothing is dialed until the shell says it can again.
+    local_fault: bool,
 }
 
 impl Switchboard {
@@ -502,6 +512,7 @@ impl Switchboard {
             next_call: 1,
             outputs: VecDeque::new(),
             draining: false,
+            local_fault: false,
         }
     }
 
@@ -784,6 +795,11 @@ impl Switchboard {
                 self.drop_previews(|a, _| *a == agent);
                 self.pump_agents(now);
             }
+            Input::DialFailedLocally { call } => {
+                self.local_fault = true;
+                self.forget_undialed(now, call);
+            }
+            Input::LocalResourcesBack => self.local_fault = false,
             Input::Rechecked { lead_id, refusal } => {
                 let Some(agent) = self
                     .previews
@@ -1377,9 +1393,39 @@ impl Switchboard {
         }
     }
 
+    /// Dialing is paused because a dial failed locally (no socket, port or descriptor).
+    pub fn local_fault(&self) -> bool {
+        self.local_fault
+    }
+
+    /// Forget a call whose INVITE never left and whose attempt was not stored: its trunk slot
+    /// and lead go back (the lead unchanged: no attempt counted), and a previewing agent
+    /// previews again.
+    fn forget_undialed(&mut self, now: Instant, call: CallKey) {
+        let Some(c) = self.calls.remove(&call) else {
+            return;
+        };
+        self.queue.retain(|k| *k != call);
+        if let Some(t) = self.trunks.get_mut(&c.trunk) {
+            t.active = t.active.saturating_sub(1);
+        }
+        self.outputs
+            .push_back(Output::Release { lead_id: c.lead.id });
+        if let Some(agent) = &c.preview
+            && self
+                .agents
+                .view(now, agent)
+                .is_ok_and(|v| v.state == State::Preview && v.call == Some(call))
+        {
+            let _ = self.agents.preview_ended(now, agent);
+            self.pump_agents(now);
+            self.agents_freed(now);
+        }
+    }
+
     /// Ask the campaign's pacer and dial what it says, with the leads at hand; claim more.
     fn dial(&mut self, now: Instant, name: &str) {
-        if self.draining {
+        if self.draining || self.local_fault {
             return;
         }
         let Some(rt) = self.campaigns.get(name) else {

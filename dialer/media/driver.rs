@@ -87,6 +87,23 @@ pub enum MediaError {
     Start(io::Error),
 }
 
+impl MediaError {
+    /// A short name of the cause, for metrics labels: `descriptors` (EMFILE/ENFILE), `no_port`,
+    /// `socket` (another socket error), `other`.
+    pub fn local_reason(&self) -> &'static str {
+        match self {
+            MediaError::NoPorts { .. } => "no_port",
+            MediaError::Bind { source, .. }
+                if matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+            {
+                "descriptors"
+            }
+            MediaError::Bind { .. } | MediaError::Start(_) => "socket",
+            _ => "other",
+        }
+    }
+}
+
 /// Counters of the whole driver.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriverStats {
@@ -276,7 +293,13 @@ impl Driver {
             match UdpSocket::bind(addr) {
                 Ok(s) => return Ok((s, Some(port))),
                 // Taken by someone else: try it again later.
-                Err(_) => st.free_ports.push_back(port),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => st.free_ports.push_back(port),
+                // Out of descriptors or the like: no other port would do better, and the error
+                // says what is wrong (not "no free port").
+                Err(source) => {
+                    st.free_ports.push_back(port);
+                    return Err(MediaError::Bind { addr, source });
+                }
             }
         }
         Err(MediaError::NoPorts {

@@ -21,6 +21,7 @@ pub mod attempts;
 pub mod daemon;
 pub mod entity;
 pub mod leads;
+pub mod writable;
 
 pub use attempts::{AbandonCounts, AttemptEnd, AttemptStart, NewDisposition};
 pub use daemon::LeadUpdate;
@@ -33,6 +34,9 @@ pub enum StoreError {
     Open { url: String, source: DbErr },
     #[error("cannot apply the store migrations: {0}")]
     Migrate(DbErr),
+    /// SQLite cannot write where its file is (read-only filesystem or directory, no directory).
+    #[error("cannot open the store at {url}: {problem}")]
+    NotWritable { url: String, problem: String },
     #[error("store: {0}")]
     Db(#[from] DbErr),
     #[error("campaign {0:?} is not in the store (import a list into it first)")]
@@ -157,15 +161,28 @@ impl Store {
                     .foreign_keys(true)
             });
         }
-        let db = Database::connect(co)
-            .await
-            .map_err(|source| StoreError::Open {
-                url: redact(&opts.url),
-                source,
-            })?;
+        // SQLite says "unable to open database file" (or fails on the first write): say why.
+        let not_writable = |url: &str| {
+            let problem = writable::sqlite_path(url).and_then(|p| writable::problem(&p))?;
+            Some(StoreError::NotWritable {
+                url: redact(url),
+                problem,
+            })
+        };
+        let db = match Database::connect(co).await {
+            Ok(db) => db,
+            Err(source) => {
+                return Err(not_writable(&opts.url).unwrap_or(StoreError::Open {
+                    url: redact(&opts.url),
+                    source,
+                }));
+            }
+        };
         let store = Store { db };
-        if opts.migrate {
-            store.migrate().await?;
+        if opts.migrate
+            && let Err(err) = store.migrate().await
+        {
+            return Err(not_writable(&opts.url).unwrap_or(err));
         }
         Ok(store)
     }

@@ -290,6 +290,51 @@ fn max_concurrent_caps_the_dials() {
 }
 
 #[test]
+fn a_local_dial_failure_gives_the_lead_back_and_pauses_dialing_until_resources_are_back() {
+    // Two ready agents, two leads dialed; one fails here before its INVITE left.
+    let t0 = Instant::now();
+    let c = campaign(|c| c.dialing.calls_per_second = 50.0);
+    let mut core = board(t0, &["ann", "bob"], c);
+    let placed = dial_n(&mut core, t0, 1, 2);
+    assert_eq!(placed.len(), 2);
+    let failed = placed[0].clone();
+    core.handle(t0 + ms(10), Input::DialFailedLocally { call: failed.call });
+    let out = drain(&mut core);
+    assert_eq!(
+        out,
+        vec![Output::Release {
+            lead_id: failed.lead.id
+        }],
+        "the lead goes back unchanged; no attempt end is recorded"
+    );
+    assert!(core.local_fault());
+    // The other call ends: its agent is free, but nothing is dialed or claimed while paused.
+    core.handle(
+        t0 + ms(20),
+        Input::CallEnded {
+            call: placed[1].call,
+            outcome: "busy".into(),
+            sip_status: Some(486),
+        },
+    );
+    drain(&mut core);
+    for i in 1..=10 {
+        core.handle(t0 + ms(200 * i), Input::Tick);
+        let out = drain(&mut core);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::Dial(_) | Output::Claim { .. })),
+            "dialed while paused: {out:?}"
+        );
+    }
+    // Resources back: the next tick dials again, for both free agents.
+    core.handle(t0 + ms(2100), Input::LocalResourcesBack);
+    assert!(!core.local_fault());
+    let again = dial_n(&mut core, t0 + ms(2200), 10, 2);
+    assert_eq!(again.len(), 2, "both agents' lines are free again");
+}
+
+#[test]
 fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     let t0 = Instant::now();
     let mut core = board(t0, &["ann"], campaign(|_| {}));
