@@ -2,7 +2,7 @@
 
 mod storedb;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use dialer::store::entity::call_attempt;
@@ -301,11 +301,11 @@ async fn a_crash_leaves_attempts_that_the_next_start_closes() {
             .unwrap();
         // "Restart": the attempt never ended (it names no node: any node closes it).
         assert_eq!(
-            store.close_interrupted(T0 + 5000, "node-b").await.unwrap(),
+            store.close_interrupted(T0 + 5000, "node-b", &HashMap::new()).await.unwrap(),
             1
         );
         assert_eq!(
-            store.close_interrupted(T0 + 6000, "node-b").await.unwrap(),
+            store.close_interrupted(T0 + 6000, "node-b", &HashMap::new()).await.unwrap(),
             0
         );
         let l = store.lead(id).await.unwrap().unwrap().lead;
@@ -360,7 +360,7 @@ async fn a_restart_closes_only_its_own_nodes_open_attempts() {
         };
         // Node A restarts while node B's call goes on.
         assert_eq!(
-            store.close_interrupted(T0 + 5000, "node-a").await.unwrap(),
+            store.close_interrupted(T0 + 5000, "node-a", &HashMap::new()).await.unwrap(),
             2,
             "{}",
             db.label
@@ -408,7 +408,7 @@ async fn a_restart_closes_only_its_own_nodes_open_attempts() {
         assert_eq!(b.lease_owner.as_deref(), Some("b-1"), "{}", db.label);
         // Node B's own restart closes its attempt.
         assert_eq!(
-            store.close_interrupted(T0 + 9000, "node-b").await.unwrap(),
+            store.close_interrupted(T0 + 9000, "node-b", &HashMap::new()).await.unwrap(),
             1,
             "{}",
             db.label

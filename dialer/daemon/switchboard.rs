@@ -203,6 +203,9 @@ pub enum Record {
         /// An agent talked with the person (Regulation F counts conversations).
         conversation: bool,
     },
+    /// A step of a call in progress (answer, AMD decision, person, connect, abandon, message),
+    /// written as it happens: after a crash the attempt keeps what was known of it.
+    AttemptProgress { call: CallKey, step: Step },
     /// An agent state interval ended.
     Interval(agents::Interval),
     /// An agent's disposition on the lead of a call.
@@ -240,6 +243,55 @@ pub enum Record {
         value: String,
         at: Instant,
     },
+}
+
+/// What is known of a call in progress, as stored on its attempt before it ends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Step {
+    pub ringing: Option<Instant>,
+    pub answered: Option<Instant>,
+    pub amd: Option<(AmdResult, String)>,
+    /// When the call was recognised as a person or machine.
+    pub decided: Option<Instant>,
+    pub connected: Option<Instant>,
+    /// The agent connected to the person.
+    pub agent: Option<AgentId>,
+    /// A person answered: a live answer in the abandon window from now on.
+    pub live: bool,
+    /// The person was abandoned (no agent within the connect limit, or hung up waiting).
+    pub abandoned: bool,
+    /// When the message to the customer started playing.
+    pub message_at: Option<Instant>,
+}
+
+impl Step {
+    /// What `c` has come to so far.
+    fn of(c: &CallRt) -> Step {
+        let s = c.flow.summary();
+        Step {
+            ringing: s.ringing,
+            answered: s.answered,
+            amd: s.amd.clone(),
+            decided: s.decided,
+            connected: s.connected,
+            agent: s.agent.clone(),
+            live: c.person_counted,
+            abandoned: c.abandon_counted || s.abandoned,
+            message_at: s.message_at,
+        }
+    }
+
+    /// The same facts worth a write (ringing alone is not: it is stored with the next step or
+    /// the end).
+    fn same_facts(&self, o: &Step) -> bool {
+        Step {
+            ringing: None,
+            ..self.clone()
+        } == Step {
+            ringing: None,
+            ..o.clone()
+        }
+    }
 }
 
 /// What an outcome does to its lead.
@@ -411,6 +463,8 @@ struct CallRt {
     person_counted: bool,
     /// The abandon was counted as it happened ([`Action::Abandoned`]).
     abandon_counted: bool,
+    /// What was last sent to the store as the call's progress ([`Record::AttemptProgress`]).
+    stored: Step,
 }
 
 /// A lead reserved for an agent to preview, not dialed yet.
@@ -1589,6 +1643,7 @@ impl Switchboard {
                 shed_at: None,
                 person_counted: false,
                 abandon_counted: false,
+                stored: Step::default(),
             },
         );
         call
@@ -1700,6 +1755,18 @@ impl Switchboard {
                 Action::Finished(summary) => {
                     c.summary = Some(summary);
                 }
+            }
+        }
+        // A step of a call still going is stored as it happens (a finished call's record
+        // carries everything).
+        if let Some(c) = self.calls.get_mut(&call)
+            && c.summary.is_none()
+        {
+            let step = Step::of(c);
+            if !step.same_facts(&c.stored) {
+                c.stored = step.clone();
+                self.outputs
+                    .push_back(Output::Record(Record::AttemptProgress { call, step }));
             }
         }
         self.settle(now, call);

@@ -22,7 +22,9 @@ pub mod daemon;
 pub mod entity;
 pub mod leads;
 
-pub use attempts::{AbandonCounts, AttemptEnd, AttemptStart, NewDisposition};
+pub use attempts::{
+    AbandonCounts, AttemptEnd, AttemptProgress, AttemptStart, InterruptedRetry, NewDisposition,
+};
 pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
 
