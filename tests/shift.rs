@@ -1151,7 +1151,11 @@ async fn kill_nine_mid_shift() {
         assert!(a.answer.is_some(), "answer lost: {a:?}");
         assert_eq!(a.amd.as_deref(), Some("human"), "AMD result lost: {a:?}");
         assert!(a.connect.is_some(), "connect lost: {a:?}");
-        assert_eq!(a.agent.as_deref(), Some(agent.as_str()), "agent lost: {a:?}");
+        assert_eq!(
+            a.agent.as_deref(),
+            Some(agent.as_str()),
+            "agent lost: {a:?}"
+        );
         assert!(a.live, "live answer lost: {a:?}");
         let end = a.end.unwrap();
         let l = s.store.lead(*lead).await.unwrap().unwrap().lead;
@@ -1163,6 +1167,37 @@ async fn kill_nine_mid_shift() {
         );
         assert_eq!(l.last_conversation_at_ms, Some(end), "lead {lead}");
         assert_eq!(l.lease_owner, None);
+    }
+
+    // Each bridged agent's talk up to the crash is stored: its on_call interval, open at the
+    // kill, was closed at the last moment the store knew of (not at the restart).
+    let restarted_at = all.iter().filter_map(|a| a.end).max().unwrap();
+    for (agent, lead) in &leads {
+        let a = all.iter().rfind(|a| a.lead_id == *lead).unwrap();
+        let talk = s
+            .store
+            .conn()
+            .query_all_raw(s.store.stmt(
+                "SELECT started_at_ms, ended_at_ms, attempt_id FROM agent_state_intervals \
+                 WHERE agent_id = ? AND state = 'on_call' AND started_at_ms = ?",
+                vec![agent.as_str().into(), a.connect.unwrap().into()],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            talk.len(),
+            1,
+            "{agent}: no on_call interval from the connect"
+        );
+        let end: Option<i64> = talk[0].try_get("", "ended_at_ms").unwrap();
+        let attempt: Option<i64> = talk[0].try_get("", "attempt_id").unwrap();
+        let end = end.unwrap_or_else(|| panic!("{agent}: the on_call interval is still open"));
+        assert!(
+            a.connect.unwrap() <= end && end <= killed_at && end < restarted_at,
+            "{agent}: on_call {:?}..{end}, killed at {killed_at}, restarted at {restarted_at}",
+            a.connect
+        );
+        assert!(attempt.is_some(), "{agent}: the interval names no attempt");
     }
 
     // The agents' phones drop the dead daemon's legs (no RTP for 30 s); then they log in again
@@ -1211,4 +1246,28 @@ async fn kill_nine_mid_shift() {
         assert!(again.is_empty(), "lead {lead} dialed again: {again:?}");
     }
     assert_eq!(s.world.carrier.stats().calls as usize, all.len());
+    // Every agent interval is closed, and an agent's intervals never overlap.
+    let intervals = s
+        .store
+        .conn()
+        .query_all_raw(s.store.stmt(
+            "SELECT agent_id, started_at_ms, ended_at_ms FROM agent_state_intervals \
+             ORDER BY agent_id, started_at_ms",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    let mut last: Option<(String, i64)> = None;
+    for r in &intervals {
+        let agent: String = r.try_get("", "agent_id").unwrap();
+        let start: i64 = r.try_get("", "started_at_ms").unwrap();
+        let end: Option<i64> = r.try_get("", "ended_at_ms").unwrap();
+        let end = end.unwrap_or_else(|| panic!("{agent}: an interval from {start} left open"));
+        if let Some((a, prev_end)) = &last
+            && *a == agent
+        {
+            assert!(start >= *prev_end, "{agent}: intervals overlap at {start}");
+        }
+        last = Some((agent, end));
+    }
 }

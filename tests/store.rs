@@ -301,11 +301,17 @@ async fn a_crash_leaves_attempts_that_the_next_start_closes() {
             .unwrap();
         // "Restart": the attempt never ended (it names no node: any node closes it).
         assert_eq!(
-            store.close_interrupted(T0 + 5000, "node-b", &HashMap::new()).await.unwrap(),
+            store
+                .close_interrupted(T0 + 5000, "node-b", &HashMap::new())
+                .await
+                .unwrap(),
             1
         );
         assert_eq!(
-            store.close_interrupted(T0 + 6000, "node-b", &HashMap::new()).await.unwrap(),
+            store
+                .close_interrupted(T0 + 6000, "node-b", &HashMap::new())
+                .await
+                .unwrap(),
             0
         );
         let l = store.lead(id).await.unwrap().unwrap().lead;
@@ -360,7 +366,10 @@ async fn a_restart_closes_only_its_own_nodes_open_attempts() {
         };
         // Node A restarts while node B's call goes on.
         assert_eq!(
-            store.close_interrupted(T0 + 5000, "node-a", &HashMap::new()).await.unwrap(),
+            store
+                .close_interrupted(T0 + 5000, "node-a", &HashMap::new())
+                .await
+                .unwrap(),
             2,
             "{}",
             db.label
@@ -408,7 +417,10 @@ async fn a_restart_closes_only_its_own_nodes_open_attempts() {
         assert_eq!(b.lease_owner.as_deref(), Some("b-1"), "{}", db.label);
         // Node B's own restart closes its attempt.
         assert_eq!(
-            store.close_interrupted(T0 + 9000, "node-b", &HashMap::new()).await.unwrap(),
+            store
+                .close_interrupted(T0 + 9000, "node-b", &HashMap::new())
+                .await
+                .unwrap(),
             1,
             "{}",
             db.label
@@ -660,7 +672,10 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
 
         let rules = HashMap::from([(ids.id, rule)]);
         assert_eq!(
-            store.close_interrupted(NOW, "node-a", &rules).await.unwrap(),
+            store
+                .close_interrupted(NOW, "node-a", &rules)
+                .await
+                .unwrap(),
             5,
             "{}",
             db.label

@@ -170,6 +170,14 @@ impl Daemon {
         // live calls. What was stored of them as it happened stays (the window counts read
         // above include their live answers); their leads are due per their campaign's rules.
         let node = config.node_id.clone();
+        let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.clone()).collect();
+        let intervals = store.close_open_intervals(&agent_ids, &node).await?;
+        if intervals > 0 {
+            tracing::warn!(
+                intervals,
+                "agent state intervals left open by an earlier run closed at its last stored moment"
+            );
+        }
         let closed = store.close_interrupted(now_ms, &node, &rules).await?;
         if closed > 0 {
             tracing::warn!(

@@ -206,6 +206,15 @@ pub enum Record {
     /// A step of a call in progress (answer, AMD decision, person, connect, abandon, message),
     /// written as it happens: after a crash the attempt keeps what was known of it.
     AttemptProgress { call: CallKey, step: Step },
+    /// An agent entered a state at `since` (its interval is open until [`Record::Interval`]
+    /// closes it): after a crash the restart finds the open interval and closes it.
+    /// `LoggedOut` opens none.
+    AgentState {
+        agent: AgentId,
+        state: State,
+        call: Option<CallKey>,
+        since: Instant,
+    },
     /// An agent state interval ended.
     Interval(agents::Interval),
     /// An agent's disposition on the lead of a call.
@@ -518,6 +527,10 @@ pub struct Switchboard {
     next_call: CallKey,
     outputs: VecDeque<Output>,
     draining: bool,
+    /// Each agent's state and its start as last sent to the store ([`Record::AgentState`]).
+    opened: HashMap<AgentId, (State, Instant)>,
+    /// The agents' intervals were closed at the stop ([`Switchboard::flush_agents`]).
+    flushed: bool,
 }
 
 impl Switchboard {
@@ -553,6 +566,8 @@ impl Switchboard {
             next_call: 1,
             outputs: VecDeque::new(),
             draining: false,
+            opened: HashMap::new(),
+            flushed: false,
         }
     }
 
@@ -1205,6 +1220,8 @@ impl Switchboard {
     /// Close every agent's open interval at `now` (shutdown).
     pub fn flush_agents(&mut self, now: Instant) {
         self.agents.flush(now);
+        // The intervals are closed for good: the stop opens no new ones.
+        self.flushed = true;
         self.pump_agents(now);
     }
 
@@ -1917,6 +1934,28 @@ impl Switchboard {
                     }
                     self.feed_flow(now, call, flow::Input::AgentHangup);
                 }
+            }
+        }
+        // The state each agent is in now, stored as it begins (an open interval).
+        let views = if self.flushed {
+            Vec::new()
+        } else {
+            self.agents.views(now)
+        };
+        for v in views {
+            // Exact: `elapsed` is `now` less the state's start.
+            let since = now.checked_sub(v.elapsed).unwrap_or(now);
+            let current = (v.state, since);
+            let known = self.opened.get(&v.id).copied();
+            let unstored = known.is_none() && v.state == State::LoggedOut;
+            if known != Some(current) && !unstored {
+                self.opened.insert(v.id.clone(), current);
+                self.outputs.push_back(Output::Record(Record::AgentState {
+                    agent: v.id,
+                    state: v.state,
+                    call: v.call,
+                    since,
+                }));
             }
         }
     }

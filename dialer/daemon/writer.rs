@@ -208,6 +208,19 @@ impl Writer {
                     .await?;
                 Ok(0)
             }
+            Record::AgentState {
+                agent,
+                state,
+                call,
+                since,
+            } => {
+                let attempt = call.and_then(|k| self.attempts.get(&k)).map(|a| a.id);
+                let state = (state != crate::agents::State::LoggedOut).then(|| state.as_str());
+                self.store
+                    .open_agent_interval(&agent, state, c.ms(since), attempt)
+                    .await?;
+                Ok(0)
+            }
             Record::Interval(i) => {
                 let attempt = i.call.and_then(|k| self.attempts.get(&k)).map(|a| a.id);
                 self.store

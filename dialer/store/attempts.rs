@@ -358,8 +358,8 @@ impl Store {
             let attempt_no: i32 = row.try_get("", "attempt_no")?;
             let dial: i64 = row.try_get("", "dial_at_ms")?;
             let connected = row.try_get::<Option<i64>>("", "connect_at_ms")?.is_some();
-            let machine = row.try_get::<Option<String>>("", "amd_result")?.as_deref()
-                == Some("machine");
+            let machine =
+                row.try_get::<Option<String>>("", "amd_result")?.as_deref() == Some("machine");
             let abandoned = row.try_get::<i32>("", "abandoned")? != 0;
             let mut values: Vec<Value> = Vec::new();
             let mut sets = String::from(

@@ -287,10 +287,7 @@ fn each_step_of_a_call_is_recorded_as_it_happens() {
     assert!(s[0].1.live && s[0].1.abandoned);
     assert_eq!(s[0].1.message_at, Some(deadline));
     // The end carries everything: no step with it.
-    core.handle(
-        deadline + ms(9000),
-        Input::PromptFinished { call: second },
-    );
+    core.handle(deadline + ms(9000), Input::PromptFinished { call: second });
     let out = drain(&mut core);
     assert_eq!(steps(&out), vec![]);
     assert_eq!(ended(&out).len(), 1);
