@@ -806,3 +806,122 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
+    for db in storedb::all("intervals").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 2).await;
+        let got = store
+            .claim_leads(&claim(ids.id, "node-a", T0, 2), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        let start = |lead: i64| AttemptStart {
+            lead_id: lead,
+            dial_at_ms: T0,
+            node: Some("node-a"),
+            ..Default::default()
+        };
+        // One call talking with ann at the crash; another that ended at T0 + 9 s.
+        let talking = store
+            .record_attempt_start(&start(got[0].lead.id))
+            .await
+            .unwrap();
+        let progress = AttemptProgress {
+            answer_at_ms: Some(T0 + 5000),
+            connect_at_ms: Some(T0 + 6000),
+            agent_id: Some("ann".into()),
+            live: true,
+            ..Default::default()
+        };
+        store
+            .record_attempt_progress(talking, &progress)
+            .await
+            .unwrap();
+        let other = store
+            .record_attempt_start(&start(got[1].lead.id))
+            .await
+            .unwrap();
+        let end = AttemptEnd {
+            end_at_ms: T0 + 9000,
+            outcome: "busy".into(),
+            lead_status: "active".into(),
+            ..Default::default()
+        };
+        store.record_attempt_end(other, &end).await.unwrap();
+        // Ann: ready (closed when she took the call), then on the call; bob ready; carol
+        // paused at T0 + 20 s, the last thing node A stored; zed is another node's agent.
+        store
+            .open_agent_interval("ann", Some("ready"), T0 - 10_000, None)
+            .await
+            .unwrap();
+        store
+            .insert_agent_interval("ann", Some(ids.id), "ready", T0 - 10_000, T0 + 6000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("ann", Some("on_call"), T0 + 6000, Some(talking))
+            .await
+            .unwrap();
+        // A state left the instant it was entered leaves no row.
+        store
+            .open_agent_interval("bob", Some("paused"), T0 - 5000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("bob", Some("ready"), T0 - 5000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("carol", Some("paused"), T0 + 20_000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("zed", Some("ready"), T0, None)
+            .await
+            .unwrap();
+
+        let ours = ["ann".to_owned(), "bob".to_owned(), "carol".to_owned()];
+        assert_eq!(
+            store.close_open_intervals(&ours, "node-a").await.unwrap(),
+            3,
+            "{}",
+            db.label
+        );
+        let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = store
+            .conn()
+            .query_all_raw(store.stmt(
+                "SELECT agent_id, state, started_at_ms, ended_at_ms, attempt_id \
+                 FROM agent_state_intervals ORDER BY agent_id, started_at_ms",
+                vec![],
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("", "agent_id").unwrap(),
+                    r.try_get("", "state").unwrap(),
+                    r.try_get("", "started_at_ms").unwrap(),
+                    r.try_get("", "ended_at_ms").unwrap(),
+                    r.try_get("", "attempt_id").unwrap(),
+                )
+            })
+            .collect();
+        let row = |a: &str, s: &str, from: i64, to: Option<i64>, att: Option<i64>| {
+            (a.to_owned(), s.to_owned(), from, to, att)
+        };
+        assert_eq!(
+            rows,
+            vec![
+                row("ann", "ready", T0 - 10_000, Some(T0 + 6000), None),
+                row("ann", "on_call", T0 + 6000, Some(T0 + 20_000), Some(talking)),
+                row("bob", "ready", T0 - 5000, Some(T0 + 20_000), None),
+                row("carol", "paused", T0 + 20_000, Some(T0 + 20_000), None),
+                row("zed", "ready", T0, None, None),
+            ],
+            "{}",
+            db.label
+        );
+    }
+}
