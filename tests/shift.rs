@@ -1144,8 +1144,7 @@ async fn kill_nine_mid_shift() {
     for (agent, lead) in &leads {
         let a = all
             .iter()
-            .filter(|a| a.lead_id == *lead)
-            .next_back()
+            .rfind(|a| a.lead_id == *lead)
             .unwrap_or_else(|| panic!("no attempt for lead {lead}"));
         assert_eq!(a.outcome.as_deref(), Some("interrupted"), "{a:?}");
         assert!(a.answer.is_some(), "answer lost: {a:?}");

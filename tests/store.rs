@@ -807,6 +807,9 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
     }
 }
 
+/// An interval's agent, state, start, end and attempt.
+type IntervalRow = (String, String, i64, Option<i64>, Option<i64>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
     for db in storedb::all("intervals").await {
@@ -888,7 +891,7 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
             "{}",
             db.label
         );
-        let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = store
+        let rows: Vec<IntervalRow> = store
             .conn()
             .query_all_raw(store.stmt(
                 "SELECT agent_id, state, started_at_ms, ended_at_ms, attempt_id \
@@ -915,7 +918,13 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
             rows,
             vec![
                 row("ann", "ready", T0 - 10_000, Some(T0 + 6000), None),
-                row("ann", "on_call", T0 + 6000, Some(T0 + 20_000), Some(talking)),
+                row(
+                    "ann",
+                    "on_call",
+                    T0 + 6000,
+                    Some(T0 + 20_000),
+                    Some(talking)
+                ),
                 row("bob", "ready", T0 - 5000, Some(T0 + 20_000), None),
                 row("carol", "paused", T0 + 20_000, Some(T0 + 20_000), None),
                 row("zed", "ready", T0, None, None),
