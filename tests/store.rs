@@ -879,12 +879,21 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
             .open_agent_interval("carol", Some("paused"), T0 + 20_000, None)
             .await
             .unwrap();
+        // Dave logs out the instant he was ready: a row with no length, not an open one.
+        store
+            .open_agent_interval("dave", Some("ready"), T0, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("dave", None, T0, None)
+            .await
+            .unwrap();
         store
             .open_agent_interval("zed", Some("ready"), T0, None)
             .await
             .unwrap();
 
-        let ours = ["ann".to_owned(), "bob".to_owned(), "carol".to_owned()];
+        let ours = ["ann", "bob", "carol", "dave"].map(str::to_owned);
         assert_eq!(
             store.close_open_intervals(&ours, "node-a").await.unwrap(),
             3,
@@ -927,6 +936,7 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
                 ),
                 row("bob", "ready", T0 - 5000, Some(T0 + 20_000), None),
                 row("carol", "paused", T0 + 20_000, Some(T0 + 20_000), None),
+                row("dave", "ready", T0, Some(T0), None),
                 row("zed", "ready", T0, None, None),
             ],
             "{}",

@@ -70,8 +70,9 @@ impl Store {
     }
 
     /// An agent entered `state` at `started_at_ms` (`None`: logged out, no interval): store it
-    /// as an open interval ([`Store::insert_agent_interval`] closes it), in place of any open
-    /// one of the agent (a state left the instant it was entered leaves no interval).
+    /// as an open interval ([`Store::insert_agent_interval`] closes it). An open row of the
+    /// agent still there is a state left the instant it was entered: the new state takes that
+    /// row over (logging out closes it with no length), so it leaves no interval.
     pub async fn open_agent_interval(
         &self,
         agent_id: &str,
@@ -81,13 +82,32 @@ impl Store {
     ) -> Result<()> {
         let backend = self.backend();
         let txn = self.begin_write().await?;
-        txn.execute_raw(stmt(
-            backend,
-            "DELETE FROM agent_state_intervals WHERE agent_id = ? AND ended_at_ms IS NULL",
-            vec![agent_id.into()],
-        ))
-        .await?;
-        if let Some(state) = state {
+        let Some(state) = state else {
+            txn.execute_raw(stmt(
+                backend,
+                "UPDATE agent_state_intervals SET ended_at_ms = started_at_ms \
+                 WHERE agent_id = ? AND ended_at_ms IS NULL",
+                vec![agent_id.into()],
+            ))
+            .await?;
+            txn.commit().await?;
+            return Ok(());
+        };
+        let taken = txn
+            .execute_raw(stmt(
+                backend,
+                "UPDATE agent_state_intervals SET state = ?, started_at_ms = ?, attempt_id = ?, \
+                 campaign_id = NULL WHERE agent_id = ? AND ended_at_ms IS NULL",
+                vec![
+                    state.into(),
+                    started_at_ms.into(),
+                    attempt_id.into(),
+                    agent_id.into(),
+                ],
+            ))
+            .await?
+            .rows_affected();
+        if taken == 0 {
             txn.execute_raw(stmt(
                 backend,
                 "INSERT INTO agent_state_intervals (agent_id, state, started_at_ms, attempt_id) \
