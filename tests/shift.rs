@@ -511,6 +511,22 @@ impl Shift {
         assert!(status.success(), "exit {status}:\n{}", self.log_text());
     }
 
+    /// `/metrics` shows the campaign's abandon window as (live answers, abandoned).
+    async fn metrics_window_is(&self, campaign: &str, want: (i64, i64)) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = window_in(&self.metrics().await, campaign);
+            if got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/metrics window (live, abandoned) {got:?}, the API's {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn metrics(&self) -> String {
         let a = get(self.api(), "/metrics", None).await;
         assert_eq!(a.status, 200);
@@ -1100,13 +1116,12 @@ async fn kill_nine_mid_shift() {
         assert_eq!(l.status, 200, "{}", l.body);
         leads.push((agent.clone(), l.json()["lead"]["lead_id"].as_i64().unwrap()));
     }
-    let page = s.metrics().await;
     let window_before = (
         before["live_answers"].as_i64().unwrap(),
         before["abandoned"].as_i64().unwrap(),
     );
-    assert_eq!(window_in(&page, NAME), window_before, "/metrics vs API");
     assert!(window_before.0 >= 2, "{before}");
+    s.metrics_window_is(NAME, window_before).await;
 
     s.proc.signal(libc::SIGKILL);
     let status = s.proc.wait_exit(Duration::from_secs(10));
@@ -1129,11 +1144,7 @@ async fn kill_nine_mid_shift() {
         window_after, window_before,
         "the abandon window's (live answers, abandoned): after the restart vs before the kill"
     );
-    assert_eq!(
-        window_in(&s.metrics().await, NAME),
-        window_before,
-        "/metrics after the restart"
-    );
+    s.metrics_window_is(NAME, window_before).await;
 
     // The store kept every step of the bridged calls; they are closed as interrupted.
     let all = stored_attempts(&s.store, s.campaign_id).await;
