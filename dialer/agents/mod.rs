@@ -405,6 +405,13 @@ impl Agents {
         Ok(view(id, self.get(id)?, now))
     }
 
+    /// Whether the agent is wrapping up `call` (cheaper than a view, for a scan on each turn).
+    pub fn wrapping_up(&self, id: &str, call: CallRef) -> bool {
+        self.agents
+            .get(id)
+            .is_some_and(|a| a.state == State::WrapUp && a.call == Some(call))
+    }
+
     /// Agents in any of `groups` (all agents when `groups` is empty).
     pub fn views_in(&self, now: Instant, groups: &[String]) -> Vec<AgentView> {
         self.agents

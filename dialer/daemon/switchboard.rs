@@ -518,6 +518,8 @@ pub struct Switchboard {
     calls: HashMap<CallKey, CallRt>,
     /// Calls of agents in wrap-up, for their disposition.
     wrapping: HashMap<AgentId, Wrapping>,
+    /// The agent whose disposition is being applied (their wrap-up ends by it, not cut).
+    disposing: Option<AgentId>,
     /// People waiting for an agent, first come first served.
     queue: VecDeque<CallKey>,
     /// Leads reserved for agents' previews, not dialed yet.
@@ -560,6 +562,7 @@ impl Switchboard {
                 .collect(),
             calls: HashMap::new(),
             wrapping: HashMap::new(),
+            disposing: None,
             queue: VecDeque::new(),
             previews: BTreeMap::new(),
             skipped: HashMap::new(),
@@ -680,8 +683,9 @@ impl Switchboard {
     }
 
     /// End every wrap-up now (the drain deadline passed) without a disposition: each lead is
-    /// released at once with its call's outcome ([`Record::WrapUpCut`]), due again per the
-    /// campaign's retry rules rather than held for the agent's disposition.
+    /// released at once with its call's outcome ([`Record::WrapUpCut`], see
+    /// [`Switchboard::wrap_up_cut`]), due again per the campaign's retry rules rather than held
+    /// for the agent's disposition.
     pub fn cut_wrap_ups(&mut self, now: Instant) {
         let agents: Vec<AgentId> = self.wrapping.keys().cloned().collect();
         for agent in agents {
@@ -689,39 +693,38 @@ impl Switchboard {
                 .agents
                 .view(now, &agent)
                 .is_ok_and(|v| v.state == State::WrapUp);
-            if !in_wrap_up {
-                continue;
+            if in_wrap_up && self.agents.disposed(now, &agent).is_ok() {
+                // The wrap-up interval closes: pump_agents releases the lead.
+                self.pump_agents(now);
             }
-            let Some(w) = self.wrapping.get(&agent).cloned() else {
-                continue;
-            };
-            let effect = match self.campaigns.get(&w.campaign) {
-                Some(rt) => cut_effect(&rt.campaign, &w.outcome, w.lead.attempts + 1),
-                // A campaign removed since: due at once.
-                None => LeadEffect {
-                    status: "active",
-                    retry_after: None,
-                    callback_after: None,
-                },
-            };
-            if self.agents.disposed(now, &agent).is_err() {
-                continue;
-            }
-            // The wrap-up interval is recorded while the call is still known.
-            self.pump_agents(now);
-            self.wrapping.remove(&agent);
-            self.outputs.push_back(Output::Record(Record::WrapUpCut {
-                campaign_id: w.campaign_id,
-                lead_id: w.lead.id,
-                call: w.call,
-                agent,
-                outcome: w.outcome,
-                effect,
-                since: w.ended,
-                at: now,
-            }));
         }
         self.pump_agents(now);
+    }
+
+    /// A wrap-up that ended without the agent's disposition (the drain deadline, the wrap-up
+    /// limit, the agent's leg dropping or a logout): the lead is released at once with its
+    /// call's outcome, due again per the campaign's retry rules, instead of staying held for a
+    /// disposition that will not come.
+    fn wrap_up_cut(&mut self, now: Instant, agent: AgentId, w: Wrapping) {
+        let effect = match self.campaigns.get(&w.campaign) {
+            Some(rt) => cut_effect(&rt.campaign, &w.outcome, w.lead.attempts + 1),
+            // A campaign removed since: due at once.
+            None => LeadEffect {
+                status: "active",
+                retry_after: None,
+                callback_after: None,
+            },
+        };
+        self.outputs.push_back(Output::Record(Record::WrapUpCut {
+            campaign_id: w.campaign_id,
+            lead_id: w.lead.id,
+            call: w.call,
+            agent,
+            outcome: w.outcome,
+            effect,
+            since: w.ended,
+            at: now,
+        }));
     }
 
     /// Feed one input.
@@ -1110,8 +1113,11 @@ impl Switchboard {
         let effect = disposition_effect(disposition, callback_after);
         let conversation = disposition.conversation;
         self.agents.disposed(now, agent)?;
-        // The wrap-up interval reaches the campaign's estimates before the call is forgotten.
+        // The wrap-up interval reaches the campaign's estimates before the call is forgotten;
+        // the wrap-up ends with this disposition, not cut.
+        self.disposing = Some(agent.to_owned());
         self.pump_agents(now);
+        self.disposing = None;
         self.wrapping.remove(agent);
         self.outputs.push_back(Output::Record(Record::Disposition {
             campaign_id,
@@ -1908,7 +1914,6 @@ impl Switchboard {
                     self.outputs.push_back(Output::DialAgent { agent })
                 }
                 agents::Event::HangupLeg(agent) => {
-                    self.wrapping.remove(&agent);
                     self.outputs.push_back(Output::HangUpAgent { agent })
                 }
                 agents::Event::Interval(i) => {
@@ -1934,6 +1939,21 @@ impl Switchboard {
                     }
                     self.feed_flow(now, call, flow::Input::AgentHangup);
                 }
+            }
+        }
+        // Wrap-ups that ended other than by a disposition: the agent's leg dropped, they
+        // logged out, the wrap-up limit or the drain's deadline passed.
+        let cut: Vec<AgentId> = self
+            .wrapping
+            .iter()
+            .filter(|(a, w)| {
+                self.disposing.as_ref() != Some(*a) && !self.agents.wrapping_up(a, w.call)
+            })
+            .map(|(a, _)| a.clone())
+            .collect();
+        for agent in cut {
+            if let Some(w) = self.wrapping.remove(&agent) {
+                self.wrap_up_cut(now, agent, w);
             }
         }
         // The state each agent is in now, stored as it begins (an open interval).
@@ -2153,7 +2173,8 @@ fn wav(p: Option<&crate::campaign::Prompt>) -> Option<PathBuf> {
 }
 
 /// A lead whose conversation awaits the agent's disposition is not due again before this (the
-/// disposition then decides; an agent who never posts one leaves it due after this).
+/// disposition then decides; a wrap-up that ends without one releases it at once, see
+/// [`Switchboard::wrap_up_cut`]; a crash leaves it due after this).
 const DISPOSITION_HOLD: Duration = Duration::from_secs(3600);
 
 /// What a call's outcome does to its lead: retry after the campaign's delay for the outcome

@@ -45,7 +45,7 @@ pub struct Priors {
 }
 
 impl Default for Priors {
-    /// Middle-of-the-road figures (REFERENCE.md §2.5): 20 % live answers, 3-minute talk.
+    /// Middle-of-the-road figures (docs/sources.md §2.5): 20 % live answers, 3-minute talk.
     fn default() -> Self {
         Priors {
             hit_rate: 0.20,

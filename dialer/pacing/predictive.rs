@@ -34,7 +34,7 @@
 //! than `min_agents` working, it dials progressively.
 //!
 //! With nothing in flight and no busy agent this is the single-batch binomial model of
-//! REFERENCE.md §2.4 with a marginal instead of an average criterion (tested against the exact
+//! docs/sources.md §2.4 with a marginal instead of an average criterion (tested against the exact
 //! binomial).
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! VICIdial's adaptive dial level, as a baseline (REFERENCE.md §2.1, `AST_VDadapt.pl`).
+//! VICIdial's adaptive dial level, as a baseline (docs/sources.md §2.1, `AST_VDadapt.pl`).
 //!
 //! Samples ready agents, answered calls waiting and logged-in agents (paused included) once a
 //! second; every 15 s sets `level *= 1 + (mean ready − mean waiting) / mean logged-in`, clamped
