@@ -109,12 +109,11 @@ async fn api_idle_flood() {
     // Every flood connection is closed by the server: over the cap at once, the rest by the
     // header timeout.
     let margin = Duration::from_secs(3);
-    let closes = futures::future::join_all(
-        flood
-            .into_iter()
-            .map(|s| closed_after(s, flood_at, header_timeout + margin)),
-    )
-    .await;
+    let mut watching = tokio::task::JoinSet::new();
+    for s in flood {
+        watching.spawn(closed_after(s, flood_at, header_timeout + margin));
+    }
+    let closes = watching.join_all().await;
     let open = closes.iter().filter(|c| c.is_none()).count();
     assert_eq!(
         open,

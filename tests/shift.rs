@@ -120,11 +120,10 @@ impl Drop for World {
 
 /// The carrier on the trunk's port and one phone per agent on theirs; a task pops each
 /// agent's screen when the API shows them on a new call.
-async fn start_world(setup: &Setup, seed: u64) -> World {
+async fn start_world(setup: &Setup, sim: SimConfig) -> World {
     let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let sim = sim_config(seed);
     let media = Media::start(DriverConfig {
-        seed: seed ^ 0x51,
+        seed: sim.seed ^ 0x51,
         ..DriverConfig::default()
     });
     let sounds = Sounds::builtin().unwrap();
@@ -312,6 +311,21 @@ async fn rows(store: &Store, campaign_id: i64) -> Rows {
 
 // ---- the daemon ----
 
+/// `dialer run` on `config` and the store at `url`, with the test's tokens; ready.
+async fn run_daemon(setup: &Setup, config: &Path, url: &str, log: &Path) -> Proc {
+    let mut env: Vec<(String, String)> = vec![
+        ("DIALER_API_TOKEN".into(), SUPER.into()),
+        ("DIALER_DATABASE_URL".into(), url.to_owned()),
+    ];
+    for a in AGENTS {
+        env.push((format!("DIALER_AGENT_{}_TOKEN", a.to_uppercase()), token(a)));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut proc = rig::dialer_run(config, &["--drain", "20s"], &env, log);
+    rig::wait_ready(&mut proc, setup.api_addr(), log, Duration::from_secs(60)).await;
+    proc
+}
+
 struct Shift {
     dir: tempfile::TempDir,
     setup: Setup,
@@ -334,6 +348,17 @@ async fn start_shift(
     db: storedb::TestDb,
     seed: u64,
 ) -> Shift {
+    start_shift_in(name, campaign, leads, db, sim_config(seed)).await
+}
+
+/// [`start_shift`] in the simulated world `sim`.
+async fn start_shift_in(
+    name: &str,
+    campaign: impl Fn(&str) -> String,
+    leads: usize,
+    db: storedb::TestDb,
+    sim: SimConfig,
+) -> Shift {
     let dir = tempfile::tempdir().unwrap();
     let zone = rig::daytime_zone();
     let setup = Setup::new(&AGENTS);
@@ -346,20 +371,11 @@ async fn start_shift(
     let store = db.open().await;
     seed_leads(&store, name, leads, &zone).await;
     let campaign_id = store.campaign_id(name).await.unwrap().unwrap();
-    let world = start_world(&setup, seed).await;
+    let world = start_world(&setup, sim).await;
 
     let log = dir.path().join("dialer.log");
     let url = db.cli_url();
-    let mut env: Vec<(String, String)> = vec![
-        ("DIALER_API_TOKEN".into(), SUPER.into()),
-        ("DIALER_DATABASE_URL".into(), url.clone()),
-    ];
-    for a in AGENTS {
-        env.push((format!("DIALER_AGENT_{}_TOKEN", a.to_uppercase()), token(a)));
-    }
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut proc = rig::dialer_run(&config, &["--drain", "20s"], &env, &log);
-    rig::wait_ready(&mut proc, setup.api_addr(), &log, Duration::from_secs(60)).await;
+    let proc = run_daemon(&setup, &config, &url, &log).await;
     Shift {
         dir,
         setup,
@@ -493,6 +509,22 @@ impl Shift {
         self.proc.signal(libc::SIGTERM);
         let status = self.proc.wait_exit(Duration::from_secs(60));
         assert!(status.success(), "exit {status}:\n{}", self.log_text());
+    }
+
+    /// `/metrics` shows the campaign's abandon window as (live answers, abandoned).
+    async fn metrics_window_is(&self, campaign: &str, want: (i64, i64)) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = window_in(&self.metrics().await, campaign);
+            if got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/metrics window (live, abandoned) {got:?}, the API's {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn metrics(&self) -> String {
@@ -951,4 +983,301 @@ async fn reload_mid_shift() {
         after.iter().all(|n| *n == 0),
         "a dial after max_concurrent = 1 applied had others in flight: {after:?}"
     );
+}
+
+/// An attempt as stored: what `kill_nine_mid_shift` checks.
+#[derive(Debug, Clone)]
+struct Attempt {
+    lead_id: i64,
+    dial: i64,
+    end: Option<i64>,
+    outcome: Option<String>,
+    answer: Option<i64>,
+    amd: Option<String>,
+    connect: Option<i64>,
+    agent: Option<String>,
+    live: bool,
+    abandoned: bool,
+}
+
+async fn stored_attempts(store: &Store, campaign_id: i64) -> Vec<Attempt> {
+    store
+        .conn()
+        .query_all_raw(store.stmt(
+            "SELECT lead_id, dial_at_ms, end_at_ms, outcome, answer_at_ms, amd_result, \
+             connect_at_ms, agent_id, CAST(CASE WHEN live THEN 1 ELSE 0 END AS BIGINT) AS live, \
+             CAST(CASE WHEN abandoned THEN 1 ELSE 0 END AS BIGINT) AS abandoned \
+             FROM call_attempts WHERE campaign_id = ? ORDER BY lead_id, dial_at_ms",
+            vec![campaign_id.into()],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Attempt {
+            lead_id: r.try_get("", "lead_id").unwrap(),
+            dial: r.try_get("", "dial_at_ms").unwrap(),
+            end: r.try_get("", "end_at_ms").unwrap(),
+            outcome: r.try_get("", "outcome").unwrap(),
+            answer: r.try_get("", "answer_at_ms").unwrap(),
+            amd: r.try_get("", "amd_result").unwrap(),
+            connect: r.try_get("", "connect_at_ms").unwrap(),
+            agent: r.try_get("", "agent_id").unwrap(),
+            live: r.try_get::<i64>("", "live").unwrap() != 0,
+            abandoned: r.try_get::<i64>("", "abandoned").unwrap() != 0,
+        })
+        .collect()
+}
+
+/// People talk with agents for 25–30 s: calls bridged before the kill are still bridged at it.
+fn long_talks(seed: u64) -> SimConfig {
+    let mut sim = sim_config(seed);
+    sim.carrier.talk = Span::secs(25.0, 30.0);
+    sim.agents.talk = Span::secs(25.0, 30.0);
+    sim
+}
+
+/// The abandon window as `/metrics` shows it: (live answers, abandoned).
+fn window_in(page: &str, campaign: &str) -> (i64, i64) {
+    let m = |name: &str| {
+        rig::series(page, &format!("{name}{{campaign=\"{campaign}\"}}")).map(|v| v as i64)
+    };
+    (
+        m("dialer_campaign_window_live_answers").unwrap_or(-1),
+        m("dialer_campaign_window_abandoned").unwrap_or(-1),
+    )
+}
+
+/// kill -9 with calls bridged, then a restart on the same store: every bridged call keeps its
+/// answer, AMD result, connect and agent; the abandon window reads the same live answers and
+/// abandons; each interrupted conversation's lead is due only after `retry.delay.interrupted`
+/// (cold: 5 min) and has its conversation; no lead is dialed twice at once; the restarted daemon
+/// dials again by itself once its agents log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_mid_shift() {
+    const NAME: &str = "crash";
+    let campaign = |z: &str| {
+        rig::campaign_toml(
+            NAME,
+            "progressive",
+            z,
+            "\n[dialing]\nring_timeout = \"15s\"\ncalls_per_second = 5.0\nmax_concurrent = 6\n",
+        )
+    };
+    let mut s = start_shift_in(NAME, campaign, 150, storedb::sqlite(), long_talks(37)).await;
+    s.log_in().await;
+
+    // Calls bridged for a second at least; then no new dial, and wait until every call still
+    // up is bridged, so that the window's counts hold still until the kill.
+    let talking = |agents: &[Value]| -> Vec<String> {
+        agents
+            .iter()
+            .filter(|v| {
+                v["state"] == "on_call" && v["seconds_in_state"].as_f64().unwrap_or(0.0) >= 1.0
+            })
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    rig::eventually("two calls bridged", Duration::from_secs(90), || async {
+        (talking(&s.agents().await).len() >= 2).then_some(())
+    })
+    .await;
+    let a = post(
+        s.api(),
+        &format!("/v1/campaigns/{NAME}/pause"),
+        Some(SUPER),
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (bridged, before) = rig::eventually(
+        "every call in flight bridged",
+        Duration::from_secs(30),
+        || async {
+            let agents = s.agents().await;
+            let on_call = agents.iter().filter(|v| v["state"] == "on_call").count();
+            let bridged = talking(&agents);
+            let c = s.campaign(NAME).await;
+            (bridged.len() >= 2
+                && bridged.len() == on_call
+                && c["calls_in_flight"].as_u64() == Some(on_call as u64))
+            .then_some((bridged, c))
+        },
+    )
+    .await;
+    // Each bridged agent's lead (the screen pop).
+    let mut leads = Vec::new();
+    for agent in &bridged {
+        let l = get(
+            s.api(),
+            &format!("/v1/agents/{agent}/lead"),
+            Some(&token(agent)),
+        )
+        .await;
+        assert_eq!(l.status, 200, "{}", l.body);
+        leads.push((agent.clone(), l.json()["lead"]["lead_id"].as_i64().unwrap()));
+    }
+    let window_before = (
+        before["live_answers"].as_i64().unwrap(),
+        before["abandoned"].as_i64().unwrap(),
+    );
+    assert!(window_before.0 >= 2, "{before}");
+    s.metrics_window_is(NAME, window_before).await;
+
+    s.proc.signal(libc::SIGKILL);
+    let status = s.proc.wait_exit(Duration::from_secs(10));
+    assert!(!status.success(), "{status}");
+    let killed_at = jiff::Timestamp::now().as_millisecond();
+
+    // Restart on the same store. No agent is logged in yet: nothing is dialed, the window is
+    // what the store held.
+    s.log = s.dir.path().join("dialer-restart.log");
+    s.proc = run_daemon(&s.setup, &s.config, &s.url, &s.log).await;
+    let after = s.campaign(NAME).await;
+    let window_after = (
+        after["live_answers"].as_i64().unwrap(),
+        after["abandoned"].as_i64().unwrap(),
+    );
+    eprintln!(
+        "window (live, abandoned): {window_before:?} before the kill, {window_after:?} after the restart; bridged {leads:?}"
+    );
+    assert_eq!(
+        window_after, window_before,
+        "the abandon window's (live answers, abandoned): after the restart vs before the kill"
+    );
+    s.metrics_window_is(NAME, window_before).await;
+
+    // The store kept every step of the bridged calls; they are closed as interrupted.
+    let all = stored_attempts(&s.store, s.campaign_id).await;
+    assert!(all.iter().all(|a| a.end.is_some()), "{all:#?}");
+    let live = all.iter().filter(|a| a.live).count() as i64;
+    let abandoned = all.iter().filter(|a| a.live && a.abandoned).count() as i64;
+    assert_eq!((live, abandoned), window_before, "the store's window");
+    for (agent, lead) in &leads {
+        let a = all
+            .iter()
+            .rfind(|a| a.lead_id == *lead)
+            .unwrap_or_else(|| panic!("no attempt for lead {lead}"));
+        assert_eq!(a.outcome.as_deref(), Some("interrupted"), "{a:?}");
+        assert!(a.answer.is_some(), "answer lost: {a:?}");
+        assert_eq!(a.amd.as_deref(), Some("human"), "AMD result lost: {a:?}");
+        assert!(a.connect.is_some(), "connect lost: {a:?}");
+        assert_eq!(
+            a.agent.as_deref(),
+            Some(agent.as_str()),
+            "agent lost: {a:?}"
+        );
+        assert!(a.live, "live answer lost: {a:?}");
+        let end = a.end.unwrap();
+        let l = s.store.lead(*lead).await.unwrap().unwrap().lead;
+        assert_eq!(l.status, "active");
+        assert_eq!(
+            l.next_attempt_at_ms,
+            Some(end + 5 * 60 * 1000),
+            "lead {lead}: due again after retry.delay.interrupted"
+        );
+        assert_eq!(l.last_conversation_at_ms, Some(end), "lead {lead}");
+        assert_eq!(l.lease_owner, None);
+    }
+
+    // Each bridged agent's talk up to the crash is stored: its on_call interval, open at the
+    // kill, was closed at the last moment the store knew of (not at the restart).
+    let restarted_at = all.iter().filter_map(|a| a.end).max().unwrap();
+    for (agent, lead) in &leads {
+        let a = all.iter().rfind(|a| a.lead_id == *lead).unwrap();
+        let talk = s
+            .store
+            .conn()
+            .query_all_raw(s.store.stmt(
+                "SELECT started_at_ms, ended_at_ms, attempt_id FROM agent_state_intervals \
+                 WHERE agent_id = ? AND state = 'on_call' AND started_at_ms = ?",
+                vec![agent.as_str().into(), a.connect.unwrap().into()],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            talk.len(),
+            1,
+            "{agent}: no on_call interval from the connect"
+        );
+        let end: Option<i64> = talk[0].try_get("", "ended_at_ms").unwrap();
+        let attempt: Option<i64> = talk[0].try_get("", "attempt_id").unwrap();
+        let end = end.unwrap_or_else(|| panic!("{agent}: the on_call interval is still open"));
+        assert!(
+            a.connect.unwrap() <= end && end <= killed_at && end < restarted_at,
+            "{agent}: on_call {:?}..{end}, killed at {killed_at}, restarted at {restarted_at}",
+            a.connect
+        );
+        assert!(attempt.is_some(), "{agent}: the interval names no attempt");
+    }
+
+    // The agents' phones drop the dead daemon's legs (no RTP for 30 s); then they log in again
+    // and the daemon dials by itself.
+    rig::eventually(
+        "the phones dropped the dead daemon's legs",
+        Duration::from_secs(60),
+        || async {
+            let st = s.world.phones.stats();
+            (st.legs_down >= st.legs_up).then_some(())
+        },
+    )
+    .await;
+    s.log_in().await;
+    rig::eventually(
+        "the restarted daemon dials and a person answers",
+        Duration::from_secs(60),
+        || async {
+            let c = s.campaign(NAME).await;
+            (c["dials"].as_u64().unwrap_or(0) >= 3
+                && c["live_answers"].as_i64().unwrap_or(0) > window_before.0)
+                .then_some(())
+        },
+    )
+    .await;
+    s.stop();
+
+    // No lead dialed twice at once; none of the interrupted conversations' leads again; every
+    // INVITE the carrier took is one stored attempt.
+    let all = stored_attempts(&s.store, s.campaign_id).await;
+    assert!(all.iter().all(|a| a.end.is_some()), "{all:#?}");
+    for w in all.windows(2) {
+        if w[0].lead_id == w[1].lead_id {
+            assert!(
+                w[1].dial >= w[0].end.unwrap(),
+                "lead {} dialed while its attempt was up: {w:?}",
+                w[0].lead_id
+            );
+        }
+    }
+    for (_, lead) in &leads {
+        let again: Vec<&Attempt> = all
+            .iter()
+            .filter(|a| a.lead_id == *lead && a.dial >= killed_at)
+            .collect();
+        assert!(again.is_empty(), "lead {lead} dialed again: {again:?}");
+    }
+    assert_eq!(s.world.carrier.stats().calls as usize, all.len());
+    // Every agent interval is closed, and an agent's intervals never overlap.
+    let intervals = s
+        .store
+        .conn()
+        .query_all_raw(s.store.stmt(
+            "SELECT agent_id, started_at_ms, ended_at_ms FROM agent_state_intervals \
+             ORDER BY agent_id, started_at_ms",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    let mut last: Option<(String, i64)> = None;
+    for r in &intervals {
+        let agent: String = r.try_get("", "agent_id").unwrap();
+        let start: i64 = r.try_get("", "started_at_ms").unwrap();
+        let end: Option<i64> = r.try_get("", "ended_at_ms").unwrap();
+        let end = end.unwrap_or_else(|| panic!("{agent}: an interval from {start} left open"));
+        if let Some((a, prev_end)) = &last
+            && *a == agent
+        {
+            assert!(start >= *prev_end, "{agent}: intervals overlap at {start}");
+        }
+        last = Some((agent, end));
+    }
 }

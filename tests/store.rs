@@ -2,15 +2,15 @@
 
 mod storedb;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use dialer::store::entity::call_attempt;
 use dialer::store::{
-    AttemptEnd, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision, ClaimRequest, DncScope,
-    ListRecord, NewDisposition, NewLead, Store,
+    AttemptEnd, AttemptProgress, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision,
+    ClaimRequest, DncScope, InterruptedRetry, ListRecord, NewDisposition, NewLead, Store,
 };
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 const T0: i64 = 1_790_000_000_000;
 
@@ -301,11 +301,17 @@ async fn a_crash_leaves_attempts_that_the_next_start_closes() {
             .unwrap();
         // "Restart": the attempt never ended (it names no node: any node closes it).
         assert_eq!(
-            store.close_interrupted(T0 + 5000, "node-b").await.unwrap(),
+            store
+                .close_interrupted(T0 + 5000, "node-b", &HashMap::new())
+                .await
+                .unwrap(),
             1
         );
         assert_eq!(
-            store.close_interrupted(T0 + 6000, "node-b").await.unwrap(),
+            store
+                .close_interrupted(T0 + 6000, "node-b", &HashMap::new())
+                .await
+                .unwrap(),
             0
         );
         let l = store.lead(id).await.unwrap().unwrap().lead;
@@ -360,7 +366,10 @@ async fn a_restart_closes_only_its_own_nodes_open_attempts() {
         };
         // Node A restarts while node B's call goes on.
         assert_eq!(
-            store.close_interrupted(T0 + 5000, "node-a").await.unwrap(),
+            store
+                .close_interrupted(T0 + 5000, "node-a", &HashMap::new())
+                .await
+                .unwrap(),
             2,
             "{}",
             db.label
@@ -408,7 +417,10 @@ async fn a_restart_closes_only_its_own_nodes_open_attempts() {
         assert_eq!(b.lease_owner.as_deref(), Some("b-1"), "{}", db.label);
         // Node B's own restart closes its attempt.
         assert_eq!(
-            store.close_interrupted(T0 + 9000, "node-b").await.unwrap(),
+            store
+                .close_interrupted(T0 + 9000, "node-b", &HashMap::new())
+                .await
+                .unwrap(),
             1,
             "{}",
             db.label
@@ -567,6 +579,367 @@ async fn concurrent_claimers_never_get_the_same_lead() {
         assert!(
             busy > 1,
             "{}: the claimers really ran side by side",
+            db.label
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
+    const NOW: i64 = T0 + 60_000;
+    let rule = InterruptedRetry {
+        max_attempts: 3,
+        interrupted_ms: 300_000,
+        abandoned_ms: 72 * 3_600_000,
+        machine_ms: 4 * 3_600_000,
+    };
+    for db in storedb::all("progress").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 5).await;
+        let got = store
+            .claim_leads(&claim(ids.id, "node-a", T0, 5), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        let leads: Vec<i64> = got.iter().map(|c| c.lead.id).collect();
+        let start = |lead: i64, at: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_attempt_start(&AttemptStart {
+                        lead_id: lead,
+                        dial_at_ms: at,
+                        node: Some("node-a"),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        let answered = |amd: &str| AttemptProgress {
+            ring_at_ms: Some(T0 + 1000),
+            answer_at_ms: Some(T0 + 5000),
+            amd_at_ms: Some(T0 + 6200),
+            amd_result: Some(amd.into()),
+            amd_cause: Some("short-greeting".into()),
+            amd_ms: Some(1200),
+            live: amd == "human",
+            ..Default::default()
+        };
+        // A: a person talking with ann; B: a person abandoned (the message playing);
+        // C: a machine; D: answered, nothing decided; E: its third attempt, only dialed.
+        let a = start(leads[0], T0).await;
+        let mut talking = answered("human");
+        talking.connect_at_ms = Some(T0 + 6300);
+        talking.agent_id = Some("ann".into());
+        store.record_attempt_progress(a, &talking).await.unwrap();
+        let b = start(leads[1], T0).await;
+        let mut abandoned = answered("human");
+        abandoned.abandoned = true;
+        abandoned.message_at_ms = Some(T0 + 7700);
+        store.record_attempt_progress(b, &abandoned).await.unwrap();
+        let c = start(leads[2], T0).await;
+        store
+            .record_attempt_progress(c, &answered("machine"))
+            .await
+            .unwrap();
+        let d = start(leads[3], T0).await;
+        store
+            .record_attempt_progress(
+                d,
+                &AttemptProgress {
+                    answer_at_ms: Some(T0 + 5000),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for i in 0..2 {
+            let earlier = start(leads[4], T0 - 10_000 * (2 - i)).await;
+            let end = AttemptEnd {
+                end_at_ms: T0 - 10_000 * (2 - i) + 100,
+                outcome: "busy".into(),
+                lead_status: "active".into(),
+                ..Default::default()
+            };
+            store.record_attempt_end(earlier, &end).await.unwrap();
+            // A step that comes after the end changes nothing.
+            store
+                .record_attempt_progress(earlier, &answered("human"))
+                .await
+                .unwrap();
+        }
+        let e = start(leads[4], T0).await;
+
+        let rules = HashMap::from([(ids.id, rule)]);
+        assert_eq!(
+            store
+                .close_interrupted(NOW, "node-a", &rules)
+                .await
+                .unwrap(),
+            5,
+            "{}",
+            db.label
+        );
+        let row = |id: i64| {
+            let store = store.clone();
+            async move {
+                call_attempt::Entity::find_by_id(id)
+                    .one(store.conn())
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        let lead = |id: i64| {
+            let store = store.clone();
+            async move { store.lead(id).await.unwrap().unwrap().lead }
+        };
+        for id in [a, b, c, d, e] {
+            let r = row(id).await;
+            assert_eq!(
+                (r.outcome.as_deref(), r.end_at_ms),
+                (Some("interrupted"), Some(NOW)),
+                "{}",
+                db.label
+            );
+        }
+        // What was known stays: the conversation with its agent, the abandon, the machine.
+        let r = row(a).await;
+        assert_eq!(
+            (
+                r.answer_at_ms,
+                r.amd_result.as_deref(),
+                r.connect_at_ms,
+                r.agent_id.as_deref(),
+                r.live,
+                r.abandoned
+            ),
+            (
+                Some(T0 + 5000),
+                Some("human"),
+                Some(T0 + 6300),
+                Some("ann"),
+                true,
+                false
+            ),
+            "{}",
+            db.label
+        );
+        let r = row(b).await;
+        assert_eq!(
+            (r.live, r.abandoned, r.message_at_ms),
+            (true, true, Some(T0 + 7700)),
+            "{}",
+            db.label
+        );
+        assert_eq!(row(c).await.amd_result.as_deref(), Some("machine"));
+        let r = row(d).await;
+        assert_eq!((r.answer_at_ms, r.live), (Some(T0 + 5000), false));
+        // The attempts that ended before keep their end.
+        let busy = store
+            .conn()
+            .query_one_raw(store.stmt(
+                "SELECT COUNT(*) AS n FROM call_attempts WHERE lead_id = ? AND outcome = 'busy' \
+                 AND answer_at_ms IS NULL AND NOT live",
+                vec![leads[4].into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(busy, 2, "{}", db.label);
+
+        // Leads: due per the campaign's rules.
+        let l = lead(leads[0]).await;
+        assert_eq!(
+            (
+                l.status.as_str(),
+                l.next_attempt_at_ms,
+                l.last_conversation_at_ms
+            ),
+            ("active", Some(NOW + 300_000), Some(NOW)),
+            "{}: a conversation, interrupted",
+            db.label
+        );
+        let l = lead(leads[1]).await;
+        assert_eq!(
+            (l.next_attempt_at_ms, l.last_abandoned_at_ms),
+            (Some(NOW + 72 * 3_600_000), Some(T0)),
+            "{}: abandoned",
+            db.label
+        );
+        let l = lead(leads[2]).await;
+        assert_eq!(
+            (l.next_attempt_at_ms, l.last_machine_at_ms),
+            (Some(NOW + 4 * 3_600_000), Some(T0)),
+            "{}: a machine",
+            db.label
+        );
+        let l = lead(leads[3]).await;
+        assert_eq!(
+            (l.next_attempt_at_ms, l.last_conversation_at_ms),
+            (Some(NOW + 300_000), None),
+            "{}",
+            db.label
+        );
+        let l = lead(leads[4]).await;
+        assert_eq!(
+            (l.status.as_str(), l.next_attempt_at_ms),
+            ("done", None),
+            "{}: its last attempt",
+            db.label
+        );
+        for id in &leads {
+            assert_eq!(lead(*id).await.lease_owner, None, "{}", db.label);
+        }
+
+        // The window counts the live answers and the abandon of the interrupted calls.
+        let w = dialer::pacing::history::window_counts(&store, ids.id, 0, NOW + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (w.live_answers, w.abandoned, w.amd_machines),
+            (2, 1, 1),
+            "{}",
+            db.label
+        );
+    }
+}
+
+/// An interval's agent, state, start, end and attempt.
+type IntervalRow = (String, String, i64, Option<i64>, Option<i64>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
+    for db in storedb::all("intervals").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 2).await;
+        let got = store
+            .claim_leads(&claim(ids.id, "node-a", T0, 2), |_| ClaimDecision::Take)
+            .await
+            .unwrap();
+        let start = |lead: i64| AttemptStart {
+            lead_id: lead,
+            dial_at_ms: T0,
+            node: Some("node-a"),
+            ..Default::default()
+        };
+        // One call talking with ann at the crash; another that ended at T0 + 9 s.
+        let talking = store
+            .record_attempt_start(&start(got[0].lead.id))
+            .await
+            .unwrap();
+        let progress = AttemptProgress {
+            answer_at_ms: Some(T0 + 5000),
+            connect_at_ms: Some(T0 + 6000),
+            agent_id: Some("ann".into()),
+            live: true,
+            ..Default::default()
+        };
+        store
+            .record_attempt_progress(talking, &progress)
+            .await
+            .unwrap();
+        let other = store
+            .record_attempt_start(&start(got[1].lead.id))
+            .await
+            .unwrap();
+        let end = AttemptEnd {
+            end_at_ms: T0 + 9000,
+            outcome: "busy".into(),
+            lead_status: "active".into(),
+            ..Default::default()
+        };
+        store.record_attempt_end(other, &end).await.unwrap();
+        // Ann: ready (closed when she took the call), then on the call; bob ready; carol
+        // paused at T0 + 20 s, the last thing node A stored; zed is another node's agent.
+        store
+            .open_agent_interval("ann", Some("ready"), T0 - 10_000, None)
+            .await
+            .unwrap();
+        store
+            .insert_agent_interval("ann", Some(ids.id), "ready", T0 - 10_000, T0 + 6000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("ann", Some("on_call"), T0 + 6000, Some(talking))
+            .await
+            .unwrap();
+        // A state left the instant it was entered leaves no row.
+        store
+            .open_agent_interval("bob", Some("paused"), T0 - 5000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("bob", Some("ready"), T0 - 5000, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("carol", Some("paused"), T0 + 20_000, None)
+            .await
+            .unwrap();
+        // Dave logs out the instant he was ready: a row with no length, not an open one.
+        store
+            .open_agent_interval("dave", Some("ready"), T0, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("dave", None, T0, None)
+            .await
+            .unwrap();
+        store
+            .open_agent_interval("zed", Some("ready"), T0, None)
+            .await
+            .unwrap();
+
+        let ours = ["ann", "bob", "carol", "dave"].map(str::to_owned);
+        assert_eq!(
+            store.close_open_intervals(&ours, "node-a").await.unwrap(),
+            3,
+            "{}",
+            db.label
+        );
+        let rows: Vec<IntervalRow> = store
+            .conn()
+            .query_all_raw(store.stmt(
+                "SELECT agent_id, state, started_at_ms, ended_at_ms, attempt_id \
+                 FROM agent_state_intervals ORDER BY agent_id, started_at_ms",
+                vec![],
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("", "agent_id").unwrap(),
+                    r.try_get("", "state").unwrap(),
+                    r.try_get("", "started_at_ms").unwrap(),
+                    r.try_get("", "ended_at_ms").unwrap(),
+                    r.try_get("", "attempt_id").unwrap(),
+                )
+            })
+            .collect();
+        let row = |a: &str, s: &str, from: i64, to: Option<i64>, att: Option<i64>| {
+            (a.to_owned(), s.to_owned(), from, to, att)
+        };
+        assert_eq!(
+            rows,
+            vec![
+                row("ann", "ready", T0 - 10_000, Some(T0 + 6000), None),
+                row(
+                    "ann",
+                    "on_call",
+                    T0 + 6000,
+                    Some(T0 + 20_000),
+                    Some(talking)
+                ),
+                row("bob", "ready", T0 - 5000, Some(T0 + 20_000), None),
+                row("carol", "paused", T0 + 20_000, Some(T0 + 20_000), None),
+                row("dave", "ready", T0, Some(T0), None),
+                row("zed", "ready", T0, None, None),
+            ],
+            "{}",
             db.label
         );
     }

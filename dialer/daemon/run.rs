@@ -121,17 +121,6 @@ impl Daemon {
         let clock = WallClock::start();
         let now = Instant::now();
         let now_ms = clock.ms(now);
-        // Only this node's open attempts (and those naming no node): another node's are its
-        // live calls.
-        let node = config.node_id.clone();
-        let closed = store.close_interrupted(now_ms, &node).await?;
-        if closed > 0 {
-            tracing::warn!(
-                closed,
-                %node,
-                "attempts left open by an earlier run of this node closed as interrupted"
-            );
-        }
 
         let mut trunks = Vec::new();
         for t in &config.trunks {
@@ -179,8 +168,34 @@ impl Daemon {
         );
         let mut schedulers = HashMap::new();
         let mut running = Vec::new();
+        let mut registered = Vec::new();
+        let mut rules = HashMap::new();
         for c in campaigns {
             let (ids, history) = register(&store, &c, &clock).await?;
+            rules.insert(ids.id, interrupted_retry(&c));
+            registered.push((c, ids, history));
+        }
+        // Only this node's open attempts (and those naming no node): another node's are its
+        // live calls. What was stored of them as it happened stays (the window counts read
+        // above include their live answers); their leads are due per their campaign's rules.
+        let node = config.node_id.clone();
+        let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.clone()).collect();
+        let intervals = store.close_open_intervals(&agent_ids, &node).await?;
+        if intervals > 0 {
+            tracing::warn!(
+                intervals,
+                "agent state intervals left open by an earlier run closed at its last stored moment"
+            );
+        }
+        let closed = store.close_interrupted(now_ms, &node, &rules).await?;
+        if closed > 0 {
+            tracing::warn!(
+                closed,
+                %node,
+                "attempts left open by an earlier run of this node closed as interrupted"
+            );
+        }
+        for (c, ids, history) in registered {
             let c = Arc::new(c);
             let scheduler = Scheduler::new(c.clone(), &ids, options.owner.clone(), options.lease);
             schedulers.insert(c.name.clone(), scheduler);
@@ -324,6 +339,18 @@ async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered 
 
 /// How often a paused dialer tries to open a media leg again.
 const LOCAL_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// A campaign's retry rules for the attempts a crash left open.
+fn interrupted_retry(c: &Campaign) -> crate::store::InterruptedRetry {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let d = &c.retry.delay;
+    crate::store::InterruptedRetry {
+        max_attempts: i32::try_from(c.retry.max_attempts).unwrap_or(i32::MAX),
+        interrupted_ms: ms(d.interrupted),
+        abandoned_ms: ms(d.abandoned),
+        machine_ms: ms(d.machine),
+    }
+}
 
 /// What the per-call and per-leg tasks report.
 #[derive(Debug)]

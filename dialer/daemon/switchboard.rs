@@ -211,6 +211,18 @@ pub enum Record {
         /// An agent talked with the person (Regulation F counts conversations).
         conversation: bool,
     },
+    /// A step of a call in progress (answer, AMD decision, person, connect, abandon, message),
+    /// written as it happens: after a crash the attempt keeps what was known of it.
+    AttemptProgress { call: CallKey, step: Step },
+    /// An agent entered a state at `since` (its interval is open until [`Record::Interval`]
+    /// closes it): after a crash the restart finds the open interval and closes it.
+    /// `LoggedOut` opens none.
+    AgentState {
+        agent: AgentId,
+        state: State,
+        call: Option<CallKey>,
+        since: Instant,
+    },
     /// An agent state interval ended.
     Interval(agents::Interval),
     /// An agent's disposition on the lead of a call.
@@ -248,6 +260,55 @@ pub enum Record {
         value: String,
         at: Instant,
     },
+}
+
+/// What is known of a call in progress, as stored on its attempt before it ends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Step {
+    pub ringing: Option<Instant>,
+    pub answered: Option<Instant>,
+    pub amd: Option<(AmdResult, String)>,
+    /// When the call was recognised as a person or machine.
+    pub decided: Option<Instant>,
+    pub connected: Option<Instant>,
+    /// The agent connected to the person.
+    pub agent: Option<AgentId>,
+    /// A person answered: a live answer in the abandon window from now on.
+    pub live: bool,
+    /// The person was abandoned (no agent within the connect limit, or hung up waiting).
+    pub abandoned: bool,
+    /// When the message to the customer started playing.
+    pub message_at: Option<Instant>,
+}
+
+impl Step {
+    /// What `c` has come to so far.
+    fn of(c: &CallRt) -> Step {
+        let s = c.flow.summary();
+        Step {
+            ringing: s.ringing,
+            answered: s.answered,
+            amd: s.amd.clone(),
+            decided: s.decided,
+            connected: s.connected,
+            agent: s.agent.clone(),
+            live: c.person_counted,
+            abandoned: c.abandon_counted || s.abandoned,
+            message_at: s.message_at,
+        }
+    }
+
+    /// The same facts worth a write (ringing alone is not: it is stored with the next step or
+    /// the end).
+    fn same_facts(&self, o: &Step) -> bool {
+        Step {
+            ringing: None,
+            ..self.clone()
+        } == Step {
+            ringing: None,
+            ..o.clone()
+        }
+    }
 }
 
 /// What an outcome does to its lead.
@@ -419,6 +480,8 @@ struct CallRt {
     person_counted: bool,
     /// The abandon was counted as it happened ([`Action::Abandoned`]).
     abandon_counted: bool,
+    /// What was last sent to the store as the call's progress ([`Record::AttemptProgress`]).
+    stored: Step,
 }
 
 /// A lead reserved for an agent to preview, not dialed yet.
@@ -476,6 +539,10 @@ pub struct Switchboard {
     draining: bool,
     /// A dial failed locally: nothing is dialed until the shell says it can again.
     local_fault: bool,
+    /// Each agent's state and its start as last sent to the store ([`Record::AgentState`]).
+    opened: HashMap<AgentId, (State, Instant)>,
+    /// The agents' intervals were closed at the stop ([`Switchboard::flush_agents`]).
+    flushed: bool,
 }
 
 impl Switchboard {
@@ -513,6 +580,8 @@ impl Switchboard {
             outputs: VecDeque::new(),
             draining: false,
             local_fault: false,
+            opened: HashMap::new(),
+            flushed: false,
         }
     }
 
@@ -1173,6 +1242,8 @@ impl Switchboard {
     /// Close every agent's open interval at `now` (shutdown).
     pub fn flush_agents(&mut self, now: Instant) {
         self.agents.flush(now);
+        // The intervals are closed for good: the stop opens no new ones.
+        self.flushed = true;
         self.pump_agents(now);
     }
 
@@ -1641,6 +1712,7 @@ impl Switchboard {
                 shed_at: None,
                 person_counted: false,
                 abandon_counted: false,
+                stored: Step::default(),
             },
         );
         call
@@ -1752,6 +1824,18 @@ impl Switchboard {
                 Action::Finished(summary) => {
                     c.summary = Some(summary);
                 }
+            }
+        }
+        // A step of a call still going is stored as it happens (a finished call's record
+        // carries everything).
+        if let Some(c) = self.calls.get_mut(&call)
+            && c.summary.is_none()
+        {
+            let step = Step::of(c);
+            if !step.same_facts(&c.stored) {
+                c.stored = step.clone();
+                self.outputs
+                    .push_back(Output::Record(Record::AttemptProgress { call, step }));
             }
         }
         self.settle(now, call);
@@ -1916,6 +2000,28 @@ impl Switchboard {
         for agent in cut {
             if let Some(w) = self.wrapping.remove(&agent) {
                 self.wrap_up_cut(now, agent, w);
+            }
+        }
+        // The state each agent is in now, stored as it begins (an open interval).
+        let views = if self.flushed {
+            Vec::new()
+        } else {
+            self.agents.views(now)
+        };
+        for v in views {
+            // Exact: `elapsed` is `now` less the state's start.
+            let since = now.checked_sub(v.elapsed).unwrap_or(now);
+            let current = (v.state, since);
+            let known = self.opened.get(&v.id).copied();
+            let unstored = known.is_none() && v.state == State::LoggedOut;
+            if known != Some(current) && !unstored {
+                self.opened.insert(v.id.clone(), current);
+                self.outputs.push_back(Output::Record(Record::AgentState {
+                    agent: v.id,
+                    state: v.state,
+                    call: v.call,
+                    since,
+                }));
             }
         }
     }

@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::clock::WallClock;
 use super::switchboard::{CallKey, LeadEffect, Record};
-use crate::store::{AttemptEnd, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError};
+use crate::store::{
+    AttemptEnd, AttemptProgress, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError,
+};
 
 /// What the writer is asked to do.
 #[derive(Debug)]
@@ -460,12 +462,7 @@ impl Writer {
                     message_at_ms: s.message_at.map(|t| c.ms(t)),
                     amd_result: s.amd.as_ref().map(|(r, _)| r.as_str().to_owned()),
                     amd_cause: s.amd.as_ref().map(|(_, cause)| cause.clone()),
-                    amd_ms: match (s.answered, s.decided, &s.amd) {
-                        (Some(a), Some(d), Some(_)) => {
-                            Some(d.saturating_duration_since(a).as_millis() as i32)
-                        }
-                        _ => None,
-                    },
+                    amd_ms: amd_ms(s.answered, s.decided, s.amd.is_some()),
                     // The agent who talked, else the one who dialed (preview).
                     agent_id: s.agent.clone().or_else(|| attempt.agent.clone()),
                     live,
@@ -490,6 +487,43 @@ impl Writer {
                         },
                     );
                 }
+                Ok(0)
+            }
+            Record::AttemptProgress { call, step } => {
+                let Some(attempt) = self.attempts.get(&call) else {
+                    return Err(StoreError::Invalid(format!(
+                        "call {call}: a step without a started attempt"
+                    )));
+                };
+                let progress = AttemptProgress {
+                    ring_at_ms: step.ringing.map(|t| c.ms(t)),
+                    answer_at_ms: step.answered.map(|t| c.ms(t)),
+                    amd_at_ms: step.amd.as_ref().and(step.decided).map(|t| c.ms(t)),
+                    amd_result: step.amd.as_ref().map(|(r, _)| r.as_str().to_owned()),
+                    amd_cause: step.amd.as_ref().map(|(_, cause)| cause.clone()),
+                    amd_ms: amd_ms(step.answered, step.decided, step.amd.is_some()),
+                    connect_at_ms: step.connected.map(|t| c.ms(t)),
+                    agent_id: step.agent.clone().or_else(|| attempt.agent.clone()),
+                    live: step.live,
+                    abandoned: step.abandoned,
+                    message_at_ms: step.message_at.map(|t| c.ms(t)),
+                };
+                self.store
+                    .record_attempt_progress(attempt.id, &progress)
+                    .await?;
+                Ok(0)
+            }
+            Record::AgentState {
+                agent,
+                state,
+                call,
+                since,
+            } => {
+                let attempt = call.and_then(|k| self.attempts.get(&k)).map(|a| a.id);
+                let state = (state != crate::agents::State::LoggedOut).then(|| state.as_str());
+                self.store
+                    .open_agent_interval(&agent, state, c.ms(since), attempt)
+                    .await?;
                 Ok(0)
             }
             Record::Interval(i) => {
@@ -598,6 +632,18 @@ impl Writer {
                 Ok(0)
             }
         }
+    }
+}
+
+/// How long AMD took from the answer to its decision, in ms.
+fn amd_ms(
+    answered: Option<std::time::Instant>,
+    decided: Option<std::time::Instant>,
+    amd: bool,
+) -> Option<i32> {
+    match (answered, decided) {
+        (Some(a), Some(d)) if amd => Some(d.saturating_duration_since(a).as_millis() as i32),
+        _ => None,
     }
 }
 

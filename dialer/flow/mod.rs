@@ -484,6 +484,11 @@ impl Flow {
         self.actions.pop_front()
     }
 
+    /// What is known of the call so far (its outcome is final only once it is done).
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
     /// True once [`Action::Finished`] has been queued.
     pub fn is_done(&self) -> bool {
         self.stage == Stage::Done

@@ -61,6 +61,35 @@ pub struct AttemptEnd {
     pub callback_at_ms: Option<i64>,
 }
 
+/// What is known of an attempt still in progress, stored step by step as it happens (the
+/// answer, the AMD decision, a person, the connect to an agent, an abandon, a message), so that
+/// a crash loses only what was not known yet ([`Store::close_interrupted`] keeps it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptProgress {
+    pub ring_at_ms: Option<i64>,
+    pub answer_at_ms: Option<i64>,
+    pub amd_at_ms: Option<i64>,
+    pub amd_result: Option<String>,
+    pub amd_cause: Option<String>,
+    pub amd_ms: Option<i32>,
+    pub connect_at_ms: Option<i64>,
+    pub agent_id: Option<String>,
+    /// A person answered: a live answer in the abandon window.
+    pub live: bool,
+    pub abandoned: bool,
+    pub message_at_ms: Option<i64>,
+}
+
+/// A campaign's retry rules for an attempt a crash interrupted ([`Store::close_interrupted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterruptedRetry {
+    pub max_attempts: i32,
+    /// `retry.delay.interrupted`, `.abandoned` and `.machine`, in ms.
+    pub interrupted_ms: i64,
+    pub abandoned_ms: i64,
+    pub machine_ms: i64,
+}
+
 /// A disposition to record.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NewDisposition<'a> {
@@ -258,22 +287,126 @@ impl Store {
         Ok(())
     }
 
-    /// Attempts `node` left open by a crash (no end), and open ones that name no node (rows
-    /// from before nodes were stored): close them as `interrupted` at `now_ms`, make their leads
-    /// due again and give their leases back. Another node's open attempts are its live calls
-    /// and stay as they are. Returns how many were closed.
-    pub async fn close_interrupted(&self, now_ms: i64, node: &str) -> Result<u64> {
+    /// Store what is known of an attempt still in progress (its answer, AMD decision, person,
+    /// connect and agent, abandon, message), as it happens. An attempt that has ended is left
+    /// as its end wrote it.
+    pub async fn record_attempt_progress(
+        &self,
+        attempt_id: i64,
+        p: &AttemptProgress,
+    ) -> Result<()> {
         let backend = self.backend();
         let txn = self.begin_write().await?;
         txn.execute_raw(stmt(
             backend,
-            "UPDATE leads SET last_outcome = 'interrupted', lease_owner = NULL, \
-             lease_until_ms = NULL, next_attempt_at_ms = ?, updated_at_ms = ? \
-             WHERE id IN (SELECT lead_id FROM call_attempts WHERE end_at_ms IS NULL \
-             AND (node = ? OR node IS NULL))",
-            vec![now_ms.into(), now_ms.into(), node.into()],
+            "UPDATE call_attempts SET ring_at_ms = ?, answer_at_ms = ?, amd_at_ms = ?, \
+             amd_result = ?, amd_cause = ?, amd_ms = ?, connect_at_ms = ?, agent_id = ?, \
+             live = ?, abandoned = ?, message_at_ms = ? WHERE id = ? AND end_at_ms IS NULL",
+            vec![
+                p.ring_at_ms.into(),
+                p.answer_at_ms.into(),
+                p.amd_at_ms.into(),
+                p.amd_result.clone().into(),
+                p.amd_cause.clone().into(),
+                p.amd_ms.into(),
+                p.connect_at_ms.into(),
+                p.agent_id.clone().into(),
+                p.live.into(),
+                p.abandoned.into(),
+                p.message_at_ms.into(),
+                attempt_id.into(),
+            ],
         ))
         .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Attempts `node` left open by a crash (no end), and open ones that name no node (rows
+    /// from before nodes were stored): close them as `interrupted` at `now_ms` and give their
+    /// leases back. Another node's open attempts are its live calls and stay as they are.
+    /// Returns how many were closed.
+    ///
+    /// What was stored of them as it happened stays: answer, AMD decision, connect, agent, and
+    /// `live`/`abandoned`, so the abandon window still counts them. Their leads are due again
+    /// per `rules` (by campaign id): after `retry.delay.abandoned` for a person known to have
+    /// been abandoned, `.machine` for a machine, else `.interrupted`; `done` when the attempt
+    /// was the lead's last. A conversation with an agent counts as one that went on until
+    /// `now_ms` (Regulation F's 7 days), an abandon and a machine as of the dial, as
+    /// [`Store::record_attempt_end`] counts them. A campaign with no rule (removed since) has
+    /// its leads due at once.
+    pub async fn close_interrupted(
+        &self,
+        now_ms: i64,
+        node: &str,
+        rules: &std::collections::HashMap<i64, InterruptedRetry>,
+    ) -> Result<u64> {
+        let backend = self.backend();
+        let txn = self.begin_write().await?;
+        let open = txn
+            .query_all_raw(stmt(
+                backend,
+                "SELECT id, lead_id, campaign_id, attempt_no, dial_at_ms, connect_at_ms, \
+                 amd_result, CASE WHEN abandoned THEN 1 ELSE 0 END AS abandoned \
+                 FROM call_attempts WHERE end_at_ms IS NULL AND (node = ? OR node IS NULL)",
+                vec![node.into()],
+            ))
+            .await?;
+        for row in &open {
+            let lead_id: i64 = row.try_get("", "lead_id")?;
+            let campaign_id: i64 = row.try_get("", "campaign_id")?;
+            let attempt_no: i32 = row.try_get("", "attempt_no")?;
+            let dial: i64 = row.try_get("", "dial_at_ms")?;
+            let connected = row.try_get::<Option<i64>>("", "connect_at_ms")?.is_some();
+            let machine =
+                row.try_get::<Option<String>>("", "amd_result")?.as_deref() == Some("machine");
+            let abandoned = row.try_get::<i32>("", "abandoned")? != 0;
+            let mut values: Vec<Value> = Vec::new();
+            let mut sets = String::from(
+                "last_outcome = 'interrupted', lease_owner = NULL, lease_until_ms = NULL",
+            );
+            match rules.get(&campaign_id) {
+                Some(r) if attempt_no >= r.max_attempts => {
+                    sets.push_str(", status = 'done', next_attempt_at_ms = NULL");
+                }
+                Some(r) => {
+                    let delay = if abandoned {
+                        r.abandoned_ms
+                    } else if machine && !connected {
+                        r.machine_ms
+                    } else {
+                        r.interrupted_ms
+                    };
+                    sets.push_str(", status = 'active', next_attempt_at_ms = ?");
+                    values.push((now_ms + delay).into());
+                }
+                None => {
+                    sets.push_str(", next_attempt_at_ms = ?");
+                    values.push(now_ms.into());
+                }
+            }
+            if connected {
+                sets.push_str(", last_conversation_at_ms = ?");
+                values.push(now_ms.into());
+            }
+            if abandoned {
+                sets.push_str(", last_abandoned_at_ms = ?");
+                values.push(dial.into());
+            }
+            if machine {
+                sets.push_str(", last_machine_at_ms = ?");
+                values.push(dial.into());
+            }
+            sets.push_str(", updated_at_ms = ?");
+            values.push(now_ms.into());
+            values.push(lead_id.into());
+            txn.execute_raw(stmt(
+                backend,
+                &format!("UPDATE leads SET {sets} WHERE id = ?"),
+                values,
+            ))
+            .await?;
+        }
         let n = txn
             .execute_raw(stmt(
                 backend,

@@ -23,7 +23,9 @@ pub mod entity;
 pub mod leads;
 pub mod writable;
 
-pub use attempts::{AbandonCounts, AttemptEnd, AttemptStart, NewDisposition};
+pub use attempts::{
+    AbandonCounts, AttemptEnd, AttemptProgress, AttemptStart, InterruptedRetry, NewDisposition,
+};
 pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
 

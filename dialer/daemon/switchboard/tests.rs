@@ -210,6 +210,89 @@ fn progressive_dials_one_call_per_ready_agent_and_bridges_people() {
     );
 }
 
+/// The steps recorded as they happened ([`Record::AttemptProgress`]).
+fn steps(out: &[Output]) -> Vec<(CallKey, Step)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Record(Record::AttemptProgress { call, step }) => Some((*call, step.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_step_of_a_call_is_recorded_as_it_happens() {
+    let t0 = Instant::now();
+    let mut core = board(t0, &["ann", "bob"], campaign(|_| {}));
+    let d = dial_n(&mut core, t0, 1, 2);
+    let (first, second) = (d[0].call, d[1].call);
+    // Ringing alone is not worth a write: it goes with the next step.
+    core.handle(t0, Input::Ringing { call: first });
+    assert_eq!(steps(&drain(&mut core)), vec![]);
+    core.handle(t0 + ms(5000), Input::Answered { call: first });
+    let s = steps(&drain(&mut core));
+    assert_eq!(
+        s,
+        vec![(
+            first,
+            Step {
+                ringing: Some(t0),
+                answered: Some(t0 + ms(5000)),
+                ..Step::default()
+            }
+        )]
+    );
+    // AMD says human, the person is a live answer and is bridged at once: one step.
+    core.handle(
+        t0 + ms(6200),
+        Input::Amd {
+            call: first,
+            result: AmdResult::Human,
+            cause: "short-greeting".into(),
+            speech_end: Some(t0 + ms(5800)),
+        },
+    );
+    let s = steps(&drain(&mut core));
+    assert_eq!(s.len(), 1, "{s:?}");
+    let (call, step) = &s[0];
+    assert_eq!(*call, first);
+    let agent = step.agent.clone().expect("an agent");
+    assert_eq!(
+        *step,
+        Step {
+            ringing: Some(t0),
+            answered: Some(t0 + ms(5000)),
+            amd: Some((AmdResult::Human, "short-greeting".into())),
+            decided: Some(t0 + ms(6200)),
+            connected: Some(t0 + ms(6200)),
+            agent: Some(agent.clone()),
+            live: true,
+            abandoned: false,
+            message_at: None,
+        }
+    );
+
+    // The other agent pauses: the second person waits (a live answer), then is abandoned
+    // and hears the message; each is a step.
+    let other = if agent == "ann" { "bob" } else { "ann" };
+    core.agent_pause(t0 + ms(1000), other, "break").unwrap();
+    let s = steps(&human(&mut core, t0, second));
+    let waiting = &s.last().expect("a step").1;
+    assert!(waiting.live && !waiting.abandoned && waiting.agent.is_none());
+    let deadline = t0 + ms(5800 + 2000) - CONNECT_LATENCY;
+    core.handle_timeout(deadline);
+    let s = steps(&drain(&mut core));
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].0, second);
+    assert!(s[0].1.live && s[0].1.abandoned);
+    assert_eq!(s[0].1.message_at, Some(deadline));
+    // The end carries everything: no step with it.
+    core.handle(deadline + ms(9000), Input::PromptFinished { call: second });
+    let out = drain(&mut core);
+    assert_eq!(steps(&out), vec![]);
+    assert_eq!(ended(&out).len(), 1);
+}
+
 #[test]
 fn nothing_is_dialed_without_a_logged_in_agent() {
     let t0 = Instant::now();
