@@ -520,9 +520,9 @@ impl Writer {
                 since,
             } => {
                 let attempt = call.and_then(|k| self.attempts.get(&k)).map(|a| a.id);
-                let state = (state != crate::agents::State::LoggedOut).then(|| state.as_str());
+                let state = (*state != crate::agents::State::LoggedOut).then(|| state.as_str());
                 self.store
-                    .open_agent_interval(&agent, state, c.ms(since), attempt)
+                    .open_agent_interval(agent, state, c.ms(*since), attempt)
                     .await?;
                 Ok(0)
             }
@@ -673,6 +673,10 @@ fn describe(r: &Record) -> String {
             "attempt end (call {call}, lead {lead_id}, outcome {})",
             summary.outcome
         ),
+        Record::AttemptProgress { call, .. } => format!("attempt step (call {call})"),
+        Record::AgentState { agent, state, .. } => {
+            format!("agent state ({agent}, {})", state.as_str())
+        }
         Record::Interval(i) => format!("agent interval ({}, {})", i.agent, i.state.as_str()),
         Record::Disposition {
             call,
