@@ -490,7 +490,7 @@ impl Writer {
                 Ok(0)
             }
             Record::AttemptProgress { call, step } => {
-                let Some(attempt) = self.attempts.get(&call) else {
+                let Some(attempt) = self.attempts.get(call) else {
                     return Err(StoreError::Invalid(format!(
                         "call {call}: a step without a started attempt"
                     )));
