@@ -9,7 +9,7 @@
 //!   it with a junk file, holds it full, then deletes the file.
 //! - `postgres_outage_mid_shift`: the store is a PostgreSQL instance of the test's own
 //!   (`initdb`/`pg_ctl` as user `postgres`, on a free port of 127.0.0.1), stopped mid-shift for
-//!   25 s (over two of the pool's 10 s connection timeouts) and started again.
+//!   60 s (six of the pool's 10 s connection timeouts) and started again.
 //!
 //! The SQLite shift also runs under a notify socket as systemd would (`WATCHDOG_USEC` 1 s) with
 //! `[store] unwritable_watchdog = "2s"`: pings before the fault, none once the store has been
@@ -835,8 +835,9 @@ async fn postgres_outage_mid_shift() {
     s.ready_becomes(503, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let paused = s.invites();
-    rig::eventually("down for 25 s", Duration::from_secs(40), || async {
-        (down.elapsed() >= Duration::from_secs(25)).then_some(())
+    // As long as the outage the issue saw: six of the pool's 10 s connection timeouts.
+    rig::eventually("down for 60 s", Duration::from_secs(75), || async {
+        (down.elapsed() >= Duration::from_secs(60)).then_some(())
     })
     .await;
     assert_eq!(get(s.api(), "/ready", None).await.code(), "store");
