@@ -26,31 +26,23 @@
 
 mod rig;
 mod storedb;
+mod world;
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dialer::media::driver::{Driver as Media, DriverConfig};
-use dialer::simnet::{
-    AgentDesk, AgentPhones, AgentsConfig, Carrier, CarrierConfig, DeskError, OutcomeMix, SimConfig,
-    Sounds, Span,
-};
+use dialer::simnet::{AgentsConfig, CarrierConfig, OutcomeMix, SimConfig, Span};
 use dialer::store::{AttemptStart, NewLead, Store};
 use rig::{Proc, Setup, get, post};
 use sea_orm::ConnectionTrait;
-use serde_json::json;
+use world::{SUPER, World, start_world, token};
 
-const SUPER: &str = "supervisor-token-0123456789";
 const AGENTS: [&str; 3] = ["alice", "bob", "carol"];
-
-fn token(agent: &str) -> String {
-    format!("{agent}-token-0123456789")
-}
 
 // ---- a tmpfs ----
 
@@ -290,122 +282,6 @@ fn sim_config(seed: u64) -> SimConfig {
     }
 }
 
-struct HttpDesk {
-    api: SocketAddr,
-}
-
-impl HttpDesk {
-    async fn act(&self, agent: &str, action: &str, body: &str) -> Result<(), DeskError> {
-        let path = format!("/v1/agents/{agent}/{action}");
-        let a = post(self.api, &path, Some(&token(agent)), body).await;
-        if a.status == 200 {
-            Ok(())
-        } else {
-            Err(DeskError(format!("{action}: {} {}", a.status, a.body)))
-        }
-    }
-}
-
-impl AgentDesk for HttpDesk {
-    fn catalogue(&self, _agent: &str) -> Vec<String> {
-        vec!["sale".into()]
-    }
-
-    async fn hangup(&self, agent: &str) -> Result<(), DeskError> {
-        self.act(agent, "hangup", "").await
-    }
-
-    async fn dispose(&self, agent: &str, code: &str) -> Result<(), DeskError> {
-        let body = json!({"code": code, "notes": "simulated"});
-        self.act(agent, "disposition", &body.to_string()).await
-    }
-}
-
-struct World {
-    carrier: Carrier,
-    phones: Arc<AgentPhones>,
-    _media: Media,
-    pops: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        self.pops.abort();
-    }
-}
-
-async fn start_world(setup: &Setup, seed: u64) -> World {
-    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let sim = sim_config(seed);
-    let media = Media::start(DriverConfig {
-        seed: seed ^ 0x51,
-        ..DriverConfig::default()
-    });
-    let sounds = Sounds::builtin().unwrap();
-    let carrier = Carrier::start(
-        SocketAddr::new(lo, setup.trunk),
-        vec![lo],
-        sim.carrier.clone(),
-        sim.seed,
-        media.clone(),
-        sounds.clone(),
-    )
-    .await
-    .unwrap();
-    let phones: Vec<(String, SocketAddr)> = setup
-        .agents
-        .iter()
-        .map(|(a, port)| (a.clone(), SocketAddr::new(lo, *port)))
-        .collect();
-    let desk = Arc::new(HttpDesk {
-        api: setup.api_addr(),
-    });
-    let phones = Arc::new(
-        AgentPhones::start(
-            &phones,
-            vec![lo],
-            sim.agents.clone(),
-            sim.seed,
-            media.clone(),
-            sounds,
-            desk,
-        )
-        .await
-        .unwrap(),
-    );
-    let pops = tokio::spawn(screen_pops(setup.api_addr(), phones.clone()));
-    World {
-        carrier,
-        phones,
-        _media: media,
-        pops,
-    }
-}
-
-async fn screen_pops(api: SocketAddr, phones: Arc<AgentPhones>) {
-    let mut on: HashMap<String, Option<u64>> = HashMap::new();
-    loop {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        if tokio::net::TcpStream::connect(api).await.is_err() {
-            continue;
-        }
-        let a = get(api, "/v1/agents", Some(SUPER)).await;
-        if a.status != 200 {
-            continue;
-        }
-        for v in a.json()["agents"].as_array().cloned().unwrap_or_default() {
-            let id = v["id"].as_str().unwrap_or_default().to_owned();
-            let call = (v["state"] == "on_call")
-                .then(|| v["call"].as_u64())
-                .flatten();
-            let before = on.insert(id.clone(), call);
-            if call.is_some() && before.flatten() != call {
-                phones.screen_pop(&id);
-            }
-        }
-    }
-}
-
 // ---- the shift ----
 
 struct Shift {
@@ -460,7 +336,7 @@ async fn start_shift(
         })
         .collect();
     store.insert_leads(campaign_id, &leads, now).await.unwrap();
-    let world = start_world(&setup, seed).await;
+    let world = start_world(&setup, sim_config(seed), &["sale"]).await;
 
     let log = dir.path().join("dialer.log");
     let mut env: Vec<(String, String)> = vec![

@@ -16,29 +16,22 @@
 
 mod rig;
 mod storedb;
+mod world;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dialer::media::driver::{Driver as Media, DriverConfig};
-use dialer::simnet::{
-    AgentDesk, AgentPhones, AgentsConfig, Carrier, CarrierConfig, DeskError, SimConfig, Sounds,
-};
+use dialer::simnet::{AgentsConfig, CarrierConfig, SimConfig};
 use dialer::simnet::{OutcomeMix, Span};
 use dialer::store::{NewLead, Store};
 use rig::{Proc, Setup, get, post};
 use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
+use serde_json::Value;
+use world::{SUPER, World, start_world, token};
 
-const SUPER: &str = "supervisor-token-0123456789";
 const AGENTS: [&str; 3] = ["alice", "bob", "carol"];
-
-fn token(agent: &str) -> String {
-    format!("{agent}-token-0123456789")
-}
 
 // ---- the simulated world ----
 
@@ -66,129 +59,6 @@ fn sim_config(seed: u64) -> SimConfig {
             wrap: Span::secs(1.0, 2.0),
             ..AgentsConfig::default()
         },
-    }
-}
-
-/// The agents' desks: the daemon's HTTP API with each agent's own token.
-struct HttpDesk {
-    api: SocketAddr,
-}
-
-impl HttpDesk {
-    async fn act(&self, agent: &str, action: &str, body: &str) -> Result<(), DeskError> {
-        let path = format!("/v1/agents/{agent}/{action}");
-        let a = post(self.api, &path, Some(&token(agent)), body).await;
-        if a.status == 200 {
-            Ok(())
-        } else {
-            Err(DeskError(format!("{action}: {} {}", a.status, a.body)))
-        }
-    }
-}
-
-impl AgentDesk for HttpDesk {
-    fn catalogue(&self, _agent: &str) -> Vec<String> {
-        vec!["sale".into(), "call_back".into()]
-    }
-
-    async fn hangup(&self, agent: &str) -> Result<(), DeskError> {
-        self.act(agent, "hangup", "").await
-    }
-
-    async fn dispose(&self, agent: &str, code: &str) -> Result<(), DeskError> {
-        let body = if code == "call_back" {
-            json!({"code": code, "notes": "simulated", "callback_in": "2h"})
-        } else {
-            json!({"code": code, "notes": "simulated"})
-        };
-        self.act(agent, "disposition", &body.to_string()).await
-    }
-}
-
-struct World {
-    carrier: Carrier,
-    phones: Arc<AgentPhones>,
-    _media: Media,
-    pops: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        self.pops.abort();
-    }
-}
-
-/// The carrier on the trunk's port and one phone per agent on theirs; a task pops each
-/// agent's screen when the API shows them on a new call.
-async fn start_world(setup: &Setup, sim: SimConfig) -> World {
-    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let media = Media::start(DriverConfig {
-        seed: sim.seed ^ 0x51,
-        ..DriverConfig::default()
-    });
-    let sounds = Sounds::builtin().unwrap();
-    let carrier = Carrier::start(
-        SocketAddr::new(lo, setup.trunk),
-        vec![lo],
-        sim.carrier.clone(),
-        sim.seed,
-        media.clone(),
-        sounds.clone(),
-    )
-    .await
-    .unwrap();
-    let phones: Vec<(String, SocketAddr)> = setup
-        .agents
-        .iter()
-        .map(|(a, port)| (a.clone(), SocketAddr::new(lo, *port)))
-        .collect();
-    let desk = Arc::new(HttpDesk {
-        api: setup.api_addr(),
-    });
-    let phones = Arc::new(
-        AgentPhones::start(
-            &phones,
-            vec![lo],
-            sim.agents.clone(),
-            sim.seed,
-            media.clone(),
-            sounds,
-            desk,
-        )
-        .await
-        .unwrap(),
-    );
-    let pops = tokio::spawn(screen_pops(setup.api_addr(), phones.clone()));
-    World {
-        carrier,
-        phones,
-        _media: media,
-        pops,
-    }
-}
-
-async fn screen_pops(api: SocketAddr, phones: Arc<AgentPhones>) {
-    let mut on: HashMap<String, Option<u64>> = HashMap::new();
-    loop {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let Ok(s) = tokio::net::TcpStream::connect(api).await else {
-            continue;
-        };
-        drop(s);
-        let a = get(api, "/v1/agents", Some(SUPER)).await;
-        if a.status != 200 {
-            continue;
-        }
-        for v in a.json()["agents"].as_array().cloned().unwrap_or_default() {
-            let id = v["id"].as_str().unwrap_or_default().to_owned();
-            let call = (v["state"] == "on_call")
-                .then(|| v["call"].as_u64())
-                .flatten();
-            let before = on.insert(id.clone(), call);
-            if call.is_some() && before.flatten() != call {
-                phones.screen_pop(&id);
-            }
-        }
     }
 }
 
@@ -371,7 +241,7 @@ async fn start_shift_in(
     let store = db.open().await;
     seed_leads(&store, name, leads, &zone).await;
     let campaign_id = store.campaign_id(name).await.unwrap().unwrap();
-    let world = start_world(&setup, sim).await;
+    let world = start_world(&setup, sim, &["sale", "call_back"]).await;
 
     let log = dir.path().join("dialer.log");
     let url = db.cli_url();
