@@ -17,15 +17,13 @@ mod e2e;
 mod rig;
 mod storedb;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dialer::daemon::config;
 use dialer::daemon::control::Request;
 use dialer::daemon::run::{Daemon, Options};
-use dialer::media::driver::{Driver as Media, DriverConfig};
-use dialer::simnet::{Carrier, CarrierConfig, OutcomeMix, Sounds, Span};
 use dialer::store::Store;
 use dialer::store::entity::call_attempt;
 use e2e::{CarrierEnd, CarrierMedia, RtpCapture};
@@ -162,30 +160,8 @@ async fn lists_are_imported_at_start_and_on_reload() {
     )
     .unwrap();
 
-    // The carrier answers every call busy (a busy lead is due again only after minutes).
-    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let media = Media::start(DriverConfig::default());
-    let _carrier = Carrier::start(
-        SocketAddr::new(lo, setup.trunk),
-        vec![lo],
-        CarrierConfig {
-            mix: OutcomeMix {
-                person: 0.0,
-                machine: 0.0,
-                busy: 1.0,
-                no_answer: 0.0,
-                invalid: 0.0,
-                congestion: 0.0,
-            },
-            reject_after: Span::secs(0.1, 0.3),
-            ..CarrierConfig::default()
-        },
-        7,
-        media.clone(),
-        Sounds::builtin().unwrap(),
-    )
-    .await
-    .unwrap();
+    // The carrier answers every call busy.
+    let (_carrier, _media) = rig::busy_carrier(&setup).await;
 
     // An empty store: nothing imported with `dialer import`.
     let db = storedb::sqlite();

@@ -18,12 +18,10 @@
 mod rig;
 mod storedb;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dialer::media::driver::{Driver as Media, DriverConfig};
-use dialer::simnet::{Carrier, CarrierConfig, OutcomeMix, Sounds, Span};
 use dialer::store::Store;
 use rig::{Setup, get, series};
 use sea_orm::ConnectionTrait;
@@ -229,29 +227,7 @@ async fn local_dial_failure() {
     std::fs::write(campaigns.join("lists/local.csv"), csv).unwrap();
 
     // The carrier answers every call busy.
-    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let media = Media::start(DriverConfig::default());
-    let _carrier = Carrier::start(
-        SocketAddr::new(lo, setup.trunk),
-        vec![lo],
-        CarrierConfig {
-            mix: OutcomeMix {
-                person: 0.0,
-                machine: 0.0,
-                busy: 1.0,
-                no_answer: 0.0,
-                invalid: 0.0,
-                congestion: 0.0,
-            },
-            reject_after: Span::secs(0.1, 0.3),
-            ..CarrierConfig::default()
-        },
-        7,
-        media.clone(),
-        Sounds::builtin().unwrap(),
-    )
-    .await
-    .unwrap();
+    let (_carrier, _media) = rig::busy_carrier(&setup).await;
 
     let db = storedb::sqlite();
     let store = db.open().await;
@@ -420,34 +396,6 @@ async fn read_only_state_dir_is_named() {
     );
 }
 
-/// The carrier on the trunk's port, answering every call busy.
-async fn busy_carrier(setup: &Setup) -> (Carrier, Media) {
-    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let media = Media::start(DriverConfig::default());
-    let carrier = Carrier::start(
-        SocketAddr::new(lo, setup.trunk),
-        vec![lo],
-        CarrierConfig {
-            mix: OutcomeMix {
-                person: 0.0,
-                machine: 0.0,
-                busy: 1.0,
-                no_answer: 0.0,
-                invalid: 0.0,
-                congestion: 0.0,
-            },
-            reject_after: Span::secs(0.1, 0.3),
-            ..CarrierConfig::default()
-        },
-        7,
-        media.clone(),
-        Sounds::builtin().unwrap(),
-    )
-    .await
-    .unwrap();
-    (carrier, media)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_flood_leaves_descriptors_for_calls() {
     const FLOOD: usize = 400;
@@ -471,7 +419,7 @@ async fn api_flood_leaves_descriptors_for_calls() {
     // No lead yet: they come with a reload once the flood holds the API.
     let list = campaigns.join("lists/flood.csv");
     std::fs::write(&list, "phone,tz\n").unwrap();
-    let (_carrier, _media) = busy_carrier(&setup).await;
+    let (_carrier, _media) = rig::busy_carrier(&setup).await;
 
     let db = storedb::sqlite();
     let store = db.open().await;

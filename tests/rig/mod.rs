@@ -2,11 +2,13 @@
 //! client for the API, signals, and waiting for readiness and exit with generous timeouts.
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use dialer::media::driver::{Driver as Media, DriverConfig};
+use dialer::simnet::{Carrier, CarrierConfig, OutcomeMix, Sounds, Span};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -406,4 +408,35 @@ label = "Call back"
 effect = "callback"
 {extra}"#
     )
+}
+
+// ---- the simulated carrier ----
+
+/// The carrier on the trunk's port, answering every call busy (a busy lead is due again only
+/// after minutes).
+pub async fn busy_carrier(setup: &Setup) -> (Carrier, Media) {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let media = Media::start(DriverConfig::default());
+    let carrier = Carrier::start(
+        SocketAddr::new(lo, setup.trunk),
+        vec![lo],
+        CarrierConfig {
+            mix: OutcomeMix {
+                person: 0.0,
+                machine: 0.0,
+                busy: 1.0,
+                no_answer: 0.0,
+                invalid: 0.0,
+                congestion: 0.0,
+            },
+            reject_after: Span::secs(0.1, 0.3),
+            ..CarrierConfig::default()
+        },
+        7,
+        media.clone(),
+        Sounds::builtin().unwrap(),
+    )
+    .await
+    .unwrap();
+    (carrier, media)
 }
