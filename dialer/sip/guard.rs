@@ -61,22 +61,7 @@ impl std::fmt::Display for RejectReason {
 /// A method as a metric label: the RFC methods by name, any extension method as `other` (a
 /// stranger must not be able to mint label values).
 pub fn method_label(m: &Method) -> &'static str {
-    match m {
-        Method::Invite => "INVITE",
-        Method::Ack => "ACK",
-        Method::Bye => "BYE",
-        Method::Cancel => "CANCEL",
-        Method::Options => "OPTIONS",
-        Method::Register => "REGISTER",
-        Method::Info => "INFO",
-        Method::Update => "UPDATE",
-        Method::Prack => "PRACK",
-        Method::Refer => "REFER",
-        Method::Notify => "NOTIFY",
-        Method::Subscribe => "SUBSCRIBE",
-        Method::Message => "MESSAGE",
-        Method::Other(_) => "other",
-    }
+    m.rfc_name().unwrap_or("other")
 }
 
 /// Rates for requests outside live calls (each is answered statelessly, or dropped).

@@ -68,6 +68,14 @@ pub enum Method {
 impl Method {
     pub fn as_str(&self) -> &str {
         match self {
+            Method::Other(s) => s,
+            known => known.rfc_name().unwrap_or_default(),
+        }
+    }
+
+    /// The name of an RFC method; `None` for an extension method.
+    pub fn rfc_name(&self) -> Option<&'static str> {
+        Some(match self {
             Method::Invite => "INVITE",
             Method::Ack => "ACK",
             Method::Bye => "BYE",
@@ -81,8 +89,8 @@ impl Method {
             Method::Notify => "NOTIFY",
             Method::Subscribe => "SUBSCRIBE",
             Method::Message => "MESSAGE",
-            Method::Other(s) => s,
-        }
+            Method::Other(_) => return None,
+        })
     }
 
     /// Methods are case-sensitive (RFC 3261 §7.1); anything that is a token is accepted.
