@@ -364,16 +364,7 @@ async fn a_wrap_up_cut_short_by_the_drain_deadline_releases_the_lead() {
         .unwrap();
     // The drain deadline, then alice's leg is hung up and her phone answers 2 s later; the stop
     // returned after that answer, not at the end of its 5 s wait for it.
-    let took = stopped - asked;
-    eprintln!("drain: stop returned {took:?} after it was asked ({drain:?} drain)");
-    assert!(
-        took >= drain + BYE_ANSWER_DELAY,
-        "stopped {took:?} after the stop was asked, before the agent's phone answered the BYE"
-    );
-    assert!(
-        took < drain + Duration::from_millis(4500),
-        "stopped {took:?} after the stop was asked: the BYE's answer was not taken"
-    );
+    stopped_after_the_bye_answers(stopped - asked, drain);
     finished(&mut phone).await;
     finished(&mut carrier).await;
 
@@ -440,16 +431,7 @@ async fn a_call_up_at_the_drain_deadline_is_hung_up_and_its_bye_answered_before_
         .await
         .expect("the stop ends")
         .unwrap();
-    let took = stopped - asked;
-    eprintln!("drain: stop returned {took:?} after it was asked ({drain:?} drain)");
-    assert!(
-        took >= drain + BYE_ANSWER_DELAY,
-        "stopped {took:?} after the stop was asked, before the BYEs were answered"
-    );
-    assert!(
-        took < drain + Duration::from_millis(4500),
-        "stopped {took:?} after the stop was asked: the BYEs' answers were not taken"
-    );
+    stopped_after_the_bye_answers(stopped - asked, drain);
     finished(&mut carrier).await;
     finished(&mut phone).await;
 
@@ -464,4 +446,19 @@ async fn a_call_up_at_the_drain_deadline_is_hung_up_and_its_bye_answered_before_
     assert_eq!(l.last_outcome, attempt.outcome);
     assert_eq!(l.lease_owner, None);
     assert_eq!(l.next_attempt_at_ms, Some(end + INTERRUPTED_DELAY_MS));
+}
+
+/// A stop that took `took` with a `drain` deadline returned after the far ends answered the BYEs
+/// sent at the deadline (they answer [`BYE_ANSWER_DELAY`] late), not at the end of the daemon's
+/// 5 s wait for those answers.
+fn stopped_after_the_bye_answers(took: Duration, drain: Duration) {
+    eprintln!("drain: stop returned {took:?} after it was asked ({drain:?} drain)");
+    assert!(
+        took >= drain + BYE_ANSWER_DELAY,
+        "stopped {took:?} after the stop was asked, before the BYEs were answered"
+    );
+    assert!(
+        took < drain + Duration::from_millis(4500),
+        "stopped {took:?} after the stop was asked: the BYEs' answers were not taken"
+    );
 }
