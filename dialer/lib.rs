@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod cli;
 pub mod compliance;
 pub mod daemon;
+pub mod domain;
 pub mod flow;
 pub mod leads;
 pub mod media;

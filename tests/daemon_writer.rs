@@ -10,6 +10,7 @@ use dialer::agents::{Interval, State};
 use dialer::daemon::clock::WallClock;
 use dialer::daemon::switchboard::{LeadEffect, Record};
 use dialer::daemon::writer::Writer;
+use dialer::domain::Outcome;
 use dialer::flow::{AmdResult, Summary};
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
 use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
@@ -52,7 +53,7 @@ async fn seed(store: &Store) -> (i64, i64) {
 fn summary(t0: Instant) -> Summary {
     let s = |ms| t0 + Duration::from_millis(ms);
     Summary {
-        outcome: "human".into(),
+        outcome: Outcome::Human,
         sip_status: Some(200),
         dialed: t0,
         ringing: Some(s(2_000)),
@@ -271,7 +272,7 @@ async fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
             lead_id: f.lead_id,
             call: 3,
             agent: "ann".into(),
-            outcome: "human".into(),
+            outcome: Outcome::Human,
             effect: LeadEffect {
                 status: "active",
                 retry_after: Some(Duration::from_secs(300)),
@@ -305,7 +306,7 @@ async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
         let mut f = Fixture::new(&db).await;
         f.start(9, None).await;
         let busy = Summary {
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             sip_status: Some(486),
             answered: None,
             amd: None,
@@ -336,7 +337,7 @@ async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started
         let mut f = Fixture::new(&db).await;
         let attempt = f.start(3, None).await;
         let s = Summary {
-            outcome: "machine".into(),
+            outcome: Outcome::Machine,
             amd: Some((AmdResult::Machine, "long_greeting".into())),
             decided: Some(f.at(12_200)),
             connected: None,
@@ -377,7 +378,7 @@ async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_name
         });
         f.w.write(preview).await.unwrap();
         let rang_out = Summary {
-            outcome: "no_answer".into(),
+            outcome: Outcome::NoAnswer,
             sip_status: Some(487),
             answered: None,
             amd: None,

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use dialer::campaign::{Mode, SYSTEM_OUTCOMES};
+use dialer::campaign::Mode;
+use dialer::domain::Outcome;
 use dialer::store::entity::{agent_state_interval, call_attempt, campaign};
 use sea_orm::{Database, EntityTrait, QueryOrder};
 use serde_json::Value;
@@ -40,7 +41,7 @@ fn problems(a: &call_attempt::Model, mode: Mode) -> Vec<String> {
     let Some(end) = a.end_at_ms else {
         return vec!["no end time (unfinished)".into()];
     };
-    if !SYSTEM_OUTCOMES.contains(&outcome) {
+    if outcome.parse::<Outcome>().is_err() {
         p.push(format!("unknown outcome {outcome}"));
     }
     // dial ≤ ring ≤ answer ≤ AMD ≤ connect ≤ end; answer ≤ message ≤ end.

@@ -25,7 +25,7 @@ async fn attempt(store: &Store, lead: i64, at_ms: i64, outcome: &str, live: bool
             id,
             &AttemptEnd {
                 end_at_ms: at_ms + 30_000,
-                outcome: outcome.into(),
+                outcome: outcome.parse().expect("an outcome"),
                 amd_result: match outcome {
                     "machine" => Some("machine".into()),
                     "no_answer" => None,

@@ -61,7 +61,7 @@ async fn dial(
             id,
             &AttemptEnd {
                 end_at_ms: at + 30 * S,
-                outcome: outcome.into(),
+                outcome: outcome.parse().expect("an outcome"),
                 live,
                 abandoned,
                 answer_at_ms: live.then_some(at + 10 * S),

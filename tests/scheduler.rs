@@ -238,7 +238,7 @@ fn may_dial(c: &Campaign, h: &Hist, at: Timestamp) -> bool {
             return false;
         }
     } else if let (Some(last), Some(o)) = (last, outcome)
-        && let Some(d) = c.retry.delay_for(o)
+        && let Some(d) = o.parse().ok().and_then(|o| c.retry.delay_for(o))
         && last + d.as_millis() as i64 > at_ms
     {
         return false;

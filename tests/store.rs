@@ -5,6 +5,7 @@ mod storedb;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use dialer::domain::Outcome;
 use dialer::store::entity::call_attempt;
 use dialer::store::{
     AttemptEnd, AttemptProgress, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision,
@@ -199,7 +200,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                 at1,
                 &AttemptEnd {
                     end_at_ms: T0 + 30_000,
-                    outcome: "abandoned".into(),
+                    outcome: Outcome::Abandoned,
                     answer_at_ms: Some(T0 + 5000),
                     live: true,
                     abandoned: true,
@@ -223,7 +224,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                 at2,
                 &AttemptEnd {
                     end_at_ms: T0 + 60_000,
-                    outcome: "human".into(),
+                    outcome: Outcome::Human,
                     amd_result: Some("human".into()),
                     live: true,
                     conversation: true,
@@ -657,7 +658,7 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
             let earlier = start(leads[4], T0 - 10_000 * (2 - i)).await;
             let end = AttemptEnd {
                 end_at_ms: T0 - 10_000 * (2 - i) + 100,
-                outcome: "busy".into(),
+                outcome: Outcome::Busy,
                 lead_status: "active".into(),
                 ..Default::default()
             };
@@ -847,7 +848,7 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
             .unwrap();
         let end = AttemptEnd {
             end_at_ms: T0 + 9000,
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             lead_status: "active".into(),
             ..Default::default()
         };

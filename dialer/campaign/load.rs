@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 
 use super::reader::{Ctx, Item, Table};
 use super::*;
+use crate::domain::Outcome;
 use crate::leads::rows::Encoding;
 
 /// `dialing.preview_timeout` bounds: time to read a lead; beyond an hour, leave it out.
@@ -830,35 +831,35 @@ impl CampaignReader<'_> {
         let max_attempts = t.req_int(ctx, "max_attempts", 1, 100);
         let d = t.table(ctx, "delay");
         let mut delays = BTreeMap::new();
-        for k in RETRY_OUTCOMES {
-            if let Some(v) = d.req_duration(ctx, k) {
-                delays.insert(k, v);
+        for o in RETRY_OUTCOMES {
+            if let Some(v) = d.req_duration(ctx, o.as_str()) {
+                delays.insert(o, v);
             }
         }
         if regime == Regime::Uk
-            && let Some((dur, s)) = delays.get("abandoned")
+            && let Some((dur, s)) = delays.get(&Outcome::Abandoned)
             && *dur < Duration::from_secs(72 * 3600)
         {
             ctx.problem(
-                d.key("abandoned"),
+                d.key(Outcome::Abandoned.as_str()),
                 format!("{s} is below the UK minimum of 72 h before redialing an abandoned call"),
             );
-            delays.remove("abandoned");
+            delays.remove(&Outcome::Abandoned);
         }
         d.finish(ctx);
         t.finish(ctx);
-        let g = |k: &str| delays.get(k).map(|(d, _)| *d);
+        let g = |o: Outcome| delays.get(&o).map(|(d, _)| *d);
         Some(RetryPolicy {
             max_attempts: max_attempts? as u32,
             delay: RetryDelays {
-                busy: g("busy")?,
-                no_answer: g("no_answer")?,
-                machine: g("machine")?,
-                abandoned: g("abandoned")?,
-                congestion: g("congestion")?,
-                rejected: g("rejected")?,
-                failed: g("failed")?,
-                interrupted: g("interrupted")?,
+                busy: g(Outcome::Busy)?,
+                no_answer: g(Outcome::NoAnswer)?,
+                machine: g(Outcome::Machine)?,
+                abandoned: g(Outcome::Abandoned)?,
+                congestion: g(Outcome::Congestion)?,
+                rejected: g(Outcome::Rejected)?,
+                failed: g(Outcome::Failed)?,
+                interrupted: g(Outcome::Interrupted)?,
             },
         })
     }
@@ -925,7 +926,7 @@ impl CampaignReader<'_> {
                 } else if !is_snake(&c) {
                     ctx.problem(key, format!("{c:?} is not a snake_case code"));
                     None
-                } else if SYSTEM_OUTCOMES.contains(&c.as_str()) {
+                } else if c.parse::<Outcome>().is_ok() {
                     ctx.problem(key, format!("{c:?} is a system outcome code; pick another"));
                     None
                 } else if !codes.insert(c.clone()) {

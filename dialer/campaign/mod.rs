@@ -21,6 +21,8 @@ use std::time::Duration;
 use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 
+use crate::domain::Outcome;
+
 pub use load::{Env, campaign_files, env_stem, find, load, load_dir, load_dir_report, load_with};
 
 /// One thing wrong in one file, at one key (`dialing.ring_timeout`, `lists[0].file`).
@@ -264,32 +266,16 @@ pub enum OnNotSure {
     TreatAsMachine,
 }
 
-/// The system outcome codes that have a retry delay.
-pub const RETRY_OUTCOMES: [&str; 8] = [
-    "busy",
-    "no_answer",
-    "machine",
-    "abandoned",
-    "congestion",
-    "rejected",
-    "failed",
-    "interrupted",
-];
-
-/// Every canonical system outcome code; agent dispositions may not reuse them.
-pub const SYSTEM_OUTCOMES: [&str; 12] = [
-    "answered",
-    "human",
-    "machine",
-    "busy",
-    "no_answer",
-    "invalid_number",
-    "congestion",
-    "rejected",
-    "failed",
-    "abandoned",
-    "interrupted",
-    "shed",
+/// The outcomes with a retry delay of their own, each under its name in `retry.delay`.
+pub const RETRY_OUTCOMES: [Outcome; 8] = [
+    Outcome::Busy,
+    Outcome::NoAnswer,
+    Outcome::Machine,
+    Outcome::Abandoned,
+    Outcome::Congestion,
+    Outcome::Rejected,
+    Outcome::Failed,
+    Outcome::Interrupted,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -311,21 +297,32 @@ pub struct RetryDelays {
 }
 
 impl RetryPolicy {
-    /// The retry delay after a system outcome code, or `None` for codes without one
-    /// (e.g. `invalid_number`, `human`). A call the pacer shed while it rang (`shed`) is
-    /// retried like a no-answer.
-    pub fn delay_for(&self, outcome: &str) -> Option<Duration> {
-        let d = &self.delay;
+    /// The retry delay after an outcome, or `None` for outcomes without one (`invalid_number`,
+    /// `human`, `answered`). A call the pacer shed while it rang (`shed`) is retried like a
+    /// no-answer.
+    pub fn delay_for(&self, outcome: Outcome) -> Option<Duration> {
+        match outcome {
+            Outcome::Shed => Some(self.delay.no_answer),
+            o => self.delay.own(o),
+        }
+    }
+}
+
+impl RetryDelays {
+    /// The delay under the outcome's own `retry.delay` key ([`RETRY_OUTCOMES`]), if it has one.
+    pub fn own(&self, outcome: Outcome) -> Option<Duration> {
         Some(match outcome {
-            "busy" => d.busy,
-            "no_answer" | "shed" => d.no_answer,
-            "machine" => d.machine,
-            "abandoned" => d.abandoned,
-            "congestion" => d.congestion,
-            "rejected" => d.rejected,
-            "failed" => d.failed,
-            "interrupted" => d.interrupted,
-            _ => return None,
+            Outcome::Busy => self.busy,
+            Outcome::NoAnswer => self.no_answer,
+            Outcome::Machine => self.machine,
+            Outcome::Abandoned => self.abandoned,
+            Outcome::Congestion => self.congestion,
+            Outcome::Rejected => self.rejected,
+            Outcome::Failed => self.failed,
+            Outcome::Interrupted => self.interrupted,
+            Outcome::Answered | Outcome::Human | Outcome::InvalidNumber | Outcome::Shed => {
+                return None;
+            }
         })
     }
 }
@@ -349,7 +346,7 @@ pub struct DncPolicy {
 /// An agent disposition from the campaign's catalogue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disposition {
-    /// snake_case, unique, not a system outcome code.
+    /// snake_case, unique, not an [`Outcome`]'s code.
     pub code: String,
     pub label: String,
     pub effect: DispositionEffect,

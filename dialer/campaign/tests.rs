@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::domain::Outcome;
 
 /// A temporary campaigns directory with a WAV, a CSV list and a DNC file.
 struct Dir {
@@ -125,8 +126,48 @@ fn minimal_cold_campaign_gets_builtin_and_cold_defaults() {
     assert_eq!(c.safe_harbor, d.path("audio/safe.wav"));
     assert_eq!(c.dispositions[0].effect, DispositionEffect::Final);
     assert!(c.dispositions[0].conversation);
-    assert_eq!(c.retry.delay_for("busy"), Some(Duration::from_secs(1800)));
-    assert_eq!(c.retry.delay_for("invalid_number"), None);
+    assert_eq!(
+        c.retry.delay_for(Outcome::Busy),
+        Some(Duration::from_secs(1800))
+    );
+    assert_eq!(c.retry.delay_for(Outcome::InvalidNumber), None);
+}
+
+#[test]
+fn retry_delays_are_keyed_by_outcome() {
+    let d = Dir::new();
+    let c = load_with(&d.write("c.toml", MINIMAL), &no_env()).unwrap();
+    for o in Outcome::ALL {
+        assert_eq!(
+            RETRY_OUTCOMES.contains(o),
+            c.retry.delay.own(*o).is_some(),
+            "{o}"
+        );
+    }
+    assert_eq!(
+        c.retry.delay_for(Outcome::Shed),
+        Some(c.retry.delay.no_answer)
+    );
+    // A key that names no outcome with a delay: the file and the key.
+    let f = d.write(
+        "c.toml",
+        &(MINIMAL.to_string() + "\n[retry.delay]\nno_anwser = \"1h\"\nshed = \"1h\"\n"),
+    );
+    let Err(Problems(ps)) = load_with(&f, &no_env()) else {
+        panic!("unknown retry.delay keys were accepted");
+    };
+    let mut got: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            format!(
+                "{}: retry.delay.no_anwser: unknown key (did you mean `no_answer`?)",
+                f.display()
+            ),
+            format!("{}: retry.delay.shed: unknown key", f.display()),
+        ]
+    );
 }
 
 #[test]

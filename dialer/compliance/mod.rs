@@ -17,6 +17,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::campaign::{Campaign, DispositionEffect, Mode, Regime};
+use crate::domain::Outcome;
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 const WEEK: SignedDuration = SignedDuration::from_hours(24 * 7);
@@ -273,15 +274,16 @@ fn weekday(d: jiff::civil::Weekday) -> &'static str {
     }
 }
 
-/// The retry delay after an outcome: the campaign's per-outcome delay, or an agent
-/// disposition's `retry after`.
-pub fn retry_delay(c: &Campaign, outcome: &str) -> Option<Duration> {
-    c.retry.delay_for(outcome).or_else(|| {
-        c.disposition(outcome).and_then(|d| match d.effect {
+/// The retry delay after a lead's last outcome as stored: a call's [`Outcome`] (the campaign's
+/// delay for it), or an agent disposition's code (its `retry after`).
+pub fn retry_delay(c: &Campaign, last_outcome: &str) -> Option<Duration> {
+    match last_outcome.parse::<Outcome>() {
+        Ok(outcome) => c.retry.delay_for(outcome),
+        Err(_) => c.disposition(last_outcome).and_then(|d| match d.effect {
             DispositionEffect::RetryAfter(d) => Some(d),
             _ => None,
-        })
-    })
+        }),
+    }
 }
 
 /// An agent is guaranteed when the call starts (UK exemptions).

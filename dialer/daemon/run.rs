@@ -30,6 +30,7 @@ use super::notify::Heartbeat;
 use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
+use crate::domain::Outcome;
 use crate::flow::AmdResult;
 use crate::leads::scheduler::Scheduler;
 use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig, Leg, MediaError};
@@ -782,7 +783,7 @@ impl Shell {
                         now,
                         Input::CallEnded {
                             call,
-                            outcome: report.outcome.as_str().to_owned(),
+                            outcome: report.outcome,
                             sip_status: report.sip_status,
                         },
                     );
@@ -797,7 +798,7 @@ impl Shell {
                     now,
                     Input::CallEnded {
                         call,
-                        outcome: "failed".into(),
+                        outcome: Outcome::Failed,
                         sip_status: None,
                     },
                 );

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::agents::{self, AgentId, Agents, State};
 use crate::campaign::{Campaign, Mode};
+use crate::domain::Outcome;
 use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
@@ -65,10 +66,10 @@ pub enum Input {
     Answered {
         call: CallKey,
     },
-    /// The SIP call is over. Before an answer, `outcome` says why (busy, no_answer, …).
+    /// The SIP call is over. Before an answer, `outcome` says why (busy, no answer, …).
     CallEnded {
         call: CallKey,
-        outcome: String,
+        outcome: Outcome,
         sip_status: Option<u16>,
     },
     /// AMD heard the person start speaking (the start of their first word, at `at`).
@@ -247,7 +248,7 @@ pub enum Record {
         call: CallKey,
         agent: AgentId,
         /// The call's outcome (the attempt's row has it already).
-        outcome: String,
+        outcome: Outcome,
         effect: LeadEffect,
         since: Instant,
         at: Instant,
@@ -505,7 +506,7 @@ struct Wrapping {
     campaign_id: i64,
     lead: Lead,
     /// The call's outcome and end, for a wrap-up cut short ([`Switchboard::cut_wrap_ups`]).
-    outcome: String,
+    outcome: Outcome,
     ended: Instant,
 }
 
@@ -718,7 +719,7 @@ impl Switchboard {
     /// disposition that will not come.
     fn wrap_up_cut(&mut self, now: Instant, agent: AgentId, w: Wrapping) {
         let effect = match self.campaigns.get(&w.campaign) {
-            Some(rt) => cut_effect(&rt.campaign, &w.outcome, w.lead.attempts + 1),
+            Some(rt) => cut_effect(&rt.campaign, w.outcome, w.lead.attempts + 1),
             // A campaign removed since: due at once.
             None => LeadEffect {
                 status: "active",
@@ -781,7 +782,7 @@ impl Switchboard {
                 // Our own hang-up of a call the pacer shed ends as `shed` (retried like a
                 // no-answer), not as `interrupted`.
                 let outcome = if c.shed_at.is_some() && c.answered.is_none() {
-                    "shed".to_owned()
+                    Outcome::Shed
                 } else {
                     outcome
                 };
@@ -1880,7 +1881,7 @@ impl Switchboard {
                         campaign: c.campaign.clone(),
                         campaign_id: c.campaign_id,
                         lead: c.lead.clone(),
-                        outcome: summary.outcome.clone(),
+                        outcome: summary.outcome,
                         ended: summary.ended,
                     },
                 );
@@ -2048,9 +2049,8 @@ fn count_person(rt: &mut CampaignRt, now: Instant, dialed: Instant, answered: Op
 /// Feed a finished call to the campaign's estimates and abandon budget (a person already
 /// counted by [`count_person`] is not counted again).
 fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary) {
-    let human = matches!(s.outcome.as_str(), "human" | "abandoned")
-        || s.amd.as_ref().is_some_and(|(r, _)| *r == AmdResult::Human);
-    let machine = s.outcome == "machine";
+    let human = s.outcome.is_live() || s.amd.as_ref().is_some_and(|(r, _)| *r == AmdResult::Human);
+    let machine = s.outcome == Outcome::Machine;
     if !c.person_counted {
         rt.estimator.observe(
             now,
@@ -2228,8 +2228,7 @@ const DISPOSITION_HOLD: Duration = Duration::from_secs(3600);
 /// for the agent's disposition (the lead stays active, held for [`DISPOSITION_HOLD`], so it is
 /// not claimed again while the agent wraps up).
 fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
-    let outcome = s.outcome.as_str();
-    if outcome == "invalid_number" {
+    if s.outcome == Outcome::InvalidNumber {
         return LeadEffect {
             status: "invalid",
             retry_after: None,
@@ -2244,7 +2243,7 @@ fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
         };
     }
     let exhausted = attempts >= c.retry.max_attempts as i32;
-    match (exhausted, c.retry.delay_for(outcome)) {
+    match (exhausted, c.retry.delay_for(s.outcome)) {
         (false, Some(delay)) => LeadEffect {
             status: "active",
             retry_after: Some(delay),
@@ -2262,7 +2261,7 @@ fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
 /// delay of the call's outcome, or `retry.delay.interrupted` for an outcome with no delay of
 /// its own (a conversation: the agent's wrap-up was interrupted); done once its attempts are
 /// spent.
-fn cut_effect(c: &Campaign, outcome: &str, attempts: i32) -> LeadEffect {
+fn cut_effect(c: &Campaign, outcome: Outcome, attempts: i32) -> LeadEffect {
     if attempts >= c.retry.max_attempts as i32 {
         return LeadEffect {
             status: "done",

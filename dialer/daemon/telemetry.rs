@@ -20,6 +20,7 @@ use super::config::DaemonConfig;
 use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
 use crate::agents::{AgentId, AgentView, State};
 use crate::campaign::Campaign;
+use crate::domain::Outcome;
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -58,8 +59,14 @@ fn describe() {
     );
     describe_counter!(
         "dialer_call_outcomes_total",
-        "Ended attempts per campaign by outcome (human, machine, answered, busy, no_answer, \
-         invalid_number, congestion, rejected, failed, abandoned, interrupted, shed)."
+        format!(
+            "Ended attempts per campaign by outcome ({}).",
+            Outcome::ALL
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     );
     describe_counter!(
         "dialer_abandoned_total",
@@ -318,13 +325,12 @@ impl Observer {
                 let Some((campaign, trunk)) = self.calls.remove(call) else {
                     return;
                 };
-                counter!("dialer_call_outcomes_total", "campaign" => campaign.clone(), "outcome" => summary.outcome.clone())
+                counter!("dialer_call_outcomes_total", "campaign" => campaign.clone(), "outcome" => summary.outcome.as_str())
                     .increment(1);
                 let code = summary.sip_status.unwrap_or(0);
                 counter!("dialer_sip_final_responses_total", "trunk" => trunk.clone(), "code" => code.to_string())
                     .increment(1);
-                let failed = matches!(summary.outcome.as_str(), "congestion" | "failed")
-                    || (500..600).contains(&code);
+                let failed = trunk_failed(summary.outcome) || (500..600).contains(&code);
                 let n = self.failures.entry(trunk.clone()).or_insert(0);
                 *n = if failed { n.saturating_add(1) } else { 0 };
                 let n = *n;
@@ -368,6 +374,24 @@ impl Observer {
     }
 }
 
+/// Whether a call's outcome counts against its trunk's health (the carrier or the network
+/// failed it, rather than the callee).
+fn trunk_failed(outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Congestion | Outcome::Failed => true,
+        Outcome::Answered
+        | Outcome::Human
+        | Outcome::Machine
+        | Outcome::Busy
+        | Outcome::NoAnswer
+        | Outcome::InvalidNumber
+        | Outcome::Rejected
+        | Outcome::Abandoned
+        | Outcome::Interrupted
+        | Outcome::Shed => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,13 +416,19 @@ mod tests {
         })
     }
 
-    fn ended(call: u64, t0: Instant, outcome: &str, sip: Option<u16>, abandoned: bool) -> Output {
+    fn ended(
+        call: u64,
+        t0: Instant,
+        outcome: Outcome,
+        sip: Option<u16>,
+        abandoned: bool,
+    ) -> Output {
         Output::Record(Record::AttemptEnded {
             call,
             campaign_id: 4,
             lead_id: call as i64,
             summary: Summary {
-                outcome: outcome.into(),
+                outcome,
                 sip_status: sip,
                 dialed: t0,
                 ringing: None,
@@ -439,14 +469,14 @@ mod tests {
             for call in 1..=5 {
                 o.output(t0, &dial(call, "main"));
             }
-            o.output(t0, &ended(1, t0, "human", Some(200), false));
+            o.output(t0, &ended(1, t0, Outcome::Human, Some(200), false));
             // Call 2 is abandoned: counted then, while its safe-harbor message plays, and not
             // again when it ends.
             o.output(t0, &Output::Abandoned { call: 2 });
             while_playing = handle.render();
-            o.output(t0, &ended(2, t0, "abandoned", Some(200), true));
+            o.output(t0, &ended(2, t0, Outcome::Abandoned, Some(200), true));
             for call in 3..=5 {
-                o.output(t0, &ended(call, t0, "congestion", Some(503), false));
+                o.output(t0, &ended(call, t0, Outcome::Congestion, Some(503), false));
             }
             o.output(
                 t0,
@@ -510,7 +540,7 @@ mod tests {
         // A call the trunk answers (even busy) brings it back.
         metrics::with_local_recorder(&recorder, || {
             o.output(t0, &dial(9, "main"));
-            o.output(t0, &ended(9, t0, "busy", Some(486), false));
+            o.output(t0, &ended(9, t0, Outcome::Busy, Some(486), false));
         });
         let text = handle.render();
         assert_eq!(value(&text, "dialer_trunk_up{trunk=\"main\"}"), Some(1.0));

@@ -450,10 +450,10 @@ impl Writer {
                 };
                 let end_ms = c.ms(s.ended);
                 let (next, callback) = effect_times(&c, s.ended, effect);
-                let live = matches!(s.outcome.as_str(), "human" | "abandoned");
+                let live = s.outcome.is_live();
                 let end = AttemptEnd {
                     end_at_ms: end_ms,
-                    outcome: s.outcome.clone(),
+                    outcome: s.outcome,
                     sip_status: s.sip_status.map(i32::from),
                     ring_at_ms: s.ringing.map(|t| c.ms(t)),
                     answer_at_ms: s.answered.map(|t| c.ms(t)),
@@ -601,7 +601,7 @@ impl Writer {
                         next_attempt_at_ms: next,
                         callback_at_ms: callback,
                         conversation_at_ms: None,
-                        outcome,
+                        outcome: outcome.as_str(),
                         at_ms: c.ms(*at),
                     })
                     .await?;

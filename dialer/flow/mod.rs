@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::agents::AgentId;
+use crate::domain::Outcome;
 
 /// What the answering-machine detector said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +130,9 @@ pub enum Input {
     Ringing,
     /// 200 OK: media is up; analysis starts.
     Answered,
-    /// The call failed before an answer; `outcome` is the SIP layer's code (busy, no_answer, …).
+    /// The call failed before an answer; `outcome` is the SIP layer's (busy, no answer, …).
     Failed {
-        outcome: String,
+        outcome: Outcome,
         sip_status: Option<u16>,
     },
     /// Our hang-up before the answer (CANCEL: ring timeout, shed, interrupted) crossed the far
@@ -204,9 +205,9 @@ pub enum Action {
 /// The attempt as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
-    /// The final outcome code: human, abandoned, machine, answered (hung up during AMD), busy,
-    /// no_answer, invalid_number, congestion, rejected, failed.
-    pub outcome: String,
+    /// The final outcome: human, abandoned, machine, answered (hung up during AMD), or the SIP
+    /// layer's before an answer (busy, no answer, …).
+    pub outcome: Outcome,
     pub sip_status: Option<u16>,
     pub dialed: Instant,
     pub ringing: Option<Instant>,
@@ -258,7 +259,7 @@ impl Flow {
             settings,
             stage: Stage::Dialing,
             summary: Summary {
-                outcome: "failed".to_owned(),
+                outcome: Outcome::Failed,
                 sip_status: None,
                 dialed: now,
                 ringing: None,
@@ -352,7 +353,7 @@ impl Flow {
                 if let Stage::WaitingAgent { .. } = self.stage {
                     self.summary.connected = Some(now);
                     self.summary.agent = Some(agent.clone());
-                    self.summary.outcome = "human".to_owned();
+                    self.summary.outcome = Outcome::Human;
                     self.stage = Stage::Bridged;
                     self.actions.push_back(Action::Bridge {
                         agent,
@@ -367,7 +368,7 @@ impl Flow {
                 }
                 if matches!(self.stage, Stage::Analysing { .. }) {
                     // Hung up during analysis: a person or a machine, nobody can tell.
-                    self.summary.outcome = "answered".to_owned();
+                    self.summary.outcome = Outcome::Answered;
                 }
                 self.finish(now);
             }
@@ -418,8 +419,8 @@ impl Flow {
     pub fn abort(&mut self, now: Instant) {
         match self.stage {
             Stage::Done => return,
-            Stage::Dialing => self.summary.outcome = "interrupted".to_owned(),
-            Stage::Analysing { .. } => self.summary.outcome = "answered".to_owned(),
+            Stage::Dialing => self.summary.outcome = Outcome::Interrupted,
+            Stage::Analysing { .. } => self.summary.outcome = Outcome::Answered,
             Stage::WaitingAgent { .. } => {
                 self.actions.push_back(Action::CancelAgentRequest);
                 self.abandon();
@@ -501,7 +502,7 @@ impl Flow {
 
     /// True once the call was found to be a machine (hung up on, or waiting to leave a message).
     pub fn is_machine(&self) -> bool {
-        self.summary.outcome == "machine"
+        self.summary.outcome == Outcome::Machine
     }
 
     /// The connect deadline counted from `from`: `latency` before the limit, never before `now`.
@@ -528,7 +529,7 @@ impl Flow {
     /// ended as AMD heard it.
     fn person(&mut self, now: Instant, speech_end: Option<Instant>) {
         self.summary.decided = Some(now);
-        self.summary.outcome = "human".to_owned();
+        self.summary.outcome = Outcome::Human;
         // `person` runs once per call: the survey's script moves into its IVR.
         if let Some(script) = self
             .settings
@@ -559,7 +560,7 @@ impl Flow {
 
     fn machine(&mut self, now: Instant) {
         self.summary.decided = Some(now);
-        self.summary.outcome = "machine".to_owned();
+        self.summary.outcome = Outcome::Machine;
         match self.settings.on_machine {
             OnMachine::HangUp => self.hang_up(),
             OnMachine::Voicemail => {
@@ -616,7 +617,7 @@ impl Flow {
             self.actions.push_back(Action::Abandoned);
         }
         self.summary.abandoned = true;
-        self.summary.outcome = "abandoned".to_owned();
+        self.summary.outcome = Outcome::Abandoned;
     }
 
     fn hang_up(&mut self) {

@@ -71,7 +71,7 @@ fn person_gets_an_agent_within_the_limit() {
     assert_eq!(f.poll_timeout(), None);
     f.handle(t0 + ms(90_000), Input::CustomerHangup);
     let s = summary(&drain(&mut f));
-    assert_eq!(s.outcome, "human");
+    assert_eq!(s.outcome, Outcome::Human);
     assert!(!s.abandoned);
     assert_eq!(s.agent.as_deref(), Some("ann"));
     assert_eq!(s.ringing, Some(t0 + ms(3000)));
@@ -253,7 +253,7 @@ fn machine_is_hung_up_on_by_default() {
     let actions = drain(&mut f);
     assert_eq!(actions[0], Action::HangUp);
     let s = summary(&actions);
-    assert_eq!(s.outcome, "machine");
+    assert_eq!(s.outcome, Outcome::Machine);
     assert_eq!(s.amd, Some((AmdResult::Machine, "long-greeting".into())));
     assert!(!s.voicemail_left && !s.abandoned);
 }
@@ -277,7 +277,7 @@ fn voicemail_waits_for_the_beep_or_the_deadline() {
     f.handle(decided + ms(20_000), Input::PromptFinished);
     let s = summary(&drain(&mut f));
     assert!(s.voicemail_left);
-    assert_eq!(s.outcome, "machine");
+    assert_eq!(s.outcome, Outcome::Machine);
     assert_eq!(s.message_at, Some(decided + ms(3000)));
 
     // Without one: the message starts at the deadline.
@@ -294,7 +294,7 @@ fn voicemail_waits_for_the_beep_or_the_deadline() {
     let actions = drain(&mut f);
     assert_eq!(actions[0], Action::HangUp);
     let s = summary(&actions);
-    assert_eq!(s.outcome, "machine");
+    assert_eq!(s.outcome, Outcome::Machine);
     assert!(!s.voicemail_left);
     assert_eq!(s.message_at, None);
 }
@@ -321,7 +321,7 @@ fn notsure_goes_the_campaigns_way() {
     );
     drain(&mut f);
     f.handle(t0 + ms(14_000), notsure);
-    assert_eq!(summary(&drain(&mut f)).outcome, "machine");
+    assert_eq!(summary(&drain(&mut f)).outcome, Outcome::Machine);
 }
 
 #[test]
@@ -415,7 +415,7 @@ fn failures_before_the_answer_keep_the_sip_outcome() {
     f.handle(
         t0 + ms(4000),
         Input::Failed {
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             sip_status: Some(486),
         },
     );
@@ -450,7 +450,7 @@ fn agent_hanging_up_ends_the_bridged_call() {
     f.handle(t0 + ms(60_000), Input::AgentHangup);
     let actions = drain(&mut f);
     assert_eq!(actions[0], Action::HangUp);
-    assert_eq!(summary(&actions).outcome, "human");
+    assert_eq!(summary(&actions).outcome, Outcome::Human);
 }
 
 #[test]
@@ -485,7 +485,7 @@ fn abort_ends_every_stage_with_a_summary() {
     f.abort(t0 + ms(500));
     let a = drain(&mut f);
     assert_eq!(a[0], Action::HangUp);
-    assert_eq!(summary(&a).outcome, "interrupted");
+    assert_eq!(summary(&a).outcome, Outcome::Interrupted);
     // Waiting for an agent: abandoned.
     let mut f = answered(t0, Settings::default());
     f.handle(t0 + ms(10_000), amd(AmdResult::Human));

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::CarrierConfig;
+use crate::domain::Outcome;
 
 /// What the carrier does with one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,15 +52,15 @@ impl Kind {
         }
     }
 
-    /// The canonical outcome code the dialer should store for it.
-    pub fn outcome(self) -> &'static str {
+    /// The outcome the dialer should store for it.
+    pub fn outcome(self) -> Outcome {
         match self {
-            Kind::Person => "human",
-            Kind::Machine => "machine",
-            Kind::Busy => "busy",
-            Kind::NoAnswer => "no_answer",
-            Kind::Invalid => "invalid_number",
-            Kind::Congestion => "congestion",
+            Kind::Person => Outcome::Human,
+            Kind::Machine => Outcome::Machine,
+            Kind::Busy => Outcome::Busy,
+            Kind::NoAnswer => Outcome::NoAnswer,
+            Kind::Invalid => Outcome::InvalidNumber,
+            Kind::Congestion => Outcome::Congestion,
         }
     }
 

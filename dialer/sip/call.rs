@@ -16,58 +16,23 @@ use rand_chacha::ChaCha8Rng;
 use super::dialog::Dialog;
 use super::message::{HasHeaders, Method, Request, Response, Transport, Uri};
 use super::transaction::{TransactionLayer, TxId};
+use crate::domain::Outcome;
 
 /// Our handle on a call (not the SIP Call-ID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId(pub u64);
 
-/// How a call attempt ended, in the project's canonical codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Answered,
-    Busy,
-    NoAnswer,
-    InvalidNumber,
-    Congestion,
-    Rejected,
-    Failed,
-    /// We hung up before an answer for a reason other than the ring timeout.
-    Interrupted,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answered => "answered",
-            Outcome::Busy => "busy",
-            Outcome::NoAnswer => "no_answer",
-            Outcome::InvalidNumber => "invalid_number",
-            Outcome::Congestion => "congestion",
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-            Outcome::Interrupted => "interrupted",
-        }
-    }
-
-    /// A final response's outcome (issue 3): 486/600 busy; 480/408 no answer; 404/484/604
-    /// invalid number; 5xx congestion; 403 and everything else rejected. (487 after our own
-    /// CANCEL is decided by the call, not here.)
-    pub fn for_status(status: u16) -> Outcome {
-        match status {
-            200..=299 => Outcome::Answered,
-            486 | 600 => Outcome::Busy,
-            480 | 408 => Outcome::NoAnswer,
-            404 | 484 | 604 => Outcome::InvalidNumber,
-            500..=599 => Outcome::Congestion,
-            _ => Outcome::Rejected,
-        }
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// A final response's outcome (issue 3): 486/600 busy; 480/408 no answer; 404/484/604 invalid
+/// number; 5xx congestion; 403 and everything else rejected. (487 after our own CANCEL is
+/// decided by the call, not here.)
+pub fn outcome_for_status(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Answered,
+        486 | 600 => Outcome::Busy,
+        480 | 408 => Outcome::NoAnswer,
+        404 | 484 | 604 => Outcome::InvalidNumber,
+        500..=599 => Outcome::Congestion,
+        _ => Outcome::Rejected,
     }
 }
 
@@ -555,7 +520,7 @@ impl Call {
                 let outcome = if self.state == State::Cancelling {
                     self.cancel_outcome()
                 } else {
-                    Outcome::for_status(status)
+                    outcome_for_status(status)
                 };
                 self.end(now, outcome, Some(status), Some(r.reason.clone()));
             }
@@ -851,7 +816,7 @@ mod tests {
             (302, Rejected),
             (603, Rejected),
         ] {
-            assert_eq!(Outcome::for_status(s), o, "{s}");
+            assert_eq!(outcome_for_status(s), o, "{s}");
         }
     }
 

@@ -14,7 +14,9 @@ mod timer;
 pub mod transaction;
 pub mod uas;
 
-pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy, Outcome};
+/// A call's outcome is the domain's: the SIP layer decides the ones before an answer.
+pub use crate::domain::Outcome;
+pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
 pub mod driver;
 pub use driver::{CallHandle, PlaceCall, Sip, SipConfig, SipError, Target, TrunkConfig};

@@ -8,6 +8,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, Value};
 
 use super::{Result, Store, StoreError, stmt};
+use crate::domain::Outcome;
 
 /// How far back `leads.recent_attempts` keeps attempt times: the longest rolling window
 /// (Regulation F: 7 days).
@@ -29,12 +30,11 @@ pub struct AttemptStart<'a> {
 }
 
 /// How an attempt ended and what it does to its lead.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AttemptEnd {
     pub end_at_ms: i64,
-    /// Canonical outcome code (`busy`, `no_answer`, `human`, `machine`, …) or an agent
-    /// disposition code.
-    pub outcome: String,
+    /// How the call ended (its text in the `outcome` and `last_outcome` columns).
+    pub outcome: Outcome,
     pub sip_status: Option<i32>,
     pub ring_at_ms: Option<i64>,
     pub answer_at_ms: Option<i64>,
@@ -59,6 +59,33 @@ pub struct AttemptEnd {
     /// When the lead may be dialed again (unix ms), if it may.
     pub next_attempt_at_ms: Option<i64>,
     pub callback_at_ms: Option<i64>,
+}
+
+/// A failed dial at the epoch, its lead due again at once: the fields a test does not set.
+impl Default for AttemptEnd {
+    fn default() -> Self {
+        Self {
+            end_at_ms: 0,
+            outcome: Outcome::Failed,
+            sip_status: None,
+            ring_at_ms: None,
+            answer_at_ms: None,
+            amd_at_ms: None,
+            connect_at_ms: None,
+            message_at_ms: None,
+            amd_result: None,
+            amd_cause: None,
+            amd_ms: None,
+            agent_id: None,
+            live: false,
+            abandoned: false,
+            conversation: false,
+            recording_path: None,
+            lead_status: String::new(),
+            next_attempt_at_ms: None,
+            callback_at_ms: None,
+        }
+    }
 }
 
 /// What is known of an attempt still in progress, stored step by step as it happens (the
@@ -361,10 +388,9 @@ impl Store {
             let machine =
                 row.try_get::<Option<String>>("", "amd_result")?.as_deref() == Some("machine");
             let abandoned = row.try_get::<i32>("", "abandoned")? != 0;
-            let mut values: Vec<Value> = Vec::new();
-            let mut sets = String::from(
-                "last_outcome = 'interrupted', lease_owner = NULL, lease_until_ms = NULL",
-            );
+            let mut values: Vec<Value> = vec![Outcome::Interrupted.as_str().into()];
+            let mut sets =
+                String::from("last_outcome = ?, lease_owner = NULL, lease_until_ms = NULL");
             match rules.get(&campaign_id) {
                 Some(r) if attempt_no >= r.max_attempts => {
                     sets.push_str(", status = 'done', next_attempt_at_ms = NULL");
@@ -410,9 +436,13 @@ impl Store {
         let n = txn
             .execute_raw(stmt(
                 backend,
-                "UPDATE call_attempts SET end_at_ms = ?, outcome = 'interrupted' \
+                "UPDATE call_attempts SET end_at_ms = ?, outcome = ? \
                  WHERE end_at_ms IS NULL AND (node = ? OR node IS NULL)",
-                vec![now_ms.into(), node.into()],
+                vec![
+                    now_ms.into(),
+                    Outcome::Interrupted.as_str().into(),
+                    node.into(),
+                ],
             ))
             .await?
             .rows_affected();

@@ -17,7 +17,8 @@ pub struct LeadUpdate<'a> {
     pub callback_at_ms: Option<i64>,
     /// The agent talked with the person (Regulation F's 7-day quiet period starts).
     pub conversation_at_ms: Option<i64>,
-    /// The disposition code, stored as the lead's last outcome.
+    /// The lead's last outcome as stored: the disposition code, or the call's outcome when the
+    /// wrap-up ended without one.
     pub outcome: &'a str,
     pub at_ms: i64,
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 
 // The SIP core, compiled from the dialer's own sources.
+#[path = "../../dialer/domain/mod.rs"]
+mod domain;
 #[path = "../../dialer/sip/message.rs"]
 mod message;
 #[path = "../../dialer/sip/timer.rs"]

@@ -157,7 +157,7 @@ fn progressive_dials_one_call_per_ready_agent_and_bridges_people() {
         t0 + ms(90_000),
         Input::CallEnded {
             call,
-            outcome: "answered".into(),
+            outcome: Outcome::Answered,
             sip_status: Some(200),
         },
     );
@@ -169,7 +169,7 @@ fn progressive_dials_one_call_per_ready_agent_and_bridges_people() {
     );
     let e = ended(&out);
     assert_eq!(e.len(), 1);
-    assert_eq!(e[0].0.outcome, "human");
+    assert_eq!(e[0].0.outcome, Outcome::Human);
     assert_eq!(e[0].0.agent.as_deref(), Some(agent.as_str()));
     assert_eq!(e[0].1.status, "active", "waits for the agent's disposition");
     let views = core.agent_views(t0 + ms(90_000));
@@ -358,7 +358,7 @@ fn max_concurrent_caps_the_dials() {
         t1,
         Input::CallEnded {
             call: done,
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             sip_status: Some(486),
         },
     );
@@ -396,7 +396,7 @@ fn a_local_dial_failure_gives_the_lead_back_and_pauses_dialing_until_resources_a
         t0 + ms(20),
         Input::CallEnded {
             call: placed[1].call,
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             sip_status: Some(486),
         },
     );
@@ -507,19 +507,19 @@ fn core_campaign_file() -> PathBuf {
 fn busy_is_retried_after_the_campaigns_delay() {
     let t0 = Instant::now();
     let c = campaign(|_| {});
-    let busy_delay = c.retry.delay_for("busy").unwrap();
+    let busy_delay = c.retry.delay_for(Outcome::Busy).unwrap();
     let mut core = board(t0, &["ann"], c);
     let d = dial_n(&mut core, t0, 1, 1);
     core.handle(
         t0 + ms(3000),
         Input::CallEnded {
             call: d[0].call,
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             sip_status: Some(486),
         },
     );
     let e = ended(&drain(&mut core));
-    assert_eq!(e[0].0.outcome, "busy");
+    assert_eq!(e[0].0.outcome, Outcome::Busy);
     assert_eq!(e[0].0.sip_status, Some(486));
     assert_eq!(e[0].1.retry_after, Some(busy_delay));
     // The agent is free again: the next tick dials again.
@@ -536,7 +536,7 @@ fn invalid_numbers_are_marked_invalid() {
         t0 + ms(300),
         Input::CallEnded {
             call: d[0].call,
-            outcome: "invalid_number".into(),
+            outcome: Outcome::InvalidNumber,
             sip_status: Some(404),
         },
     );
@@ -575,7 +575,7 @@ fn machine_gets_the_voicemail_after_the_beep() {
     assert!(out.contains(&Output::HangUp { call }));
     let e = ended(&out);
     assert!(e[0].0.voicemail_left);
-    assert_eq!(e[0].0.outcome, "machine");
+    assert_eq!(e[0].0.outcome, Outcome::Machine);
     assert_eq!(e[0].0.message_at, Some(t0 + ms(11_000)));
 }
 
@@ -647,7 +647,7 @@ fn wrapping_up(core: &mut Switchboard, t0: Instant) -> (CallKey, AgentId) {
         t0 + ms(60_000),
         Input::CallEnded {
             call: d[0].call,
-            outcome: "answered".into(),
+            outcome: Outcome::Answered,
             sip_status: Some(200),
         },
     );
@@ -701,7 +701,7 @@ fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
             lead_id: 1,
             call,
             agent: agent.clone(),
-            outcome: "human".into(),
+            outcome: Outcome::Human,
             // A conversation has no retry delay of its own: the interrupted one, from the
             // call's end.
             effect: LeadEffect {
@@ -779,7 +779,7 @@ fn a_wrap_up_ended_without_a_disposition_releases_the_lead() {
                 lead_id: 1,
                 call,
                 agent: agent.clone(),
-                outcome: "human".into(),
+                outcome: Outcome::Human,
                 effect: LeadEffect {
                     status: "active",
                     retry_after: Some(Duration::from_secs(420)),
@@ -1138,13 +1138,13 @@ fn preview_reserves_a_lead_the_agent_dials_and_only_that_agent_takes_the_call() 
         t_answer + ms(60_000),
         Input::CallEnded {
             call,
-            outcome: "answered".into(),
+            outcome: Outcome::Answered,
             sip_status: Some(200),
         },
     );
     let out = drain(&mut core);
     let e = ended(&out);
-    assert_eq!(e[0].0.outcome, "human");
+    assert_eq!(e[0].0.outcome, Outcome::Human);
     assert!(!e[0].0.abandoned);
     assert_eq!(e[0].0.agent.as_deref(), Some("bob"));
     assert_eq!(e[0].0.connected, Some(t_answer));
@@ -1179,13 +1179,13 @@ fn a_preview_call_ending_unanswered_frees_the_agent_for_the_next_lead() {
         t_busy,
         Input::CallEnded {
             call,
-            outcome: "busy".into(),
+            outcome: Outcome::Busy,
             sip_status: Some(486),
         },
     );
     let out = drain(&mut core);
     let e = ended(&out);
-    assert_eq!(e[0].0.outcome, "busy");
+    assert_eq!(e[0].0.outcome, Outcome::Busy);
     assert_eq!(e[0].0.agent, None);
     assert_eq!(e[0].1.retry_after, Some(Duration::from_secs(5 * 60)));
     assert_eq!(
@@ -1220,12 +1220,12 @@ fn a_preview_call_ending_unanswered_frees_the_agent_for_the_next_lead() {
         t_busy + ms(2100),
         Input::CallEnded {
             call,
-            outcome: "interrupted".into(),
+            outcome: Outcome::Interrupted,
             sip_status: None,
         },
     );
     let out = drain(&mut core);
-    assert_eq!(ended(&out)[0].0.outcome, "interrupted");
+    assert_eq!(ended(&out)[0].0.outcome, Outcome::Interrupted);
     assert!(!out.iter().any(|o| matches!(o, Output::Bridge { .. })));
     assert_eq!(state(&core, t_busy + ms(2100), "ann"), State::LoggedOut);
 }
@@ -1463,7 +1463,7 @@ fn a_preview_dial_with_no_free_line_is_refused_and_the_timeout_tries_again() {
         t0 + ms(30_500),
         Input::CallEnded {
             call,
-            outcome: "no_answer".into(),
+            outcome: Outcome::NoAnswer,
             sip_status: Some(487),
         },
     );
@@ -1534,7 +1534,7 @@ fn predictive_sheds_calls_ringing_past_the_minimum_when_no_agent_will_be_free() 
         c.dialing.max_concurrent = 60;
         c.dialing.calls_per_second = 100.0;
     });
-    let no_answer_delay = c.retry.delay_for("no_answer");
+    let no_answer_delay = c.retry.delay_for(Outcome::NoAnswer);
     let agents = ["a1", "a2", "a3", "a4", "a5", "a6"];
     let mut core = board(t0, &agents, c);
     core.handle(t0, Input::Tick);
@@ -1576,12 +1576,12 @@ fn predictive_sheds_calls_ringing_past_the_minimum_when_no_agent_will_be_free() 
         t0 + ms(15_300),
         Input::CallEnded {
             call: shed[0],
-            outcome: "interrupted".into(),
+            outcome: Outcome::Interrupted,
             sip_status: Some(487),
         },
     );
     let e = ended(&drain(&mut core));
-    assert_eq!(e[0].0.outcome, "shed");
+    assert_eq!(e[0].0.outcome, Outcome::Shed);
     assert_eq!(e[0].1.retry_after, no_answer_delay);
 }
 
@@ -1598,7 +1598,7 @@ fn an_answer_crossing_our_cancel_counts_as_an_abandoned_live_answer() {
         t0 + ms(25_000),
         Input::CallEnded {
             call: d[0].call,
-            outcome: "no_answer".into(),
+            outcome: Outcome::NoAnswer,
             sip_status: Some(200),
         },
     );

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::sip::call::{CallReport, Credentials, EndedBy, Outcome};
+use crate::domain::Outcome;
+use crate::sip::call::{CallReport, Credentials, EndedBy};
 use crate::sip::guard::RejectReason;
 use crate::sip::message::{Response, Uri};
 

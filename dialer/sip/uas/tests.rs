@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::sip::call::{CallEvent, CallReport, CallSpec, Outcome};
+use crate::domain::Outcome;
+use crate::sip::call::{CallEvent, CallReport, CallSpec};
 use crate::sip::endpoint::{Endpoint, EndpointConfig, EndpointEvent};
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
