@@ -10,7 +10,7 @@ use dialer::agents::{Interval, State};
 use dialer::daemon::clock::WallClock;
 use dialer::daemon::switchboard::{LeadEffect, Record};
 use dialer::daemon::writer::Writer;
-use dialer::domain::Outcome;
+use dialer::domain::{LeadStatus, Outcome};
 use dialer::flow::{AmdResult, Summary};
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
 use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
@@ -122,7 +122,7 @@ impl Fixture {
             conversation: summary.connected.is_some(),
             summary,
             effect: LeadEffect {
-                status: "active",
+                status: LeadStatus::Active,
                 retry_after,
                 callback_after: None,
             },
@@ -179,7 +179,7 @@ async fn records_become_rows() {
             code: "do_not_call".into(),
             notes: Some("asked to be removed".into()),
             effect: LeadEffect {
-                status: "dnc",
+                status: LeadStatus::Dnc,
                 retry_after: None,
                 callback_after: None,
             },
@@ -274,7 +274,7 @@ async fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
             agent: "ann".into(),
             outcome: Outcome::Human,
             effect: LeadEffect {
-                status: "active",
+                status: LeadStatus::Active,
                 retry_after: Some(Duration::from_secs(300)),
                 callback_after: None,
             },

@@ -3,6 +3,7 @@
 
 mod storedb;
 
+use dialer::domain::LeadStatus;
 use dialer::pacing::Window;
 use dialer::pacing::history::{load_budget, window_counts};
 use dialer::store::{AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewLead, Store};
@@ -33,7 +34,7 @@ async fn attempt(store: &Store, lead: i64, at_ms: i64, outcome: &str, live: bool
                 },
                 live,
                 abandoned,
-                lead_status: "active".into(),
+                lead_status: LeadStatus::Active,
                 ..Default::default()
             },
         )

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dialer::campaign::{AbandonWindow, Env};
+use dialer::domain::LeadStatus;
 use dialer::report::{self, Params, Policy};
 use dialer::store::{
     AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewDisposition, NewLead, Store,
@@ -68,7 +69,7 @@ async fn dial(
                 connect_at_ms: agent.map(|_| at + 11 * S),
                 agent_id: agent.map(str::to_string),
                 amd_result: (outcome == "machine").then(|| "machine".to_string()),
-                lead_status: "active".into(),
+                lead_status: LeadStatus::Active,
                 ..Default::default()
             },
         )

@@ -5,7 +5,7 @@ mod storedb;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use dialer::domain::Outcome;
+use dialer::domain::{LeadStatus, Outcome};
 use dialer::store::entity::call_attempt;
 use dialer::store::{
     AttemptEnd, AttemptProgress, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision,
@@ -204,7 +204,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                     answer_at_ms: Some(T0 + 5000),
                     live: true,
                     abandoned: true,
-                    lead_status: "active".into(),
+                    lead_status: LeadStatus::Active,
                     next_attempt_at_ms: Some(T0 + 3_600_000),
                     ..Default::default()
                 },
@@ -228,7 +228,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                     amd_result: Some("human".into()),
                     live: true,
                     conversation: true,
-                    lead_status: "done".into(),
+                    lead_status: LeadStatus::Done,
                     ..Default::default()
                 },
             )
@@ -659,7 +659,7 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
             let end = AttemptEnd {
                 end_at_ms: T0 - 10_000 * (2 - i) + 100,
                 outcome: Outcome::Busy,
-                lead_status: "active".into(),
+                lead_status: LeadStatus::Active,
                 ..Default::default()
             };
             store.record_attempt_end(earlier, &end).await.unwrap();
@@ -849,7 +849,7 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
         let end = AttemptEnd {
             end_at_ms: T0 + 9000,
             outcome: Outcome::Busy,
-            lead_status: "active".into(),
+            lead_status: LeadStatus::Active,
             ..Default::default()
         };
         store.record_attempt_end(other, &end).await.unwrap();

@@ -17,7 +17,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::campaign::{Campaign, DispositionEffect, Mode, Regime};
-use crate::domain::Outcome;
+use crate::domain::{LeadStatus, Outcome};
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 const WEEK: SignedDuration = SignedDuration::from_hours(24 * 7);
@@ -31,8 +31,8 @@ pub const US_LATEST: Time = Time::constant(21, 0, 0, 0);
 /// What the rules need to know about a lead.
 #[derive(Debug, Clone, Default)]
 pub struct LeadFacts<'a> {
-    /// `new`, `active`, `done`, `invalid`, `dnc`.
-    pub status: &'a str,
+    /// `None`: a stored status this build does not know (refused as closed).
+    pub status: Option<LeadStatus>,
     /// The lead's zone; `None`: the campaign's zone.
     pub zone: Option<&'a TimeZone>,
     /// Its IANA name, for messages.
@@ -59,9 +59,9 @@ pub struct LeadFacts<'a> {
 /// Why a lead may not be dialed now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// The lead is closed (`done`, `invalid`, `dnc`).
+    /// The lead is closed (done, invalid, DNC; `None`: a status this build does not know).
     Closed {
-        status: String,
+        status: Option<LeadStatus>,
     },
     /// On a DNC list.
     Dnc {
@@ -167,7 +167,8 @@ fn ts(t: &Timestamp) -> String {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::Closed { status } => write!(f, "lead is closed ({status})"),
+            Refusal::Closed { status: Some(s) } => write!(f, "lead is closed ({s})"),
+            Refusal::Closed { status: None } => f.write_str("lead is closed (unknown status)"),
             Refusal::Dnc { global: true } => write!(f, "number is on the global do-not-call list"),
             Refusal::Dnc { global: false } => {
                 write!(f, "number is on the campaign's do-not-call list")
@@ -320,9 +321,9 @@ fn rolling(
 /// in this order: closed, DNC, max attempts, leased, callback, retry delay, rolling limits,
 /// UK rules, unknown zone, calling hours, stored due time.
 pub fn check(c: &Campaign, lead: &LeadFacts<'_>, at: Timestamp) -> Result<(), Refusal> {
-    if !matches!(lead.status, "new" | "active") {
+    if !lead.status.is_some_and(LeadStatus::is_open) {
         return Err(Refusal::Closed {
-            status: lead.status.to_string(),
+            status: lead.status,
         });
     }
     if lead.dnc_campaign {

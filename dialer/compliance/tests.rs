@@ -55,7 +55,7 @@ fn at(s: &str) -> Timestamp {
 
 fn fresh<'a>() -> LeadFacts<'a> {
     LeadFacts {
-        status: "new",
+        status: Some(LeadStatus::New),
         ..Default::default()
     }
 }
@@ -127,12 +127,21 @@ fn dnc_closed_and_max_attempts() {
     };
     assert_eq!(check(&c, &l, t), Err(Refusal::Dnc { global: false }));
     let l = LeadFacts {
-        status: "done",
+        status: Some(LeadStatus::Done),
         ..fresh()
     };
     assert_eq!(check(&c, &l, t).unwrap_err().code(), "closed");
+    // A stored status this build does not know is closed too.
     let l = LeadFacts {
-        status: "active",
+        status: None,
+        ..fresh()
+    };
+    assert_eq!(
+        check(&c, &l, t).unwrap_err().to_string(),
+        "lead is closed (unknown status)"
+    );
+    let l = LeadFacts {
+        status: Some(LeadStatus::Active),
         attempts: c.retry.max_attempts,
         ..fresh()
     };
@@ -148,7 +157,7 @@ fn retry_delays_follow_the_last_outcome() {
     let busy = c.retry.delay.busy;
     let last = at("2026-11-24T15:00:00Z");
     let l = LeadFacts {
-        status: "active",
+        status: Some(LeadStatus::Active),
         attempts: 1,
         last_attempt_at: Some(last),
         last_outcome: Some("busy"),
@@ -198,7 +207,7 @@ fn rolling_limits_and_regulation_f() {
     let h = |n: i64| now - SignedDuration::from_hours(n);
     let recent = [h(30), h(20), h(3)];
     let l = LeadFacts {
-        status: "active",
+        status: Some(LeadStatus::Active),
         attempts: 3,
         recent_attempts: &recent,
         ..fresh()
@@ -220,7 +229,7 @@ fn rolling_limits_and_regulation_f() {
     c.limits.reg_f = true;
     let days: Vec<Timestamp> = (1..=7).map(|d| h(24 * d - 1)).collect();
     let l = LeadFacts {
-        status: "active",
+        status: Some(LeadStatus::Active),
         attempts: 7,
         recent_attempts: &days,
         ..fresh()
@@ -237,7 +246,7 @@ fn rolling_limits_and_regulation_f() {
         Ok(())
     );
     let l = LeadFacts {
-        status: "active",
+        status: Some(LeadStatus::Active),
         attempts: 1,
         last_conversation_at: Some(h(24 * 6)),
         ..fresh()
@@ -261,7 +270,7 @@ fn uk_abandoned_and_machine_rules_unless_an_agent_is_guaranteed() {
     let now = at("2026-11-24T15:00:00Z");
     let ab = now - SignedDuration::from_hours(71);
     let l = LeadFacts {
-        status: "active",
+        status: Some(LeadStatus::Active),
         attempts: 1,
         last_abandoned_at: Some(ab),
         ..fresh()
@@ -275,7 +284,7 @@ fn uk_abandoned_and_machine_rules_unless_an_agent_is_guaranteed() {
     // Machine at 09:00 London today: not again until midnight London time.
     let m = at("2026-11-24T09:00:00Z");
     let l = LeadFacts {
-        status: "active",
+        status: Some(LeadStatus::Active),
         attempts: 1,
         last_machine_at: Some(m),
         ..fresh()

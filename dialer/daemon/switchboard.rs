@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::agents::{self, AgentId, Agents, State};
 use crate::campaign::{Campaign, Mode};
-use crate::domain::Outcome;
+use crate::domain::{LeadStatus, Outcome};
 use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
@@ -315,8 +315,8 @@ impl Step {
 /// What an outcome does to its lead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadEffect {
-    /// `active` (dial again later), `done`, `invalid`, `dnc`.
-    pub status: &'static str,
+    /// Active (dial again later), done, invalid, DNC.
+    pub status: LeadStatus,
     /// When it may be dialed again, if it may.
     pub retry_after: Option<Duration>,
     /// A callback asked for, this far from now.
@@ -722,7 +722,7 @@ impl Switchboard {
             Some(rt) => cut_effect(&rt.campaign, w.outcome, w.lead.attempts + 1),
             // A campaign removed since: due at once.
             None => LeadEffect {
-                status: "active",
+                status: LeadStatus::Active,
                 retry_after: None,
                 callback_after: None,
             },
@@ -1901,7 +1901,7 @@ impl Switchboard {
             ),
             None => (
                 LeadEffect {
-                    status: "active",
+                    status: LeadStatus::Active,
                     retry_after: None,
                     callback_after: None,
                 },
@@ -2230,14 +2230,14 @@ const DISPOSITION_HOLD: Duration = Duration::from_secs(3600);
 fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
     if s.outcome == Outcome::InvalidNumber {
         return LeadEffect {
-            status: "invalid",
+            status: LeadStatus::Invalid,
             retry_after: None,
             callback_after: None,
         };
     }
     if s.agent.is_some() {
         return LeadEffect {
-            status: "active",
+            status: LeadStatus::Active,
             retry_after: Some(DISPOSITION_HOLD),
             callback_after: None,
         };
@@ -2245,12 +2245,12 @@ fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
     let exhausted = attempts >= c.retry.max_attempts as i32;
     match (exhausted, c.retry.delay_for(s.outcome)) {
         (false, Some(delay)) => LeadEffect {
-            status: "active",
+            status: LeadStatus::Active,
             retry_after: Some(delay),
             callback_after: None,
         },
         _ => LeadEffect {
-            status: "done",
+            status: LeadStatus::Done,
             retry_after: None,
             callback_after: None,
         },
@@ -2264,13 +2264,13 @@ fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
 fn cut_effect(c: &Campaign, outcome: Outcome, attempts: i32) -> LeadEffect {
     if attempts >= c.retry.max_attempts as i32 {
         return LeadEffect {
-            status: "done",
+            status: LeadStatus::Done,
             retry_after: None,
             callback_after: None,
         };
     }
     LeadEffect {
-        status: "active",
+        status: LeadStatus::Active,
         retry_after: Some(
             c.retry
                 .delay_for(outcome)
@@ -2287,22 +2287,22 @@ fn disposition_effect(
     use crate::campaign::DispositionEffect as Effect;
     match &d.effect {
         Effect::Final => LeadEffect {
-            status: "done",
+            status: LeadStatus::Done,
             retry_after: None,
             callback_after: None,
         },
         Effect::RetryAfter(delay) => LeadEffect {
-            status: "active",
+            status: LeadStatus::Active,
             retry_after: Some(*delay),
             callback_after: None,
         },
         Effect::Dnc => LeadEffect {
-            status: "dnc",
+            status: LeadStatus::Dnc,
             retry_after: None,
             callback_after: None,
         },
         Effect::Callback => LeadEffect {
-            status: "active",
+            status: LeadStatus::Active,
             retry_after: None,
             callback_after: Some(callback_after.unwrap_or(Duration::from_secs(3600))),
         },

@@ -396,6 +396,7 @@ fn trunk_failed(outcome: Outcome) -> bool {
 mod tests {
     use super::*;
     use crate::daemon::switchboard::{Dial, Lead, LeadEffect};
+    use crate::domain::LeadStatus;
     use crate::flow::Summary;
 
     fn dial(call: u64, trunk: &str) -> Output {
@@ -443,7 +444,7 @@ mod tests {
                 ended: t0,
             },
             effect: LeadEffect {
-                status: "active",
+                status: LeadStatus::Active,
                 retry_after: None,
                 callback_after: None,
             },
@@ -488,7 +489,7 @@ mod tests {
                     code: "sale".into(),
                     notes: None,
                     effect: LeadEffect {
-                        status: "done",
+                        status: LeadStatus::Done,
                         retry_after: None,
                         callback_after: None,
                     },

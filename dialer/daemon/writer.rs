@@ -469,7 +469,7 @@ impl Writer {
                     abandoned: s.abandoned,
                     conversation: *conversation,
                     recording_path: attempt.recording,
-                    lead_status: effect.status.to_owned(),
+                    lead_status: effect.status,
                     next_attempt_at_ms: next,
                     callback_at_ms: callback,
                 };

@@ -88,6 +88,8 @@ macro_rules! named {
     };
 }
 
+mod lead_status;
 mod outcome;
 
+pub use lead_status::LeadStatus;
 pub use outcome::Outcome;

@@ -211,7 +211,7 @@ pub fn facts<'a>(
             .map(from_ms),
     );
     LeadFacts {
-        status: &l.status,
+        status: l.status.parse().ok(),
         zone,
         zone_name: l.timezone.as_deref(),
         attempts: u32::try_from(l.attempts).unwrap_or(0),

@@ -8,7 +8,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, Value};
 
 use super::{Result, Store, StoreError, stmt};
-use crate::domain::Outcome;
+use crate::domain::{LeadStatus, Outcome};
 
 /// How far back `leads.recent_attempts` keeps attempt times: the longest rolling window
 /// (Regulation F: 7 days).
@@ -54,14 +54,14 @@ pub struct AttemptEnd {
     /// An agent talked with the person (Regulation F counts conversations).
     pub conversation: bool,
     pub recording_path: Option<String>,
-    /// The lead's status afterwards: `active` (retry), `done`, `invalid`, `dnc`.
-    pub lead_status: String,
+    /// The lead's status afterwards: active (retry), done, invalid, DNC.
+    pub lead_status: LeadStatus,
     /// When the lead may be dialed again (unix ms), if it may.
     pub next_attempt_at_ms: Option<i64>,
     pub callback_at_ms: Option<i64>,
 }
 
-/// A failed dial at the epoch, its lead due again at once: the fields a test does not set.
+/// A failed dial at the epoch, its lead active and due at once: the fields a test leaves out.
 impl Default for AttemptEnd {
     fn default() -> Self {
         Self {
@@ -81,7 +81,7 @@ impl Default for AttemptEnd {
             abandoned: false,
             conversation: false,
             recording_path: None,
-            lead_status: String::new(),
+            lead_status: LeadStatus::Active,
             next_attempt_at_ms: None,
             callback_at_ms: None,
         }
@@ -186,11 +186,12 @@ impl Store {
         txn.execute_raw(stmt(
             backend,
             "UPDATE leads SET attempts = ?, last_attempt_at_ms = ?, recent_attempts = ?, \
-             status = 'active', updated_at_ms = ? WHERE id = ?",
+             status = ?, updated_at_ms = ? WHERE id = ?",
             vec![
                 (attempts + 1).into(),
                 a.dial_at_ms.into(),
                 push_recent(&recent, a.dial_at_ms).into(),
+                LeadStatus::Active.as_str().into(),
                 a.dial_at_ms.into(),
                 a.lead_id.into(),
             ],
@@ -393,7 +394,8 @@ impl Store {
                 String::from("last_outcome = ?, lease_owner = NULL, lease_until_ms = NULL");
             match rules.get(&campaign_id) {
                 Some(r) if attempt_no >= r.max_attempts => {
-                    sets.push_str(", status = 'done', next_attempt_at_ms = NULL");
+                    sets.push_str(", status = ?, next_attempt_at_ms = NULL");
+                    values.push(LeadStatus::Done.as_str().into());
                 }
                 Some(r) => {
                     let delay = if abandoned {
@@ -403,7 +405,8 @@ impl Store {
                     } else {
                         r.interrupted_ms
                     };
-                    sets.push_str(", status = 'active', next_attempt_at_ms = ?");
+                    sets.push_str(", status = ?, next_attempt_at_ms = ?");
+                    values.push(LeadStatus::Active.as_str().into());
                     values.push((now_ms + delay).into());
                 }
                 None => {

@@ -6,13 +6,14 @@ use sea_orm::ConnectionTrait;
 use sea_orm::Value;
 
 use super::{DncScope, Result, Store, StoreError, stmt};
+use crate::domain::LeadStatus;
 
 /// What an agent's disposition does to its lead.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LeadUpdate<'a> {
     pub lead_id: i64,
-    /// `active`, `done`, `dnc`.
-    pub status: &'a str,
+    /// Active (due again), done, DNC.
+    pub status: LeadStatus,
     pub next_attempt_at_ms: Option<i64>,
     pub callback_at_ms: Option<i64>,
     /// The agent talked with the person (Regulation F's 7-day quiet period starts).
@@ -24,7 +25,7 @@ pub struct LeadUpdate<'a> {
 }
 
 impl Store {
-    /// Apply an agent's disposition to its lead; a `dnc` status also puts the number on the
+    /// Apply an agent's disposition to its lead; a DNC status also puts the number on the
     /// campaign's DNC list at once.
     pub async fn apply_lead_update(&self, u: &LeadUpdate<'_>) -> Result<()> {
         let backend = self.backend();
@@ -47,7 +48,7 @@ impl Store {
                  last_conversation_at_ms = COALESCE(?, last_conversation_at_ms), \
                  updated_at_ms = ? WHERE id = ?",
                 vec![
-                    u.status.into(),
+                    u.status.as_str().into(),
                     u.next_attempt_at_ms.into(),
                     u.callback_at_ms.into(),
                     u.outcome.into(),
@@ -57,7 +58,7 @@ impl Store {
                 ],
             ))
             .await?;
-        if u.status == "dnc" {
+        if u.status == LeadStatus::Dnc {
             self.add_dnc(
                 DncScope::Campaign(campaign_id),
                 &[phone.as_str()],

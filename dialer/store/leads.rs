@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::entity::lead;
 use super::{Result, Store, stmt};
+use crate::domain::LeadStatus;
 
 /// Rows per multi-row INSERT (11 values each: under SQLite's 32766 and PostgreSQL's 65535
 /// bind parameters).
@@ -81,6 +82,16 @@ const DNC_FLAG: &str = "(CASE WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.p
     FROM dnc_numbers g WHERE g.phone = leads.phone AND g.campaign_id = 0) THEN 2 ELSE 0 END) \
     AS dnc";
 
+/// The statuses a lead may be dialed in, as SQL literals for `status IN (…)`: `'new', 'active'`.
+fn open_statuses() -> String {
+    LeadStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn lead_row(r: &QueryResult) -> Result<LeadRow> {
     let lead = lead::Model::from_query_result(r, "")?;
     let dnc = r.try_get::<i32>("", "dnc")?;
@@ -132,7 +143,7 @@ impl Store {
                     l.phone.as_str().into(),
                     l.timezone.clone().into(),
                     l.attributes.as_str().into(),
-                    "new".into(),
+                    LeadStatus::New.as_str().into(),
                     l.priority.into(),
                     0i32.into(),
                     "".into(),
@@ -194,8 +205,11 @@ impl Store {
         let rows = self
             .conn()
             .query_all_raw(self.stmt(
-                "SELECT DISTINCT timezone FROM leads WHERE campaign_id = ? \
-                 AND status IN ('new', 'active')",
+                &format!(
+                    "SELECT DISTINCT timezone FROM leads WHERE campaign_id = ? \
+                     AND status IN ({})",
+                    open_statuses()
+                ),
                 vec![campaign_id.into()],
             ))
             .await?;
@@ -256,12 +270,13 @@ impl Store {
         };
         let sql = format!(
             "SELECT leads.*, {DNC_FLAG} FROM leads JOIN lists ON lists.id = leads.list_id \
-             WHERE leads.campaign_id = ? AND leads.status IN ('new', 'active') \
+             WHERE leads.campaign_id = ? AND leads.status IN ({open}) \
              AND leads.attempts < ? \
              AND (leads.next_attempt_at_ms IS NULL OR leads.next_attempt_at_ms <= ?) \
              AND (leads.lease_until_ms IS NULL OR leads.lease_until_ms <= ?) \
              AND ({zone_sql}) ORDER BY {ORDER} LIMIT {}{lock}",
-            req.scan.max(req.limit)
+            req.scan.max(req.limit),
+            open = open_statuses(),
         );
         let rows = txn.query_all_raw(stmt(backend, &sql, values)).await?;
         let mut take = Vec::new();
@@ -288,8 +303,12 @@ impl Store {
                 ClaimDecision::MarkDnc => {
                     txn.execute_raw(stmt(
                         backend,
-                        "UPDATE leads SET status = 'dnc', updated_at_ms = ? WHERE id = ?",
-                        vec![req.now_ms.into(), row.lead.id.into()],
+                        "UPDATE leads SET status = ?, updated_at_ms = ? WHERE id = ?",
+                        vec![
+                            LeadStatus::Dnc.as_str().into(),
+                            req.now_ms.into(),
+                            row.lead.id.into(),
+                        ],
                     ))
                     .await?;
                 }
@@ -369,5 +388,13 @@ impl Store {
             ))
             .await?;
         Ok(r.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn new_and_active_leads_are_dialable() {
+        assert_eq!(super::open_statuses(), "'new', 'active'");
     }
 }

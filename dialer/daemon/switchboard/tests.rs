@@ -171,7 +171,11 @@ fn progressive_dials_one_call_per_ready_agent_and_bridges_people() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].0.outcome, Outcome::Human);
     assert_eq!(e[0].0.agent.as_deref(), Some(agent.as_str()));
-    assert_eq!(e[0].1.status, "active", "waits for the agent's disposition");
+    assert_eq!(
+        e[0].1.status,
+        LeadStatus::Active,
+        "waits for the agent's disposition"
+    );
     let views = core.agent_views(t0 + ms(90_000));
     let v = views.iter().find(|v| v.id == agent).unwrap();
     assert_eq!(v.state, State::WrapUp);
@@ -202,7 +206,7 @@ fn progressive_dials_one_call_per_ready_agent_and_bridges_people() {
         }) => Some((code.clone(), effect.status, *lead_id)),
         _ => None,
     });
-    assert_eq!(disp, Some(("appointment".into(), "done", 1)));
+    assert_eq!(disp, Some(("appointment".into(), LeadStatus::Done, 1)));
     let v = core.agent_views(t0 + ms(100_000));
     assert_eq!(
         v.iter().find(|v| v.id == agent).unwrap().state,
@@ -540,7 +544,7 @@ fn invalid_numbers_are_marked_invalid() {
             sip_status: Some(404),
         },
     );
-    assert_eq!(ended(&drain(&mut core))[0].1.status, "invalid");
+    assert_eq!(ended(&drain(&mut core))[0].1.status, LeadStatus::Invalid);
 }
 
 #[test]
@@ -705,7 +709,7 @@ fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
             // A conversation has no retry delay of its own: the interrupted one, from the
             // call's end.
             effect: LeadEffect {
-                status: "active",
+                status: LeadStatus::Active,
                 retry_after: Some(Duration::from_secs(420)),
                 callback_after: None,
             },
@@ -781,7 +785,7 @@ fn a_wrap_up_ended_without_a_disposition_releases_the_lead() {
                 agent: agent.clone(),
                 outcome: Outcome::Human,
                 effect: LeadEffect {
-                    status: "active",
+                    status: LeadStatus::Active,
                     retry_after: Some(Duration::from_secs(420)),
                     callback_after: None,
                 },
@@ -822,7 +826,7 @@ fn a_call_aborted_at_the_deadline_has_its_wrap_up_cut_at_once() {
     assert_eq!(
         effects,
         [LeadEffect {
-            status: "active",
+            status: LeadStatus::Active,
             retry_after: Some(Duration::from_secs(420)),
             callback_after: None,
         }]
@@ -860,7 +864,7 @@ fn a_cut_wrap_up_whose_lead_spent_its_attempts_is_done() {
     assert_eq!(
         effect,
         Some(LeadEffect {
-            status: "done",
+            status: LeadStatus::Done,
             retry_after: None,
             callback_after: None,
         })
