@@ -10,7 +10,7 @@ use dialer::agents::{Interval, State};
 use dialer::daemon::clock::WallClock;
 use dialer::daemon::switchboard::{LeadEffect, Record};
 use dialer::daemon::writer::Writer;
-use dialer::domain::{LeadStatus, Outcome};
+use dialer::domain::{CallKey, LeadStatus, Outcome};
 use dialer::flow::{AmdResult, Summary};
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
 use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
@@ -101,7 +101,7 @@ impl Fixture {
     async fn start(&mut self, call: u64, agent: Option<&str>) -> i64 {
         self.w
             .write(Record::AttemptStarted {
-                call,
+                call: CallKey::new(call),
                 campaign_id: self.campaign_id,
                 lead_id: self.lead_id,
                 trunk: "main".into(),
@@ -116,7 +116,7 @@ impl Fixture {
     /// The end of call `call`, leaving the lead active (retried after `retry_after`).
     fn ended(&self, call: u64, summary: Summary, retry_after: Option<Duration>) -> Record {
         Record::AttemptEnded {
-            call,
+            call: CallKey::new(call),
             campaign_id: self.campaign_id,
             lead_id: self.lead_id,
             conversation: summary.connected.is_some(),
@@ -165,7 +165,7 @@ async fn records_become_rows() {
             agent: "ann".into(),
             state: State::OnCall,
             reason: None,
-            call: Some(1),
+            call: Some(CallKey::new(1)),
             campaign: None,
             start: f.at(10_600),
             end: f.at(70_000),
@@ -174,7 +174,7 @@ async fn records_become_rows() {
         let dnc = Record::Disposition {
             campaign_id: f.campaign_id,
             lead_id: f.lead_id,
-            call: 1,
+            call: CallKey::new(1),
             agent: "ann".into(),
             code: "do_not_call".into(),
             notes: Some("asked to be removed".into()),
@@ -270,7 +270,7 @@ async fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
         f.w.write(Record::WrapUpCut {
             campaign_id: f.campaign_id,
             lead_id: f.lead_id,
-            call: 3,
+            call: CallKey::new(3),
             agent: "ann".into(),
             outcome: Outcome::Human,
             effect: LeadEffect {
@@ -325,7 +325,7 @@ async fn a_retry_sets_the_next_due_time_and_an_unknown_call_is_an_error() {
         assert_eq!(l.lease_owner, None);
         let mut other = end;
         if let Record::AttemptEnded { call, .. } = &mut other {
-            *call = 77;
+            *call = CallKey::new(77);
         }
         assert!(f.w.write(other).await.is_err());
     }
@@ -371,7 +371,7 @@ async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_name
             agent: "ann".into(),
             state: State::Preview,
             reason: None,
-            call: Some(4),
+            call: Some(CallKey::new(4)),
             campaign: Some(f.campaign_id),
             start: f.t0 - Duration::from_millis(12_000),
             end: f.at(25_000),

@@ -16,11 +16,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::domain::CallKey;
+
 /// The agent's id as configured (`[[agents]] id` in `dialer.toml`).
 pub type AgentId = String;
-
-/// An opaque handle of the call an agent is on, chosen by the daemon.
-pub type CallRef = u64;
 
 /// What an agent is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,7 +85,7 @@ pub struct Interval {
     pub state: State,
     /// The pause reason, for `Paused` intervals.
     pub reason: Option<String>,
-    pub call: Option<CallRef>,
+    pub call: Option<CallKey>,
     /// The campaign (store id) the time was spent on, when the state says (preview).
     pub campaign: Option<i64>,
     pub start: Instant,
@@ -103,7 +102,7 @@ pub enum Event {
     /// A state interval ended: store it.
     Interval(Interval),
     /// The agent's leg dropped while on a call: the call has no agent any more.
-    CallOrphaned { agent: AgentId, call: CallRef },
+    CallOrphaned { agent: AgentId, call: CallKey },
 }
 
 /// Why a request was refused.
@@ -133,7 +132,7 @@ pub struct AgentView {
     pub state: State,
     /// Time in the current state.
     pub elapsed: Duration,
-    pub call: Option<CallRef>,
+    pub call: Option<CallKey>,
     pub pause_reason: Option<String>,
 }
 
@@ -142,7 +141,7 @@ struct Agent {
     groups: Vec<String>,
     state: State,
     since: Instant,
-    call: Option<CallRef>,
+    call: Option<CallKey>,
     /// The campaign of the lead previewed (store id).
     campaign: Option<i64>,
     pause_reason: Option<String>,
@@ -279,7 +278,7 @@ impl Agents {
     }
 
     /// Connect `call` to the ready agent of one of `groups` who has waited longest.
-    pub fn connect(&mut self, now: Instant, groups: &[String], call: CallRef) -> Option<AgentId> {
+    pub fn connect(&mut self, now: Instant, groups: &[String], call: CallKey) -> Option<AgentId> {
         let id = self
             .agents
             .iter()
@@ -306,7 +305,7 @@ impl Agents {
     }
 
     /// The previewing agent dialed the lead: `call` rings; they preview until it is answered.
-    pub fn preview_dialed(&mut self, id: &str, call: CallRef) -> Result<(), AgentError> {
+    pub fn preview_dialed(&mut self, id: &str, call: CallKey) -> Result<(), AgentError> {
         self.expect(id, "dial a preview", &[State::Preview])?;
         self.expect_undialed(id, "dial a preview")?;
         if let Some(a) = self.agents.get_mut(id) {
@@ -320,7 +319,7 @@ impl Agents {
         &mut self,
         now: Instant,
         id: &str,
-        call: CallRef,
+        call: CallKey,
     ) -> Result<(), AgentError> {
         let a = self.get(id)?;
         if a.state != State::Preview || a.call != Some(call) {
@@ -406,7 +405,7 @@ impl Agents {
     }
 
     /// Whether the agent is wrapping up `call` (cheaper than a view, for a scan on each turn).
-    pub fn wrapping_up(&self, id: &str, call: CallRef) -> bool {
+    pub fn wrapping_up(&self, id: &str, call: CallKey) -> bool {
         self.agents
             .get(id)
             .is_some_and(|a| a.state == State::WrapUp && a.call == Some(call))

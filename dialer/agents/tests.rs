@@ -33,6 +33,10 @@ fn s(secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
+fn k(call: u64) -> CallKey {
+    CallKey::new(call)
+}
+
 fn up(a: &mut Agents, now: Instant, id: &str) {
     a.login(now, id).unwrap();
     a.leg_up(now, id).unwrap();
@@ -46,7 +50,7 @@ fn login_dials_the_leg_and_ready_follows_the_answer() {
     assert_eq!(drain(&mut a), vec![Event::DialLeg("ann".into())]);
     assert_eq!(a.view(t0, "ann").unwrap().state, State::Connecting);
     // No call goes to an agent whose leg is not up yet.
-    assert_eq!(a.connect(t0, &[], 1), None);
+    assert_eq!(a.connect(t0, &[], k(1)), None);
     a.leg_up(t0 + s(2), "ann").unwrap();
     assert_eq!(a.view(t0 + s(3), "ann").unwrap().state, State::Ready);
     assert_eq!(
@@ -64,11 +68,11 @@ fn connect_picks_the_longest_waiting_agent_of_the_groups() {
     up(&mut a, t0, "cat");
     let sales = vec!["sales".to_owned()];
     // cat waited longest but is not in sales; bob waited longer than ann.
-    assert_eq!(a.connect(t0 + s(10), &sales, 7).as_deref(), Some("bob"));
-    assert_eq!(a.connect(t0 + s(10), &sales, 8).as_deref(), Some("ann"));
-    assert_eq!(a.connect(t0 + s(10), &sales, 9), None);
+    assert_eq!(a.connect(t0 + s(10), &sales, k(7)).as_deref(), Some("bob"));
+    assert_eq!(a.connect(t0 + s(10), &sales, k(8)).as_deref(), Some("ann"));
+    assert_eq!(a.connect(t0 + s(10), &sales, k(9)), None);
     let bob = a.view(t0 + s(11), "bob").unwrap();
-    assert_eq!((bob.state, bob.call), (State::OnCall, Some(7)));
+    assert_eq!((bob.state, bob.call), (State::OnCall, Some(k(7))));
 }
 
 #[test]
@@ -76,10 +80,10 @@ fn customer_hangup_means_wrap_up_with_the_leg_kept_then_ready_on_disposition() {
     let t0 = Instant::now();
     let mut a = registry(t0);
     up(&mut a, t0, "ann");
-    a.connect(t0 + s(10), &[], 3).unwrap();
+    a.connect(t0 + s(10), &[], k(3)).unwrap();
     a.call_ended(t0 + s(70), "ann").unwrap();
     let v = a.view(t0 + s(71), "ann").unwrap();
-    assert_eq!((v.state, v.call), (State::WrapUp, Some(3)));
+    assert_eq!((v.state, v.call), (State::WrapUp, Some(k(3))));
     // No HangupLeg: the leg stays up.
     let events = drain(&mut a);
     assert!(!events.iter().any(|e| matches!(e, Event::HangupLeg(_))));
@@ -99,16 +103,16 @@ fn leg_drop_logs_out_and_orphans_the_call() {
     let t0 = Instant::now();
     let mut a = registry(t0);
     up(&mut a, t0, "bob");
-    a.connect(t0 + s(1), &[], 42).unwrap();
+    a.connect(t0 + s(1), &[], k(42)).unwrap();
     drain(&mut a);
     a.leg_down(t0 + s(5), "bob").unwrap();
     let events = drain(&mut a);
     assert!(events.contains(&Event::CallOrphaned {
         agent: "bob".into(),
-        call: 42
+        call: k(42)
     }));
     assert_eq!(a.view(t0 + s(6), "bob").unwrap().state, State::LoggedOut);
-    assert_eq!(a.connect(t0 + s(6), &[], 43), None);
+    assert_eq!(a.connect(t0 + s(6), &[], k(43)), None);
     // Logged out agents record no interval of being logged out.
     a.flush(t0 + s(100));
     assert!(intervals(&drain(&mut a)).is_empty());
@@ -119,7 +123,7 @@ fn pause_during_a_call_is_taken_after_wrap_up() {
     let t0 = Instant::now();
     let mut a = registry(t0);
     up(&mut a, t0, "cat");
-    a.connect(t0, &[], 1).unwrap();
+    a.connect(t0, &[], k(1)).unwrap();
     a.pause(t0 + s(10), "cat", "break").unwrap();
     assert_eq!(a.view(t0 + s(10), "cat").unwrap().state, State::OnCall);
     a.call_ended(t0 + s(20), "cat").unwrap();
@@ -129,7 +133,7 @@ fn pause_during_a_call_is_taken_after_wrap_up() {
         (v.state, v.pause_reason.as_deref()),
         (State::Paused, Some("break"))
     );
-    assert_eq!(a.connect(t0 + s(31), &[], 2), None);
+    assert_eq!(a.connect(t0 + s(31), &[], k(2)), None);
     a.ready(t0 + s(40), "cat").unwrap();
     let paused: Vec<_> = drain(&mut a)
         .into_iter()
@@ -148,7 +152,7 @@ fn wrap_up_limit_makes_the_agent_ready() {
     let t0 = Instant::now();
     let mut a = registry(t0);
     up(&mut a, t0, "ann");
-    a.connect(t0, &[], 1).unwrap();
+    a.connect(t0, &[], k(1)).unwrap();
     assert_eq!(a.poll_timeout(), None);
     a.call_ended(t0 + s(30), "ann").unwrap();
     assert_eq!(a.poll_timeout(), Some(t0 + s(90)));
@@ -170,7 +174,7 @@ fn refused_requests_name_the_agent_and_state() {
         "agent ann: cannot end a call while logged_out"
     );
     up(&mut a, t0, "ann");
-    a.connect(t0, &[], 1).unwrap();
+    a.connect(t0, &[], k(1)).unwrap();
     assert!(a.logout(t0, "ann").is_err());
     assert!(a.login(t0, "ann").is_err());
 }
@@ -181,7 +185,7 @@ fn intervals_tile_the_logged_in_time_without_gaps() {
     let mut a = registry(t0);
     a.login(t0, "ann").unwrap();
     a.leg_up(t0 + s(1), "ann").unwrap();
-    a.connect(t0 + s(4), &[], 1).unwrap();
+    a.connect(t0 + s(4), &[], k(1)).unwrap();
     a.call_ended(t0 + s(50), "ann").unwrap();
     a.disposed(t0 + s(60), "ann").unwrap();
     a.pause(t0 + s(61), "ann", "lunch").unwrap();
@@ -210,19 +214,19 @@ fn a_preview_runs_from_the_reserved_lead_to_the_answer_and_names_its_campaign() 
     assert!(a.preview(t0, "ann", 9).is_err(), "ann is logged out");
     a.preview(t0 + s(5), "cat", 9).unwrap();
     // A previewing agent takes no other call.
-    assert_eq!(a.connect(t0 + s(6), &[], 3), None);
-    a.preview_dialed("cat", 4).unwrap();
-    assert!(a.preview_dialed("cat", 5).is_err());
+    assert_eq!(a.connect(t0 + s(6), &[], k(3)), None);
+    a.preview_dialed("cat", k(4)).unwrap();
+    assert!(a.preview_dialed("cat", k(5)).is_err());
     assert!(matches!(
         a.logout(t0 + s(7), "cat"),
         Err(AgentError::PreviewDialed { .. })
     ));
     // Not this call: refused; the answer of hers: on the call.
-    assert!(a.preview_answered(t0 + s(20), "cat", 5).is_err());
-    a.preview_answered(t0 + s(20), "cat", 4).unwrap();
+    assert!(a.preview_answered(t0 + s(20), "cat", k(5)).is_err());
+    a.preview_answered(t0 + s(20), "cat", k(4)).unwrap();
     let v = a.view(t0 + s(21), "cat").unwrap();
-    assert_eq!((v.state, v.call), (State::OnCall, Some(4)));
-    let i: Vec<(State, Option<i64>, Option<CallRef>, Duration)> = drain(&mut a)
+    assert_eq!((v.state, v.call), (State::OnCall, Some(k(4))));
+    let i: Vec<(State, Option<i64>, Option<CallKey>, Duration)> = drain(&mut a)
         .into_iter()
         .filter_map(|e| match e {
             Event::Interval(i) => Some((i.state, i.campaign, i.call, i.end - i.start)),
@@ -233,7 +237,7 @@ fn a_preview_runs_from_the_reserved_lead_to_the_answer_and_names_its_campaign() 
         i,
         vec![
             (State::Ready, None, None, s(5)),
-            (State::Preview, Some(9), Some(4), s(15)),
+            (State::Preview, Some(9), Some(k(4)), s(15)),
         ]
     );
 }
@@ -244,7 +248,7 @@ fn a_preview_that_ends_unanswered_leaves_the_agent_ready_or_paused_as_asked() {
     let mut a = registry(t0);
     up(&mut a, t0, "cat");
     a.preview(t0 + s(1), "cat", 9).unwrap();
-    a.preview_dialed("cat", 4).unwrap();
+    a.preview_dialed("cat", k(4)).unwrap();
     // A pause asked for while the call rings is taken when it ends.
     a.pause(t0 + s(2), "cat", "coffee").unwrap();
     assert_eq!(a.view(t0 + s(2), "cat").unwrap().state, State::Preview);

@@ -25,6 +25,7 @@ use crate::agents::State;
 use crate::daemon::config;
 use crate::daemon::control::{Control, Request};
 use crate::daemon::run::{Daemon, Options};
+use crate::domain::CallKey;
 use crate::media::driver::{Driver as Media, DriverConfig};
 use crate::simnet::{AgentDesk, AgentPhones, Carrier, DeskError, SimConfig, Sounds};
 use crate::store::{NewLead, Store};
@@ -192,7 +193,7 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal() && !a.json;
-    let mut on_call: HashMap<String, Option<u64>> = HashMap::new();
+    let mut on_call: HashMap<String, Option<CallKey>> = HashMap::new();
     // Agents previewing a lead dial it after a short look (drawn from the simulation's seed).
     let mut look_rng = rand_chacha::ChaCha8Rng::seed_from_u64(sim.seed ^ 0x1007);
     let mut dial_at: HashMap<String, Instant> = HashMap::new();

@@ -27,10 +27,10 @@ use super::control::{Control, Envelope, Reply, Request};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
 use super::notify::Heartbeat;
-use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
+use super::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
-use crate::domain::Outcome;
+use crate::domain::{CallKey, Outcome};
 use crate::flow::AmdResult;
 use crate::leads::scheduler::Scheduler;
 use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig, Leg, MediaError};
@@ -790,7 +790,7 @@ impl Shell {
                 }
             },
             Event::DialFailed { call, reason } => {
-                tracing::warn!(call, %reason, "dial failed");
+                tracing::warn!(call = call.get(), %reason, "dial failed");
                 if let Some(io) = self.calls.remove(&call) {
                     self.media.close_leg(io.leg);
                 }
@@ -1011,12 +1011,12 @@ impl Shell {
                     let (Some(io), Some(leg)) =
                         (self.calls.get(&call), self.agent_legs.get(&agent))
                     else {
-                        tracing::warn!(call, %agent, "bridge without both legs");
+                        tracing::warn!(call = call.get(), %agent, "bridge without both legs");
                         continue;
                     };
                     let path = record.then(|| recording_path(&self.recordings, &self.clock, call));
                     if let Err(err) = self.media.bridge(io.leg, leg.leg, path.as_deref()) {
-                        tracing::error!(%err, call, %agent, "bridge failed");
+                        tracing::error!(%err, call = call.get(), %agent, "bridge failed");
                         continue;
                     }
                     metrics::counter!("dialer_bridged_calls_total").increment(1);
@@ -1221,14 +1221,14 @@ impl Shell {
             call,
             event,
         });
-        let offer = offer(leg.local, call);
+        let offer = offer(leg.local, call.get());
         let (row, call_id) = match self.rows.remove(&call) {
             Some((row, id)) => (Some(row), Some(id)),
             None => (None, None),
         };
         let sip = self.sip.clone();
         let events = self.events.clone();
-        let span = tracing::info_span!("call", call, campaign = %d.campaign, lead = d.lead.id);
+        let span = tracing::info_span!("call", call = call.get(), campaign = %d.campaign, lead = d.lead.id);
         let task = async move {
             // The attempt's row first: nothing is dialed that cannot be recorded.
             if let Some(rx) = row {
@@ -1348,7 +1348,7 @@ impl Shell {
             beeped: false,
         };
         if let Err(err) = self.media.set_analyzer(io.leg, Box::new(sink)) {
-            tracing::warn!(%err, call, "cannot start AMD");
+            tracing::warn!(%err, call = call.get(), "cannot start AMD");
         }
     }
 

@@ -23,13 +23,10 @@ use std::time::{Duration, Instant};
 
 use crate::agents::{self, AgentId, Agents, State};
 use crate::campaign::{Campaign, Mode};
-use crate::domain::{LeadStatus, Outcome};
+use crate::domain::{CallKey, LeadStatus, Outcome};
 use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
-
-/// The daemon's handle on one call of a campaign.
-pub type CallKey = u64;
 
 /// A lead claimed for dialing (leased to this daemon).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -577,7 +574,7 @@ impl Switchboard {
             queue: VecDeque::new(),
             previews: BTreeMap::new(),
             skipped: HashMap::new(),
-            next_call: 1,
+            next_call: CallKey::new(1),
             outputs: VecDeque::new(),
             draining: false,
             local_fault: false,
@@ -1673,7 +1670,7 @@ impl Switchboard {
         preview: Option<AgentId>,
     ) -> CallKey {
         let call = self.next_call;
-        self.next_call += 1;
+        self.next_call = call.next();
         let settings = flow_settings(campaign);
         self.outputs
             .push_back(Output::Record(Record::AttemptStarted {

@@ -20,7 +20,7 @@ use super::config::DaemonConfig;
 use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
 use crate::agents::{AgentId, AgentView, State};
 use crate::campaign::Campaign;
-use crate::domain::Outcome;
+use crate::domain::{CallKey, Outcome};
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -282,7 +282,7 @@ const CPS_WINDOW: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub struct Observer {
     /// Live calls: campaign and trunk.
-    calls: HashMap<u64, (String, String)>,
+    calls: HashMap<CallKey, (String, String)>,
     /// Dial instants per trunk within [`CPS_WINDOW`].
     dials: BTreeMap<String, VecDeque<Instant>>,
     failures: HashMap<String, u32>,
@@ -401,7 +401,7 @@ mod tests {
 
     fn dial(call: u64, trunk: &str) -> Output {
         Output::Dial(Dial {
-            call,
+            call: CallKey::new(call),
             campaign: "cold".into(),
             campaign_id: 4,
             lead: Lead {
@@ -425,7 +425,7 @@ mod tests {
         abandoned: bool,
     ) -> Output {
         Output::Record(Record::AttemptEnded {
-            call,
+            call: CallKey::new(call),
             campaign_id: 4,
             lead_id: call as i64,
             summary: Summary {
@@ -473,7 +473,12 @@ mod tests {
             o.output(t0, &ended(1, t0, Outcome::Human, Some(200), false));
             // Call 2 is abandoned: counted then, while its safe-harbor message plays, and not
             // again when it ends.
-            o.output(t0, &Output::Abandoned { call: 2 });
+            o.output(
+                t0,
+                &Output::Abandoned {
+                    call: CallKey::new(2),
+                },
+            );
             while_playing = handle.render();
             o.output(t0, &ended(2, t0, Outcome::Abandoned, Some(200), true));
             for call in 3..=5 {
@@ -484,7 +489,7 @@ mod tests {
                 &Output::Record(Record::Disposition {
                     campaign_id: 4,
                     lead_id: 1,
-                    call: 1,
+                    call: CallKey::new(1),
                     agent: "alice".into(),
                     code: "sale".into(),
                     notes: None,

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::WallClock;
-use super::switchboard::{CallKey, LeadEffect, Record};
+use super::switchboard::{LeadEffect, Record};
+use crate::domain::CallKey;
 use crate::store::{
     AttemptEnd, AttemptProgress, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError,
 };

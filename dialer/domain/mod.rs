@@ -1,5 +1,6 @@
 //! The dialer's vocabulary, shared by the cores, the shell, the store and the API: what a call
-//! came to ([`Outcome`]) and where its lead stands ([`LeadStatus`]).
+//! came to ([`Outcome`]), where its lead stands ([`LeadStatus`]), and the handles on calls,
+//! campaigns and agents ([`CallKey`], [`CampaignId`], [`AgentId`]).
 //!
 //! This module depends on nothing else in the crate (std and serde only), so that any layer may
 //! use it. Each enum is spelled once, next to its variants: `as_str` gives the text the store
@@ -88,8 +89,10 @@ macro_rules! named {
     };
 }
 
+mod ids;
 mod lead_status;
 mod outcome;
 
+pub use ids::{AgentId, CallKey, CampaignId};
 pub use lead_status::LeadStatus;
 pub use outcome::Outcome;
