@@ -87,8 +87,8 @@ async fn start(config_path: &Path, store: Store) -> Running {
     let tokens = Tokens::new(
         Some(SUPER.into()),
         [
-            ("alice".to_string(), ALICE.to_string()),
-            ("bob".to_string(), BOB.to_string()),
+            ("alice".into(), ALICE.to_string()),
+            ("bob".into(), BOB.to_string()),
         ],
     )
     .unwrap();

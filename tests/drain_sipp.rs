@@ -147,7 +147,7 @@ async fn start(setup: &Setup, config_path: &Path, drain: Duration) -> Running {
         .await
         .expect("daemon starts");
     let control = daemon.control();
-    let tokens = Tokens::new(None, [("alice".to_string(), ALICE.to_string())]).unwrap();
+    let tokens = Tokens::new(None, [("alice".into(), ALICE.to_string())]).unwrap();
     let api = Api::new(daemon.control(), tokens, Readiness::new(), None);
     api.readiness().set(Phase::Running);
     let (addr, stop_api) = e2e::serve_api(&api).await;

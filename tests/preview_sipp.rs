@@ -129,7 +129,7 @@ async fn an_agent_previews_skips_and_dials_and_the_call_is_hers() {
     let daemon = Daemon::start(loaded.config, loaded.campaigns, store.clone(), options)
         .await
         .expect("daemon starts");
-    let tokens = Tokens::new(None, [("alice".to_string(), ALICE.to_string())]).unwrap();
+    let tokens = Tokens::new(None, [("alice".into(), ALICE.to_string())]).unwrap();
     let api = Api::new(daemon.control(), tokens, Readiness::new(), None);
     api.readiness().set(Phase::Running);
     let (addr, stop_api) = e2e::serve_api(&api).await;

@@ -16,10 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::domain::CallKey;
-
-/// The agent's id as configured (`[[agents]] id` in `dialer.toml`).
-pub type AgentId = String;
+use crate::domain::{AgentId, CallKey};
 
 /// What an agent is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -191,7 +188,7 @@ impl Agents {
     pub fn login(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
         self.expect(id, "log in", &[State::LoggedOut])?;
         self.enter(now, id, State::Connecting);
-        self.events.push_back(Event::DialLeg(id.to_owned()));
+        self.events.push_back(Event::DialLeg(AgentId::from(id)));
         Ok(())
     }
 
@@ -210,7 +207,7 @@ impl Agents {
         }
         if let (State::OnCall | State::Preview, Some(call)) = (agent.state, agent.call) {
             self.events.push_back(Event::CallOrphaned {
-                agent: id.to_owned(),
+                agent: AgentId::from(id),
                 call,
             });
         }
@@ -234,7 +231,7 @@ impl Agents {
         )?;
         self.expect_undialed(id, "log out")?;
         self.enter(now, id, State::LoggedOut);
-        self.events.push_back(Event::HangupLeg(id.to_owned()));
+        self.events.push_back(Event::HangupLeg(AgentId::from(id)));
         Ok(())
     }
 
@@ -441,7 +438,7 @@ impl Agents {
         // A state left at the instant it was entered leaves no interval.
         if a.state != State::LoggedOut && now > a.since {
             self.events.push_back(Event::Interval(Interval {
-                agent: id.to_owned(),
+                agent: AgentId::from(id),
                 state: a.state,
                 reason: a.pause_reason.clone(),
                 call: a.call,
@@ -475,7 +472,7 @@ impl Agents {
     fn get(&self, id: &str) -> Result<&Agent, AgentError> {
         self.agents
             .get(id)
-            .ok_or_else(|| AgentError::Unknown(id.to_owned()))
+            .ok_or_else(|| AgentError::Unknown(AgentId::from(id)))
     }
 
     fn expect(&self, id: &str, action: &'static str, allowed: &[State]) -> Result<(), AgentError> {
@@ -492,7 +489,7 @@ impl Agents {
         let a = self.get(id)?;
         if a.state == State::Preview && a.call.is_some() {
             return Err(AgentError::PreviewDialed {
-                agent: id.to_owned(),
+                agent: AgentId::from(id),
                 action,
             });
         }
@@ -501,7 +498,7 @@ impl Agents {
 
     fn refuse(&self, id: &str, state: State, action: &'static str) -> AgentError {
         AgentError::InvalidTransition {
-            agent: id.to_owned(),
+            agent: AgentId::from(id),
             state,
             action,
         }
@@ -510,7 +507,7 @@ impl Agents {
 
 fn view(id: &str, a: &Agent, now: Instant) -> AgentView {
     AgentView {
-        id: id.to_owned(),
+        id: AgentId::from(id),
         state: a.state,
         elapsed: now.saturating_duration_since(a.since),
         call: a.call,

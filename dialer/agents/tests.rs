@@ -4,12 +4,12 @@ fn registry(t0: Instant) -> Agents {
     Agents::new(
         t0,
         [
-            ("ann".to_owned(), vec!["sales".to_owned()]),
+            ("ann".into(), vec!["sales".to_owned()]),
             (
-                "bob".to_owned(),
+                "bob".into(),
                 vec!["sales".to_owned(), "collections".to_owned()],
             ),
-            ("cat".to_owned(), vec!["collections".to_owned()]),
+            ("cat".into(), vec!["collections".to_owned()]),
         ],
         Some(Duration::from_secs(60)),
     )
@@ -19,7 +19,7 @@ fn drain(a: &mut Agents) -> Vec<Event> {
     std::iter::from_fn(|| a.poll_event()).collect()
 }
 
-fn intervals(events: &[Event]) -> Vec<(String, State, Duration)> {
+fn intervals(events: &[Event]) -> Vec<(AgentId, State, Duration)> {
     events
         .iter()
         .filter_map(|e| match e {

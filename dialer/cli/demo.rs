@@ -25,7 +25,7 @@ use crate::agents::State;
 use crate::daemon::config;
 use crate::daemon::control::{Control, Request};
 use crate::daemon::run::{Daemon, Options};
-use crate::domain::CallKey;
+use crate::domain::{AgentId, CallKey};
 use crate::media::driver::{Driver as Media, DriverConfig};
 use crate::simnet::{AgentDesk, AgentPhones, Carrier, DeskError, SimConfig, Sounds};
 use crate::store::{NewLead, Store};
@@ -105,7 +105,7 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         .config
         .agents
         .iter()
-        .map(|a| (a.id.clone(), any_port))
+        .map(|a| (a.id.to_string(), any_port))
         .collect();
     let phones = AgentPhones::start(
         &phones_wanted,
@@ -129,7 +129,11 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         t.password_env = None;
     }
     for agent in &mut cfg.agents {
-        if let Some(p) = phones.phones().iter().find(|p| p.agent == agent.id) {
+        if let Some(p) = phones
+            .phones()
+            .iter()
+            .find(|p| agent.id == p.agent.as_str())
+        {
             agent.sip_uri = p.sip_uri();
         }
     }
@@ -193,10 +197,10 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal() && !a.json;
-    let mut on_call: HashMap<String, Option<CallKey>> = HashMap::new();
+    let mut on_call: HashMap<AgentId, Option<CallKey>> = HashMap::new();
     // Agents previewing a lead dial it after a short look (drawn from the simulation's seed).
     let mut look_rng = rand_chacha::ChaCha8Rng::seed_from_u64(sim.seed ^ 0x1007);
-    let mut dial_at: HashMap<String, Instant> = HashMap::new();
+    let mut dial_at: HashMap<AgentId, Instant> = HashMap::new();
     let mut last_line = Instant::now() - Duration::from_secs(60);
     while started.elapsed() < a.duration {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -265,7 +269,7 @@ fn staff(cfg: &mut config::DaemonConfig, n: usize) -> anyhow::Result<()> {
     for i in cfg.agents.len()..n {
         let t = &templates[i % templates.len()];
         cfg.agents.push(config::Agent {
-            id: format!("sim-{:02}", i + 1),
+            id: AgentId::from(format!("sim-{:02}", i + 1)),
             name: format!("Simulated agent {}", i + 1),
             sip_uri: String::new(),
             groups: t.groups.clone(),
@@ -358,7 +362,7 @@ fn progress_line(
 struct Desk {
     control: OnceLock<Control>,
     /// Each agent's disposition codes (of the campaigns their groups serve).
-    catalogue: HashMap<String, Vec<String>>,
+    catalogue: HashMap<AgentId, Vec<String>>,
     /// Each campaign's codes.
     by_campaign: HashMap<String, Vec<String>>,
 }
@@ -409,7 +413,7 @@ impl AgentDesk for Desk {
 
     async fn hangup(&self, agent: &str) -> Result<(), DeskError> {
         self.control()?
-            .ask(Request::Hangup(agent.to_owned()))
+            .ask(Request::Hangup(AgentId::from(agent)))
             .await
             .map(|_| ())
             .map_err(|e| DeskError(e.to_string()))
@@ -419,7 +423,7 @@ impl AgentDesk for Desk {
         let control = self.control()?;
         // The code must be one of the call's campaign's; the brain picked from all of the
         // agent's campaigns.
-        let code = match control.ask(Request::Lead(agent.to_owned())).await {
+        let code = match control.ask(Request::Lead(AgentId::from(agent))).await {
             Ok(crate::daemon::control::Reply::Lead(Some((campaign, _)))) => {
                 let codes = self.by_campaign.get(&campaign);
                 match codes {
@@ -433,7 +437,7 @@ impl AgentDesk for Desk {
         };
         control
             .ask(Request::Disposition {
-                agent: agent.to_owned(),
+                agent: AgentId::from(agent),
                 code,
                 notes: Some("simulated agent".into()),
                 callback_after: Some(Duration::from_secs(3600)),

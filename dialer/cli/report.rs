@@ -132,7 +132,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let roster: Option<BTreeSet<String>> = match (&config, &campaign) {
         (Some(cfg), Some(c)) => Some(
             cfg.agents_in(&c.agent_groups)
-                .map(|ag| ag.id.clone())
+                .map(|ag| ag.id.to_string())
                 .collect(),
         ),
         _ => None,

@@ -39,7 +39,8 @@ use super::loglimit::LogLimit;
 use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::telemetry::{self, Rosters};
 use super::writer::StoreHealth;
-use crate::agents::{AgentError, AgentId, AgentView};
+use crate::agents::{AgentError, AgentView};
+use crate::domain::AgentId;
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -876,7 +877,7 @@ async fn agent_lead(
     Path(id): Path<String>,
 ) -> ApiResult {
     api.as_agent(&headers, &id)?;
-    let lead = match api.ask(Request::Lead(id)).await? {
+    let lead = match api.ask(Request::Lead(AgentId::from(id))).await? {
         Reply::Lead(lead) => lead,
         other => return Err(unexpected(&other)),
     };
@@ -901,7 +902,7 @@ async fn agent_lead(
 
 /// `POST` an agent action that takes no fields (login, logout, ready, hang up, dial, skip): the agent
 /// themselves or the supervisor; the answer is the agent's view.
-fn agent_action(request: fn(String) -> Request) -> MethodRouter<Api> {
+fn agent_action(request: fn(AgentId) -> Request) -> MethodRouter<Api> {
     post(
         move |State(api): State<Api>,
               headers: HeaderMap,
@@ -909,7 +910,8 @@ fn agent_action(request: fn(String) -> Request) -> MethodRouter<Api> {
               body: Result<Bytes, BytesRejection>| async move {
             api.as_agent(&headers, &id)?;
             object(body, &[])?;
-            api.agent_request(&id, request(id.clone())).await
+            api.agent_request(&id, request(AgentId::from(id.as_str())))
+                .await
         },
     )
 }
@@ -939,7 +941,7 @@ async fn agent_pause(
     let map = object(body, &["reason"])?;
     let reason = required(&map, "reason", REASON_MAX)?;
     let request = Request::Pause {
-        agent: id.clone(),
+        agent: AgentId::from(id.as_str()),
         reason,
     };
     api.agent_request(&id, request).await
@@ -957,7 +959,7 @@ async fn agent_disposition(
     let notes = string(&map, "notes", NOTES_MAX)?;
     let callback_after = callback(&map, jiff::Timestamp::now())?;
     let request = Request::Disposition {
-        agent: id.clone(),
+        agent: AgentId::from(id.as_str()),
         code,
         notes,
         callback_after,

@@ -18,6 +18,7 @@ use config::{Config, File, FileFormat};
 use crate::campaign::load::{LABEL_MAX, NAME_MAX, too_long};
 use crate::campaign::reader::{Ctx, Table};
 use crate::campaign::{Campaign, Env, Mode, Problem, Problems};
+use crate::domain::AgentId;
 
 /// Built-in defaults, as TOML under the file.
 pub const DEFAULTS: &str = r#"
@@ -130,7 +131,7 @@ impl Trunk {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
-    pub id: String,
+    pub id: AgentId,
     pub name: String,
     /// Where the dialer calls the agent's nailed-up leg, e.g. `sip:alice@127.0.0.1:5070`.
     pub sip_uri: String,
@@ -546,7 +547,7 @@ fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
             (Some(id), Some(sip_uri), Some(groups)) if !groups.is_empty() && tenv_ok => {
                 out.push(Agent {
                     name: name.unwrap_or_else(|| id.clone()),
-                    id,
+                    id: AgentId::from(id),
                     sip_uri,
                     groups,
                     token_env,

@@ -7,32 +7,33 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::switchboard::{CampaignStatus, Control as CampaignControl, Lead, SwitchboardError};
 use crate::agents::AgentView;
+use crate::domain::AgentId;
 
 /// A request to the switchboard.
 #[derive(Debug)]
 pub enum Request {
-    Login(String),
-    Logout(String),
-    Ready(String),
+    Login(AgentId),
+    Logout(AgentId),
+    Ready(AgentId),
     Pause {
-        agent: String,
+        agent: AgentId,
         reason: String,
     },
     /// The agent hangs up on the customer (or cancels their preview call).
-    Hangup(String),
+    Hangup(AgentId),
     /// The agent dials the lead they preview.
-    Dial(String),
+    Dial(AgentId),
     /// The agent skips the lead they preview (the next one is reserved).
-    Skip(String),
+    Skip(AgentId),
     Disposition {
-        agent: String,
+        agent: AgentId,
         code: String,
         notes: Option<String>,
         /// A callback this far from now (callback dispositions).
         callback_after: Option<Duration>,
     },
     /// The lead of the agent's current call or preview.
-    Lead(String),
+    Lead(AgentId),
     Agents,
     Campaigns,
     Campaign {

@@ -30,7 +30,7 @@ use super::notify::Heartbeat;
 use super::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
-use crate::domain::{CallKey, Outcome};
+use crate::domain::{AgentId, CallKey, Outcome};
 use crate::flow::AmdResult;
 use crate::leads::scheduler::Scheduler;
 use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig, Leg, MediaError};
@@ -180,7 +180,7 @@ impl Daemon {
         // live calls. What was stored of them as it happened stays (the window counts read
         // above include their live answers); their leads are due per their campaign's rules.
         let node = config.node_id.clone();
-        let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.clone()).collect();
+        let agent_ids: Vec<String> = config.agents.iter().map(|a| a.id.to_string()).collect();
         let intervals = store.close_open_intervals(&agent_ids, &node).await?;
         if intervals > 0 {
             tracing::warn!(
@@ -223,7 +223,7 @@ impl Daemon {
         let (stop, stop_rx) = watch::channel(false);
         let (reload, reload_rx) = mpsc::channel(4);
         let heartbeat = Heartbeat::default();
-        let agents: HashMap<String, String> = config
+        let agents: HashMap<AgentId, String> = config
             .agents
             .iter()
             .map(|a| (a.id.clone(), a.sip_uri.clone()))
@@ -383,15 +383,15 @@ enum Event {
         call: CallKey,
     },
     AgentSip {
-        agent: String,
+        agent: AgentId,
         event: CallEvent,
     },
     AgentFailed {
-        agent: String,
+        agent: AgentId,
         reason: String,
     },
     AgentMedia {
-        agent: String,
+        agent: AgentId,
         event: media::LegEvent,
     },
     Leads {
@@ -442,8 +442,8 @@ struct Shell {
     writer: mpsc::Sender<Msg>,
     events: mpsc::UnboundedSender<Event>,
     calls: HashMap<CallKey, CallIo>,
-    agent_uris: HashMap<String, String>,
-    agent_legs: HashMap<String, AgentLeg>,
+    agent_uris: HashMap<AgentId, String>,
+    agent_legs: HashMap<AgentId, AgentLeg>,
     /// Each campaign's scheduler; a claim task takes a copy (no lock, no wait on a claim).
     schedulers: HashMap<String, Scheduler>,
     lists: Lists,
@@ -1264,7 +1264,7 @@ impl Shell {
         tokio::spawn(tracing::Instrument::instrument(task, span));
     }
 
-    fn dial_agent(&mut self, agent: String) {
+    fn dial_agent(&mut self, agent: AgentId) {
         let Some(uri) = self.agent_uris.get(&agent).cloned() else {
             let _ = self.events.send(Event::AgentFailed {
                 agent,

@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::agents::{self, AgentId, Agents, State};
+use crate::agents::{self, Agents, State};
 use crate::campaign::{Campaign, Mode};
-use crate::domain::{CallKey, LeadStatus, Outcome};
+use crate::domain::{AgentId, CallKey, LeadStatus, Outcome};
 use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
@@ -1002,15 +1002,15 @@ impl Switchboard {
         let Some(p) = self.previews.get(agent) else {
             return Err(match (view.state, view.call) {
                 (State::Preview, Some(_)) => agents::AgentError::PreviewDialed {
-                    agent: agent.to_owned(),
+                    agent: AgentId::from(agent),
                     action: "dial",
                 }
                 .into(),
-                _ => SwitchboardError::NoPreview(agent.to_owned()),
+                _ => SwitchboardError::NoPreview(AgentId::from(agent)),
             });
         };
         if view.state != State::Preview || view.call.is_some() {
-            return Err(SwitchboardError::NoPreview(agent.to_owned()));
+            return Err(SwitchboardError::NoPreview(AgentId::from(agent)));
         }
         let name = p.campaign.clone();
         let Some(rt) = self.campaigns.get(&name) else {
@@ -1026,7 +1026,7 @@ impl Switchboard {
             return Err(SwitchboardError::NoLine { campaign: name });
         }
         let Some(p) = self.previews.remove(agent) else {
-            return Err(SwitchboardError::NoPreview(agent.to_owned()));
+            return Err(SwitchboardError::NoPreview(AgentId::from(agent)));
         };
         let Some(rt) = self.campaigns.get_mut(&name) else {
             return Err(SwitchboardError::UnknownCampaign(name));
@@ -1042,7 +1042,13 @@ impl Switchboard {
             t.bucket.take(1);
             t.active += 1;
         }
-        let call = self.place(now, &campaign, campaign_id, p.lead, Some(agent.to_owned()));
+        let call = self.place(
+            now,
+            &campaign,
+            campaign_id,
+            p.lead,
+            Some(AgentId::from(agent)),
+        );
         self.agents.preview_dialed(agent, call)?;
         Ok(())
     }
@@ -1054,16 +1060,16 @@ impl Switchboard {
         let Some(p) = self.previews.remove(agent) else {
             return Err(match (view.state, view.call) {
                 (State::Preview, Some(_)) => agents::AgentError::PreviewDialed {
-                    agent: agent.to_owned(),
+                    agent: AgentId::from(agent),
                     action: "skip",
                 }
                 .into(),
-                _ => SwitchboardError::NoPreview(agent.to_owned()),
+                _ => SwitchboardError::NoPreview(AgentId::from(agent)),
             });
         };
         self.outputs
             .push_back(Output::Release { lead_id: p.lead.id });
-        let skipped = self.skipped.entry(agent.to_owned()).or_default();
+        let skipped = self.skipped.entry(AgentId::from(agent)).or_default();
         skipped.push_back((now, p.lead.id));
         if skipped.len() > 1000 {
             skipped.pop_front();
@@ -1081,7 +1087,7 @@ impl Switchboard {
             .view(now, agent)?
             .call
             .filter(|c| self.calls.contains_key(c))
-            .ok_or_else(|| SwitchboardError::NoCall(agent.to_owned()))?;
+            .ok_or_else(|| SwitchboardError::NoCall(AgentId::from(agent)))?;
         // A preview call not with the agent yet (ringing, or in AMD) is hung up at once.
         if let Some(c) = self.calls.get(&call)
             && c.agent.is_none()
@@ -1112,7 +1118,7 @@ impl Switchboard {
             .wrapping
             .get(agent)
             .cloned()
-            .ok_or_else(|| SwitchboardError::NoCall(agent.to_owned()))?;
+            .ok_or_else(|| SwitchboardError::NoCall(AgentId::from(agent)))?;
         let rt = self
             .campaigns
             .get(&campaign)
@@ -1129,7 +1135,7 @@ impl Switchboard {
         self.agents.disposed(now, agent)?;
         // The wrap-up interval reaches the campaign's estimates before the call is forgotten;
         // the wrap-up ends with this disposition, not cut.
-        self.disposing = Some(agent.to_owned());
+        self.disposing = Some(AgentId::from(agent));
         self.pump_agents(now);
         self.disposing = None;
         self.wrapping.remove(agent);
@@ -1137,7 +1143,7 @@ impl Switchboard {
             campaign_id,
             lead_id: lead.id,
             call,
-            agent: agent.to_owned(),
+            agent: AgentId::from(agent),
             code: code.to_owned(),
             notes,
             effect,
@@ -1428,7 +1434,7 @@ impl Switchboard {
         if agentless(&me.campaign) {
             return out;
         }
-        let ids = |groups: &[String]| -> std::collections::HashSet<String> {
+        let ids = |groups: &[String]| -> std::collections::HashSet<AgentId> {
             self.agents
                 .views_in(now, groups)
                 .into_iter()

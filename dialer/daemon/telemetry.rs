@@ -18,9 +18,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::config::DaemonConfig;
 use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
-use crate::agents::{AgentId, AgentView, State};
+use crate::agents::{AgentView, State};
 use crate::campaign::Campaign;
-use crate::domain::{CallKey, Outcome};
+use crate::domain::{AgentId, CallKey, Outcome};
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]

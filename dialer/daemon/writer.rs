@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::clock::WallClock;
 use super::switchboard::{LeadEffect, Record};
-use crate::domain::CallKey;
+use crate::domain::{AgentId, CallKey};
 use crate::store::{
     AttemptEnd, AttemptProgress, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError,
 };
@@ -154,7 +154,7 @@ struct Attempt {
     id: i64,
     recording: Option<String>,
     /// The agent who dialed it (preview).
-    agent: Option<String>,
+    agent: Option<AgentId>,
 }
 
 /// The writer's state (the task owns it).
@@ -465,7 +465,11 @@ impl Writer {
                     amd_cause: s.amd.as_ref().map(|(_, cause)| cause.clone()),
                     amd_ms: amd_ms(s.answered, s.decided, s.amd.is_some()),
                     // The agent who talked, else the one who dialed (preview).
-                    agent_id: s.agent.clone().or_else(|| attempt.agent.clone()),
+                    agent_id: s
+                        .agent
+                        .as_ref()
+                        .or(attempt.agent.as_ref())
+                        .map(AgentId::to_string),
                     live,
                     abandoned: s.abandoned,
                     conversation: *conversation,
@@ -504,7 +508,11 @@ impl Writer {
                     amd_cause: step.amd.as_ref().map(|(_, cause)| cause.clone()),
                     amd_ms: amd_ms(step.answered, step.decided, step.amd.is_some()),
                     connect_at_ms: step.connected.map(|t| c.ms(t)),
-                    agent_id: step.agent.clone().or_else(|| attempt.agent.clone()),
+                    agent_id: step
+                        .agent
+                        .as_ref()
+                        .or(attempt.agent.as_ref())
+                        .map(AgentId::to_string),
                     live: step.live,
                     abandoned: step.abandoned,
                     message_at_ms: step.message_at.map(|t| c.ms(t)),

@@ -26,8 +26,7 @@ pub mod survey;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::agents::AgentId;
-use crate::domain::Outcome;
+use crate::domain::{AgentId, Outcome};
 
 /// What the answering-machine detector said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

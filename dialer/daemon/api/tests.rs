@@ -9,8 +9,8 @@ fn tokens_identify_their_owner_and_must_be_distinct() {
     let t = Tokens::new(
         Some("super-secret".into()),
         [
-            ("alice".to_string(), "alice-token".to_string()),
-            ("bob".to_string(), "bob-token".to_string()),
+            ("alice".into(), "alice-token".to_string()),
+            ("bob".into(), "bob-token".to_string()),
         ],
     )
     .unwrap();
@@ -26,12 +26,12 @@ fn tokens_identify_their_owner_and_must_be_distinct() {
     let shared = Tokens::new(
         None,
         [
-            ("alice".to_string(), "same".to_string()),
-            ("bob".to_string(), "same".to_string()),
+            ("alice".into(), "same".to_string()),
+            ("bob".into(), "same".to_string()),
         ],
     );
     assert!(matches!(shared, Err(TokenError::Shared(a, b)) if a == "alice" && b == "bob"));
-    let clash = Tokens::new(Some("x".into()), [("carol".to_string(), "x".to_string())]);
+    let clash = Tokens::new(Some("x".into()), [("carol".into(), "x".to_string())]);
     assert!(matches!(clash, Err(TokenError::Supervisor(a)) if a == "carol"));
 }
 
@@ -39,7 +39,7 @@ fn tokens_identify_their_owner_and_must_be_distinct() {
 fn tokens_are_kept_only_as_digests() {
     let t = Tokens::new(
         Some("super-secret".into()),
-        [("alice".to_string(), "alice-token".to_string())],
+        [("alice".into(), "alice-token".to_string())],
     )
     .unwrap();
     let shown = format!("{t:?}");

@@ -18,7 +18,7 @@ fn board(t0: Instant, agents: &[&str], c: Arc<Campaign>) -> Switchboard {
         t0,
         agents
             .iter()
-            .map(|a| (a.to_string(), vec!["followup".to_string()])),
+            .map(|a| (AgentId::from(*a), vec!["followup".to_string()])),
         [(
             "main".to_string(),
             TrunkLimits {
@@ -34,7 +34,7 @@ fn board(t0: Instant, agents: &[&str], c: Arc<Campaign>) -> Switchboard {
         core.handle(
             t0,
             Input::AgentLegUp {
-                agent: a.to_string(),
+                agent: AgentId::from(*a),
             },
         );
     }
@@ -952,7 +952,7 @@ fn preview_board(
         t0,
         agents.iter().map(|(a, groups, _)| {
             (
-                a.to_string(),
+                AgentId::from(*a),
                 groups.iter().map(|g| g.to_string()).collect(),
             )
         }),
@@ -970,7 +970,7 @@ fn preview_board(
         core.handle(
             *at,
             Input::AgentLegUp {
-                agent: a.to_string(),
+                agent: AgentId::from(*a),
             },
         );
     }
