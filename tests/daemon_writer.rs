@@ -10,7 +10,7 @@ use dialer::agents::{Interval, State};
 use dialer::daemon::clock::WallClock;
 use dialer::daemon::switchboard::{LeadEffect, Record};
 use dialer::daemon::writer::Writer;
-use dialer::domain::{CallKey, LeadStatus, Outcome};
+use dialer::domain::{CallKey, CampaignId, LeadStatus, Outcome};
 use dialer::flow::{AmdResult, Summary};
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
 use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
@@ -72,7 +72,7 @@ fn summary(t0: Instant) -> Summary {
 /// A writer on a seeded store, with the clock anchored at `t0` = `T0_MS`.
 struct Fixture {
     store: Store,
-    campaign_id: i64,
+    campaign_id: CampaignId,
     lead_id: i64,
     t0: Instant,
     w: Writer,
@@ -86,7 +86,7 @@ impl Fixture {
         let w = Writer::new(store.clone(), WallClock::anchored(t0, T0_MS)).with_node("node-a");
         Fixture {
             store,
-            campaign_id,
+            campaign_id: CampaignId::new(campaign_id),
             lead_id,
             t0,
             w,
@@ -232,7 +232,7 @@ async fn records_become_rows() {
         let l = f.lead().await;
         assert_eq!(l.status, "dnc");
         assert_eq!(l.last_conversation_at_ms, Some(T0_MS + 80_000));
-        assert!(f.store.is_dnc(f.campaign_id, &l.phone).await.unwrap());
+        assert!(f.store.is_dnc(f.campaign_id.get(), &l.phone).await.unwrap());
     }
 }
 
@@ -407,7 +407,7 @@ async fn a_preview_call_stores_the_agent_who_dialed_it_and_its_preview_time_name
             ),
             (
                 "preview",
-                Some(f.campaign_id),
+                Some(f.campaign_id.get()),
                 Some(attempt),
                 T0_MS - 12_000
             )

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::domain::{AgentId, CallKey};
+use crate::domain::{AgentId, CallKey, CampaignId};
 
 /// What an agent is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,7 +84,7 @@ pub struct Interval {
     pub reason: Option<String>,
     pub call: Option<CallKey>,
     /// The campaign (store id) the time was spent on, when the state says (preview).
-    pub campaign: Option<i64>,
+    pub campaign: Option<CampaignId>,
     pub start: Instant,
     pub end: Instant,
 }
@@ -140,7 +140,7 @@ struct Agent {
     since: Instant,
     call: Option<CallKey>,
     /// The campaign of the lead previewed (store id).
-    campaign: Option<i64>,
+    campaign: Option<CampaignId>,
     pause_reason: Option<String>,
     /// Pause requested while on a call or in wrap-up: taken when the agent would become ready.
     pause_after: Option<String>,
@@ -292,7 +292,12 @@ impl Agents {
 
     /// A preview campaign's lead (campaign store id `campaign`) is reserved for the ready agent:
     /// they look at it and take no other call.
-    pub fn preview(&mut self, now: Instant, id: &str, campaign: i64) -> Result<(), AgentError> {
+    pub fn preview(
+        &mut self,
+        now: Instant,
+        id: &str,
+        campaign: CampaignId,
+    ) -> Result<(), AgentError> {
         self.expect(id, "preview a lead", &[State::Ready])?;
         self.enter(now, id, State::Preview);
         if let Some(a) = self.agents.get_mut(id) {

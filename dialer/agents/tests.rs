@@ -211,8 +211,11 @@ fn a_preview_runs_from_the_reserved_lead_to_the_answer_and_names_its_campaign() 
     let mut a = registry(t0);
     up(&mut a, t0, "cat");
     drain(&mut a);
-    assert!(a.preview(t0, "ann", 9).is_err(), "ann is logged out");
-    a.preview(t0 + s(5), "cat", 9).unwrap();
+    assert!(
+        a.preview(t0, "ann", CampaignId::new(9)).is_err(),
+        "ann is logged out"
+    );
+    a.preview(t0 + s(5), "cat", CampaignId::new(9)).unwrap();
     // A previewing agent takes no other call.
     assert_eq!(a.connect(t0 + s(6), &[], k(3)), None);
     a.preview_dialed("cat", k(4)).unwrap();
@@ -226,7 +229,7 @@ fn a_preview_runs_from_the_reserved_lead_to_the_answer_and_names_its_campaign() 
     a.preview_answered(t0 + s(20), "cat", k(4)).unwrap();
     let v = a.view(t0 + s(21), "cat").unwrap();
     assert_eq!((v.state, v.call), (State::OnCall, Some(k(4))));
-    let i: Vec<(State, Option<i64>, Option<CallKey>, Duration)> = drain(&mut a)
+    let i: Vec<(State, Option<CampaignId>, Option<CallKey>, Duration)> = drain(&mut a)
         .into_iter()
         .filter_map(|e| match e {
             Event::Interval(i) => Some((i.state, i.campaign, i.call, i.end - i.start)),
@@ -237,7 +240,7 @@ fn a_preview_runs_from_the_reserved_lead_to_the_answer_and_names_its_campaign() 
         i,
         vec![
             (State::Ready, None, None, s(5)),
-            (State::Preview, Some(9), Some(k(4)), s(15)),
+            (State::Preview, Some(CampaignId::new(9)), Some(k(4)), s(15)),
         ]
     );
 }
@@ -247,7 +250,7 @@ fn a_preview_that_ends_unanswered_leaves_the_agent_ready_or_paused_as_asked() {
     let t0 = Instant::now();
     let mut a = registry(t0);
     up(&mut a, t0, "cat");
-    a.preview(t0 + s(1), "cat", 9).unwrap();
+    a.preview(t0 + s(1), "cat", CampaignId::new(9)).unwrap();
     a.preview_dialed("cat", k(4)).unwrap();
     // A pause asked for while the call rings is taken when it ends.
     a.pause(t0 + s(2), "cat", "coffee").unwrap();
@@ -260,11 +263,11 @@ fn a_preview_that_ends_unanswered_leaves_the_agent_ready_or_paused_as_asked() {
     );
     // Not dialed yet: pausing gives the preview up at once; so does logging out.
     a.ready(t0 + s(40), "cat").unwrap();
-    a.preview(t0 + s(41), "cat", 9).unwrap();
+    a.preview(t0 + s(41), "cat", CampaignId::new(9)).unwrap();
     a.pause(t0 + s(42), "cat", "lunch").unwrap();
     assert_eq!(a.view(t0 + s(42), "cat").unwrap().state, State::Paused);
     a.ready(t0 + s(50), "cat").unwrap();
-    a.preview(t0 + s(50), "cat", 9).unwrap();
+    a.preview(t0 + s(50), "cat", CampaignId::new(9)).unwrap();
     a.logout(t0 + s(60), "cat").unwrap();
     // Ready for no time at all (t0 + 50 s) leaves no interval.
     let states: Vec<State> = drain(&mut a)

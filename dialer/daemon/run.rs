@@ -30,7 +30,7 @@ use super::notify::Heartbeat;
 use super::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
-use crate::domain::{AgentId, CallKey, Outcome};
+use crate::domain::{AgentId, CallKey, CampaignId, Outcome};
 use crate::flow::AmdResult;
 use crate::leads::scheduler::Scheduler;
 use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig, Leg, MediaError};
@@ -200,7 +200,7 @@ impl Daemon {
             let c = Arc::new(c);
             let scheduler = Scheduler::new(c.clone(), &ids, options.owner.clone(), options.lease);
             schedulers.insert(c.name.clone(), scheduler);
-            board.upsert_campaign(c.clone(), ids.id, history);
+            board.upsert_campaign(c.clone(), CampaignId::new(ids.id), history);
             running.push(c);
         }
         if options.login_all_agents {
@@ -651,7 +651,8 @@ impl Shell {
                             self.options.lease,
                         ),
                     );
-                    self.board.upsert_campaign(c.clone(), ids.id, history);
+                    self.board
+                        .upsert_campaign(c.clone(), CampaignId::new(ids.id), history);
                     if self.options.import_lists {
                         self.load_lists(c);
                     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::agents::{self, Agents, State};
 use crate::campaign::{Campaign, Mode};
-use crate::domain::{AgentId, CallKey, LeadStatus, Outcome};
+use crate::domain::{AgentId, CallKey, CampaignId, LeadStatus, Outcome};
 use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
@@ -133,7 +133,7 @@ pub enum Output {
     /// [`Input::ClaimDone`]).
     Claim {
         campaign: String,
-        campaign_id: i64,
+        campaign_id: CampaignId,
         n: usize,
     },
     /// Give a claimed lead back undialed (campaign paused, stopped or draining; lead went stale;
@@ -176,7 +176,7 @@ pub enum Output {
 pub struct Dial {
     pub call: CallKey,
     pub campaign: String,
-    pub campaign_id: i64,
+    pub campaign_id: CampaignId,
     pub lead: Lead,
     pub trunk: String,
     pub caller_id: String,
@@ -189,7 +189,7 @@ pub enum Record {
     /// A dial started (written before the INVITE leaves).
     AttemptStarted {
         call: CallKey,
-        campaign_id: i64,
+        campaign_id: CampaignId,
         lead_id: i64,
         trunk: String,
         /// The agent who dialed it (preview); the one who talked is in the summary.
@@ -202,7 +202,7 @@ pub enum Record {
     /// The call is over: the attempt's row and what it does to the lead.
     AttemptEnded {
         call: CallKey,
-        campaign_id: i64,
+        campaign_id: CampaignId,
         lead_id: i64,
         summary: Summary,
         effect: LeadEffect,
@@ -225,7 +225,7 @@ pub enum Record {
     Interval(agents::Interval),
     /// An agent's disposition on the lead of a call.
     Disposition {
-        campaign_id: i64,
+        campaign_id: CampaignId,
         lead_id: i64,
         call: CallKey,
         agent: AgentId,
@@ -240,7 +240,7 @@ pub enum Record {
     /// once with the call's outcome and due again per `effect`, counted from `since` (the
     /// call's end).
     WrapUpCut {
-        campaign_id: i64,
+        campaign_id: CampaignId,
         lead_id: i64,
         call: CallKey,
         agent: AgentId,
@@ -437,7 +437,7 @@ impl Bucket {
 #[derive(Debug)]
 struct CampaignRt {
     campaign: Arc<Campaign>,
-    id: i64,
+    id: CampaignId,
     control: Control,
     pacer: Pacer,
     estimator: Estimator,
@@ -455,7 +455,7 @@ struct CampaignRt {
 #[derive(Debug)]
 struct CallRt {
     campaign: String,
-    campaign_id: i64,
+    campaign_id: CampaignId,
     lead: Lead,
     trunk: String,
     flow: Flow,
@@ -500,7 +500,7 @@ struct Preview {
 struct Wrapping {
     call: CallKey,
     campaign: String,
-    campaign_id: i64,
+    campaign_id: CampaignId,
     lead: Lead,
     /// The call's outcome and end, for a wrap-up cut short ([`Switchboard::cut_wrap_ups`]).
     outcome: Outcome,
@@ -590,7 +590,7 @@ impl Switchboard {
     pub fn upsert_campaign(
         &mut self,
         campaign: Arc<Campaign>,
-        id: i64,
+        id: CampaignId,
         history: pacing::WindowCounts,
     ) {
         let cap = campaign.abandon.cap;
@@ -1671,7 +1671,7 @@ impl Switchboard {
         &mut self,
         now: Instant,
         campaign: &Arc<Campaign>,
-        campaign_id: i64,
+        campaign_id: CampaignId,
         lead: Lead,
         preview: Option<AgentId>,
     ) -> CallKey {

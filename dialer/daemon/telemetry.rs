@@ -20,7 +20,7 @@ use super::config::DaemonConfig;
 use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
 use crate::agents::{AgentView, State};
 use crate::campaign::Campaign;
-use crate::domain::{AgentId, CallKey, Outcome};
+use crate::domain::{AgentId, CallKey, CampaignId, Outcome};
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -287,7 +287,7 @@ pub struct Observer {
     dials: BTreeMap<String, VecDeque<Instant>>,
     failures: HashMap<String, u32>,
     /// Campaign names by store id (dispositions carry the id).
-    campaigns: HashMap<i64, String>,
+    campaigns: HashMap<CampaignId, String>,
 }
 
 impl Observer {
@@ -403,7 +403,7 @@ mod tests {
         Output::Dial(Dial {
             call: CallKey::new(call),
             campaign: "cold".into(),
-            campaign_id: 4,
+            campaign_id: CampaignId::new(4),
             lead: Lead {
                 id: call as i64,
                 phone: "+12025550143".into(),
@@ -426,7 +426,7 @@ mod tests {
     ) -> Output {
         Output::Record(Record::AttemptEnded {
             call: CallKey::new(call),
-            campaign_id: 4,
+            campaign_id: CampaignId::new(4),
             lead_id: call as i64,
             summary: Summary {
                 outcome,
@@ -487,7 +487,7 @@ mod tests {
             o.output(
                 t0,
                 &Output::Record(Record::Disposition {
-                    campaign_id: 4,
+                    campaign_id: CampaignId::new(4),
                     lead_id: 1,
                     call: CallKey::new(1),
                     agent: "alice".into(),

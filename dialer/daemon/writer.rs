@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::clock::WallClock;
 use super::switchboard::{LeadEffect, Record};
-use crate::domain::{AgentId, CallKey};
+use crate::domain::{AgentId, CallKey, CampaignId};
 use crate::store::{
     AttemptEnd, AttemptProgress, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError,
 };
@@ -540,7 +540,7 @@ impl Writer {
                 self.store
                     .insert_agent_interval(
                         &i.agent,
-                        i.campaign,
+                        i.campaign.map(CampaignId::get),
                         i.state.as_str(),
                         c.ms(i.start),
                         c.ms(i.end),

@@ -28,7 +28,7 @@ fn board(t0: Instant, agents: &[&str], c: Arc<Campaign>) -> Switchboard {
         )],
         Some(Duration::from_secs(120)),
     );
-    core.upsert_campaign(c, 7, pacing::WindowCounts::default());
+    core.upsert_campaign(c, CampaignId::new(7), pacing::WindowCounts::default());
     for a in agents {
         core.agent_login(t0, a).unwrap();
         core.handle(
@@ -469,7 +469,11 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
     // A reload of the same window keeps the counts (the store may not have the call yet) and
     // takes the new cap; another window starts from the store's counts.
     let reloaded = campaign(|c| c.abandon.cap = 0.02);
-    core.upsert_campaign(reloaded, 7, pacing::WindowCounts::default());
+    core.upsert_campaign(
+        reloaded,
+        CampaignId::new(7),
+        pacing::WindowCounts::default(),
+    );
     let status = &core.campaign_status()[0];
     assert_eq!(
         (status.live_answers, status.abandoned, status.abandon_cap),
@@ -481,7 +485,7 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
         abandoned: 0,
         amd_machines: 0,
     };
-    core.upsert_campaign(other_window, 7, history);
+    core.upsert_campaign(other_window, CampaignId::new(7), history);
     let status = &core.campaign_status()[0];
     assert_eq!((status.live_answers, status.abandoned), (10, 0));
 }
@@ -701,7 +705,7 @@ fn a_wrap_up_cut_short_releases_the_lead_with_the_calls_outcome() {
     assert_eq!(
         cuts,
         [&Record::WrapUpCut {
-            campaign_id: 7,
+            campaign_id: CampaignId::new(7),
             lead_id: 1,
             call,
             agent: agent.clone(),
@@ -779,7 +783,7 @@ fn a_wrap_up_ended_without_a_disposition_releases_the_lead() {
         assert_eq!(
             cuts,
             [Record::WrapUpCut {
-                campaign_id: 7,
+                campaign_id: CampaignId::new(7),
                 lead_id: 1,
                 call,
                 agent: agent.clone(),
@@ -911,7 +915,7 @@ fn campaigns_sharing_an_agent_do_not_both_dial_for_it() {
     let t0 = Instant::now();
     let mut core = board(t0, &["ann"], campaign(|_| {}));
     let other = campaign(|c| c.name = "second".into());
-    core.upsert_campaign(other, 8, pacing::WindowCounts::default());
+    core.upsert_campaign(other, CampaignId::new(8), pacing::WindowCounts::default());
     // The first campaign dials for Ann.
     let d = dial_n(&mut core, t0, 1, 1);
     assert_eq!(d.len(), 1);
@@ -975,7 +979,11 @@ fn preview_board(
         );
     }
     for (i, c) in campaigns.into_iter().enumerate() {
-        core.upsert_campaign(c, 9 + i as i64, pacing::WindowCounts::default());
+        core.upsert_campaign(
+            c,
+            CampaignId::new(9 + i as i64),
+            pacing::WindowCounts::default(),
+        );
     }
     drain(&mut core);
     core
@@ -1135,7 +1143,7 @@ fn preview_reserves_a_lead_the_agent_dials_and_only_that_agent_takes_the_call() 
     let p = i.iter().find(|i| i.state == State::Preview).unwrap();
     assert_eq!(
         (p.agent.as_str(), p.campaign, p.call, p.start, p.end),
-        ("bob", Some(9), Some(call), t1, t_answer)
+        ("bob", Some(CampaignId::new(9)), Some(call), t1, t_answer)
     );
 
     core.handle(
@@ -1256,7 +1264,7 @@ fn skipping_gives_the_lead_back_and_reserves_the_next_one() {
             .iter()
             .map(|i| (i.state, i.campaign, i.start, i.end))
             .collect::<Vec<_>>(),
-        vec![(State::Preview, Some(9), t0, t1)]
+        vec![(State::Preview, Some(CampaignId::new(9)), t0, t1)]
     );
     // The store hands lead 1 back as the spare: Ann skipped it, so after skipping lead 2 she
     // gets lead 3, and lead 1 waits for someone else.
@@ -1366,7 +1374,7 @@ fn logging_out_or_pausing_while_previewing_gives_the_lead_back() {
     let i = intervals(&out);
     assert_eq!(
         (i[0].state, i[0].campaign, i[0].start, i[0].end),
-        (State::Preview, Some(9), t0, t1)
+        (State::Preview, Some(CampaignId::new(9)), t0, t1)
     );
     core.agent_pause(t1, "bob", "lunch").unwrap();
     let out = drain(&mut core);
@@ -1639,7 +1647,7 @@ fn shed_across_campaigns(mode: Mode) -> (Vec<CallKey>, Vec<CallKey>) {
     core.control("second", Control::Paused).unwrap();
     core.upsert_campaign(
         campaign(|c| c.mode = Mode::Predictive),
-        8,
+        CampaignId::new(8),
         pacing::WindowCounts::default(),
     );
     for a in agents {
