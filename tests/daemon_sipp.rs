@@ -361,7 +361,7 @@ async fn call_done(store: &Store, carrier: &mut e2e::Sipp, daemon: Daemon) -> ca
 
 /// Wait for the campaign's first dial (30 s at most), then alice pauses.
 async fn alice_pauses_after_the_dial(
-    control: &dialer::daemon::control::Control,
+    control: &dialer::daemon::control::SwitchboardHandle,
     carrier: &e2e::Sipp,
 ) {
     let started = Instant::now();

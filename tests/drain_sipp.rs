@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use dialer::agents::State;
 use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
 use dialer::daemon::config;
-use dialer::daemon::control::Control;
+use dialer::daemon::control::SwitchboardHandle;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::Store;
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
@@ -124,7 +124,7 @@ struct Running {
     _db: storedb::TestDb,
     store: Store,
     daemon: Daemon,
-    control: Control,
+    control: SwitchboardHandle,
     api: SocketAddr,
     _stop_api: tokio::sync::oneshot::Sender<()>,
 }
@@ -170,7 +170,7 @@ fn setup() -> Setup {
     }
 }
 
-async fn alice_is(control: &Control, state: State, within: Duration, sipps: &[&Sipp]) {
+async fn alice_is(control: &SwitchboardHandle, state: State, within: Duration, sipps: &[&Sipp]) {
     let what = format!("alice {state:?}\n{}", e2e::logs(sipps));
     eventually(&what, within, || async {
         let agents = control.agents().await.ok()?;

@@ -3,7 +3,7 @@
 
 mod storedb;
 
-use dialer::domain::LeadStatus;
+use dialer::domain::{AmdResult, LeadStatus};
 use dialer::pacing::Window;
 use dialer::pacing::history::{load_budget, window_counts};
 use dialer::store::{AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewLead, Store};
@@ -28,9 +28,9 @@ async fn attempt(store: &Store, lead: i64, at_ms: i64, outcome: &str, live: bool
                 end_at_ms: at_ms + 30_000,
                 outcome: outcome.parse().expect("an outcome"),
                 amd_result: match outcome {
-                    "machine" => Some("machine".into()),
+                    "machine" => Some(AmdResult::Machine),
                     "no_answer" => None,
-                    _ => Some("human".into()),
+                    _ => Some(AmdResult::Human),
                 },
                 live,
                 abandoned,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dialer::campaign::{AbandonWindow, Env};
-use dialer::domain::LeadStatus;
+use dialer::domain::{AmdResult, LeadStatus};
 use dialer::report::{self, Params, Policy};
 use dialer::store::{
     AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewDisposition, NewLead, Store,
@@ -68,7 +68,7 @@ async fn dial(
                 answer_at_ms: live.then_some(at + 10 * S),
                 connect_at_ms: agent.map(|_| at + 11 * S),
                 agent_id: agent.map(str::to_string),
-                amd_result: (outcome == "machine").then(|| "machine".to_string()),
+                amd_result: (outcome == "machine").then_some(AmdResult::Machine),
                 lead_status: LeadStatus::Active,
                 ..Default::default()
             },

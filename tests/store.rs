@@ -5,7 +5,7 @@ mod storedb;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use dialer::domain::{LeadStatus, Outcome};
+use dialer::domain::{AmdResult, LeadStatus, Outcome};
 use dialer::store::entity::call_attempt;
 use dialer::store::{
     AttemptEnd, AttemptProgress, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision,
@@ -225,7 +225,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                 &AttemptEnd {
                     end_at_ms: T0 + 60_000,
                     outcome: Outcome::Human,
-                    amd_result: Some("human".into()),
+                    amd_result: Some(AmdResult::Human),
                     live: true,
                     conversation: true,
                     lead_status: LeadStatus::Done,
@@ -620,7 +620,7 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
             ring_at_ms: Some(T0 + 1000),
             answer_at_ms: Some(T0 + 5000),
             amd_at_ms: Some(T0 + 6200),
-            amd_result: Some(amd.into()),
+            amd_result: Some(amd.parse().expect("an AMD result")),
             amd_cause: Some("short-greeting".into()),
             amd_ms: Some(1200),
             live: amd == "human",

@@ -122,9 +122,10 @@ pub enum AgentError {
     },
 }
 
-/// One agent as the pacer and the API see it.
+/// One agent's state as the registry reports it: what the API and the terminal show, and what
+/// the switchboard reduces to the pacer's [`crate::pacing::AgentView`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentView {
+pub struct AgentStatus {
     pub id: AgentId,
     pub state: State,
     /// Time in the current state.
@@ -397,12 +398,12 @@ impl Agents {
     }
 
     /// Every agent with its state and time in it.
-    pub fn views(&self, now: Instant) -> Vec<AgentView> {
+    pub fn views(&self, now: Instant) -> Vec<AgentStatus> {
         self.agents.iter().map(|(id, a)| view(id, a, now)).collect()
     }
 
     /// One agent.
-    pub fn view(&self, now: Instant, id: &str) -> Result<AgentView, AgentError> {
+    pub fn view(&self, now: Instant, id: &str) -> Result<AgentStatus, AgentError> {
         Ok(view(id, self.get(id)?, now))
     }
 
@@ -414,7 +415,7 @@ impl Agents {
     }
 
     /// Agents in any of `groups` (all agents when `groups` is empty).
-    pub fn views_in(&self, now: Instant, groups: &[String]) -> Vec<AgentView> {
+    pub fn views_in(&self, now: Instant, groups: &[String]) -> Vec<AgentStatus> {
         self.agents
             .iter()
             .filter(|(_, a)| groups.is_empty() || a.groups.iter().any(|g| groups.contains(g)))
@@ -510,8 +511,8 @@ impl Agents {
     }
 }
 
-fn view(id: &str, a: &Agent, now: Instant) -> AgentView {
-    AgentView {
+fn view(id: &str, a: &Agent, now: Instant) -> AgentStatus {
+    AgentStatus {
         id: AgentId::from(id),
         state: a.state,
         elapsed: now.saturating_duration_since(a.since),

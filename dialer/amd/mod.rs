@@ -54,32 +54,8 @@ pub const SAMPLE_RATE: u32 = 8000;
 /// One 20 ms frame of 8 kHz mono linear PCM.
 pub type Frame = [i16; FRAME_SAMPLES];
 
-/// What answered the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AmdResult {
-    Human,
-    Machine,
-    #[serde(rename = "notsure")]
-    NotSure,
-}
-
-impl AmdResult {
-    /// The lowercase name used in JSON, the store and reports: `human`, `machine`, `notsure`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AmdResult::Human => "human",
-            AmdResult::Machine => "machine",
-            AmdResult::NotSure => "notsure",
-        }
-    }
-}
-
-impl std::fmt::Display for AmdResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What answered the call: the domain's, shared with the flow and the store.
+pub use crate::domain::AmdResult;
 
 /// Why the detector decided what it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -23,7 +23,7 @@ use sea_orm::ConnectionTrait;
 use super::Global;
 use crate::agents::State;
 use crate::daemon::config;
-use crate::daemon::control::{Control, Request};
+use crate::daemon::control::{Request, SwitchboardHandle};
 use crate::daemon::run::{Daemon, Options};
 use crate::domain::{AgentId, CallKey};
 use crate::media::driver::{Driver as Media, DriverConfig};
@@ -339,7 +339,7 @@ async fn seed_leads(
 
 fn progress_line(
     elapsed: Duration,
-    agents: &[crate::agents::AgentView],
+    agents: &[crate::agents::AgentStatus],
     campaigns: &[crate::daemon::switchboard::CampaignStatus],
 ) -> String {
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
@@ -360,7 +360,7 @@ fn progress_line(
 
 /// The demo's agents at their desks: the daemon's control handle.
 struct Desk {
-    control: OnceLock<Control>,
+    control: OnceLock<SwitchboardHandle>,
     /// Each agent's disposition codes (of the campaigns their groups serve).
     catalogue: HashMap<AgentId, Vec<String>>,
     /// Each campaign's codes.
@@ -399,7 +399,7 @@ impl Desk {
         }
     }
 
-    fn control(&self) -> Result<&Control, DeskError> {
+    fn control(&self) -> Result<&SwitchboardHandle, DeskError> {
         self.control
             .get()
             .ok_or_else(|| DeskError("the daemon is not running yet".into()))

@@ -4,7 +4,7 @@
 //! in preview campaigns dial or skip the lead they preview);
 //! the supervisor token may do everything, including campaign control and the agents' states.
 //! Each request is checked here (token, JSON, every field) before anything reaches the
-//! switchboard through [`Control`], so a malformed request never touches a call. Errors are JSON
+//! switchboard through [`SwitchboardHandle`], so a malformed request never touches a call. Errors are JSON
 //! `{"error": {"code": "...", "message": "..."}}`; see README.md "HTTP API" for the routes.
 //!
 //! Tokens are secrets named in `dialer.toml` (`[api] token_env`, `[[agents]] token_env`) and
@@ -34,13 +34,13 @@ use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 use super::config::{ApiConfig, DaemonConfig, SecretError};
-use super::control::{Control, ControlError, Reply, Request};
+use super::control::{ControlError, Reply, Request, SwitchboardHandle};
 use super::loglimit::LogLimit;
-use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
+use super::switchboard::{CampaignStatus, SwitchboardError};
 use super::telemetry::{self, Rosters};
 use super::writer::StoreHealth;
-use crate::agents::{AgentError, AgentView};
-use crate::domain::AgentId;
+use crate::agents::{AgentError, AgentStatus};
+use crate::domain::{AgentId, CampaignControl};
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -319,7 +319,7 @@ pub struct Api {
 }
 
 struct Inner {
-    control: Control,
+    control: SwitchboardHandle,
     tokens: ArcSwap<Tokens>,
     readiness: Readiness,
     metrics: Option<PrometheusHandle>,
@@ -330,7 +330,7 @@ impl Api {
     /// An API over the running switchboard. `metrics`: the installed recorder's handle
     /// ([`telemetry::install`]); without it `/metrics` answers 404.
     pub fn new(
-        control: Control,
+        control: SwitchboardHandle,
         tokens: Tokens,
         readiness: Readiness,
         metrics: Option<PrometheusHandle>,
@@ -553,7 +553,7 @@ impl Api {
         }
     }
 
-    async fn agents(&self) -> Result<Vec<AgentView>, ApiError> {
+    async fn agents(&self) -> Result<Vec<AgentStatus>, ApiError> {
         match self.ask(Request::Agents).await? {
             Reply::Agents(v) => Ok(v),
             other => Err(unexpected(&other)),
@@ -637,7 +637,7 @@ fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-fn agent_json(a: &AgentView) -> Value {
+fn agent_json(a: &AgentStatus) -> Value {
     json!({
         "id": a.id,
         "state": a.state.as_str(),

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::switchboard::{CampaignStatus, Control as CampaignControl, Lead, SwitchboardError};
-use crate::agents::AgentView;
-use crate::domain::AgentId;
+use super::switchboard::{CampaignStatus, Lead, SwitchboardError};
+use crate::agents::AgentStatus;
+use crate::domain::{AgentId, CampaignControl};
 
 /// A request to the switchboard.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ pub enum Reply {
     Done,
     Lead(Option<(String, Lead)>),
     /// Every agent (`Agents`), or the acting agent just after an agent's action.
-    Agents(Vec<AgentView>),
+    Agents(Vec<AgentStatus>),
     Campaigns(Vec<CampaignStatus>),
 }
 
@@ -65,11 +65,11 @@ pub type Envelope = (Request, oneshot::Sender<Result<Reply, SwitchboardError>>);
 
 /// A handle on the running switchboard; clone it freely.
 #[derive(Debug, Clone)]
-pub struct Control {
+pub struct SwitchboardHandle {
     tx: mpsc::Sender<Envelope>,
 }
 
-impl Control {
+impl SwitchboardHandle {
     pub fn new(tx: mpsc::Sender<Envelope>) -> Self {
         Self { tx }
     }
@@ -84,7 +84,7 @@ impl Control {
         Ok(rx.await.map_err(|_| ControlError::Stopped)??)
     }
 
-    pub async fn agents(&self) -> Result<Vec<AgentView>, ControlError> {
+    pub async fn agents(&self) -> Result<Vec<AgentStatus>, ControlError> {
         match self.ask(Request::Agents).await? {
             Reply::Agents(v) => Ok(v),
             _ => Ok(Vec::new()),

@@ -23,15 +23,14 @@ use tokio::task::JoinHandle;
 
 use super::clock::WallClock;
 use super::config::DaemonConfig;
-use super::control::{Control, Envelope, Reply, Request};
+use super::control::{Envelope, Reply, Request, SwitchboardHandle};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
 use super::notify::Heartbeat;
 use super::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
-use crate::domain::{AgentId, CallKey, CampaignId, Outcome};
-use crate::flow::AmdResult;
+use crate::domain::{AgentId, AmdResult, CallKey, CampaignId, Outcome};
 use crate::leads::scheduler::Scheduler;
 use crate::media::driver::{Driver as Media, DriverConfig as MediaConfig, Leg, MediaError};
 use crate::media::sdp::{LocalMedia, RemoteMedia};
@@ -102,7 +101,7 @@ impl Default for Options {
 
 /// A running daemon.
 pub struct Daemon {
-    control: Control,
+    control: SwitchboardHandle,
     reload: mpsc::Sender<(Vec<Campaign>, oneshot::Sender<()>)>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -264,7 +263,7 @@ impl Daemon {
         }
         let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
         Ok(Daemon {
-            control: Control::new(control_tx),
+            control: SwitchboardHandle::new(control_tx),
             reload,
             stop,
             task,
@@ -280,7 +279,7 @@ impl Daemon {
     }
 
     /// The control handle (API, simulated agents, terminal).
-    pub fn control(&self) -> Control {
+    pub fn control(&self) -> SwitchboardHandle {
         self.control.clone()
     }
 
@@ -1392,11 +1391,7 @@ impl media::FrameSink for AmdSink {
             self.decided = true;
             let _ = self.events.send(Event::Amd {
                 call,
-                result: match dec.result {
-                    crate::amd::AmdResult::Human => AmdResult::Human,
-                    crate::amd::AmdResult::Machine => AmdResult::Machine,
-                    crate::amd::AmdResult::NotSure => AmdResult::NotSure,
-                },
+                result: dec.result,
                 cause: dec.cause.to_string(),
                 speech_end: d.speech_end(),
             });

@@ -23,9 +23,11 @@ use std::time::{Duration, Instant};
 
 use crate::agents::{self, Agents, State};
 use crate::campaign::{Campaign, Mode};
-use crate::domain::{AgentId, CallKey, CampaignId, LeadStatus, Outcome};
+use crate::domain::{
+    AgentId, AmdResult, CallKey, CampaignControl, CampaignId, LeadStatus, Outcome,
+};
 use crate::flow::survey::SurveyPrompt;
-use crate::flow::{self, Action, AmdResult, Flow, OnMachine, Prompt, Summary};
+use crate::flow::{self, Action, Flow, OnMachine, Prompt, Summary};
 use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
 
 /// A lead claimed for dialing (leased to this daemon).
@@ -341,33 +343,12 @@ pub enum SwitchboardError {
     UnknownDisposition { campaign: String, code: String },
 }
 
-/// A supervisor's control of a campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Dialing.
-    Running,
-    /// No new dials; calls in progress go on.
-    Paused,
-    /// No new dials; claimed leads given back.
-    Stopped,
-}
-
-impl Control {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Control::Running => "running",
-            Control::Paused => "paused",
-            Control::Stopped => "stopped",
-        }
-    }
-}
-
 /// A campaign as the API and the terminal show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CampaignStatus {
     pub name: String,
     pub mode: String,
-    pub control: Control,
+    pub control: CampaignControl,
     pub calls_in_flight: usize,
     pub waiting_for_agent: usize,
     pub dials: u64,
@@ -438,7 +419,7 @@ impl Bucket {
 struct CampaignRt {
     campaign: Arc<Campaign>,
     id: CampaignId,
-    control: Control,
+    control: CampaignControl,
     pacer: Pacer,
     estimator: Estimator,
     budget: AbandonBudget,
@@ -616,9 +597,9 @@ impl Switchboard {
             }
             None => {
                 let control = if campaign.enabled {
-                    Control::Running
+                    CampaignControl::Running
                 } else {
-                    Control::Stopped
+                    CampaignControl::Stopped
                 };
                 let priors = priors(&campaign);
                 self.campaigns.insert(
@@ -744,7 +725,7 @@ impl Switchboard {
                 if let Some(rt) = self.campaigns.get_mut(&campaign) {
                     rt.claiming = false;
                     rt.exhausted = false;
-                    if rt.control == Control::Running && !self.draining {
+                    if rt.control == CampaignControl::Running && !self.draining {
                         rt.leads.extend(leads.into_iter().map(|l| (now, l)));
                         self.dial(now, &campaign);
                         return;
@@ -1178,17 +1159,21 @@ impl Switchboard {
     }
 
     /// Every agent and its state.
-    pub fn agent_views(&self, now: Instant) -> Vec<agents::AgentView> {
+    pub fn agent_views(&self, now: Instant) -> Vec<agents::AgentStatus> {
         self.agents.views(now)
     }
 
-    pub fn control(&mut self, name: &str, control: Control) -> Result<(), SwitchboardError> {
+    pub fn control(
+        &mut self,
+        name: &str,
+        control: CampaignControl,
+    ) -> Result<(), SwitchboardError> {
         let rt = self
             .campaigns
             .get_mut(name)
             .ok_or_else(|| SwitchboardError::UnknownCampaign(name.to_owned()))?;
         rt.control = control;
-        if control != Control::Running {
+        if control != CampaignControl::Running {
             for (_, lead) in rt.leads.drain(..) {
                 self.outputs.push_back(Output::Release { lead_id: lead.id });
             }
@@ -1269,7 +1254,7 @@ impl Switchboard {
             .values()
             .filter(|rt| {
                 rt.campaign.mode == Mode::Preview
-                    && rt.control == Control::Running
+                    && rt.control == CampaignControl::Running
                     && !self.draining
                     && (!rt.exhausted || !rt.leads.is_empty())
             })
@@ -1317,7 +1302,7 @@ impl Switchboard {
         let usable = |p: &Preview| {
             !draining
                 && campaigns.get(&p.campaign).is_some_and(|rt| {
-                    rt.control == Control::Running && rt.campaign.mode == Mode::Preview
+                    rt.control == CampaignControl::Running && rt.campaign.mode == Mode::Preview
                 })
         };
         let stale: Vec<AgentId> = self
@@ -1360,14 +1345,14 @@ impl Switchboard {
         let Some(rt) = self.campaigns.get(name) else {
             return;
         };
-        if rt.control != Control::Running || rt.campaign.mode != Mode::Preview {
+        if rt.control != CampaignControl::Running || rt.campaign.mode != Mode::Preview {
             return;
         }
         let views = self.agents.views_in(now, &rt.campaign.agent_groups);
         let working = views
             .iter()
             .any(|v| v.state.is_logged_in() && v.state != State::Paused);
-        let mut ready: Vec<agents::AgentView> = views
+        let mut ready: Vec<agents::AgentStatus> = views
             .into_iter()
             .filter(|v| v.state == State::Ready)
             .collect();
@@ -1506,7 +1491,7 @@ impl Switchboard {
         let Some(rt) = self.campaigns.get(name) else {
             return;
         };
-        if rt.control != Control::Running {
+        if rt.control != CampaignControl::Running {
             return;
         }
         let groups = rt.campaign.agent_groups.clone();

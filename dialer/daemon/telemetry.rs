@@ -17,10 +17,10 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::config::DaemonConfig;
-use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
-use crate::agents::{AgentView, State};
+use super::switchboard::{CampaignStatus, Input, Output, Record};
+use crate::agents::{AgentStatus, State};
 use crate::campaign::Campaign;
-use crate::domain::{AgentId, CallKey, CampaignId, Outcome};
+use crate::domain::{AgentId, CallKey, CampaignControl, CampaignId, Outcome};
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -216,7 +216,7 @@ pub fn rosters(config: &DaemonConfig, campaigns: &[Campaign]) -> Rosters {
 }
 
 /// Set the gauges that describe the present, from the switchboard's answers (on scrape).
-pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Rosters) {
+pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentStatus], rosters: &Rosters) {
     for s in State::ALL {
         let n = agents.iter().filter(|a| a.state == s).count();
         gauge!("dialer_agents", "state" => s.as_str()).set(n as f64);
@@ -227,7 +227,7 @@ pub fn refresh(campaigns: &[CampaignStatus], agents: &[AgentView], rosters: &Ros
 
     for c in campaigns {
         let name = c.name.clone();
-        for control in [Control::Running, Control::Paused, Control::Stopped] {
+        for &control in CampaignControl::ALL {
             let on = if c.control == control { 1.0 } else { 0.0 };
             gauge!("dialer_campaign_control", "campaign" => name.clone(), "control" => control.as_str())
                 .set(on);
@@ -556,7 +556,7 @@ mod tests {
     fn refresh_sets_agents_by_state_lines_per_agent_and_occupancy() {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
-        let view = |id: &str, state| AgentView {
+        let view = |id: &str, state| AgentStatus {
             id: id.into(),
             state,
             elapsed: Duration::ZERO,
@@ -573,7 +573,7 @@ mod tests {
         let campaign = CampaignStatus {
             name: "cold".into(),
             mode: "predictive".into(),
-            control: Control::Paused,
+            control: CampaignControl::Paused,
             calls_in_flight: 6,
             waiting_for_agent: 1,
             dials: 40,

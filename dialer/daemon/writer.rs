@@ -461,7 +461,7 @@ impl Writer {
                     amd_at_ms: s.amd.as_ref().and(s.decided).map(|t| c.ms(t)),
                     connect_at_ms: s.connected.map(|t| c.ms(t)),
                     message_at_ms: s.message_at.map(|t| c.ms(t)),
-                    amd_result: s.amd.as_ref().map(|(r, _)| r.as_str().to_owned()),
+                    amd_result: s.amd.as_ref().map(|(r, _)| *r),
                     amd_cause: s.amd.as_ref().map(|(_, cause)| cause.clone()),
                     amd_ms: amd_ms(s.answered, s.decided, s.amd.is_some()),
                     // The agent who talked, else the one who dialed (preview).
@@ -504,7 +504,7 @@ impl Writer {
                     ring_at_ms: step.ringing.map(|t| c.ms(t)),
                     answer_at_ms: step.answered.map(|t| c.ms(t)),
                     amd_at_ms: step.amd.as_ref().and(step.decided).map(|t| c.ms(t)),
-                    amd_result: step.amd.as_ref().map(|(r, _)| r.as_str().to_owned()),
+                    amd_result: step.amd.as_ref().map(|(r, _)| *r),
                     amd_cause: step.amd.as_ref().map(|(_, cause)| cause.clone()),
                     amd_ms: amd_ms(step.answered, step.decided, step.amd.is_some()),
                     connect_at_ms: step.connected.map(|t| c.ms(t)),

@@ -1,5 +1,6 @@
 //! The dialer's vocabulary, shared by the cores, the shell, the store and the API: what a call
-//! came to ([`Outcome`]), where its lead stands ([`LeadStatus`]), and the handles on calls,
+//! came to ([`Outcome`]), what answered it ([`AmdResult`]), where its lead stands
+//! ([`LeadStatus`]), whether a campaign dials ([`CampaignControl`]), and the handles on calls,
 //! campaigns and agents ([`CallKey`], [`CampaignId`], [`AgentId`]).
 //!
 //! This module depends on nothing else in the crate (std and serde only), so that any layer may
@@ -89,10 +90,14 @@ macro_rules! named {
     };
 }
 
+mod amd_result;
+mod campaign_control;
 mod ids;
 mod lead_status;
 mod outcome;
 
+pub use amd_result::AmdResult;
+pub use campaign_control::CampaignControl;
 pub use ids::{AgentId, CallKey, CampaignId};
 pub use lead_status::LeadStatus;
 pub use outcome::Outcome;

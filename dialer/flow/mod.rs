@@ -26,25 +26,7 @@ pub mod survey;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::domain::{AgentId, Outcome};
-
-/// What the answering-machine detector said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AmdResult {
-    Human,
-    Machine,
-    NotSure,
-}
-
-impl AmdResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AmdResult::Human => "human",
-            AmdResult::Machine => "machine",
-            AmdResult::NotSure => "notsure",
-        }
-    }
-}
+use crate::domain::{AgentId, AmdResult, Outcome};
 
 /// What to do with an answering machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, Value};
 
 use super::{Result, Store, StoreError, stmt};
-use crate::domain::{LeadStatus, Outcome};
+use crate::domain::{AmdResult, LeadStatus, Outcome};
 
 /// How far back `leads.recent_attempts` keeps attempt times: the longest rolling window
 /// (Regulation F: 7 days).
@@ -43,7 +43,7 @@ pub struct AttemptEnd {
     /// When the message to the customer started: the voicemail drop, the safe-harbor message,
     /// an agentless campaign's message.
     pub message_at_ms: Option<i64>,
-    pub amd_result: Option<String>,
+    pub amd_result: Option<AmdResult>,
     pub amd_cause: Option<String>,
     pub amd_ms: Option<i32>,
     pub agent_id: Option<String>,
@@ -96,7 +96,7 @@ pub struct AttemptProgress {
     pub ring_at_ms: Option<i64>,
     pub answer_at_ms: Option<i64>,
     pub amd_at_ms: Option<i64>,
-    pub amd_result: Option<String>,
+    pub amd_result: Option<AmdResult>,
     pub amd_cause: Option<String>,
     pub amd_ms: Option<i32>,
     pub connect_at_ms: Option<i64>,
@@ -257,7 +257,7 @@ impl Store {
                 e.answer_at_ms.into(),
                 e.amd_at_ms.into(),
                 e.connect_at_ms.into(),
-                e.amd_result.clone().into(),
+                e.amd_result.map(AmdResult::as_str).into(),
                 e.amd_cause.clone().into(),
                 e.amd_ms.into(),
                 e.agent_id.clone().into(),
@@ -279,7 +279,7 @@ impl Store {
             .map(|r| r.try_get("", "dial_at_ms"))
             .transpose()?
             .unwrap_or(e.end_at_ms);
-        let machine = e.amd_result.as_deref() == Some("machine");
+        let machine = e.amd_result == Some(AmdResult::Machine);
         let mut values: Vec<Value> = vec![
             e.outcome.as_str().into(),
             e.lead_status.as_str().into(),
@@ -334,7 +334,7 @@ impl Store {
                 p.ring_at_ms.into(),
                 p.answer_at_ms.into(),
                 p.amd_at_ms.into(),
-                p.amd_result.clone().into(),
+                p.amd_result.map(AmdResult::as_str).into(),
                 p.amd_cause.clone().into(),
                 p.amd_ms.into(),
                 p.connect_at_ms.into(),
@@ -386,8 +386,8 @@ impl Store {
             let attempt_no: i32 = row.try_get("", "attempt_no")?;
             let dial: i64 = row.try_get("", "dial_at_ms")?;
             let connected = row.try_get::<Option<i64>>("", "connect_at_ms")?.is_some();
-            let machine =
-                row.try_get::<Option<String>>("", "amd_result")?.as_deref() == Some("machine");
+            let machine = row.try_get::<Option<String>>("", "amd_result")?.as_deref()
+                == Some(AmdResult::Machine.as_str());
             let abandoned = row.try_get::<i32>("", "abandoned")? != 0;
             let mut values: Vec<Value> = vec![Outcome::Interrupted.as_str().into()];
             let mut sets =

@@ -898,15 +898,17 @@ fn stale_claimed_leads_are_given_back() {
 fn paused_campaign_does_not_dial() {
     let t0 = Instant::now();
     let mut core = board(t0, &["ann"], campaign(|_| {}));
-    core.control("warm-followup", Control::Paused).unwrap();
+    core.control("warm-followup", CampaignControl::Paused)
+        .unwrap();
     core.handle(t0, Input::Tick);
     assert!(
         !drain(&mut core)
             .iter()
             .any(|o| matches!(o, Output::Claim { .. }))
     );
-    assert!(core.control("nope", Control::Running).is_err());
-    core.control("warm-followup", Control::Running).unwrap();
+    assert!(core.control("nope", CampaignControl::Running).is_err());
+    core.control("warm-followup", CampaignControl::Running)
+        .unwrap();
     assert_eq!(dial_n(&mut core, t0 + ms(500), 1, 1).len(), 1);
 }
 
@@ -1388,7 +1390,8 @@ fn logging_out_or_pausing_while_previewing_gives_the_lead_back() {
         Some(("collections".into(), 3))
     );
     // Pausing the campaign gives its previews back; its agents are ready at the next tick.
-    core.control("collections", Control::Paused).unwrap();
+    core.control("collections", CampaignControl::Paused)
+        .unwrap();
     let out = drain(&mut core);
     assert!(out.contains(&Output::Release { lead_id: 3 }));
     core.handle(t1 + ms(1200), Input::Tick);
@@ -1644,7 +1647,7 @@ fn shed_across_campaigns(mode: Mode) -> (Vec<CallKey>, Vec<CallKey>) {
         .collect();
     placed.sort_unstable();
     assert!(!placed.is_empty());
-    core.control("second", Control::Paused).unwrap();
+    core.control("second", CampaignControl::Paused).unwrap();
     core.upsert_campaign(
         campaign(|c| c.mode = Mode::Predictive),
         CampaignId::new(8),
