@@ -404,7 +404,11 @@ impl Agents {
 
     /// One agent.
     pub fn view(&self, now: Instant, id: &str) -> Result<AgentStatus, AgentError> {
-        Ok(view(id, self.get(id)?, now))
+        let (id, a) = self
+            .agents
+            .get_key_value(id)
+            .ok_or_else(|| AgentError::Unknown(AgentId::from(id)))?;
+        Ok(view(id, a, now))
     }
 
     /// Whether the agent is wrapping up `call` (cheaper than a view, for a scan on each turn).
@@ -511,9 +515,9 @@ impl Agents {
     }
 }
 
-fn view(id: &str, a: &Agent, now: Instant) -> AgentStatus {
+fn view(id: &AgentId, a: &Agent, now: Instant) -> AgentStatus {
     AgentStatus {
-        id: AgentId::from(id),
+        id: id.clone(),
         state: a.state,
         elapsed: now.saturating_duration_since(a.since),
         call: a.call,
