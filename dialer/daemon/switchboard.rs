@@ -381,7 +381,7 @@ pub struct CampaignStatus {
     pub abandon_cap: f64,
     pub last_decision: String,
     /// Its lists and leads (the daemon's loop fills it in; empty here).
-    pub leads: super::lists::LeadsStatus,
+    pub leads: crate::leads::status::LeadsStatus,
 }
 
 /// A trunk's limits and use, shared by the campaigns on it.
