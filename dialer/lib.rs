@@ -19,3 +19,4 @@ pub mod sim;
 pub mod simnet;
 pub mod sip;
 pub mod store;
+pub mod switchboard;

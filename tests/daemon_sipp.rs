@@ -446,7 +446,7 @@ async fn a_person_with_no_free_agent_hears_safe_harbor_and_is_abandoned() {
     // With AMD off the answer is a person; at the connect limit (1.5 s, counted from the
     // answer, less the shell's latency allowance) the message starts.
     let message_at = attempt.message_at_ms.expect("when the message started");
-    let latency = dialer::daemon::switchboard::CONNECT_LATENCY.as_millis() as i64;
+    let latency = dialer::switchboard::CONNECT_LATENCY.as_millis() as i64;
     assert!(
         message_at - answer >= 1500 - latency - 1 && message_at - answer <= 1500 + SLACK_MS,
         "safe harbor {} ms after the answer",

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use dialer::agents::{Interval, State};
 use dialer::daemon::clock::WallClock;
-use dialer::daemon::switchboard::{LeadEffect, Record};
 use dialer::daemon::writer::Writer;
 use dialer::flow::{AmdResult, Summary};
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
 use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
+use dialer::switchboard::{LeadEffect, Record};
 use sea_orm::EntityTrait;
 
 const T0_MS: i64 = 1_780_000_000_000;

@@ -335,7 +335,7 @@ async fn seed_leads(
 fn progress_line(
     elapsed: Duration,
     agents: &[crate::agents::AgentView],
-    campaigns: &[crate::daemon::switchboard::CampaignStatus],
+    campaigns: &[crate::switchboard::CampaignStatus],
 ) -> String {
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
     for a in agents {

@@ -36,10 +36,10 @@ use tokio::sync::Semaphore;
 use super::config::{ApiConfig, DaemonConfig, SecretError};
 use super::control::{Control, ControlError, Reply, Request};
 use super::loglimit::LogLimit;
-use super::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::telemetry::{self, Rosters};
 use super::writer::StoreHealth;
 use crate::agents::{AgentError, AgentId, AgentView};
+use crate::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 16 * 1024;

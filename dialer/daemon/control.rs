@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::switchboard::{CampaignStatus, Control as CampaignControl, Lead, SwitchboardError};
 use crate::agents::AgentView;
+use crate::switchboard::{CampaignStatus, Control as CampaignControl, Lead, SwitchboardError};
 
 /// A request to the switchboard.
 #[derive(Debug)]

@@ -27,7 +27,6 @@ use super::control::{Control, Envelope, Reply, Request};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
 use super::notify::Heartbeat;
-use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
 use crate::flow::AmdResult;
@@ -39,6 +38,7 @@ use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
 use crate::store::{CampaignIds, Store};
+use crate::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 
 /// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
 /// give-up time, 32 s, is too long for a stop).
@@ -710,7 +710,7 @@ impl Shell {
         });
     }
 
-    fn on_request(&mut self, r: Request) -> Result<Reply, super::switchboard::SwitchboardError> {
+    fn on_request(&mut self, r: Request) -> Result<Reply, crate::switchboard::SwitchboardError> {
         let now = Instant::now();
         let b = &mut self.board;
         // An agent's action is answered with the agent's view right after it, in the same turn

@@ -17,9 +17,9 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::config::DaemonConfig;
-use super::switchboard::{CampaignStatus, Control, Input, Output, Record};
 use crate::agents::{AgentId, AgentView, State};
 use crate::campaign::Campaign;
+use crate::switchboard::{CampaignStatus, Control, Input, Output, Record};
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -371,8 +371,8 @@ impl Observer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::switchboard::{Dial, Lead, LeadEffect};
     use crate::flow::Summary;
+    use crate::switchboard::{Dial, Lead, LeadEffect};
 
     fn dial(call: u64, trunk: &str) -> Output {
         Output::Dial(Dial {

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::WallClock;
-use super::switchboard::{CallKey, LeadEffect, Record};
 use crate::store::{
     AttemptEnd, AttemptProgress, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError,
 };
+use crate::switchboard::{CallKey, LeadEffect, Record};
 
 /// What the writer is asked to do.
 #[derive(Debug)]
