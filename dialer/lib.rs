@@ -14,6 +14,7 @@ pub mod flow;
 pub mod leads;
 pub mod media;
 pub mod pacing;
+pub mod reference;
 pub mod report;
 pub mod sim;
 pub mod simnet;
