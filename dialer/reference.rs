@@ -1,5 +1,7 @@
-//! The generated parts of `docs/reference/`: the CLI reference from clap's definitions and the
-//! metrics reference from the telemetry's family table, so neither can drift from the code.
+//! The generated parts of `docs/reference/`: the CLI reference from clap's definitions, the
+//! metrics reference from the telemetry's family table, and the default values of campaign
+//! files, `dialer.toml` and the AMD detector from the layers the loaders use, so none of them
+//! can drift from the code.
 //!
 //! The tests below regenerate each file and fail when the committed one differs; with
 //! `DIALER_BLESS_DOCS=1` they rewrite it instead:
@@ -22,6 +24,7 @@ use crate::daemon::telemetry::{METRICS, MetricDoc};
 /// Where the generated files live, relative to the repository root.
 pub const CLI_MD: &str = "docs/reference/cli.md";
 pub const METRICS_MD: &str = "docs/reference/metrics.md";
+pub const DEFAULTS_MD: &str = "docs/reference/defaults.md";
 
 /// The command that rewrites the generated files.
 pub const BLESS: &str = "DIALER_BLESS_DOCS=1 cargo test -p dialer --lib reference";
@@ -104,6 +107,63 @@ pub fn metrics_markdown() -> String {
     out
 }
 
+/// `docs/reference/defaults.md`: the default layers of campaign files, `dialer.toml`'s built-in
+/// values and the AMD detector's settings, as the code holds them.
+pub fn defaults_markdown() -> String {
+    use crate::campaign::defaults::{BUILTIN, COLD, HOT, WARM};
+    use crate::daemon::config::{DEFAULTS, StoreConfig};
+    let mut out = String::new();
+    out.push_str("# Default values\n\n");
+    let _ = writeln!(
+        out,
+        "<!-- Generated from campaign::defaults, daemon::config::DEFAULTS and \
+         amd::Settings::default() by dialer/reference.rs; do not edit.\n     Rewrite it with: \
+         {BLESS} -->\n"
+    );
+    out.push_str(
+        "The values a campaign file or `dialer.toml` gets for the keys it leaves out, exactly as \
+         the loaders layer them. What each key means is in [campaign.md](campaign.md) and \
+         [config.md](config.md).\n\n",
+    );
+    out.push_str("## Campaign files\n\n");
+    out.push_str(
+        "Layers, lowest first: the built-in values, then the list kind's, then the file, then \
+         the environment.\n\n### Built-in\n\n",
+    );
+    toml_block(&mut out, BUILTIN);
+    for (kind, layer) in [("cold", COLD), ("warm", WARM), ("hot", HOT)] {
+        let _ = writeln!(
+            out,
+            "### {kind}\n\n`kind = \"{kind}\"` puts this over the built-in values:\n"
+        );
+        toml_block(&mut out, layer);
+    }
+    out.push_str("## `dialer.toml`\n\nBuilt-in values under the file:\n\n");
+    toml_block(&mut out, DEFAULTS);
+    let _ = writeln!(
+        out,
+        "and `[store] unwritable_watchdog = \"{}\"`. Without a value: `node_id` is the host \
+         name, `database_url` SQLite `dialer.db` in `state_dir` (`DIALER_STATE_DIR` when the file \
+         sets no `state_dir`), `media.recordings_dir` `<state_dir>/recordings`.\n",
+        humantime::format_duration(StoreConfig::default().unwritable_watchdog)
+    );
+    out.push_str(
+        "## AMD detector\n\n`amd::Settings::default()`: what `dialer amd` uses, and what a \
+         campaign's `[amd]` table starts from (a campaign's `beep_wait_ms` comes from the \
+         built-in campaign layer above).\n\n",
+    );
+    let amd = toml::to_string(&crate::amd::Settings::default())
+        .unwrap_or_else(|e| format!("# cannot render: {e}\n"));
+    toml_block(&mut out, &amd);
+    out
+}
+
+fn toml_block(out: &mut String, text: &str) {
+    out.push_str("```toml\n");
+    out.push_str(text.trim());
+    out.push_str("\n```\n\n");
+}
+
 fn metric_row(m: &MetricDoc) -> String {
     let kind = if m.on_scrape {
         format!("{}, *on scrape*", m.kind.as_str())
@@ -162,6 +222,11 @@ mod tests {
     #[test]
     fn cli_reference_is_current() {
         check_generated(CLI_MD, &cli_markdown());
+    }
+
+    #[test]
+    fn defaults_reference_is_current() {
+        check_generated(DEFAULTS_MD, &defaults_markdown());
     }
 
     #[test]
@@ -258,6 +323,7 @@ mod tests {
             routes.extend(
                 literals_after(&text, ".route(")
                     .into_iter()
+                    .filter(|r| r.starts_with('/'))
                     .map(str::to_owned),
             );
         }

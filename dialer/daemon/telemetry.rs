@@ -55,7 +55,7 @@ pub fn install() -> Result<PrometheusHandle, TelemetryError> {
 pub enum MetricKind {
     Counter,
     Gauge,
-    /// In seconds (every `*_seconds` family has the buckets of [`SECONDS_BUCKETS`]).
+    /// In seconds (every `*_seconds` family has the buckets of `SECONDS_BUCKETS`).
     Histogram,
 }
 
