@@ -1,4 +1,4 @@
-//! The pacing claim of README ("Figures" under `dialer simulate`), as a test: on every example
+//! The pacing claim of docs/experiments/pacing.md ("The pacers compared"), as a test: on every example
 //! scenario of `campaigns/scenarios/`, the predictive pacer keeps each seeded shift under the
 //! scenario's abandon cap and keeps the agents busier than progressive dialing does.
 //!
@@ -7,8 +7,8 @@
 //! pacers `dialer simulate --compare` runs (predictive with its default shedding after 15 s).
 //! To stay quick in a debug build, shifts are cut to about 12 agent-hours (at least 15 minutes,
 //! and 15 minutes past a change of the answer rate): small-cold runs 2 hours, mid-warm 24
-//! minutes, collapse 45, large-hot and bench-60x8h 15. README's figures are
-//! seeds 1–10 over whole shifts.
+//! minutes, collapse 45, large-hot and bench-60x8h 15. The figures in docs/experiments/pacing.md
+//! are seeds 1–10 over whole shifts.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -227,7 +227,7 @@ pub struct AbandonPolicy {
 }
 
 /// The UK estimate of people among AMD "machine" results when the campaign file gives none: the
-/// detector's people-called-machines rate on its corpus (2.0 %, README "Corpus and figures").
+/// detector's people-called-machines rate on its corpus (2.0 %, docs/experiments/amd.md).
 pub const UK_AMD_FALSE_POSITIVE_DEFAULT: f64 = 0.02;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

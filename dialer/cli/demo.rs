@@ -44,7 +44,8 @@ pub struct Args {
     /// Seed of the simulated carrier and agents.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The simulation's settings (TOML; see README): outcome mix, ring, talk and wrap times.
+    /// The simulation's settings (TOML; see docs/reference/files.md): outcome mix, ring, talk and
+    /// wrap times.
     #[arg(long)]
     pub sim: Option<PathBuf>,
     /// Where the demo's store goes (the file is replaced).

@@ -5,7 +5,7 @@
 //! the supervisor token may do everything, including campaign control and the agents' states.
 //! Each request is checked here (token, JSON, every field) before anything reaches the
 //! switchboard through [`Control`], so a malformed request never touches a call. Errors are JSON
-//! `{"error": {"code": "...", "message": "..."}}`; see README.md "HTTP API" for the routes.
+//! `{"error": {"code": "...", "message": "..."}}`; docs/reference/api.md lists the routes.
 //!
 //! Tokens are secrets named in `dialer.toml` (`[api] token_env`, `[[agents]] token_env`) and
 //! read with [`config::secret`](super::config::secret): a systemd credential of that name, else
