@@ -3,9 +3,6 @@
 //! When sipp is missing each test prints a note and passes, unless `DIALER_REQUIRE_SIPP=1`
 //! (CI), where it fails. Timings are generous: the machine may be loaded.
 
-mod e2e;
-mod rig;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,6 +11,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dialer::sip::message::Transport;
 use dialer::sip::{CallReport, EndedBy, Outcome, PlaceCall, Sip, SipConfig, Target, TrunkConfig};
+
+use crate::e2e;
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                    m=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";

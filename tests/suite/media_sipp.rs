@@ -3,9 +3,6 @@
 //!
 //! When sipp is missing the test prints a note and passes, unless `DIALER_REQUIRE_SIPP=1`.
 
-mod e2e;
-mod rig;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +11,8 @@ use dialer::media::sdp::{LocalMedia, RemoteMedia};
 use dialer::media::{Codec, Driver, DriverConfig};
 use dialer::sip::message::Transport;
 use dialer::sip::{Outcome, PlaceCall, Sip, SipConfig, Target, TrunkConfig};
+
+use crate::{e2e, rig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_rtp_stream_reaches_our_leg() {

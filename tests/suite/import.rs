@@ -1,13 +1,13 @@
 //! CSV import on SQLite, and on PostgreSQL when `DIALER_TEST_DATABASE_URL` is set: exact counts
 //! and reasons for a messy list, idempotent re-import, and the `dialer import` binary.
 
-mod storedb;
-
 use std::process::Command;
 
 use dialer::leads::import::{ImportReport, ImportTarget, Rejected, import_file};
 use dialer::leads::sync_campaign;
-use storedb::{CampaignDir, campaign_toml};
+
+use crate::storedb;
+use crate::storedb::{CampaignDir, campaign_toml};
 
 const MESSY: &str = "phone,tz,name,notes
 (202) 555-0143,America/New_York,Ann,national with punctuation

@@ -15,18 +15,17 @@
 //!   `dialer_dial_local_failures_total`, `dialer_trunk_up` is never 0; once the ports are free
 //!   dialing resumes by itself and the carrier (busy to everything) gets the calls.
 
-mod rig;
-mod storedb;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dialer::store::Store;
-use rig::{Setup, get, series};
 use sea_orm::ConnectionTrait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::rig::{Setup, get, series};
+use crate::{rig, storedb};
 
 const SUPER: &str = "supervisor-token-0123456789";
 

@@ -10,10 +10,6 @@
 //!
 //! Skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
-mod e2e;
-mod rig;
-mod storedb;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -22,10 +18,12 @@ use dialer::daemon::config;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::entity::{agent_state_interval, call_attempt, lead};
 use dialer::store::{NewLead, Store};
-use e2e::{Carrier, CarrierEnd, CarrierMedia};
-use rig::{get, post};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
+
+use crate::e2e::{Carrier, CarrierEnd, CarrierMedia};
+use crate::rig::{get, post};
+use crate::{e2e, storedb};
 
 const ALICE: &str = "alice-token-0123456789";
 

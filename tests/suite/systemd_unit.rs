@@ -8,12 +8,12 @@
 //! (`DIALER_REQUIRE_SYSTEMD=1`, or `CI` set), where they fail. The notify test needs no systemd:
 //! it binds the datagram socket itself and starts the daemon the way systemd does.
 
-mod rig;
-
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::rig;
 
 fn analyze() -> Option<&'static str> {
     let found = Command::new("systemd-analyze")

@@ -2,8 +2,6 @@
 //! (when `DIALER_TEST_DATABASE_URL` is set) PostgreSQL: the library's figures and the real
 //! binary's JSON, CSV, table and SVG are checked against values worked out by hand below.
 
-mod storedb;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,6 +11,8 @@ use dialer::store::{
     AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewDisposition, NewLead, Store,
 };
 use serde_json::Value;
+
+use crate::storedb;
 
 const S: i64 = 1000;
 const MIN: i64 = 60 * S;

@@ -1,7 +1,5 @@
 //! The CRM store on SQLite, and on PostgreSQL when `DIALER_TEST_DATABASE_URL` is set.
 
-mod storedb;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -11,6 +9,8 @@ use dialer::store::{
     ClaimRequest, DncScope, InterruptedRetry, ListRecord, NewDisposition, NewLead, Store,
 };
 use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::storedb;
 
 const T0: i64 = 1_790_000_000_000;
 

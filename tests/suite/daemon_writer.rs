@@ -2,8 +2,6 @@
 //! the lead's next due time, agent intervals, and dispositions applied to the lead (DNC at once).
 //! On SQLite, and on PostgreSQL when `DIALER_TEST_DATABASE_URL` is set.
 
-mod storedb;
-
 use std::time::{Duration, Instant};
 
 use dialer::agents::{Interval, State};
@@ -14,6 +12,8 @@ use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lea
 use dialer::store::{CampaignRecord, ListRecord, NewLead, Store};
 use dialer::switchboard::{LeadEffect, Record};
 use sea_orm::EntityTrait;
+
+use crate::storedb;
 
 const T0_MS: i64 = 1_780_000_000_000;
 

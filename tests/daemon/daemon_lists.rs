@@ -13,10 +13,6 @@
 //!   just before the answer. The safe-harbor message must still reach the customer within 2 s
 //!   of the answer, while the store is still locked and the reload not yet applied.
 
-mod e2e;
-mod rig;
-mod storedb;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,10 +22,12 @@ use dialer::daemon::control::Request;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::Store;
 use dialer::store::entity::call_attempt;
-use e2e::{CarrierEnd, CarrierMedia, RtpCapture};
-use rig::{get, series};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use serde_json::Value;
+
+use crate::e2e::{CarrierEnd, CarrierMedia, RtpCapture};
+use crate::rig::{get, series};
+use crate::{e2e, rig, storedb};
 
 const SUPER: &str = "supervisor-token-0123456789";
 

@@ -12,10 +12,6 @@
 //!
 //! Skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
-mod e2e;
-mod rig;
-mod storedb;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,9 +23,11 @@ use dialer::daemon::control::Control;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::Store;
 use dialer::store::entity::{agent_state_interval, call_attempt, disposition, lead};
-use e2e::{Carrier, CarrierEnd, CarrierMedia, Setup, Sipp};
-use rig::{eventually, post};
 use sea_orm::{EntityTrait, QueryOrder};
+
+use crate::e2e::{Carrier, CarrierEnd, CarrierMedia, Setup, Sipp};
+use crate::rig::{eventually, post};
+use crate::{e2e, storedb};
 
 const ALICE: &str = "alice-token-0123456789";
 /// How late the agent's phone (and, in one test, the carrier) answers a BYE.

@@ -21,10 +21,6 @@
 //!
 //! Skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
-mod e2e;
-mod rig;
-mod storedb;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -33,8 +29,10 @@ use dialer::daemon::control::Request;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::Store;
 use dialer::store::entity::{agent_state_interval, call_attempt, lead};
-use e2e::{Carrier, CarrierEnd, CarrierMedia, RtpCapture, Setup};
 use sea_orm::{EntityTrait, QueryOrder};
+
+use crate::e2e::{Carrier, CarrierEnd, CarrierMedia, RtpCapture, Setup};
+use crate::{e2e, storedb};
 
 /// Open a fresh SQLite store, load the config, seed the campaign's one lead, start the daemon
 /// with every agent logged in (the sipps it talks to already listen: see `e2e::Sipp::wait_bound`).

@@ -10,10 +10,6 @@
 //!
 //! The sipp test is skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
-mod e2e;
-mod rig;
-mod storedb;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,9 +19,11 @@ use dialer::daemon::run::{Daemon, Options};
 use dialer::daemon::{config, telemetry};
 use dialer::store::Store;
 use dialer::store::entity::{disposition, lead};
-use rig::{get, http, post};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
+
+use crate::rig::{get, http, post};
+use crate::{e2e, rig, storedb};
 
 const SUPER: &str = "supervisor-token-0123456789";
 const ALICE: &str = "alice-token-0123456789";

@@ -2,8 +2,6 @@
 //! independently, concurrent claimers, lease expiry; SQLite, and PostgreSQL when
 //! `DIALER_TEST_DATABASE_URL` is set.
 
-mod storedb;
-
 use std::collections::{BTreeSet, HashSet};
 use std::process::Command;
 use std::sync::Arc;
@@ -19,7 +17,9 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-use storedb::{CampaignDir, TestDb, campaign_toml};
+
+use crate::storedb;
+use crate::storedb::{CampaignDir, TestDb, campaign_toml};
 
 const ZONES: [Option<&str>; 6] = [
     None,

@@ -3,17 +3,15 @@
 //! and stores one answer per question, then plays the closing message and hangs up.
 //! Skipped with a note when sipp is missing, unless `DIALER_REQUIRE_SIPP=1`.
 
-mod e2e;
-mod rig;
-mod storedb;
-
 use std::time::Duration;
 
 use dialer::daemon::config;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::store::entity::survey_answer;
-use e2e::{Carrier, CarrierEnd, CarrierMedia};
 use sea_orm::{EntityTrait, QueryOrder};
+
+use crate::e2e::{Carrier, CarrierEnd, CarrierMedia};
+use crate::{e2e, storedb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_answers_the_survey_with_keys_and_each_answer_is_stored() {

@@ -24,10 +24,6 @@
 //! Mounting a tmpfs needs root (CI runs as root); PostgreSQL needs `initdb` and a `postgres`
 //! user. Without them the test says `SKIPPED: …` (CI fails on that).
 
-mod rig;
-mod storedb;
-mod world;
-
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -38,9 +34,11 @@ use std::time::{Duration, Instant};
 
 use dialer::simnet::{AgentsConfig, CarrierConfig, OutcomeMix, SimConfig, Span};
 use dialer::store::{AttemptStart, NewLead, Store};
-use rig::{Proc, Setup, get, post};
 use sea_orm::ConnectionTrait;
-use world::{SUPER, World, start_world, token};
+
+use crate::rig::{Proc, Setup, get, post};
+use crate::world::{SUPER, World, start_world, token};
+use crate::{rig, storedb};
 
 const AGENTS: [&str; 3] = ["alice", "bob", "carol"];
 
@@ -254,7 +252,7 @@ impl Notified {
     }
 }
 
-// ---- the simulated world (as tests/shift.rs) ----
+// ---- the simulated world (as tests/suite/shift.rs) ----
 
 fn sim_config(seed: u64) -> SimConfig {
     SimConfig {

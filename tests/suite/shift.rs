@@ -14,10 +14,6 @@
 //! Figures come from the store, never from expectations about the random draws; the only
 //! "at least" checks are that the shift did something worth checking.
 
-mod rig;
-mod storedb;
-mod world;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,10 +22,12 @@ use std::time::{Duration, Instant};
 use dialer::simnet::{AgentsConfig, CarrierConfig, SimConfig};
 use dialer::simnet::{OutcomeMix, Span};
 use dialer::store::{NewLead, Store};
-use rig::{Proc, Setup, get, post};
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
-use world::{SUPER, World, start_world, token};
+
+use crate::rig::{Proc, Setup, get, post};
+use crate::world::{SUPER, World, start_world, token};
+use crate::{rig, storedb};
 
 const AGENTS: [&str; 3] = ["alice", "bob", "carol"];
 

@@ -1,13 +1,13 @@
 //! The abandon budget seeded from the store (SQLite; PostgreSQL when
 //! `DIALER_TEST_DATABASE_URL` is set): a restart does not reset it.
 
-mod storedb;
-
 use dialer::pacing::Window;
 use dialer::pacing::history::{load_budget, window_counts};
 use dialer::store::{AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewLead, Store};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+
+use crate::storedb;
 
 const DAY: i64 = 86_400_000;
 
