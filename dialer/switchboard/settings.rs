@@ -51,7 +51,7 @@ pub(super) fn amd_false_positive_estimate(c: &Campaign) -> f64 {
 /// is on the wire by the limit: the speech ended somewhere in the last voice frame, up to 20 ms
 /// before the arrival the detector reports; the prompt's first frame waits up to 20 ms for the
 /// customer leg's 20 ms send clock; the rest is the loop's turn and scheduling on a loaded
-/// machine (the timer itself is 1 ms). Measured end to end by `tests/daemon_sipp.rs`: with 80 ms
+/// machine (the timer itself is 1 ms). Measured end to end by `tests/daemon/daemon_sipp.rs`: with 80 ms
 /// the first packet came 37–57 ms after the deadline (load 9 on 2 cores), too close to the limit.
 pub const CONNECT_LATENCY: Duration = Duration::from_millis(100);
 
