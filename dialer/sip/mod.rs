@@ -1,18 +1,14 @@
-//! SIP: messages (rsip behind `message`), transactions and dialogs (sans-IO), the UDP/TCP driver.
-//!
-//! Layers, bottom up: [`message`] (bytes ⇄ our types), [`transaction`] (RFC 3261 §17),
-//! [`dialog`] and [`call`] (one outbound call), [`endpoint`] (all of it for one local address,
-//! plus the security rules), and [`uas`] (taking calls: the simulated carrier and phones). All
-//! sans-IO: inputs carry `now`; outputs are pulled.
+//! SIP: the sans-IO layers (messages, transactions, dialogs, calls, the endpoint, the UAS) live in
+//! `dialer_core::sip` and are re-exported here; this module adds the tokio drivers that own the
+//! sockets: [`driver`] (the dialer's UDP/TCP endpoint task) and [`uas::driver`] (the UAS task).
 
-pub mod call;
-pub mod dialog;
-pub mod endpoint;
-pub mod guard;
-pub mod message;
-mod timer;
-pub mod transaction;
-pub mod uas;
+pub use dialer_core::sip::{call, dialog, endpoint, guard, message, transaction};
+
+/// The sans-IO UAS from `dialer_core::sip::uas`, with its tokio [`driver`](uas::driver).
+pub mod uas {
+    pub use dialer_core::sip::uas::*;
+    pub mod driver;
+}
 
 pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy, Outcome};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};

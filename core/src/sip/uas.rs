@@ -3,7 +3,8 @@
 //! Inputs: [`Uas::handle_datagram`], [`Uas::handle_timeout`], and the commands [`Uas::ring`]
 //! (180), [`Uas::answer`] (200 with SDP), [`Uas::reject`] and [`Uas::hangup`]. Outputs:
 //! [`Uas::poll_transmit`], [`Uas::poll_event`], [`Uas::poll_timeout`]. After any input, drain
-//! transmits and events, then sleep until `poll_timeout`. [`driver`] is the tokio shell.
+//! transmits and events, then sleep until `poll_timeout`. The tokio shell is
+//! `dialer::sip::uas::driver`.
 //!
 //! - A new INVITE from an allowed source gets 100 Trying and an [`UasEvent::Incoming`];
 //!   retransmitted INVITEs are answered by the transaction layer with the last response.
@@ -16,8 +17,6 @@
 //!
 //! Every call ends with exactly one [`UasEvent::Ended`]; state is bounded by `max_calls` and
 //! the transaction layer's own cap, and a call leaves nothing behind once its transactions end.
-
-pub mod driver;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};

@@ -1,0 +1,3 @@
+//! The dialer's sans-IO cores.
+
+pub mod sip;
