@@ -1,3 +1,4 @@
 //! The dialer's sans-IO cores.
 
+pub mod media;
 pub mod sip;

@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use super::g711::FRAME_SAMPLES;
 use super::session::{Event, PTIME, Session, Transmit};
-use super::wav::WavWriter;
 
 /// Names a leg in an [`Engine`]; stale ids (of removed legs) are ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,20 +54,6 @@ pub trait RecordSink: Send {
         right: &[i16; FRAME_SAMPLES],
     ) -> Result<(), String>;
     fn finish(self: Box<Self>) -> Result<(), String>;
-}
-
-impl RecordSink for WavWriter {
-    fn write(
-        &mut self,
-        left: &[i16; FRAME_SAMPLES],
-        right: &[i16; FRAME_SAMPLES],
-    ) -> Result<(), String> {
-        self.write_stereo(left, right).map_err(|e| e.to_string())
-    }
-
-    fn finish(self: Box<Self>) -> Result<(), String> {
-        self.finalize().map_err(|e| e.to_string())
-    }
 }
 
 /// Frames a side may run ahead of the recording clock before the oldest are dropped.
