@@ -27,7 +27,7 @@
 //!   decision within `total_analysis_ms` → not sure (the campaign decides; default: human).
 //!
 //! [`asterisk`] re-states Asterisk's `AMD()` default rules as the baseline the benchmark compares
-//! against; [`eval`] scores both on the labelled corpus in `tests/amd/`.
+//! against; `dialer::amd::eval` scores both on the labelled corpus in `tests/amd/`.
 
 mod beep;
 mod detector;
@@ -35,7 +35,6 @@ mod features;
 mod message;
 
 pub mod asterisk;
-pub mod eval;
 
 pub use beep::{Beep, BeepDetector};
 pub use detector::{Detector, Outcome, classify};
