@@ -28,13 +28,11 @@
 //! the switchboard's `Output`s. The simulator (`sim`) and the switchboard's tests
 //! drive the same cores with virtual time instead.
 
-pub mod agents;
 pub mod amd;
 pub mod campaign;
 pub mod cli;
 pub mod compliance;
 pub mod daemon;
-pub mod flow;
 pub mod leads;
 pub mod media;
 pub mod pacing;
@@ -45,3 +43,5 @@ pub mod simnet;
 pub mod sip;
 pub mod store;
 pub mod switchboard;
+
+pub use dialer_core::{agents, flow};
