@@ -520,4 +520,8 @@ fn view(id: &str, a: &Agent, now: Instant) -> AgentView {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests start a virtual clock at a real instant; the code only gets `now` passed in"
+)]
 mod tests;

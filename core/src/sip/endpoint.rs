@@ -569,4 +569,8 @@ fn stateless_tag(r: &Request) -> String {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests start a virtual clock at a real instant; the code only gets `now` passed in"
+)]
 mod tests;

@@ -430,4 +430,8 @@ impl TransactionLayer {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests start a virtual clock at a real instant; the code only gets `now` passed in"
+)]
 mod tests;
