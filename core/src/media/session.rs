@@ -12,6 +12,9 @@
 //!   20 ms frames in sequence order for the analyzer ([`FrameSink`]) and the recorder, RFC 4733
 //!   DTMF events, and an inactivity event when no media arrives for `inactivity`.
 
+// Over 800 lines only with its tests (about 520 of code): one leg, whose send and receive paths
+// share the same state and clock.
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
