@@ -4,6 +4,19 @@
 //! outputs to pull; the tokio shell in [`daemon`] owns sockets, timers and the database.
 //! `docs/DESIGN.md` maps the modules, the path of one call and the invariants.
 //!
+//! # Cores and shell
+//!
+//! The cores that need no IO at all live in their own crate, `dialer_core` (`core/`), and are
+//! re-exported here under their old paths: [`sip`] (messages, transactions, dialogs, calls, the
+//! endpoint, the UAS), [`media`] (G.711, SDP, RTP, sessions, the bridge engine), [`amd`],
+//! [`pacing`], [`flow`] and [`agents`]. That crate has no tokio, socket, database or HTTP
+//! dependency and its clippy configuration refuses clock reads, sleeps, files and sockets, so
+//! "no IO in a core" is checked by the compiler rather than kept by convention. What does the IO
+//! for them stays here: [`sip::driver`] and [`sip::uas::driver`] (the SIP sockets; the `sip`
+//! docs show the endpoint's drive loop with std alone), [`media::driver`] and [`media::wav`]
+//! (RTP sockets, WAV files), [`amd::eval`] (the labelled corpus on disk) and
+//! [`pacing::history`] (the abandon counts from the store).
+//!
 //! # How the shell drives the core
 //!
 //! The switchboard holds every campaign, agent and call and never touches a socket or a clock.
