@@ -262,9 +262,7 @@ impl Writer {
             let result = match deadline {
                 Some(d) => match tokio::time::timeout_at(d.into(), self.write_ref(&record)).await {
                     Ok(r) => r,
-                    Err(_) => Err(StoreError::Db(sea_orm::DbErr::Custom(
-                        "the stop's deadline passed".into(),
-                    ))),
+                    Err(_) => Err(StoreError::DeadlinePassed),
                 },
                 None => self.write_ref(&record).await,
             };

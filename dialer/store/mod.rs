@@ -45,6 +45,10 @@ pub enum StoreError {
     UnknownCampaign(String),
     #[error("store: {0}")]
     Invalid(String),
+    /// A write still running when the daemon's stop deadline passed (the writer gave up
+    /// waiting for it; it may or may not have been stored).
+    #[error("store: the stop's deadline passed")]
+    DeadlinePassed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -60,6 +64,8 @@ impl StoreError {
             StoreError::Invalid(_) | StoreError::UnknownCampaign(_) => return true,
             // At open only; a read-only place may be made writable.
             StoreError::NotWritable { .. } => return false,
+            // The store's state, not the record's.
+            StoreError::DeadlinePassed => return false,
             StoreError::Db(db) | StoreError::Open { source: db, .. } | StoreError::Migrate(db) => {
                 db
             }
