@@ -37,7 +37,7 @@ use crate::media::sdp::{LocalMedia, RemoteMedia};
 use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
-use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
+use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target};
 use crate::store::{CampaignIds, Store};
 
 /// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
@@ -124,8 +124,10 @@ impl Daemon {
 
         let mut trunks = Vec::new();
         for t in &config.trunks {
-            trunks
-                .push(TrunkConfig::from_daemon(t).map_err(|e| StartError::Config(e.to_string()))?);
+            trunks.push(
+                t.sip_config()
+                    .map_err(|e| StartError::Config(e.to_string()))?,
+            );
         }
         let agent_ips: Vec<IpAddr> = config
             .agents
