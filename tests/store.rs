@@ -795,15 +795,8 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
         }
 
         // The window counts the live answers and the abandon of the interrupted calls.
-        let w = dialer::pacing::history::window_counts(&store, ids.id, 0, NOW + 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            (w.live_answers, w.abandoned, w.amd_machines),
-            (2, 1, 1),
-            "{}",
-            db.label
-        );
+        let w = store.abandon_counts(ids.id, 0, NOW + 1).await.unwrap();
+        assert_eq!((w.live, w.abandoned, w.machines), (2, 1, 1), "{}", db.label);
     }
 }
 

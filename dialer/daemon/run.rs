@@ -327,7 +327,10 @@ async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered 
         .start_ms(clock.timestamp(now), &c.hours.timezone)
         .unwrap_or(now_ms - 30 * 24 * 3600 * 1000);
     // AMD "machine" results too: the UK budget adds an estimate of people among them.
-    let counts = crate::pacing::history::window_counts(store, ids.id, since, now_ms + 1).await?;
+    let counts: WindowCounts = store
+        .abandon_counts(ids.id, since, now_ms + 1)
+        .await?
+        .into();
     tracing::info!(
         campaign = %c.name,
         id = ids.id,

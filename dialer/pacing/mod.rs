@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 pub mod budget;
 pub mod estimate;
-pub mod history;
 pub mod predictive;
 pub mod stats;
 pub mod vicidial;
