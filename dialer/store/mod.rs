@@ -21,6 +21,7 @@ pub mod attempts;
 pub mod daemon;
 pub mod entity;
 pub mod leads;
+pub mod report;
 pub mod writable;
 
 pub use attempts::{
@@ -28,6 +29,7 @@ pub use attempts::{
 };
 pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
+pub use report::{ReportRows, ShiftTotals};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
