@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use dialer::store::entity::call_attempt;
 use dialer::store::{
-    AttemptEnd, AttemptProgress, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision,
-    ClaimRequest, DncScope, InterruptedRetry, ListRecord, NewDisposition, NewLead, Store,
+    AttemptEnd, AttemptProgress, AttemptStart, AuditEvent, CampaignIds, CampaignRecord,
+    ClaimDecision, ClaimRequest, DncScope, InterruptedRetry, ListRecord, NewDisposition, NewLead,
+    Store,
 };
 use sea_orm::{ConnectionTrait, EntityTrait};
 
@@ -1043,5 +1044,41 @@ async fn shift_totals_count_attempts_outcomes_and_agent_time() {
         );
         let empty = store.shift_totals(&[]).await.unwrap();
         assert_eq!(empty.without_agent, 0, "{l}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_are_stored_and_read_back_in_order() {
+    for db in storedb::all("audit").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 0).await;
+        let event = |at_ms: i64, kind: &str, campaign_id: Option<i64>| AuditEvent {
+            at_ms,
+            campaign_id,
+            kind: kind.into(),
+            message: format!("{kind} at {at_ms}"),
+            data: Some(r#"{"by":"supervisor"}"#.into()),
+            ..AuditEvent::default()
+        };
+        let written = [
+            event(T0, "campaign_control", Some(ids.id)),
+            event(T0 + 5, "reload", None),
+            event(T0 + 5, "agent_logout", None),
+        ];
+        for e in &written {
+            store.audit(e).await.unwrap();
+        }
+        assert_eq!(
+            store.audit_events(0).await.unwrap(),
+            written,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store.audit_events(T0 + 1).await.unwrap(),
+            written[1..],
+            "{}",
+            db.label
+        );
     }
 }

@@ -6,6 +6,8 @@
 //! Each request is checked here (token, JSON, every field) before anything reaches the
 //! switchboard through [`Control`], so a malformed request never touches a call. Errors are JSON
 //! `{"error": {"code": "...", "message": "..."}}`; see README.md "HTTP API" for the routes.
+//! Campaign controls and an agent logged out by the supervisor go to the store's audit trail
+//! with who asked ([`Principal::name`]).
 //!
 //! Tokens are secrets named in `dialer.toml` (`[api] token_env`, `[[agents]] token_env`) and
 //! read with [`config::secret`](super::config::secret): a systemd credential of that name, else
@@ -142,6 +144,17 @@ impl Readiness {
 pub enum Principal {
     Supervisor,
     Agent(AgentId),
+}
+
+impl Principal {
+    /// Who did it, in the audit trail: `supervisor` (its token has no other name) or
+    /// `agent ID`.
+    pub fn name(&self) -> String {
+        match self {
+            Principal::Supervisor => "supervisor".into(),
+            Principal::Agent(a) => format!("agent {a}"),
+        }
+    }
 }
 
 /// The API tokens: the supervisor's and each agent's, kept as SHA-256 digests (never the
@@ -369,7 +382,7 @@ impl Api {
             .route("/v1/agents/{id}", get(get_agent))
             .route("/v1/agents/{id}/lead", get(agent_lead))
             .route("/v1/agents/{id}/login", agent_action(Request::Login))
-            .route("/v1/agents/{id}/logout", agent_action(Request::Logout))
+            .route("/v1/agents/{id}/logout", post(agent_logout))
             .route("/v1/agents/{id}/ready", agent_action(Request::Ready))
             .route("/v1/agents/{id}/pause", post(agent_pause))
             .route("/v1/agents/{id}/hangup", agent_action(Request::Hangup))
@@ -517,9 +530,9 @@ impl Api {
             .ok_or_else(|| unauthorized("unknown token"))
     }
 
-    fn supervisor(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    fn supervisor(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         match self.authorize(headers)? {
-            Principal::Supervisor => Ok(()),
+            Principal::Supervisor => Ok(Principal::Supervisor),
             Principal::Agent(a) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -529,10 +542,10 @@ impl Api {
     }
 
     /// The supervisor, or the agent `id` itself.
-    fn as_agent(&self, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
+    fn as_agent(&self, headers: &HeaderMap, id: &str) -> Result<Principal, ApiError> {
         match self.authorize(headers)? {
-            Principal::Supervisor => Ok(()),
-            Principal::Agent(a) if a == id => Ok(()),
+            Principal::Supervisor => Ok(Principal::Supervisor),
+            Principal::Agent(a) if a == id => Ok(Principal::Agent(a)),
             Principal::Agent(a) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -593,10 +606,16 @@ impl Api {
     }
 
     /// Carry out a (supervisor's) campaign control; answer with the campaign's status.
-    async fn campaign_request(&self, name: String, control: CampaignControl) -> ApiResult {
+    async fn campaign_request(
+        &self,
+        name: String,
+        control: CampaignControl,
+        by: &Principal,
+    ) -> ApiResult {
         self.ask(Request::Campaign {
             name: name.clone(),
             control,
+            by: by.name(),
         })
         .await?;
         let campaigns = self.campaigns().await?;
@@ -922,11 +941,31 @@ fn campaign_action(control: CampaignControl) -> MethodRouter<Api> {
               headers: HeaderMap,
               Path(name): Path<String>,
               body: Result<Bytes, BytesRejection>| async move {
-            api.supervisor(&headers)?;
+            let by = api.supervisor(&headers)?;
             object(body, &[])?;
-            api.campaign_request(name, control).await
+            api.campaign_request(name, control, &by).await
         },
     )
+}
+
+/// `POST` a logout: the agent themselves, or the supervisor forcing the agent off (recorded in
+/// the audit trail).
+async fn agent_logout(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let by = api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    let request = match by {
+        Principal::Agent(_) => Request::Logout(id.clone()),
+        Principal::Supervisor => Request::ForceLogout {
+            agent: id.clone(),
+            by: by.name(),
+        },
+    };
+    api.agent_request(&id, request).await
 }
 
 async fn agent_pause(

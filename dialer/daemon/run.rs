@@ -5,11 +5,14 @@
 //! out: claims and releases on the store, dials through the SIP layer, media legs (prompts, AMD,
 //! bridges, recordings), agent legs, and records for the store writer. Per call there is one
 //! small task that owns the SIP call handle and forwards its events; per media leg one that
-//! forwards the leg's events. Nothing holds a lock across an await, and the loop awaits no store
+//! forwards the leg's events. Nothing holds a lock across an await: the only locks the loop
+//! touches are std mutexes taken and dropped inside plain functions ([`StoreHealth`], the
+//! metrics handle, the SIP and media drivers' state), and clippy's `await_holding_lock`, denied
+//! with the other warnings, refuses a guard held over an `.await`. The loop awaits no store
 //! work: claims, releases, rechecks, a reload's campaign rows and abandon-window counts, and the
 //! import of list files ([`super::lists`]) run in tasks that report back as events, so a slow
 //! store never delays a live call (only the store writer's bounded queue, when full, holds the
-//! loop back: see [`super::writer`]).
+//! loop back: see [`super::writer`]; operators' audit events wait in that queue like records).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -27,7 +30,10 @@ use super::control::{Control, Envelope, Reply, Request};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
 use super::notify::Heartbeat;
-use super::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
+use super::switchboard::{
+    CallKey, Control as CampaignControl, Dial, Input, Lead, Output, Record, Switchboard,
+    TrunkLimits,
+};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
 use crate::flow::AmdResult;
@@ -38,7 +44,7 @@ use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target};
-use crate::store::{CampaignIds, Store};
+use crate::store::{AuditEvent, CampaignIds, Store};
 
 /// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
 /// give-up time, 32 s, is too long for a stop).
@@ -99,10 +105,19 @@ impl Default for Options {
     }
 }
 
+/// A reload asked of the running daemon: the campaigns to run, who asked (for the audit
+/// trail), and where to say it is applied.
+#[derive(Debug)]
+struct Reload {
+    campaigns: Vec<Campaign>,
+    by: String,
+    done: oneshot::Sender<()>,
+}
+
 /// A running daemon.
 pub struct Daemon {
     control: Control,
-    reload: mpsc::Sender<(Vec<Campaign>, oneshot::Sender<()>)>,
+    reload: mpsc::Sender<Reload>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     heartbeat: Heartbeat,
@@ -245,6 +260,7 @@ impl Daemon {
             lists: Lists::default(),
             reloading: false,
             reloads: VecDeque::new(),
+            audits: Vec::new(),
             rows: HashMap::new(),
             legs: HashMap::new(),
             local_check: None,
@@ -298,8 +314,18 @@ impl Daemon {
     /// Apply new campaign settings (SIGHUP): new dials use them, calls in progress keep theirs;
     /// campaigns no longer listed stop dialing. Returns once applied.
     pub async fn reload(&self, campaigns: Vec<Campaign>) {
+        self.reload_by(campaigns, "SIGHUP").await
+    }
+
+    /// [`reload`](Self::reload), recorded in the audit trail as asked by `by`.
+    pub async fn reload_by(&self, campaigns: Vec<Campaign>, by: &str) {
         let (done, wait) = oneshot::channel();
-        if self.reload.send((campaigns, done)).await.is_ok() {
+        let ask = Reload {
+            campaigns,
+            by: by.to_owned(),
+            done,
+        };
+        if self.reload.send(ask).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -410,6 +436,7 @@ enum Event {
     /// A reload's store work is done: each campaign with its store rows, or why not.
     Reloaded {
         results: Vec<(Campaign, Registered)>,
+        by: String,
         done: oneshot::Sender<()>,
     },
     /// A campaign's list files were imported and its leads judged.
@@ -453,7 +480,9 @@ struct Shell {
     lists: Lists,
     /// A reload's store work runs; later reloads wait in `reloads`.
     reloading: bool,
-    reloads: VecDeque<(Vec<Campaign>, oneshot::Sender<()>)>,
+    reloads: VecDeque<Reload>,
+    /// Operators' actions for the audit trail, handed to the store writer by the next pump.
+    audits: Vec<AuditEvent>,
     /// The store row of a dial, which its INVITE waits for, and the INVITE's Call-ID (stored
     /// in that row).
     rows: HashMap<CallKey, (oneshot::Receiver<Result<i64, String>>, String)>,
@@ -478,7 +507,7 @@ impl Shell {
         mut self,
         mut events: mpsc::UnboundedReceiver<Event>,
         mut control: mpsc::Receiver<Envelope>,
-        mut reload: mpsc::Receiver<(Vec<Campaign>, oneshot::Sender<()>)>,
+        mut reload: mpsc::Receiver<Reload>,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut tick = tokio::time::interval(self.options.tick);
@@ -502,7 +531,7 @@ impl Shell {
                     let answer = self.on_request(request);
                     let _ = reply.send(answer);
                 }
-                Some((campaigns, done)) = reload.recv() => self.reload(campaigns, done),
+                Some(ask) = reload.recv() => self.reload(ask),
                 changed = stop.changed(), if draining_until.is_none() => {
                     if changed.is_err() || *stop.borrow() {
                         tracing::info!(calls = self.board.live_calls(), "stopping: no new dials, draining calls");
@@ -618,11 +647,16 @@ impl Shell {
 
     /// Start a reload: the store work (campaign rows, abandon-window counts) runs in a task and
     /// comes back as [`Event::Reloaded`]; one reload at a time, in order.
-    fn reload(&mut self, campaigns: Vec<Campaign>, done: oneshot::Sender<()>) {
+    fn reload(&mut self, ask: Reload) {
         if self.reloading {
-            self.reloads.push_back((campaigns, done));
+            self.reloads.push_back(ask);
             return;
         }
+        let Reload {
+            campaigns,
+            by,
+            done,
+        } = ask;
         self.reloading = true;
         let store = self.store.clone();
         let clock = self.clock;
@@ -633,17 +667,28 @@ impl Shell {
                 let r = register(&store, &c, &clock).await;
                 results.push((c, r));
             }
-            let _ = events.send(Event::Reloaded { results, done });
+            let _ = events.send(Event::Reloaded { results, by, done });
         });
     }
 
     /// Apply a reload whose store work is done (nothing here waits), then start the next one.
-    fn reloaded(&mut self, results: Vec<(Campaign, Registered)>, done: oneshot::Sender<()>) {
-        let names: std::collections::HashSet<String> =
+    fn reloaded(
+        &mut self,
+        results: Vec<(Campaign, Registered)>,
+        by: String,
+        done: oneshot::Sender<()>,
+    ) {
+        let names: std::collections::BTreeSet<String> =
             results.iter().map(|(c, _)| c.name.clone()).collect();
+        let before: std::collections::BTreeSet<String> =
+            self.board.campaign_names().into_iter().collect();
+        let (mut added, mut failed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
         for (c, r) in results {
             match r {
                 Ok((ids, history)) => {
+                    if !before.contains(&c.name) {
+                        added.push(c.name.clone());
+                    }
                     let c = Arc::new(c);
                     // Claims under way keep the settings they started with.
                     self.schedulers.insert(
@@ -661,22 +706,52 @@ impl Shell {
                     }
                 }
                 Err(err) => {
-                    tracing::error!(campaign = %c.name, %err, "reload: campaign kept as it was")
+                    tracing::error!(campaign = %c.name, %err, "reload: campaign kept as it was");
+                    failed.push(c.name.clone());
                 }
             }
         }
         for gone in self.board.campaign_names() {
             if !names.contains(&gone) {
                 tracing::info!(campaign = %gone, "reload: campaign removed, no new dials");
+                removed.push(gone.clone());
                 self.board.remove_campaign(&gone);
                 self.schedulers.remove(&gone);
                 self.lists.remove(&gone);
             }
         }
+        // One line of what changed: the campaigns now, those added and removed, and those the
+        // store could not register (each kept as it was, a new one left out).
+        let names: Vec<String> = names.into_iter().collect();
+        let mut message = format!(
+            "configuration reload by {by} applied; campaigns: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+        for (what, list) in [
+            ("added", &added),
+            ("removed", &removed),
+            ("not applied (store error)", &failed),
+        ] {
+            if !list.is_empty() {
+                message.push_str(&format!("; {what}: {}", list.join(", ")));
+            }
+        }
+        let data = serde_json::json!({
+            "by": by,
+            "campaigns": names,
+            "added": added,
+            "removed": removed,
+            "failed": failed,
+        });
+        self.audit("reload", None, message, data);
         let _ = done.send(());
         self.reloading = false;
-        if let Some((campaigns, done)) = self.reloads.pop_front() {
-            self.reload(campaigns, done);
+        if let Some(ask) = self.reloads.pop_front() {
+            self.reload(ask);
         }
     }
 
@@ -731,6 +806,13 @@ impl Shell {
         Ok(match r {
             Request::Login(a) => b.agent_login(now, &a).map(|_| view(b, &a))?,
             Request::Logout(a) => b.agent_logout(now, &a).map(|_| view(b, &a))?,
+            Request::ForceLogout { agent, by } => {
+                let reply = b.agent_logout(now, &agent).map(|_| view(b, &agent))?;
+                let message = format!("agent {agent} logged out by {by} (API)");
+                let data = serde_json::json!({ "by": by, "via": "api", "agent": agent });
+                self.audit("agent_logout", None, message, data);
+                reply
+            }
             Request::Ready(a) => b.agent_ready(now, &a).map(|_| view(b, &a))?,
             Request::Pause { agent, reason } => b
                 .agent_pause(now, &agent, &reason)
@@ -757,10 +839,45 @@ impl Shell {
                     })
                     .collect(),
             ),
-            Request::Campaign { name, control } => {
-                b.control(&name, control).map(|_| Reply::Done)?
+            Request::Campaign { name, control, by } => {
+                b.control(&name, control)?;
+                let done = match control {
+                    CampaignControl::Running => "started",
+                    CampaignControl::Paused => "paused",
+                    CampaignControl::Stopped => "stopped",
+                };
+                let message = format!("campaign {name} {done} by {by} (API)");
+                let data = serde_json::json!({
+                    "by": by,
+                    "via": "api",
+                    "control": control.as_str(),
+                });
+                self.audit("campaign_control", Some(&name), message, data);
+                Reply::Done
             }
         })
+    }
+
+    /// Queue an operator's action for the audit trail (the next pump hands it to the store
+    /// writer; nothing waits on the store).
+    fn audit(
+        &mut self,
+        kind: &str,
+        campaign: Option<&str>,
+        message: String,
+        data: serde_json::Value,
+    ) {
+        tracing::info!(kind, "{message}");
+        self.audits.push(AuditEvent {
+            at_ms: self.clock.ms(Instant::now()),
+            campaign_id: campaign
+                .and_then(|c| self.schedulers.get(c))
+                .map(Scheduler::campaign_id),
+            kind: kind.to_owned(),
+            message,
+            data: Some(data.to_string()),
+            ..AuditEvent::default()
+        });
     }
 
     fn on_event(&mut self, ev: Event) {
@@ -894,7 +1011,7 @@ impl Shell {
                 }
                 self.board.handle(now, Input::ClaimDone { campaign })
             }
-            Event::Reloaded { results, done } => self.reloaded(results, done),
+            Event::Reloaded { results, by, done } => self.reloaded(results, by, done),
             Event::ListsLoaded(loaded) => {
                 if let Some(c) = self.lists.finish(*loaded, now) {
                     self.load_lists(c);
@@ -911,8 +1028,32 @@ impl Shell {
         }
     }
 
+    /// Hand a message to the store writer. Bounded: a store that cannot keep up holds the
+    /// switchboard here (until a stop's deadline: then the message is lost, logged and counted).
+    async fn send_to_writer(&mut self, msg: Msg) {
+        let send = self.writer.send(msg);
+        let sent = match self.stop_by {
+            Some(t) => tokio::time::timeout_at(t.into(), send)
+                .await
+                .unwrap_or_else(|_elapsed| {
+                    tracing::error!(
+                        "not stored: the store writer's queue stayed full past the stop's deadline"
+                    );
+                    metrics::counter!("dialer_store_records_lost_total").increment(1);
+                    Ok(())
+                }),
+            None => send.await,
+        };
+        if sent.is_err() {
+            tracing::error!("store writer is gone");
+        }
+    }
+
     /// Carry out everything the switchboard asked for.
     async fn pump(&mut self) {
+        for event in std::mem::take(&mut self.audits) {
+            self.send_to_writer(Msg::Audit(Box::new(event))).await;
+        }
         while let Some(out) = self.board.poll_output() {
             if let Output::Dial(d) = &out
                 && matches!(self.legs.get(&d.call), Some(Err(_)))
@@ -959,22 +1100,8 @@ impl Shell {
                         }
                         _ => None,
                     };
-                    // Bounded: a store that cannot keep up holds the switchboard here (until
-                    // a stop's deadline: then the record is lost, logged and counted).
-                    let send = self.writer.send(Msg::Record(Box::new(record), reply));
-                    let sent = match self.stop_by {
-                        Some(t) => tokio::time::timeout_at(t.into(), send)
-                            .await
-                            .unwrap_or_else(|_elapsed| {
-                                tracing::error!("not stored: the store writer's queue stayed full past the stop's deadline");
-                                metrics::counter!("dialer_store_records_lost_total").increment(1);
-                                Ok(())
-                            }),
-                        None => send.await,
-                    };
-                    if sent.is_err() {
-                        tracing::error!("store writer is gone");
-                    }
+                    self.send_to_writer(Msg::Record(Box::new(record), reply))
+                        .await;
                 }
                 Output::Dial(d) => self.dial(d),
                 Output::HangUp { call } => {

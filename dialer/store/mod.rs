@@ -5,7 +5,8 @@
 //! of several connections. Every timestamp is unix epoch milliseconds UTC (`*_at_ms`).
 //!
 //! The typed functions here are what other modules call: campaigns and lists, bulk lead insert,
-//! lead claims with a lease, attempts, dispositions, DNC numbers, abandon counts, audit events.
+//! lead claims with a lease, attempts, dispositions, DNC numbers, abandon counts, operators'
+//! actions (audit events), the rows reports read.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use sea_orm::{
 };
 
 pub mod attempts;
+pub mod audit;
 pub mod daemon;
 pub mod entity;
 pub mod leads;
@@ -27,6 +29,7 @@ pub mod writable;
 pub use attempts::{
     AbandonCounts, AttemptEnd, AttemptProgress, AttemptStart, InterruptedRetry, NewDisposition,
 };
+pub use audit::AuditEvent;
 pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
 pub use report::{ReportRows, ShiftTotals};
@@ -439,49 +442,10 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Record a decision or audit event.
-    pub async fn audit(&self, e: &AuditEvent<'_>) -> Result<()> {
-        let q = Query::insert()
-            .into_table("audit_events")
-            .columns([
-                "at_ms",
-                "campaign_id",
-                "lead_id",
-                "attempt_id",
-                "kind",
-                "message",
-                "data",
-            ])
-            .values_panic([
-                e.at_ms.into(),
-                e.campaign_id.into(),
-                e.lead_id.into(),
-                e.attempt_id.into(),
-                e.kind.into(),
-                e.message.into(),
-                e.data.map(str::to_string).into(),
-            ])
-            .to_owned();
-        self.db.execute(&q).await?;
-        Ok(())
-    }
-
     /// Run a raw statement written with `?` placeholders (numbered for PostgreSQL).
     pub fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
         stmt(self.backend(), sql, values)
     }
-}
-
-/// A decision or audit record.
-#[derive(Debug, Clone, Default)]
-pub struct AuditEvent<'a> {
-    pub at_ms: i64,
-    pub campaign_id: Option<i64>,
-    pub lead_id: Option<i64>,
-    pub attempt_id: Option<i64>,
-    pub kind: &'a str,
-    pub message: &'a str,
-    pub data: Option<&'a str>,
 }
 
 async fn campaign_id_in(db: &impl ConnectionTrait, name: &str) -> Result<Option<i64>> {
