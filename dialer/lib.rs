@@ -14,8 +14,8 @@
 //! "no IO in a core" is checked by the compiler rather than kept by convention. What does the IO
 //! for them stays here: [`sip::driver`] and [`sip::uas::driver`] (the SIP sockets; the `sip`
 //! docs show the endpoint's drive loop with std alone), [`media::driver`] and [`media::wav`]
-//! (RTP sockets, WAV files), [`amd::eval`] (the labelled corpus on disk) and
-//! [`pacing::history`] (the abandon counts from the store).
+//! (RTP sockets, WAV files) and [`amd::eval`] (the labelled corpus on disk); the abandon
+//! counts that seed a pacer's budget come from [`store`].
 //!
 //! # How the shell drives the core
 //!
@@ -48,7 +48,6 @@ pub mod compliance;
 pub mod daemon;
 pub mod leads;
 pub mod media;
-pub mod pacing;
 pub mod reference;
 pub mod report;
 pub mod sim;
@@ -57,4 +56,4 @@ pub mod sip;
 pub mod store;
 pub mod switchboard;
 
-pub use dialer_core::{agents, flow};
+pub use dialer_core::{agents, flow, pacing};

@@ -7,7 +7,9 @@
 //!
 //! Validation collects every problem of every file (unknown keys, wrong types, out-of-range
 //! values, missing referenced files, bad zones, bad caller ID, duplicate names), each naming the
-//! file and the key: see [`Problem`]. [`load`] reads one file, [`load_dir`] a directory.
+//! file and the key: see [`Problem`]. [`load`] reads one file, [`load_dir`] a directory;
+//! [`validate`] checks a campaign's text against a set of [`Files`] (the disk, or an in-memory
+//! [`FileSet`] in tests).
 
 pub mod defaults;
 pub(crate) mod load;
@@ -21,7 +23,10 @@ use std::time::Duration;
 use jiff::civil::{Time, Weekday};
 use jiff::tz::TimeZone;
 
-pub use load::{Env, campaign_files, env_stem, find, load, load_dir, load_dir_report, load_with};
+pub use load::{
+    Disk, Env, FileKind, FileSet, Files, campaign_files, env_stem, find, load, load_dir,
+    load_dir_report, load_with, validate,
+};
 
 /// One thing wrong in one file, at one key (`dialing.ring_timeout`, `lists[0].file`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

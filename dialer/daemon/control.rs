@@ -13,6 +13,11 @@ use crate::switchboard::{CampaignStatus, Control as CampaignControl, Lead, Switc
 pub enum Request {
     Login(String),
     Logout(String),
+    /// An operator logs an agent out (recorded in the audit trail with `by`).
+    ForceLogout {
+        agent: String,
+        by: String,
+    },
     Ready(String),
     Pause {
         agent: String,
@@ -35,9 +40,11 @@ pub enum Request {
     Lead(String),
     Agents,
     Campaigns,
+    /// A campaign control, recorded in the audit trail with who asked (`by`).
     Campaign {
         name: String,
         control: CampaignControl,
+        by: String,
     },
 }
 

@@ -109,7 +109,7 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     let config_path = setup("refusals").write(dir.path());
     let db = storedb::sqlite();
     let store = db.open().await;
-    let r = start(&config_path, store).await;
+    let r = start(&config_path, store.clone()).await;
     let addr = r.addr;
 
     // Health needs no token; readiness follows the phase.
@@ -281,6 +281,40 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
         );
     }
 
+    // Operators' actions go to the audit trail, with who did them: campaign controls, an
+    // agent logged out by the supervisor, a reload. The refusals above and an agent's own
+    // logout leave none.
+    for (action, control) in [("pause", "paused"), ("start", "running")] {
+        let a = post(
+            addr,
+            &format!("/v1/campaigns/refusals/{action}"),
+            Some(SUPER),
+            "",
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.json()["campaign"]["control"].clone()),
+            (200, json!(control)),
+            "{}",
+            a.body
+        );
+    }
+    for (agent, token) in [("alice", ALICE), ("bob", BOB)] {
+        let a = post(addr, &format!("/v1/agents/{agent}/login"), Some(token), "").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let a = post(addr, "/v1/agents/alice/logout", Some(SUPER), "").await;
+    assert_eq!(
+        (a.status, a.json()["agent"]["state"].clone()),
+        (200, json!("logged_out")),
+        "{}",
+        a.body
+    );
+    let a = post(addr, "/v1/agents/bob/logout", Some(BOB), "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let again = config::load_all(&config_path).expect("test config is valid");
+    r.daemon.reload_by(again.campaigns, "test").await;
+
     // Stopping: not ready; once the daemon is gone, requests say so.
     r.api.readiness().set(Phase::Stopping);
     let a = get(addr, "/ready", None).await;
@@ -289,6 +323,53 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     let a = get(addr, "/v1/agents", Some(SUPER)).await;
     assert_eq!((a.status, a.code()), (503, "stopping".to_string()));
     let _ = r.stop_api.send(());
+
+    // The stop flushed the store writer: the audit rows are there, in order.
+    let id = store.campaign_id("refusals").await.unwrap();
+    assert!(id.is_some());
+    let audit: Vec<(String, Option<i64>, String, Value)> = store
+        .audit_events(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let data = serde_json::from_str(e.data.as_deref().unwrap_or("null")).unwrap();
+            (e.kind, e.campaign_id, e.message, data)
+        })
+        .collect();
+    let control = |message: &str, control: &str| {
+        (
+            "campaign_control".to_string(),
+            id,
+            message.to_string(),
+            json!({"by": "supervisor", "via": "api", "control": control}),
+        )
+    };
+    assert_eq!(
+        audit,
+        [
+            control("campaign refusals paused by supervisor (API)", "paused"),
+            control("campaign refusals started by supervisor (API)", "running"),
+            (
+                "agent_logout".to_string(),
+                None,
+                "agent alice logged out by supervisor (API)".to_string(),
+                json!({"by": "supervisor", "via": "api", "agent": "alice"}),
+            ),
+            (
+                "reload".to_string(),
+                None,
+                "configuration reload by test applied; campaigns: refusals".to_string(),
+                json!({
+                    "by": "test",
+                    "campaigns": ["refusals"],
+                    "added": [],
+                    "removed": [],
+                    "failed": [],
+                }),
+            ),
+        ]
+    );
 }
 
 // ---- a shift slice with sipp ----

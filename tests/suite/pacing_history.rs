@@ -1,8 +1,7 @@
 //! The abandon budget seeded from the store (SQLite; PostgreSQL when
 //! `DIALER_TEST_DATABASE_URL` is set): a restart does not reset it.
 
-use dialer::pacing::Window;
-use dialer::pacing::history::{load_budget, window_counts};
+use dialer::pacing::{AbandonBudget, Window, WindowCounts};
 use dialer::store::{AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewLead, Store};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -10,6 +9,41 @@ use jiff::tz::TimeZone;
 use crate::storedb;
 
 const DAY: i64 = 86_400_000;
+
+type Error = Box<dyn std::error::Error>;
+
+/// What the store counted for the campaign in `[since_ms, until_ms)`.
+async fn window_counts(
+    store: &Store,
+    campaign_id: i64,
+    since_ms: i64,
+    until_ms: i64,
+) -> Result<WindowCounts, Error> {
+    Ok(store
+        .abandon_counts(campaign_id, since_ms, until_ms)
+        .await?
+        .into())
+}
+
+/// The campaign's budget for the window containing `now`, from the store's counts.
+async fn load_budget(
+    store: &Store,
+    campaign_id: i64,
+    window: Window,
+    now: Timestamp,
+    tz: &TimeZone,
+    cap: f64,
+    amd_false_positive_rate: f64,
+) -> Result<AbandonBudget, Error> {
+    let since = window.start_ms(now, tz)?;
+    let counts = window_counts(store, campaign_id, since, now.as_millisecond() + 1).await?;
+    Ok(AbandonBudget::for_window(
+        window,
+        cap,
+        amd_false_positive_rate,
+        counts,
+    ))
+}
 
 async fn attempt(store: &Store, lead: i64, at_ms: i64, outcome: &str, live: bool, abandoned: bool) {
     let id = store

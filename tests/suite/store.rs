@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use dialer::store::entity::call_attempt;
 use dialer::store::{
-    AttemptEnd, AttemptProgress, AttemptStart, CampaignIds, CampaignRecord, ClaimDecision,
-    ClaimRequest, DncScope, InterruptedRetry, ListRecord, NewDisposition, NewLead, Store,
+    AttemptEnd, AttemptProgress, AttemptStart, AuditEvent, CampaignIds, CampaignRecord,
+    ClaimDecision, ClaimRequest, DncScope, InterruptedRetry, ListRecord, NewDisposition, NewLead,
+    Store,
 };
 use sea_orm::{ConnectionTrait, EntityTrait};
 
@@ -795,15 +796,8 @@ async fn a_restart_keeps_what_was_stored_of_an_interrupted_call() {
         }
 
         // The window counts the live answers and the abandon of the interrupted calls.
-        let w = dialer::pacing::history::window_counts(&store, ids.id, 0, NOW + 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            (w.live_answers, w.abandoned, w.amd_machines),
-            (2, 1, 1),
-            "{}",
-            db.label
-        );
+        let w = store.abandon_counts(ids.id, 0, NOW + 1).await.unwrap();
+        assert_eq!((w.live, w.abandoned, w.machines), (2, 1, 1), "{}", db.label);
     }
 }
 
@@ -939,6 +933,150 @@ async fn a_restart_closes_open_agent_intervals_at_the_last_stored_moment() {
                 row("dave", "ready", T0, Some(T0), None),
                 row("zed", "ready", T0, None, None),
             ],
+            "{}",
+            db.label
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_totals_count_attempts_outcomes_and_agent_time() {
+    for db in storedb::all("shift_totals").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 3).await;
+        assert_eq!(
+            store.campaign_regime("renewals").await.unwrap().as_deref(),
+            Some("us"),
+            "{}",
+            db.label
+        );
+        assert_eq!(store.campaign_regime("nope").await.unwrap(), None);
+        let page = store.leads_page(ids.id, 0, 10).await.unwrap();
+        let start = |lead: i64, at: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_attempt_start(&AttemptStart {
+                        lead_id: lead,
+                        dial_at_ms: at,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        // An abandon no agent took; a talk with ann whose end is stored before its dial (out of
+        // order); a call still going.
+        let a = start(page[0].lead.id, T0).await;
+        store
+            .record_attempt_end(
+                a,
+                &AttemptEnd {
+                    end_at_ms: T0 + 10_000,
+                    outcome: "abandoned".into(),
+                    answer_at_ms: Some(T0 + 5000),
+                    live: true,
+                    abandoned: true,
+                    lead_status: "active".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let b = start(page[1].lead.id, T0 + 20_000).await;
+        store
+            .record_attempt_end(
+                b,
+                &AttemptEnd {
+                    end_at_ms: T0 + 19_000,
+                    outcome: "human".into(),
+                    agent_id: Some("ann".into()),
+                    live: true,
+                    lead_status: "done".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        start(page[2].lead.id, T0 + 30_000).await;
+        for (state, from, to) in [
+            ("on_call", 0, 60_000),
+            ("ready", 60_000, 100_000),
+            ("on_call", 100_000, 130_000),
+        ] {
+            store
+                .insert_agent_interval("ann", Some(ids.id), state, T0 + from, T0 + to, None)
+                .await
+                .unwrap();
+        }
+        // Open: not counted.
+        store
+            .open_agent_interval("bob", Some("ready"), T0, None)
+            .await
+            .unwrap();
+
+        let t = store.shift_totals(&["renewals".to_string()]).await.unwrap();
+        let l = db.label;
+        assert_eq!((t.attempts, t.unfinished, t.inconsistent), (3, 1, 1), "{l}");
+        assert_eq!((t.live, t.abandoned, t.without_agent), (2, 1, 2), "{l}");
+        let by_outcome: Vec<(&str, u64)> =
+            t.by_outcome.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            by_outcome,
+            [("abandoned", 1), ("human", 1), ("unfinished", 1)],
+            "{l}"
+        );
+        let by_campaign: Vec<(&str, u64)> = t
+            .by_campaign
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(by_campaign, [("renewals", 3)], "{l}");
+        let states: Vec<(&str, &str, i64, u64)> = t
+            .agent_states
+            .iter()
+            .map(|s| (s.agent_id.as_str(), s.state.as_str(), s.ms, s.count))
+            .collect();
+        assert_eq!(
+            states,
+            [("ann", "on_call", 90_000, 2), ("ann", "ready", 40_000, 1)],
+            "{l}"
+        );
+        let empty = store.shift_totals(&[]).await.unwrap();
+        assert_eq!(empty.without_agent, 0, "{l}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_are_stored_and_read_back_in_order() {
+    for db in storedb::all("audit").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 0).await;
+        let event = |at_ms: i64, kind: &str, campaign_id: Option<i64>| AuditEvent {
+            at_ms,
+            campaign_id,
+            kind: kind.into(),
+            message: format!("{kind} at {at_ms}"),
+            data: Some(r#"{"by":"supervisor"}"#.into()),
+            ..AuditEvent::default()
+        };
+        let written = [
+            event(T0, "campaign_control", Some(ids.id)),
+            event(T0 + 5, "reload", None),
+            event(T0 + 5, "agent_logout", None),
+        ];
+        for e in &written {
+            store.audit(e).await.unwrap();
+        }
+        assert_eq!(
+            store.audit_events(0).await.unwrap(),
+            written,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store.audit_events(T0 + 1).await.unwrap(),
+            written[1..],
             "{}",
             db.label
         );

@@ -79,6 +79,22 @@ impl AbandonBudget {
         }
     }
 
+    /// The budget of a campaign's `window` from what the store counted in it: a US window
+    /// (rolling 30 days) counts no people among AMD machines, a UK day counts
+    /// `amd_false_positive_rate` of them as abandoned people.
+    pub fn for_window(
+        window: Window,
+        cap: f64,
+        amd_false_positive_rate: f64,
+        c: WindowCounts,
+    ) -> Self {
+        let fp = match window {
+            Window::Rolling30Days => 0.0,
+            Window::CalendarDay => amd_false_positive_rate,
+        };
+        Self::from_history(cap, fp, c)
+    }
+
     /// The same counts under a new cap and false-positive estimate (a reloaded campaign file
     /// whose window is unchanged: what the window holds so far stays counted).
     pub fn with_rules(self, cap: f64, amd_false_positive_rate: f64) -> Self {

@@ -31,6 +31,17 @@ pub enum TokenError {
     Supervisor(AgentId),
 }
 
+impl Principal {
+    /// Who did it, in the audit trail: `supervisor` (its token has no other name) or
+    /// `agent ID`.
+    pub fn name(&self) -> String {
+        match self {
+            Principal::Supervisor => "supervisor".into(),
+            Principal::Agent(a) => format!("agent {a}"),
+        }
+    }
+}
+
 impl TokenDigest {
     pub(super) fn of(token: &str) -> TokenDigest {
         TokenDigest(sha2::Sha256::digest(token.as_bytes()).into())

@@ -92,11 +92,7 @@ pub(super) fn object(
 }
 
 /// An optional string field, at most `max` characters; `null` counts as absent.
-pub(super) fn string(
-    map: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
+pub(super) fn string(map: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() > max => Err(ApiError::bad_field(
@@ -111,11 +107,7 @@ pub(super) fn string(
     }
 }
 
-pub(super) fn required(
-    map: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<String, ApiError> {
+pub(super) fn required(map: &Map<String, Value>, field: &str, max: usize) -> Result<String, ApiError> {
     match string(map, field, max)? {
         Some(s) if !s.trim().is_empty() => Ok(s),
         Some(_) => Err(ApiError::bad_field(field, "must not be empty")),
@@ -135,10 +127,7 @@ pub(super) fn kind(v: &Value) -> &'static str {
 }
 
 /// `callback_at` (RFC 3339) or `callback_in` ("2h"), as a delay from `now`.
-pub(super) fn callback(
-    map: &Map<String, Value>,
-    now: jiff::Timestamp,
-) -> Result<Option<Duration>, ApiError> {
+pub(super) fn callback(map: &Map<String, Value>, now: jiff::Timestamp) -> Result<Option<Duration>, ApiError> {
     let at = string(map, "callback_at", 64)?;
     let within = string(map, "callback_in", 64)?;
     let delay = match (at, within) {

@@ -6,6 +6,8 @@
 //! Each request is checked here (token, JSON, every field) before anything reaches the
 //! switchboard through [`Control`], so a malformed request never touches a call. Errors are JSON
 //! `{"error": {"code": "...", "message": "..."}}`; docs/reference/api.md lists the routes.
+//! Campaign controls and an agent logged out by the supervisor go to the store's audit trail
+//! with who asked ([`Principal::name`]).
 //!
 //! Tokens are secrets named in `dialer.toml` (`[api] token_env`, `[[agents]] token_env`) and
 //! read with [`config::secret`](super::config::secret): a systemd credential of that name, else
@@ -40,10 +42,10 @@ use tokio::sync::Semaphore;
 use super::config::{ApiConfig, DaemonConfig, SecretError};
 use super::control::{Control, ControlError, Reply, Request};
 use super::loglimit::LogLimit;
+use crate::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 use super::telemetry::{self, Rosters};
 use super::writer::StoreHealth;
 use crate::agents::{AgentError, AgentId, AgentView};
-use crate::switchboard::{CampaignStatus, Control as CampaignControl, SwitchboardError};
 
 mod auth;
 mod error;
@@ -53,10 +55,10 @@ mod routes;
 
 pub use auth::{Principal, TokenError, Tokens};
 pub use error::ApiError;
+pub use probes::{Phase, Readiness};
 use error::*;
 use json::*;
 use probes::*;
-pub use probes::{Phase, Readiness};
 use routes::*;
 
 /// Largest request body accepted (413 beyond).
@@ -102,9 +104,15 @@ impl From<&ApiConfig> for Limits {
 
 // ---- readiness ----
 
+
+
 // ---- tokens ----
 
+
+
+
 // ---- errors ----
+
 
 /// The API's shared state; clone it freely.
 #[derive(Clone)]
@@ -164,7 +172,7 @@ impl Api {
             .route("/v1/agents/{id}", get(get_agent))
             .route("/v1/agents/{id}/lead", get(agent_lead))
             .route("/v1/agents/{id}/login", agent_action(Request::Login))
-            .route("/v1/agents/{id}/logout", agent_action(Request::Logout))
+            .route("/v1/agents/{id}/logout", post(agent_logout))
             .route("/v1/agents/{id}/ready", agent_action(Request::Ready))
             .route("/v1/agents/{id}/pause", post(agent_pause))
             .route("/v1/agents/{id}/hangup", agent_action(Request::Hangup))
@@ -312,9 +320,9 @@ impl Api {
             .ok_or_else(|| unauthorized("unknown token"))
     }
 
-    fn supervisor(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    fn supervisor(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         match self.authorize(headers)? {
-            Principal::Supervisor => Ok(()),
+            Principal::Supervisor => Ok(Principal::Supervisor),
             Principal::Agent(a) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -324,10 +332,10 @@ impl Api {
     }
 
     /// The supervisor, or the agent `id` itself.
-    fn as_agent(&self, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
+    fn as_agent(&self, headers: &HeaderMap, id: &str) -> Result<Principal, ApiError> {
         match self.authorize(headers)? {
-            Principal::Supervisor => Ok(()),
-            Principal::Agent(a) if a == id => Ok(()),
+            Principal::Supervisor => Ok(Principal::Supervisor),
+            Principal::Agent(a) if a == id => Ok(Principal::Agent(a)),
             Principal::Agent(a) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -388,10 +396,16 @@ impl Api {
     }
 
     /// Carry out a (supervisor's) campaign control; answer with the campaign's status.
-    async fn campaign_request(&self, name: String, control: CampaignControl) -> ApiResult {
+    async fn campaign_request(
+        &self,
+        name: String,
+        control: CampaignControl,
+        by: &Principal,
+    ) -> ApiResult {
         self.ask(Request::Campaign {
             name: name.clone(),
             control,
+            by: by.name(),
         })
         .await?;
         let campaigns = self.campaigns().await?;

@@ -70,11 +70,31 @@ pub(super) fn campaign_action(control: CampaignControl) -> MethodRouter<Api> {
               headers: HeaderMap,
               Path(name): Path<String>,
               body: Result<Bytes, BytesRejection>| async move {
-            api.supervisor(&headers)?;
+            let by = api.supervisor(&headers)?;
             object(body, &[])?;
-            api.campaign_request(name, control).await
+            api.campaign_request(name, control, &by).await
         },
     )
+}
+
+/// `POST` a logout: the agent themselves, or the supervisor forcing the agent off (recorded in
+/// the audit trail).
+pub(super) async fn agent_logout(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let by = api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    let request = match by {
+        Principal::Agent(_) => Request::Logout(id.clone()),
+        Principal::Supervisor => Request::ForceLogout {
+            agent: id.clone(),
+            by: by.name(),
+        },
+    };
+    api.agent_request(&id, request).await
 }
 
 pub(super) async fn agent_pause(

@@ -5,11 +5,14 @@
 //! out: claims and releases on the store, dials through the SIP layer, media legs (prompts, AMD,
 //! bridges, recordings), agent legs, and records for the store writer. Per call there is one
 //! small task that owns the SIP call handle and forwards its events; per media leg one that
-//! forwards the leg's events. Nothing holds a lock across an await, and the loop awaits no store
+//! forwards the leg's events. Nothing holds a lock across an await: the only locks the loop
+//! touches are std mutexes taken and dropped inside plain functions ([`StoreHealth`], the
+//! metrics handle, the SIP and media drivers' state), and clippy's `await_holding_lock`, denied
+//! with the other warnings, refuses a guard held over an `.await`. The loop awaits no store
 //! work: claims, releases, rechecks, a reload's campaign rows and abandon-window counts, and the
 //! import of list files ([`super::lists`]) run in tasks that report back as events, so a slow
 //! store never delays a live call (only the store writer's bounded queue, when full, holds the
-//! loop back: see [`super::writer`]).
+//! loop back: see [`super::writer`]; operators' audit events wait in that queue like records).
 //!
 //! Here: [`Daemon`] (start, reload, stop) and the campaigns' registration in the store. The
 //! loop and its events are in `shell.rs`, the store work it hands to tasks in `store_work.rs`,
@@ -31,6 +34,10 @@ use super::control::{Control, Envelope, Reply, Request};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
 use super::notify::Heartbeat;
+use crate::switchboard::{
+    CallKey, Control as CampaignControl, Dial, Input, Lead, Output, Record, Switchboard,
+    TrunkLimits,
+};
 use super::writer::{Msg, StoreHealth, Writer};
 use crate::campaign::Campaign;
 use crate::flow::AmdResult;
@@ -40,16 +47,15 @@ use crate::media::sdp::{LocalMedia, RemoteMedia};
 use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
-use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target, TrunkConfig};
-use crate::store::{CampaignIds, Store};
-use crate::switchboard::{CallKey, Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
+use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target};
+use crate::store::{AuditEvent, CampaignIds, Store};
 
 mod legs;
 mod shell;
 mod store_work;
 
-use legs::*;
 use shell::*;
+use legs::*;
 use store_work::*;
 
 /// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
@@ -114,7 +120,7 @@ impl Default for Options {
 /// A running daemon.
 pub struct Daemon {
     control: Control,
-    reload: mpsc::Sender<(Vec<Campaign>, oneshot::Sender<()>)>,
+    reload: mpsc::Sender<Reload>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     heartbeat: Heartbeat,
@@ -136,8 +142,10 @@ impl Daemon {
 
         let mut trunks = Vec::new();
         for t in &config.trunks {
-            trunks
-                .push(TrunkConfig::from_daemon(t).map_err(|e| StartError::Config(e.to_string()))?);
+            trunks.push(
+                t.sip_config()
+                    .map_err(|e| StartError::Config(e.to_string()))?,
+            );
         }
         let agent_ips: Vec<IpAddr> = config
             .agents
@@ -255,6 +263,7 @@ impl Daemon {
             lists: Lists::default(),
             reloading: false,
             reloads: VecDeque::new(),
+            audits: Vec::new(),
             rows: HashMap::new(),
             legs: HashMap::new(),
             local_check: None,
@@ -308,8 +317,18 @@ impl Daemon {
     /// Apply new campaign settings (SIGHUP): new dials use them, calls in progress keep theirs;
     /// campaigns no longer listed stop dialing. Returns once applied.
     pub async fn reload(&self, campaigns: Vec<Campaign>) {
+        self.reload_by(campaigns, "SIGHUP").await
+    }
+
+    /// [`reload`](Self::reload), recorded in the audit trail as asked by `by`.
+    pub async fn reload_by(&self, campaigns: Vec<Campaign>, by: &str) {
         let (done, wait) = oneshot::channel();
-        if self.reload.send((campaigns, done)).await.is_ok() {
+        let ask = Reload {
+            campaigns,
+            by: by.to_owned(),
+            done,
+        };
+        if self.reload.send(ask).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -337,7 +356,10 @@ async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered 
         .start_ms(clock.timestamp(now), &c.hours.timezone)
         .unwrap_or(now_ms - 30 * 24 * 3600 * 1000);
     // AMD "machine" results too: the UK budget adds an estimate of people among them.
-    let counts = crate::pacing::history::window_counts(store, ids.id, since, now_ms + 1).await?;
+    let counts: WindowCounts = store
+        .abandon_counts(ids.id, since, now_ms + 1)
+        .await?
+        .into();
     tracing::info!(
         campaign = %c.name,
         id = ids.id,
@@ -348,6 +370,7 @@ async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered 
     );
     Ok((ids, counts))
 }
+
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {

@@ -3,6 +3,15 @@
 
 use super::*;
 
+/// A reload asked of the running daemon: the campaigns to run, who asked (for the audit
+/// trail), and where to say it is applied.
+#[derive(Debug)]
+pub(super) struct Reload {
+    pub(super) campaigns: Vec<Campaign>,
+    pub(super) by: String,
+    pub(super) done: oneshot::Sender<()>,
+}
+
 /// What the per-call and per-leg tasks report.
 #[derive(Debug)]
 pub(super) enum Event {
@@ -56,6 +65,7 @@ pub(super) enum Event {
     /// A reload's store work is done: each campaign with its store rows, or why not.
     Reloaded {
         results: Vec<(Campaign, Registered)>,
+        by: String,
         done: oneshot::Sender<()>,
     },
     /// A campaign's list files were imported and its leads judged.
@@ -99,7 +109,9 @@ pub(super) struct Shell {
     pub(super) lists: Lists,
     /// A reload's store work runs; later reloads wait in `reloads`.
     pub(super) reloading: bool,
-    pub(super) reloads: VecDeque<(Vec<Campaign>, oneshot::Sender<()>)>,
+    pub(super) reloads: VecDeque<Reload>,
+    /// Operators' actions for the audit trail, handed to the store writer by the next pump.
+    pub(super) audits: Vec<AuditEvent>,
     /// The store row of a dial, which its INVITE waits for, and the INVITE's Call-ID (stored
     /// in that row).
     pub(super) rows: HashMap<CallKey, (oneshot::Receiver<Result<i64, String>>, String)>,
@@ -124,7 +136,7 @@ impl Shell {
         mut self,
         mut events: mpsc::UnboundedReceiver<Event>,
         mut control: mpsc::Receiver<Envelope>,
-        mut reload: mpsc::Receiver<(Vec<Campaign>, oneshot::Sender<()>)>,
+        mut reload: mpsc::Receiver<Reload>,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut tick = tokio::time::interval(self.options.tick);
@@ -148,7 +160,7 @@ impl Shell {
                     let answer = self.on_request(request);
                     let _ = reply.send(answer);
                 }
-                Some((campaigns, done)) = reload.recv() => self.reload(campaigns, done),
+                Some(ask) = reload.recv() => self.reload(ask),
                 changed = stop.changed(), if draining_until.is_none() => {
                     if changed.is_err() || *stop.borrow() {
                         tracing::info!(calls = self.board.live_calls(), "stopping: no new dials, draining calls");
@@ -262,10 +274,7 @@ impl Shell {
         }
     }
 
-    pub(super) fn on_request(
-        &mut self,
-        r: Request,
-    ) -> Result<Reply, crate::switchboard::SwitchboardError> {
+    pub(super) fn on_request(&mut self, r: Request) -> Result<Reply, crate::switchboard::SwitchboardError> {
         let now = Instant::now();
         let b = &mut self.board;
         // An agent's action is answered with the agent's view right after it, in the same turn
@@ -281,6 +290,13 @@ impl Shell {
         Ok(match r {
             Request::Login(a) => b.agent_login(now, &a).map(|_| view(b, &a))?,
             Request::Logout(a) => b.agent_logout(now, &a).map(|_| view(b, &a))?,
+            Request::ForceLogout { agent, by } => {
+                let reply = b.agent_logout(now, &agent).map(|_| view(b, &agent))?;
+                let message = format!("agent {agent} logged out by {by} (API)");
+                let data = serde_json::json!({ "by": by, "via": "api", "agent": agent });
+                self.audit("agent_logout", None, message, data);
+                reply
+            }
             Request::Ready(a) => b.agent_ready(now, &a).map(|_| view(b, &a))?,
             Request::Pause { agent, reason } => b
                 .agent_pause(now, &agent, &reason)
@@ -307,10 +323,45 @@ impl Shell {
                     })
                     .collect(),
             ),
-            Request::Campaign { name, control } => {
-                b.control(&name, control).map(|_| Reply::Done)?
+            Request::Campaign { name, control, by } => {
+                b.control(&name, control)?;
+                let done = match control {
+                    CampaignControl::Running => "started",
+                    CampaignControl::Paused => "paused",
+                    CampaignControl::Stopped => "stopped",
+                };
+                let message = format!("campaign {name} {done} by {by} (API)");
+                let data = serde_json::json!({
+                    "by": by,
+                    "via": "api",
+                    "control": control.as_str(),
+                });
+                self.audit("campaign_control", Some(&name), message, data);
+                Reply::Done
             }
         })
+    }
+
+    /// Queue an operator's action for the audit trail (the next pump hands it to the store
+    /// writer; nothing waits on the store).
+    pub(super) fn audit(
+        &mut self,
+        kind: &str,
+        campaign: Option<&str>,
+        message: String,
+        data: serde_json::Value,
+    ) {
+        tracing::info!(kind, "{message}");
+        self.audits.push(AuditEvent {
+            at_ms: self.clock.ms(Instant::now()),
+            campaign_id: campaign
+                .and_then(|c| self.schedulers.get(c))
+                .map(Scheduler::campaign_id),
+            kind: kind.to_owned(),
+            message,
+            data: Some(data.to_string()),
+            ..AuditEvent::default()
+        });
     }
 
     pub(super) fn on_event(&mut self, ev: Event) {
@@ -444,7 +495,7 @@ impl Shell {
                 }
                 self.board.handle(now, Input::ClaimDone { campaign })
             }
-            Event::Reloaded { results, done } => self.reloaded(results, done),
+            Event::Reloaded { results, by, done } => self.reloaded(results, by, done),
             Event::ListsLoaded(loaded) => {
                 if let Some(c) = self.lists.finish(*loaded, now) {
                     self.load_lists(c);
@@ -461,8 +512,32 @@ impl Shell {
         }
     }
 
+    /// Hand a message to the store writer. Bounded: a store that cannot keep up holds the
+    /// switchboard here (until a stop's deadline: then the message is lost, logged and counted).
+    pub(super) async fn send_to_writer(&mut self, msg: Msg) {
+        let send = self.writer.send(msg);
+        let sent = match self.stop_by {
+            Some(t) => tokio::time::timeout_at(t.into(), send)
+                .await
+                .unwrap_or_else(|_elapsed| {
+                    tracing::error!(
+                        "not stored: the store writer's queue stayed full past the stop's deadline"
+                    );
+                    metrics::counter!("dialer_store_records_lost_total").increment(1);
+                    Ok(())
+                }),
+            None => send.await,
+        };
+        if sent.is_err() {
+            tracing::error!("store writer is gone");
+        }
+    }
+
     /// Carry out everything the switchboard asked for.
     pub(super) async fn pump(&mut self) {
+        for event in std::mem::take(&mut self.audits) {
+            self.send_to_writer(Msg::Audit(Box::new(event))).await;
+        }
         while let Some(out) = self.board.poll_output() {
             if let Output::Dial(d) = &out
                 && matches!(self.legs.get(&d.call), Some(Err(_)))
@@ -509,22 +584,8 @@ impl Shell {
                         }
                         _ => None,
                     };
-                    // Bounded: a store that cannot keep up holds the switchboard here (until
-                    // a stop's deadline: then the record is lost, logged and counted).
-                    let send = self.writer.send(Msg::Record(Box::new(record), reply));
-                    let sent = match self.stop_by {
-                        Some(t) => tokio::time::timeout_at(t.into(), send)
-                            .await
-                            .unwrap_or_else(|_elapsed| {
-                                tracing::error!("not stored: the store writer's queue stayed full past the stop's deadline");
-                                metrics::counter!("dialer_store_records_lost_total").increment(1);
-                                Ok(())
-                            }),
-                        None => send.await,
-                    };
-                    if sent.is_err() {
-                        tracing::error!("store writer is gone");
-                    }
+                    self.send_to_writer(Msg::Record(Box::new(record), reply))
+                        .await;
                 }
                 Output::Dial(d) => self.dial(d),
                 Output::HangUp { call } => {

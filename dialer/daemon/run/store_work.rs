@@ -18,11 +18,16 @@ pub(super) fn interrupted_retry(c: &Campaign) -> crate::store::InterruptedRetry 
 impl Shell {
     /// Start a reload: the store work (campaign rows, abandon-window counts) runs in a task and
     /// comes back as [`Event::Reloaded`]; one reload at a time, in order.
-    pub(super) fn reload(&mut self, campaigns: Vec<Campaign>, done: oneshot::Sender<()>) {
+    pub(super) fn reload(&mut self, ask: Reload) {
         if self.reloading {
-            self.reloads.push_back((campaigns, done));
+            self.reloads.push_back(ask);
             return;
         }
+        let Reload {
+            campaigns,
+            by,
+            done,
+        } = ask;
         self.reloading = true;
         let store = self.store.clone();
         let clock = self.clock;
@@ -33,7 +38,7 @@ impl Shell {
                 let r = register(&store, &c, &clock).await;
                 results.push((c, r));
             }
-            let _ = events.send(Event::Reloaded { results, done });
+            let _ = events.send(Event::Reloaded { results, by, done });
         });
     }
 
@@ -41,13 +46,20 @@ impl Shell {
     pub(super) fn reloaded(
         &mut self,
         results: Vec<(Campaign, Registered)>,
+        by: String,
         done: oneshot::Sender<()>,
     ) {
-        let names: std::collections::HashSet<String> =
+        let names: std::collections::BTreeSet<String> =
             results.iter().map(|(c, _)| c.name.clone()).collect();
+        let before: std::collections::BTreeSet<String> =
+            self.board.campaign_names().into_iter().collect();
+        let (mut added, mut failed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
         for (c, r) in results {
             match r {
                 Ok((ids, history)) => {
+                    if !before.contains(&c.name) {
+                        added.push(c.name.clone());
+                    }
                     let c = Arc::new(c);
                     // Claims under way keep the settings they started with.
                     self.schedulers.insert(
@@ -65,22 +77,52 @@ impl Shell {
                     }
                 }
                 Err(err) => {
-                    tracing::error!(campaign = %c.name, %err, "reload: campaign kept as it was")
+                    tracing::error!(campaign = %c.name, %err, "reload: campaign kept as it was");
+                    failed.push(c.name.clone());
                 }
             }
         }
         for gone in self.board.campaign_names() {
             if !names.contains(&gone) {
                 tracing::info!(campaign = %gone, "reload: campaign removed, no new dials");
+                removed.push(gone.clone());
                 self.board.remove_campaign(&gone);
                 self.schedulers.remove(&gone);
                 self.lists.remove(&gone);
             }
         }
+        // One line of what changed: the campaigns now, those added and removed, and those the
+        // store could not register (each kept as it was, a new one left out).
+        let names: Vec<String> = names.into_iter().collect();
+        let mut message = format!(
+            "configuration reload by {by} applied; campaigns: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+        for (what, list) in [
+            ("added", &added),
+            ("removed", &removed),
+            ("not applied (store error)", &failed),
+        ] {
+            if !list.is_empty() {
+                message.push_str(&format!("; {what}: {}", list.join(", ")));
+            }
+        }
+        let data = serde_json::json!({
+            "by": by,
+            "campaigns": names,
+            "added": added,
+            "removed": removed,
+            "failed": failed,
+        });
+        self.audit("reload", None, message, data);
         let _ = done.send(());
         self.reloading = false;
-        if let Some((campaigns, done)) = self.reloads.pop_front() {
-            self.reload(campaigns, done);
+        if let Some(ask) = self.reloads.pop_front() {
+            self.reload(ask);
         }
     }
 
