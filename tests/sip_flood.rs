@@ -6,6 +6,10 @@
 //!
 //! The carrier is a scripted UDP peer in the test (it answers, then sends its BYE when the
 //! flood is over), so the test knows the dialog's identifiers as a forger would.
+//!
+//! A binary of its own: it installs its own global metrics recorder (which fails once the
+//! daemon's `telemetry::install` has run in the process) and checks exact counts of every
+//! request the process's SIP layer rejects, which any other SIP test in the process would add to.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;

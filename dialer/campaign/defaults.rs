@@ -1,5 +1,6 @@
 //! Built-in defaults and the list kinds' defaults, as TOML layered under each campaign file:
-//! built-in < kind < file < environment. README's campaign reference quotes these.
+//! built-in < kind < file < environment. docs/reference/defaults.md is generated from these
+//! (`dialer::reference`); docs/reference/campaign.md quotes them.
 
 /// Defaults for every campaign, whatever its kind.
 pub const BUILTIN: &str = r#"

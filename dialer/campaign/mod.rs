@@ -7,7 +7,9 @@
 //!
 //! Validation collects every problem of every file (unknown keys, wrong types, out-of-range
 //! values, missing referenced files, bad zones, bad caller ID, duplicate names), each naming the
-//! file and the key: see [`Problem`]. [`load`] reads one file, [`load_dir`] a directory.
+//! file and the key: see [`Problem`]. [`load`] reads one file, [`load_dir`] a directory;
+//! [`validate`] checks a campaign's text against a set of [`Files`] (the disk, or an in-memory
+//! [`FileSet`] in tests).
 
 pub mod defaults;
 pub(crate) mod load;
@@ -23,7 +25,10 @@ use jiff::tz::TimeZone;
 
 use crate::domain::Outcome;
 
-pub use load::{Env, campaign_files, env_stem, find, load, load_dir, load_dir_report, load_with};
+pub use load::{
+    Disk, Env, FileKind, FileSet, Files, campaign_files, env_stem, find, load, load_dir,
+    load_dir_report, load_with, validate,
+};
 
 /// One thing wrong in one file, at one key (`dialing.ring_timeout`, `lists[0].file`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -229,7 +234,7 @@ pub struct AbandonPolicy {
 }
 
 /// The UK estimate of people among AMD "machine" results when the campaign file gives none: the
-/// detector's people-called-machines rate on its corpus (2.0 %, README "Corpus and figures").
+/// detector's people-called-machines rate on its corpus (2.0 %, docs/experiments/amd.md).
 pub const UK_AMD_FALSE_POSITIVE_DEFAULT: f64 = 0.02;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

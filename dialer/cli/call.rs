@@ -80,7 +80,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                     name.unwrap_or_else(|| "(none configured)".into())
                 );
             };
-            vec![TrunkConfig::from_daemon(t)?]
+            vec![t.sip_config()?]
         }
         Target::Uri(_) => Vec::new(),
     };

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::SeedableRng;
-use sea_orm::ConnectionTrait;
 
 use super::Global;
 use crate::agents::State;
@@ -45,7 +44,8 @@ pub struct Args {
     /// Seed of the simulated carrier and agents.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The simulation's settings (TOML; see README): outcome mix, ring, talk and wrap times.
+    /// The simulation's settings (TOML; see docs/reference/files.md): outcome mix, ring, talk and
+    /// wrap times.
     #[arg(long)]
     pub sim: Option<PathBuf>,
     /// Where the demo's store goes (the file is replaced).
@@ -340,7 +340,7 @@ async fn seed_leads(
 fn progress_line(
     elapsed: Duration,
     agents: &[crate::agents::AgentStatus],
-    campaigns: &[crate::daemon::switchboard::CampaignStatus],
+    campaigns: &[crate::switchboard::CampaignStatus],
 ) -> String {
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
     for a in agents {
@@ -486,75 +486,12 @@ async fn summarize(
     phones: &AgentPhones,
     preview_campaigns: &[String],
 ) -> anyhow::Result<Summary> {
-    let conn = store.conn();
-    let q = |sql: &str| store.stmt(sql, vec![]);
-    let mut by_outcome = BTreeMap::new();
-    for r in conn
-        .query_all_raw(q(
-            "SELECT COALESCE(outcome, 'unfinished') AS o, COUNT(*) AS n FROM call_attempts GROUP BY o",
-        ))
-        .await?
-    {
-        by_outcome.insert(r.try_get::<String>("", "o")?, r.try_get::<i64>("", "n")? as u64);
-    }
-    let mut by_campaign = BTreeMap::new();
-    for r in conn
-        .query_all_raw(q(
-            "SELECT c.name AS name, COUNT(*) AS n FROM call_attempts a \
-             JOIN campaigns c ON c.id = a.campaign_id GROUP BY c.name",
-        ))
-        .await?
-    {
-        by_campaign.insert(
-            r.try_get::<String>("", "name")?,
-            r.try_get::<i64>("", "n")? as u64,
-        );
-    }
-    let mut preview_without_agent = 0;
-    for name in preview_campaigns {
-        let r = conn
-            .query_one_raw(store.stmt(
-                "SELECT COUNT(*) AS n FROM call_attempts a JOIN campaigns c \
-                 ON c.id = a.campaign_id WHERE c.name = ? AND a.agent_id IS NULL",
-                vec![name.as_str().into()],
-            ))
-            .await?;
-        if let Some(r) = r {
-            preview_without_agent += r.try_get::<i64>("", "n")? as u64;
-        }
-    }
-    let one = |sql: &'static str| async move {
-        let r = conn.query_one_raw(q(sql)).await?;
-        Ok::<u64, anyhow::Error>(match r {
-            Some(r) => r.try_get::<Option<i64>>("", "n")?.unwrap_or(0) as u64,
-            None => 0,
-        })
-    };
-    let attempts = one("SELECT COUNT(*) AS n FROM call_attempts").await?;
-    let unfinished = one("SELECT COUNT(*) AS n FROM call_attempts WHERE end_at_ms IS NULL").await?;
-    let inconsistent = one(
-        "SELECT COUNT(*) AS n FROM call_attempts WHERE end_at_ms < dial_at_ms \
-         OR ring_at_ms < dial_at_ms OR answer_at_ms < dial_at_ms OR amd_at_ms < answer_at_ms \
-         OR connect_at_ms < answer_at_ms OR end_at_ms < answer_at_ms OR end_at_ms < connect_at_ms",
-    )
-    .await?;
-    let live = one("SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS n FROM call_attempts").await?;
-    let abandoned =
-        one("SELECT SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS n FROM call_attempts").await?;
+    let t = store.shift_totals(preview_campaigns).await?;
     let mut agents: BTreeMap<String, AgentSummary> = BTreeMap::new();
-    for r in conn
-        .query_all_raw(q(
-            "SELECT agent_id, state, SUM(ended_at_ms - started_at_ms) AS ms, COUNT(*) AS n \
-             FROM agent_state_intervals WHERE ended_at_ms IS NOT NULL GROUP BY agent_id, state",
-        ))
-        .await?
-    {
-        let agent: String = r.try_get("", "agent_id")?;
-        let state: String = r.try_get("", "state")?;
-        let s = r.try_get::<Option<i64>>("", "ms")?.unwrap_or(0) as f64 / 1000.0;
-        let n = r.try_get::<i64>("", "n")? as u64;
-        let e = agents.entry(agent.clone()).or_insert(AgentSummary {
-            agent,
+    for r in t.agent_states {
+        let s = r.ms as f64 / 1000.0;
+        let e = agents.entry(r.agent_id.clone()).or_insert(AgentSummary {
+            agent: r.agent_id,
             calls: 0,
             ready_s: 0.0,
             preview_s: 0.0,
@@ -563,12 +500,12 @@ async fn summarize(
             paused_s: 0.0,
             occupancy: 0.0,
         });
-        match state.as_str() {
+        match r.state.as_str() {
             "ready" => e.ready_s += s,
             "preview" => e.preview_s += s,
             "on_call" => {
                 e.on_call_s += s;
-                e.calls += n;
+                e.calls += r.count;
             }
             "wrap_up" => e.wrap_up_s += s,
             "paused" => e.paused_s += s,
@@ -585,14 +522,14 @@ async fn summarize(
         })
         .collect();
     Ok(Summary {
-        attempts,
-        unfinished_attempts: unfinished,
-        inconsistent_timestamps: inconsistent,
-        by_outcome,
-        by_campaign,
-        preview_attempts_without_agent: preview_without_agent,
-        live_answers: live,
-        abandoned,
+        attempts: t.attempts,
+        unfinished_attempts: t.unfinished,
+        inconsistent_timestamps: t.inconsistent,
+        by_outcome: t.by_outcome,
+        by_campaign: t.by_campaign,
+        preview_attempts_without_agent: t.without_agent,
+        live_answers: t.live,
+        abandoned: t.abandoned,
         carrier: carrier.stats(),
         agents_sim: phones.stats(),
         agents,

@@ -190,15 +190,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
 
 /// The regime the store has for a campaign (`us` when it has none).
 async fn campaign_regime(store: &Store, name: &str) -> anyhow::Result<String> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-    use crate::store::entity::campaign;
-    let row = campaign::Entity::find()
-        .filter(campaign::Column::Name.eq(name))
-        .one(store.conn())
+    let regime = store
+        .campaign_regime(name)
         .await
         .context("cannot read the store's campaigns (has `dialer migrate` run?)")?;
-    Ok(row.map(|c| c.regime).unwrap_or_else(|| "us".into()))
+    Ok(regime.unwrap_or_else(|| "us".into()))
 }
 
 /// A URL without its password.

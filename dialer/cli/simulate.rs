@@ -13,7 +13,7 @@ use crate::sim::{Report, Scenario, simulate};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files (TOML; see README "Scenario files").
+    /// Scenario files (TOML; see docs/reference/files.md).
     #[arg(required = true, value_name = "SCENARIO.toml")]
     pub scenarios: Vec<PathBuf>,
     /// predictive, progressive, ratio:R (R lines per ready agent) or vicidial.

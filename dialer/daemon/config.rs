@@ -127,6 +127,24 @@ impl Trunk {
     pub fn password(&self) -> Result<Option<String>, SecretError> {
         self.password_env.as_deref().map(secret).transpose()
     }
+
+    /// The trunk as the SIP layer takes it, with the password read from its secret.
+    pub fn sip_config(&self) -> Result<crate::sip::driver::TrunkConfig, SecretError> {
+        use crate::sip::message::Transport as SipTransport;
+        Ok(crate::sip::driver::TrunkConfig {
+            name: self.name.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            transport: match self.transport {
+                Transport::Udp => SipTransport::Udp,
+                Transport::Tcp => SipTransport::Tcp,
+            },
+            username: self.username.clone(),
+            password: self.password()?,
+            max_channels: self.max_channels,
+            calls_per_second: self.calls_per_second,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,15 +5,20 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::switchboard::{CampaignStatus, Lead, SwitchboardError};
 use crate::agents::AgentStatus;
 use crate::domain::{AgentId, CampaignControl};
+use crate::switchboard::{CampaignStatus, Lead, SwitchboardError};
 
 /// A request to the switchboard.
 #[derive(Debug)]
 pub enum Request {
     Login(AgentId),
     Logout(AgentId),
+    /// An operator logs an agent out (recorded in the audit trail with `by`).
+    ForceLogout {
+        agent: AgentId,
+        by: String,
+    },
     Ready(AgentId),
     Pause {
         agent: AgentId,
@@ -36,9 +41,11 @@ pub enum Request {
     Lead(AgentId),
     Agents,
     Campaigns,
+    /// A campaign control, recorded in the audit trail with who asked (`by`).
     Campaign {
         name: String,
         control: CampaignControl,
+        by: String,
     },
 }
 

@@ -9,6 +9,5 @@ pub mod logging;
 pub mod loglimit;
 pub mod notify;
 pub mod run;
-pub mod switchboard;
 pub mod telemetry;
 pub mod writer;

@@ -17,10 +17,10 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::config::DaemonConfig;
-use super::switchboard::{CampaignStatus, Input, Output, Record};
 use crate::agents::{AgentStatus, State};
 use crate::campaign::Campaign;
 use crate::domain::{AgentId, CallKey, CampaignControl, CampaignId, Outcome};
+use crate::switchboard::{CampaignStatus, Input, Output, Record};
 
 /// The Prometheus recorder could not be installed (another recorder is in place).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -51,142 +51,324 @@ pub fn install() -> Result<PrometheusHandle, TelemetryError> {
     Ok(handle)
 }
 
+/// What a `dialer_` family is in Prometheus terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    /// In seconds (every `*_seconds` family has the buckets of `SECONDS_BUCKETS`).
+    Histogram,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One `dialer_` family: the help `/metrics` shows and `docs/reference/metrics.md` lists (that
+/// file is generated from [`METRICS`]; a test in `reference` says when it is stale).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDoc {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    /// Label names, in the order the code sets them.
+    pub labels: &'static [&'static str],
+    /// Set from the switchboard's answers when `/metrics` is scraped ([`refresh`]), so never
+    /// stale; the others are counted or set where things happen.
+    pub on_scrape: bool,
+    pub help: &'static str,
+}
+
+const fn family(
+    name: &'static str,
+    kind: MetricKind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricDoc {
+    MetricDoc {
+        name,
+        kind,
+        labels,
+        on_scrape: false,
+        help,
+    }
+}
+
+const fn scraped(
+    name: &'static str,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricDoc {
+    MetricDoc {
+        name,
+        kind: MetricKind::Gauge,
+        labels,
+        on_scrape: true,
+        help,
+    }
+}
+
+/// Every `dialer_` family the daemon records, with its help.
+pub const METRICS: &[MetricDoc] = &[
+    family(
+        "dialer_dials_total",
+        MetricKind::Counter,
+        &["campaign", "trunk"],
+        "Calls placed, per campaign and trunk.",
+    ),
+    family(
+        "dialer_call_outcomes_total",
+        MetricKind::Counter,
+        &["campaign", "outcome"],
+        "Ended attempts per campaign by outcome (human, machine, answered, busy, no_answer, \
+         invalid_number, congestion, rejected, failed, abandoned, interrupted, shed).",
+    ),
+    family(
+        "dialer_abandoned_total",
+        MetricKind::Counter,
+        &["campaign"],
+        "Live answers abandoned (no agent within 2 s), per campaign; counted when it happens, \
+         while the safe-harbor message still plays.",
+    ),
+    family(
+        "dialer_dispositions_total",
+        MetricKind::Counter,
+        &["campaign", "code"],
+        "Agent dispositions per campaign and code.",
+    ),
+    family(
+        "dialer_sip_final_responses_total",
+        MetricKind::Counter,
+        &["trunk", "code"],
+        "Final SIP responses to our INVITEs per trunk and status code (code 0: none, timeout).",
+    ),
+    family(
+        "dialer_sip_rejected_requests_total",
+        MetricKind::Counter,
+        &["method", "reason"],
+        "SIP requests refused or dropped, by method (extension methods: other) and reason \
+         (unknown_source, wrong_source, rate_limited, overloaded, incoming_call).",
+    ),
+    family(
+        "dialer_sip_malformed_total",
+        MetricKind::Counter,
+        &[],
+        "Datagrams that are not SIP messages, dropped.",
+    ),
+    family(
+        "dialer_amd_results_total",
+        MetricKind::Counter,
+        &["result"],
+        "AMD decisions by result (human, machine, notsure).",
+    ),
+    family(
+        "dialer_bridged_calls_total",
+        MetricKind::Counter,
+        &[],
+        "People connected to an agent.",
+    ),
+    family(
+        "dialer_agent_state_milliseconds_total",
+        MetricKind::Counter,
+        &["state"],
+        "Agent time per state from finished intervals; occupancy over time is \
+         (preview + on_call + wrap_up) / (ready + preview + on_call + wrap_up).",
+    ),
+    family(
+        "dialer_trunk_up",
+        MetricKind::Gauge,
+        &["trunk"],
+        "1 while a trunk answers; 0 after 3 consecutive failures (5xx, congestion, no response).",
+    ),
+    family(
+        "dialer_trunk_consecutive_failures",
+        MetricKind::Gauge,
+        &["trunk"],
+        "Consecutive failed INVITEs per trunk.",
+    ),
+    family(
+        "dialer_trunk_calls_per_second",
+        MetricKind::Gauge,
+        &["trunk"],
+        "Calls placed per second per trunk over the last 10 s.",
+    ),
+    scraped(
+        "dialer_campaign_control",
+        &["campaign", "control"],
+        "1 for the campaign's current control (running, paused, stopped), 0 otherwise.",
+    ),
+    scraped(
+        "dialer_campaign_calls_in_flight",
+        &["campaign"],
+        "Calls of the campaign in progress.",
+    ),
+    scraped(
+        "dialer_campaign_waiting_for_agent",
+        &["campaign"],
+        "People answered and waiting for an agent.",
+    ),
+    scraped(
+        "dialer_campaign_abandon_rate",
+        &["campaign"],
+        "Abandoned / live answers over the campaign's abandon window.",
+    ),
+    scraped(
+        "dialer_campaign_abandon_cap",
+        &["campaign"],
+        "The campaign's abandon-rate cap.",
+    ),
+    scraped(
+        "dialer_campaign_window_live_answers",
+        &["campaign"],
+        "Live answers in the campaign's abandon window.",
+    ),
+    scraped(
+        "dialer_campaign_window_abandoned",
+        &["campaign"],
+        "Abandoned calls in the campaign's abandon window.",
+    ),
+    scraped(
+        "dialer_campaign_window_amd_machines",
+        &["campaign"],
+        "AMD machine results in the campaign's abandon window (UK: the estimate of people among \
+         them, this × abandon.amd_false_positive_rate, is in the live answers and abandons).",
+    ),
+    scraped(
+        "dialer_campaign_lines_per_agent",
+        &["campaign"],
+        "Calls in flight per available agent (ready, preview, on call, wrap-up) of the \
+         campaign's groups.",
+    ),
+    scraped(
+        "dialer_campaign_occupancy",
+        &["campaign"],
+        "Share of the campaign's available agents previewing, on a call or in wrap-up now.",
+    ),
+    scraped("dialer_agents", &["state"], "Agents by state."),
+    scraped(
+        "dialer_agent_occupancy",
+        &[],
+        "Share of available agents (ready, preview, on call, wrap-up) previewing, on a call or \
+         in wrap-up now.",
+    ),
+    family(
+        "dialer_store_queue_depth",
+        MetricKind::Gauge,
+        &[],
+        "Records waiting for the store writer.",
+    ),
+    family(
+        "dialer_store_write_seconds",
+        MetricKind::Histogram,
+        &[],
+        "Time to write one record to the store.",
+    ),
+    family(
+        "dialer_store_write_errors_total",
+        MetricKind::Counter,
+        &[],
+        "Failed store writes.",
+    ),
+    family(
+        "dialer_store_writable",
+        MetricKind::Gauge,
+        &[],
+        "1 while the store takes writes and claims; 0 while it cannot (dialing paused, /ready \
+         503 store).",
+    ),
+    family(
+        "dialer_store_dials_refused_total",
+        MetricKind::Counter,
+        &[],
+        "Dials not placed because their attempt's row could not be written (no INVITE, no \
+         attempt charged).",
+    ),
+    family(
+        "dialer_store_records_lost_total",
+        MetricKind::Counter,
+        &[],
+        "Records given up: refused by the store for what they say, or still not stored at a \
+         stop's deadline (each logged as `not stored: …`).",
+    ),
+    family(
+        "dialer_store_connections_reset_total",
+        MetricKind::Counter,
+        &[],
+        "SQLite connections closed because they came back to the pool still inside a \
+         transaction (they would keep the write lock).",
+    ),
+    family(
+        "dialer_list_rows_imported_total",
+        MetricKind::Counter,
+        &["campaign", "list"],
+        "Rows of a campaign's list files the daemon added to the store, per campaign and list.",
+    ),
+    family(
+        "dialer_list_rows_rejected_total",
+        MetricKind::Counter,
+        &["campaign", "list"],
+        "Rows of a campaign's list files rejected (bad phone, zone, DNC, columns), per campaign \
+         and list; each row counted once, not again at each read of the file.",
+    ),
+    family(
+        "dialer_campaign_leads",
+        MetricKind::Gauge,
+        &["campaign"],
+        "The campaign's leads in the store at the last check (after an import, when a claim finds none).",
+    ),
+    family(
+        "dialer_campaign_dialable_leads",
+        MetricKind::Gauge,
+        &["campaign"],
+        "Of them, those that may be dialed at the last check (0: the API's campaign status says why).",
+    ),
+    family(
+        "dialer_dial_local_failures_total",
+        MetricKind::Counter,
+        &["reason"],
+        "Dials that failed here before their INVITE left, no attempt stored, by reason \
+         (no_port, descriptors, socket).",
+    ),
+    family(
+        "dialer_dialing_paused_local",
+        MetricKind::Gauge,
+        &[],
+        "1 while dialing is paused by a local failure (a media port could not be opened).",
+    ),
+    family(
+        "dialer_api_connections",
+        MetricKind::Gauge,
+        &[],
+        "HTTP API connections open.",
+    ),
+    family(
+        "dialer_api_connections_refused_total",
+        MetricKind::Counter,
+        &[],
+        "HTTP API connections closed at accept because api.max_connections were open.",
+    ),
+    family(
+        "dialer_api_accept_errors_total",
+        MetricKind::Counter,
+        &[],
+        "Errors accepting an HTTP API connection (out of descriptors).",
+    ),
+];
+
 /// Help text of every family (shown by `/metrics` once the family has a value).
 fn describe() {
-    describe_counter!(
-        "dialer_dials_total",
-        "Calls placed, per campaign and trunk."
-    );
-    describe_counter!(
-        "dialer_call_outcomes_total",
-        format!(
-            "Ended attempts per campaign by outcome ({}).",
-            Outcome::ALL
-                .iter()
-                .map(|o| o.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    );
-    describe_counter!(
-        "dialer_abandoned_total",
-        "Live answers abandoned (no agent within 2 s), per campaign."
-    );
-    describe_counter!(
-        "dialer_dispositions_total",
-        "Agent dispositions per campaign and code."
-    );
-    describe_counter!(
-        "dialer_sip_final_responses_total",
-        "Final SIP responses to our INVITEs per trunk and status code (code 0: none, timeout)."
-    );
-    describe_counter!(
-        "dialer_sip_rejected_requests_total",
-        "SIP requests refused or dropped, by method (extension methods: other) and reason \
-         (unknown_source, wrong_source, rate_limited, overloaded, incoming_call)."
-    );
-    describe_counter!(
-        "dialer_sip_malformed_total",
-        "Datagrams that are not SIP messages, dropped."
-    );
-    describe_counter!(
-        "dialer_amd_results_total",
-        "AMD decisions by result (human, machine, notsure)."
-    );
-    describe_counter!(
-        "dialer_bridged_calls_total",
-        "People connected to an agent."
-    );
-    describe_counter!(
-        "dialer_agent_state_milliseconds_total",
-        "Agent time per state from finished intervals; occupancy over time is \
-         (on_call + wrap_up) / (ready + on_call + wrap_up)."
-    );
-    describe_gauge!(
-        "dialer_trunk_up",
-        "1 while a trunk answers; 0 after 3 consecutive failures (5xx, congestion, no response)."
-    );
-    describe_gauge!(
-        "dialer_trunk_consecutive_failures",
-        "Consecutive failed INVITEs per trunk."
-    );
-    describe_gauge!(
-        "dialer_trunk_calls_per_second",
-        "Calls placed per second per trunk over the last 10 s."
-    );
-    describe_gauge!(
-        "dialer_campaign_control",
-        "1 for the campaign's current control (running, paused, stopped), 0 otherwise."
-    );
-    describe_gauge!(
-        "dialer_campaign_calls_in_flight",
-        "Calls of the campaign in progress."
-    );
-    describe_gauge!(
-        "dialer_campaign_waiting_for_agent",
-        "People answered and waiting for an agent."
-    );
-    describe_gauge!(
-        "dialer_campaign_abandon_rate",
-        "Abandoned / live answers over the campaign's rolling window."
-    );
-    describe_gauge!(
-        "dialer_campaign_abandon_cap",
-        "The campaign's abandon-rate cap."
-    );
-    describe_gauge!(
-        "dialer_campaign_window_live_answers",
-        "Live answers in the campaign's abandon window."
-    );
-    describe_gauge!(
-        "dialer_campaign_window_abandoned",
-        "Abandoned calls in the campaign's abandon window."
-    );
-    describe_gauge!(
-        "dialer_campaign_window_amd_machines",
-        "AMD machine results in the campaign's abandon window (UK: the estimate of people among \
-         them, this × abandon.amd_false_positive_rate, is in the live answers and abandons)."
-    );
-    describe_gauge!(
-        "dialer_campaign_lines_per_agent",
-        "Calls in flight per available agent (ready, on call, wrap-up) of the campaign's groups."
-    );
-    describe_gauge!(
-        "dialer_campaign_occupancy",
-        "Share of the campaign's available agents on a call or in wrap-up now."
-    );
-    describe_gauge!("dialer_agents", "Agents by state.");
-    describe_gauge!(
-        "dialer_agent_occupancy",
-        "Share of available agents (ready, on call, wrap-up) on a call or in wrap-up now."
-    );
-    describe_gauge!(
-        "dialer_store_queue_depth",
-        "Records waiting for the store writer."
-    );
-    describe_histogram!(
-        "dialer_store_write_seconds",
-        metrics::Unit::Seconds,
-        "Time to write one record to the store."
-    );
-    describe_counter!("dialer_store_write_errors_total", "Failed store writes.");
-    describe_counter!(
-        "dialer_list_rows_imported_total",
-        "Rows of a campaign's list files the daemon added to the store, per campaign and list."
-    );
-    describe_counter!(
-        "dialer_list_rows_rejected_total",
-        "Rows of a campaign's list files rejected (bad phone, zone, DNC, columns), per campaign \
-         and list; each row counted once, not again at each read of the file."
-    );
-    describe_gauge!(
-        "dialer_campaign_leads",
-        "The campaign's leads in the store at the last check (after an import, when a claim finds none)."
-    );
-    describe_gauge!(
-        "dialer_campaign_dialable_leads",
-        "Of them, those that may be dialed at the last check (0: the API's campaign status says why)."
-    );
+    for m in METRICS {
+        match m.kind {
+            MetricKind::Counter => describe_counter!(m.name, m.help),
+            MetricKind::Gauge => describe_gauge!(m.name, m.help),
+            MetricKind::Histogram => describe_histogram!(m.name, metrics::Unit::Seconds, m.help),
+        }
+    }
 }
 
 /// Drop dials older than the window and set the trunk's calls per second.
@@ -395,9 +577,9 @@ fn trunk_failed(outcome: Outcome) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::switchboard::{Dial, Lead, LeadEffect};
     use crate::domain::LeadStatus;
     use crate::flow::Summary;
+    use crate::switchboard::{Dial, Lead, LeadEffect};
 
     fn dial(call: u64, trunk: &str) -> Output {
         Output::Dial(Dial {

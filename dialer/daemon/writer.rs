@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::WallClock;
-use super::switchboard::{LeadEffect, Record};
 use crate::domain::{AgentId, CallKey, CampaignId};
 use crate::store::{
-    AttemptEnd, AttemptProgress, AttemptStart, LeadUpdate, NewDisposition, Store, StoreError,
+    AttemptEnd, AttemptProgress, AttemptStart, AuditEvent, LeadUpdate, NewDisposition, Store,
+    StoreError,
 };
+use crate::switchboard::{LeadEffect, Record};
 
 /// What the writer is asked to do.
 #[derive(Debug)]
@@ -36,8 +37,17 @@ pub enum Msg {
         call: CallKey,
         recording: Option<String>,
     },
+    /// An operator's action for the audit trail (written in order, tried again like a record).
+    Audit(Box<AuditEvent>),
     /// Write everything queued, then answer.
     Flush(oneshot::Sender<()>),
+}
+
+/// What the writer writes: a switchboard record or an audit event.
+#[derive(Debug)]
+enum Job {
+    Record(Record),
+    Audit(AuditEvent),
 }
 
 /// Messages the writer holds besides its channel's (taken off the channel so that dials
@@ -229,7 +239,11 @@ impl Writer {
             };
             match msg {
                 Msg::Record(record, reply) => {
-                    self.write_until_stored(*record, reply, &mut held, &mut rx)
+                    self.write_until_stored(Job::Record(*record), reply, &mut held, &mut rx)
+                        .await
+                }
+                Msg::Audit(event) => {
+                    self.write_until_stored(Job::Audit(*event), None, &mut held, &mut rx)
                         .await
                 }
                 Msg::CallInfo { call, recording } => {
@@ -250,7 +264,7 @@ impl Writer {
     /// it is written first). A dial's row is not retried: the dial is not placed.
     async fn write_until_stored(
         &mut self,
-        record: Record,
+        record: Job,
         reply: Option<oneshot::Sender<Result<i64, String>>>,
         held: &mut VecDeque<Msg>,
         rx: &mut mpsc::Receiver<Msg>,
@@ -261,13 +275,11 @@ impl Writer {
         loop {
             let deadline = self.health.deadline();
             let result = match deadline {
-                Some(d) => match tokio::time::timeout_at(d.into(), self.write_ref(&record)).await {
+                Some(d) => match tokio::time::timeout_at(d.into(), self.write_job(&record)).await {
                     Ok(r) => r,
-                    Err(_) => Err(StoreError::Db(sea_orm::DbErr::Custom(
-                        "the stop's deadline passed".into(),
-                    ))),
+                    Err(_) => Err(StoreError::DeadlinePassed),
                 },
-                None => self.write_ref(&record).await,
+                None => self.write_job(&record).await,
             };
             tries += 1;
             match result {
@@ -323,8 +335,8 @@ impl Writer {
     }
 
     /// A dial whose row is not written: remember it so its end gives the lead back.
-    fn refuse_dial(&mut self, record: &Record) {
-        if let Record::AttemptStarted { call, .. } = record {
+    fn refuse_dial(&mut self, record: &Job) {
+        if let Job::Record(Record::AttemptStarted { call, .. }) = record {
             self.not_dialed.insert(*call);
             metrics::counter!("dialer_store_dials_refused_total").increment(1);
         }
@@ -342,7 +354,7 @@ impl Writer {
         for m in held.drain(..) {
             match m {
                 Msg::Record(record, Some(reply)) => {
-                    self.refuse_dial(&record);
+                    self.refuse_dial(&Job::Record(*record));
                     let _ = reply.send(Err("the store cannot write: dial not placed".into()));
                 }
                 m => kept.push_back(m),
@@ -353,7 +365,7 @@ impl Writer {
 
     /// The stop's deadline passed with the store still failing: log and count everything not
     /// stored, answer the flush.
-    fn give_up(&mut self, record: Record, held: &mut VecDeque<Msg>, rx: &mut mpsc::Receiver<Msg>) {
+    fn give_up(&mut self, record: Job, held: &mut VecDeque<Msg>, rx: &mut mpsc::Receiver<Msg>) {
         let mut lost = vec![describe(&record)];
         while let Ok(m) = rx.try_recv() {
             held.push_back(m);
@@ -361,11 +373,12 @@ impl Writer {
         for m in held.drain(..) {
             match m {
                 Msg::Record(r, reply) => {
-                    lost.push(describe(&r));
+                    lost.push(describe_record(&r));
                     if let Some(reply) = reply {
                         let _ = reply.send(Err("stopping".into()));
                     }
                 }
+                Msg::Audit(e) => lost.push(describe(&Job::Audit(*e))),
                 Msg::Flush(done) => {
                     let _ = done.send(());
                 }
@@ -386,6 +399,17 @@ impl Writer {
     pub async fn write(&mut self, record: Record) -> Result<i64, StoreError> {
         self.steps_done = 0;
         self.write_ref(&record).await
+    }
+
+    /// Write a record or an audit event.
+    async fn write_job(&mut self, job: &Job) -> Result<i64, StoreError> {
+        match job {
+            Job::Record(record) => self.write_ref(record).await,
+            Job::Audit(event) => {
+                self.store.audit(event).await?;
+                Ok(0)
+            }
+        }
     }
 
     async fn write_ref(&mut self, record: &Record) -> Result<i64, StoreError> {
@@ -667,8 +691,16 @@ fn effect_times(
     (next, callback)
 }
 
+/// A job in a log line.
+fn describe(job: &Job) -> String {
+    match job {
+        Job::Record(r) => describe_record(r),
+        Job::Audit(e) => format!("audit event ({}: {})", e.kind, e.message),
+    }
+}
+
 /// A record in a log line: its kind and what it is about.
-fn describe(r: &Record) -> String {
+fn describe_record(r: &Record) -> String {
     match r {
         Record::AttemptStarted { call, lead_id, .. } => {
             format!("attempt start (call {call}, lead {lead_id})")

@@ -8,6 +8,7 @@ pub mod import;
 pub mod plan;
 pub mod rows;
 pub mod scheduler;
+pub mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

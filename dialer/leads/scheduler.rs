@@ -50,6 +50,11 @@ impl Scheduler {
         &self.campaign
     }
 
+    /// The campaign's store id.
+    pub fn campaign_id(&self) -> i64 {
+        self.campaign_id
+    }
+
     /// Replace the campaign (after a reload); the store ids stay.
     pub fn set_campaign(&mut self, c: impl Into<Arc<Campaign>>) {
         self.campaign = c.into();

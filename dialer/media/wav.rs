@@ -13,7 +13,8 @@ use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::g711::Codec;
+use super::bridge::RecordSink;
+use super::g711::{Codec, FRAME_SAMPLES};
 
 /// The telephony sample rate everything in `media` runs at.
 pub const RATE: u32 = 8000;
@@ -338,6 +339,21 @@ impl WavWriter {
         self.inner
             .finalize()
             .map_err(|source| WavError::Write { path, source })
+    }
+}
+
+/// A bridge's recording goes to a stereo WAV file (the sink lives here, beside the file IO).
+impl RecordSink for WavWriter {
+    fn write(
+        &mut self,
+        left: &[i16; FRAME_SAMPLES],
+        right: &[i16; FRAME_SAMPLES],
+    ) -> Result<(), String> {
+        self.write_stereo(left, right).map_err(|e| e.to_string())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), String> {
+        self.finalize().map_err(|e| e.to_string())
     }
 }
 

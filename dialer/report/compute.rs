@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
-use super::query::Data;
 use super::{
     AbandonWindowReport, AgentReport, AgentTime, Bucket, Params, Policy, Report, Series, rfc3339,
 };
 use crate::campaign::AbandonWindow;
+use crate::store::ReportRows;
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -59,6 +59,17 @@ pub(crate) fn bucket_size(p: &Params) -> i64 {
         .filter(|w| *w > 0)
         .map(|w| w.max((span + 999) / 1000))
         .unwrap_or(auto)
+}
+
+/// The earliest abandon window start the report needs (its buckets' windows and the one ending
+/// at `until`): live answers and AMD machines are read from there.
+pub fn windows_since(p: &Params) -> i64 {
+    buckets(p)
+        .iter()
+        .map(|&(_, end)| window_range(&p.policy, end).0)
+        .chain([window_range(&p.policy, p.until_ms).0, p.since_ms])
+        .min()
+        .unwrap_or(p.since_ms)
 }
 
 /// The series' buckets `[start, end)` covering `[since, until)`, aligned to multiples of the
@@ -180,7 +191,7 @@ impl Counter {
 }
 
 /// Compute the report of campaign `campaign_id` from its rows.
-pub fn compute(p: &Params, campaign_id: i64, d: &Data) -> Report {
+pub fn compute(p: &Params, campaign_id: i64, d: &ReportRows) -> Report {
     let (since, until) = (p.since_ms, p.until_ms);
     let open_end = p.now_ms.clamp(since, until.max(since));
 

@@ -1,9 +1,9 @@
 //! Campaign reports from the CRM store: what `dialer report` prints and charts.
 //!
 //! [`build`] reads one campaign's attempts, dispositions and agent state intervals for a period
-//! `[since, until)` and computes the figures of a [`Report`]; [`table`], [`csv`] and [`svg`]
-//! render it. The arithmetic ([`compute`]) is a pure function of the rows, so it is tested on
-//! hand-made shifts as well as through the store.
+//! `[since, until)` ([`Store::report_rows`], plain rows) and computes the figures of a
+//! [`Report`]; [`table`], [`csv`] and [`svg`] render it. The arithmetic ([`compute`]) is a pure
+//! function of the rows, so it is tested on hand-made shifts as well as through the store.
 //!
 //! # Definitions
 //!
@@ -51,7 +51,6 @@
 mod chart;
 mod compute;
 mod format;
-mod query;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,10 +60,12 @@ use jiff::tz::TimeZone;
 use crate::campaign::{AbandonWindow, Campaign};
 use crate::store::{Store, StoreError};
 
+pub use crate::store::report::{
+    AttemptRow, DispositionRow, IntervalRow, LiveRow, ReportRows, SurveyRow,
+};
 pub use chart::svg;
-pub use compute::{compute, window_range};
+pub use compute::{compute, window_range, windows_since};
 pub use format::{csv, table};
-pub use query::{AttemptRow, Data, DispositionRow, IntervalRow, LiveRow, SurveyRow, load};
 
 /// What can go wrong building a report.
 #[derive(Debug, thiserror::Error)]
@@ -281,8 +282,10 @@ pub async fn build(store: &Store, p: &Params) -> Result<Report, ReportError> {
         .campaign_id(&p.campaign)
         .await?
         .ok_or_else(|| ReportError::UnknownCampaign(p.campaign.clone()))?;
-    let data = load(store, id, p).await?;
-    Ok(compute(p, id, &data))
+    let rows = store
+        .report_rows(id, p.since_ms, p.until_ms, windows_since(p))
+        .await?;
+    Ok(compute(p, id, &rows))
 }
 
 /// Unix ms as RFC 3339 UTC (`2026-11-27T09:00:00Z`).

@@ -61,12 +61,12 @@ fn disp(code: &str, agent: &str) -> DispositionRow {
     }
 }
 
-fn shift() -> Data {
+fn shift() -> ReportRows {
     let mut call = iv("a", Some(1), "on_call", 30, Some(40));
     call.attempt_id = Some(10);
     let mut wrap = iv("a", Some(1), "wrap_up", 40, Some(45));
     wrap.attempt_id = Some(10);
-    Data {
+    ReportRows {
         attempts: vec![
             attempt(1, Some("busy"), false, false),
             attempt(2, Some("human"), true, false),
@@ -257,7 +257,7 @@ fn the_uk_rate_adds_the_people_estimated_among_amd_machines() {
     // T is 15:00 BST: today began at T − 15 h. Today: 40 live answers, 1 abandoned, 50 AMD
     // machines; yesterday's 100 machines are outside the window.
     let day_start = T - 15 * 60 * MIN;
-    let mut d = Data {
+    let mut d = ReportRows {
         live: (0..40)
             .map(|i| LiveRow {
                 dial_at_ms: day_start + i * MIN,
@@ -265,7 +265,7 @@ fn the_uk_rate_adds_the_people_estimated_among_amd_machines() {
             })
             .collect(),
         amd_machines: (0..50).map(|i| day_start + i * MIN).collect(),
-        ..Data::default()
+        ..ReportRows::default()
     };
     d.amd_machines
         .extend((1..=100).map(|i| day_start - i * MIN));
@@ -289,7 +289,7 @@ fn the_uk_rate_adds_the_people_estimated_among_amd_machines() {
 
 #[test]
 fn an_empty_period_has_no_rates() {
-    let r = compute(&params(), 1, &Data::default());
+    let r = compute(&params(), 1, &ReportRows::default());
     assert_eq!(r.dials, 0);
     assert_eq!(r.contact_rate, None);
     assert_eq!(r.abandon_rate, None);
@@ -343,7 +343,7 @@ fn preview_time_is_work_of_the_campaign_it_names() {
     call.attempt_id = Some(20);
     let mut wrap = iv("e", None, "wrap_up", 15, Some(17));
     wrap.attempt_id = Some(20);
-    let d = Data {
+    let d = ReportRows {
         attempts: vec![],
         live: vec![],
         intervals: vec![

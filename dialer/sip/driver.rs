@@ -27,7 +27,7 @@ use super::guard;
 use super::message::{Transport, Uri, stream_frame_len};
 use super::transaction::{Timers, TxStats};
 
-/// A trunk as the SIP layer needs it (the daemon config converts into this).
+/// A trunk as the SIP layer needs it (the daemon builds it from its config).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrunkConfig {
     pub name: String,
@@ -40,27 +40,6 @@ pub struct TrunkConfig {
     pub max_channels: u32,
     /// New calls per second at most, evenly spaced (0: unlimited).
     pub calls_per_second: f64,
-}
-
-impl TrunkConfig {
-    /// From the daemon's `[[trunks]]` entry, with the password read from its environment variable.
-    pub fn from_daemon(
-        t: &crate::daemon::config::Trunk,
-    ) -> Result<TrunkConfig, crate::daemon::config::SecretError> {
-        Ok(TrunkConfig {
-            name: t.name.clone(),
-            host: t.host.clone(),
-            port: t.port,
-            transport: match t.transport {
-                crate::daemon::config::Transport::Udp => Transport::Udp,
-                crate::daemon::config::Transport::Tcp => Transport::Tcp,
-            },
-            username: t.username.clone(),
-            password: t.password()?,
-            max_channels: t.max_channels,
-            calls_per_second: t.calls_per_second,
-        })
-    }
 }
 
 /// How to start the SIP layer.

@@ -129,11 +129,13 @@ pub struct NewDisposition<'a> {
     pub at_ms: i64,
 }
 
-/// Live answers and abandoned calls of a campaign over a window.
+/// Live answers, abandoned calls and AMD "machine" results of a campaign over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AbandonCounts {
     pub live: u64,
     pub abandoned: u64,
+    /// Attempts AMD called machines (the UK budget counts an estimate of people among them).
+    pub machines: u64,
 }
 
 impl AbandonCounts {
@@ -143,6 +145,17 @@ impl AbandonCounts {
             0.0
         } else {
             self.abandoned as f64 / self.live as f64
+        }
+    }
+}
+
+/// What the pacer's abandon budget is seeded with.
+impl From<AbandonCounts> for crate::pacing::WindowCounts {
+    fn from(c: AbandonCounts) -> Self {
+        crate::pacing::WindowCounts {
+            live_answers: c.live,
+            abandoned: c.abandoned,
+            amd_machines: c.machines,
         }
     }
 }
@@ -453,8 +466,9 @@ impl Store {
         Ok(n)
     }
 
-    /// Live answers and abandoned calls of a campaign among attempts dialed in
-    /// `[since_ms, until_ms)`.
+    /// Live answers, abandoned calls and AMD "machine" results of a campaign among attempts
+    /// dialed in `[since_ms, until_ms)`: what its abandon budget starts from, so a restart does
+    /// not reset it.
     pub async fn abandon_counts(
         &self,
         campaign_id: i64,
@@ -465,9 +479,15 @@ impl Store {
             .conn()
             .query_one_raw(self.stmt(
                 "SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS live, \
-                 SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned \
+                 SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned, \
+                 SUM(CASE WHEN amd_result = ? THEN 1 ELSE 0 END) AS machines \
                  FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ?",
-                vec![campaign_id.into(), since_ms.into(), until_ms.into()],
+                vec![
+                    AmdResult::Machine.as_str().into(),
+                    campaign_id.into(),
+                    since_ms.into(),
+                    until_ms.into(),
+                ],
             ))
             .await?;
         let get = |r: &sea_orm::QueryResult, c: &str| -> Result<u64> {
@@ -478,6 +498,7 @@ impl Store {
             Some(r) => AbandonCounts {
                 live: get(&r, "live")?,
                 abandoned: get(&r, "abandoned")?,
+                machines: get(&r, "machines")?,
             },
             None => AbandonCounts::default(),
         })

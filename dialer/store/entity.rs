@@ -243,7 +243,8 @@ pub mod survey_answer {
 }
 
 pub mod audit_event {
-    //! A decision or audit record (why something was or was not done).
+    //! An operator's action (audit trail): who started, paused or stopped a campaign, reloaded
+    //! the configuration, logged an agent out.
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

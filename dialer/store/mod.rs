@@ -5,7 +5,8 @@
 //! of several connections. Every timestamp is unix epoch milliseconds UTC (`*_at_ms`).
 //!
 //! The typed functions here are what other modules call: campaigns and lists, bulk lead insert,
-//! lead claims with a lease, attempts, dispositions, DNC numbers, abandon counts, audit events.
+//! lead claims with a lease, attempts, dispositions, DNC numbers, abandon counts, operators'
+//! actions (audit events), the rows reports read.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,16 +19,20 @@ use sea_orm::{
 };
 
 pub mod attempts;
+pub mod audit;
 pub mod daemon;
 pub mod entity;
 pub mod leads;
+pub mod report;
 pub mod writable;
 
 pub use attempts::{
     AbandonCounts, AttemptEnd, AttemptProgress, AttemptStart, InterruptedRetry, NewDisposition,
 };
+pub use audit::AuditEvent;
 pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
+pub use report::{ReportRows, ShiftTotals};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,10 @@ pub enum StoreError {
     UnknownCampaign(String),
     #[error("store: {0}")]
     Invalid(String),
+    /// A write still running when the daemon's stop deadline passed (the writer gave up
+    /// waiting for it; it may or may not have been stored).
+    #[error("store: the stop's deadline passed")]
+    DeadlinePassed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -60,6 +69,8 @@ impl StoreError {
             StoreError::Invalid(_) | StoreError::UnknownCampaign(_) => return true,
             // At open only; a read-only place may be made writable.
             StoreError::NotWritable { .. } => return false,
+            // The store's state, not the record's.
+            StoreError::DeadlinePassed => return false,
             StoreError::Db(db) | StoreError::Open { source: db, .. } | StoreError::Migrate(db) => {
                 db
             }
@@ -431,49 +442,10 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Record a decision or audit event.
-    pub async fn audit(&self, e: &AuditEvent<'_>) -> Result<()> {
-        let q = Query::insert()
-            .into_table("audit_events")
-            .columns([
-                "at_ms",
-                "campaign_id",
-                "lead_id",
-                "attempt_id",
-                "kind",
-                "message",
-                "data",
-            ])
-            .values_panic([
-                e.at_ms.into(),
-                e.campaign_id.into(),
-                e.lead_id.into(),
-                e.attempt_id.into(),
-                e.kind.into(),
-                e.message.into(),
-                e.data.map(str::to_string).into(),
-            ])
-            .to_owned();
-        self.db.execute(&q).await?;
-        Ok(())
-    }
-
     /// Run a raw statement written with `?` placeholders (numbered for PostgreSQL).
     pub fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
         stmt(self.backend(), sql, values)
     }
-}
-
-/// A decision or audit record.
-#[derive(Debug, Clone, Default)]
-pub struct AuditEvent<'a> {
-    pub at_ms: i64,
-    pub campaign_id: Option<i64>,
-    pub lead_id: Option<i64>,
-    pub attempt_id: Option<i64>,
-    pub kind: &'a str,
-    pub message: &'a str,
-    pub data: Option<&'a str>,
 }
 
 async fn campaign_id_in(db: &impl ConnectionTrait, name: &str) -> Result<Option<i64>> {

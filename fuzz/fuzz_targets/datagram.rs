@@ -3,38 +3,15 @@
 //! and no call is left (bounded state). Input: datagrams separated by NUL bytes; the first
 //! byte of each picks the source (trunk or stranger).
 #![no_main]
-#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use dialer_core::sip::call::CallSpec;
+use dialer_core::sip::endpoint::{Endpoint, EndpointConfig};
+use dialer_core::sip::message::{Message, Transport, Uri};
+use dialer_core::sip::transaction::{Timers, TransactionLayer, TxEvent};
 use libfuzzer_sys::fuzz_target;
-
-// The SIP core, compiled from the dialer's own sources.
-#[path = "../../dialer/domain/mod.rs"]
-mod domain;
-#[path = "../../dialer/sip/message.rs"]
-mod message;
-#[path = "../../dialer/sip/timer.rs"]
-mod timer;
-#[path = "../../dialer/sip/transaction/mod.rs"]
-mod transaction;
-#[path = "../../dialer/sip/dialog.rs"]
-mod dialog;
-#[path = "../../dialer/sip/call.rs"]
-mod call;
-#[path = "../../dialer/sip/guard.rs"]
-mod guard;
-#[path = "../../dialer/sip/endpoint.rs"]
-mod endpoint;
-mod sip {
-    pub(crate) use super::{call, dialog, endpoint, guard, message, transaction};
-}
-
-use call::CallSpec;
-use endpoint::{Endpoint, EndpointConfig};
-use message::{Message, Transport, Uri};
-use transaction::{Timers, TransactionLayer, TxEvent};
 
 fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();

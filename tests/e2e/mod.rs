@@ -2,7 +2,8 @@
 //! processes (their SIP message and error logs are kept and shown when a test fails), a config
 //! dir with one campaign, carrier scenarios, audio files for sipp to stream, a UDP peer that
 //! captures the RTP the dialer sends, and a tone detector. Built on `tests/rig` (ports, zone,
-//! `dialer.toml`, campaign text): a test using it declares `mod rig;` too.
+//! `dialer.toml`, campaign text): a test binary using it declares `mod rig;` too. Compiled into
+//! `tests/suite` and `tests/daemon`, each using a part of it: hence `dead_code` allowed.
 #![allow(dead_code)]
 
 use std::net::UdpSocket;

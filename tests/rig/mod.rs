@@ -1,5 +1,7 @@
 //! Running `dialer run` as a child process in tests: free ports, a daytime zone, a tiny HTTP/1.1
 //! client for the API, signals, and waiting for readiness and exit with generous timeouts.
+//! Compiled into several test binaries (`tests/suite`, `tests/daemon`, `tests/faults`), each
+//! using a part of it: hence `dead_code` allowed.
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};

@@ -2,7 +2,8 @@
 //! is set) in a fresh schema of its own that is dropped when the test ends, even on panic.
 //! Without the URL a test's PostgreSQL part is skipped, said once per test on stdout
 //! (`SKIPPED: <test>: …`, counted by `tests/run.sh`), unless `DIALER_REQUIRE_POSTGRES=1` (CI),
-//! where it fails.
+//! where it fails. Compiled into several test binaries (`tests/suite`, `tests/daemon`,
+//! `tests/faults`), each using a part of it: hence `dead_code` allowed.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;

@@ -1,0 +1,252 @@
+//! Abandon accounting: the share of live answers left without an agent, per campaign window.
+//!
+//! US (FTC TSR / FCC TCPA): abandoned / live answers over a rolling 30 days. UK (Ofcom): per
+//! calendar day, with a reasoned estimate of people whom AMD called machines added to both the
+//! abandoned and the live counts. The type is pure and seeded from the counts the store returns
+//! for the window ([`AbandonBudget::from_history`]), so a restart does not reset it.
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+
+/// The accounting window of a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    /// US: the last 30 days, rolling.
+    #[default]
+    Rolling30Days,
+    /// UK: midnight to midnight in the campaign's zone.
+    CalendarDay,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("cannot compute the start of the abandon window: {0}")]
+    Time(#[from] jiff::Error),
+}
+
+impl Window {
+    /// Start of the window that contains `now`, as unix epoch milliseconds (UTC), the unit
+    /// the store keeps (`*_at_ms`).
+    pub fn start_ms(self, now: Timestamp, tz: &TimeZone) -> Result<i64, WindowError> {
+        let start = match self {
+            Window::Rolling30Days => now.checked_sub(SignedDuration::from_hours(30 * 24))?,
+            Window::CalendarDay => now
+                .to_zoned_datetime(tz.clone())
+                .start_of_day()?
+                .timestamp(),
+        };
+        Ok(start.as_millisecond())
+    }
+}
+
+/// What the store counted over the window so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowCounts {
+    /// Calls answered by a person (abandoned ones included).
+    pub live_answers: u64,
+    /// Of those, the ones no agent took within 2 s.
+    pub abandoned: u64,
+    /// Calls AMD called machines (UK: some of them were people).
+    pub amd_machines: u64,
+}
+
+/// Abandon budget of one campaign over its window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AbandonBudget {
+    cap: f64,
+    live: u64,
+    abandoned: u64,
+    machines: u64,
+    amd_false_positive_rate: f64,
+}
+
+impl AbandonBudget {
+    /// An empty window with the cap (e.g. 0.03) and the estimated share of AMD "machine"
+    /// results that were people (0 for US accounting).
+    pub fn new(cap: f64, amd_false_positive_rate: f64) -> Self {
+        Self::from_history(cap, amd_false_positive_rate, WindowCounts::default())
+    }
+
+    pub fn from_history(cap: f64, amd_false_positive_rate: f64, c: WindowCounts) -> Self {
+        AbandonBudget {
+            cap: cap.clamp(0.0, 1.0),
+            live: c.live_answers,
+            abandoned: c.abandoned.min(c.live_answers),
+            machines: c.amd_machines,
+            amd_false_positive_rate: amd_false_positive_rate.clamp(0.0, 1.0),
+        }
+    }
+
+    /// The budget of a campaign's `window` from what the store counted in it: a US window
+    /// (rolling 30 days) counts no people among AMD machines, a UK day counts
+    /// `amd_false_positive_rate` of them as abandoned people.
+    pub fn for_window(
+        window: Window,
+        cap: f64,
+        amd_false_positive_rate: f64,
+        c: WindowCounts,
+    ) -> Self {
+        let fp = match window {
+            Window::Rolling30Days => 0.0,
+            Window::CalendarDay => amd_false_positive_rate,
+        };
+        Self::from_history(cap, fp, c)
+    }
+
+    /// The same counts under a new cap and false-positive estimate (a reloaded campaign file
+    /// whose window is unchanged: what the window holds so far stays counted).
+    pub fn with_rules(self, cap: f64, amd_false_positive_rate: f64) -> Self {
+        AbandonBudget {
+            cap: cap.clamp(0.0, 1.0),
+            amd_false_positive_rate: amd_false_positive_rate.clamp(0.0, 1.0),
+            ..self
+        }
+    }
+
+    /// A person answered (whether or not an agent then took the call).
+    pub fn record_live_answer(&mut self) {
+        self.live += 1;
+    }
+
+    /// A person already counted by [`record_live_answer`](Self::record_live_answer) got no
+    /// agent in time.
+    pub fn record_abandon(&mut self) {
+        self.abandoned = (self.abandoned + 1).min(self.live);
+    }
+
+    /// AMD called an answer a machine.
+    pub fn record_amd_machine(&mut self) {
+        self.machines += 1;
+    }
+
+    pub fn cap(&self) -> f64 {
+        self.cap
+    }
+
+    /// AMD "machine" results in the window (UK: the base of the estimate of people among them).
+    pub fn amd_machines(&self) -> u64 {
+        self.machines
+    }
+
+    /// Live answers, with the estimated people among AMD machines.
+    pub fn live_answers(&self) -> f64 {
+        self.live as f64 + self.estimated_hidden_people()
+    }
+
+    /// Abandoned calls, with the estimated people among AMD machines (hung up on).
+    pub fn abandoned(&self) -> f64 {
+        self.abandoned as f64 + self.estimated_hidden_people()
+    }
+
+    fn estimated_hidden_people(&self) -> f64 {
+        self.machines as f64 * self.amd_false_positive_rate
+    }
+
+    /// Abandon rate over the window (0 with no live answer yet).
+    pub fn rate(&self) -> f64 {
+        let l = self.live_answers();
+        if l > 0.0 { self.abandoned() / l } else { 0.0 }
+    }
+
+    /// Abandons the window can still take now and stay at or under the cap; never negative.
+    pub fn remaining(&self) -> f64 {
+        (self.cap * self.live_answers() - self.abandoned()).max(0.0)
+    }
+
+    /// Used fraction of the budget: 0 = no abandon yet, ≥ 1 = at or over the cap.
+    pub fn used(&self) -> f64 {
+        let a = self.abandoned();
+        if a <= 0.0 {
+            return 0.0;
+        }
+        let allowed = self.cap * self.live_answers();
+        if allowed <= 0.0 {
+            f64::INFINITY
+        } else {
+            a / allowed
+        }
+    }
+
+    /// At or over the cap: predictive must not dial ahead of agents.
+    pub fn spent(&self) -> bool {
+        self.used() >= 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn us_budget_from_history() {
+        let b = AbandonBudget::from_history(
+            0.03,
+            0.0,
+            WindowCounts {
+                live_answers: 1000,
+                abandoned: 20,
+                amd_machines: 500,
+            },
+        );
+        assert!((b.rate() - 0.02).abs() < 1e-12);
+        assert!((b.remaining() - 10.0).abs() < 1e-9);
+        assert!(!b.spent());
+    }
+
+    #[test]
+    fn uk_budget_adds_amd_false_positives() {
+        // 1000 live, 20 abandoned, 500 machines of which 2 % were people:
+        // (20 + 10) / (1000 + 10).
+        let b = AbandonBudget::from_history(
+            0.03,
+            0.02,
+            WindowCounts {
+                live_answers: 1000,
+                abandoned: 20,
+                amd_machines: 500,
+            },
+        );
+        assert!((b.rate() - 30.0 / 1010.0).abs() < 1e-12);
+        assert!(b.remaining() < 0.31 && b.remaining() > 0.29);
+    }
+
+    #[test]
+    fn spent_at_the_cap_and_remaining_never_negative() {
+        let mut b = AbandonBudget::new(0.03, 0.0);
+        assert!(!b.spent(), "an empty window is not spent");
+        for _ in 0..10 {
+            b.record_live_answer();
+        }
+        b.record_abandon();
+        assert!(b.spent(), "1 in 10 is over 3 %");
+        assert_eq!(b.remaining(), 0.0);
+        for _ in 0..24 {
+            b.record_live_answer();
+        }
+        assert!(!b.spent(), "1 in 34 is under 3 %");
+        assert!(b.remaining() > 0.0);
+    }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test looks up a real zone; the code under test takes the `TimeZone`"
+    )]
+    fn window_starts() {
+        let now: Timestamp = "2026-03-29T12:00:00Z".parse().unwrap();
+        let us = Window::Rolling30Days.start_ms(now, &TimeZone::UTC).unwrap();
+        assert_eq!(us, now.as_millisecond() - 30 * 86_400_000);
+        // London switched to BST at 01:00 UTC that day; local midnight was 00:00 UTC.
+        let london = TimeZone::get("Europe/London").unwrap();
+        let uk = Window::CalendarDay.start_ms(now, &london).unwrap();
+        let midnight: Timestamp = "2026-03-29T00:00:00Z".parse().unwrap();
+        assert_eq!(uk, midnight.as_millisecond());
+        // In summer, local midnight is 23:00 UTC the day before.
+        let summer: Timestamp = "2026-07-01T10:00:00Z".parse().unwrap();
+        let uk = Window::CalendarDay.start_ms(summer, &london).unwrap();
+        let m: Timestamp = "2026-06-30T23:00:00Z".parse().unwrap();
+        assert_eq!(uk, m.as_millisecond());
+    }
+}

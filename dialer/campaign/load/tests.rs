@@ -1,0 +1,112 @@
+//! Validation on an in-memory file set: no file is read from disk.
+
+use std::path::Path;
+
+use super::*;
+
+/// A campaign file that is nowhere on disk; its lists and prompts are in the [`FileSet`].
+const SOURCE: &str = "/nowhere/campaigns/sales.toml";
+
+const SALES: &str = r#"
+kind = "cold"
+mode = "predictive"
+trunk = "main"
+caller_id = "+12025550143"
+agent_groups = ["sales"]
+safe_harbor = "audio/safe.wav"
+
+[[lists]]
+file = "lists/a.csv"
+columns = { phone = "mobile", timezone = "tz" }
+
+[hours]
+timezone = "America/New_York"
+
+[dnc]
+files = ["dnc.txt"]
+
+[[dispositions]]
+code = "sale"
+effect = "final"
+"#;
+
+fn files() -> FileSet {
+    FileSet::new()
+        .wav("/nowhere/campaigns/audio/safe.wav")
+        .file("/nowhere/campaigns/dnc.txt")
+}
+
+fn problems(r: Result<Campaign, Problems>) -> Vec<String> {
+    match r {
+        Ok(c) => panic!("expected problems, loaded {}", c.name),
+        Err(p) => {
+            p.0.iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect()
+        }
+    }
+}
+
+#[test]
+fn a_campaign_validates_against_the_headers_it_is_given() {
+    let set = files().list("/nowhere/campaigns/lists/a.csv", &["mobile", "tz", "name"]);
+    let c =
+        validate(Path::new(SOURCE), SALES, &Env::default(), &set).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(c.name, "sales");
+    assert_eq!(c.lists[0].file, Path::new("/nowhere/campaigns/lists/a.csv"));
+    assert_eq!(c.lists[0].columns.phone, "mobile");
+    assert_eq!(
+        c.safe_harbor,
+        Path::new("/nowhere/campaigns/audio/safe.wav")
+    );
+    assert_eq!(c.dnc.files, [Path::new("/nowhere/campaigns/dnc.txt")]);
+}
+
+#[test]
+fn a_mapped_column_missing_from_the_header_is_named() {
+    let set = files().list("/nowhere/campaigns/lists/a.csv", &["phone", "tz"]);
+    let got = problems(validate(Path::new(SOURCE), SALES, &Env::default(), &set));
+    assert_eq!(
+        got,
+        [
+            "lists[0].columns.phone: column \"mobile\" is not in the header of \
+             /nowhere/campaigns/lists/a.csv (columns: phone, tz)"
+        ]
+    );
+}
+
+#[test]
+fn a_list_path_that_is_a_directory_or_missing_is_named_so() {
+    let set = files().dir("/nowhere/campaigns/lists/a.csv");
+    let got = problems(validate(Path::new(SOURCE), SALES, &Env::default(), &set));
+    assert_eq!(
+        got,
+        ["lists[0].file: /nowhere/campaigns/lists/a.csv is a directory, not a file"]
+    );
+    let got = problems(validate(
+        Path::new(SOURCE),
+        SALES,
+        &Env::default(),
+        &FileSet::new(),
+    ));
+    assert_eq!(
+        got,
+        [
+            "lists[0].file: file not found: /nowhere/campaigns/lists/a.csv",
+            "safe_harbor: file not found: /nowhere/campaigns/audio/safe.wav",
+            "dnc.files[0]: file not found: /nowhere/campaigns/dnc.txt",
+        ]
+    );
+}
+
+#[test]
+fn bad_toml_in_the_given_text_names_the_line() {
+    let got = problems(validate(
+        Path::new(SOURCE),
+        "kind = \"cold\"\nmode = \n",
+        &Env::default(),
+        &files(),
+    ));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("line 2: not valid TOML"), "{got:?}");
+}

@@ -1,0 +1,156 @@
+//! The handlers behind the routes of [`Api::router`].
+
+use super::*;
+
+pub(super) async fn list_agents(State(api): State<Api>, headers: HeaderMap) -> ApiResult {
+    api.supervisor(&headers)?;
+    let agents = api.agents().await?;
+    let list: Vec<Value> = agents.iter().map(agent_json).collect();
+    Ok(ok(json!({ "agents": list })))
+}
+
+pub(super) async fn get_agent(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    api.agent_answer(&id).await
+}
+
+pub(super) async fn agent_lead(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let lead = match api.ask(Request::Lead(AgentId::from(id))).await? {
+        Reply::Lead(lead) => lead,
+        other => return Err(unexpected(&other)),
+    };
+    let body = match lead {
+        None => Value::Null,
+        Some((campaign, lead)) => {
+            // The attributes are the list's other columns as a JSON object.
+            let attributes = serde_json::from_str::<Value>(&lead.attributes)
+                .unwrap_or(Value::String(lead.attributes.clone()));
+            json!({
+                "campaign": campaign,
+                "lead_id": lead.id,
+                "phone": lead.phone,
+                "timezone": lead.timezone,
+                "attempts": lead.attempts,
+                "attributes": attributes,
+            })
+        }
+    };
+    Ok(ok(json!({ "lead": body })))
+}
+
+/// `POST` an agent action that takes no fields (login, logout, ready, hang up, dial, skip): the agent
+/// themselves or the supervisor; the answer is the agent's view.
+pub(super) fn agent_action(request: fn(AgentId) -> Request) -> MethodRouter<Api> {
+    post(
+        move |State(api): State<Api>,
+              headers: HeaderMap,
+              Path(id): Path<String>,
+              body: Result<Bytes, BytesRejection>| async move {
+            api.as_agent(&headers, &id)?;
+            object(body, &[])?;
+            api.agent_request(&id, request(AgentId::from(id.as_str())))
+                .await
+        },
+    )
+}
+
+/// `POST` a campaign control (start, pause, stop): the supervisor only; the answer is the
+/// campaign's status.
+pub(super) fn campaign_action(control: CampaignControl) -> MethodRouter<Api> {
+    post(
+        move |State(api): State<Api>,
+              headers: HeaderMap,
+              Path(name): Path<String>,
+              body: Result<Bytes, BytesRejection>| async move {
+            let by = api.supervisor(&headers)?;
+            object(body, &[])?;
+            api.campaign_request(name, control, &by).await
+        },
+    )
+}
+
+/// `POST` a logout: the agent themselves, or the supervisor forcing the agent off (recorded in
+/// the audit trail).
+pub(super) async fn agent_logout(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let by = api.as_agent(&headers, &id)?;
+    object(body, &[])?;
+    let request = match by {
+        Principal::Agent(_) => Request::Logout(AgentId::from(id.as_str())),
+        Principal::Supervisor => Request::ForceLogout {
+            agent: AgentId::from(id.as_str()),
+            by: by.name(),
+        },
+    };
+    api.agent_request(&id, request).await
+}
+
+pub(super) async fn agent_pause(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let map = object(body, &["reason"])?;
+    let reason = required(&map, "reason", REASON_MAX)?;
+    let request = Request::Pause {
+        agent: AgentId::from(id.as_str()),
+        reason,
+    };
+    api.agent_request(&id, request).await
+}
+
+pub(super) async fn agent_disposition(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let map = object(body, &["code", "notes", "callback_at", "callback_in"])?;
+    let code = required(&map, "code", 64)?;
+    let notes = string(&map, "notes", NOTES_MAX)?;
+    let callback_after = callback(&map, jiff::Timestamp::now())?;
+    let request = Request::Disposition {
+        agent: AgentId::from(id.as_str()),
+        code,
+        notes,
+        callback_after,
+    };
+    api.agent_request(&id, request).await
+}
+
+pub(super) async fn list_campaigns(State(api): State<Api>, headers: HeaderMap) -> ApiResult {
+    api.supervisor(&headers)?;
+    let campaigns = api.campaigns().await?;
+    let list: Vec<Value> = campaigns.iter().map(campaign_json).collect();
+    Ok(ok(json!({ "campaigns": list })))
+}
+
+pub(super) async fn get_campaign(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult {
+    api.supervisor(&headers)?;
+    let campaigns = api.campaigns().await?;
+    let c = campaigns
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| unknown_campaign(&name))?;
+    Ok(ok(json!({ "campaign": campaign_json(c) })))
+}
