@@ -13,6 +13,10 @@
 //! Every outgoing packet's delay against its due time is counted in [`DriverStats`]: a relayed
 //! packet is due when the packet it relays reached our socket (the kernel's stamp, so time spent
 //! queued before we read it counts), a generated one at its 20 ms tick.
+//!
+//! One file of about 800 lines because it is one thing: the workers, the epoll loop, the
+//! commands and the delay accounting share one lock discipline (the engine's lock taken once
+//! per batch, packets sent after it is released), which is easier to check in one place.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
