@@ -48,6 +48,7 @@ pub mod cli;
 pub mod compliance;
 pub mod daemon;
 pub mod leads;
+pub mod listfile;
 pub mod media;
 pub mod reference;
 pub mod report;

@@ -169,7 +169,7 @@ pub struct ListSpec {
     /// ISO 3166 alpha-2 region for numbers written without a country code, e.g. "US".
     pub default_region: String,
     /// How the file's bytes are read (`encoding = "utf8" | "latin1"`, default UTF-8).
-    pub encoding: crate::leads::rows::Encoding,
+    pub encoding: crate::listfile::rows::Encoding,
 }
 
 /// Which CSV columns hold what; every other column is kept as a lead attribute.

@@ -629,7 +629,7 @@ fn list_headers_are_read_as_import_reads_them() {
     );
     let f = d.write("c.toml", &latin1);
     let c = load_with(&f, &no_env()).unwrap();
-    assert_eq!(c.lists[0].encoding, crate::leads::rows::Encoding::Latin1);
+    assert_eq!(c.lists[0].encoding, crate::listfile::rows::Encoding::Latin1);
     let f = d.write("c.toml", &latin1.replace("\"latin1\"", "\"ebcdic\""));
     assert_eq!(
         problems(load_with(&f, &no_env())),

@@ -13,8 +13,8 @@ use crate::leads::LeadsError;
 use crate::leads::import::{
     ImportOptions, ImportReport, ImportTarget, Rejected, import_file_with, pick_list,
 };
-use crate::leads::rows::Encoding;
 use crate::leads::{region, sync_campaign};
+use crate::listfile::rows::Encoding;
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]

@@ -525,7 +525,7 @@ mod tests {
             FileResult::Failed(m) => assert!(m.contains(":3: not valid UTF-8"), "{m}"),
             other => panic!("{other:?}"),
         }
-        c.lists[0].encoding = crate::leads::rows::Encoding::Latin1;
+        c.lists[0].encoding = crate::listfile::rows::Encoding::Latin1;
         let got = load(&store, &c, &HashMap::new(), now).await;
         match &got.lists[0].2 {
             FileResult::Imported {

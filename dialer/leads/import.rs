@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
-use super::rows::{Encoding, LineError, Rows, Sniffed};
+use super::rows::{Encoding, LineError};
 use super::{LeadsError, cut, normalise_phone};
 use crate::campaign::ColumnMap;
+use crate::listfile::{column_list, header, open_rows};
 use crate::store::{NewLead, Store};
 
 /// Rows handed from the reader thread to the inserter at a time.
@@ -188,74 +189,6 @@ pub async fn import_reader_with<R: Read + Send + 'static>(
             report: Box::new(report),
         }),
     }
-}
-
-/// The names of a header for a message, cut to a readable length.
-pub(crate) fn column_list(headers: &[String]) -> String {
-    let mut out = String::new();
-    for (i, h) in headers.iter().enumerate() {
-        if out.len() > 100 {
-            out.push_str(&format!(", … ({} columns)", headers.len()));
-            return out;
-        }
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let c = cut(h);
-        // Short names unquoted, as the header shows them.
-        if c.len() == h.len() + 2 {
-            out.push_str(h);
-        } else {
-            out.push_str(&c);
-        }
-    }
-    out
-}
-
-/// Read the header line of a list: its column names, trimmed.
-pub fn read_header(file: &Path, encoding: Encoding) -> Result<Vec<String>, LeadsError> {
-    let f = std::fs::File::open(file).map_err(|e| LeadsError::File {
-        file: file.to_path_buf(),
-        message: format!("cannot open: {e}"),
-    })?;
-    let mut rows = open_rows(std::io::BufReader::new(f), encoding, file)?;
-    header(&mut rows, file)
-}
-
-fn open_rows<R: std::io::BufRead>(
-    reader: R,
-    encoding: Encoding,
-    file: &Path,
-) -> Result<Rows<Sniffed<R>>, LeadsError> {
-    Rows::open(reader, encoding).map_err(|e| LeadsError::Line {
-        file: file.to_path_buf(),
-        line: e.line,
-        message: e.error.to_string(),
-    })
-}
-
-fn header<R: std::io::BufRead>(rows: &mut Rows<R>, file: &Path) -> Result<Vec<String>, LeadsError> {
-    let row = rows
-        .next_row()
-        .map_err(|e| LeadsError::Line {
-            file: file.to_path_buf(),
-            line: e.line,
-            message: format!("cannot read the header line: {}", e.error),
-        })?
-        .ok_or_else(|| LeadsError::File {
-            file: file.to_path_buf(),
-            message: "the file is empty: no header line".into(),
-        })?;
-    if let Some(n) = row.too_long {
-        return Err(LeadsError::Line {
-            file: file.to_path_buf(),
-            line: row.line,
-            message: format!("the header line is {n} bytes long: not a list header"),
-        });
-    }
-    let headers: Vec<String> = row.fields.iter().map(|h| h.trim().to_string()).collect();
-    rows.set_names(headers.clone());
-    Ok(headers)
 }
 
 fn read_rows<R: std::io::BufRead>(

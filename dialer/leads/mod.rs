@@ -6,7 +6,6 @@
 
 pub mod import;
 pub mod plan;
-pub mod rows;
 pub mod scheduler;
 pub mod status;
 
@@ -19,6 +18,8 @@ use jiff::tz::TimeZone;
 use crate::campaign::Campaign;
 use crate::compliance::LeadFacts;
 use crate::store::{CampaignIds, CampaignRecord, DncScope, LeadRow, ListRecord, Store, StoreError};
+
+pub use crate::listfile::{cut, rows};
 
 /// What can go wrong with lead lists.
 #[derive(Debug, thiserror::Error)]
@@ -92,25 +93,6 @@ pub fn normalise_phone(raw: &str, region: phonenumber::country::Id) -> Result<St
         });
     }
     Ok(n.format().mode(phonenumber::Mode::E164).to_string())
-}
-
-/// A value from a file for a message: quoted as `{:?}` would, but cut to about 60
-/// characters with "…" and its length in bytes when longer (a 50 MB field is not printed).
-pub fn cut(s: &str) -> String {
-    const KEEP: usize = 60;
-    if s.len() <= KEEP {
-        return format!("{s:?}");
-    }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if out.len() > KEEP {
-            out.push_str(&format!("…\" ({} bytes)", s.len()));
-            return out;
-        }
-        out.extend(c.escape_debug());
-    }
-    out.push('"');
-    out
 }
 
 /// Parse an ISO 3166 region code (`US`, `GB`).
@@ -227,6 +209,25 @@ pub fn facts<'a>(
         dnc_campaign: row.dnc_campaign,
         dnc_global: row.dnc_global,
         lease_until: l.lease_until_ms.map(from_ms),
+    }
+}
+
+impl From<crate::listfile::FileError> for LeadsError {
+    fn from(e: crate::listfile::FileError) -> Self {
+        match e {
+            crate::listfile::FileError::File { file, message } => {
+                LeadsError::File { file, message }
+            }
+            crate::listfile::FileError::Line {
+                file,
+                line,
+                message,
+            } => LeadsError::Line {
+                file,
+                line,
+                message,
+            },
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::CampaignReader;
 use crate::campaign::reader::Ctx;
-use crate::leads::rows::Encoding;
+use crate::listfile::rows::Encoding;
 
 /// What campaign validation asks of the files a campaign names (lists, DNC files, WAV
 /// prompts). [`Disk`] answers from the filesystem; a [`FileSet`] from memory.
@@ -49,7 +49,7 @@ impl Files for Disk {
     }
 
     fn header(&self, path: &Path, encoding: Encoding) -> Result<Vec<String>, String> {
-        crate::leads::import::read_header(path, encoding).map_err(|e| e.to_string())
+        crate::listfile::read_header(path, encoding).map_err(|e| e.to_string())
     }
 
     fn wav(&self, path: &Path) -> Result<(), String> {

@@ -8,7 +8,7 @@ use super::CampaignReader;
 use super::values::{NAME_MAX, choice, region, too_long};
 use crate::campaign::reader::{Ctx, Table};
 use crate::campaign::*;
-use crate::leads::rows::Encoding;
+use crate::listfile::rows::Encoding;
 
 impl CampaignReader<'_> {
     pub(super) fn lists(
@@ -156,9 +156,9 @@ fn header_has(
                 cols.key(key),
                 format!(
                     "column {} is not in the header of {} (columns: {})",
-                    crate::leads::cut(col),
+                    crate::listfile::cut(col),
                     file.display(),
-                    crate::leads::import::column_list(&headers)
+                    crate::listfile::column_list(&headers)
                 ),
             );
             ok = false;
