@@ -18,6 +18,7 @@ mod plan;
 mod report;
 mod run;
 mod simulate;
+mod user;
 
 /// Outbound predictive dialer.
 #[derive(Debug, Parser)]
@@ -67,6 +68,8 @@ pub enum Command {
     Run(run::Args),
     /// Report on a campaign from the store.
     Report(report::Args),
+    /// People who log in to the agent desktop and the wallboard.
+    User(user::Args),
 }
 
 /// Run the parsed command line; the exit code says whether the job succeeded.
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Amd(a) => amd::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Report(a) => report::run(g, a),
+        Command::User(a) => user::run(g, a),
     }
 }
 

@@ -19,7 +19,7 @@ use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Global;
-use crate::daemon::api::{Api, Limits, Phase, Readiness, Tokens};
+use crate::daemon::api::{Api, Limits, PeopleConfig, Phase, Readiness, Tokens};
 use crate::daemon::config::{self, DaemonConfig};
 use crate::daemon::run::{Daemon, Options};
 use crate::daemon::{logging, notify, telemetry};
@@ -55,6 +55,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let enabled: Vec<_> = loaded.campaigns.into_iter().filter(|c| c.enabled).collect();
         let names: Vec<String> = enabled.iter().map(|c| c.name.clone()).collect();
         let rosters = telemetry::rosters(&loaded.config, &enabled);
+        let people_store = store.clone();
+        let people = PeopleConfig::from_config(&loaded.config, store.clone());
         let running = enabled.clone();
         let unwritable_watchdog = loaded.config.store.unwritable_watchdog;
         let daemon = Daemon::start(loaded.config, enabled, store, options)
@@ -62,6 +64,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .context("cannot start the daemon")?;
         let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
         api.set_rosters(rosters);
+        api.set_people(people);
         api.readiness().watch_store(daemon.store_health());
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn({
@@ -77,7 +80,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         });
         api.readiness().set(Phase::Running);
         tracing::info!(sip = %daemon.sip_addr(), api = %bind, campaigns = ?names, "dialer running");
-        let code = serve(g, daemon, &api, running, unwritable_watchdog).await;
+        let code = serve(g, daemon, people_store, &api, running, unwritable_watchdog).await;
         let _ = stop_api.send(());
         let _ = server.await;
         code
@@ -116,6 +119,7 @@ pub(crate) async fn open_store(g: &Global, config: &DaemonConfig) -> anyhow::Res
 async fn serve(
     g: &Global,
     daemon: Daemon,
+    store: Store,
     api: &Api,
     mut running: Vec<crate::campaign::Campaign>,
     unwritable_watchdog: Duration,
@@ -156,6 +160,7 @@ async fn serve(
                             Err(err) => tracing::error!("{err:#}; the API keeps its tokens"),
                         }
                         api.set_rosters(telemetry::rosters(&loaded.config, &enabled));
+                        api.set_people(PeopleConfig::from_config(&loaded.config, store.clone()));
                         running = enabled.clone();
                         daemon.reload(enabled).await;
                         tracing::info!(campaigns = n, kept = reload.kept.len(), "reloaded");

@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod entity;
 pub mod leads;
 pub mod report;
+pub mod users;
 pub mod writable;
 
 pub use attempts::{
@@ -33,6 +34,7 @@ pub use audit::AuditEvent;
 pub use daemon::LeadUpdate;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
 pub use report::{ReportRows, ShiftTotals};
+pub use users::{Role, User};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

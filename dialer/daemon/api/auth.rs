@@ -20,7 +20,7 @@ pub struct Tokens {
 
 /// A token's SHA-256.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct TokenDigest([u8; 32]);
+pub(super) struct TokenDigest(pub(super) [u8; 32]);
 
 /// Tokens that cannot be told apart.
 #[derive(Debug, Clone, thiserror::Error)]

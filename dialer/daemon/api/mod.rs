@@ -51,13 +51,16 @@ use crate::switchboard::{CampaignStatus, SwitchboardError};
 mod auth;
 mod error;
 mod json;
+mod people;
 mod probes;
 mod routes;
+mod web;
 
 pub use auth::{Principal, TokenError, Tokens};
 pub use error::ApiError;
 use error::*;
 use json::*;
+pub use people::{PASSWORD_MIN, PeopleConfig, hash_password, password_problem};
 use probes::*;
 pub use probes::{Phase, Readiness};
 use routes::*;
@@ -121,6 +124,7 @@ struct Inner {
     readiness: Readiness,
     metrics: Option<PrometheusHandle>,
     rosters: ArcSwap<Rosters>,
+    people: Arc<people::People>,
 }
 
 impl Api {
@@ -139,6 +143,7 @@ impl Api {
                 readiness,
                 metrics,
                 rosters: ArcSwap::from_pointee(Rosters::new()),
+                people: Arc::new(people::People::new()),
             }),
         }
     }
@@ -146,6 +151,11 @@ impl Api {
     /// New tokens (reload).
     pub fn set_tokens(&self, tokens: Tokens) {
         self.inner.tokens.store(Arc::new(tokens));
+    }
+
+    /// Logins for people: the store of users and the session settings (start, reload).
+    pub fn set_people(&self, config: PeopleConfig) {
+        self.inner.people.set_config(config);
     }
 
     /// The agents of each campaign's groups, for lines per agent and occupancy (start, reload).
@@ -188,8 +198,20 @@ impl Api {
                 "/v1/campaigns/{name}/stop",
                 campaign_action(CampaignControl::Stopped),
             )
+            .route(
+                "/v1/session",
+                get(people::session)
+                    .post(people::login)
+                    .delete(people::logout),
+            )
+            .route("/v1/session/logout", post(people::logout))
+            .merge(web::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                people::guard,
+            ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone())
     }
@@ -244,9 +266,9 @@ impl Api {
         let mut accept_errors = LogLimit::new(Duration::from_secs(10));
         let mut refusals = LogLimit::new(Duration::from_secs(10));
         loop {
-            let stream = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok(accepted) => accepted,
                     Err(err) => {
                         // Out of descriptors (EMFILE) or the like: the connection waits in the
                         // backlog; try again shortly instead of spinning.
@@ -273,7 +295,16 @@ impl Api {
                 continue;
             };
             metrics::gauge!("dialer_api_connections").increment(1.0);
-            let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+            // The peer's address for the handlers (login limits per source address).
+            let service = {
+                let service = service.clone();
+                hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    hyper::service::Service::call(&service, req)
+                })
+            };
+            let connection = http.serve_connection(TokioIo::new(stream), service);
             let mut stopping = stopping.clone();
             tokio::spawn(async move {
                 let mut connection = std::pin::pin!(connection);
@@ -298,9 +329,17 @@ impl Api {
 
     fn authorize(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
+        // A person's session cookie, when no bearer token is given (people.rs).
+        if !headers.contains_key(header::AUTHORIZATION)
+            && let Some(session) = people::cookie(headers, people::SESSION_COOKIE)
+        {
+            return self.inner.people.resolve(session, Instant::now());
+        }
+        let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            unauthorized(
+                "missing Authorization: Bearer <token> (or a session cookie: POST /v1/session)",
+            )
+        })?;
         let token = value
             .to_str()
             .ok()

@@ -45,6 +45,8 @@ bind = "127.0.0.1:8080"
 max_connections = 256
 header_timeout = "10s"
 request_timeout = "30s"
+session_idle = "30m"
+login_lockout = "5m"
 
 [media]
 rtp_port_min = 10000
@@ -188,6 +190,14 @@ pub struct ApiConfig {
     pub header_timeout: Duration,
     /// A request must be read and answered this soon (a slow body gets 408).
     pub request_timeout: Duration,
+    /// The address people reach the desktop and wallboard at (`https://…` makes the session
+    /// cookie `Secure`).
+    pub public_url: Option<String>,
+    /// A person's session ends after this long without a request (an open event stream counts
+    /// as activity).
+    pub session_idle: Duration,
+    /// How long five wrong passwords in a row lock an account.
+    pub login_lockout: Duration,
 }
 
 impl ApiConfig {

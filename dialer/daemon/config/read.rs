@@ -107,6 +107,19 @@ pub(super) fn read(
     let max_connections = at.req_int(ctx, "max_connections", 1, 65_536);
     let header_timeout = positive(ctx, &at, "header_timeout");
     let request_timeout = positive(ctx, &at, "request_timeout");
+    let public_url = at.string(ctx, "public_url").filter(|u| {
+        let ok = u.starts_with("http://") || u.starts_with("https://");
+        if !ok {
+            ctx.problem(
+                at.key("public_url"),
+                format!("{u:?} is not an http:// or https:// address"),
+            );
+        }
+        ok
+    });
+    let public_url_ok = at.get("public_url").is_none() || public_url.is_some();
+    let session_idle = positive(ctx, &at, "session_idle");
+    let login_lockout = positive(ctx, &at, "login_lockout");
     at.finish(ctx);
 
     let mt = root.table(ctx, "media");
@@ -142,7 +155,7 @@ pub(super) fn read(
 
     let state_dir = state_dir?;
     let (min, max) = (min?, max?);
-    if max <= min || !public_ip_ok || !api_token_ok {
+    if max <= min || !public_ip_ok || !api_token_ok || !public_url_ok {
         return None;
     }
     Some(DaemonConfig {
@@ -162,6 +175,9 @@ pub(super) fn read(
             max_connections: usize::try_from(max_connections?).ok()?,
             header_timeout: header_timeout?,
             request_timeout: request_timeout?,
+            public_url,
+            session_idle: session_idle?,
+            login_lockout: login_lockout?,
         },
         media: MediaConfig {
             rtp_port_min: min as u16,
