@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: README's second command, and what .ci/run runs.
 #
-# Installs sipp (Debian package sip-tester) and systemd-analyze (package systemd) when they are
+# Installs sipp (Debian package sip-tester), systemd-analyze (package systemd), chromium and
+# chromedriver (packages chromium, chromium-driver) when they are
 # missing and it can, then checks formatting and lints and runs every test. PostgreSQL tests run
 # when DIALER_TEST_DATABASE_URL is set (.ci/run sets it and requires the server).
 #
@@ -24,6 +25,9 @@ install_missing() {
 }
 install_missing sipp sip-tester
 install_missing systemd-analyze systemd
+# The browser tests (tests/daemon/browser.rs): headless Chromium driven through chromedriver.
+install_missing chromium chromium
+install_missing chromedriver chromium-driver
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

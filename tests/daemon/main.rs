@@ -1,7 +1,8 @@
 //! The daemon end to end inside the test process (`Daemon::start`), on loopback against sipp as
 //! the carrier and the agent's phone: calls recognised and bridged, the safe-harbor message within
 //! 2 s of a greeting's end, the drain waiting for late BYE answers, preview, the survey, list
-//! imports and a reload under a locked store. One module per former test file; the helpers are
+//! imports and a reload under a locked store; and the agent desktop and wallboard in headless
+//! Chromium against `dialer run` (`browser`). One module per former test file; the helpers are
 //! `tests/e2e`, `tests/rig` and `tests/storedb`.
 //!
 //! A binary apart from `tests/suite` for two reasons:
@@ -18,6 +19,7 @@ mod rig;
 #[path = "../storedb/mod.rs"]
 mod storedb;
 
+mod browser;
 mod daemon_lists;
 mod daemon_sipp;
 mod drain_sipp;
