@@ -33,12 +33,13 @@ function renderAgent() {
   $("btn-login").hidden = !loggedOut;
   $("btn-ready").hidden = loggedOut;
   $("btn-pause").hidden = loggedOut;
-  $("btn-ready").disabled = state === "ready" || state === "connecting";
+  $("btn-ready").disabled = ["ready", "connecting", "on_call", "wrap_up", "preview"].includes(state);
   $("btn-pause").disabled = state === "connecting";
   const hasLead = !!desk.lead;
   $("btn-hangup").hidden = state !== "on_call";
   $("btn-dial").hidden = !(state === "preview" && hasLead && desk.lead.preview !== false);
   $("btn-skip").hidden = $("btn-dial").hidden;
+  $("call-box").hidden = $("btn-hangup").hidden && $("btn-dial").hidden;
   $("dispo-box").hidden = !(hasLead && (state === "on_call" || state === "wrap_up"));
   if ($("dispo-box").hidden) $("callback").hidden = true;
   tick();

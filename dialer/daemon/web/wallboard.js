@@ -114,12 +114,13 @@ function chart(box, series, caps) {
   add("text", { x: 0, y: y(top / 1.1) + 8 }, pct(top / 1.1).replace(" ", ""));
   add("text", { x: 0, y: y(0) }, "0");
   for (const c of caps) add("line", { class: "cap", x1: P, y1: y(c.value), x2: W, y2: y(c.value), stroke: c.color });
-  series.forEach((s) => {
+  series.forEach((s, i) => {
     if (!s.points.length) return;
     add("polyline", { fill: "none", stroke: s.color, "stroke-width": 2,
       points: s.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ") });
     const last = s.points[s.points.length - 1];
-    add("text", { x: Math.min(x(last[0]) + 3, W - 60), y: y(last[1]) - 3, fill: s.color }, `${s.name} ${pct(last[1])}`);
+    add("circle", { cx: x(last[0]).toFixed(1), cy: y(last[1]).toFixed(1), r: 3, fill: s.color });
+    add("text", { x: W - 4, y: 12 + i * 12, fill: s.color, "text-anchor": "end" }, `${s.name} ${pct(last[1])}`);
   });
   box.replaceChildren(svg);
   svg.setAttribute("aria-label", series.map((s) => `${s.name}: ${s.points.length ? pct(s.points[s.points.length - 1][1]) : "–"}`).join(", "));
