@@ -152,6 +152,8 @@ impl Store {
             ))
             .await?;
         let Some(row) = row else {
+            // Ended here, not left open until the connection is reused (it holds a lock).
+            txn.rollback().await?;
             return Ok(Failure {
                 failed_logins: 0,
                 locked_until_ms: None,

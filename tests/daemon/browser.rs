@@ -586,7 +586,16 @@ async fn an_agent_works_a_call_and_a_supervisor_pauses_the_campaign() {
         return;
     }
     let zone = working_zone();
-    let toml = rig::campaign_toml("sales", "progressive", &zone, "");
+    let script = r#"
+[script]
+text = "Hi, this is Alice from Brightline Energy. Do you have two minutes?"
+
+[[script.questions]]
+id = "owns_home"
+text = "Do you own your home?"
+answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No, renting" }]
+"#;
+    let toml = rig::campaign_toml("sales", "progressive", &zone, script);
     let mut csv = String::from("phone,tz,name,plan,balance\n");
     for (i, (name, plan)) in [("Ada Lovelace", "gold"), ("Alan Turing", "silver")]
         .iter()
@@ -653,6 +662,24 @@ async fn an_agent_works_a_call_and_a_supervisor_pauses_the_campaign() {
     };
     wait_text(&agent, "attributes", expected.1).await;
     wait_text(&agent, "pop", expected.0).await;
+    // The script, and an answer given with its key.
+    wait_text(&agent, "script-text", "Brightline Energy").await;
+    wait_text(&agent, "questions", "Do you own your home?").await;
+    agent
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{}1", fantoccini::key::Key::Alt))
+        .await
+        .unwrap();
+    until(&agent, "the answer pressed", || async {
+        let b = agent
+            .find(Locator::Css("#questions button[aria-pressed=true]"))
+            .await
+            .ok()?;
+        b.text().await.ok().filter(|t| t.starts_with("Yes"))
+    })
+    .await;
     screenshot(&agent, "desktop-pop").await;
     // The wallboard mid-shift: alice on a call, the campaign's figures.
     wait_text(&board, "agents", "alice").await;
@@ -689,6 +716,17 @@ async fn an_agent_works_a_call_and_a_supervisor_pauses_the_campaign() {
         .await
         .unwrap();
     click(&agent, "#dispositions button[data-code=call_back]").await;
+    // A time outside the calling hours (08:00–21:00 in the lead's zone) is refused, clearly.
+    agent
+        .execute(
+            "document.getElementById('callback-at').value = \
+             new Date(Date.now() + 86400000).toISOString().slice(0, 10) + 'T22:30'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&agent, "#cb-save").await;
+    wait_text(&agent, "error", "outside the campaign's calling hours").await;
     click(&agent, "#cb-2h").await;
     screenshot(&agent, "desktop-wrapup").await;
     let picked = jiff::Timestamp::now();
@@ -730,6 +768,19 @@ async fn an_agent_works_a_call_and_a_supervisor_pauses_the_campaign() {
         (two_hours - 60_000..=two_hours + 6 * 60_000).contains(&at),
         "callback at {at}, two hours from the pick is {two_hours}"
     );
+
+    let answered = rig::eventually("the answer stored", WAIT, || async {
+        store
+            .conn()
+            .query_one_raw(store.stmt(
+                "SELECT question, answer FROM survey_answers WHERE question = 'owns_home'",
+                vec![],
+            ))
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(answered.try_get::<String>("", "answer").unwrap(), "yes");
 
     // Paused: alice is ready and no new dial follows.
     let watched = Instant::now();

@@ -86,7 +86,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
             vec![
                 "m20261127_000001_crm_schema",
                 "m20261202_000001_attempt_message_at",
-                "m20261210_000001_attempt_node"
+                "m20261210_000001_attempt_node",
+                "m20261214_000001_users"
             ],
             "{}",
             db.label
@@ -1081,5 +1082,99 @@ async fn audit_events_are_stored_and_read_back_in_order() {
             "{}",
             db.label
         );
+    }
+}
+
+#[tokio::test]
+async fn users_keep_hashes_roles_and_lockouts() {
+    use dialer::store::Role;
+    for db in storedb::all("users").await {
+        let store = db.open().await;
+        let l = db.label;
+        assert_eq!(store.user("alice").await.unwrap(), None, "{l}");
+        assert!(
+            store
+                .set_user("alice", None, "$argon2id$one", T0)
+                .await
+                .unwrap(),
+            "{l}: new"
+        );
+        assert!(
+            store
+                .set_user("sue", Some(Role::Supervisor), "$argon2id$s", T0)
+                .await
+                .unwrap()
+        );
+        let alice = store.user("alice").await.unwrap().unwrap();
+        assert_eq!(
+            (alice.role, alice.password_hash.as_str()),
+            (Role::Agent, "$argon2id$one"),
+            "{l}"
+        );
+
+        // Wrong passwords in a row: the fifth locks; the count starts again.
+        for n in 1..=4 {
+            let f = store
+                .login_failed("alice", T0 + n, 5, 300_000)
+                .await
+                .unwrap();
+            assert_eq!(
+                (f.failed_logins, f.locked_until_ms),
+                (n as u32, None),
+                "{l}"
+            );
+        }
+        let f = store
+            .login_failed("alice", T0 + 5, 5, 300_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            (f.failed_logins, f.locked_until_ms),
+            (0, Some(T0 + 5 + 300_000)),
+            "{l}"
+        );
+        assert_eq!(
+            store.user("alice").await.unwrap().unwrap().locked_until_ms,
+            Some(T0 + 5 + 300_000),
+            "{l}"
+        );
+        // A good login clears the count; a new password lifts a lock and keeps the role.
+        store.login_failed("sue", T0, 5, 300_000).await.unwrap();
+        store.login_succeeded("sue", T0 + 1).await.unwrap();
+        assert_eq!(
+            store.user("sue").await.unwrap().unwrap().failed_logins,
+            0,
+            "{l}"
+        );
+        assert!(
+            !store
+                .set_user("alice", None, "$argon2id$two", T0 + 9)
+                .await
+                .unwrap(),
+            "{l}"
+        );
+        let alice = store.user("alice").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                alice.role,
+                alice.password_hash.as_str(),
+                alice.locked_until_ms,
+                alice.failed_logins
+            ),
+            (Role::Agent, "$argon2id$two", None, 0),
+            "{l}"
+        );
+        store
+            .set_user("alice", Some(Role::Supervisor), "$argon2id$three", T0 + 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.user("alice").await.unwrap().unwrap().role,
+            Role::Supervisor,
+            "{l}"
+        );
+        // An unknown user's failure changes nothing and locks nothing.
+        let f = store.login_failed("nobody", T0, 5, 300_000).await.unwrap();
+        assert_eq!((f.failed_logins, f.locked_until_ms), (0, None), "{l}");
     }
 }
