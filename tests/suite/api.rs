@@ -593,3 +593,193 @@ fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() 
     let status = proc.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "exit status {status}");
 }
+
+// ---- people's sessions ----
+
+/// One raw HTTP/1.1 request (`extra` header lines); the answer's status, head and body.
+async fn raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[String],
+    body: &str,
+) -> rig::Answer {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\n");
+    for h in extra {
+        req += &format!("{h}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    rig::Answer {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// The `dialer-session` cookie a login answer sets.
+fn session_cookie(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.eq_ignore_ascii_case("set-cookie") && v.trim().starts_with("dialer-session="))
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no session cookie in {head}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = setup("sessions").write(dir.path());
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let text = text.replacen(
+        "[api]\n",
+        "[api]\npublic_url = \"https://dialer.example\"\nsession_idle = \"2s\"\n",
+        1,
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let hash = dialer::daemon::api::hash_password("alice's passphrase").unwrap();
+    store.set_user("alice", None, &hash, 0).await.unwrap();
+    store.set_user("carol", None, &hash, 0).await.unwrap();
+    let r = start(&config_path, store.clone()).await;
+    let loaded = config::load_all(&config_path).unwrap();
+    r.api
+        .set_people(dialer::daemon::api::PeopleConfig::from_config(
+            &loaded.config,
+            store.clone(),
+        ));
+    let addr = r.addr;
+
+    // A form login: the cookie is HttpOnly, SameSite=Strict, Secure (https public_url).
+    let form = ["Content-Type: application/x-www-form-urlencoded".to_string()];
+    let a = raw(
+        addr,
+        "POST",
+        "/v1/session",
+        &form,
+        "id=alice&password=alice%27s+passphrase",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let set = session_cookie(&a.head);
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
+        assert!(set.contains(flag), "{flag} missing: {set}");
+    }
+    let v = a.json();
+    assert_eq!(v["principal"], json!({"role": "agent", "id": "alice"}));
+    let csrf = v["csrf"].as_str().unwrap().to_string();
+    let cookie = format!("Cookie: {}", set.split(';').next().unwrap());
+    let id = cookie.trim_start_matches("Cookie: dialer-session=");
+    assert_eq!(id.len(), 64, "256 bits in hex");
+
+    // The session is alice: her own view, not bob's, not the supervisor's.
+    let a = raw(addr, "GET", "/v1/session", &[cookie.clone()], "").await;
+    assert_eq!(
+        (a.status, a.json()["csrf"].as_str()),
+        (200, Some(csrf.as_str()))
+    );
+    assert_eq!(
+        raw(addr, "GET", "/v1/agents/alice", &[cookie.clone()], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        raw(addr, "GET", "/v1/agents/bob", &[cookie.clone()], "")
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        raw(addr, "GET", "/v1/agents", &[cookie.clone()], "")
+            .await
+            .status,
+        403
+    );
+    // A state change needs the token; with it the request reaches the switchboard (409: alice
+    // is logged out, so she cannot pause).
+    let pause = r#"{"reason": "lunch"}"#;
+    let a = raw(
+        addr,
+        "POST",
+        "/v1/agents/alice/pause",
+        &[cookie.clone()],
+        pause,
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (403, "csrf".to_string()));
+    let wrong = format!("X-CSRF-Token: {}", "0".repeat(64));
+    let a = raw(
+        addr,
+        "POST",
+        "/v1/agents/alice/pause",
+        &[cookie.clone(), wrong],
+        pause,
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (403, "csrf".to_string()));
+    let good = format!("X-CSRF-Token: {csrf}");
+    let a = raw(
+        addr,
+        "POST",
+        "/v1/agents/alice/pause",
+        &[cookie.clone(), good],
+        pause,
+    )
+    .await;
+    assert_ne!(a.status, 403, "{}", a.body);
+    // A bearer token is judged alone: no CSRF token needed, the cookie ignored.
+    let bearer = format!("Authorization: Bearer {BOB}");
+    let a = raw(addr, "GET", "/v1/agents/bob", &[cookie.clone(), bearer], "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // An agent user with no [[agents]] entry is refused at login.
+    let json_body = json!({"id": "carol", "password": "alice's passphrase"}).to_string();
+    let a = post(addr, "/v1/session", None, &json_body).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (403, "not_an_agent".to_string()),
+        "{}",
+        a.body
+    );
+    let a = post(addr, "/v1/session", None, r#"{"id": "alice"}"#).await;
+    assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
+
+    // Idle for longer than session_idle (2 s): the session ends. Idleness is what is tested, so
+    // the test waits without a request (any request would count as activity).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let a = raw(addr, "GET", "/v1/session", &[cookie.clone()], "").await;
+    assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
+    assert!(a.message().contains("idle"), "{}", a.body);
+
+    // Logging out ends a session at once and clears the cookie.
+    let a = raw(
+        addr,
+        "POST",
+        "/v1/session",
+        &form,
+        "id=alice&password=alice%27s+passphrase",
+    )
+    .await;
+    let set = session_cookie(&a.head);
+    let cookie = format!("Cookie: {}", set.split(';').next().unwrap());
+    let csrf = format!("X-CSRF-Token: {}", a.json()["csrf"].as_str().unwrap());
+    let a = raw(addr, "DELETE", "/v1/session", &[cookie.clone(), csrf], "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(session_cookie(&a.head).contains("Max-Age=0"));
+    assert_eq!(
+        raw(addr, "GET", "/v1/session", &[cookie], "").await.status,
+        401
+    );
+    let _ = r.stop_api.send(());
+    r.daemon.stop().await;
+}
