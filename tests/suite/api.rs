@@ -601,7 +601,7 @@ async fn raw(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    extra: &[String],
+    extra: &[&str],
     body: &str,
 ) -> rig::Answer {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -660,7 +660,7 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
     let addr = r.addr;
 
     // A form login: the cookie is HttpOnly, SameSite=Strict, Secure (https public_url).
-    let form = ["Content-Type: application/x-www-form-urlencoded".to_string()];
+    let form = ["Content-Type: application/x-www-form-urlencoded"];
     let a = raw(
         addr,
         "POST",
@@ -682,47 +682,38 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
     assert_eq!(id.len(), 64, "256 bits in hex");
 
     // The session is alice: her own view, not bob's, not the supervisor's.
-    let a = raw(addr, "GET", "/v1/session", &[cookie.clone()], "").await;
+    let a = raw(addr, "GET", "/v1/session", &[&cookie], "").await;
     assert_eq!(
         (a.status, a.json()["csrf"].as_str()),
         (200, Some(csrf.as_str()))
     );
     assert_eq!(
-        raw(addr, "GET", "/v1/agents/alice", &[cookie.clone()], "")
+        raw(addr, "GET", "/v1/agents/alice", &[&cookie], "")
             .await
             .status,
         200
     );
     assert_eq!(
-        raw(addr, "GET", "/v1/agents/bob", &[cookie.clone()], "")
+        raw(addr, "GET", "/v1/agents/bob", &[&cookie], "")
             .await
             .status,
         403
     );
     assert_eq!(
-        raw(addr, "GET", "/v1/agents", &[cookie.clone()], "")
-            .await
-            .status,
+        raw(addr, "GET", "/v1/agents", &[&cookie], "").await.status,
         403
     );
     // A state change needs the token; with it the request reaches the switchboard (409: alice
     // is logged out, so she cannot pause).
     let pause = r#"{"reason": "lunch"}"#;
-    let a = raw(
-        addr,
-        "POST",
-        "/v1/agents/alice/pause",
-        &[cookie.clone()],
-        pause,
-    )
-    .await;
+    let a = raw(addr, "POST", "/v1/agents/alice/pause", &[&cookie], pause).await;
     assert_eq!((a.status, a.code()), (403, "csrf".to_string()));
     let wrong = format!("X-CSRF-Token: {}", "0".repeat(64));
     let a = raw(
         addr,
         "POST",
         "/v1/agents/alice/pause",
-        &[cookie.clone(), wrong],
+        &[&cookie, &wrong],
         pause,
     )
     .await;
@@ -732,14 +723,14 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
         addr,
         "POST",
         "/v1/agents/alice/pause",
-        &[cookie.clone(), good],
+        &[&cookie, &good],
         pause,
     )
     .await;
     assert_ne!(a.status, 403, "{}", a.body);
     // A bearer token is judged alone: no CSRF token needed, the cookie ignored.
     let bearer = format!("Authorization: Bearer {BOB}");
-    let a = raw(addr, "GET", "/v1/agents/bob", &[cookie.clone(), bearer], "").await;
+    let a = raw(addr, "GET", "/v1/agents/bob", &[&cookie, &bearer], "").await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     // An agent user with no [[agents]] entry is refused at login.
@@ -757,7 +748,7 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
     // Idle for longer than session_idle (2 s): the session ends. Idleness is what is tested, so
     // the test waits without a request (any request would count as activity).
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let a = raw(addr, "GET", "/v1/session", &[cookie.clone()], "").await;
+    let a = raw(addr, "GET", "/v1/session", &[&cookie], "").await;
     assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
     assert!(a.message().contains("idle"), "{}", a.body);
 
@@ -773,11 +764,11 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
     let set = session_cookie(&a.head);
     let cookie = format!("Cookie: {}", set.split(';').next().unwrap());
     let csrf = format!("X-CSRF-Token: {}", a.json()["csrf"].as_str().unwrap());
-    let a = raw(addr, "DELETE", "/v1/session", &[cookie.clone(), csrf], "").await;
+    let a = raw(addr, "DELETE", "/v1/session", &[&cookie, &csrf], "").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(session_cookie(&a.head).contains("Max-Age=0"));
     assert_eq!(
-        raw(addr, "GET", "/v1/session", &[cookie], "").await.status,
+        raw(addr, "GET", "/v1/session", &[&cookie], "").await.status,
         401
     );
     let _ = r.stop_api.send(());
