@@ -353,6 +353,18 @@ pub const METRICS: &[MetricDoc] = &[
         "HTTP API connections closed at accept because api.max_connections were open.",
     ),
     family(
+        "dialer_api_event_streams",
+        MetricKind::Gauge,
+        &[],
+        "Event streams (GET /v1/events) open.",
+    ),
+    family(
+        "dialer_api_event_streams_lagged_total",
+        MetricKind::Counter,
+        &[],
+        "Event streams closed because their reader fell too far behind (it reconnects with a snapshot).",
+    ),
+    family(
         "dialer_api_accept_errors_total",
         MetricKind::Counter,
         &[],

@@ -22,6 +22,7 @@ pub mod attempts;
 pub mod audit;
 pub mod daemon;
 pub mod entity;
+pub mod history;
 pub mod leads;
 pub mod report;
 pub mod writable;
@@ -31,6 +32,7 @@ pub use attempts::{
 };
 pub use audit::AuditEvent;
 pub use daemon::LeadUpdate;
+pub use history::HistoryEntry;
 pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
 pub use report::{ReportRows, ShiftTotals};
 

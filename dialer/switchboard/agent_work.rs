@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// An agent's screen pop as the switchboard knows it ([`Switchboard::agent_screen`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Screen<'a> {
+    pub campaign: &'a str,
+    pub lead: &'a Lead,
+    /// The call the lead is on (or was on, in wrap-up); `None` for a preview not dialed yet.
+    pub call: Option<CallKey>,
+    /// A preview campaign's lead reserved for the agent and not dialed yet.
+    pub preview: bool,
+}
+
 /// The call an agent wraps up, kept for its disposition and screen pop.
 #[derive(Debug, Clone)]
 pub(super) struct Wrapping {
@@ -191,19 +202,52 @@ impl Switchboard {
         now: Instant,
         agent: &str,
     ) -> Result<Option<(String, Lead)>, SwitchboardError> {
+        Ok(self
+            .agent_screen(now, agent)?
+            .map(|s| (s.campaign.to_owned(), s.lead.clone())))
+    }
+
+    /// What the agent's screen pop shows: the lead of their call (on it or wrapping it up), or
+    /// of the preview reserved for them and not dialed yet.
+    pub fn agent_screen(
+        &self,
+        now: Instant,
+        agent: &str,
+    ) -> Result<Option<Screen<'_>>, SwitchboardError> {
         let view = self.agents.view(now, agent)?;
-        if let Some(c) = view.call.and_then(|c| self.calls.get(&c)) {
-            return Ok(Some((c.campaign.clone(), c.lead.clone())));
+        if let Some((key, c)) = view.call.and_then(|c| self.calls.get_key_value(&c)) {
+            return Ok(Some(Screen {
+                campaign: &c.campaign,
+                lead: &c.lead,
+                call: Some(*key),
+                preview: false,
+            }));
         }
         if let Some(p) = self.previews.get(agent) {
-            return Ok(Some((p.campaign.clone(), p.lead.clone())));
+            return Ok(Some(Screen {
+                campaign: &p.campaign,
+                lead: &p.lead,
+                call: None,
+                preview: true,
+            }));
         }
         if view.state == State::WrapUp
             && let Some(w) = self.wrapping.get(agent)
         {
-            return Ok(Some((w.campaign.clone(), w.lead.clone())));
+            return Ok(Some(Screen {
+                campaign: &w.campaign,
+                lead: &w.lead,
+                call: Some(w.call),
+                preview: false,
+            }));
         }
         Ok(None)
+    }
+
+    /// The answers an agent gave on `call` so far (question id → answer key).
+    pub fn call_answers(&self, call: Option<CallKey>) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        call.and_then(|c| self.answers.get(&c)).unwrap_or(&NONE)
     }
 
     /// Every agent and its state.

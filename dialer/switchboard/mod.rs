@@ -50,6 +50,7 @@ mod output;
 mod preview;
 mod settings;
 
+pub use agent_work::Screen;
 use agent_work::*;
 use calls::*;
 pub use campaigns::CampaignStatus;
@@ -113,6 +114,9 @@ pub struct Switchboard {
     opened: HashMap<AgentId, (State, Instant)>,
     /// The agents' intervals were closed at the stop ([`Switchboard::flush_agents`]).
     flushed: bool,
+    /// The survey answers an agent gave on each call (question id → answer key), kept until
+    /// the wrap-up ends.
+    answers: HashMap<CallKey, BTreeMap<String, String>>,
 }
 
 impl Switchboard {
@@ -152,6 +156,7 @@ impl Switchboard {
             local_fault: false,
             opened: HashMap::new(),
             flushed: false,
+            answers: HashMap::new(),
         }
     }
 

@@ -422,12 +422,12 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
         addr,
         "/v1/agents/alice/pause",
         Some(ALICE),
-        "{\"reason\": \"coffee\"}",
+        "{\"reason\": \"break\"}",
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.json()["agent"]["state"], "paused");
-    assert_eq!(a.json()["agent"]["pause_reason"], "coffee");
+    assert_eq!(a.json()["agent"]["pause_reason"], "break");
     let a = post(addr, "/v1/agents/alice/ready", Some(ALICE), "").await;
     assert_eq!(a.json()["agent"]["state"], "ready", "{}", a.body);
     // A second login is an invalid transition.

@@ -15,7 +15,8 @@
 //!
 //! Here: [`Api`], its routes and its own accept loop (connection cap, header and request
 //! timeouts). Tokens in `auth.rs`, errors in `error.rs`, request and response JSON in `json.rs`,
-//! the handlers in `routes.rs`, health/readiness/metrics in `probes.rs`.
+//! the handlers in `routes.rs`, health/readiness/metrics in `probes.rs`, the live updates
+//! (`GET /v1/events`) in `events.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,9 +38,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::config::{ApiConfig, DaemonConfig, SecretError};
+use super::config::{ApiConfig, DaemonConfig, DesktopConfig, SecretError};
 use super::control::{ControlError, Reply, Request, SwitchboardHandle};
 use super::loglimit::LogLimit;
 use super::telemetry::{self, Rosters};
@@ -50,6 +51,7 @@ use crate::switchboard::{CampaignStatus, SwitchboardError};
 
 mod auth;
 mod error;
+mod events;
 mod json;
 mod probes;
 mod routes;
@@ -57,6 +59,7 @@ mod routes;
 pub use auth::{Principal, TokenError, Tokens};
 pub use error::ApiError;
 use error::*;
+use events::*;
 use json::*;
 use probes::*;
 pub use probes::{Phase, Readiness};
@@ -72,6 +75,12 @@ const NOTES_MAX: usize = 4000;
 /// Furthest callback accepted.
 const CALLBACK_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// The kernel send buffer of an API connection (Linux doubles it). Answers are small; an event
+/// stream whose reader stalls fills this and hyper's short queue, then falls behind on the
+/// bus and is closed, instead of the kernel holding megabytes for it (autotuning on loopback
+/// grants over a megabyte a connection).
+const SEND_BUFFER: usize = 32 * 1024;
+
 /// How long to wait before accepting again after an accept error (out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -79,6 +88,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Connections holding an event stream (`GET /v1/events`), counted apart from
+    /// `max_connections`: a connection that opens a stream gives its ordinary slot back.
+    pub max_event_streams: usize,
     pub header_timeout: Duration,
     pub request_timeout: Duration,
 }
@@ -87,6 +99,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 256,
+            max_event_streams: 1024,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
         }
@@ -97,6 +110,7 @@ impl From<&ApiConfig> for Limits {
     fn from(c: &ApiConfig) -> Self {
         Limits {
             max_connections: c.max_connections,
+            max_event_streams: c.max_event_streams,
             header_timeout: c.header_timeout,
             request_timeout: c.request_timeout,
         }
@@ -121,6 +135,11 @@ struct Inner {
     readiness: Readiness,
     metrics: Option<PrometheusHandle>,
     rosters: ArcSwap<Rosters>,
+    desktop: ArcSwap<DesktopConfig>,
+    /// Event stream slots (`[api] max_event_streams`), set when serving.
+    streams: arc_swap::ArcSwapOption<Semaphore>,
+    /// True once the server stops: event streams end so connections can finish.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Api {
@@ -139,8 +158,16 @@ impl Api {
                 readiness,
                 metrics,
                 rosters: ArcSwap::from_pointee(Rosters::new()),
+                desktop: ArcSwap::from_pointee(DesktopConfig::default()),
+                streams: arc_swap::ArcSwapOption::empty(),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
+    }
+
+    /// The desktop's settings: pause reasons (start, reload).
+    pub fn set_desktop(&self, desktop: DesktopConfig) {
+        self.inner.desktop.store(Arc::new(desktop));
     }
 
     /// New tokens (reload).
@@ -165,6 +192,7 @@ impl Api {
             .route("/metrics", get(render_metrics))
             .route("/v1/agents", get(list_agents))
             .route("/v1/agents/{id}", get(get_agent))
+            .route("/v1/events", get(events))
             .route("/v1/agents/{id}/lead", get(agent_lead))
             .route("/v1/agents/{id}/login", agent_action(Request::Login))
             .route("/v1/agents/{id}/logout", post(agent_logout))
@@ -233,6 +261,9 @@ impl Api {
             },
         ));
         let service = TowerToHyperService::new(app);
+        let streams_max = limits.max_event_streams.clamp(1, Semaphore::MAX_PERMITS);
+        let streams = Arc::new(Semaphore::new(streams_max));
+        self.inner.streams.store(Some(streams.clone()));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -273,7 +304,20 @@ impl Api {
                 continue;
             };
             metrics::gauge!("dialer_api_connections").increment(1.0);
-            let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+            if let Err(err) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
+                tracing::debug!(%err, "cannot set an API connection's send buffer");
+            }
+            // The connection's slot, which an event stream trades for one of its own.
+            let slot = ConnSlot::new(slot);
+            let per_connection = {
+                let service = service.clone();
+                let slot = slot.clone();
+                hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(slot.clone());
+                    hyper::service::Service::call(&service, req)
+                })
+            };
+            let connection = http.serve_connection(TokioIo::new(stream), per_connection);
             let mut stopping = stopping.clone();
             tokio::spawn(async move {
                 let mut connection = std::pin::pin!(connection);
@@ -290,12 +334,18 @@ impl Api {
         }
         drop(listener);
         let _ = stop.send(true);
+        // Event streams never end by themselves: they end now.
+        self.inner.closing.send_replace(true);
         // Every slot back: each connection has finished.
         let all = u32::try_from(max).unwrap_or(u32::MAX);
         let _ = slots.acquire_many(all).await;
+        let all = u32::try_from(streams_max).unwrap_or(u32::MAX);
+        let _ = streams.acquire_many(all).await;
         Ok(())
     }
 
+    /// Who is asking: the one place every `/v1` route (and the event stream) resolves a
+    /// request's credentials to a [`Principal`].
     fn authorize(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
         let value = headers

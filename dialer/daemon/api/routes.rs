@@ -24,25 +24,9 @@ pub(super) async fn agent_lead(
     Path(id): Path<String>,
 ) -> ApiResult {
     api.as_agent(&headers, &id)?;
-    let lead = match api.ask(Request::Lead(AgentId::from(id))).await? {
-        Reply::Lead(lead) => lead,
+    let body = match api.ask(Request::Screen(AgentId::from(id))).await? {
+        Reply::Screen(lead) => lead.unwrap_or(Value::Null),
         other => return Err(unexpected(&other)),
-    };
-    let body = match lead {
-        None => Value::Null,
-        Some((campaign, lead)) => {
-            // The attributes are the list's other columns as a JSON object.
-            let attributes = serde_json::from_str::<Value>(&lead.attributes)
-                .unwrap_or(Value::String(lead.attributes.clone()));
-            json!({
-                "campaign": campaign,
-                "lead_id": lead.id,
-                "phone": lead.phone,
-                "timezone": lead.timezone,
-                "attempts": lead.attempts,
-                "attributes": attributes,
-            })
-        }
     };
     Ok(ok(json!({ "lead": body })))
 }
@@ -107,6 +91,20 @@ pub(super) async fn agent_pause(
     api.as_agent(&headers, &id)?;
     let map = object(body, &["reason"])?;
     let reason = required(&map, "reason", REASON_MAX)?;
+    let desktop = api.inner.desktop.load();
+    if desktop.pause_reason(&reason).is_none() {
+        let codes: Vec<&str> = desktop
+            .pause_reasons
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect();
+        return Err(ApiError::bad_field(
+            "reason",
+            format!(
+                "{reason:?} is not a pause reason; expected one of {codes:?} ([desktop] pause_reasons)"
+            ),
+        ));
+    }
     let request = Request::Pause {
         agent: AgentId::from(id.as_str()),
         reason,

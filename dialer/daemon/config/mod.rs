@@ -43,6 +43,7 @@ bind = "0.0.0.0:5060"
 [api]
 bind = "127.0.0.1:8080"
 max_connections = 256
+max_event_streams = 1024
 header_timeout = "10s"
 request_timeout = "30s"
 
@@ -68,6 +69,46 @@ pub struct DaemonConfig {
     pub api: ApiConfig,
     pub media: MediaConfig,
     pub store: StoreConfig,
+    pub desktop: DesktopConfig,
+}
+
+/// `[desktop]`: what the agent desktop offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesktopConfig {
+    /// The reasons an agent may pause for (`pause` with another is refused), in menu order.
+    pub pause_reasons: Vec<PauseReason>,
+}
+
+/// A pause reason: a code (stored with the pause) and the label the desktop shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseReason {
+    pub code: String,
+    pub label: String,
+}
+
+impl Default for DesktopConfig {
+    /// Break, lunch, training, meeting.
+    fn default() -> Self {
+        let reason = |code: &str, label: &str| PauseReason {
+            code: code.into(),
+            label: label.into(),
+        };
+        DesktopConfig {
+            pause_reasons: vec![
+                reason("break", "Break"),
+                reason("lunch", "Lunch"),
+                reason("training", "Training"),
+                reason("meeting", "Meeting"),
+            ],
+        }
+    }
+}
+
+impl DesktopConfig {
+    /// The pause reason with this code.
+    pub fn pause_reason(&self, code: &str) -> Option<&PauseReason> {
+        self.pause_reasons.iter().find(|r| r.code == code)
+    }
 }
 
 /// `[store]`: how the daemon treats a store that cannot write.
@@ -183,6 +224,9 @@ pub struct ApiConfig {
     pub token_env: Option<String>,
     /// Connections served at once; one more is closed at accept (and counted).
     pub max_connections: usize,
+    /// Event streams (`GET /v1/events`) open at once, apart from `max_connections`: a
+    /// connection that opens one gives its ordinary slot back; one more gets 503.
+    pub max_event_streams: usize,
     /// A connection must send a request's whole head this soon after it opens or after its
     /// last answer (the keep-alive idle time too), or it is closed.
     pub header_timeout: Duration,

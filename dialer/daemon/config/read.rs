@@ -105,6 +105,7 @@ pub(super) fn read(
         .and_then(|s| env_name(ctx, &at.key("token_env"), &s));
     let api_token_ok = (at.get("token_env").is_none() || api_token.is_some()) && api_secret_ok;
     let max_connections = at.req_int(ctx, "max_connections", 1, 65_536);
+    let max_event_streams = at.req_int(ctx, "max_event_streams", 1, 65_536);
     let header_timeout = positive(ctx, &at, "header_timeout");
     let request_timeout = positive(ctx, &at, "request_timeout");
     at.finish(ctx);
@@ -138,6 +139,7 @@ pub(super) fn read(
         }
     }
     stt.finish(ctx);
+    let desktop = desktop(ctx, &root);
     root.finish(ctx);
 
     let state_dir = state_dir?;
@@ -160,6 +162,7 @@ pub(super) fn read(
             bind: api_bind?,
             token_env: api_token,
             max_connections: usize::try_from(max_connections?).ok()?,
+            max_event_streams: usize::try_from(max_event_streams?).ok()?,
             header_timeout: header_timeout?,
             request_timeout: request_timeout?,
         },
@@ -169,8 +172,58 @@ pub(super) fn read(
             recordings_dir: recordings.unwrap_or_else(|| state_dir.join("recordings")),
         },
         store,
+        desktop: desktop?,
         state_dir,
     })
+}
+
+/// `[desktop]`: the pause reasons (default: break, lunch, training, meeting).
+fn desktop(ctx: &mut Ctx, root: &Table<'_>) -> Option<DesktopConfig> {
+    let dt = root.table(ctx, "desktop");
+    let mut desktop = DesktopConfig::default();
+    if dt.get("pause_reasons").is_some() {
+        let tables = dt.tables(ctx, "pause_reasons");
+        let mut ok = tables.is_some();
+        let mut reasons = Vec::new();
+        for t in tables.unwrap_or_default() {
+            let code = t.req_string(ctx, "code").filter(|c| {
+                safe_name(ctx, t.key("code"), c)
+                    && if reasons.iter().any(|r: &PauseReason| r.code == *c) {
+                        ctx.problem(t.key("code"), format!("pause reason {c:?} is listed twice"));
+                        false
+                    } else {
+                        true
+                    }
+            });
+            let label = t.req_string(ctx, "label").filter(|l| {
+                if l.trim().is_empty() {
+                    ctx.problem(t.key("label"), "empty label");
+                    false
+                } else {
+                    !too_long(ctx, t.key("label"), l, LABEL_MAX)
+                }
+            });
+            t.finish(ctx);
+            match (code, label) {
+                (Some(code), Some(label)) => reasons.push(PauseReason { code, label }),
+                _ => ok = false,
+            }
+        }
+        if ok && reasons.is_empty() {
+            ctx.problem(
+                dt.key("pause_reasons"),
+                "at least one reason is needed (agents could not pause otherwise)",
+            );
+            ok = false;
+        }
+        if !ok {
+            dt.finish(ctx);
+            return None;
+        }
+        desktop.pause_reasons = reasons;
+    }
+    dt.finish(ctx);
+    Some(desktop)
 }
 
 /// A name of at most [`NAME_MAX`] letters, digits, `-`, `_` and `.` (trunks, agent ids,

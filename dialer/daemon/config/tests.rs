@@ -501,3 +501,55 @@ fn names_are_short_and_safe() {
         assert!(p.iter().any(|l| l == want), "no {want:?} in:\n{all}");
     }
 }
+
+#[test]
+fn desktop_pause_reasons_default_and_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    let codes: Vec<&str> = c
+        .desktop
+        .pause_reasons
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect();
+    assert_eq!(codes, ["break", "lunch", "training", "meeting"]);
+    assert_eq!(c.api.max_event_streams, 1024);
+
+    let own = format!(
+        "{GOOD}\n[desktop]\npause_reasons = [{{code = \"coaching\", label = \"Coaching\"}}, {{code = \"lunch\", label = \"Lunch\"}}]\n"
+    );
+    let f = write(d.path(), "own.toml", &own);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(
+        c.desktop.pause_reason("coaching").map(|r| r.label.as_str()),
+        Some("Coaching")
+    );
+    assert!(c.desktop.pause_reason("break").is_none());
+
+    let bad = format!(
+        "{GOOD}\n[desktop]\npause_reasons = [{{code = \"lunch\", label = \"Lunch\"}}, {{code = \"lunch\", label = \"Late lunch\"}}, {{code = \"a b\", label = \"x\"}}, {{code = \"nap\", label = \" \", colour = \"red\"}}, {{label = \"No code\"}}]\n"
+    );
+    let f = write(d.path(), "bad.toml", &bad);
+    let got = problems(load_with(&f, &Env::default(), None));
+    for want in [
+        "desktop.pause_reasons[1].code: pause reason \"lunch\" is listed twice",
+        "desktop.pause_reasons[2].code: \"a b\" is not a usable name",
+        "desktop.pause_reasons[3].label: empty label",
+        "desktop.pause_reasons[3].colour: unknown key",
+        "desktop.pause_reasons[4].code: missing",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(want)),
+            "{want:?} not in {got:#?}"
+        );
+    }
+    let empty = format!("{GOOD}\n[desktop]\npause_reasons = []\n");
+    let f = write(d.path(), "empty.toml", &empty);
+    let got = problems(load_with(&f, &Env::default(), None));
+    assert!(
+        got.iter()
+            .any(|p| p.starts_with("desktop.pause_reasons: at least one reason")),
+        "{got:#?}"
+    );
+}

@@ -48,10 +48,12 @@ use crate::store::{AuditEvent, CampaignIds, Store};
 use crate::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 
 mod legs;
+mod live;
 mod shell;
 mod store_work;
 
 use legs::*;
+use live::Live;
 use shell::*;
 use store_work::*;
 
@@ -94,6 +96,8 @@ pub struct Options {
     pub login_all_agents: bool,
     /// Import the campaigns' list files at start and on reload (the demo seeds its own leads).
     pub import_lists: bool,
+    /// Live update events kept for the slowest event stream before it is cut off.
+    pub live_capacity: usize,
 }
 
 impl Default for Options {
@@ -110,6 +114,7 @@ impl Default for Options {
             wrap_limit: Some(Duration::from_secs(300)),
             login_all_agents: false,
             import_lists: true,
+            live_capacity: super::live::BUS_CAPACITY,
         }
     }
 }
@@ -245,7 +250,9 @@ impl Daemon {
             .map(|a| (a.id.clone(), a.sip_uri.clone()))
             .collect();
         let sip_addr = sip.local_addr();
+        let bus = super::live::Bus::new(options.live_capacity);
         let mut shell = Shell {
+            live: Live::new(bus.clone()),
             board,
             store,
             sip,
@@ -281,7 +288,7 @@ impl Daemon {
         }
         let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
         Ok(Daemon {
-            control: SwitchboardHandle::new(control_tx),
+            control: SwitchboardHandle::with_bus(control_tx, bus),
             reload,
             stop,
             task,

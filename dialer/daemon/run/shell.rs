@@ -79,6 +79,11 @@ pub(super) enum Event {
         lead_id: i64,
         refusal: Option<String>,
     },
+    /// A lead's history for the screen pop, from the store.
+    History {
+        lead_id: i64,
+        history: Vec<crate::store::HistoryEntry>,
+    },
 }
 
 pub(super) struct CallIo {
@@ -93,6 +98,8 @@ pub(super) struct AgentLeg {
 
 pub(super) struct Shell {
     pub(super) board: Switchboard,
+    /// Live updates for the desktops and the wallboard.
+    pub(super) live: Live,
     /// Counts dials, outcomes, dispositions and trunk health for `/metrics`.
     pub(super) observer: crate::daemon::telemetry::Observer,
     pub(super) store: Store,
@@ -156,10 +163,7 @@ impl Shell {
                     self.board.handle_timeout(Instant::now());
                 }
                 Some(ev) = events.recv() => self.on_event(ev),
-                Some((request, reply)) = control.recv() => {
-                    let answer = self.on_request(request);
-                    let _ = reply.send(answer);
-                }
+                Some((request, reply)) = control.recv() => self.on_control(request, reply),
                 Some(ask) = reload.recv() => self.reload(ask),
                 changed = stop.changed(), if draining_until.is_none() => {
                     if changed.is_err() || *stop.borrow() {
@@ -177,6 +181,7 @@ impl Shell {
                 }
             }
             self.pump().await;
+            self.publish_live();
             if let Some(until) = draining_until {
                 let now = Instant::now();
                 // Done when no call is left and no agent still wraps one up (a disposition
@@ -274,6 +279,46 @@ impl Shell {
         }
     }
 
+    /// Answer a control request. The screen pop's history is read from the store in a task
+    /// that answers when it has it; everything else is answered now.
+    pub(super) fn on_control(
+        &mut self,
+        request: Request,
+        reply: oneshot::Sender<Result<Reply, crate::switchboard::SwitchboardError>>,
+    ) {
+        match request {
+            Request::Screen(agent) => match self.screen_now(&agent) {
+                Ok(Some((lead_id, mut screen))) => {
+                    let store = self.store.clone();
+                    tokio::spawn(async move {
+                        match store.lead_history(lead_id).await {
+                            Ok(h) => screen["history"] = crate::daemon::live::history_json(&h),
+                            Err(err) => {
+                                tracing::warn!(%err, lead_id, "cannot read the lead's history")
+                            }
+                        }
+                        let _ = reply.send(Ok(Reply::Screen(Some(screen))));
+                    });
+                }
+                Ok(None) => {
+                    let _ = reply.send(Ok(Reply::Screen(None)));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Request::Live(agent) => {
+                let snapshot = self.live_snapshot(agent.as_ref());
+                let _ = reply.send(Ok(Reply::Live(Box::new(snapshot))));
+            }
+            request => {
+                self.live.dirty = true;
+                let answer = self.on_request(request);
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
     pub(super) fn on_request(
         &mut self,
         r: Request,
@@ -316,6 +361,9 @@ impl Shell {
                 .agent_disposition(now, &agent, &code, notes, callback_after)
                 .map(|_| view(b, &agent))?,
             Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
+            // `on_control` answers with the lead's history too.
+            Request::Screen(a) => Reply::Screen(self.screen_now(&a)?.map(|(_, v)| v)),
+            Request::Live(a) => Reply::Live(Box::new(self.live_snapshot(a.as_ref()))),
             Request::Agents => Reply::Agents(b.agent_views(now)),
             Request::Campaigns => Reply::Campaigns(
                 b.campaign_status()
@@ -512,6 +560,7 @@ impl Shell {
                 self.board
                     .handle(now, Input::Rechecked { lead_id, refusal })
             }
+            Event::History { lead_id, history } => self.history_loaded(lead_id, history),
         }
     }
 
@@ -542,6 +591,7 @@ impl Shell {
             self.send_to_writer(Msg::Audit(Box::new(event))).await;
         }
         while let Some(out) = self.board.poll_output() {
+            self.live.dirty = true;
             if let Output::Dial(d) = &out
                 && matches!(self.legs.get(&d.call), Some(Err(_)))
                 && let Some(Err(err)) = self.legs.remove(&d.call)
