@@ -88,6 +88,8 @@ pub struct Campaign {
     pub dnc: DncPolicy,
     pub dispositions: Vec<Disposition>,
     pub survey: Option<Survey>,
+    /// What the agent's screen pop shows: text to read and questions to ask.
+    pub script: Script,
     pub recording: bool,
     pub priors: Priors,
 }
@@ -380,6 +382,37 @@ pub struct Survey {
     pub questions: Vec<Question>,
     /// Played after the last answer.
     pub outro: Option<Prompt>,
+}
+
+/// `[script]`: the agent's script (text prompts) and the agent-assisted survey questions, each
+/// answered with a button on the desktop and stored like the agentless survey's answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Script {
+    pub text: Option<String>,
+    pub questions: Vec<ScriptQuestion>,
+}
+
+impl Script {
+    /// The question with this id.
+    pub fn question(&self, id: &str) -> Option<&ScriptQuestion> {
+        self.questions.iter().find(|q| q.id == id)
+    }
+}
+
+/// A question the agent asks, with the answers they may record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptQuestion {
+    /// snake_case, unique in the script; the stored question.
+    pub id: String,
+    pub text: String,
+    pub answers: Vec<ScriptAnswer>,
+}
+
+/// One answer: a snake_case key (stored) and the button's label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptAnswer {
+    pub key: String,
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

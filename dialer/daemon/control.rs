@@ -38,6 +38,18 @@ pub enum Request {
         /// A callback this far from now (callback dispositions).
         callback_after: Option<Duration>,
     },
+    /// An agent-assisted survey answer (the campaign's `[script]`) on the agent's call.
+    Answer {
+        agent: AgentId,
+        question: String,
+        answer: String,
+    },
+    /// Whether a callback at this time falls inside the calling hours of the agent's call's
+    /// campaign, in the lead's local time.
+    CheckCallback {
+        agent: AgentId,
+        at: jiff::Timestamp,
+    },
     /// The lead of the agent's current call or preview.
     Lead(AgentId),
     /// The agent's screen pop as JSON, with the lead's history from the store.

@@ -227,8 +227,20 @@ fn lead_name(attributes: &Value) -> Option<String> {
 }
 
 fn script_json(c: &Campaign) -> Value {
-    let _ = c;
-    json!({"text": null, "questions": []})
+    let questions: Vec<Value> = c
+        .script
+        .questions
+        .iter()
+        .map(|q| {
+            let answers: Vec<Value> = q
+                .answers
+                .iter()
+                .map(|a| json!({"key": a.key, "label": a.label}))
+                .collect();
+            json!({"id": q.id, "text": q.text, "answers": answers})
+        })
+        .collect();
+    json!({"text": c.script.text, "questions": questions})
 }
 
 fn dispositions_json(c: &Campaign) -> Value {

@@ -658,7 +658,7 @@ impl Writer {
                         attempt.id,
                         question,
                         value,
-                        Some(&key.to_string()),
+                        key.map(|k| k.to_string()).as_deref(),
                         c.ms(*at),
                     )
                     .await?;

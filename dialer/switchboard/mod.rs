@@ -83,6 +83,16 @@ pub enum SwitchboardError {
         "campaign {campaign}: unknown disposition {code:?} (the campaign file lists the codes)"
     )]
     UnknownDisposition { campaign: String, code: String },
+    /// A script answer naming a question or answer the campaign's `[script]` does not have
+    /// (`field`: the request's field at fault).
+    #[error("{problem}")]
+    BadAnswer {
+        field: &'static str,
+        problem: String,
+    },
+    /// A callback time outside the campaign's calling hours in the lead's local time.
+    #[error("{problem}")]
+    CallbackOutsideHours { problem: String },
 }
 
 /// Claimed leads older than this are given back to be checked again (hours, DNC); a lead

@@ -408,6 +408,7 @@ impl CampaignReader<'_> {
         let dnc = self.dnc(ctx, root);
         let dispositions = self.dispositions(ctx, root, mode);
         let survey = self.survey(ctx, root, mode == Some(Mode::Agentless));
+        let script = self.script(ctx, root);
         let recording = root.req_bool(ctx, "recording");
         let priors = self.priors(ctx, root);
 
@@ -432,6 +433,7 @@ impl CampaignReader<'_> {
             dnc: dnc?,
             dispositions: dispositions?,
             survey: survey?,
+            script: script?,
             recording: recording?,
             priors: priors?,
         })

@@ -202,6 +202,7 @@ impl Api {
             .route("/v1/agents/{id}/dial", agent_action(Request::Dial))
             .route("/v1/agents/{id}/skip", agent_action(Request::Skip))
             .route("/v1/agents/{id}/disposition", post(agent_disposition))
+            .route("/v1/agents/{id}/answer", post(agent_answer))
             .route("/v1/campaigns", get(list_campaigns))
             .route("/v1/campaigns/{name}", get(get_campaign))
             .route(

@@ -122,12 +122,61 @@ pub(super) async fn agent_disposition(
     let map = object(body, &["code", "notes", "callback_at", "callback_in"])?;
     let code = required(&map, "code", 64)?;
     let notes = string(&map, "notes", NOTES_MAX)?;
-    let callback_after = callback(&map, jiff::Timestamp::now())?;
+    let now = jiff::Timestamp::now();
+    let callback_after = callback(&map, now)?;
+    if let Some(after) = callback_after {
+        // Inside the campaign's calling hours in the lead's local time, or refused here.
+        let field = if map.contains_key("callback_at") {
+            "callback_at"
+        } else {
+            "callback_in"
+        };
+        let at = jiff::SignedDuration::try_from(after)
+            .ok()
+            .and_then(|d| now.checked_add(d).ok())
+            .ok_or_else(|| ApiError::bad_field(field, "too far away"))?;
+        let check = Request::CheckCallback {
+            agent: AgentId::from(id.as_str()),
+            at,
+        };
+        match api.ask(check).await {
+            Ok(_) => {}
+            Err(e) if e.code == "bad_field" => {
+                return Err(ApiError {
+                    message: e
+                        .message
+                        .replacen("\"callback_at\"", &format!("{field:?}"), 1),
+                    ..e
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let request = Request::Disposition {
         agent: AgentId::from(id.as_str()),
         code,
         notes,
         callback_after,
+    };
+    api.agent_request(&id, request).await
+}
+
+/// `POST` an agent-assisted survey answer: `{"question": "q1", "answer": "yes"}` from the
+/// campaign's `[script]`, on the call the agent is on or wraps up.
+pub(super) async fn agent_answer(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let map = object(body, &["question", "answer"])?;
+    let question = required(&map, "question", 64)?;
+    let answer = required(&map, "answer", 64)?;
+    let request = Request::Answer {
+        agent: AgentId::from(id.as_str()),
+        question,
+        answer,
     };
     api.agent_request(&id, request).await
 }

@@ -29,7 +29,7 @@ struct LeadMark {
     lead_id: i64,
     call: Option<CallKey>,
     preview: bool,
-    answers: usize,
+    answers: BTreeMap<String, String>,
 }
 
 /// A lead's history: asked of the store, or there.
@@ -121,7 +121,7 @@ impl Shell {
             lead_id: screen.lead.id,
             call: screen.call,
             preview: screen.preview,
-            answers: answers.len(),
+            answers: answers.clone(),
         };
         if self.live.leads.get(agent) == Some(&mark) {
             return;

@@ -360,6 +360,17 @@ impl Shell {
             } => b
                 .agent_disposition(now, &agent, &code, notes, callback_after)
                 .map(|_| view(b, &agent))?,
+            Request::Answer {
+                agent,
+                question,
+                answer,
+            } => b
+                .agent_answer(now, &agent, &question, &answer)
+                .map(|_| view(b, &agent))?,
+            Request::CheckCallback { agent, at } => {
+                b.callback_allowed(now, &agent, at)?;
+                Reply::Done
+            }
             Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
             // `on_control` answers with the lead's history too.
             Request::Screen(a) => Reply::Screen(self.screen_now(&a)?.map(|(_, v)| v)),
