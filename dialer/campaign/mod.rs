@@ -85,6 +85,8 @@ pub struct Campaign {
     pub safe_harbor: PathBuf,
     pub retry: RetryPolicy,
     pub limits: RollingLimits,
+    /// The campaign's own state rules, added to the shipped ones (`[[compliance.rules]]`).
+    pub compliance: Compliance,
     pub dnc: DncPolicy,
     pub dispositions: Vec<Disposition>,
     pub survey: Option<Survey>,
@@ -182,6 +184,9 @@ pub struct ColumnMap {
     pub timezone: Option<String>,
     /// Account (debt) identifier: Regulation F limits count per account when present.
     pub account: Option<String>,
+    /// Postal code (US ZIP, UK postcode or district): narrows the zones the number gives and
+    /// adds its state's rules.
+    pub postal_code: Option<String>,
 }
 
 /// When calls may be placed, in the lead's local time.
@@ -348,6 +353,14 @@ pub struct DncPolicy {
     pub files: Vec<PathBuf>,
     /// Also honour the global DNC list in the store.
     pub use_global: bool,
+    /// Dial only while this registry's loaded data are young enough (`dnc.registry`).
+    pub registry: Option<crate::compliance::registry::Registry>,
+}
+
+/// The campaign's additions to the shipped state rules: they can only refuse more calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compliance {
+    pub rules: Vec<crate::compliance::states::Rule>,
 }
 
 /// An agent disposition from the campaign's catalogue.

@@ -329,6 +329,9 @@ async fn seed_leads(
             list_id: list,
             phone: format!("+1{}5550{:03}", AREAS[i / 100], 100 + i % 100),
             timezone: Some(zone.to_owned()),
+            // Fictional 555-01xx numbers: the demo's zone, no state's rules.
+            zone_key: Some(format!("|{zone}")),
+            zone_source: Some("column".to_owned()),
             attributes: format!(r#"{{"name":"Demo lead {i}"}}"#),
             priority: 0,
         })

@@ -10,7 +10,7 @@ use super::entity::lead;
 use super::{Result, Store, stmt};
 use crate::domain::LeadStatus;
 
-/// Rows per multi-row INSERT (11 values each: under SQLite's 32766 and PostgreSQL's 65535
+/// Rows per multi-row INSERT (13 values each: under SQLite's 32766 and PostgreSQL's 65535
 /// bind parameters).
 const ROWS_PER_INSERT: usize = 2000;
 
@@ -22,9 +22,20 @@ pub struct NewLead {
     pub phone: String,
     /// IANA zone name, when the list gave one.
     pub timezone: Option<String>,
+    /// Candidate regions and zones (`compliance::zones::Location::key`); `None`: found later.
+    pub zone_key: Option<String>,
+    /// How they were found (`compliance::zones::ZoneSource`).
+    pub zone_source: Option<String>,
     /// A JSON object of the list's other columns.
     pub attributes: String,
     pub priority: i32,
+}
+
+/// What [`Store::lead_zones`] found: the zone keys, and the stored zones of leads without one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadZones {
+    pub keys: Vec<String>,
+    pub legacy: Vec<Option<String>>,
 }
 
 /// A lead with whether its number is on the campaign's or the global DNC list.
@@ -56,9 +67,12 @@ pub struct ClaimRequest<'a> {
     pub now_ms: i64,
     /// Leads at or above this many attempts are not candidates.
     pub max_attempts: i32,
-    /// Only leads whose stored zone is one of these…
+    /// Only leads whose zone key is one of these (their every candidate zone is open)…
+    pub zone_keys: &'a [String],
+    /// …or, of the leads with no zone key (stored before zone keys), those whose stored zone
+    /// is one of these…
     pub zones: &'a [String],
-    /// …or, when true, leads with no stored zone (they use the campaign's zone).
+    /// …or, when true, those with no stored zone (they use the campaign's zone).
     pub zoneless: bool,
     pub owner: &'a str,
     pub lease_until_ms: i64,
@@ -129,6 +143,8 @@ impl Store {
                     "recent_attempts",
                     "created_at_ms",
                     "updated_at_ms",
+                    "zone_key",
+                    "zone_source",
                 ])
                 .on_conflict(
                     OnConflict::columns(["campaign_id", "phone"])
@@ -149,6 +165,8 @@ impl Store {
                     "".into(),
                     now_ms.into(),
                     now_ms.into(),
+                    l.zone_key.clone().into(),
+                    l.zone_source.clone().into(),
                 ]);
             }
             inserted += txn.execute(&q).await?.rows_affected();
@@ -200,22 +218,75 @@ impl Store {
         rows.iter().map(lead_row).collect()
     }
 
-    /// The distinct stored zones of a campaign's open leads (`None`: leads with no zone).
-    pub async fn lead_zones(&self, campaign_id: i64) -> Result<Vec<Option<String>>> {
+    /// The distinct zone keys of a campaign's open leads, and for the leads with no zone key
+    /// (stored before zone keys), their distinct stored zones (`None`: no zone).
+    pub async fn lead_zones(&self, campaign_id: i64) -> Result<LeadZones> {
         let rows = self
             .conn()
             .query_all_raw(self.stmt(
                 &format!(
-                    "SELECT DISTINCT timezone FROM leads WHERE campaign_id = ? \
-                     AND status IN ({})",
+                    "SELECT DISTINCT zone_key, CASE WHEN zone_key IS NULL THEN timezone END AS tz \
+                     FROM leads WHERE campaign_id = ? AND status IN ({})",
                     open_statuses()
                 ),
                 vec![campaign_id.into()],
             ))
             .await?;
+        let mut out = LeadZones::default();
+        for r in &rows {
+            match r.try_get::<Option<String>>("", "zone_key")? {
+                Some(k) => out.keys.push(k),
+                None => out.legacy.push(r.try_get::<Option<String>>("", "tz")?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Leads of a campaign with no zone key yet, after `after_id`, at most `limit`: (id,
+    /// list id, phone, stored zone, attributes).
+    pub async fn leads_without_zone_key(
+        &self,
+        campaign_id: i64,
+        after_id: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, i64, String, Option<String>, String)>> {
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                &format!(
+                    "SELECT id, list_id, phone, timezone, attributes FROM leads WHERE campaign_id = ? \
+                     AND id > ? AND zone_key IS NULL ORDER BY id LIMIT {limit}"
+                ),
+                vec![campaign_id.into(), after_id.into()],
+            ))
+            .await?;
         rows.iter()
-            .map(|r| Ok(r.try_get::<Option<String>>("", "timezone")?))
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64>("", "id")?,
+                    r.try_get::<i64>("", "list_id")?,
+                    r.try_get::<String>("", "phone")?,
+                    r.try_get::<Option<String>>("", "timezone")?,
+                    r.try_get::<String>("", "attributes")?,
+                ))
+            })
             .collect()
+    }
+
+    /// Store leads' zone keys and sources: (id, key, source).
+    pub async fn set_zone_keys(&self, keys: &[(i64, String, String)]) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let backend = self.backend();
+        for (id, key, source) in keys {
+            txn.execute_raw(stmt(
+                backend,
+                "UPDATE leads SET zone_key = ?, zone_source = ? WHERE id = ?",
+                vec![key.as_str().into(), source.as_str().into(), (*id).into()],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Claim leads atomically: inside one transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
@@ -231,7 +302,7 @@ impl Store {
     where
         F: FnMut(&LeadRow) -> ClaimDecision,
     {
-        if req.limit == 0 || (req.zones.is_empty() && !req.zoneless) {
+        if req.limit == 0 || (req.zone_keys.is_empty() && req.zones.is_empty() && !req.zoneless) {
             return Ok(Vec::new());
         }
         let backend = self.backend();
@@ -248,21 +319,35 @@ impl Store {
             req.now_ms.into(),
             req.now_ms.into(),
         ];
-        let mut zone_sql = String::new();
-        if !req.zones.is_empty() {
-            zone_sql.push_str("leads.timezone IN (");
-            for (i, z) in req.zones.iter().enumerate() {
-                zone_sql.push_str(if i == 0 { "?" } else { ", ?" });
+        let mut keyed = String::new();
+        if !req.zone_keys.is_empty() {
+            keyed.push_str("leads.zone_key IN (");
+            for (i, z) in req.zone_keys.iter().enumerate() {
+                keyed.push_str(if i == 0 { "?" } else { ", ?" });
                 values.push(z.as_str().into());
             }
-            zone_sql.push(')');
+            keyed.push(')');
+        }
+        let mut legacy = String::new();
+        if !req.zones.is_empty() {
+            legacy.push_str("leads.timezone IN (");
+            for (i, z) in req.zones.iter().enumerate() {
+                legacy.push_str(if i == 0 { "?" } else { ", ?" });
+                values.push(z.as_str().into());
+            }
+            legacy.push(')');
         }
         if req.zoneless {
-            if !zone_sql.is_empty() {
-                zone_sql.push_str(" OR ");
+            if !legacy.is_empty() {
+                legacy.push_str(" OR ");
             }
-            zone_sql.push_str("leads.timezone IS NULL");
+            legacy.push_str("leads.timezone IS NULL");
         }
+        let zone_sql = match (keyed.is_empty(), legacy.is_empty()) {
+            (false, true) => keyed,
+            (true, false) => format!("leads.zone_key IS NULL AND ({legacy})"),
+            _ => format!("{keyed} OR (leads.zone_key IS NULL AND ({legacy}))"),
+        };
         let lock = if backend == DbBackend::Postgres {
             " FOR UPDATE OF leads SKIP LOCKED"
         } else {

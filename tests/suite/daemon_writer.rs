@@ -42,6 +42,8 @@ async fn seed(store: &Store) -> (i64, i64) {
         list_id: list,
         phone: p.to_owned(),
         timezone: None,
+        zone_key: None,
+        zone_source: None,
         attributes: "{}".to_owned(),
         priority: 0,
     });

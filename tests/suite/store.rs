@@ -44,6 +44,8 @@ fn lead(list_id: i64, phone: &str) -> NewLead {
         list_id,
         phone: phone.to_string(),
         timezone: None,
+        zone_key: None,
+        zone_source: None,
         attributes: "{}".into(),
         priority: 0,
     }
@@ -67,6 +69,7 @@ fn claim<'a>(campaign_id: i64, owner: &'a str, now_ms: i64, limit: usize) -> Cla
         campaign_id,
         now_ms,
         max_attempts: 5,
+        zone_keys: &[],
         zones: &[],
         zoneless: true,
         owner,
@@ -86,7 +89,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
             vec![
                 "m20261127_000001_crm_schema",
                 "m20261202_000001_attempt_message_at",
-                "m20261210_000001_attempt_node"
+                "m20261210_000001_attempt_node",
+                "m20261216_000001_compliance"
             ],
             "{}",
             db.label
