@@ -134,7 +134,7 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .find(|p| agent.id == p.agent.as_str())
         {
-            agent.sip_uri = p.sip_uri();
+            agent.phone = config::Phone::Uri(p.sip_uri());
         }
     }
     cfg.media.rtp_port_min = 0;
@@ -271,7 +271,7 @@ fn staff(cfg: &mut config::DaemonConfig, n: usize) -> anyhow::Result<()> {
         cfg.agents.push(config::Agent {
             id: AgentId::from(format!("sim-{:02}", i + 1)),
             name: format!("Simulated agent {}", i + 1),
-            sip_uri: String::new(),
+            phone: config::Phone::Uri(String::new()),
             groups: t.groups.clone(),
             token_env: None,
         });

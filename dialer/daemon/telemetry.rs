@@ -155,6 +155,32 @@ pub const METRICS: &[MetricDoc] = &[
          (unknown_source, wrong_source, rate_limited, overloaded, incoming_call).",
     ),
     family(
+        "dialer_sip_registrations_total",
+        MetricKind::Counter,
+        &[],
+        "REGISTERs from agents' softphones that bound or refreshed a contact.",
+    ),
+    family(
+        "dialer_sip_registration_failures_total",
+        MetricKind::Counter,
+        &["reason"],
+        "REGISTERs refused, by reason (unknown_user, wrong_password, locked_out, other_user, \
+         bad_request, interval_too_brief, too_many_contacts); a plain challenge (401 without \
+         credentials, or stale) is not one.",
+    ),
+    family(
+        "dialer_sip_registration_expiries_total",
+        MetricKind::Counter,
+        &[],
+        "Registered contacts dropped because the phone did not refresh them in time.",
+    ),
+    family(
+        "dialer_sip_registered_contacts",
+        MetricKind::Gauge,
+        &[],
+        "Agents' softphone contacts registered now.",
+    ),
+    family(
         "dialer_sip_malformed_total",
         MetricKind::Counter,
         &[],

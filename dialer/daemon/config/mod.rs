@@ -39,6 +39,8 @@ campaigns_dir = "campaigns"
 
 [sip]
 bind = "0.0.0.0:5060"
+realm = "dialer"
+digest_algorithms = ["MD5", "SHA-256"]
 
 [api]
 bind = "127.0.0.1:8080"
@@ -154,6 +156,11 @@ pub struct SipConfig {
     pub bind: SocketAddr,
     /// Address to put in Contact and SDP when it differs from the bind address (NAT).
     pub public_ip: Option<IpAddr>,
+    /// The digest realm registered phones authenticate in (`realm`, default `dialer`).
+    pub realm: String,
+    /// The digest algorithms offered to registering phones, most preferred first
+    /// (`digest_algorithms`, default MD5 then SHA-256).
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,16 +211,66 @@ impl Trunk {
 pub struct Agent {
     pub id: AgentId,
     pub name: String,
-    /// Where the dialer calls the agent's nailed-up leg, e.g. `sip:alice@127.0.0.1:5070`.
-    pub sip_uri: String,
+    /// How the dialer reaches the agent's phone for the nailed-up leg.
+    pub phone: Phone,
     pub groups: Vec<String>,
     /// Name of the environment variable holding the agent's API token.
     pub token_env: Option<String>,
 }
 
+/// The kinds of agent phone (`phone` in `[[agents]]`). The switchboard sees none of this: it
+/// asks for "the agent's leg" and the shell reaches the phone the way its kind says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phone {
+    /// `phone = "sip"` (the default): a phone at a fixed address, called at its `sip_uri`,
+    /// e.g. `sip:alice@127.0.0.1:5070`.
+    Uri(String),
+    /// `phone = "registered"`: a softphone that registers `sip:<sip_user>@` our `sip.bind`
+    /// address with digest authentication (the password in the secret `password_env`); the
+    /// dialer calls the contact it registered, through the address it registered from.
+    Registered {
+        sip_user: String,
+        password_env: String,
+    },
+}
+
+impl Phone {
+    /// The `phone` value naming this kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Phone::Uri(_) => "sip",
+            Phone::Registered { .. } => "registered",
+        }
+    }
+}
+
 impl Agent {
     pub fn token(&self) -> Result<Option<String>, SecretError> {
         self.token_env.as_deref().map(secret).transpose()
+    }
+
+    /// The fixed SIP URI of a `phone = "sip"` agent.
+    pub fn sip_uri(&self) -> Option<&str> {
+        match &self.phone {
+            Phone::Uri(u) => Some(u),
+            Phone::Registered { .. } => None,
+        }
+    }
+
+    /// The SIP user of a `phone = "registered"` agent.
+    pub fn sip_user(&self) -> Option<&str> {
+        match &self.phone {
+            Phone::Registered { sip_user, .. } => Some(sip_user),
+            Phone::Uri(_) => None,
+        }
+    }
+
+    /// A registered phone's password, from its secret (`None` for other kinds).
+    pub fn phone_password(&self) -> Result<Option<String>, SecretError> {
+        match &self.phone {
+            Phone::Registered { password_env, .. } => secret(password_env).map(Some),
+            Phone::Uri(_) => Ok(None),
+        }
     }
 }
 

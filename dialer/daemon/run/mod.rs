@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::clock::WallClock;
-use super::config::DaemonConfig;
+use super::config::{DaemonConfig, Phone};
 use super::control::{Envelope, Reply, Request, SwitchboardHandle};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
@@ -44,6 +44,7 @@ use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target};
+use crate::sip::registrar::{Account, Gone, Registrar, RegistrarConfig, RegistrarEvent};
 use crate::store::{AuditEvent, CampaignIds, Store};
 use crate::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 
@@ -139,6 +140,7 @@ impl Daemon {
         options: Options,
     ) -> Result<Daemon, StartError> {
         let clock = WallClock::start();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let now_ms = clock.ms(now);
 
@@ -152,18 +154,33 @@ impl Daemon {
         let agent_ips: Vec<IpAddr> = config
             .agents
             .iter()
-            .filter_map(|a| crate::sip::message::Uri::parse(&a.sip_uri).ok())
+            .filter_map(|a| a.sip_uri())
+            .filter_map(|u| crate::sip::message::Uri::parse(u).ok())
             .filter_map(|u| u.socket_addr())
             .map(|a| a.ip())
             .collect();
-        let sip = Sip::start(SipConfig {
-            bind: config.sip.bind,
-            public_ip: config.sip.public_ip,
-            trunks,
-            allowed: agent_ips,
-            timers: Default::default(),
-        })
+        let registrar = registrar(&config)?;
+        let sip = Sip::start_with_registrar(
+            SipConfig {
+                bind: config.sip.bind,
+                public_ip: config.sip.public_ip,
+                trunks,
+                allowed: agent_ips,
+                timers: Default::default(),
+            },
+            registrar,
+        )
         .await?;
+        if let Some(mut rx) = sip.take_registrations() {
+            let tx = events_tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if tx.send(Event::Registration(ev)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let media = Media::start(MediaConfig {
             bind: sip.local_addr().ip(),
             port_min: config.media.rtp_port_min,
@@ -240,14 +257,13 @@ impl Daemon {
                 .run(writer_rx),
         );
         let (control_tx, control_rx) = mpsc::channel(256);
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
         let (reload, reload_rx) = mpsc::channel(4);
         let heartbeat = Heartbeat::default();
-        let agents: HashMap<AgentId, String> = config
+        let agents: HashMap<AgentId, Phone> = config
             .agents
             .iter()
-            .map(|a| (a.id.clone(), a.sip_uri.clone()))
+            .map(|a| (a.id.clone(), a.phone.clone()))
             .collect();
         let sip_addr = sip.local_addr();
         let bus = super::live::Bus::new(options.live_capacity);
@@ -261,7 +277,7 @@ impl Daemon {
             writer: writer_tx,
             events: events_tx,
             calls: HashMap::new(),
-            agent_uris: agents,
+            agent_phones: agents,
             agent_legs: HashMap::new(),
             schedulers,
             lists: Lists::default(),
@@ -342,6 +358,39 @@ impl Daemon {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+}
+
+/// The registrar for the agents whose phone registers (`None` when none does), with each
+/// one's password read from its secret now: a missing one stops the start, as a trunk's does.
+fn registrar(config: &DaemonConfig) -> Result<Option<Registrar>, StartError> {
+    let mut accounts = Vec::new();
+    for a in &config.agents {
+        let (Some(user), Some(password)) = (
+            a.sip_user(),
+            a.phone_password()
+                .map_err(|e| StartError::Config(format!("agent {}'s phone: {e}", a.id)))?,
+        ) else {
+            continue;
+        };
+        accounts.push(Account {
+            user: user.to_owned(),
+            agent: a.id.to_string(),
+            password,
+        });
+    }
+    if accounts.is_empty() {
+        return Ok(None);
+    }
+    let seed = rand::Rng::next_u64(&mut rand::rng());
+    Ok(Some(Registrar::new(
+        RegistrarConfig {
+            realm: config.sip.realm.clone(),
+            algorithms: config.sip.digest_algorithms.clone(),
+            ..RegistrarConfig::default()
+        },
+        accounts,
+        seed,
+    )))
 }
 
 /// A campaign's store ids and abandon-window counts, or why the store could not give them.

@@ -84,6 +84,8 @@ pub(super) enum Event {
         lead_id: i64,
         history: Vec<crate::store::HistoryEntry>,
     },
+    /// What the registrar did (agents' softphones).
+    Registration(RegistrarEvent),
 }
 
 pub(super) struct CallIo {
@@ -109,7 +111,8 @@ pub(super) struct Shell {
     pub(super) writer: mpsc::Sender<Msg>,
     pub(super) events: mpsc::UnboundedSender<Event>,
     pub(super) calls: HashMap<CallKey, CallIo>,
-    pub(super) agent_uris: HashMap<AgentId, String>,
+    /// How each agent's phone is reached.
+    pub(super) agent_phones: HashMap<AgentId, Phone>,
     pub(super) agent_legs: HashMap<AgentId, AgentLeg>,
     /// Each campaign's scheduler; a claim task takes a copy (no lock, no wait on a claim).
     pub(super) schedulers: HashMap<String, Scheduler>,
@@ -406,6 +409,39 @@ impl Shell {
 
     /// Queue an operator's action for the audit trail (the next pump hands it to the store
     /// writer; nothing waits on the store).
+    /// A registered phone's last binding is gone: its agent's leg goes with it, and the agent
+    /// is logged out now (not when the BYE to a phone that may be gone times out), saying why.
+    fn on_registration(&mut self, now: Instant, ev: RegistrarEvent) {
+        let RegistrarEvent::Unbound {
+            user,
+            agent,
+            why,
+            last: true,
+            ..
+        } = ev
+        else {
+            return;
+        };
+        let agent = AgentId::from(agent);
+        let Some(leg) = self.agent_legs.get_mut(&agent) else {
+            return;
+        };
+        if let Some(h) = leg.hangup.take() {
+            let _ = h.send(());
+        }
+        let why = match why {
+            Gone::Expired => "expired (the phone stopped refreshing it)",
+            Gone::Unregistered => "was removed by the phone (unregistered)",
+        };
+        let message = format!(
+            "agent {agent} logged out: the registration of SIP user {user} {why}, so the \
+             agent's phone cannot be reached"
+        );
+        let data = serde_json::json!({ "agent": agent, "via": "registrar", "sip_user": user });
+        self.audit("agent_logout", None, message, data);
+        self.board.handle(now, Input::AgentLegDown { agent });
+    }
+
     pub(super) fn audit(
         &mut self,
         kind: &str,
@@ -429,6 +465,7 @@ impl Shell {
     pub(super) fn on_event(&mut self, ev: Event) {
         let now = Instant::now();
         match ev {
+            Event::Registration(ev) => self.on_registration(now, ev),
             Event::Sip { call, event } => match event {
                 CallEvent::Progress { status } => {
                     if status == 180 || status == 183 {
