@@ -43,6 +43,8 @@ async fn seed(store: &Store, c: &dialer::campaign::Campaign, zone: &str) -> i64 
                 list_id: list,
                 phone: "+12025550143".into(),
                 timezone: Some(zone.to_string()),
+                zone_key: None,
+                zone_source: None,
                 attributes: r#"{"first_name":"Dana","last_name":"Scully","plan":"gold"}"#.into(),
                 priority: 1,
             }],
