@@ -142,6 +142,9 @@ pub fn campaign_json(c: &CampaignStatus) -> Value {
         "lists_loading": c.leads.loading,
         "lists_loads": c.leads.loads,
         "leads": c.leads.check,
+        "occupancy": c.wallboard.occupancy,
+        "lines_per_agent": c.wallboard.lines_per_agent,
+        "waiting": c.waiting_for_agent,
     })
 }
 

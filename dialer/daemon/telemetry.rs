@@ -804,6 +804,7 @@ mod tests {
             abandon_cap: 0.03,
             last_decision: String::new(),
             leads: Default::default(),
+            wallboard: Default::default(),
         };
         let rosters = Rosters::from([(
             "cold".to_string(),

@@ -147,6 +147,7 @@ async fn event_streams_show_each_reader_their_own_and_resynchronise() {
         import_lists: false,
         // Small, so that a stream nobody reads is cut off soon.
         live_capacity: 32,
+        series_every: Duration::from_secs(2),
         ..Options::default()
     };
     let daemon = Daemon::start(loaded.config, loaded.campaigns, store.clone(), options)
@@ -178,7 +179,7 @@ async fn event_streams_show_each_reader_their_own_and_resynchronise() {
         "{}",
         sup.head
     );
-    let first = snapshot(&mut sup, 3).await;
+    let first = snapshot(&mut sup, 5).await;
     assert_eq!(first[0].name, "hello");
     assert_eq!(first[0].data["principal"], json!({"role": "supervisor"}));
     assert_eq!(
@@ -193,13 +194,28 @@ async fn event_streams_show_each_reader_their_own_and_resynchronise() {
         first[0].data
     );
     assert_eq!(
-        names(&first[1..]),
+        names(&first[1..3]),
         vec![
             ("agent".to_string(), json!("alice")),
             ("agent".to_string(), json!("bob"))
         ]
     );
     assert_eq!(first[1].data["agent"]["state"], "logged_out");
+    // The wallboard: the campaigns' status with its figures, and the series so far.
+    assert_eq!(first[3].name, "campaigns");
+    let c = &first[3].data["campaigns"][0];
+    assert_eq!(c["name"], "livefeed");
+    assert_eq!(
+        (
+            c["occupancy"].clone(),
+            c["lines_per_agent"].clone(),
+            c["waiting"].clone()
+        ),
+        (json!(0.0), json!(0.0), json!(0)),
+        "{c}"
+    );
+    assert_eq!(first[4].name, "series");
+    assert!(first[4].data["points"].is_array(), "{}", first[4].data);
 
     let mut alice = EventStream::open(addr, ALICE, None).await;
     let first = snapshot(&mut alice, 3).await;
@@ -299,7 +315,42 @@ async fn event_streams_show_each_reader_their_own_and_resynchronise() {
         .until(WAIT, |e| e.data["agent"]["state"] == "preview")
         .await;
     assert!(preview.is_some(), "{:?}", names(&seen));
-    assert!(seen.iter().all(|e| e.name == "agent"), "{:?}", names(&seen));
+    assert!(seen.iter().all(|e| e.name != "lead"), "{:?}", names(&seen));
+    // Previewing is busy: the campaign's occupancy over the shift rises above zero, and the
+    // series gets points (every 2 s in this test) with Alice busy.
+    let (seen, busy) = sup
+        .until(WAIT, |e| {
+            e.name == "campaigns" && e.data["campaigns"][0]["occupancy"].as_f64() > Some(0.0)
+        })
+        .await;
+    assert!(busy.is_some(), "{:?}", names(&seen));
+    let (seen, point) = sup
+        .until(WAIT, |e| {
+            e.name == "point" && e.data["occupancy"].as_f64() > Some(0.0)
+        })
+        .await;
+    let point = point.unwrap_or_else(|| panic!("no busy point: {:?}", names(&seen)));
+    assert!(
+        point.data["at"]
+            .as_str()
+            .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok()),
+        "{}",
+        point.data
+    );
+    let p = &point.data["campaigns"]["livefeed"];
+    // No dial yet this run; Dana's answer yesterday is in the abandon window.
+    assert_eq!(
+        (p["dials"].clone(), p["live"].clone()),
+        (json!(0), json!(1)),
+        "{p}"
+    );
+    assert!(p["cap"].as_f64().is_some_and(|c| c > 0.0), "{p}");
+    // GET /v1/campaigns has the same figures.
+    let c = get(addr, "/v1/campaigns/livefeed", Some(SUPER))
+        .await
+        .json();
+    assert!(c["campaign"]["occupancy"].as_f64() > Some(0.0), "{c}");
+    assert_eq!(c["campaign"]["waiting"], json!(0), "{c}");
 
     // Bob logs in (nobody answers his phone: he stays connecting). His stream has only him;
     // Alice's has nothing of him; the supervisor's has him.
@@ -312,6 +363,17 @@ async fn event_streams_show_each_reader_their_own_and_resynchronise() {
     assert!(seen.is_empty(), "bob saw {:?}", names(&seen));
     let (seen, bob_seen) = sup.until(WAIT, |e| e.data["agent"]["id"] == "bob").await;
     assert!(bob_seen.is_some(), "{:?}", names(&seen));
+    // A reconnecting wallboard gets the series so far.
+    let mut wall = EventStream::open(addr, SUPER, None).await;
+    let first = snapshot(&mut wall, 5).await;
+    assert!(
+        first[4].data["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{}",
+        first[4].data
+    );
+    drop(wall);
     let a = post(addr, "/v1/agents/alice/skip", Some(ALICE), "").await;
     assert_eq!(a.status, 200, "{}", a.body);
     // Skipping Dana, the only lead, leaves Alice with nothing to preview: her pop clears.

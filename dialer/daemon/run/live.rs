@@ -3,8 +3,14 @@
 //! was last published, and each difference goes on the bus, serialised once. The lead's
 //! history comes from the store in a task (the loop never waits on the store); a screen pop
 //! is published when its history is there.
+//!
+//! The wallboard's figures are sampled on the loop's tick: each second the agents' states
+//! are added up (agent-seconds busy and available, per campaign for the shift and overall for
+//! the current point), the campaigns' status is published if it changed; every
+//! [`POINT_EVERY`] a point of the shift series is kept (at most [`SERIES_MAX`], a 12-hour
+//! shift) and published.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::json;
 
@@ -13,6 +19,58 @@ use crate::agents::State;
 use crate::daemon::live::{self, Audience, Bus, LiveEvent, ScreenParts, Snapshot, agent_json};
 use crate::store::HistoryEntry;
 use crate::switchboard::Screen;
+
+/// How often the agents' states are added up and the campaigns' status may be published.
+pub(super) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often a point of the shift series is taken (`Options::series_every`).
+pub(super) const POINT_EVERY: Duration = Duration::from_secs(10);
+/// Points kept: a 12-hour shift.
+pub(super) const SERIES_MAX: usize = 12 * 3600 / 10;
+
+/// Agent-seconds previewing, on a call or in wrap-up, and available (those and ready).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Busy {
+    busy: f64,
+    available: f64,
+}
+
+impl Busy {
+    fn add(&mut self, agents: &[crate::agents::AgentStatus], seconds: f64) {
+        for a in agents {
+            match a.state {
+                State::Preview | State::OnCall | State::WrapUp => {
+                    self.busy += seconds;
+                    self.available += seconds;
+                }
+                State::Ready => self.available += seconds,
+                _ => {}
+            }
+        }
+    }
+
+    fn share(&self) -> f64 {
+        if self.available > 0.0 {
+            self.busy / self.available
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The wallboard's running figures.
+#[derive(Debug, Default)]
+struct Wallboard {
+    sampled: Option<Instant>,
+    /// Per campaign, over the shift.
+    shift: HashMap<String, Busy>,
+    /// All agents, since the last point.
+    interval: Busy,
+    next_point: Option<Instant>,
+    /// The shift series, serialised.
+    points: VecDeque<Arc<str>>,
+    /// The campaigns' status as last published.
+    campaigns: Option<String>,
+}
 
 /// What an agent's published state was.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +107,7 @@ pub(super) struct Live {
     leads: HashMap<AgentId, LeadMark>,
     /// The histories of the leads on screen now.
     histories: HashMap<i64, History>,
+    wallboard: Wallboard,
     /// Something may have changed since the last publish.
     pub(super) dirty: bool,
 }
@@ -74,6 +133,98 @@ impl Live {
 }
 
 impl Shell {
+    /// The campaigns' status with the loop's parts filled in: lists and leads, wallboard
+    /// figures.
+    pub(super) fn campaign_statuses(&self) -> Vec<crate::switchboard::CampaignStatus> {
+        let now = Instant::now();
+        self.board
+            .campaign_status()
+            .into_iter()
+            .map(|mut c| {
+                c.leads = self.lists.status(&c.name);
+                let agents = self.board.campaign_agents(now, &c.name);
+                let mut here = Busy::default();
+                here.add(&agents, 1.0);
+                c.wallboard.lines_per_agent = if here.available > 0.0 {
+                    c.calls_in_flight as f64 / here.available
+                } else {
+                    0.0
+                };
+                c.wallboard.occupancy = self
+                    .live
+                    .wallboard
+                    .shift
+                    .get(&c.name)
+                    .map_or(0.0, Busy::share);
+                c
+            })
+            .collect()
+    }
+
+    /// The wallboard's sampling, on the loop's tick: agents' states added up each second, the
+    /// campaigns' status published when it changed, a point of the series every 10 s.
+    pub(super) fn sample_wallboard(&mut self, now: Instant) {
+        let every = self.options.series_every;
+        let w = &mut self.live.wallboard;
+        let Some(last) = w.sampled else {
+            w.sampled = Some(now);
+            w.next_point = Some(now + every);
+            return;
+        };
+        let elapsed = now.saturating_duration_since(last);
+        if elapsed < SAMPLE_EVERY {
+            return;
+        }
+        w.sampled = Some(now);
+        let seconds = elapsed.as_secs_f64();
+        let all = self.board.agent_views(now);
+        self.live.wallboard.interval.add(&all, seconds);
+        for name in self.board.campaign_names() {
+            let agents = self.board.campaign_agents(now, &name);
+            self.live
+                .wallboard
+                .shift
+                .entry(name)
+                .or_default()
+                .add(&agents, seconds);
+        }
+        let statuses = self.campaign_statuses();
+        let data = campaigns_event(&statuses);
+        if self.live.wallboard.campaigns.as_ref() != Some(&data) {
+            self.live.wallboard.campaigns = Some(data.clone());
+            self.live.send(Audience::Supervisor, "campaigns", data);
+        }
+        if self.live.wallboard.next_point.is_some_and(|t| now >= t) {
+            let w = &mut self.live.wallboard;
+            w.next_point = Some(now + every);
+            let occupancy = w.interval.share();
+            w.interval = Busy::default();
+            let campaigns: serde_json::Map<String, serde_json::Value> = statuses
+                .iter()
+                .map(|c| {
+                    let v = json!({
+                        "abandon_rate": c.abandon_rate,
+                        "cap": c.abandon_cap,
+                        "dials": c.dials,
+                        "live": c.live_answers,
+                    });
+                    (c.name.clone(), v)
+                })
+                .collect();
+            let point = json!({
+                "at": self.clock.timestamp(now).to_string(),
+                "occupancy": occupancy,
+                "campaigns": campaigns,
+            })
+            .to_string();
+            if w.points.len() == SERIES_MAX {
+                w.points.pop_front();
+            }
+            w.points.push_back(Arc::from(point.as_str()));
+            self.live.send(Audience::Supervisor, "point", point);
+        }
+    }
+
     /// Publish what changed (after a turn that may have changed something).
     pub(super) fn publish_live(&mut self) {
         if !self.live.dirty {
@@ -203,6 +354,19 @@ impl Shell {
                 events.push(("lead", Arc::from(data)));
             }
         }
+        if agent.is_none() {
+            let campaigns = campaigns_event(&self.campaign_statuses());
+            events.push(("campaigns", Arc::from(campaigns)));
+            let mut series = String::from("{\"points\":[");
+            for (i, p) in self.live.wallboard.points.iter().enumerate() {
+                if i > 0 {
+                    series.push(',');
+                }
+                series.push_str(p);
+            }
+            series.push_str("]}");
+            events.push(("series", Arc::from(series)));
+        }
         Snapshot {
             seq: self.live.seq,
             events,
@@ -222,6 +386,12 @@ impl Shell {
             (s.lead.id, screen_json(&self.board, &s, &[], answers, wall))
         }))
     }
+}
+
+/// The `campaigns` event's data.
+fn campaigns_event(statuses: &[crate::switchboard::CampaignStatus]) -> String {
+    let list: Vec<serde_json::Value> = statuses.iter().map(live::campaign_json).collect();
+    json!({ "campaigns": list }).to_string()
 }
 
 fn screen_json(

@@ -99,6 +99,8 @@ pub struct Options {
     pub import_lists: bool,
     /// Live update events kept for the slowest event stream before it is cut off.
     pub live_capacity: usize,
+    /// How often a point of the wallboard's shift series is taken (10 s).
+    pub series_every: Duration,
 }
 
 impl Default for Options {
@@ -116,6 +118,7 @@ impl Default for Options {
             login_all_agents: false,
             import_lists: true,
             live_capacity: super::live::BUS_CAPACITY,
+            series_every: live::POINT_EVERY,
         }
     }
 }

@@ -160,6 +160,7 @@ impl Shell {
                     self.observer.input(now, &Input::Tick);
                     self.board.handle(now, Input::Tick);
                     self.check_local_resources(now);
+                    self.sample_wallboard(now);
                     self.heartbeat.beat();
                 }
                 _ = sleep_until(deadline) => {
@@ -379,15 +380,7 @@ impl Shell {
             Request::Screen(a) => Reply::Screen(self.screen_now(&a)?.map(|(_, v)| v)),
             Request::Live(a) => Reply::Live(Box::new(self.live_snapshot(a.as_ref()))),
             Request::Agents => Reply::Agents(b.agent_views(now)),
-            Request::Campaigns => Reply::Campaigns(
-                b.campaign_status()
-                    .into_iter()
-                    .map(|mut c| {
-                        c.leads = self.lists.status(&c.name);
-                        c
-                    })
-                    .collect(),
-            ),
+            Request::Campaigns => Reply::Campaigns(self.campaign_statuses()),
             Request::Campaign { name, control, by } => {
                 b.control(&name, control)?;
                 let done = match control {
