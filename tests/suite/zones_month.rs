@@ -758,3 +758,83 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
         Some(fresh.as_millisecond())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_the_candidate_zones_and_the_one_that_closed_the_window() {
+    let db = storedb::sqlite();
+    let store = db.open().await;
+    let toml = us_campaign().replace(
+        r#"columns = { phone = "phone", timezone = "tz" }"#,
+        r#"columns = { phone = "phone", postal_code = "zip" }"#,
+    );
+    let dir = CampaignDir::new("month", &toml);
+    // Idaho's 208 (Mountain and Pacific); a Los Angeles number whose owner lives in Miami.
+    let list = dir.write(
+        "lists/a.csv",
+        "phone,zip\n+12083300100,\n+12132341000,33101\n",
+    );
+    let c = dir.load("month");
+    let now: Timestamp = "2026-12-08T15:30:00Z".parse().unwrap(); // 08:30 Boise, 07:30 LA
+    let ids = sync_campaign(&store, &c, now).await.unwrap();
+    let report = import_file(
+        &store,
+        ImportTarget {
+            campaign_id: ids.id,
+            list_id: ids.list("a").unwrap(),
+            region: phonenumber::country::Id::US,
+            columns: c.lists[0].columns.clone(),
+            dnc: Default::default(),
+        },
+        &list,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.zones_by,
+        [("number".to_string(), 1), ("postal_code".to_string(), 1)].into()
+    );
+    let p = dialer::leads::plan::plan(&store, &c, ids.id, now)
+        .await
+        .unwrap();
+    let leads = p.leads.as_ref().unwrap();
+    let idaho = leads
+        .iter()
+        .find(|v| v.phone == "+12083300100")
+        .unwrap_or_else(|| panic!("{p:#?}"));
+    assert_eq!(idaho.code, "outside_hours");
+    assert_eq!(idaho.zones, ["America/Boise", "America/Los_Angeles"]);
+    assert_eq!(idaho.regions, ["US-ID"]);
+    assert_eq!(
+        idaho.zone, "America/Los_Angeles",
+        "the zone that closed the window"
+    );
+    assert_eq!(idaho.local_time, "Tue 2026-12-08 07:30");
+    // Miami at 10:30: open; under California's and Florida's rules.
+    let miami = leads.iter().find(|v| v.phone == "+12132341000").unwrap();
+    assert!(miami.dialable, "{}", miami.reason);
+    assert_eq!(miami.zones, ["America/New_York"]);
+    assert_eq!(miami.regions, ["US-CA", "US-FL"]);
+    // At 20:30 in Miami, Florida's 20:00 end refuses it.
+    let late: Timestamp = "2026-12-09T01:30:00Z".parse().unwrap();
+    let p = dialer::leads::plan::plan(&store, &c, ids.id, late)
+        .await
+        .unwrap();
+    let miami = p
+        .leads
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.phone == "+12132341000")
+        .unwrap();
+    assert_eq!(miami.code, "state_rule");
+    assert_eq!(
+        miami.reason,
+        "US-FL rule: window 08:00-20:00: Tue 20:30 in America/New_York"
+    );
+    let text = p.to_string();
+    assert!(
+        text.contains("zones America/Boise, America/Los_Angeles; rules of US-ID"),
+        "{text}"
+    );
+}
