@@ -50,3 +50,4 @@ mod sip_sipp;
 mod sip_torture;
 mod store;
 mod systemd_unit;
+mod zones_month;
