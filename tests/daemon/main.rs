@@ -22,4 +22,5 @@ mod daemon_lists;
 mod daemon_sipp;
 mod drain_sipp;
 mod preview_sipp;
+mod register_sipp;
 mod survey_sipp;

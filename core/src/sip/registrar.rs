@@ -85,7 +85,9 @@ impl Default for RegistrarConfig {
             failure_window: Duration::from_secs(60),
             keepalive: Duration::from_secs(25),
             max_nonces: 4096,
-            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            // Phones that know only MD5 (Debian's baresip 1.0 among them) fail outright when
+            // any SHA-256 challenge is offered, even after an MD5 one.
+            algorithms: vec![Algorithm::Md5],
         }
     }
 }
@@ -507,7 +509,9 @@ impl Registrar {
         }
         let mut ok = reply(200);
         for b in &list {
-            let left = b.expires_at.saturating_duration_since(now).as_secs();
+            // What is left, rounded up (a binding made a moment ago still says what it got).
+            let d = b.expires_at.saturating_duration_since(now);
+            let left = d.as_secs() + u64::from(d.subsec_nanos() > 0);
             ok.headers
                 .push("Contact", format!("<{}>;expires={left}", b.contact));
         }
@@ -584,8 +588,9 @@ impl Registrar {
         reason: Refusal,
         resp: Response,
     ) -> Response {
-        if matches!(reason, Refusal::UnknownUser | Refusal::OtherUser) {
-            // Guessing users counts against the source like guessing passwords.
+        if reason == Refusal::UnknownUser {
+            // Guessing users counts against the source like guessing passwords. (Binding
+            // another's user needs that user's password, counted where it is checked.)
             self.fail(now, source.ip(), "");
         }
         let log = self.log.line(now, source.ip());

@@ -7,6 +7,7 @@ fn cfg() -> RegistrarConfig {
     RegistrarConfig {
         realm: REALM.into(),
         keepalive: Duration::from_secs(25),
+        algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         ..RegistrarConfig::default()
     }
 }
