@@ -22,5 +22,6 @@ mod daemon_lists;
 mod daemon_sipp;
 mod drain_sipp;
 mod preview_sipp;
+mod register_baresip;
 mod register_sipp;
 mod survey_sipp;
