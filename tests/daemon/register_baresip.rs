@@ -4,7 +4,8 @@
 //! 1 kHz in the recording's left channel and in what the phone heard; the phone's 440 Hz in
 //! the right channel); then the phone vanishes (killed: no unregistering), its binding expires
 //! and the agent is `logged_out`, the audit trail saying why. A phone with a wrong password is
-//! challenged (401) and refused, and its agent cannot log in a phone that is not registered.
+//! challenged (401) four times, refused (403) at the fifth, and its agent cannot log in a phone
+//! that is not registered.
 //!
 //! Skipped with a note when sipp or baresip is missing, unless `DIALER_REQUIRE_SIPP=1` /
 //! `DIALER_REQUIRE_BARESIP=1`.
@@ -247,21 +248,21 @@ async fn a_softphone_with_a_wrong_password_is_refused() {
         60,
         &e2e::tone(440.0, 1000, 8000.0),
     );
-    let failures = "dialer_sip_registration_failures_total{reason=\"wrong_password\"}";
+    // baresip answers each fresh challenge with its wrong password: 401 four times, and the
+    // fifth wrong password is refused (403), the user locked out for the minute.
+    let failures =
+        |reason: &str| format!("dialer_sip_registration_failures_total{{reason=\"{reason}\"}}");
     eventually(
-        "the wrong password counted",
+        "the phone refused after five tries",
         Duration::from_secs(15),
-        || async { (metric(api, failures).await >= 1.0).then_some(()) },
+        || async { (metric(api, &failures("locked_out")).await >= 1.0).then_some(()) },
     )
     .await;
-    // Challenged, then refused: the phone says so.
+    assert_eq!(metric(api, &failures("wrong_password")).await, 4.0);
     eventually(
         "the phone reports the refusal",
-        Duration::from_secs(15),
-        || async {
-            let log = phone.log();
-            (log.contains("401 Unauthorized") || log.contains("403 Forbidden")).then_some(())
-        },
+        Duration::from_secs(10),
+        || async { phone.log().contains("403 Forbidden").then_some(()) },
     )
     .await;
     assert_eq!(metric(api, "dialer_sip_registered_contacts").await, 0.0);
