@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: README's second command, and what .ci/run runs.
 #
-# Installs sipp (Debian package sip-tester) and systemd-analyze (package systemd) when they are
-# missing and it can, then checks formatting and lints and runs every test. PostgreSQL tests run
+# Installs sipp (Debian package sip-tester), baresip (baresip-core: a registering agent phone)
+# and systemd-analyze (package systemd) when they are missing and it can, then checks formatting and lints and runs every test. PostgreSQL tests run
 # when DIALER_TEST_DATABASE_URL is set (.ci/run sets it and requires the server).
 #
 # A test that skips something prints one line `SKIPPED: <test>: <reason>` on stdout; the count
@@ -23,6 +23,7 @@ install_missing() {
     fi
 }
 install_missing sipp sip-tester
+install_missing baresip baresip-core
 install_missing systemd-analyze systemd
 
 cargo fmt --all -- --check

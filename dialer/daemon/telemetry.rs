@@ -158,7 +158,7 @@ pub const METRICS: &[MetricDoc] = &[
         "dialer_sip_registrations_total",
         MetricKind::Counter,
         &[],
-        "REGISTERs from agents' softphones that bound or refreshed a contact.",
+        "Contacts of agents' softphones bound or refreshed by a REGISTER (one per contact).",
     ),
     family(
         "dialer_sip_registration_failures_total",

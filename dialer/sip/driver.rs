@@ -406,6 +406,8 @@ impl Sip {
                 )
             }
         };
+        // A registered phone is reached only through the address it registered from.
+        let pinned = matches!(p.target, Target::Registered(_));
         let from =
             Uri::sip(Some(&user), &from_host, None).map_err(|_| SipError::BadTarget(user))?;
         let spec = CallSpec {
@@ -418,6 +420,7 @@ impl Sip {
             ring_timeout: p.ring_timeout,
             talk_limit: p.talk_limit,
             wall_start: jiff::Timestamp::now(),
+            pinned,
         };
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let id = CallId(self.next_id.fetch_add(1, Ordering::Relaxed));

@@ -23,4 +23,6 @@ mod daemon_sipp;
 mod drain_sipp;
 mod live_events;
 mod preview_sipp;
+mod register_baresip;
+mod register_sipp;
 mod survey_sipp;

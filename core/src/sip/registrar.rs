@@ -14,9 +14,11 @@
 //!   carries the right password is answered with a fresh challenge and `stale=true`.
 //! - The authenticated user must be the address of record's: binding another agent's user is
 //!   refused (403) even with that agent's password.
-//! - Wrong passwords are counted per source IP and per user; `max_failures` within
-//!   `failure_window` refuses every REGISTER from that source and for that user (403) until
-//!   the window has passed. Every refusal is an event; at most one per source per 10 s asks
+//! - Wrong passwords (and unknown users) are counted per user and per source IP: a user with
+//!   `max_failures` within `failure_window`, or a source with `max_source_failures`, gets 403
+//!   for every REGISTER until the window has passed. The source's limit is the higher one: a
+//!   whole office behind one NAT address shares it, and one phone with a stale password must
+//!   not lock the others out. Every refusal is an event; at most one per source per 10 s asks
 //!   for a log line.
 //! - Bindings: each Contact with its expiry (`expires` parameter, else `Expires`, else the
 //!   default), clamped to `max_expires`; below `min_expires` → 423 with `Min-Expires`;
@@ -60,8 +62,11 @@ pub struct RegistrarConfig {
     /// Expiry when the REGISTER names none.
     pub default_expires: u32,
     pub max_contacts: usize,
-    /// Wrong passwords per source and per user within `failure_window` before refusing.
+    /// Wrong passwords for one user within `failure_window` before refusing it.
     pub max_failures: u32,
+    /// Wrong passwords and unknown users from one source IP within `failure_window` before
+    /// refusing it.
+    pub max_source_failures: u32,
     pub failure_window: Duration,
     /// CRLF keep-alive to each binding's source this often (zero: none).
     pub keepalive: Duration,
@@ -82,10 +87,13 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             max_contacts: 4,
             max_failures: 5,
+            max_source_failures: 20,
             failure_window: Duration::from_secs(60),
             keepalive: Duration::from_secs(25),
             max_nonces: 4096,
-            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            // Phones that know only MD5 (Debian's baresip 1.0 among them) fail outright when
+            // any SHA-256 challenge is offered, even after an MD5 one.
+            algorithms: vec![Algorithm::Md5],
         }
     }
 }
@@ -507,7 +515,9 @@ impl Registrar {
         }
         let mut ok = reply(200);
         for b in &list {
-            let left = b.expires_at.saturating_duration_since(now).as_secs();
+            // What is left, rounded up (a binding made a moment ago still says what it got).
+            let d = b.expires_at.saturating_duration_since(now);
+            let left = d.as_secs() + u64::from(d.subsec_nanos() > 0);
             ok.headers
                 .push("Contact", format!("<{}>;expires={left}", b.contact));
         }
@@ -584,8 +594,9 @@ impl Registrar {
         reason: Refusal,
         resp: Response,
     ) -> Response {
-        if matches!(reason, Refusal::UnknownUser | Refusal::OtherUser) {
-            // Guessing users counts against the source like guessing passwords.
+        if reason == Refusal::UnknownUser {
+            // Guessing users counts against the source like guessing passwords. (Binding
+            // another's user needs that user's password, counted where it is checked.)
             self.fail(now, source.ip(), "");
         }
         let log = self.log.line(now, source.ip());
@@ -604,10 +615,13 @@ impl Registrar {
     }
 
     fn locked(&self, now: Instant, ip: IpAddr, user: &str) -> bool {
-        [FailKey::Source(ip), FailKey::User(user.to_owned())]
-            .iter()
-            .filter_map(|k| self.failures.get(k))
-            .any(|f| self.window_open(f, now) && f.count >= self.cfg.max_failures)
+        let over = |k: &FailKey, max: u32| {
+            self.failures
+                .get(k)
+                .is_some_and(|f| self.window_open(f, now) && f.count >= max)
+        };
+        over(&FailKey::Source(ip), self.cfg.max_source_failures)
+            || over(&FailKey::User(user.to_owned()), self.cfg.max_failures)
     }
 
     /// Count a failure for the source (and the user, when named); true when now locked out.

@@ -40,7 +40,9 @@ campaigns_dir = "campaigns"
 [sip]
 bind = "0.0.0.0:5060"
 realm = "dialer"
-digest_algorithms = ["MD5", "SHA-256"]
+digest_algorithms = ["MD5"]
+register_min_expires = "60s"
+register_nonce_ttl = "5m"
 
 [api]
 bind = "127.0.0.1:8080"
@@ -159,8 +161,14 @@ pub struct SipConfig {
     /// The digest realm registered phones authenticate in (`realm`, default `dialer`).
     pub realm: String,
     /// The digest algorithms offered to registering phones, most preferred first
-    /// (`digest_algorithms`, default MD5 then SHA-256).
+    /// (`digest_algorithms`, default MD5 only: see decision 0076).
     pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
+    /// The shortest registration a phone may ask for (`register_min_expires`, default 60 s;
+    /// shorter asks get 423). Also how soon a phone that vanished is noticed at the earliest.
+    pub register_min_expires: Duration,
+    /// How long a digest nonce given to a phone is good for (`register_nonce_ttl`, default
+    /// 5 min); an older one with the right password gets a fresh challenge marked stale.
+    pub register_nonce_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -90,6 +90,34 @@ pub(super) fn read(
             }
         });
     let public_ip_ok = st.get("public_ip").is_none() || public_ip.is_some();
+    let register_min_expires =
+        st.req_duration(ctx, "register_min_expires")
+            .and_then(|(d, text)| {
+                if (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d)
+                    && d.subsec_nanos() == 0
+                {
+                    Some(d)
+                } else {
+                    ctx.problem(
+                        st.key("register_min_expires"),
+                        format!("{text:?} is not whole seconds from 1s to 1h"),
+                    );
+                    None
+                }
+            });
+    let register_nonce_ttl = st
+        .req_duration(ctx, "register_nonce_ttl")
+        .and_then(|(d, text)| {
+            if (Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&d) {
+                Some(d)
+            } else {
+                ctx.problem(
+                    st.key("register_nonce_ttl"),
+                    format!("{text:?} is not from 1s to 24h"),
+                );
+                None
+            }
+        });
     let digest_algorithms = st.strings(ctx, "digest_algorithms").and_then(|names| {
         use crate::sip::digest::Algorithm;
         let mut out = Vec::new();
@@ -197,6 +225,8 @@ pub(super) fn read(
             public_ip,
             realm: realm?,
             digest_algorithms: digest_algorithms?,
+            register_min_expires: register_min_expires?,
+            register_nonce_ttl: register_nonce_ttl?,
         },
         trunks: trunks?,
         agents: agents?,

@@ -389,6 +389,8 @@ fn registrar(config: &DaemonConfig) -> Result<Option<Registrar>, StartError> {
         RegistrarConfig {
             realm: config.sip.realm.clone(),
             algorithms: config.sip.digest_algorithms.clone(),
+            nonce_ttl: config.sip.register_nonce_ttl,
+            min_expires: u32::try_from(config.sip.register_min_expires.as_secs()).unwrap_or(60),
             ..RegistrarConfig::default()
         },
         accounts,

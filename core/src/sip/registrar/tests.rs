@@ -7,6 +7,7 @@ fn cfg() -> RegistrarConfig {
     RegistrarConfig {
         realm: REALM.into(),
         keepalive: Duration::from_secs(25),
+        algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         ..RegistrarConfig::default()
     }
 }
@@ -238,8 +239,9 @@ fn unknown_and_other_users_refused() {
     assert_eq!(reasons, [Refusal::UnknownUser, Refusal::OtherUser]);
 }
 
-/// Wrong passwords: 401 each time until the limit, then 403 for the user from any source and
-/// for the source for any user, until the window has passed; then the right one binds.
+/// Wrong passwords: 401 each time until the user's limit, then 403 for the user from any
+/// source until the window has passed (another user from the same source is not locked out
+/// before the source's own, higher, limit); then the right one binds.
 #[test]
 fn wrong_passwords_lock_out() {
     let t0 = Instant::now();
@@ -266,7 +268,7 @@ fn wrong_passwords_lock_out() {
         }
     }
     assert_eq!(statuses, [401, 401, 401, 401, 403, 403]);
-    // The user is locked from elsewhere too, and this source for bob.
+    // The user is locked from elsewhere too; bob from this source is not.
     let other: SocketAddr = "198.51.100.7:5060".parse().unwrap();
     let r1 = r.handle_register(
         t0,
@@ -281,7 +283,7 @@ fn wrong_passwords_lock_out() {
         Transport::Udp,
         &register("bob", 1, "z", &["<sip:bob@10.0.0.5>"], ""),
     );
-    assert_eq!(r2.status, 403);
+    assert_eq!(r2.status, 401);
     let refused: Vec<Refusal> = events(&mut r)
         .into_iter()
         .filter_map(|e| match e {
@@ -298,7 +300,7 @@ fn wrong_passwords_lock_out() {
     );
     assert_eq!(
         refused.iter().filter(|r| **r == Refusal::LockedOut).count(),
-        4
+        3
     );
 
     let t1 = t0 + Duration::from_secs(61);
@@ -583,4 +585,53 @@ fn expiry_keepalive_retransmission() {
         "{ev:?}"
     );
     assert_eq!(r.poll_timeout(), None);
+}
+
+/// A source guessing users and passwords is refused at its own limit, for every user.
+#[test]
+fn a_guessing_source_is_locked_out() {
+    let t0 = Instant::now();
+    let mut r = Registrar::new(
+        RegistrarConfig {
+            max_source_failures: 3,
+            ..cfg()
+        },
+        accounts(),
+        8,
+    );
+    let statuses: Vec<u16> = ["eve", "root", "admin", "alice"]
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let contact = format!("<sip:{u}@10.0.0.5>");
+            r.handle_register(
+                t0,
+                src(),
+                Transport::Udp,
+                &register(u, i as u32 + 1, &format!("g{i}"), &[&contact], ""),
+            )
+            .status
+        })
+        .collect();
+    assert_eq!(statuses, [403, 403, 403, 403]);
+    let last = events(&mut r).pop();
+    assert!(
+        matches!(
+            last,
+            Some(RegistrarEvent::Refused {
+                reason: Refusal::LockedOut,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+    // Elsewhere alice is challenged as usual.
+    let other: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+    let ch = r.handle_register(
+        t0,
+        other,
+        Transport::Udp,
+        &register("alice", 9, "h", &["<sip:alice@10.0.0.5>"], ""),
+    );
+    assert_eq!(ch.status, 401);
 }
