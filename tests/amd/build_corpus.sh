@@ -18,8 +18,9 @@
 #   machines with a short greeting (1.5-3 s) and no beep.
 # Parameters are drawn from the ranges above with a seeded generator, not picked per file.
 # The train, test and holdout splits use different texts, espeak voices and seeds; the
-# detector's defaults were tuned looking at the train split only. `holdout` (blocks i, j) is the
-# split no tuning has looked at; `test` (d-g) was held out once and has been seen since.
+# detector's defaults were tuned looking at the train split only. `holdout` (blocks k, l) is the
+# split no tuning has looked at; `test` (d-g) and blocks i, j (now train) were held out once and
+# have been seen since.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -474,73 +475,143 @@ machine train nl+m3 "Hallo, met Sanne. Spreek een bericht in." yes
 machine train en-us+m1 "Hi, you've reached Leo. Leave a message after the tone." yes
 machine train en-gb-x-rp+f5 "Thank you for calling Harbour Books. We are closed today. Please leave your name and number and we will call you back." yes
 
-# ---------------------------------------------------------------- block i: held-out split
+# ---------------------------------------------------------------- block i: train split
 # Issue 18's first held-out block, written with block h and declared held out before the
 # detector ran on it: the same kinds of answer as h with other texts, voices, languages and seed.
-# The settings of that round were tuned looking at blocks a-h only.
+# Evaluated once (with j: accuracy 87.0 %, 12 of 18 short beepless machines) and looked at since,
+# so it is training data now; blocks k and l took its place.
 BLOCK=i
 SEED=8086
-person holdout en-us+m5 "Hello?" short
-person holdout en-gb+f5 "Hello?" short
-person holdout es+m2 "¿Diga?" short
-person holdout fr-fr+f4 "Oui, allô?" short
-person holdout de+m2 "Ja?" short
-live holdout en-us+m2 "Hello?" "Hello, who is this?"
-live holdout en-029+f1 "Yes?" "Who is this?"
-live holdout es-419+f4 "¿Bueno?" "Sí, ¿quién llama?"
-live holdout de+f2 "Hallo?" "Ja, wer ist da?"
-live holdout ru+m6 "Алло?" "Да, кто это?"
-live holdout en-gb+m4 "Hi." "Yes, hello?" "Who's this?"
-person holdout en-us+f3 "Hello, this is Sam speaking." again
-person holdout es+f5 "Hola, habla Marta." again
-person holdout en-gb-scotland+f1 "Hi, this is Sam, who's calling?" sentence
-person holdout en-us-nyc+m4 "Hello, Baker residence." sentence
-person holdout fr-fr+m4 "Allô?" silent
+person train en-us+m5 "Hello?" short
+person train en-gb+f5 "Hello?" short
+person train es+m2 "¿Diga?" short
+person train fr-fr+f4 "Oui, allô?" short
+person train de+m2 "Ja?" short
+live train en-us+m2 "Hello?" "Hello, who is this?"
+live train en-029+f1 "Yes?" "Who is this?"
+live train es-419+f4 "¿Bueno?" "Sí, ¿quién llama?"
+live train de+f2 "Hallo?" "Ja, wer ist da?"
+live train ru+m6 "Алло?" "Да, кто это?"
+live train en-gb+m4 "Hi." "Yes, hello?" "Who's this?"
+person train en-us+f3 "Hello, this is Sam speaking." again
+person train es+f5 "Hola, habla Marta." again
+person train en-gb-scotland+f1 "Hi, this is Sam, who's calling?" sentence
+person train en-us-nyc+m4 "Hello, Baker residence." sentence
+person train fr-fr+m4 "Allô?" silent
 
-machine holdout en-us+f2 "Hi, it's Sam. Leave a message." no
-machine holdout en-gb+f4 "You've reached Kate. I'll call you back." no
-machine holdout en-us-nyc+m3 "Hello, Miller residence, leave a message." no
-machine holdout es+f3 "Hola, soy Ana. Deja un mensaje." no
-machine holdout de+m6 "Hier ist Anna. Ich rufe zurück." no
-machine holdout fr-fr+f5 "Bonjour, c'est Marie. Laissez un message." no
-machine holdout ru+f5 "Привет, это Иван. Перезвоню позже." no
-machine holdout it+m4 "Ciao, sono Luca. Lasciate un messaggio." no
-machine holdout en-gb-x-rp+m2 "Hello, it's Peter, please leave a message." no
-machine holdout en-us+m6 "Hi, this is Nina. Leave a message after the beep." yes
-machine holdout de+f4 "Guten Tag, hier ist die Praxis Doktor Weber. Wir sind zurzeit nicht erreichbar. Bitte sprechen Sie nach dem Signalton." yes
+machine train en-us+f2 "Hi, it's Sam. Leave a message." no
+machine train en-gb+f4 "You've reached Kate. I'll call you back." no
+machine train en-us-nyc+m3 "Hello, Miller residence, leave a message." no
+machine train es+f3 "Hola, soy Ana. Deja un mensaje." no
+machine train de+m6 "Hier ist Anna. Ich rufe zurück." no
+machine train fr-fr+f5 "Bonjour, c'est Marie. Laissez un message." no
+machine train ru+f5 "Привет, это Иван. Перезвоню позже." no
+machine train it+m4 "Ciao, sono Luca. Lasciate un messaggio." no
+machine train en-gb-x-rp+m2 "Hello, it's Peter, please leave a message." no
+machine train en-us+m6 "Hi, this is Nina. Leave a message after the beep." yes
+machine train de+f4 "Guten Tag, hier ist die Praxis Doktor Weber. Wir sind zurzeit nicht erreichbar. Bitte sprechen Sie nach dem Signalton." yes
 
-# ---------------------------------------------------------------- block j: held-out split
+# ---------------------------------------------------------------- block j: train split
 # Issue 18's second held-out block, declared held out with block i: other texts, voices,
-# languages and seed.
+# languages and seed. Evaluated once with i and looked at since: training data now.
 BLOCK=j
 SEED=6502
-person holdout en-us+f1 "Hello?" short
-person holdout en-029+m4 "Hello?" short
-person holdout ru+f2 "Да?" short
-person holdout it+f3 "Pronto?" short
-person holdout es-419+m5 "¿Sí?" short
-live holdout en-gb+f1 "Yes?" "Who is it, please?"
-live holdout en-us-nyc+f5 "Hello?" "Yeah, hi, who's this?"
-live holdout fr-fr+m3 "Allô?" "Oui, qui est à l'appareil?"
-live holdout it+m2 "Pronto?" "Sì, chi parla?"
-live holdout ru+m3 "Алло?" "Говорите, я слушаю."
-live holdout en-us+m4 "Hey." "Hello?" "Anyone there?"
-person holdout en-gb+m5 "Hello, Tom speaking." again
-person holdout de+f6 "Hallo, hier ist Lena." again
-person holdout en-us+f6 "Good afternoon, this is Grace, how can I help?" sentence
-person holdout es+m6 "Hola, buenas tardes." sentence
-person holdout en-029+f3 "Hello?" silent
+person train en-us+f1 "Hello?" short
+person train en-029+m4 "Hello?" short
+person train ru+f2 "Да?" short
+person train it+f3 "Pronto?" short
+person train es-419+m5 "¿Sí?" short
+live train en-gb+f1 "Yes?" "Who is it, please?"
+live train en-us-nyc+f5 "Hello?" "Yeah, hi, who's this?"
+live train fr-fr+m3 "Allô?" "Oui, qui est à l'appareil?"
+live train it+m2 "Pronto?" "Sì, chi parla?"
+live train ru+m3 "Алло?" "Говорите, я слушаю."
+live train en-us+m4 "Hey." "Hello?" "Anyone there?"
+person train en-gb+m5 "Hello, Tom speaking." again
+person train de+f6 "Hallo, hier ist Lena." again
+person train en-us+f6 "Good afternoon, this is Grace, how can I help?" sentence
+person train es+m6 "Hola, buenas tardes." sentence
+person train en-029+f3 "Hello?" silent
 
-machine holdout en-us+m2 "Hey, it's Josh. Leave a message." no
-machine holdout en-gb+f6 "This is Claire. Sorry I missed you." no
-machine holdout en-us+f7 "You've reached the Lopez family, leave a message." no
-machine holdout es+m5 "Has llamado a Pedro. Deja tu recado." no
-machine holdout de+m3 "Hallo, hier ist Max. Sprich aufs Band." no
-machine holdout fr-fr+f3 "Salut, c'est Julie, laisse un message." no
-machine holdout ru+m4 "Это Сергей. Оставьте сообщение." no
-machine holdout it+f2 "Ciao, sono Giulia. Richiamo io." no
-machine holdout pt+m3 "Olá, é o Rui. Deixe mensagem." no
-machine holdout en-us-nyc+m1 "Hi, it's Ben, leave a message after the tone." yes
-machine holdout fr-fr+m6 "Bonjour, vous êtes bien au cabinet du docteur Martin. Nous sommes absents pour le moment. Merci de laisser un message après le bip." yes
+machine train en-us+m2 "Hey, it's Josh. Leave a message." no
+machine train en-gb+f6 "This is Claire. Sorry I missed you." no
+machine train en-us+f7 "You've reached the Lopez family, leave a message." no
+machine train es+m5 "Has llamado a Pedro. Deja tu recado." no
+machine train de+m3 "Hallo, hier ist Max. Sprich aufs Band." no
+machine train fr-fr+f3 "Salut, c'est Julie, laisse un message." no
+machine train ru+m4 "Это Сергей. Оставьте сообщение." no
+machine train it+f2 "Ciao, sono Giulia. Richiamo io." no
+machine train pt+m3 "Olá, é o Rui. Deixe mensagem." no
+machine train en-us-nyc+m1 "Hi, it's Ben, leave a message after the tone." yes
+machine train fr-fr+m6 "Bonjour, vous êtes bien au cabinet du docteur Martin. Nous sommes absents pour le moment. Merci de laisser un message après le bip." yes
+
+# ---------------------------------------------------------------- block k: held-out split
+# Issue 18's second round: a fresh held-out block written before the detector of that round was
+# changed, with the kinds of answer of blocks h-j and texts, voices, languages and a seed no other
+# block uses. Declared held out: no tuning looks at it; it is run once before the change and once
+# after it, and reported as it comes out.
+BLOCK=k
+SEED=4711
+person holdout en-us+m8 "Hello?" short
+person holdout en-gb+steph "Hello?" short
+person holdout sv+f2 "Hallå?" short
+person holdout cs+m3 "Prosím?" short
+person holdout en-029+m6 "Yeah?" short
+live holdout en-us+paul "Hello?" "Yes, who's calling?"
+live holdout en-gb+f3 "Hi?" "Sorry, who is this?"
+live holdout da+m2 "Hallo?" "Ja, hvem taler jeg med?"
+live holdout nl+f4 "Hallo?" "Ja, met wie spreek ik?"
+live holdout pt-br+m4 "Alô?" "Sim, quem fala?"
+live holdout en-us+linda "Hey." "Hello?" "Who's there?"
+person holdout en-us+m3 "Hi, Jones residence, Kelly speaking." again
+person holdout it+f5 "Pronto, sono Chiara." again
+person holdout en-gb-x-gbcwmd+m5 "Good morning, Evans here." sentence
+person holdout en-us-nyc+f1 "Hi, this is Rachel, can I help you?" sentence
+person holdout sv+m4 "Hallå?" silent
+
+machine holdout en-us+shelby "Hi, this is Megan. Leave a message." no
+machine holdout en-gb+m7 "You've reached Oliver. Talk soon." no
+machine holdout en-us+m7 "Hello, Garcia residence, please leave a message." no
+machine holdout sv+f3 "Hej, det är Erik. Lämna ett meddelande." no
+machine holdout da+f2 "Hej, det er Mette. Læg en besked." no
+machine holdout cs+f4 "Dobrý den, tady Petr. Zanechte vzkaz." no
+machine holdout nl+m5 "Hoi, met Daan. Ik bel je terug." no
+machine holdout pt-br+f5 "Oi, aqui é o Caio. Deixe um recado." no
+machine holdout en-029+f5 "Hey, it's Tasha, leave me a message." no
+machine holdout en-us+m1 "Hi, it's Owen. Leave a message at the tone." yes
+machine holdout nb+m2 "Hei, du har kommet til tannlegekontoret. Vi er stengt nå. Legg igjen en beskjed etter pipetonen." yes
+
+# ---------------------------------------------------------------- block l: held-out split
+# Declared held out with block k: other texts, voices, languages and seed.
+BLOCK=l
+SEED=9241
+person holdout en-us+andy "Hello?" short
+person holdout en-gb+f2 "Hi?" short
+person holdout pl+m4 "Halo?" short
+person holdout ro+f3 "Alo?" short
+person holdout fr-ch+m2 "Allô?" short
+live holdout en-gb+annie "Hello?" "Yes, can I help you?"
+live holdout en-us+david "Yeah?" "Who is this, please?"
+live holdout de+m7 "Hallo?" "Ja bitte, wer spricht?"
+live holdout es+f4 "¿Dígame?" "Sí, ¿quién es?"
+live holdout uk+m3 "Алло?" "Так, хто це?"
+live holdout en-us+f5 "Hi." "Hello?" "Can you hear me?"
+person holdout en-gb-x-rp+f1 "Hello, Sarah speaking." again
+person holdout ro+m5 "Alo, sunt Mihai." again
+person holdout en-us+m4 "Hello, this is the Wright family." sentence
+person holdout fi+f2 "Haloo, Virtanen." sentence
+person holdout en-gb+m8 "Hello?" silent
+
+machine holdout en-us+steph "Hi, you've got Amy. Leave a message." no
+machine holdout en-gb-scotland+f4 "This is Ian. I'll ring you back." no
+machine holdout en-us-nyc+m7 "You've reached the Kim family, please leave a message." no
+machine holdout pl+f3 "Cześć, tu Ola. Zostaw wiadomość." no
+machine holdout fi+m3 "Hei, täällä Mikko. Jätä viesti." no
+machine holdout uk+f4 "Привіт, це Оксана. Залиште повідомлення." no
+machine holdout fr-ch+f2 "Bonjour, ici Claude. Je vous rappelle." no
+machine holdout ro+f2 "Bună, sunt Ioana. Lăsați un mesaj." no
+machine holdout en-us+m5 "Hi, it's Nate, I'll get back to you." no
+machine holdout en-gb+m1 "Hello, it's Rob, leave a message after the beep." yes
+machine holdout it+m6 "Buongiorno, studio legale Bianchi. L'ufficio è chiuso. Lasciate un messaggio dopo il segnale acustico." yes
 
 echo "build_corpus.sh: wrote $n files to $(pwd)/$OUT ($(du -sh "$OUT" | cut -f1))"
