@@ -10,6 +10,9 @@
 //!   comes from that call's trunk address and port, or from its dialog's remote target or next
 //!   hop (address and port). From anywhere else it touches nothing (no CSeq, no transaction):
 //!   it gets a stateless 403 (none for ACK) and is counted. These are never rate limited.
+//! - A REGISTER, when the endpoint has a [`Registrar`], is taken from any address within the
+//!   rate limits below and answered by it, statelessly, to the address it came from; a source
+//!   with a live binding is then allowed like an agent's.
 //! - Any other request holds no state: from an address that is not allowed (trunks, agents,
 //!   next hops of live calls) an INVITE gets a stateless 403 and the rest are dropped; from an
 //!   allowed one it is answered statelessly (OPTIONS 200, INVITE 403, others 481). Every such

@@ -83,8 +83,10 @@ impl Default for RegistrarConfig {
             realm: "dialer".into(),
             nonce_ttl: Duration::from_secs(300),
             min_expires: 60,
-            max_expires: 3600,
-            default_expires: 3600,
+            // Short, so that a restarted daemon (bindings are in memory) hears from every phone
+            // within 10 minutes, and a phone that vanished is noticed as soon.
+            max_expires: 600,
+            default_expires: 600,
             max_contacts: 4,
             max_failures: 5,
             max_source_failures: 20,

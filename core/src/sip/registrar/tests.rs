@@ -143,7 +143,7 @@ fn challenge_then_bind() {
         assert_eq!(ok.status, 200, "{alg:?}");
         assert_eq!(
             ok.headers.get("Contact"),
-            Some("<sip:alice@10.0.0.5:5062>;expires=3600")
+            Some("<sip:alice@10.0.0.5:5062>;expires=600")
         );
     }
     let b = r.binding("alice").unwrap();
@@ -475,7 +475,7 @@ fn contacts_and_expiry() {
         listed,
         [
             "<sip:alice@10.0.0.5:5062>;expires=120",
-            "<sip:alice@10.0.0.6:5062>;expires=3600"
+            "<sip:alice@10.0.0.6:5062>;expires=600"
         ]
     );
     assert_eq!(r.bindings("alice").len(), 2);
