@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
+use dialer::daemon::api::{Api, Limits, Phase, Readiness, Tokens};
 use dialer::daemon::config;
 use dialer::daemon::run::{Daemon, Options};
 use dialer::domain::{LeadStatus, Outcome};
@@ -461,6 +461,75 @@ async fn event_streams_show_each_reader_their_own_and_resynchronise() {
         TOGGLES * 2
     );
 
+    // Streams have slots of their own and give the connection's ordinary slot back. A server
+    // with two ordinary slots and one stream slot: an idle connection holds one ordinary
+    // slot, a stream opens, a second stream is refused, and a request is still answered (the
+    // first stream holds no ordinary slot; otherwise none would be free until the idle
+    // connection's header timeout). Stopping the server ends its stream.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let small = listener.local_addr().unwrap();
+    let (stop_small, small_stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = Limits {
+        max_connections: 2,
+        max_event_streams: 1,
+        ..Limits::default()
+    };
+    let server = api.clone();
+    let small_server = tokio::spawn(async move {
+        server
+            .serve_with(listener, limits, async {
+                let _ = small_stopped.await;
+            })
+            .await
+    });
+    let _idle = tokio::net::TcpStream::connect(small).await.unwrap();
+    let mut one = EventStream::open(small, SUPER, None).await;
+    assert_eq!(one.status, 200, "{}", one.head);
+    snapshot(&mut one, 5).await;
+    let two = get(small, "/v1/events", Some(SUPER)).await;
+    assert_eq!(
+        (two.status, two.code()),
+        (503, "too_many_streams".to_string()),
+        "{}",
+        two.body
+    );
+    let started = Instant::now();
+    loop {
+        if status_of(small, "/v1/agents/alice", ALICE).await == Some(200) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no request answered beside an open stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop_small.send(());
+    let (_, more) = one.until(WAIT, |_| false).await;
+    assert!(
+        more.is_none() && one.ended,
+        "the stream did not end with its server"
+    );
+    small_server.await.unwrap().unwrap();
+
     let _ = stop_api.send(());
     daemon.stop().await;
+}
+
+/// The status of a GET, or `None` when the connection was closed without an answer (refused
+/// at the connection cap).
+async fn status_of(addr: std::net::SocketAddr, path: &str, token: &str) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    String::from_utf8_lossy(&buf)
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()
 }

@@ -26,21 +26,39 @@ use crate::daemon::live::LiveEvent;
 /// How often a quiet stream sends a comment line.
 pub const PING: Duration = Duration::from_secs(15);
 
-/// A connection's slot in the API's connection cap: an ordinary one, or once it opens an
-/// event stream, one of the streams'. Dropped (given back) when the connection ends.
+/// A connection of the server ([`Api::serve_with`]): its slot in the connection cap (an
+/// ordinary one, or once it opens an event stream, one of the streams'; given back when the
+/// connection ends), the server's event stream slots, and its stop signal.
 #[derive(Clone)]
-pub(super) struct ConnSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+pub(super) struct ConnSlot {
+    slot: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    streams: Arc<Semaphore>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
 
 impl ConnSlot {
-    pub(super) fn new(permit: OwnedSemaphorePermit) -> Self {
-        Self(Arc::new(Mutex::new(Some(permit))))
+    pub(super) fn new(
+        permit: OwnedSemaphorePermit,
+        streams: Arc<Semaphore>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            slot: Arc::new(Mutex::new(Some(permit))),
+            streams,
+            stopping,
+        }
     }
 
-    /// Trade the connection's ordinary slot for an event stream's.
-    fn trade(&self, permit: OwnedSemaphorePermit) {
-        if let Ok(mut slot) = self.0.lock() {
+    /// Trade the connection's ordinary slot for an event stream's; `false` when every stream
+    /// slot is taken.
+    fn trade(&self) -> bool {
+        let Ok(permit) = self.streams.clone().try_acquire_owned() else {
+            return false;
+        };
+        if let Ok(mut slot) = self.slot.lock() {
             *slot = Some(permit);
         }
+        true
     }
 }
 
@@ -69,7 +87,8 @@ struct Stream {
     seq: u64,
     /// The agent reading (`None`: the supervisor).
     agent: Option<AgentId>,
-    closing: tokio::sync::watch::Receiver<bool>,
+    /// The server's stop signal (none when served through the router alone).
+    closing: Option<tokio::sync::watch::Receiver<bool>>,
     _open: Open,
 }
 
@@ -93,29 +112,36 @@ impl Stream {
                     }
                     Err(RecvError::Closed) => return None,
                 },
-                _ = self.closing.wait_for(|c| *c) => return None,
+                () = stopped(&mut self.closing) => return None,
             }
         }
+    }
+}
+
+/// Resolves when the server stops (never without a stop signal).
+async fn stopped(closing: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match closing {
+        Some(c) => {
+            let _ = c.wait_for(|c| *c).await;
+        }
+        None => std::future::pending().await,
     }
 }
 
 pub(super) async fn events(State(api): State<Api>, request: HttpRequest) -> ApiResult {
     let principal = api.authorize(request.headers())?;
     // A stream slot first: at the cap, 503 before anything is asked of the switchboard.
-    if let Some(streams) = api.inner.streams.load_full() {
-        let permit = streams.try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_streams",
-                "as many event streams are open as [api] max_event_streams allows; try again later",
-            )
-        })?;
-        match request.extensions().get::<ConnSlot>() {
-            Some(slot) => slot.trade(permit),
-            // Served without the accept loop (tests through the router): nothing to trade.
-            None => drop(permit),
-        }
+    // Served without the accept loop (through the router alone) there is no cap and no stop
+    // signal but the bus closing.
+    let conn = request.extensions().get::<ConnSlot>().cloned();
+    if conn.as_ref().is_some_and(|c| !c.trade()) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            "as many event streams are open as [api] max_event_streams allows; try again later",
+        ));
     }
+    let closing = conn.map(|c| c.stopping);
     let agent = match &principal {
         Principal::Agent(a) => Some(a.clone()),
         Principal::Supervisor => None,
@@ -139,7 +165,7 @@ pub(super) async fn events(State(api): State<Api>, request: HttpRequest) -> ApiR
         rx,
         seq: snapshot.seq,
         agent,
-        closing: api.inner.closing.subscribe(),
+        closing,
         _open: Open::new(),
     };
     let body = futures_util::stream::unfold(stream, |mut s| async move {
@@ -189,7 +215,7 @@ mod tests {
             rx: bus.subscribe(),
             seq,
             agent: agent.map(AgentId::from),
-            closing: closed,
+            closing: Some(closed),
             _open: Open::new(),
         };
         (s, closing)

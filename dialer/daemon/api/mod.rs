@@ -136,10 +136,6 @@ struct Inner {
     metrics: Option<PrometheusHandle>,
     rosters: ArcSwap<Rosters>,
     desktop: ArcSwap<DesktopConfig>,
-    /// Event stream slots (`[api] max_event_streams`), set when serving.
-    streams: arc_swap::ArcSwapOption<Semaphore>,
-    /// True once the server stops: event streams end so connections can finish.
-    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Api {
@@ -159,8 +155,6 @@ impl Api {
                 metrics,
                 rosters: ArcSwap::from_pointee(Rosters::new()),
                 desktop: ArcSwap::from_pointee(DesktopConfig::default()),
-                streams: arc_swap::ArcSwapOption::empty(),
-                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -264,7 +258,6 @@ impl Api {
         let service = TowerToHyperService::new(app);
         let streams_max = limits.max_event_streams.clamp(1, Semaphore::MAX_PERMITS);
         let streams = Arc::new(Semaphore::new(streams_max));
-        self.inner.streams.store(Some(streams.clone()));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -309,7 +302,7 @@ impl Api {
                 tracing::debug!(%err, "cannot set an API connection's send buffer");
             }
             // The connection's slot, which an event stream trades for one of its own.
-            let slot = ConnSlot::new(slot);
+            let slot = ConnSlot::new(slot, streams.clone(), stopping.clone());
             let per_connection = {
                 let service = service.clone();
                 let slot = slot.clone();
@@ -334,9 +327,9 @@ impl Api {
             });
         }
         drop(listener);
+        // Connections finish their answers; event streams, which never end by themselves,
+        // end now.
         let _ = stop.send(true);
-        // Event streams never end by themselves: they end now.
-        self.inner.closing.send_replace(true);
         // Every slot back: each connection has finished.
         let all = u32::try_from(max).unwrap_or(u32::MAX);
         let _ = slots.acquire_many(all).await;
