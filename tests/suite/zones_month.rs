@@ -243,6 +243,9 @@ struct Seen {
     attrs: String,
     at: Timestamp,
     outcome: String,
+    /// The zone key stored with the attempt, and the lead's.
+    zone_key: Option<String>,
+    lead_zone_key: Option<String>,
 }
 
 async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
@@ -251,7 +254,8 @@ async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
         .conn()
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             store.conn().get_database_backend(),
-            "SELECT a.lead_id, l.phone, l.attributes, a.dial_at_ms, a.outcome FROM call_attempts a \
+            "SELECT a.lead_id, l.phone, l.attributes, a.dial_at_ms, a.outcome, a.zone_key, \
+             l.zone_key AS lead_zone_key FROM call_attempts a \
              JOIN leads l ON l.id = a.lead_id WHERE a.campaign_id = $1 ORDER BY a.dial_at_ms",
             [campaign_id.into()],
         ))
@@ -264,6 +268,8 @@ async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
             attrs: r.try_get("", "attributes").unwrap(),
             at: Timestamp::from_millisecond(r.try_get("", "dial_at_ms").unwrap()).unwrap(),
             outcome: r.try_get("", "outcome").unwrap(),
+            zone_key: r.try_get("", "zone_key").unwrap(),
+            lead_zone_key: r.try_get("", "lead_zone_key").unwrap(),
         })
         .collect()
 }
@@ -422,6 +428,11 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
     let seen = attempts(&store, ids.id).await;
     assert_eq!(seen.len(), dialed);
     assert!(dialed > 3000, "only {dialed} calls in a month");
+    // Each attempt keeps the zones and states it was judged by.
+    assert!(
+        seen.iter()
+            .all(|a| a.zone_key.is_some() && a.zone_key == a.lead_zone_key)
+    );
 
     // The independent check of every call.
     let mut bad = Vec::new();
