@@ -123,6 +123,10 @@ pub mod call_attempt {
         pub message_at_ms: Option<i64>,
         /// The node (`dialer.toml`'s `node_id`) that dialed it; `None` on rows from before nodes.
         pub node: Option<String>,
+        /// The lead's zone key when it was dialed (candidate regions and zones).
+        pub zone_key: Option<String>,
+        /// The version of the shipped state rules that allowed the dial.
+        pub rules_version: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,9 @@
 //! `number`, `campaign_default`). Leads stored before this migration have neither until the
 //! campaign is next synced (`dialer import`, `dialer run`), which fills them in.
 //!
+//! `call_attempts.zone_key` and `call_attempts.rules_version`: the lead's zone key when it was
+//! dialed and the version of the state rules that allowed it, the first of an attempt's evidence.
+//!
 //! `dnc_registries`: one row per registry file loaded by `dialer dnc import --registry`, with
 //! the date of the file's data, so a campaign can refuse to dial on stale registry data and an
 //! attempt's evidence can name the data it was scrubbed against.
@@ -24,6 +27,15 @@ impl MigrationTrait for Migration {
             m.alter_table(
                 Table::alter()
                     .table("leads")
+                    .add_column(string_null(col))
+                    .take(),
+            )
+            .await?;
+        }
+        for col in ["zone_key", "rules_version"] {
+            m.alter_table(
+                Table::alter()
+                    .table("call_attempts")
                     .add_column(string_null(col))
                     .take(),
             )

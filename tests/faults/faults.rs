@@ -597,6 +597,7 @@ async fn sqlite_full_disk_releases_the_write_lock() {
         trunk: Some("main"),
         call_id: None,
         node: None,
+        rules_version: None,
     };
 
     // Full: a transaction (attempt start) and a plain insert (agent interval) fail, by turns.

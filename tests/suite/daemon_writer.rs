@@ -206,6 +206,11 @@ async fn records_become_rows() {
         // The INVITE's Call-ID and the node that dialed, stored with the row at the dial.
         assert_eq!(a.call_id.as_deref(), Some("call-1@127.0.0.1"));
         assert_eq!(a.node.as_deref(), Some("node-a"));
+        // The state rules' version that allowed the dial is stored with it.
+        assert_eq!(
+            a.rules_version.as_deref(),
+            Some(dialer::compliance::states::SHIPPED.version.as_str())
+        );
 
         let i = f.intervals().await;
         assert_eq!(i.len(), 1);

@@ -197,6 +197,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                 trunk: Some("main"),
                 call_id: Some("c1"),
                 node: Some("node-a"),
+                rules_version: None,
             })
             .await
             .unwrap();

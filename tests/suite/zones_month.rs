@@ -243,6 +243,9 @@ struct Seen {
     attrs: String,
     at: Timestamp,
     outcome: String,
+    /// The zone key stored with the attempt, and the lead's.
+    zone_key: Option<String>,
+    lead_zone_key: Option<String>,
 }
 
 async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
@@ -251,7 +254,8 @@ async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
         .conn()
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             store.conn().get_database_backend(),
-            "SELECT a.lead_id, l.phone, l.attributes, a.dial_at_ms, a.outcome FROM call_attempts a \
+            "SELECT a.lead_id, l.phone, l.attributes, a.dial_at_ms, a.outcome, a.zone_key, \
+             l.zone_key AS lead_zone_key FROM call_attempts a \
              JOIN leads l ON l.id = a.lead_id WHERE a.campaign_id = $1 ORDER BY a.dial_at_ms",
             [campaign_id.into()],
         ))
@@ -264,6 +268,8 @@ async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
             attrs: r.try_get("", "attributes").unwrap(),
             at: Timestamp::from_millisecond(r.try_get("", "dial_at_ms").unwrap()).unwrap(),
             outcome: r.try_get("", "outcome").unwrap(),
+            zone_key: r.try_get("", "zone_key").unwrap(),
+            lead_zone_key: r.try_get("", "lead_zone_key").unwrap(),
         })
         .collect()
 }
@@ -422,6 +428,11 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
     let seen = attempts(&store, ids.id).await;
     assert_eq!(seen.len(), dialed);
     assert!(dialed > 3000, "only {dialed} calls in a month");
+    // Each attempt keeps the zones and states it was judged by.
+    assert!(
+        seen.iter()
+            .all(|a| a.zone_key.is_some() && a.zone_key == a.lead_zone_key)
+    );
 
     // The independent check of every call.
     let mut bad = Vec::new();
@@ -655,8 +666,13 @@ interrupted = "5m"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
-    let db = storedb::sqlite();
-    let store = db.open().await;
+    for db in storedb::all("registry").await {
+        let store = db.open().await;
+        registry_case(&store).await;
+    }
+}
+
+async fn registry_case(store: &Store) {
     let toml = us_campaign().replace(
         "[dnc]\nfiles = [\"dnc.txt\"]",
         "[dnc]\nfiles = [\"dnc.txt\"]\nregistry = \"us-national\"",
@@ -670,9 +686,9 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
         Some(compliance::registry::Registry::UsNational)
     );
     let now: Timestamp = "2026-12-08T17:00:00Z".parse().unwrap();
-    let ids = sync_campaign(&store, &c, now).await.unwrap();
+    let ids = sync_campaign(store, &c, now).await.unwrap();
     import_file(
-        &store,
+        store,
         ImportTarget {
             campaign_id: ids.id,
             list_id: ids.list("a").unwrap(),
@@ -687,8 +703,8 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
     .unwrap();
     let mut sched = Scheduler::new(c.clone(), &ids, "t", Duration::from_secs(60));
     // No registry data at all: nothing is dialed, and the plan says why.
-    assert!(sched.claim(&store, now, 5).await.unwrap().is_empty());
-    let p = dialer::leads::plan::plan(&store, &c, ids.id, now)
+    assert!(sched.claim(store, now, 5).await.unwrap().is_empty());
+    let p = dialer::leads::plan::plan(store, &c, ids.id, now)
         .await
         .unwrap();
     assert_eq!((p.total, p.dialable), (2, 0));
@@ -701,7 +717,7 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
     // Data of 40 days ago: still refused.
     let old = now - SignedDuration::from_hours(24 * 40);
     let r = dialer::leads::registry::load(
-        &store,
+        store,
         compliance::registry::Registry::UsNational,
         &reg,
         Some(old),
@@ -711,8 +727,8 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
     .await
     .unwrap();
     assert_eq!((r.numbers, r.added, r.bad_lines), (1, 1, 0));
-    assert!(sched.claim(&store, now, 5).await.unwrap().is_empty());
-    let p = dialer::leads::plan::plan(&store, &c, ids.id, now)
+    assert!(sched.claim(store, now, 5).await.unwrap().is_empty());
+    let p = dialer::leads::plan::plan(store, &c, ids.id, now)
         .await
         .unwrap();
     let why = &p.registry.as_ref().unwrap().problem;
@@ -724,7 +740,7 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
     // Fresh data (10 days old): the lead not on the registry is dialed, the other is not.
     let fresh = now - SignedDuration::from_hours(24 * 10);
     dialer::leads::registry::load(
-        &store,
+        store,
         compliance::registry::Registry::UsNational,
         &reg,
         Some(fresh),
@@ -733,7 +749,7 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
     )
     .await
     .unwrap();
-    let got = sched.claim(&store, now, 5).await.unwrap();
+    let got = sched.claim(store, now, 5).await.unwrap();
     assert_eq!(
         got.iter()
             .map(|r| r.lead.phone.as_str())
@@ -743,7 +759,7 @@ async fn stale_registry_data_stop_the_dialing_and_plan_says_why() {
     // A file with a bad line adds its good numbers but is not recorded as fresh data.
     let broken = dir.write("broken.txt", "212,2341002\nnot a number\n");
     let r = dialer::leads::registry::load(
-        &store,
+        store,
         compliance::registry::Registry::UsNational,
         &broken,
         Some(now),
@@ -837,4 +853,53 @@ async fn plan_shows_the_candidate_zones_and_the_one_that_closed_the_window() {
         text.contains("zones America/Boise, America/Los_Angeles; rules of US-ID"),
         "{text}"
     );
+}
+
+#[test]
+fn the_binary_loads_a_registry_file_and_records_its_date() {
+    let dir = CampaignDir::new("month", &us_campaign());
+    let good = dir.write(
+        "reg.txt",
+        "AreaCode,PhoneNumber\n212,2341001\n212,2341002\n",
+    );
+    let bad = dir.write("bad.txt", "212,2341003\n12\n");
+    let db = storedb::sqlite();
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dialer"))
+            .current_dir(dir.root())
+            .env_remove("DIALER_CONFIG")
+            .env_remove("DIALER_DATABASE_URL")
+            .args(["--config", "none.toml", "--db", &db.url])
+            .args([
+                "dnc",
+                "import",
+                "--registry",
+                "us-national",
+                "--date",
+                "2026-12-01",
+            ])
+            .arg("--json")
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = run(&good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["registry"], "us-national");
+    assert_eq!(j["date"], "2026-12-01T00:00:00Z");
+    assert_eq!(
+        (j["numbers"].as_u64(), j["added"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let out = run(&bad);
+    assert!(!out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["date"], serde_json::Value::Null);
+    assert_eq!(j["bad_lines"], 1);
+    assert_eq!(j["bad"][0], "2: not a phone number: \"12\"");
 }
