@@ -723,6 +723,52 @@ mod tests {
         );
     }
 
+    /// Two phrases of a greeting shorter than `statement_greeting_ms`: the first glides from
+    /// `first` Hz, then a pause, then a second phrase that falls, then silence.
+    fn two_phrases(first: (f32, f32), pause_ms: u32) -> Outcome {
+        run(&Sig::new(20.0)
+            .silence(300)
+            .glide(700, 4000.0, first.0, first.1)
+            .silence(pause_ms)
+            .talk(650, 4000.0)
+            .glide(250, 4000.0, 150.0, 120.0)
+            .silence(4000)
+            .pcm)
+    }
+
+    #[test]
+    fn two_sentences_shorter_than_a_long_statement_then_silence_are_a_machine() {
+        // "This is Claire. Sorry I missed you.": a phrase that falls, a sentence pause, a
+        // second phrase; 1.9 s in all, then the recording's silence.
+        let s = Settings::default();
+        let o = two_phrases((150.0, 120.0), s.sentence_pause_ms + 100);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::StatementThenSilence),
+            "{o:?}"
+        );
+        let end = 300 + 700 + s.sentence_pause_ms + 100 + 900;
+        assert!(end < 300 + s.statement_greeting_ms, "{end}");
+        assert!(
+            o.decision_ms >= end + s.after_statement_silence_ms
+                && o.decision_ms <= end + s.after_statement_silence_ms + 60,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_statement_with_a_commas_pause_or_after_a_question_is_a_person() {
+        // "Hello, Baker residence.": the pause after the first phrase is shorter than a
+        // sentence's.
+        let s = Settings::default();
+        let o = two_phrases((150.0, 120.0), s.sentence_pause_ms - 60);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        // "Hallo? | Ja, wer ist da?": the first phrase rises (a pause too short for the
+        // question wait), so its pause is no sentence break.
+        let o = two_phrases((130.0, 174.0), s.after_short_question_silence_ms - 20);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
     #[test]
     fn a_long_statement_then_hello_again_is_a_person() {
         // "Hello, this is Sam speaking." — nothing from the caller — "Hello?" 1.5 s later: the
