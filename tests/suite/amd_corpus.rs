@@ -66,19 +66,19 @@ fn every_labelled_beep_is_found_within_300_ms_and_no_other() {
 }
 
 /// Issue #6's bound: at most 2 % of people called machines (hung up on), on the split held out
-/// in that issue and on the files the detector was tuned or tested on before issue 18 (blocks
-/// a–h). Issue 18's first held-out blocks (i, j, training data since its second round) and its
-/// fresh held-out blocks (k, l) each had one person of 32 called a machine before the second
-/// round; the test holds that line. The failure names every person called a machine.
+/// in that issue (d–g) and on every block the settings were tuned or tested on (a–j). On issue
+/// 18's fresh held-out blocks (k, l) the bound is not reached: one person of 32 (3.1 %),
+/// `l_human_299` ("Hallo? | Ja bitte, wer spricht?", a question whose espeak intonation falls,
+/// 2.3 s long, then silence), is called a machine by the statement rule, before and after its
+/// second round; the test holds that line. The failure names every person called a machine.
 #[test]
 fn at_most_2_percent_of_people_are_called_machines() {
     type Keep = fn(&Label) -> bool;
-    let bounds: [(&str, Keep, f64); 4] = [
-        ("held-out", |l| l.split == Split::Test, 0.02),
-        ("blocks a-h", |l| block(l) <= 'h', 0.02),
-        ("blocks i-j", |l| matches!(block(l), 'i' | 'j'), 1.0 / 32.0),
+    let bounds: [(&str, Keep, f64); 3] = [
+        ("held-out d-g", |l| l.split == Split::Test, 0.02),
+        ("blocks a-j", |l| block(l) <= 'j', 0.02),
         (
-            "issue 18's held-out",
+            "issue 18's held-out k-l",
             |l| l.split == Split::Holdout,
             1.0 / 32.0,
         ),
@@ -107,7 +107,8 @@ fn at_most_2_percent_of_people_are_called_machines() {
 /// A person is only ever called a machine for a greeting that went on past `greeting_ms`, or for
 /// a statement of `statement_greeting_ms` followed by `after_statement_silence_ms` of silence
 /// (block g's `g_human_166`, a person's 3-second sentence, is the first kind; issue 18's
-/// `i_human_221` the second), never sooner.
+/// `l_human_299` the second) or a shorter one with a sentence break
+/// (`phrased_statement_greeting_ms`), never sooner.
 #[test]
 fn people_are_only_called_machines_for_a_long_greeting_or_a_long_statement_then_silence() {
     let s = Settings::default();
@@ -116,7 +117,9 @@ fn people_are_only_called_machines_for_a_long_greeting_or_a_long_statement_then_
             let ok = match o.cause {
                 amd::Cause::LongGreeting => o.decision_ms >= s.greeting_ms,
                 amd::Cause::StatementThenSilence => {
-                    o.decision_ms >= s.statement_greeting_ms + s.after_statement_silence_ms
+                    o.decision_ms
+                        >= s.phrased_statement_greeting_ms.min(s.statement_greeting_ms)
+                            + s.after_statement_silence_ms
                 }
                 _ => false,
             };
@@ -155,30 +158,48 @@ fn the_held_out_splits_score_at_least_95_percent_and_beat_the_baseline() {
     }
 }
 
-/// Issue 18, on its held-out blocks: people decided within 1.3 s of the answer (median). Its
-/// other targets are not all reached (see `docs/experiments/amd.md`): accuracy 87 % (target
-/// 97 %), short machine greetings with no beep 12 of 18 recognised (target 90 %).
+/// Issue 18, on its fresh held-out blocks (k, l; run once with the second round's settings
+/// frozen): people decided within 1.3 s of the answer (median) and at least 90 % of the short
+/// machine greetings with no beep recognised (16 of 17) — both targets met. Accuracy is below the
+/// issue's 97 % (96.3 %: one person called a machine, one quiet machine greeting missed), so it
+/// is held as a floor at what was measured.
 #[test]
-fn issue_18_held_out_people_are_decided_within_1_3_s_median() {
+fn issue_18_held_out_targets() {
     let rows: Vec<_> = run_all()
         .iter()
         .filter(|(l, _)| l.split == Split::Holdout)
         .map(|(l, o)| (*l, o))
         .collect();
+    assert!(rows.len() >= 50, "{} held-out files", rows.len());
     let s = eval::score(&rows);
     let p50 = s
         .human_decision_p50_ms
         .expect("people in the held-out blocks");
     assert!(p50 <= 1300, "{s:#?}");
+    let short: Vec<_> = rows
+        .iter()
+        .filter(|(l, _)| l.is_short_beepless_machine())
+        .collect();
+    let found = short
+        .iter()
+        .filter(|(_, o)| o.result == AmdResult::Machine)
+        .count();
+    assert!(
+        found as f64 >= 0.9 * short.len() as f64,
+        "{found} of {} short machine greetings with no beep recognised",
+        short.len()
+    );
+    assert!(s.accuracy >= 52.0 / 54.0 - 1e-9, "{s:#?}");
 }
 
-/// The statement rule (`statement_greeting_ms`): short machine greetings with no beep are
-/// recognised that the detector without it sends to agents, and no more people are called
-/// machines on the blocks tuned or tested before issue 18 (a–h).
+/// The statement rules (`statement_greeting_ms`, `phrased_statement_greeting_ms`): short machine
+/// greetings with no beep are recognised that the detector without them sends to agents, and no
+/// more people are called machines on the blocks the settings were tuned or tested on (a–j).
 #[test]
-fn the_statement_rule_recognises_short_beepless_machines_and_costs_no_person_before_issue_18() {
+fn the_statement_rules_recognise_short_beepless_machines_and_cost_no_person_on_the_tuned_blocks() {
     let off = Settings {
         statement_greeting_ms: Settings::default().greeting_ms,
+        phrased_statement_greeting_ms: Settings::default().greeting_ms,
         ..Settings::default()
     };
     let without: Vec<(&Label, Outcome)> = corpus()
@@ -191,7 +212,7 @@ fn the_statement_rule_recognises_short_beepless_machines_and_costs_no_person_bef
     let short_machine =
         |l: &Label, o: &Outcome| l.is_short_beepless_machine() && o.result == AmdResult::Machine;
     let person_machine = |l: &Label, o: &Outcome| {
-        l.truth == Truth::Human && block(l) <= 'h' && o.result == AmdResult::Machine
+        l.truth == Truth::Human && block(l) <= 'j' && o.result == AmdResult::Machine
     };
     let (with_m, without_m) = (
         count(run_all(), &short_machine),
@@ -203,13 +224,13 @@ fn the_statement_rule_recognises_short_beepless_machines_and_costs_no_person_bef
         .count();
     assert!(short >= 20, "{short} short machine greetings with no beep");
     assert!(
-        with_m as f64 >= 0.7 * short as f64 && with_m > without_m,
+        with_m as f64 >= 0.85 * short as f64 && with_m > without_m,
         "{with_m} of {short} recognised with the rule, {without_m} without"
     );
     assert_eq!(
         count(run_all(), &person_machine),
         count(&without, &person_machine),
-        "people called machines in blocks a-h, with the rule and without"
+        "people called machines in blocks a-j, with the rules and without"
     );
 }
 

@@ -37,6 +37,8 @@ pub struct Detector {
     /// pause of `after_greeting_silence_ms` (a person talking again after a statement). The
     /// rules judge the turn; `None` between turns.
     turn_start_ms: Option<u32>,
+    /// The longest pause between two words of the current turn.
+    turn_pause_ms: u32,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
     /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
@@ -81,6 +83,7 @@ impl Detector {
             words: 0,
             greeting_start_ms: None,
             turn_start_ms: None,
+            turn_pause_ms: 0,
             last_word_voice_ms: 0,
             last_voice_ms: 0,
             greeting_start_at: None,
@@ -137,6 +140,7 @@ impl Detector {
                     && self.run_gap_ms >= self.s.after_greeting_silence_ms
                 {
                     self.turn_start_ms = None;
+                    self.turn_pause_ms = 0;
                     self.words = 0;
                 }
                 self.run_voice_ms = 0;
@@ -164,6 +168,14 @@ impl Detector {
                     }
                     if self.turn_start_ms.is_none() {
                         self.turn_start_ms = Some(t - self.run_voice_ms);
+                    } else if !matches!(self.end_rise, Some((end, r))
+                        if end == self.last_word_voice_ms && r >= self.s.statement_rise_semitones)
+                    {
+                        // A pause after a phrase that did not rise (a sentence's end, not a
+                        // question's or a live "Hello?"'s): the longest is the turn's sentence
+                        // break.
+                        let pause = (t - self.run_voice_ms).saturating_sub(self.last_word_voice_ms);
+                        self.turn_pause_ms = self.turn_pause_ms.max(pause);
                     }
                 }
                 self.last_word_voice_ms = t;
@@ -225,7 +237,10 @@ impl Detector {
                 // A long statement is what a machine with no beep plays: no person decision
                 // after the answer-pause; a machine once the silence has outlasted the pause a
                 // person leaves before talking again (which starts a new turn).
-                if span >= s.statement_greeting_ms
+                // Shorter, it is still read text when a sentence pause joins two of its phrases.
+                let phrased = span >= s.phrased_statement_greeting_ms
+                    && self.turn_pause_ms >= s.sentence_pause_ms;
+                if (span >= s.statement_greeting_ms || phrased)
                     && rise.is_none_or(|r| r < s.statement_rise_semitones)
                 {
                     if quiet >= s.after_statement_silence_ms && !pending {
@@ -355,12 +370,16 @@ impl Detector {
 const PITCH_TRACK: usize = 50;
 /// The rise is measured over the pitch of the last this many ms of voice.
 const RISE_WINDOW_MS: u32 = 240;
+/// Voice after the last pitched frame that still leaves the end its pitch: the unvoiced
+/// consonants that close a word ("this?", "message."). With 100 ms, "Who's this?" had no pitch
+/// at its end and read as a statement (issue 18).
+const UNVOICED_CODA_MS: u32 = 200;
 
 /// The pitch rise at the end of a stretch of voice ending at `end_ms`, in semitones: the mean of
 /// the last two pitched frames over the lowest pitch before them in the last `RISE_WINDOW_MS`
 /// (a falling or level end gives ≤ 0). Frames more than half an octave from the stretch's median
-/// are pitch-tracking errors and left out. `None` when the end of the voice has no pitch (an
-/// unvoiced last sound) or too few pitched frames.
+/// are pitch-tracking errors and left out. `None` when the last `UNVOICED_CODA_MS` of the voice
+/// have no pitch or there are too few pitched frames.
 fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
     let mut hz: Vec<f32> = track.iter().map(|p| p.1).collect();
     if hz.is_empty() {
@@ -374,7 +393,7 @@ fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
         .filter(|&(t, f)| (f / median).log2().abs() < 0.5 && t + RISE_WINDOW_MS >= end_ms)
         .collect();
     let n = pts.len();
-    if n < 4 || pts[n - 1].0 + 100 < end_ms {
+    if n < 4 || pts[n - 1].0 + UNVOICED_CODA_MS < end_ms {
         return None;
     }
     let end = (pts[n - 1].1 + pts[n - 2].1) / 2.0;
@@ -702,6 +721,52 @@ mod tests {
                 && o.decision_ms <= end + s.after_statement_silence_ms + 60,
             "{o:?}"
         );
+    }
+
+    /// Two phrases of a greeting shorter than `statement_greeting_ms`: the first glides from
+    /// `first` Hz, then a pause, then a second phrase that falls, then silence.
+    fn two_phrases(first: (f32, f32), pause_ms: u32) -> Outcome {
+        run(&Sig::new(20.0)
+            .silence(300)
+            .glide(700, 4000.0, first.0, first.1)
+            .silence(pause_ms)
+            .talk(650, 4000.0)
+            .glide(250, 4000.0, 150.0, 120.0)
+            .silence(4000)
+            .pcm)
+    }
+
+    #[test]
+    fn two_sentences_shorter_than_a_long_statement_then_silence_are_a_machine() {
+        // "This is Claire. Sorry I missed you.": a phrase that falls, a sentence pause, a
+        // second phrase; 1.9 s in all, then the recording's silence.
+        let s = Settings::default();
+        let o = two_phrases((150.0, 120.0), s.sentence_pause_ms + 100);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::StatementThenSilence),
+            "{o:?}"
+        );
+        let end = 300 + 700 + s.sentence_pause_ms + 100 + 900;
+        assert!(end < 300 + s.statement_greeting_ms, "{end}");
+        assert!(
+            o.decision_ms >= end + s.after_statement_silence_ms
+                && o.decision_ms <= end + s.after_statement_silence_ms + 60,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_statement_with_a_commas_pause_or_after_a_question_is_a_person() {
+        // "Hello, Baker residence.": the pause after the first phrase is shorter than a
+        // sentence's.
+        let s = Settings::default();
+        let o = two_phrases((150.0, 120.0), s.sentence_pause_ms - 60);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        // "Hallo? | Ja, wer ist da?": the first phrase rises (a pause too short for the
+        // question wait), so its pause is no sentence break.
+        let o = two_phrases((130.0, 174.0), s.after_short_question_silence_ms - 20);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
     }
 
     #[test]

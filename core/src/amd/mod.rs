@@ -156,6 +156,15 @@ pub struct Settings {
     /// Leave a message."), and a person who has said that much and heard nothing talks again. Set
     /// it to `greeting_ms` or more to turn the rule off.
     pub statement_greeting_ms: u32,
+    /// A shorter greeting, down to this long, is taken as such a statement too when it holds a
+    /// pause of `sentence_pause_ms` or more between its words: read text, two sentences joined
+    /// by a sentence pause ("This is Claire. Sorry I missed you."), where a person's statement
+    /// of that length is one phrase group with at most a comma's pause ("Hello, Baker
+    /// residence."). Set it to `statement_greeting_ms` or more to turn the cue off.
+    pub phrased_statement_greeting_ms: u32,
+    /// The pause between two words of one greeting that marks a sentence break, for
+    /// `phrased_statement_greeting_ms`.
+    pub sentence_pause_ms: u32,
     /// The end rise below which a greeting is a statement for `statement_greeting_ms`.
     pub statement_rise_semitones: f32,
     /// Silence after such a statement → machine (`statement_then_silence`). It must outlast the
@@ -202,6 +211,8 @@ impl Default for Settings {
             after_short_question_silence_ms: 280,
             after_question_silence_ms: 500,
             statement_greeting_ms: 2000,
+            phrased_statement_greeting_ms: 1500,
+            sentence_pause_ms: 200,
             statement_rise_semitones: 0.5,
             after_statement_silence_ms: 2200,
             total_analysis_ms: 6000,
@@ -267,6 +278,11 @@ impl Settings {
             ),
             ("after_question_silence_ms", self.after_question_silence_ms),
             ("statement_greeting_ms", self.statement_greeting_ms),
+            (
+                "phrased_statement_greeting_ms",
+                self.phrased_statement_greeting_ms,
+            ),
+            ("sentence_pause_ms", self.sentence_pause_ms),
             (
                 "after_statement_silence_ms",
                 self.after_statement_silence_ms,

@@ -432,7 +432,7 @@ impl CampaignReader<'_> {
 fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
     type Field = fn(&mut crate::amd::Settings) -> &mut u32;
     const MS: i64 = 60_000;
-    let ints: [(&'static str, i64, i64, Field); 21] = [
+    let ints: [(&'static str, i64, i64, Field); 23] = [
         ("initial_silence_ms", 0, MS, |s| &mut s.initial_silence_ms),
         ("greeting_ms", 0, MS, |s| &mut s.greeting_ms),
         ("after_greeting_silence_ms", 0, MS, |s| {
@@ -451,6 +451,10 @@ fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
         ("statement_greeting_ms", 0, MS, |s| {
             &mut s.statement_greeting_ms
         }),
+        ("phrased_statement_greeting_ms", 0, MS, |s| {
+            &mut s.phrased_statement_greeting_ms
+        }),
+        ("sentence_pause_ms", 0, MS, |s| &mut s.sentence_pause_ms),
         ("after_statement_silence_ms", 0, MS, |s| {
             &mut s.after_statement_silence_ms
         }),
