@@ -598,6 +598,25 @@ fn print_summary(s: &Summary, db: &std::path::Path) {
             a.occupancy * 100.0
         );
     }
+    let (work, avail) = s.agents.iter().fold((0.0, 0.0), |(w, v), a| {
+        let work = a.preview_s + a.on_call_s + a.wrap_up_s;
+        (w + work, v + work + a.ready_s)
+    });
+    let shed = s.by_outcome.get("shed").copied().unwrap_or(0);
+    println!(
+        "{:<10} {:>56.1} %   shed {:.1} % of dials ({shed})",
+        "all",
+        if avail > 0.0 {
+            work * 100.0 / avail
+        } else {
+            0.0
+        },
+        if s.attempts > 0 {
+            shed as f64 * 100.0 / s.attempts as f64
+        } else {
+            0.0
+        }
+    );
     println!();
     println!(
         "Store check: {} attempts, {} unfinished, {} with timestamps out of order. Store: {}",

@@ -39,6 +39,8 @@ mod demo;
 mod import;
 mod media_sipp;
 mod media_udp;
+
+mod pacing_cap;
 mod pacing_history;
 mod pacing_props;
 mod report;
