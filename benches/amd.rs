@@ -60,28 +60,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             labels.iter().zip(outs).filter(|(l, _)| keep(l)).collect();
         eval::score(&rows)
     };
-    // Rows: the train split, the held-out split, each held-out block alone ("test:f"), all files.
-    let mut test_blocks: Vec<String> = labels
-        .iter()
-        .filter(|l| l.split == Split::Test)
-        .map(block_of)
-        .collect();
-    test_blocks.sort();
-    test_blocks.dedup();
-    let mut groups: Vec<(String, Keep)> = vec![
-        (
-            "train".into(),
-            Box::new(|l: &Label| l.split == Split::Train),
-        ),
-        ("test".into(), Box::new(|l: &Label| l.split == Split::Test)),
-    ];
-    if test_blocks.len() > 1 {
-        for b in test_blocks {
-            let name = format!("test:{b}");
-            groups.push((
-                name,
-                Box::new(move |l: &Label| l.split == Split::Test && block_of(l) == b),
-            ));
+    // Rows: the train split, each held-out split and each of its blocks alone ("test:f"), all
+    // files.
+    let mut groups: Vec<(String, Keep)> = vec![(
+        "train".into(),
+        Box::new(|l: &Label| l.split == Split::Train),
+    )];
+    for (name, split) in [("test", Split::Test), ("holdout", Split::Holdout)] {
+        let mut blocks: Vec<String> = labels
+            .iter()
+            .filter(|l| l.split == split)
+            .map(block_of)
+            .collect();
+        blocks.sort();
+        blocks.dedup();
+        if blocks.is_empty() {
+            continue;
+        }
+        groups.push((name.into(), Box::new(move |l: &Label| l.split == split)));
+        if blocks.len() > 1 {
+            for b in blocks {
+                let name = format!("{name}:{b}");
+                groups.push((
+                    name,
+                    Box::new(move |l: &Label| l.split == split && block_of(l) == b),
+                ));
+            }
         }
     }
     groups.push(("all".into(), Box::new(|_: &Label| true)));
@@ -145,14 +149,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     println!(
-        "AMD corpus: {} files, {:.0} s of audio ({} train, {} test)",
+        "AMD corpus: {} files, {:.0} s of audio ({} train, {} test, {} holdout)",
         labels.len(),
         audio_s,
         labels.iter().filter(|l| l.split == Split::Train).count(),
-        labels.iter().filter(|l| l.split == Split::Test).count()
+        labels.iter().filter(|l| l.split == Split::Test).count(),
+        labels.iter().filter(|l| l.split == Split::Holdout).count()
     );
     println!(
-        "{:<6} {:<9} {:>5} {:>8} {:>8} {:>9} {:>8} {:>12} {:>12} {:>12} {:>10} {:>10}  confusion [h→h m n] [m→h m n]",
+        "{:<9} {:<9} {:>5} {:>8} {:>8} {:>9} {:>8} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9}  confusion [h→h m n] [m→h m n]",
         "split",
         "detector",
         "files",
@@ -164,11 +169,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "h p95 (end)",
         "agent p50/95",
         "beeps",
-        "beep err"
+        "beep err",
+        "short m"
     );
     for (split, det, s) in &results {
         println!(
-            "{:<6} {:<9} {:>5} {:>7.1}% {:>7.1}% {:>8.1}% {:>7.1}% {:>12} {:>12} {:>12} {:>10} {:>10}  {:?} {:?}",
+            "{:<9} {:<9} {:>5} {:>7.1}% {:>7.1}% {:>8.1}% {:>7.1}% {:>12} {:>12} {:>12} {:>10} {:>10} {:>9}  {:?} {:?}",
             split,
             det,
             s.files,
@@ -190,12 +196,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (Some(m), Some(x)) => format!("{m:.0}/{x} ms"),
                 _ => "none".into(),
             },
+            format!(
+                "{}/{}",
+                s.short_beepless_recognised, s.short_beepless_machines
+            ),
             s.confusion[0],
             s.confusion[1],
         );
     }
     println!(
         "h p50/p95 (end): decision time for all people in ms after the answer (after the end of their first utterance); agent p50/95: for the people who reach an agent (not called machines)"
+    );
+    println!(
+        "short m: machines with a greeting of at most {} ms and no beep called machines",
+        eval::SHORT_MACHINE_GREETING_MS
     );
     println!(
         "not sure: the campaign default (on_notsure = human) sends it to an agent, so accuracy and h→machine count it as human (a not-sure machine is an error, one missed); strict counts every not sure as wrong; decision times count a not sure when it was decided"

@@ -89,6 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 phone: "phone".into(),
                 timezone: Some("tz".into()),
                 account: None,
+                postal_code: None,
             },
             dnc: Default::default(),
         };

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: README's second command, and what .ci/run runs.
 #
-# Installs sipp (Debian package sip-tester), systemd-analyze (package systemd), chromium and
-# chromedriver (packages chromium, chromium-driver) when they are
-# missing and it can, then checks formatting and lints and runs every test. PostgreSQL tests run
+# Installs sipp (Debian package sip-tester), baresip (baresip-core: a registering agent phone),
+# systemd-analyze (package systemd), chromium and chromedriver (packages chromium,
+# chromium-driver) when they are missing and it can, then checks formatting and lints and runs
+# every test. PostgreSQL tests run
 # when DIALER_TEST_DATABASE_URL is set (.ci/run sets it and requires the server).
 #
 # A test that skips something prints one line `SKIPPED: <test>: <reason>` on stdout; the count
@@ -24,6 +25,7 @@ install_missing() {
     fi
 }
 install_missing sipp sip-tester
+install_missing baresip baresip-core
 install_missing systemd-analyze systemd
 # The browser tests (tests/daemon/browser.rs): headless Chromium driven through chromedriver.
 install_missing chromium chromium

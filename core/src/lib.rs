@@ -55,6 +55,7 @@
 //!         ring_timeout: Duration::from_secs(20),
 //!         talk_limit: None,
 //!         wall_start: jiff::Timestamp::UNIX_EPOCH,
+//!         pinned: false,
 //!     },
 //! );
 //! let (mut sent, mut ended) = (0, false);

@@ -19,12 +19,16 @@ pub enum Truth {
     Machine,
 }
 
-/// Which part of the corpus a file is in: settings were tuned on `train` only.
+/// Which part of the corpus a file is in: settings were tuned on `train` only. `test` was held
+/// out when it was written and has been seen since; `holdout` is the split no tuning has looked
+/// at (issue 18's second round: blocks k and l, written before that round's tuning; its first
+/// held-out blocks, i and j, are train now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     Train,
     Test,
+    Holdout,
 }
 
 /// One row of `labels.csv`.
@@ -39,6 +43,28 @@ pub struct Label {
     pub speech_end_ms: Option<u32>,
     pub notes: String,
 }
+
+impl Label {
+    /// For a machine: how long its greeting is, from the notes the build script writes
+    /// ("greeting 2088 ms by ..."); `None` when the notes do not say.
+    pub fn greeting_ms(&self) -> Option<u32> {
+        let rest = self.notes.strip_prefix("greeting ")?;
+        rest.split_once(" ms")?.0.parse().ok()
+    }
+
+    /// A machine whose greeting is short (at most `SHORT_MACHINE_GREETING_MS`) and has no beep
+    /// after it: nothing but the greeting's shape tells it from a person's sentence.
+    pub fn is_short_beepless_machine(&self) -> bool {
+        self.truth == Truth::Machine
+            && self.beep_ms.is_none()
+            && self
+                .greeting_ms()
+                .is_some_and(|g| g <= SHORT_MACHINE_GREETING_MS)
+    }
+}
+
+/// The longest greeting counted as a short machine greeting (issue 18: ~1.5–3 s).
+pub const SHORT_MACHINE_GREETING_MS: u32 = 3000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -106,6 +132,9 @@ pub struct Score {
     pub agent_decision_p50_ms: Option<u32>,
     pub agent_decision_p95_ms: Option<u32>,
     pub beep: BeepScore,
+    /// Machines with a short greeting and no beep, and how many of them were called machines.
+    pub short_beepless_machines: u32,
+    pub short_beepless_recognised: u32,
 }
 
 fn col(r: AmdResult) -> usize {
@@ -148,6 +177,12 @@ pub fn score(rows: &[(&Label, &Outcome)]) -> Score {
             }
             if let Some(end) = l.speech_end_ms {
                 after_speech.push(o.decision_ms as i64 - end as i64);
+            }
+        }
+        if l.is_short_beepless_machine() {
+            s.short_beepless_machines += 1;
+            if o.result == AmdResult::Machine {
+                s.short_beepless_recognised += 1;
             }
         }
         match (l.beep_ms, o.beep_ms) {

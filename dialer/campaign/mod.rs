@@ -85,9 +85,13 @@ pub struct Campaign {
     pub safe_harbor: PathBuf,
     pub retry: RetryPolicy,
     pub limits: RollingLimits,
+    /// The campaign's own state rules, added to the shipped ones (`[[compliance.rules]]`).
+    pub compliance: Compliance,
     pub dnc: DncPolicy,
     pub dispositions: Vec<Disposition>,
     pub survey: Option<Survey>,
+    /// What the agent's screen pop shows: text to read and questions to ask.
+    pub script: Script,
     pub recording: bool,
     pub priors: Priors,
 }
@@ -180,6 +184,9 @@ pub struct ColumnMap {
     pub timezone: Option<String>,
     /// Account (debt) identifier: Regulation F limits count per account when present.
     pub account: Option<String>,
+    /// Postal code (US ZIP, UK postcode or district): narrows the zones the number gives and
+    /// adds its state's rules.
+    pub postal_code: Option<String>,
 }
 
 /// When calls may be placed, in the lead's local time.
@@ -346,6 +353,14 @@ pub struct DncPolicy {
     pub files: Vec<PathBuf>,
     /// Also honour the global DNC list in the store.
     pub use_global: bool,
+    /// Dial only while this registry's loaded data are young enough (`dnc.registry`).
+    pub registry: Option<crate::compliance::registry::Registry>,
+}
+
+/// The campaign's additions to the shipped state rules: they can only refuse more calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compliance {
+    pub rules: Vec<crate::compliance::states::Rule>,
 }
 
 /// An agent disposition from the campaign's catalogue.
@@ -380,6 +395,37 @@ pub struct Survey {
     pub questions: Vec<Question>,
     /// Played after the last answer.
     pub outro: Option<Prompt>,
+}
+
+/// `[script]`: the agent's script (text prompts) and the agent-assisted survey questions, each
+/// answered with a button on the desktop and stored like the agentless survey's answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Script {
+    pub text: Option<String>,
+    pub questions: Vec<ScriptQuestion>,
+}
+
+impl Script {
+    /// The question with this id.
+    pub fn question(&self, id: &str) -> Option<&ScriptQuestion> {
+        self.questions.iter().find(|q| q.id == id)
+    }
+}
+
+/// A question the agent asks, with the answers they may record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptQuestion {
+    /// snake_case, unique in the script; the stored question.
+    pub id: String,
+    pub text: String,
+    pub answers: Vec<ScriptAnswer>,
+}
+
+/// One answer: a snake_case key (stored) and the button's label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptAnswer {
+    pub key: String,
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -796,3 +796,67 @@ fn names_labels_and_prompt_texts_have_length_limits() {
     let f = d.write("ok.toml", &text);
     load_with(&f, &no_env()).unwrap();
 }
+
+#[test]
+fn compliance_rules_registry_and_postal_code_are_read_and_checked() {
+    let d = Dir::new();
+    let text = MINIMAL.replace(
+        r#"columns = { phone = "phone", timezone = "tz" }"#,
+        r#"columns = { phone = "phone", postal_code = "tz" }"#,
+    ) + r#"
+[dnc]
+registry = "us-national"
+
+[[compliance.rules]]
+region = "US-NY"
+hours = "09:00-20:00"
+sunday = "closed"
+cap_24h = 2
+"#;
+    let f = d.write("ok.toml", &text);
+    let c = load_with(&f, &no_env()).unwrap();
+    assert_eq!(
+        c.dnc.registry,
+        Some(crate::compliance::registry::Registry::UsNational)
+    );
+    assert_eq!(c.lists[0].columns.postal_code.as_deref(), Some("tz"));
+    let r = &c.compliance.rules[0];
+    assert_eq!((r.region.as_str(), r.cap_24h), ("US-NY", Some(2)));
+    assert_eq!(r.sunday, Some(crate::compliance::states::Day::Closed));
+    let bad = MINIMAL.to_string()
+        + r#"
+[dnc]
+registry = "national"
+
+[[compliance.rules]]
+region = "US-NY"
+hours = "9-5"
+
+[[compliance.rules]]
+region = "US-FL"
+holidays = "open"
+"#;
+    let f = d.write("bad.toml", &bad);
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        [
+            "compliance.rules[0].hours: \"9-5\" is not a window (\"HH:MM-HH:MM\", start before end) or \"closed\"",
+            "compliance.rules[1].holidays: \"open\": only \"closed\" is known",
+            "dnc.registry: unknown registry \"national\" (us-national, uk-tps, internal)",
+        ]
+    );
+    let f = d.write(
+        "nozip.toml",
+        &MINIMAL.replace(
+            r#"columns = { phone = "phone", timezone = "tz" }"#,
+            r#"columns = { phone = "phone", postal_code = "zip" }"#,
+        ),
+    );
+    let p = problems(load_with(&f, &no_env()));
+    assert!(
+        p.len() == 1
+            && p[0]
+                .starts_with("lists[0].columns.postal_code: column \"zip\" is not in the header"),
+        "{p:?}"
+    );
+}

@@ -82,7 +82,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             };
             vec![t.sip_config()?]
         }
-        Target::Uri(_) => Vec::new(),
+        Target::Uri(_) | Target::Registered(_) => Vec::new(),
     };
     super::runtime()?.block_on(call(a, target, trunks))
 }

@@ -134,7 +134,7 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .find(|p| agent.id == p.agent.as_str())
         {
-            agent.sip_uri = p.sip_uri();
+            agent.phone = config::Phone::Uri(p.sip_uri());
         }
     }
     cfg.media.rtp_port_min = 0;
@@ -271,7 +271,7 @@ fn staff(cfg: &mut config::DaemonConfig, n: usize) -> anyhow::Result<()> {
         cfg.agents.push(config::Agent {
             id: AgentId::from(format!("sim-{:02}", i + 1)),
             name: format!("Simulated agent {}", i + 1),
-            sip_uri: String::new(),
+            phone: config::Phone::Uri(String::new()),
             groups: t.groups.clone(),
             token_env: None,
         });
@@ -329,6 +329,9 @@ async fn seed_leads(
             list_id: list,
             phone: format!("+1{}5550{:03}", AREAS[i / 100], 100 + i % 100),
             timezone: Some(zone.to_owned()),
+            // Fictional 555-01xx numbers: the demo's zone, no state's rules.
+            zone_key: Some(format!("|{zone}")),
+            zone_source: Some("column".to_owned()),
             attributes: format!(r#"{{"name":"Demo lead {i}"}}"#),
             priority: 0,
         })
@@ -595,6 +598,25 @@ fn print_summary(s: &Summary, db: &std::path::Path) {
             a.occupancy * 100.0
         );
     }
+    let (work, avail) = s.agents.iter().fold((0.0, 0.0), |(w, v), a| {
+        let work = a.preview_s + a.on_call_s + a.wrap_up_s;
+        (w + work, v + work + a.ready_s)
+    });
+    let shed = s.by_outcome.get("shed").copied().unwrap_or(0);
+    println!(
+        "{:<10} {:>56.1} %   shed {:.1} % of dials ({shed})",
+        "all",
+        if avail > 0.0 {
+            work * 100.0 / avail
+        } else {
+            0.0
+        },
+        if s.attempts > 0 {
+            shed as f64 * 100.0 / s.attempts as f64
+        } else {
+            0.0
+        }
+    );
     println!();
     println!(
         "Store check: {} attempts, {} unfinished, {} with timestamps out of order. Store: {}",

@@ -27,8 +27,9 @@ pub struct Args {
     #[arg(long)]
     pub list: Option<String>,
     /// Print `{"data_rows":N,"imported":N,"duplicates":N,"rejected":[{"line":N,"reason":"..."}],
-    /// "stopped":null}` (`stopped`: `{"line":N,"reason":"..."}` when the file could not be read
-    /// to its end).
+    /// "zones_by":{"number":N,…},"stopped":null}` (`zones_by`: how the zones of the rows offered
+    /// to the store were found: column, postal_code, number, campaign_default; `stopped`:
+    /// `{"line":N,"reason":"..."}` when the file could not be read to its end).
     #[arg(long)]
     pub json: bool,
     /// How the file's bytes are read: `utf8`, or `latin1` (ISO 8859-1 / Windows-1252); default:
@@ -137,6 +138,14 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             c.name,
             list.name
         );
+        let by: Vec<String> = report
+            .zones_by
+            .iter()
+            .map(|(k, n)| format!("{n} by {k}"))
+            .collect();
+        if !by.is_empty() {
+            println!("zones found: {}", by.join(", "));
+        }
     }
     match stopped {
         None => Ok(ExitCode::SUCCESS),

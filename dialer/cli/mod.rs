@@ -12,6 +12,7 @@ mod amd;
 mod call;
 mod check;
 mod demo;
+mod dnc;
 mod import;
 mod migrate;
 mod plan;
@@ -70,6 +71,8 @@ pub enum Command {
     Report(report::Args),
     /// People who log in to the agent desktop and the wallboard.
     User(user::Args),
+    /// Do-not-call registries: load their downloads.
+    Dnc(dnc::Args),
 }
 
 /// Run the parsed command line; the exit code says whether the job succeeded.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(g, a),
         Command::Report(a) => report::run(g, a),
         Command::User(a) => user::run(g, a),
+        Command::Dnc(a) => dnc::run(g, a),
     }
 }
 

@@ -59,12 +59,14 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let people = PeopleConfig::from_config(&loaded.config, store.clone());
         let running = enabled.clone();
         let unwritable_watchdog = loaded.config.store.unwritable_watchdog;
+        let desktop = loaded.config.desktop.clone();
         let daemon = Daemon::start(loaded.config, enabled, store, options)
             .await
             .context("cannot start the daemon")?;
         let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
         api.set_rosters(rosters);
         api.set_people(people);
+        api.set_desktop(desktop);
         api.readiness().watch_store(daemon.store_health());
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn({
@@ -161,6 +163,7 @@ async fn serve(
                         }
                         api.set_rosters(telemetry::rosters(&loaded.config, &enabled));
                         api.set_people(PeopleConfig::from_config(&loaded.config, store.clone()));
+                        api.set_desktop(loaded.config.desktop.clone());
                         running = enabled.clone();
                         daemon.reload(enabled).await;
                         tracing::info!(campaigns = n, kept = reload.kept.len(), "reloaded");

@@ -43,6 +43,28 @@ pub struct Args {
     /// the person it may yet bring is too risky; `off`: never.
     #[arg(long, default_value = "15", value_name = "SECONDS|off", value_parser = parse_shed_after)]
     pub shed_after: ShedAfter,
+    /// Predictive: how much riskier than a new dial a ringing call must be to be shed (higher:
+    /// fewer calls shed).
+    #[arg(long, default_value_t = PredictiveConfig::default().shed_factor, value_name = "FACTOR", value_parser = parse_factor)]
+    pub shed_factor: f64,
+    /// Predictive: the share of the shift's live answers still to come that the abandon budget
+    /// is planned over (0: judged by the answers so far only).
+    #[arg(long, default_value_t = PredictiveConfig::default().spread, value_name = "SHARE", value_parser = parse_share)]
+    pub spread: f64,
+}
+
+fn parse_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a number ≥ 1")),
+    }
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected a share from 0 to 1")),
+    }
 }
 
 /// `--shed-after`: `None` is off.
@@ -64,11 +86,14 @@ fn parse_shed_after(s: &str) -> Result<ShedAfter, String> {
     }
 }
 
-/// The pacer of `mode`, with the shedding rule of `--shed-after` for predictive.
-fn pacer(mode: Mode, shed: ShedAfter) -> Pacer {
+/// The pacer of `mode`, with the shedding and budget settings of the command line for
+/// predictive.
+fn pacer(mode: Mode, a: &Args) -> Pacer {
     match mode {
         Mode::Predictive => Pacer::Predictive(Predictive::new(PredictiveConfig {
-            shed_after: shed.0,
+            shed_after: a.shed_after.0,
+            shed_factor: a.shed_factor,
+            spread: a.spread,
             ..PredictiveConfig::default()
         })),
         m => Pacer::new(m),
@@ -96,6 +121,9 @@ pub struct Row {
     pub abandon_rate_mean: f64,
     pub abandon_rate_worst: f64,
     pub runs_over_cap: usize,
+    /// Runs whose first 10 minutes ended over the cap, and the worst such rate.
+    pub early_runs_over_cap: usize,
+    pub early_abandon_rate_worst: f64,
     /// Calls shed (hung up while ringing) over calls placed, mean of the runs.
     pub shed_share_mean: f64,
     pub talk_min_per_agent_hour_mean: f64,
@@ -114,7 +142,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if !a.compare {
         let reports: Vec<Report> = scenarios
             .iter()
-            .map(|sc| simulate(sc, pacer(a.pacer, a.shed_after), a.seed, base))
+            .map(|sc| simulate(sc, pacer(a.pacer, &a), a.seed, base))
             .collect();
         if a.json {
             if let [one] = reports.as_slice() {
@@ -135,7 +163,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         for &mode in &a.pacers {
             let started = Instant::now();
             let reports: Vec<Report> = (1..=a.seeds)
-                .map(|seed| simulate(sc, pacer(mode, a.shed_after), seed, base))
+                .map(|seed| simulate(sc, pacer(mode, &a), seed, base))
                 .collect();
             let cpu = started.elapsed().as_secs_f64() / reports.len() as f64;
             let row = summarize(sc, mode, &reports, cpu);
@@ -166,13 +194,15 @@ fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Ro
             .iter()
             .filter(|r| r.abandon_rate > sc.calls.max_abandon)
             .count(),
-        shed_share_mean: mean(|r| {
-            if r.placed > 0 {
-                r.shed as f64 / r.placed as f64
-            } else {
-                0.0
-            }
-        }),
+        early_runs_over_cap: rs
+            .iter()
+            .filter(|r| r.early_abandon_rate() > sc.calls.max_abandon)
+            .count(),
+        early_abandon_rate_worst: rs
+            .iter()
+            .map(Report::early_abandon_rate)
+            .fold(0.0, f64::max),
+        shed_share_mean: mean(Report::shed_share),
         talk_min_per_agent_hour_mean: mean(|r| r.talk_min_per_agent_hour),
         agent_wait_mean_s: mean(|r| r.agent_wait_mean_s),
         cpu_s_per_run,
@@ -182,31 +212,33 @@ fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Ro
 fn print_row(r: &Row, header: bool) {
     if header {
         println!(
-            "{:<22} {:<12} {:>5} {:>9} {:>8} {:>9} {:>9} {:>5} {:>7} {:>9} {:>8}",
+            "{:<22} {:<12} {:>5} {:>9} {:>8} {:>7} {:>9} {:>9} {:>5} {:>9} {:>9} {:>8}",
             "scenario",
             "pacer",
             "runs",
             "occupancy",
             "occ min",
+            "shed %",
             "abandon",
             "ab worst",
             "over",
-            "shed",
+            "10min over",
             "talk m/h",
             "wait s"
         );
     }
     println!(
-        "{:<22} {:<12} {:>5} {:>8.1}% {:>7.1}% {:>8.2}% {:>8.2}% {:>5} {:>6.1}% {:>9.1} {:>8.1}",
+        "{:<22} {:<12} {:>5} {:>8.1}% {:>7.1}% {:>6.1}% {:>8.2}% {:>8.2}% {:>5} {:>9} {:>9.1} {:>8.1}",
         r.scenario,
         r.pacer,
         r.runs,
         100.0 * r.occupancy_mean,
         100.0 * r.occupancy_min,
+        100.0 * r.shed_share_mean,
         100.0 * r.abandon_rate_mean,
         100.0 * r.abandon_rate_worst,
         r.runs_over_cap,
-        100.0 * r.shed_share_mean,
+        r.early_runs_over_cap,
         r.talk_min_per_agent_hour_mean,
         r.agent_wait_mean_s
     );
@@ -218,10 +250,11 @@ fn print_report(r: &Report) {
         r.scenario, r.pacer, r.seed
     );
     println!(
-        "  {} agents for {:.0} s: occupancy {:.1} %, {:.1} talk min per agent-hour",
+        "  {} agents for {:.0} s: occupancy {:.1} % (shed {:.1} % of dials), {:.1} talk min per agent-hour",
         r.agents,
         r.duration_s,
         100.0 * r.occupancy,
+        100.0 * r.shed_share(),
         r.talk_min_per_agent_hour
     );
     println!(
@@ -233,6 +266,12 @@ fn print_report(r: &Report) {
         r.connected,
         r.abandoned,
         100.0 * r.abandon_rate
+    );
+    println!(
+        "  first 10 minutes: {} people, {} abandoned ({:.2} %)",
+        r.early_human_answers,
+        r.early_abandoned,
+        100.0 * r.early_abandon_rate()
     );
     println!(
         "  agent wait: mean {:.1} s, p95 {:.1} s; at most {} calls in flight",

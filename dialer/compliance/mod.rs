@@ -19,6 +19,12 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use crate::campaign::{Campaign, DispositionEffect, Mode, Regime};
 use crate::domain::{LeadStatus, Outcome};
 
+pub mod registry;
+pub mod states;
+pub mod zones;
+
+use zones::Place;
+
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 const WEEK: SignedDuration = SignedDuration::from_hours(24 * 7);
 const UK_ABANDON_GAP: SignedDuration = SignedDuration::from_hours(72);
@@ -33,6 +39,9 @@ pub const US_LATEST: Time = Time::constant(21, 0, 0, 0);
 pub struct LeadFacts<'a> {
     /// `None`: a stored status this build does not know (refused as closed).
     pub status: Option<LeadStatus>,
+    /// Where the number may ring (its candidate zones and regions), from its stored zone key;
+    /// when set it replaces `zone`. `None`: a lead stored before zone keys (then `zone`).
+    pub place: Option<&'a Place>,
     /// The lead's zone; `None`: the campaign's zone.
     pub zone: Option<&'a TimeZone>,
     /// Its IANA name, for messages.
@@ -111,6 +120,25 @@ pub enum Refusal {
         zone: String,
         window: String,
     },
+    /// A state's rule (window, Sunday, holiday) in one of the lead's candidate zones.
+    StateRule {
+        region: String,
+        local: jiff::civil::DateTime,
+        zone: String,
+        rule: String,
+    },
+    /// A state's cap on calls to the same number in 24 hours.
+    StateCap {
+        region: String,
+        limit: u32,
+        until: Timestamp,
+    },
+    /// The campaign scrubs against a registry whose loaded data are too old (or missing).
+    RegistryStale {
+        registry: String,
+        loaded: Option<Timestamp>,
+        max_days: i64,
+    },
     /// The lead's stored zone is not in the time-zone database.
     UnknownZone {
         zone: String,
@@ -137,6 +165,9 @@ impl Refusal {
             Refusal::UkAbandoned { .. } => "uk_abandoned_72h",
             Refusal::UkMachineSameDay { .. } => "uk_machine_same_day",
             Refusal::OutsideHours { .. } => "outside_hours",
+            Refusal::StateRule { .. } => "state_rule",
+            Refusal::StateCap { .. } => "state_cap_24h",
+            Refusal::RegistryStale { .. } => "registry_stale",
             Refusal::UnknownZone { .. } => "unknown_zone",
             Refusal::NotBefore { .. } => "not_before",
         }
@@ -148,6 +179,7 @@ impl Refusal {
         match self {
             Refusal::Leased { until }
             | Refusal::Per24h { until, .. }
+            | Refusal::StateCap { until, .. }
             | Refusal::RegF7in7 { until }
             | Refusal::RegFConversation { until }
             | Refusal::UkAbandoned { until }
@@ -216,6 +248,44 @@ impl fmt::Display for Refusal {
                 local.strftime("%a"),
                 local.strftime("%H:%M"),
             ),
+            Refusal::StateRule {
+                region,
+                local,
+                zone,
+                rule,
+            } => write!(
+                f,
+                "{region} rule: {rule}: {} {} in {zone}",
+                local.strftime("%a"),
+                local.strftime("%H:%M"),
+            ),
+            Refusal::StateCap {
+                region,
+                limit,
+                until,
+            } => write!(
+                f,
+                "{region} rule: {limit} calls in 24 hours already; next at {}",
+                ts(until)
+            ),
+            Refusal::RegistryStale {
+                registry,
+                loaded: Some(t),
+                max_days,
+            } => write!(
+                f,
+                "the {registry} registry data are from {}, older than {max_days} days: load a \
+                 new download (dialer dnc import --registry {registry})",
+                ts(t),
+            ),
+            Refusal::RegistryStale {
+                registry,
+                loaded: None,
+                ..
+            } => write!(
+                f,
+                "no {registry} registry data loaded (dialer dnc import --registry {registry})"
+            ),
             Refusal::UnknownZone { zone } => write!(f, "unknown time zone {zone:?}"),
             Refusal::NotBefore { until } => write!(f, "not due before {}", ts(until)),
         }
@@ -260,6 +330,45 @@ pub fn hours(c: &Campaign, zone: &TimeZone, zone_name: &str, at: Timestamp) -> R
             end.strftime("%H:%M")
         ),
     })
+}
+
+/// The calling hours and the time-of-day and day rules of the lead's regions, in every one of
+/// its candidate zones (an empty list: the campaign's zone). The first refusal names the zone
+/// that closed the window.
+pub fn place_open(c: &Campaign, place: &Place, at: Timestamp) -> Result<(), Refusal> {
+    place_open_in(&states::SHIPPED.rules, c, place, at)
+}
+
+/// [`place_open`] under a given set of shipped state rules.
+pub fn place_open_in(
+    shipped: &[states::Rule],
+    c: &Campaign,
+    place: &Place,
+    at: Timestamp,
+) -> Result<(), Refusal> {
+    let campaign_zone = [(c.hours.timezone_name.clone(), c.hours.timezone.clone())];
+    let zones: &[(String, TimeZone)] = if place.zones.is_empty() {
+        &campaign_zone
+    } else {
+        &place.zones
+    };
+    for (name, tz) in zones {
+        hours(c, tz, name, at)?;
+    }
+    for rule in states::rules_in(shipped, &place.regions, &c.compliance.rules) {
+        for (name, tz) in zones {
+            let local = tz.to_datetime(at);
+            if let Err(why) = states::allows_at(rule, local) {
+                return Err(Refusal::StateRule {
+                    region: rule.region.clone(),
+                    local,
+                    zone: name.clone(),
+                    rule: why,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn weekday(d: jiff::civil::Weekday) -> &'static str {
@@ -319,8 +428,19 @@ fn rolling(
 
 /// May this lead be dialed at `at` (UTC) under this campaign? The first reason that applies,
 /// in this order: closed, DNC, max attempts, leased, callback, retry delay, rolling limits,
-/// UK rules, unknown zone, calling hours, stored due time.
+/// state caps, UK rules, unknown zone, calling hours and state rules in every candidate zone,
+/// stored due time.
 pub fn check(c: &Campaign, lead: &LeadFacts<'_>, at: Timestamp) -> Result<(), Refusal> {
+    check_in(&states::SHIPPED.rules, c, lead, at)
+}
+
+/// [`check`] under a given set of shipped state rules (tests take one out to see it matters).
+pub fn check_in(
+    shipped: &[states::Rule],
+    c: &Campaign,
+    lead: &LeadFacts<'_>,
+    at: Timestamp,
+) -> Result<(), Refusal> {
     if !lead.status.is_some_and(LeadStatus::is_open) {
         return Err(Refusal::Closed {
             status: lead.status,
@@ -365,6 +485,19 @@ pub fn check(c: &Campaign, lead: &LeadFacts<'_>, at: Timestamp) -> Result<(), Re
     {
         return Err(Refusal::Per24h { limit: n, until });
     }
+    if let Some(place) = lead.place {
+        for rule in states::rules_in(shipped, &place.regions, &c.compliance.rules) {
+            if let Some(n) = rule.cap_24h
+                && let Some(until) = rolling(lead.recent_attempts, at, DAY, n as usize)
+            {
+                return Err(Refusal::StateCap {
+                    region: rule.region.clone(),
+                    limit: n,
+                    until,
+                });
+            }
+        }
+    }
     if c.limits.reg_f {
         if let Some(until) = rolling(lead.recent_attempts, at, WEEK, REG_F_MAX_IN_7_DAYS) {
             return Err(Refusal::RegF7in7 { until });
@@ -376,10 +509,16 @@ pub fn check(c: &Campaign, lead: &LeadFacts<'_>, at: Timestamp) -> Result<(), Re
             }
         }
     }
-    let zone = lead.zone.unwrap_or(&c.hours.timezone);
-    let zone_name = match (lead.zone, lead.zone_name) {
-        (Some(_), Some(n)) => n,
-        (None, Some(n)) => {
+    // The zone of the UK's same-day rule: the first candidate (the UK's zones share a clock).
+    let first = lead.place.and_then(|p| p.zones.first());
+    let zone = first
+        .map(|z| &z.1)
+        .or(lead.zone)
+        .unwrap_or(&c.hours.timezone);
+    let zone_name = match (first, lead.zone, lead.zone_name) {
+        (Some((n, _)), _, _) => n.as_str(),
+        (None, Some(_), Some(n)) => n,
+        (None, None, Some(n)) if lead.place.is_none() => {
             return Err(Refusal::UnknownZone {
                 zone: n.to_string(),
             });
@@ -406,7 +545,10 @@ pub fn check(c: &Campaign, lead: &LeadFacts<'_>, at: Timestamp) -> Result<(), Re
             }
         }
     }
-    hours(c, zone, zone_name, at)?;
+    match lead.place {
+        Some(place) => place_open_in(shipped, c, place, at)?,
+        None => hours(c, zone, zone_name, at)?,
+    }
     if let Some(until) = lead.next_attempt_at
         && until > at
     {

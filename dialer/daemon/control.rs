@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::live::{Bus, Snapshot};
 use crate::agents::AgentStatus;
 use crate::domain::{AgentId, CampaignControl};
 use crate::switchboard::{CampaignStatus, Lead, SwitchboardError};
@@ -37,8 +38,25 @@ pub enum Request {
         /// A callback this far from now (callback dispositions).
         callback_after: Option<Duration>,
     },
+    /// An agent-assisted survey answer (the campaign's `[script]`) on the agent's call.
+    Answer {
+        agent: AgentId,
+        question: String,
+        answer: String,
+    },
+    /// Whether a callback at this time falls inside the calling hours of the agent's call's
+    /// campaign, in the lead's local time.
+    CheckCallback {
+        agent: AgentId,
+        at: jiff::Timestamp,
+    },
     /// The lead of the agent's current call or preview.
     Lead(AgentId),
+    /// The agent's screen pop as JSON, with the lead's history from the store.
+    Screen(AgentId),
+    /// What a new event stream starts with: the agent's (or, for `None`, every agent's) state
+    /// and screen pop.
+    Live(Option<AgentId>),
     Agents,
     Campaigns,
     /// A campaign control, recorded in the audit trail with who asked (`by`).
@@ -54,6 +72,9 @@ pub enum Request {
 pub enum Reply {
     Done,
     Lead(Option<(String, Lead)>),
+    /// The screen pop object, or `None` when the agent has no lead on screen.
+    Screen(Option<serde_json::Value>),
+    Live(Box<Snapshot>),
     /// Every agent (`Agents`), or the acting agent just after an agent's action.
     Agents(Vec<AgentStatus>),
     Campaigns(Vec<CampaignStatus>),
@@ -74,11 +95,22 @@ pub type Envelope = (Request, oneshot::Sender<Result<Reply, SwitchboardError>>);
 #[derive(Debug, Clone)]
 pub struct SwitchboardHandle {
     tx: mpsc::Sender<Envelope>,
+    bus: Bus,
 }
 
 impl SwitchboardHandle {
     pub fn new(tx: mpsc::Sender<Envelope>) -> Self {
-        Self { tx }
+        Self::with_bus(tx, Bus::default())
+    }
+
+    /// A handle whose switchboard publishes live updates on `bus`.
+    pub fn with_bus(tx: mpsc::Sender<Envelope>, bus: Bus) -> Self {
+        Self { tx, bus }
+    }
+
+    /// The live updates (`GET /v1/events`).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 
     /// Send a request and wait for the answer.

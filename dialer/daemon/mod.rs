@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod lists;
+pub mod live;
 pub mod logging;
 pub mod loglimit;
 pub mod notify;

@@ -155,6 +155,32 @@ pub const METRICS: &[MetricDoc] = &[
          (unknown_source, wrong_source, rate_limited, overloaded, incoming_call).",
     ),
     family(
+        "dialer_sip_registrations_total",
+        MetricKind::Counter,
+        &[],
+        "Contacts of agents' softphones bound or refreshed by a REGISTER (one per contact).",
+    ),
+    family(
+        "dialer_sip_registration_failures_total",
+        MetricKind::Counter,
+        &["reason"],
+        "REGISTERs refused, by reason (unknown_user, wrong_password, locked_out, other_user, \
+         bad_request, interval_too_brief, too_many_contacts); a plain challenge (401 without \
+         credentials, or stale) is not one.",
+    ),
+    family(
+        "dialer_sip_registration_expiries_total",
+        MetricKind::Counter,
+        &[],
+        "Registered contacts dropped because the phone did not refresh them in time.",
+    ),
+    family(
+        "dialer_sip_registered_contacts",
+        MetricKind::Gauge,
+        &[],
+        "Agents' softphone contacts registered now.",
+    ),
+    family(
         "dialer_sip_malformed_total",
         MetricKind::Counter,
         &[],
@@ -351,6 +377,18 @@ pub const METRICS: &[MetricDoc] = &[
         MetricKind::Counter,
         &[],
         "HTTP API connections closed at accept because api.max_connections were open.",
+    ),
+    family(
+        "dialer_api_event_streams",
+        MetricKind::Gauge,
+        &[],
+        "Event streams (GET /v1/events) open.",
+    ),
+    family(
+        "dialer_api_event_streams_lagged_total",
+        MetricKind::Counter,
+        &[],
+        "Event streams closed because their reader fell too far behind (it reconnects with a snapshot).",
     ),
     family(
         "dialer_api_accept_errors_total",
@@ -766,6 +804,7 @@ mod tests {
             abandon_cap: 0.03,
             last_decision: String::new(),
             leads: Default::default(),
+            wallboard: Default::default(),
         };
         let rosters = Rosters::from([(
             "cold".to_string(),

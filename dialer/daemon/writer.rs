@@ -439,6 +439,7 @@ impl Writer {
                         trunk: Some(trunk),
                         call_id: sip_call_id.as_deref(),
                         node: self.node.as_deref(),
+                        rules_version: Some(&crate::compliance::states::SHIPPED.version),
                     })
                     .await?;
                 self.attempts.insert(
@@ -658,7 +659,7 @@ impl Writer {
                         attempt.id,
                         question,
                         value,
-                        Some(&key.to_string()),
+                        key.map(|k| k.to_string()).as_deref(),
                         c.ms(*at),
                     )
                     .await?;

@@ -18,6 +18,7 @@ use jiff::tz::TimeZone;
 use super::rows::{Encoding, LineError};
 use super::{LeadsError, cut, normalise_phone};
 use crate::campaign::ColumnMap;
+use crate::compliance::zones;
 use crate::listfile::{column_list, header, open_rows};
 use crate::store::{NewLead, Store};
 
@@ -34,6 +35,9 @@ pub struct ImportReport {
     pub imported: u64,
     pub duplicates: u64,
     pub rejected: Vec<Rejected>,
+    /// How the zones of the rows offered to the store (imported, or already in the campaign)
+    /// were found: `column`, `postal_code`, `number`, `campaign_default`.
+    pub zones_by: std::collections::BTreeMap<String, u64>,
 }
 
 /// A row that was not imported.
@@ -71,6 +75,7 @@ struct ReaderResult {
     data_rows: u64,
     rejected: Vec<Rejected>,
     duplicates_in_file: u64,
+    zones_by: std::collections::BTreeMap<String, u64>,
     /// The line it could not read on from; the rows before it were sent.
     stopped: Option<LineError>,
 }
@@ -179,6 +184,7 @@ pub async fn import_reader_with<R: Read + Send + 'static>(
         imported,
         duplicates: read.duplicates_in_file + (offered - imported),
         rejected: read.rejected,
+        zones_by: read.zones_by,
     };
     match read.stopped {
         None => Ok(report),
@@ -222,6 +228,17 @@ fn read_rows<R: std::io::BufRead>(
         })?),
         None => None,
     };
+    let postal_col = match &target.columns.postal_code {
+        Some(z) => Some(find(z).ok_or_else(|| {
+            file_err(format!(
+                "no postal-code column {} (columns: {})",
+                cut(z),
+                column_list(&headers)
+            ))
+        })?),
+        None => None,
+    };
+    let country = target.region.as_ref().to_string();
     let mut zones: std::collections::HashMap<String, bool> = Default::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut out = ReaderResult::default();
@@ -296,6 +313,15 @@ fn read_rows<R: std::io::BufRead>(
             out.duplicates_in_file += 1;
             continue;
         }
+        let loc = zones::locate(
+            &phone,
+            timezone.as_deref(),
+            postal_col.map(|i| record[i].as_str()),
+            &country,
+        );
+        *out.zones_by
+            .entry(loc.source.as_str().to_string())
+            .or_default() += 1;
         let mut attrs = serde_json::Map::new();
         for (i, (h, v)) in headers.iter().zip(record.iter()).enumerate() {
             if i != phone_col && Some(i) != zone_col {
@@ -306,6 +332,8 @@ fn read_rows<R: std::io::BufRead>(
             list_id: target.list_id,
             phone,
             timezone,
+            zone_key: Some(loc.key()),
+            zone_source: Some(loc.source.as_str().to_string()),
             attributes: serde_json::Value::Object(attrs).to_string(),
             priority: 0,
         });

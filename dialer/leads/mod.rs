@@ -6,17 +6,20 @@
 
 pub mod import;
 pub mod plan;
+pub mod registry;
 pub mod scheduler;
 pub mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::campaign::Campaign;
 use crate::compliance::LeadFacts;
+use crate::compliance::zones::{self, Place};
 use crate::store::{CampaignIds, CampaignRecord, DncScope, LeadRow, ListRecord, Store, StoreError};
 
 pub use crate::listfile::{cut, rows};
@@ -134,6 +137,7 @@ pub async fn sync_campaign(
     now: Timestamp,
 ) -> Result<CampaignIds, LeadsError> {
     let ids = upsert_campaign(store, c, ms(now)).await?;
+    fill_zone_keys(store, c, &ids).await?;
     let default_region = c
         .lists
         .first()
@@ -179,11 +183,89 @@ impl Zones {
     }
 }
 
+/// Resolves stored zone keys once (`Err`: the key's zone the time-zone database lacks).
+#[derive(Debug, Default, Clone)]
+pub struct Places(HashMap<String, Result<Arc<Place>, String>>);
+
+impl Places {
+    pub fn get(&mut self, key: &str) -> Result<Arc<Place>, String> {
+        self.0
+            .entry(key.to_string())
+            .or_insert_with(|| Place::from_key(key).map(Arc::new))
+            .clone()
+    }
+}
+
+/// A stored lead's place and zone: from its zone key when it has one (an unknown zone in it
+/// reads as that zone, refused as unknown), else its stored zone (leads from before zone keys).
+pub fn place_of(
+    row: &LeadRow,
+    zones: &mut Zones,
+    places: &mut Places,
+) -> (Option<Arc<Place>>, Option<TimeZone>, Option<String>) {
+    match row.lead.zone_key.as_deref() {
+        Some(key) => match places.get(key) {
+            Ok(p) => (Some(p), None, None),
+            Err(bad) => (None, None, Some(bad)),
+        },
+        None => (
+            None,
+            row.lead
+                .timezone
+                .as_deref()
+                .and_then(|z| zones.get(z).cloned()),
+            row.lead.timezone.clone(),
+        ),
+    }
+}
+
+/// Fill in the zone keys of a campaign's leads stored before zone keys (or by a path that did
+/// not find them): from the stored zone, the list's postal-code column and the number. Returns
+/// how many were filled in.
+pub async fn fill_zone_keys(
+    store: &Store,
+    c: &Campaign,
+    ids: &CampaignIds,
+) -> Result<u64, LeadsError> {
+    let mut after = 0;
+    let mut done = 0u64;
+    loop {
+        let page = store.leads_without_zone_key(ids.id, after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        let mut keys = Vec::with_capacity(page.len());
+        for (id, list_id, phone, tz, attrs) in &page {
+            let list = ids
+                .lists
+                .iter()
+                .find(|(_, lid)| lid == list_id)
+                .and_then(|(name, _)| c.lists.iter().find(|l| &l.name == name));
+            let country = list.map_or("US", |l| l.default_region.as_str());
+            let postal = list
+                .and_then(|l| l.columns.postal_code.as_deref())
+                .and_then(|col| {
+                    serde_json::from_str::<serde_json::Value>(attrs)
+                        .ok()?
+                        .get(col)?
+                        .as_str()
+                        .map(str::to_string)
+                });
+            let loc = zones::locate(phone, tz.as_deref(), postal.as_deref(), country);
+            keys.push((*id, loc.key(), loc.source.as_str().to_string()));
+        }
+        done += keys.len() as u64;
+        store.set_zone_keys(&keys).await?;
+    }
+    Ok(done)
+}
+
 /// The facts the compliance check needs, from a stored lead. `recent` is scratch space for the
 /// parsed attempt times.
 pub fn facts<'a>(
     row: &'a LeadRow,
+    place: Option<&'a Place>,
     zone: Option<&'a TimeZone>,
+    zone_name: Option<&'a str>,
     recent: &'a mut Vec<Timestamp>,
 ) -> LeadFacts<'a> {
     let l = &row.lead;
@@ -195,8 +277,9 @@ pub fn facts<'a>(
     );
     LeadFacts {
         status: l.status.parse().ok(),
+        place,
         zone,
-        zone_name: l.timezone.as_deref(),
+        zone_name,
         attempts: u32::try_from(l.attempts).unwrap_or(0),
         last_attempt_at: l.last_attempt_at_ms.map(from_ms),
         last_outcome: l.last_outcome.as_deref(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::{LeadsError, Zones, facts, ms};
+use super::{LeadsError, Places, Zones, facts, from_ms, ms, place_of};
 use crate::campaign::Campaign;
 use crate::compliance::{self, Refusal};
 use crate::store::{CampaignIds, ClaimDecision, ClaimRequest, LeadRow, Store};
@@ -27,6 +27,7 @@ pub struct Scheduler {
     owner: String,
     lease: Duration,
     zones: Zones,
+    places: Places,
 }
 
 impl Scheduler {
@@ -43,6 +44,7 @@ impl Scheduler {
             owner: owner.into(),
             lease,
             zones: Zones::default(),
+            places: Places::default(),
         }
     }
 
@@ -71,9 +73,26 @@ impl Scheduler {
             return Ok(Vec::new());
         }
         let c = &self.campaign;
+        // A campaign that scrubs against a registry dials nothing on stale registry data (the
+        // check that follows an empty claim, and `dialer plan`, say why).
+        if let Some(reg) = c.dnc.registry
+            && compliance::registry::fresh(reg, registry_date(store, reg).await?, at).is_err()
+        {
+            return Ok(Vec::new());
+        }
+        let found = store.lead_zones(self.campaign_id).await?;
+        // Only the keys whose every candidate zone is open (hours and the regions' day rules).
+        let mut open_keys = Vec::new();
+        for key in found.keys {
+            if let Ok(place) = self.places.get(&key)
+                && compliance::place_open(c, &place, at).is_ok()
+            {
+                open_keys.push(key);
+            }
+        }
         let mut open = Vec::new();
         let mut zoneless = false;
-        for z in store.lead_zones(self.campaign_id).await? {
+        for z in found.legacy {
             match z {
                 None => {
                     zoneless =
@@ -93,6 +112,7 @@ impl Scheduler {
             campaign_id: self.campaign_id,
             now_ms: ms(at),
             max_attempts: i32::try_from(c.retry.max_attempts).unwrap_or(i32::MAX),
+            zone_keys: &open_keys,
             zones: &open,
             zoneless,
             owner: &self.owner,
@@ -101,15 +121,18 @@ impl Scheduler {
             scan: (n * 4).max(200),
         };
         let zones = &mut self.zones;
+        let places = &mut self.places;
         let mut recent = Vec::new();
         let claimed = store
             .claim_leads(&req, |row| {
-                let zone = row
-                    .lead
-                    .timezone
-                    .as_deref()
-                    .and_then(|z| zones.get(z).cloned());
-                let f = facts(row, zone.as_ref(), &mut recent);
+                let (place, zone, name) = place_of(row, zones, places);
+                let f = facts(
+                    row,
+                    place.as_deref(),
+                    zone.as_ref(),
+                    name.as_deref(),
+                    &mut recent,
+                );
                 decision(compliance::check(c, &f, at))
             })
             .await?;
@@ -134,13 +157,20 @@ impl Scheduler {
         if !ours && row.lead.lease_until_ms.is_some_and(|u| u > now_ms) {
             return Ok(Some("another dialer holds its lease".into()));
         }
-        let zone = row
-            .lead
-            .timezone
-            .as_deref()
-            .and_then(|z| self.zones.get(z).cloned());
+        if let Some(reg) = self.campaign.dnc.registry
+            && let Err(r) = compliance::registry::fresh(reg, registry_date(store, reg).await?, at)
+        {
+            return Ok(Some(r.to_string()));
+        }
+        let (place, zone, name) = place_of(&row, &mut self.zones, &mut self.places);
         let mut recent = Vec::new();
-        let mut f = facts(&row, zone.as_ref(), &mut recent);
+        let mut f = facts(
+            &row,
+            place.as_deref(),
+            zone.as_ref(),
+            name.as_deref(),
+            &mut recent,
+        );
         f.lease_until = None;
         if let Err(r) = compliance::check(&self.campaign, &f, at) {
             return Ok(Some(r.to_string()));
@@ -158,6 +188,14 @@ impl Scheduler {
     }
 }
 
+/// The date of the newest loaded data of a registry.
+pub async fn registry_date(
+    store: &Store,
+    reg: compliance::registry::Registry,
+) -> Result<Option<Timestamp>, LeadsError> {
+    Ok(store.registry_date(reg.as_str()).await?.map(from_ms))
+}
+
 fn decision(r: Result<(), Refusal>) -> ClaimDecision {
     match r {
         Ok(()) => ClaimDecision::Take,
@@ -166,6 +204,7 @@ fn decision(r: Result<(), Refusal>) -> ClaimDecision {
             r @ (Refusal::RetryDelay { .. }
             | Refusal::Callback { .. }
             | Refusal::Per24h { .. }
+            | Refusal::StateCap { .. }
             | Refusal::RegF7in7 { .. }
             | Refusal::RegFConversation { .. }
             | Refusal::UkAbandoned { .. }

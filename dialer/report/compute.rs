@@ -190,6 +190,9 @@ impl Counter {
     }
 }
 
+/// The stored outcome of a call the pacer hung up while it rang.
+const SHED: &str = "shed";
+
 /// Compute the report of campaign `campaign_id` from its rows.
 pub fn compute(p: &Params, campaign_id: i64, d: &ReportRows) -> Report {
     let (since, until) = (p.since_ms, p.until_ms);
@@ -359,6 +362,12 @@ pub fn compute(p: &Params, campaign_id: i64, d: &ReportRows) -> Report {
             .map(|a| (a.dial_at_ms, a.live && a.abandoned))
             .collect(),
     );
+    let shed_attempts = Counter::new(
+        d.attempts
+            .iter()
+            .map(|a| (a.dial_at_ms, a.outcome.as_deref() == Some(SHED)))
+            .collect(),
+    );
     let live_in_period = Counter::new(
         d.attempts
             .iter()
@@ -387,6 +396,7 @@ pub fn compute(p: &Params, campaign_id: i64, d: &ReportRows) -> Report {
         .enumerate()
         .map(|(i, &(s, e))| {
             let (dials, _) = attempts.count(s, e);
+            let (_, shed) = shed_attempts.count(s, e);
             let (live_n, ab) = live_in_period.count(s, e);
             let (ws, we) = window_range(&p.policy, e);
             let (.., window_abandon_rate) = window_rate(ws, we);
@@ -400,6 +410,7 @@ pub fn compute(p: &Params, campaign_id: i64, d: &ReportRows) -> Report {
                 abandon_rate: ratio(ab as f64, live_n as f64),
                 window_abandon_rate,
                 occupancy: ratio(busy[i], staffed[i]),
+                shed_rate: ratio(shed as f64, dials as f64),
                 staffed_agents: round6(staffed[i] / (e - s) as f64),
             }
         })
@@ -420,6 +431,10 @@ pub fn compute(p: &Params, campaign_id: i64, d: &ReportRows) -> Report {
         abandoned,
         abandon_rate: ratio(abandoned as f64, contacts as f64),
         abandon_window,
+        shed_rate: ratio(
+            outcomes.get(SHED).copied().unwrap_or(0) as f64,
+            dials as f64,
+        ),
         outcomes,
         agent_time: AgentTime {
             ready_s: secs(t.ready),

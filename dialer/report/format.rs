@@ -162,7 +162,11 @@ pub fn table(r: &Report) -> String {
             hms(t.paused_s)
         ),
     );
-    line(&mut o, "Occupancy", pct(r.occupancy));
+    line(
+        &mut o,
+        "Occupancy",
+        format!("{} (shed: {} of dials)", pct(r.occupancy), pct(r.shed_rate)),
+    );
     line(&mut o, "Utilization", pct(r.utilization));
     line(&mut o, "Handled calls", r.handled_calls.to_string());
     line(

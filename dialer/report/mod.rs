@@ -32,7 +32,9 @@
 //!   is in the campaign's roster (its agent groups in `dialer.toml`) and 0 otherwise.
 //! - **work** = preview + on_call + wrap_up (previewing a lead is work: VICIdial-style manual
 //!   dialing counts it as the agent's time on the lead). **occupancy** = work / (ready + work);
-//!   **utilization** = work / (ready + work + paused).
+//!   **utilization** = work / (ready + work + paused). **shed rate** = dials the pacer hung up
+//!   while they rang (outcome `shed`) / dials, reported beside occupancy (it is what the
+//!   occupancy of a predictive campaign that sheds costs in short calls).
 //! - **handled calls**: distinct attempts with an `on_call` interval of the campaign in the
 //!   period (an interval without attempt id counts once); **average handle time** =
 //!   (talk + wrap) / handled calls; **talk minutes per agent hour** = talk minutes /
@@ -176,6 +178,8 @@ pub struct Report {
     pub abandon_window: AbandonWindowReport,
     /// Attempts in the period by outcome (`in_progress` for those not ended).
     pub outcomes: BTreeMap<String, u64>,
+    /// Dials the pacer hung up while they rang (outcome `shed`) / dials.
+    pub shed_rate: Option<f64>,
     pub agent_time: AgentTime,
     pub occupancy: Option<f64>,
     pub utilization: Option<f64>,
@@ -266,6 +270,9 @@ pub struct Bucket {
     /// bucket's end.
     pub window_abandon_rate: Option<f64>,
     pub occupancy: Option<f64>,
+    /// Dials the pacer hung up while they rang (outcome `shed`) / dials, among this bucket's
+    /// dials.
+    pub shed_rate: Option<f64>,
     /// Average agents logged in and not paused (ready + on_call + wrap_up time / bucket length).
     pub staffed_agents: f64,
 }

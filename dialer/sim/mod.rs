@@ -61,6 +61,32 @@ pub struct Report {
     pub predictive_ticks: u64,
     /// Ticks on which predictive fell back to progressive because the budget was spent.
     pub budget_spent_ticks: u64,
+    /// Live answers and abandons in the shift's first 10 minutes (all of it if shorter).
+    pub early_human_answers: u64,
+    pub early_abandoned: u64,
+}
+
+/// The start of a shift whose abandon rate [`Report::early_abandoned`] reports.
+pub const EARLY: Duration = Duration::from_secs(600);
+
+impl Report {
+    /// Calls shed over calls placed (0 with none placed).
+    pub fn shed_share(&self) -> f64 {
+        if self.placed > 0 {
+            self.shed as f64 / self.placed as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// The abandon rate of the first 10 minutes (0 with no live answer in them).
+    pub fn early_abandon_rate(&self) -> f64 {
+        if self.early_human_answers > 0 {
+            self.early_abandoned as f64 / self.early_human_answers as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -195,6 +221,7 @@ pub struct Sim {
     max_in_flight: u32,
     predictive_ticks: u64,
     spent_ticks: u64,
+    early: Option<(u64, u64)>,
 }
 
 impl Sim {
@@ -247,6 +274,7 @@ impl Sim {
             max_in_flight: 0,
             predictive_ticks: 0,
             spent_ticks: 0,
+            early: None,
             sc: sc.clone(),
         };
         sim.schedule(0, Event::Tick);
@@ -318,8 +346,13 @@ impl Sim {
             }
             None => u32::MAX,
         };
+        if self.early.is_none() && now >= EARLY.as_micros() as u64 {
+            self.early = Some((self.humans, self.abandoned));
+        }
         self.estimator.advance(t);
         let estimates = self.estimator.estimates();
+        self.budget
+            .set_expected_more(self.expected_more_live(&estimates));
         let snap = Snapshot {
             agents: &self.agent_views,
             calls: &self.call_views,
@@ -349,6 +382,18 @@ impl Sim {
         }
         self.max_in_flight = self.max_in_flight.max(self.in_flight.len() as u32);
         self.schedule(now + self.tick, Event::Tick);
+    }
+
+    /// The live answers the rest of the shift should bring: the rate seen so far, blended over
+    /// the first 5 minutes with a guess of half the agents' time on calls.
+    fn expected_more_live(&self, e: &crate::pacing::Estimates) -> f64 {
+        const SETTLE: f64 = 300.0;
+        let elapsed = self.now as f64 / 1e6;
+        let left = self.end.saturating_sub(self.now) as f64 / 1e6;
+        let per_call = (e.talk.mean() + e.wrap.mean()).max(1.0);
+        let guess = 0.5 * f64::from(self.sc.team.agents) / per_call;
+        let rate = (self.humans as f64 + guess * (SETTLE - elapsed).max(0.0)) / elapsed.max(SETTLE);
+        rate * left
     }
 
     fn dial(&mut self) {
@@ -393,6 +438,12 @@ impl Sim {
         });
         self.in_flight.push(id);
         self.placed += 1;
+        self.estimator.observe(
+            self.instant(self.now),
+            Observation::Placed {
+                dialed: self.instant(self.now),
+            },
+        );
         self.schedule(ev.0, ev.1);
     }
 
@@ -606,6 +657,8 @@ impl Sim {
             max_in_flight: self.max_in_flight,
             predictive_ticks: self.predictive_ticks,
             budget_spent_ticks: self.spent_ticks,
+            early_human_answers: self.early.map_or(self.humans, |e| e.0),
+            early_abandoned: self.early.map_or(self.abandoned, |e| e.1),
         }
     }
 }

@@ -25,6 +25,7 @@ use super::call::{CallEvent, CallId, CallReport, CallSpec, Credentials};
 use super::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
 use super::guard;
 use super::message::{Transport, Uri, stream_frame_len};
+use super::registrar::{Registrar, RegistrarEvent};
 use super::transaction::{Timers, TxStats};
 
 /// A trunk as the SIP layer needs it (the daemon builds it from its config).
@@ -69,6 +70,10 @@ pub enum SipError {
     NoPassword(String),
     #[error("the SIP task has stopped")]
     Stopped,
+    #[error(
+        "SIP user `{0}` has not registered (no live binding: is the phone on and its password right?)"
+    )]
+    NotRegistered(String),
 }
 
 /// Who to call.
@@ -78,6 +83,9 @@ pub enum Target {
     Number(String),
     /// A SIP URI, sent straight to its host.
     Uri(Uri),
+    /// A registered SIP user: the contact it registered last, sent to the address that
+    /// REGISTER came from (behind NAT the contact's own address is unreachable).
+    Registered(String),
 }
 
 impl Target {
@@ -109,6 +117,15 @@ pub struct PlaceCall {
     pub talk_limit: Option<Duration>,
 }
 
+/// Where a registered user's phone is: what the daemon needs to call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub uri: Uri,
+    /// The address its REGISTER came from.
+    pub source: SocketAddr,
+    pub transport: Transport,
+}
+
 struct TrunkState {
     cfg: TrunkConfig,
     dest: SocketAddr,
@@ -137,6 +154,9 @@ pub struct Sip {
     local: SocketAddr,
     stats: Arc<Mutex<(EndpointStats, TxStats)>>,
     next_id: Arc<AtomicU64>,
+    /// Each registered user's current contact (kept by the SIP task).
+    contacts: Arc<Mutex<HashMap<String, Contact>>>,
+    registrations: Arc<Mutex<Option<mpsc::UnboundedReceiver<RegistrarEvent>>>>,
 }
 
 /// One placed call: its events, and a way to end it.
@@ -183,6 +203,15 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, SipError> {
 impl Sip {
     /// Bind, resolve trunks, and spawn the SIP task (on the current tokio runtime).
     pub async fn start(cfg: SipConfig) -> Result<Sip, SipError> {
+        Self::start_with_registrar(cfg, None).await
+    }
+
+    /// [`Self::start`] taking REGISTERs from agents' softphones with `registrar`; what it
+    /// does comes out of [`Self::take_registrations`].
+    pub async fn start_with_registrar(
+        cfg: SipConfig,
+        registrar: Option<Registrar>,
+    ) -> Result<Sip, SipError> {
         let socket = UdpSocket::bind(cfg.bind).await?;
         let bound = socket.local_addr()?;
         let mut trunks = HashMap::new();
@@ -229,11 +258,21 @@ impl Sip {
         ecfg.allowed = allowed;
         ecfg.timers = cfg.timers;
         let seed = rand::rng().next_u64();
-        let ep = Endpoint::new(ecfg, seed);
+        let mut ep = Endpoint::new(ecfg, seed);
+        if let Some(r) = registrar {
+            ep.set_registrar(r);
+        }
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Mutex::new((EndpointStats::default(), TxStats::default())));
         let first_trunk = cfg.trunks.first().map(|t| t.name.clone());
-        tokio::spawn(run(ep, socket, cmd_rx, stats.clone()));
+        let contacts = Arc::new(Mutex::new(HashMap::new()));
+        let (reg_tx, reg_rx) = mpsc::unbounded_channel();
+        let shared = Shared {
+            stats: stats.clone(),
+            contacts: contacts.clone(),
+            registrations: reg_tx,
+        };
+        tokio::spawn(run(ep, socket, cmd_rx, shared));
         Ok(Sip {
             cmd: cmd_tx,
             trunks: Arc::new(trunks),
@@ -241,12 +280,25 @@ impl Sip {
             local,
             stats,
             next_id: Arc::new(AtomicU64::new(1)),
+            contacts,
+            registrations: Arc::new(Mutex::new(Some(reg_rx))),
         })
     }
 
     /// The address we advertise (and receive on).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The registrar's events (bindings made and gone, refusals), once: the first caller
+    /// gets the receiver.
+    pub fn take_registrations(&self) -> Option<mpsc::UnboundedReceiver<RegistrarEvent>> {
+        self.registrations.lock().ok()?.take()
+    }
+
+    /// Where a registered user's phone is now, if it is registered.
+    pub fn contact(&self, user: &str) -> Option<Contact> {
+        self.contacts.lock().ok()?.get(user).cloned()
     }
 
     /// Counters so far (malformed datagrams, rejected INVITEs …).
@@ -305,6 +357,13 @@ impl Sip {
                     None,
                 )
             }
+            Target::Registered(user) => {
+                let c = self
+                    .contact(user)
+                    .ok_or_else(|| SipError::NotRegistered(user.clone()))?;
+                let from_host = self.local.ip().to_string();
+                (c.uri, c.source, c.transport, None, from_host, None)
+            }
             Target::Number(n) => {
                 let name = p
                     .trunk
@@ -347,6 +406,8 @@ impl Sip {
                 )
             }
         };
+        // A registered phone is reached only through the address it registered from.
+        let pinned = matches!(p.target, Target::Registered(_));
         let from =
             Uri::sip(Some(&user), &from_host, None).map_err(|_| SipError::BadTarget(user))?;
         let spec = CallSpec {
@@ -359,6 +420,7 @@ impl Sip {
             ring_timeout: p.ring_timeout,
             talk_limit: p.talk_limit,
             wall_start: jiff::Timestamp::now(),
+            pinned,
         };
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let id = CallId(self.next_id.fetch_add(1, Ordering::Relaxed));
@@ -390,12 +452,20 @@ struct TcpIn {
     bytes: Bytes,
 }
 
+/// What the SIP task shares with its handles.
+struct Shared {
+    stats: Arc<Mutex<(EndpointStats, TxStats)>>,
+    contacts: Arc<Mutex<HashMap<String, Contact>>>,
+    registrations: mpsc::UnboundedSender<RegistrarEvent>,
+}
+
 async fn run(
     mut ep: Endpoint,
     socket: UdpSocket,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
-    stats: Arc<Mutex<(EndpointStats, TxStats)>>,
+    shared: Shared,
 ) {
+    let stats = shared.stats.clone();
     let mut buf = vec![0u8; 65_535];
     let mut calls: HashMap<CallId, Live> = HashMap::new();
     let mut tcp: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>> = HashMap::new();
@@ -459,6 +529,32 @@ async fn run(
                         );
                     }
                 }
+                EndpointEvent::Registrar(ev) => {
+                    registrar_event(&ev);
+                    if let (Some(r), Ok(mut map)) = (ep.registrar(), shared.contacts.lock()) {
+                        let user = match &ev {
+                            RegistrarEvent::Registered { user, .. }
+                            | RegistrarEvent::Unbound { user, .. } => Some(user),
+                            RegistrarEvent::Refused { .. } => None,
+                        };
+                        if let Some(user) = user {
+                            match r.binding(user) {
+                                Some(b) => map.insert(
+                                    user.clone(),
+                                    Contact {
+                                        uri: b.contact.clone(),
+                                        source: b.source,
+                                        transport: b.transport,
+                                    },
+                                ),
+                                None => map.remove(user),
+                            };
+                        }
+                        metrics::gauge!("dialer_sip_registered_contacts")
+                            .set(r.binding_count() as f64);
+                    }
+                    let _ = shared.registrations.send(ev);
+                }
                 EndpointEvent::Malformed { from, error } => {
                     tracing::debug!(%from, %error, "malformed SIP datagram dropped");
                     metrics::counter!("dialer_sip_malformed_total").increment(1);
@@ -504,6 +600,63 @@ async fn run(
         let now = Instant::now().into_std();
         if ep.poll_timeout().is_some_and(|t| t <= now) {
             ep.handle_timeout(now);
+        }
+    }
+}
+
+/// Count and log what the registrar did (refusals at most one line per source per 10 s).
+fn registrar_event(ev: &RegistrarEvent) {
+    match ev {
+        RegistrarEvent::Registered {
+            user,
+            agent,
+            contact,
+            source,
+            expires,
+            refreshed,
+        } => {
+            metrics::counter!("dialer_sip_registrations_total").increment(1);
+            if *refreshed {
+                tracing::debug!(%user, %agent, %contact, %source, expires, "registration refreshed");
+            } else {
+                tracing::info!(%user, %agent, %contact, %source, expires, "phone registered");
+            }
+        }
+        RegistrarEvent::Unbound {
+            user,
+            agent,
+            contact,
+            why,
+            ..
+        } => {
+            if *why == super::registrar::Gone::Expired {
+                metrics::counter!("dialer_sip_registration_expiries_total").increment(1);
+                tracing::warn!(%user, %agent, %contact, "registration expired: the phone did not refresh it");
+            } else {
+                tracing::info!(%user, %agent, %contact, "phone unregistered");
+            }
+        }
+        RegistrarEvent::Refused {
+            user,
+            source,
+            reason,
+            log,
+        } => {
+            metrics::counter!(
+                "dialer_sip_registration_failures_total",
+                "reason" => reason.as_str()
+            )
+            .increment(1);
+            if let Some(held_back) = log {
+                tracing::warn!(
+                    user = user.as_deref().unwrap_or("-"),
+                    %source,
+                    reason = reason.as_str(),
+                    held_back,
+                    "REGISTER refused: {reason}; at most one line per source every 10 s, \
+                     dialer_sip_registration_failures_total counts them all"
+                );
+            }
         }
     }
 }

@@ -39,7 +39,9 @@
 //! }
 //! ```
 
-pub use dialer_core::sip::{call, dialog, endpoint, guard, message, transaction};
+pub use dialer_core::sip::{
+    call, dialog, digest, endpoint, guard, message, registrar, transaction,
+};
 
 /// The sans-IO UAS from `dialer_core::sip::uas`, with its tokio [`driver`](uas::driver).
 pub mod uas {
@@ -52,4 +54,4 @@ pub use crate::domain::Outcome;
 pub use call::{CallEvent, CallId, CallReport, CallSpec, Credentials, EndedBy};
 pub use endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointStats};
 pub mod driver;
-pub use driver::{CallHandle, PlaceCall, Sip, SipConfig, SipError, Target, TrunkConfig};
+pub use driver::{CallHandle, Contact, PlaceCall, Sip, SipConfig, SipError, Target, TrunkConfig};

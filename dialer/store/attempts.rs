@@ -27,6 +27,9 @@ pub struct AttemptStart<'a> {
     /// The node that dials it (`dialer.toml`'s `node_id`): only this node closes it as
     /// interrupted after a crash ([`Store::close_interrupted`]).
     pub node: Option<&'a str>,
+    /// The version of the state rules that allowed the dial (stored with the attempt beside the
+    /// lead's zone key, as evidence).
+    pub rules_version: Option<&'a str>,
 }
 
 /// How an attempt ended and what it does to its lead.
@@ -187,7 +190,8 @@ impl Store {
         let row = txn
             .query_one_raw(stmt(
                 backend,
-                "SELECT campaign_id, phone, attempts, recent_attempts FROM leads WHERE id = ?",
+                "SELECT campaign_id, phone, attempts, recent_attempts, zone_key FROM leads \
+                 WHERE id = ?",
                 vec![a.lead_id.into()],
             ))
             .await?
@@ -196,6 +200,7 @@ impl Store {
         let phone: String = row.try_get("", "phone")?;
         let attempts: i32 = row.try_get("", "attempts")?;
         let recent: String = row.try_get("", "recent_attempts")?;
+        let zone_key: Option<String> = row.try_get("", "zone_key")?;
         txn.execute_raw(stmt(
             backend,
             "UPDATE leads SET attempts = ?, last_attempt_at_ms = ?, recent_attempts = ?, \
@@ -221,6 +226,8 @@ impl Store {
                 "phone",
                 "dial_at_ms",
                 "node",
+                "zone_key",
+                "rules_version",
             ])
             .values_panic([
                 a.lead_id.into(),
@@ -231,6 +238,8 @@ impl Store {
                 phone.into(),
                 a.dial_at_ms.into(),
                 a.node.map(str::to_string).into(),
+                zone_key.into(),
+                a.rules_version.map(str::to_string).into(),
             ])
             .returning_col("id")
             .to_owned();

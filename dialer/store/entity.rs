@@ -76,6 +76,11 @@ pub mod lead {
         pub lease_until_ms: Option<i64>,
         pub created_at_ms: i64,
         pub updated_at_ms: i64,
+        /// Candidate regions and zones (`US-ID|America/Boise America/Los_Angeles`); `None`: stored
+        /// before zone keys, filled in at the next sync.
+        pub zone_key: Option<String>,
+        /// How the zones were found: `column`, `postal_code`, `number`, `campaign_default`.
+        pub zone_source: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -118,6 +123,10 @@ pub mod call_attempt {
         pub message_at_ms: Option<i64>,
         /// The node (`dialer.toml`'s `node_id`) that dialed it; `None` on rows from before nodes.
         pub node: Option<String>,
+        /// The lead's zone key when it was dialed (candidate regions and zones).
+        pub zone_key: Option<String>,
+        /// The version of the shipped state rules that allowed the dial.
+        pub rules_version: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -165,6 +174,31 @@ pub mod dnc_number {
         pub source: Option<String>,
         pub reason: Option<String>,
         pub added_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod dnc_registry {
+    //! One registry download loaded into the global DNC list, with its data's date.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dnc_registries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// `us-national`, `uk-tps`, `internal`.
+        pub registry: String,
+        pub file: String,
+        pub file_date_ms: i64,
+        pub loaded_at_ms: i64,
+        /// Numbers in the file, and of them new to the global list.
+        pub numbers: i64,
+        pub added: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

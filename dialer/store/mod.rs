@@ -22,6 +22,7 @@ pub mod attempts;
 pub mod audit;
 pub mod daemon;
 pub mod entity;
+pub mod history;
 pub mod leads;
 pub mod report;
 pub mod users;
@@ -32,7 +33,8 @@ pub use attempts::{
 };
 pub use audit::AuditEvent;
 pub use daemon::LeadUpdate;
-pub use leads::{ClaimDecision, ClaimRequest, LeadRow, NewLead};
+pub use history::HistoryEntry;
+pub use leads::{ClaimDecision, ClaimRequest, LeadRow, LeadZones, NewLead};
 pub use report::{ReportRows, ShiftTotals};
 pub use users::{Role, User};
 
@@ -401,6 +403,59 @@ impl Store {
         }
         txn.commit().await?;
         Ok(added)
+    }
+
+    /// Record a registry download loaded into the global DNC list: its data's date, how many
+    /// numbers it had and how many of them were new.
+    pub async fn record_registry(
+        &self,
+        registry: &str,
+        file: &str,
+        file_date_ms: i64,
+        numbers: u64,
+        added: u64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let q = Query::insert()
+            .into_table("dnc_registries")
+            .columns([
+                "registry",
+                "file",
+                "file_date_ms",
+                "loaded_at_ms",
+                "numbers",
+                "added",
+            ])
+            .values_panic([
+                registry.into(),
+                file.into(),
+                file_date_ms.into(),
+                now_ms.into(),
+                i64::try_from(numbers).unwrap_or(i64::MAX).into(),
+                i64::try_from(added).unwrap_or(i64::MAX).into(),
+            ])
+            .to_owned();
+        let txn = self.begin_write().await?;
+        txn.execute(&q).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The date (unix ms) of the newest loaded data of a registry, if any were loaded.
+    pub async fn registry_date(&self, registry: &str) -> Result<Option<i64>> {
+        let row = self
+            .db
+            .query_one(
+                Query::select()
+                    .expr_as(Expr::col("file_date_ms").max(), "newest")
+                    .from("dnc_registries")
+                    .and_where(Expr::col("registry").eq(registry)),
+            )
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(r.try_get::<Option<i64>>("", "newest")?),
+        }
     }
 
     /// Every number of the campaign's own DNC list, and of the global list when asked.

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// An agent's screen pop as the switchboard knows it ([`Switchboard::agent_screen`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Screen<'a> {
+    pub campaign: &'a str,
+    pub lead: &'a Lead,
+    /// The call the lead is on (or was on, in wrap-up); `None` for a preview not dialed yet.
+    pub call: Option<CallKey>,
+    /// A preview campaign's lead reserved for the agent and not dialed yet.
+    pub preview: bool,
+}
+
 /// The call an agent wraps up, kept for its disposition and screen pop.
 #[derive(Debug, Clone)]
 pub(super) struct Wrapping {
@@ -52,6 +63,7 @@ impl Switchboard {
     /// call's outcome, due again per the campaign's retry rules, instead of staying held for a
     /// disposition that will not come.
     pub(super) fn wrap_up_cut(&mut self, now: Instant, agent: AgentId, w: Wrapping) {
+        self.answers.remove(&w.call);
         let effect = match self.campaigns.get(&w.campaign) {
             Some(rt) => cut_effect(&rt.campaign, w.outcome, w.lead.attempts + 1),
             // A campaign removed since: due at once.
@@ -168,6 +180,7 @@ impl Switchboard {
         self.pump_agents(now);
         self.disposing = None;
         self.wrapping.remove(agent);
+        self.answers.remove(&call);
         self.outputs.push_back(Output::Record(Record::Disposition {
             campaign_id,
             lead_id: lead.id,
@@ -191,19 +204,155 @@ impl Switchboard {
         now: Instant,
         agent: &str,
     ) -> Result<Option<(String, Lead)>, SwitchboardError> {
+        Ok(self
+            .agent_screen(now, agent)?
+            .map(|s| (s.campaign.to_owned(), s.lead.clone())))
+    }
+
+    /// What the agent's screen pop shows: the lead of their call (on it or wrapping it up), or
+    /// of the preview reserved for them and not dialed yet.
+    pub fn agent_screen(
+        &self,
+        now: Instant,
+        agent: &str,
+    ) -> Result<Option<Screen<'_>>, SwitchboardError> {
         let view = self.agents.view(now, agent)?;
-        if let Some(c) = view.call.and_then(|c| self.calls.get(&c)) {
-            return Ok(Some((c.campaign.clone(), c.lead.clone())));
+        if let Some((key, c)) = view.call.and_then(|c| self.calls.get_key_value(&c)) {
+            return Ok(Some(Screen {
+                campaign: &c.campaign,
+                lead: &c.lead,
+                call: Some(*key),
+                preview: false,
+            }));
         }
         if let Some(p) = self.previews.get(agent) {
-            return Ok(Some((p.campaign.clone(), p.lead.clone())));
+            return Ok(Some(Screen {
+                campaign: &p.campaign,
+                lead: &p.lead,
+                call: None,
+                preview: true,
+            }));
         }
         if view.state == State::WrapUp
             && let Some(w) = self.wrapping.get(agent)
         {
-            return Ok(Some((w.campaign.clone(), w.lead.clone())));
+            return Ok(Some(Screen {
+                campaign: &w.campaign,
+                lead: &w.lead,
+                call: Some(w.call),
+                preview: false,
+            }));
         }
         Ok(None)
+    }
+
+    /// An agent-assisted survey answer on the call the agent is on or wraps up: `question` and
+    /// `answer` from the campaign's `[script]`; stored like an agentless survey's answer. A
+    /// second answer to the same question replaces the first on screen (both are stored).
+    pub fn agent_answer(
+        &mut self,
+        now: Instant,
+        agent: &str,
+        question: &str,
+        answer: &str,
+    ) -> Result<(), SwitchboardError> {
+        let screen = self
+            .agent_screen(now, agent)?
+            .filter(|s| s.call.is_some() && !s.preview);
+        let Some((call, campaign)) =
+            screen.and_then(|s| s.call.map(|c| (c, s.campaign.to_owned())))
+        else {
+            return Err(SwitchboardError::NoCall(AgentId::from(agent)));
+        };
+        let c = self
+            .campaigns
+            .get(&campaign)
+            .map(|rt| rt.campaign.clone())
+            .ok_or_else(|| SwitchboardError::UnknownCampaign(campaign.clone()))?;
+        let q = c.script.question(question).ok_or_else(|| {
+            let ids: Vec<&str> = c.script.questions.iter().map(|q| q.id.as_str()).collect();
+            SwitchboardError::BadAnswer {
+                field: "question",
+                problem: format!(
+                    "campaign {campaign} has no question {question:?} in its [script] (questions: {ids:?})"
+                ),
+            }
+        })?;
+        if !q.answers.iter().any(|a| a.key == answer) {
+            let keys: Vec<&str> = q.answers.iter().map(|a| a.key.as_str()).collect();
+            return Err(SwitchboardError::BadAnswer {
+                field: "answer",
+                problem: format!(
+                    "question {question:?} of campaign {campaign} has no answer {answer:?} (answers: {keys:?})"
+                ),
+            });
+        }
+        self.answers
+            .entry(call)
+            .or_default()
+            .insert(question.to_owned(), answer.to_owned());
+        self.outputs.push_back(Output::Record(Record::SurveyAnswer {
+            call,
+            question: question.to_owned(),
+            key: None,
+            value: answer.to_owned(),
+            at: now,
+        }));
+        Ok(())
+    }
+
+    /// Whether a callback at `at` (wall time) falls inside the calling hours of the campaign of
+    /// the call the agent wraps up (or is on), in the lead's local time (the campaign's zone
+    /// when the lead has none). No call: nothing to check (the disposition itself is refused).
+    pub fn callback_allowed(
+        &self,
+        now: Instant,
+        agent: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), SwitchboardError> {
+        let Some(screen) = self.agent_screen(now, agent)?.filter(|s| !s.preview) else {
+            return Ok(());
+        };
+        let Some(rt) = self.campaigns.get(screen.campaign) else {
+            return Ok(());
+        };
+        let hours = &rt.campaign.hours;
+        let (zone, zone_name) = match screen
+            .lead
+            .timezone
+            .as_deref()
+            .and_then(|z| jiff::tz::TimeZone::get(z).ok().map(|tz| (tz, z)))
+        {
+            Some((tz, name)) => (tz, name.to_owned()),
+            None => (hours.timezone.clone(), hours.timezone_name.clone()),
+        };
+        if hours.is_open(at, &zone) {
+            return Ok(());
+        }
+        let local = at
+            .to_zoned_datetime(zone)
+            .strftime("%a %Y-%m-%d %H:%M")
+            .to_string();
+        let days: Vec<String> = hours
+            .days
+            .iter()
+            .map(|d| format!("{d:?}")[..3].to_ascii_lowercase())
+            .collect();
+        Err(SwitchboardError::CallbackOutsideHours {
+            problem: format!(
+                "{local} in the lead's zone {zone_name} is outside campaign {}'s calling hours, {}–{} on {}",
+                screen.campaign,
+                hours.start.strftime("%H:%M"),
+                hours.end.strftime("%H:%M"),
+                days.join(", ")
+            ),
+        })
+    }
+
+    /// The answers an agent gave on `call` so far (question id → answer key).
+    pub fn call_answers(&self, call: Option<CallKey>) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        call.and_then(|c| self.answers.get(&c)).unwrap_or(&NONE)
     }
 
     /// Every agent and its state.

@@ -203,7 +203,7 @@ impl Switchboard {
                 } => self.outputs.push_back(Output::Record(Record::SurveyAnswer {
                     call,
                     question,
-                    key,
+                    key: Some(key),
                     value,
                     at: now,
                 })),

@@ -21,6 +21,18 @@ pub struct CampaignStatus {
     pub last_decision: String,
     /// Its lists and leads (the daemon's loop fills it in; empty here).
     pub leads: crate::leads::status::LeadsStatus,
+    /// The wallboard's figures (the daemon's loop fills them in; zero here).
+    pub wallboard: Wallboard,
+}
+
+/// A campaign's figures on the wallboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Wallboard {
+    /// Share of the campaign's available agents' time (ready, previewing, on a call, in
+    /// wrap-up) spent previewing, on a call or in wrap-up, over the shift so far.
+    pub occupancy: f64,
+    /// Calls in flight per available agent of the campaign's groups, now.
+    pub lines_per_agent: f64,
 }
 
 #[derive(Debug)]
@@ -154,9 +166,20 @@ impl Switchboard {
                     abandon_cap: rt.budget.cap(),
                     last_decision: rt.last_decision.clone(),
                     leads: Default::default(),
+                    wallboard: Wallboard::default(),
                 }
             })
             .collect()
+    }
+
+    /// The agents of the campaign's groups (none for a campaign without groups).
+    pub fn campaign_agents(&self, now: Instant, name: &str) -> Vec<agents::AgentStatus> {
+        match self.campaigns.get(name) {
+            Some(rt) if !rt.campaign.agent_groups.is_empty() => {
+                self.agents.views_in(now, &rt.campaign.agent_groups)
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The settings a campaign's calls run with now.

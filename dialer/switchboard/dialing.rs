@@ -254,6 +254,11 @@ impl Switchboard {
         let call = self.next_call;
         self.next_call = call.next();
         let settings = flow_settings(campaign);
+        // The censored estimate counts the dial as ringing until its outcome comes.
+        if let Some(rt) = self.campaigns.get_mut(&campaign.name) {
+            rt.estimator
+                .observe(now, pacing::Observation::Placed { dialed: now });
+        }
         self.outputs
             .push_back(Output::Record(Record::AttemptStarted {
                 call,

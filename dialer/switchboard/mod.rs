@@ -50,10 +50,11 @@ mod output;
 mod preview;
 mod settings;
 
+pub use agent_work::Screen;
 use agent_work::*;
 use calls::*;
-pub use campaigns::CampaignStatus;
 use campaigns::*;
+pub use campaigns::{CampaignStatus, Wallboard};
 use effects::*;
 pub use input::{Input, Lead};
 pub use limits::TrunkLimits;
@@ -82,6 +83,16 @@ pub enum SwitchboardError {
         "campaign {campaign}: unknown disposition {code:?} (the campaign file lists the codes)"
     )]
     UnknownDisposition { campaign: String, code: String },
+    /// A script answer naming a question or answer the campaign's `[script]` does not have
+    /// (`field`: the request's field at fault).
+    #[error("{problem}")]
+    BadAnswer {
+        field: &'static str,
+        problem: String,
+    },
+    /// A callback time outside the campaign's calling hours in the lead's local time.
+    #[error("{problem}")]
+    CallbackOutsideHours { problem: String },
 }
 
 /// Claimed leads older than this are given back to be checked again (hours, DNC); a lead
@@ -113,6 +124,9 @@ pub struct Switchboard {
     opened: HashMap<AgentId, (State, Instant)>,
     /// The agents' intervals were closed at the stop ([`Switchboard::flush_agents`]).
     flushed: bool,
+    /// The survey answers an agent gave on each call (question id → answer key), kept until
+    /// the wrap-up ends.
+    answers: HashMap<CallKey, BTreeMap<String, String>>,
 }
 
 impl Switchboard {
@@ -152,6 +166,7 @@ impl Switchboard {
             local_fault: false,
             opened: HashMap::new(),
             flushed: false,
+            answers: HashMap::new(),
         }
     }
 

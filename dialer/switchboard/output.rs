@@ -127,11 +127,12 @@ pub enum Record {
         since: Instant,
         at: Instant,
     },
-    /// A survey answer given on a call (its attempt's row exists by then).
+    /// A survey answer given on a call (its attempt's row exists by then): the callee's key
+    /// press (agentless), or the agent's button (`key` `None`).
     SurveyAnswer {
         call: CallKey,
         question: String,
-        key: char,
+        key: Option<char>,
         value: String,
         at: Instant,
     },

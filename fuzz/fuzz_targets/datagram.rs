@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
             ring_timeout: Duration::from_secs(20),
             talk_limit: Some(Duration::from_secs(1)),
             wall_start: jiff::Timestamp::UNIX_EPOCH,
+            pinned: false,
         },
     );
 

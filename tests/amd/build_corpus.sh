@@ -13,9 +13,14 @@
 #   the greeting), greetings with no beep, Asterisk's own voicemail prompts with beep.wav;
 # - every file goes through a G.711 µ-law round trip; about half get noise (white, pink, brown)
 #   or a quiet (−20 to −28 dB) or hot level.
+# - people who keep talking (blocks h-j): a live opening said phrase by phrase ("Hello?" ...
+#   "Yes, who is this?"), in English, Spanish, German, French, Russian, Italian, Polish...; and
+#   machines with a short greeting (1.5-3 s) and no beep.
 # Parameters are drawn from the ranges above with a seeded generator, not picked per file.
-# The train and test splits use different texts, espeak voices and seeds; the detector's
-# defaults were tuned looking at the train split only.
+# The train, test and holdout splits use different texts, espeak voices and seeds; the
+# detector's defaults were tuned looking at the train split only. `holdout` (blocks k, l) is the
+# split no tuning has looked at; `test` (d-g) and blocks i, j (now train) were held out once and
+# have been seen since.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -172,6 +177,43 @@ machine() { # split voice text beep(yes|no) [prompts...]
         finish "$name" machine "$split" "" "" "greeting ${g} ms by $voice: '$text'; no beep" \
             "$TMP/lead.wav" "$TMP/greet.wav" "$TMP/tail.wav"
     fi
+}
+
+# A person who keeps talking: phrases said one at a time (each with its own intonation, the
+# speed and pitch drifting a little around the person's own), 200-800 ms apart, as a live
+# opening goes ("Hello?" ... "Yes, who is this?"); then the pause left for an answer.
+# speech_end_ms is the end of the first phrase (the first utterance).
+live() { # split voice phrase...
+    local split=$1 voice=$2 lead name sp pt i=0 end=0 parts=()
+    shift 2
+    name=$(printf '%s_human_%02d' "$BLOCK" "$n")
+    rnd 100 500
+    lead=$REPLY
+    sil "$lead" "$TMP/lead.wav"
+    parts+=("$TMP/lead.wav")
+    rnd 145 195
+    sp=$REPLY
+    rnd 30 70
+    pt=$REPLY
+    for ph in "$@"; do
+        if [ "$i" -gt 0 ]; then
+            rnd 200 800
+            sil "$REPLY" "$TMP/g$i.wav"
+            parts+=("$TMP/g$i.wav")
+        fi
+        rnd -15 15
+        local s2=$((sp + REPLY))
+        rnd -10 10
+        say "$voice" "$s2" $((pt + REPLY)) "$ph" "$TMP/ph$i.wav"
+        parts+=("$TMP/ph$i.wav")
+        [ "$i" -gt 0 ] || end=$((lead + $(ms_of "$TMP/ph$i.wav")))
+        i=$((i + 1))
+    done
+    sil 1500 "$TMP/tail.wav"
+    parts+=("$TMP/tail.wav")
+    local text
+    text=$(printf '%s | ' "$@")
+    finish "$name" human "$split" "" "$end" "live: $voice '${text% | }' after ${lead} ms" "${parts[@]}"
 }
 
 # ---------------------------------------------------------------- block a: train split
@@ -395,5 +437,181 @@ machine test "${GV[VI++ % ${#GV[@]}]}" "Hi, it's Greg. I don't check this voicem
 machine test allison "" yes vm-theperson digits/3 digits/9 vm-isonphone vm-intro
 machine test allison "" yes vm-nobodyavail vm-intro
 machine test allison "" no vm-theperson digits/6 digits/4 vm-isunavail
+
+# ---------------------------------------------------------------- block h: train split
+# Issue 18: longer live openings and short machine greetings without a beep, in several
+# languages. People keep talking ("Hello?" ... "Yes, who is this?", each phrase on its own,
+# 200-800 ms apart), or say a sentence and, hearing nothing, "Hello?" again 1.2-2 s later; a few
+# say one word, or a sentence and then wait. Machines: mostly one short even utterance (1.5-3 s)
+# with no beep, some with one. The training block for that round: blocks i and j are its
+# held-out twins, with their own texts, voices and seeds.
+BLOCK=h
+SEED=5150
+person train en-029+m5 "Hello?" short
+person train es "¿Bueno?" short
+person train de+f3 "Hallo?" short
+person train ru+m2 "Алло?" short
+live train en-us+f4 "Hello?" "Yes, who is this?"
+live train en-gb+m6 "Yes?" "Who is it?"
+live train es-419+m3 "¿Aló?" "¿Sí, quién habla?"
+live train de+m5 "Ja, hallo?" "Wer ist denn da?"
+live train fr-be+f2 "Allô?" "Oui, c'est qui?"
+live train ru+f4 "Да?" "Я слушаю."
+live train en-us+m7 "Hi." "Yeah, hello?" "Who's calling?"
+person train en-us-nyc+f2 "Hello, this is Rick speaking." again
+person train pl+f2 "Halo, tu Marek, słucham." again
+person train en-gb-scotland+m3 "Good evening, Ross here." sentence
+person train pt-br+f4 "Hello?" silent
+
+machine train en-us+f5 "Hi, it's Ruby. Leave a message." no
+machine train en-gb+m2 "You've reached Carl, please leave a message." no
+machine train es+m4 "Hola, soy Lucía. Deja tu mensaje." no
+machine train de+f5 "Hallo, hier ist Jonas. Bitte eine Nachricht." no
+machine train fr-fr+m5 "Bonjour, vous êtes chez Paul, laissez un message." no
+machine train ru+m5 "Здравствуйте, это Олег. Оставьте сообщение." no
+machine train pt-br+m2 "Oi, é a Bia. Deixe seu recado." no
+machine train en-029+f2 "This is Dave, I'll call you back." no
+machine train nl+m3 "Hallo, met Sanne. Spreek een bericht in." yes
+machine train en-us+m1 "Hi, you've reached Leo. Leave a message after the tone." yes
+machine train en-gb-x-rp+f5 "Thank you for calling Harbour Books. We are closed today. Please leave your name and number and we will call you back." yes
+
+# ---------------------------------------------------------------- block i: train split
+# Issue 18's first held-out block, written with block h and declared held out before the
+# detector ran on it: the same kinds of answer as h with other texts, voices, languages and seed.
+# Evaluated once (with j: accuracy 87.0 %, 12 of 18 short beepless machines) and looked at since,
+# so it is training data now; blocks k and l took its place.
+BLOCK=i
+SEED=8086
+person train en-us+m5 "Hello?" short
+person train en-gb+f5 "Hello?" short
+person train es+m2 "¿Diga?" short
+person train fr-fr+f4 "Oui, allô?" short
+person train de+m2 "Ja?" short
+live train en-us+m2 "Hello?" "Hello, who is this?"
+live train en-029+f1 "Yes?" "Who is this?"
+live train es-419+f4 "¿Bueno?" "Sí, ¿quién llama?"
+live train de+f2 "Hallo?" "Ja, wer ist da?"
+live train ru+m6 "Алло?" "Да, кто это?"
+live train en-gb+m4 "Hi." "Yes, hello?" "Who's this?"
+person train en-us+f3 "Hello, this is Sam speaking." again
+person train es+f5 "Hola, habla Marta." again
+person train en-gb-scotland+f1 "Hi, this is Sam, who's calling?" sentence
+person train en-us-nyc+m4 "Hello, Baker residence." sentence
+person train fr-fr+m4 "Allô?" silent
+
+machine train en-us+f2 "Hi, it's Sam. Leave a message." no
+machine train en-gb+f4 "You've reached Kate. I'll call you back." no
+machine train en-us-nyc+m3 "Hello, Miller residence, leave a message." no
+machine train es+f3 "Hola, soy Ana. Deja un mensaje." no
+machine train de+m6 "Hier ist Anna. Ich rufe zurück." no
+machine train fr-fr+f5 "Bonjour, c'est Marie. Laissez un message." no
+machine train ru+f5 "Привет, это Иван. Перезвоню позже." no
+machine train it+m4 "Ciao, sono Luca. Lasciate un messaggio." no
+machine train en-gb-x-rp+m2 "Hello, it's Peter, please leave a message." no
+machine train en-us+m6 "Hi, this is Nina. Leave a message after the beep." yes
+machine train de+f4 "Guten Tag, hier ist die Praxis Doktor Weber. Wir sind zurzeit nicht erreichbar. Bitte sprechen Sie nach dem Signalton." yes
+
+# ---------------------------------------------------------------- block j: train split
+# Issue 18's second held-out block, declared held out with block i: other texts, voices,
+# languages and seed. Evaluated once with i and looked at since: training data now.
+BLOCK=j
+SEED=6502
+person train en-us+f1 "Hello?" short
+person train en-029+m4 "Hello?" short
+person train ru+f2 "Да?" short
+person train it+f3 "Pronto?" short
+person train es-419+m5 "¿Sí?" short
+live train en-gb+f1 "Yes?" "Who is it, please?"
+live train en-us-nyc+f5 "Hello?" "Yeah, hi, who's this?"
+live train fr-fr+m3 "Allô?" "Oui, qui est à l'appareil?"
+live train it+m2 "Pronto?" "Sì, chi parla?"
+live train ru+m3 "Алло?" "Говорите, я слушаю."
+live train en-us+m4 "Hey." "Hello?" "Anyone there?"
+person train en-gb+m5 "Hello, Tom speaking." again
+person train de+f6 "Hallo, hier ist Lena." again
+person train en-us+f6 "Good afternoon, this is Grace, how can I help?" sentence
+person train es+m6 "Hola, buenas tardes." sentence
+person train en-029+f3 "Hello?" silent
+
+machine train en-us+m2 "Hey, it's Josh. Leave a message." no
+machine train en-gb+f6 "This is Claire. Sorry I missed you." no
+machine train en-us+f7 "You've reached the Lopez family, leave a message." no
+machine train es+m5 "Has llamado a Pedro. Deja tu recado." no
+machine train de+m3 "Hallo, hier ist Max. Sprich aufs Band." no
+machine train fr-fr+f3 "Salut, c'est Julie, laisse un message." no
+machine train ru+m4 "Это Сергей. Оставьте сообщение." no
+machine train it+f2 "Ciao, sono Giulia. Richiamo io." no
+machine train pt+m3 "Olá, é o Rui. Deixe mensagem." no
+machine train en-us-nyc+m1 "Hi, it's Ben, leave a message after the tone." yes
+machine train fr-fr+m6 "Bonjour, vous êtes bien au cabinet du docteur Martin. Nous sommes absents pour le moment. Merci de laisser un message après le bip." yes
+
+# ---------------------------------------------------------------- block k: held-out split
+# Issue 18's second round: a fresh held-out block written before the detector of that round was
+# changed, with the kinds of answer of blocks h-j and texts, voices, languages and a seed no other
+# block uses. Declared held out: no tuning looks at it; it is run once before the change and once
+# after it, and reported as it comes out.
+BLOCK=k
+SEED=4711
+person holdout en-us+m8 "Hello?" short
+person holdout en-gb+steph "Hello?" short
+person holdout sv+f2 "Hallå?" short
+person holdout cs+m3 "Prosím?" short
+person holdout en-029+m6 "Yeah?" short
+live holdout en-us+paul "Hello?" "Yes, who's calling?"
+live holdout en-gb+f3 "Hi?" "Sorry, who is this?"
+live holdout da+m2 "Hallo?" "Ja, hvem taler jeg med?"
+live holdout nl+f4 "Hallo?" "Ja, met wie spreek ik?"
+live holdout pt-br+m4 "Alô?" "Sim, quem fala?"
+live holdout en-us+linda "Hey." "Hello?" "Who's there?"
+person holdout en-us+m3 "Hi, Jones residence, Kelly speaking." again
+person holdout it+f5 "Pronto, sono Chiara." again
+person holdout en-gb-x-gbcwmd+m5 "Good morning, Evans here." sentence
+person holdout en-us-nyc+f1 "Hi, this is Rachel, can I help you?" sentence
+person holdout sv+m4 "Hallå?" silent
+
+machine holdout en-us+shelby "Hi, this is Megan. Leave a message." no
+machine holdout en-gb+m7 "You've reached Oliver. Talk soon." no
+machine holdout en-us+m7 "Hello, Garcia residence, please leave a message." no
+machine holdout sv+f3 "Hej, det är Erik. Lämna ett meddelande." no
+machine holdout da+f2 "Hej, det er Mette. Læg en besked." no
+machine holdout cs+f4 "Dobrý den, tady Petr. Zanechte vzkaz." no
+machine holdout nl+m5 "Hoi, met Daan. Ik bel je terug." no
+machine holdout pt-br+f5 "Oi, aqui é o Caio. Deixe um recado." no
+machine holdout en-029+f5 "Hey, it's Tasha, leave me a message." no
+machine holdout en-us+m1 "Hi, it's Owen. Leave a message at the tone." yes
+machine holdout nb+m2 "Hei, du har kommet til tannlegekontoret. Vi er stengt nå. Legg igjen en beskjed etter pipetonen." yes
+
+# ---------------------------------------------------------------- block l: held-out split
+# Declared held out with block k: other texts, voices, languages and seed.
+BLOCK=l
+SEED=9241
+person holdout en-us+andy "Hello?" short
+person holdout en-gb+f2 "Hi?" short
+person holdout pl+m4 "Halo?" short
+person holdout ro+f3 "Alo?" short
+person holdout fr-ch+m2 "Allô?" short
+live holdout en-gb+annie "Hello?" "Yes, can I help you?"
+live holdout en-us+david "Yeah?" "Who is this, please?"
+live holdout de+m7 "Hallo?" "Ja bitte, wer spricht?"
+live holdout es+f4 "¿Dígame?" "Sí, ¿quién es?"
+live holdout uk+m3 "Алло?" "Так, хто це?"
+live holdout en-us+f5 "Hi." "Hello?" "Can you hear me?"
+person holdout en-gb-x-rp+f1 "Hello, Sarah speaking." again
+person holdout ro+m5 "Alo, sunt Mihai." again
+person holdout en-us+m4 "Hello, this is the Wright family." sentence
+person holdout fi+f2 "Haloo, Virtanen." sentence
+person holdout en-gb+m8 "Hello?" silent
+
+machine holdout en-us+steph "Hi, you've got Amy. Leave a message." no
+machine holdout en-gb-scotland+f4 "This is Ian. I'll ring you back." no
+machine holdout en-us-nyc+m7 "You've reached the Kim family, please leave a message." no
+machine holdout pl+f3 "Cześć, tu Ola. Zostaw wiadomość." no
+machine holdout fi+m3 "Hei, täällä Mikko. Jätä viesti." no
+machine holdout uk+f4 "Привіт, це Оксана. Залиште повідомлення." no
+machine holdout fr-ch+f2 "Bonjour, ici Claude. Je vous rappelle." no
+machine holdout ro+f2 "Bună, sunt Ioana. Lăsați un mesaj." no
+machine holdout en-us+m5 "Hi, it's Nate, I'll get back to you." no
+machine holdout en-gb+m1 "Hello, it's Rob, leave a message after the beep." yes
+machine holdout it+m6 "Buongiorno, studio legale Bianchi. L'ufficio è chiuso. Lasciate un messaggio dopo il segnale acustico." yes
 
 echo "build_corpus.sh: wrote $n files to $(pwd)/$OUT ($(du -sh "$OUT" | cut -f1))"

@@ -23,5 +23,8 @@ mod browser;
 mod daemon_lists;
 mod daemon_sipp;
 mod drain_sipp;
+mod live_events;
 mod preview_sipp;
+mod register_baresip;
+mod register_sipp;
 mod survey_sipp;

@@ -36,6 +36,8 @@ async fn seed_two_leads(store: &Store, c: &dialer::campaign::Campaign, zone: &st
         list_id: list,
         phone: phone.into(),
         timezone: Some(zone.to_string()),
+        zone_key: None,
+        zone_source: None,
         attributes: format!(r#"{{"name":"{name}","balance":"120.00"}}"#),
         priority,
     };

@@ -21,6 +21,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use crate::rig;
 
+pub mod baresip;
 pub mod greeting_peer;
 
 /// The repository root.

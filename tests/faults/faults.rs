@@ -329,6 +329,8 @@ async fn start_shift(
             list_id,
             phone: format!("+1{}5550{:03}", 201 + i / 100, 100 + i % 100),
             timezone: Some(zone.clone()),
+            zone_key: None,
+            zone_source: None,
             attributes: "{}".into(),
             priority: 0,
         })
@@ -574,6 +576,8 @@ async fn sqlite_full_disk_releases_the_write_lock() {
             list_id: list,
             phone: format!("+1202555{i:04}"),
             timezone: Some("America/New_York".into()),
+            zone_key: None,
+            zone_source: None,
             attributes: "{}".into(),
             priority: 0,
         })
@@ -593,6 +597,7 @@ async fn sqlite_full_disk_releases_the_write_lock() {
         trunk: Some("main"),
         call_id: None,
         node: None,
+        rules_version: None,
     };
 
     // Full: a transaction (attempt start) and a plain insert (agent interval) fail, by turns.

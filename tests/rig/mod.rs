@@ -15,6 +15,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod sse;
+
 // ---- a tiny HTTP/1.1 client ----
 
 pub struct Answer {

@@ -293,6 +293,8 @@ pub async fn seed_one_lead(store: &Store, c: &dialer::campaign::Campaign, zone: 
                 list_id,
                 phone: "+12025550143".into(),
                 timezone: Some(zone.to_string()),
+                zone_key: None,
+                zone_source: None,
                 attributes: r#"{"name":"Dana"}"#.into(),
                 priority: 0,
             }],

@@ -18,7 +18,7 @@ use dialer::daemon::api::{Api, Phase, Readiness, Tokens};
 use dialer::daemon::run::{Daemon, Options};
 use dialer::daemon::{config, telemetry};
 use dialer::store::Store;
-use dialer::store::entity::{disposition, lead};
+use dialer::store::entity::{disposition, lead, survey_answer};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
@@ -380,7 +380,19 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let setup = setup("shift");
+    let setup = e2e::Setup {
+        tables: r#"
+[script]
+text = "Hello, this is Sam from Brightline."
+
+[[script.questions]]
+id = "owns_home"
+text = "Do you own your home?"
+answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
+"#
+        .into(),
+        ..setup("shift")
+    };
     let zone = setup.zone.clone();
     let config_path = setup.write(dir.path());
     let _alice = e2e::agent_phone(setup.agent_port("alice"));
@@ -422,12 +434,12 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
         addr,
         "/v1/agents/alice/pause",
         Some(ALICE),
-        "{\"reason\": \"coffee\"}",
+        "{\"reason\": \"break\"}",
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.json()["agent"]["state"], "paused");
-    assert_eq!(a.json()["agent"]["pause_reason"], "coffee");
+    assert_eq!(a.json()["agent"]["pause_reason"], "break");
     let a = post(addr, "/v1/agents/alice/ready", Some(ALICE), "").await;
     assert_eq!(a.json()["agent"]["state"], "ready", "{}", a.body);
     // A second login is an invalid transition.
@@ -449,8 +461,68 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
     assert_eq!(l["phone"], "+12025550143");
     assert_eq!(l["timezone"], zone.as_str());
     assert_eq!(l["attributes"], json!({"name": "Dana"}));
+    assert_eq!(l["script"]["text"], "Hello, this is Sam from Brightline.");
+    assert_eq!(
+        l["script"]["questions"][0]["answers"][1],
+        json!({"key": "no", "label": "No"})
+    );
+    assert_eq!(l["answers"], json!({}));
     let a = get(addr, "/v1/agents/alice/lead", Some(BOB)).await;
     assert_eq!(a.status, 403);
+
+    // Agent-assisted survey answers from the campaign's [script].
+    let answer = "/v1/agents/alice/answer";
+    let a = post(
+        addr,
+        answer,
+        Some(ALICE),
+        r#"{"question": "age", "answer": "yes"}"#,
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "bad_field".to_string()),
+        "{}",
+        a.body
+    );
+    assert!(a.message().starts_with("field \"question\""), "{}", a.body);
+    let a = post(
+        addr,
+        answer,
+        Some(ALICE),
+        r#"{"question": "owns_home", "answer": "maybe"}"#,
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "bad_field".to_string()),
+        "{}",
+        a.body
+    );
+    assert!(a.message().starts_with("field \"answer\""), "{}", a.body);
+    let a = post(
+        addr,
+        answer,
+        Some(BOB),
+        r#"{"question": "owns_home", "answer": "yes"}"#,
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let a = post(
+        addr,
+        answer,
+        Some(ALICE),
+        r#"{"question": "owns_home", "answer": "yes"}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = get(addr, "/v1/agents/alice/lead", Some(ALICE)).await;
+    assert_eq!(
+        a.json()["lead"]["answers"],
+        json!({"owns_home": "yes"}),
+        "{}",
+        a.body
+    );
     let a = get(addr, "/v1/campaigns/shift", Some(SUPER)).await;
     assert_eq!(a.json()["campaign"]["dials"], 1, "{}", a.body);
     assert_eq!(a.json()["campaign"]["calls_in_flight"], 1, "{}", a.body);
@@ -468,6 +540,33 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
     .await;
     assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
     assert!(a.message().contains("no_such_code"), "{}", a.message());
+    // The lead's local time is 10:xx (a daytime zone): 12 h later is past the 21:00 end.
+    let a = post(
+        addr,
+        "/v1/agents/alice/disposition",
+        Some(ALICE),
+        "{\"code\": \"call_back\", \"callback_in\": \"12h\"}",
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "bad_field".to_string()),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.message().starts_with("field \"callback_in\"") && a.message().contains("08:00–21:00"),
+        "{}",
+        a.body
+    );
+    // The wrap-up goes on: the screen pop keeps the answers.
+    let a = get(addr, "/v1/agents/alice/lead", Some(ALICE)).await;
+    assert_eq!(
+        a.json()["lead"]["answers"],
+        json!({"owns_home": "yes"}),
+        "{}",
+        a.body
+    );
     let asked = jiff::Timestamp::now().as_millisecond();
     let a = post(
         addr,
@@ -528,6 +627,15 @@ async fn agents_and_supervisors_work_a_call_through_the_api() {
         .expect("the disposition is stored");
     assert_eq!(d.agent_id.as_deref(), Some("alice"));
     assert_eq!(d.notes.as_deref(), Some("after lunch"));
+    let answers = survey_answer::Entity::find()
+        .all(store.conn())
+        .await
+        .unwrap();
+    let answers: Vec<_> = answers
+        .iter()
+        .map(|a| (a.question.as_str(), a.answer.as_str(), a.digits.as_deref()))
+        .collect();
+    assert_eq!(answers, [("owns_home", "yes", None)]);
     let l = lead::Entity::find()
         .one(store.conn())
         .await

@@ -42,6 +42,8 @@ async fn seed(store: &Store) -> (i64, i64) {
         list_id: list,
         phone: p.to_owned(),
         timezone: None,
+        zone_key: None,
+        zone_source: None,
         attributes: "{}".to_owned(),
         priority: 0,
     });
@@ -204,6 +206,11 @@ async fn records_become_rows() {
         // The INVITE's Call-ID and the node that dialed, stored with the row at the dial.
         assert_eq!(a.call_id.as_deref(), Some("call-1@127.0.0.1"));
         assert_eq!(a.node.as_deref(), Some("node-a"));
+        // The state rules' version that allowed the dial is stored with it.
+        assert_eq!(
+            a.rules_version.as_deref(),
+            Some(dialer::compliance::states::SHIPPED.version.as_str())
+        );
 
         let i = f.intervals().await;
         assert_eq!(i.len(), 1);

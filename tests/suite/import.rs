@@ -182,11 +182,13 @@ fn the_binary_prints_the_json_report_and_reimports_nothing() {
         .collect();
     assert_eq!(
         run(),
-        serde_json::json!({"data_rows": 13, "imported": 5, "duplicates": 2, "rejected": rejected, "stopped": null})
+        serde_json::json!({"data_rows": 13, "imported": 5, "duplicates": 2, "rejected": rejected,
+            "zones_by": {"column": 4, "number": 1}, "stopped": null})
     );
     assert_eq!(
         run(),
-        serde_json::json!({"data_rows": 13, "imported": 0, "duplicates": 7, "rejected": rejected, "stopped": null})
+        serde_json::json!({"data_rows": 13, "imported": 0, "duplicates": 7, "rejected": rejected,
+            "zones_by": {"column": 4, "number": 1}, "stopped": null})
     );
     // An unknown campaign is an error that says so.
     let out = Command::new(env!("CARGO_BIN_EXE_dialer"))

@@ -39,6 +39,8 @@ mod demo;
 mod import;
 mod media_sipp;
 mod media_udp;
+
+mod pacing_cap;
 mod pacing_history;
 mod pacing_props;
 mod report;
@@ -50,3 +52,4 @@ mod sip_sipp;
 mod sip_torture;
 mod store;
 mod systemd_unit;
+mod zones_month;

@@ -106,6 +106,8 @@ async fn budget_counts_the_window_from_the_store() {
                     list_id: list,
                     phone: "+442079460000".into(),
                     timezone: None,
+                    zone_key: None,
+                    zone_source: None,
                     attributes: "{}".into(),
                     priority: 0,
                 }],

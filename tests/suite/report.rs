@@ -102,6 +102,8 @@ async fn shift(store: &Store) -> i64 {
             list_id: list,
             phone: format!("+1202555{i:04}"),
             timezone: None,
+            zone_key: None,
+            zone_source: None,
             attributes: "{}".into(),
             priority: 0,
         })

@@ -313,6 +313,8 @@ async fn seed(store: &Store, c: &Campaign, leads: &[Hist], at: Timestamp) -> (i6
             list_id: list,
             phone: format!("+1212200{:04}", i),
             timezone: ZONES[h.zone].map(str::to_string),
+            zone_key: None,
+            zone_source: None,
             attributes: "{}".into(),
             priority: 0,
         })

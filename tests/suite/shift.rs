@@ -72,6 +72,8 @@ async fn seed_leads(store: &Store, campaign: &str, n: usize, zone: &str) {
             list_id,
             phone: format!("+1{}5550{:03}", AREAS[i / 100], 100 + i % 100),
             timezone: Some(zone.to_owned()),
+            zone_key: None,
+            zone_source: None,
             attributes: format!(r#"{{"name":"Lead {i}"}}"#),
             priority: 0,
         })

@@ -104,6 +104,7 @@ impl Uac {
             ring_timeout: ring,
             talk_limit: None,
             wall_start: jiff::Timestamp::now(),
+            pinned: false,
         };
         let (tx, rx) = oneshot::channel();
         self.cmds.send(Cmd::Place(Box::new(spec), tx)).ok().unwrap();

@@ -61,8 +61,9 @@ fn check(file: &Path) {
             r.abandoned,
             r.human_answers
         );
-        // Enough people that the rate means something (at a 3 % cap, 3 abandons per 100).
-        assert!(r.human_answers >= 150, "{}: {r:?}", sc.name);
+        // Enough people that the rate means something (at a 3 % cap, 3 abandons per 100):
+        // small-colder's hour, the small window of issue 18, has about a hundred.
+        assert!(r.human_answers >= 90, "{}: {r:?}", sc.name);
         assert!(
             r.abandon_rate <= sc.calls.max_abandon,
             "{} seed {}: abandon rate {:.4} over the cap {}",

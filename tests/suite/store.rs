@@ -44,6 +44,8 @@ fn lead(list_id: i64, phone: &str) -> NewLead {
         list_id,
         phone: phone.to_string(),
         timezone: None,
+        zone_key: None,
+        zone_source: None,
         attributes: "{}".into(),
         priority: 0,
     }
@@ -67,6 +69,7 @@ fn claim<'a>(campaign_id: i64, owner: &'a str, now_ms: i64, limit: usize) -> Cla
         campaign_id,
         now_ms,
         max_attempts: 5,
+        zone_keys: &[],
         zones: &[],
         zoneless: true,
         owner,
@@ -87,7 +90,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
                 "m20261127_000001_crm_schema",
                 "m20261202_000001_attempt_message_at",
                 "m20261210_000001_attempt_node",
-                "m20261214_000001_users"
+                "m20261214_000001_users",
+                "m20261216_000001_compliance"
             ],
             "{}",
             db.label
@@ -194,6 +198,7 @@ async fn attempts_update_the_lead_and_count_abandons() {
                 trunk: Some("main"),
                 call_id: Some("c1"),
                 node: Some("node-a"),
+                rules_version: None,
             })
             .await
             .unwrap();
@@ -1176,5 +1181,104 @@ async fn users_keep_hashes_roles_and_lockouts() {
         // An unknown user's failure changes nothing and locks nothing.
         let f = store.login_failed("nobody", T0, 5, 300_000).await.unwrap();
         assert_eq!((f.failed_logins, f.locked_until_ms), (0, None), "{l}");
+    }
+}
+
+/// The screen pop's history: a lead's ended attempts newest first, each with its disposition
+/// (notes, the agent who gave it) when it had one; the call in progress and other leads' calls
+/// are not in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leads_history_lists_its_ended_attempts_newest_first_with_dispositions() {
+    for db in storedb::all("history").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 2).await;
+        let page = store.leads_page(ids.id, 0, 10).await.unwrap();
+        let (a, b) = (page[0].lead.id, page[1].lead.id);
+        let attempt = |lead_id, at| AttemptStart {
+            lead_id,
+            dial_at_ms: at,
+            ..Default::default()
+        };
+        let end = |outcome, agent: Option<&str>, at| AttemptEnd {
+            end_at_ms: at,
+            outcome,
+            agent_id: agent.map(str::to_string),
+            lead_status: LeadStatus::Active,
+            ..Default::default()
+        };
+        let first = store.record_attempt_start(&attempt(a, T0)).await.unwrap();
+        store
+            .record_attempt_end(first, &end(Outcome::NoAnswer, None, T0 + 30_000))
+            .await
+            .unwrap();
+        let second = store
+            .record_attempt_start(&attempt(a, T0 + 3_600_000))
+            .await
+            .unwrap();
+        store
+            .record_attempt_end(second, &end(Outcome::Human, Some("alice"), T0 + 3_700_000))
+            .await
+            .unwrap();
+        store
+            .record_disposition(&NewDisposition {
+                lead_id: a,
+                attempt_id: Some(second),
+                code: "callback",
+                agent_id: Some("alice"),
+                notes: Some("call after 5, wife decides"),
+                at_ms: T0 + 3_710_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // Another lead's call, and this lead's call still in progress.
+        let other = store
+            .record_attempt_start(&attempt(b, T0 + 10))
+            .await
+            .unwrap();
+        store
+            .record_attempt_end(other, &end(Outcome::Busy, None, T0 + 20))
+            .await
+            .unwrap();
+        store
+            .record_attempt_start(&attempt(a, T0 + 7_200_000))
+            .await
+            .unwrap();
+
+        let h = store.lead_history(a).await.unwrap();
+        let got: Vec<_> = h
+            .iter()
+            .map(|e| {
+                (
+                    e.at_ms,
+                    e.outcome.as_str(),
+                    e.disposition.as_deref(),
+                    e.notes.as_deref(),
+                    e.agent.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    T0 + 3_600_000,
+                    "human",
+                    Some("callback"),
+                    Some("call after 5, wife decides"),
+                    Some("alice")
+                ),
+                (T0, "no_answer", None, None, None),
+            ],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store.lead_history(b).await.unwrap().len(),
+            1,
+            "{}",
+            db.label
+        );
+        assert!(store.lead_history(-1).await.unwrap().is_empty());
     }
 }

@@ -30,8 +30,15 @@ pub struct Detector {
     run_voice_ms: u32,
     run_gap_ms: u32,
     run_counted: bool,
+    /// Words in the current turn.
     words: u32,
     greeting_start_ms: Option<u32>,
+    /// Start of the current turn's first word: the greeting's, or that of speech resumed after a
+    /// pause of `after_greeting_silence_ms` (a person talking again after a statement). The
+    /// rules judge the turn; `None` between turns.
+    turn_start_ms: Option<u32>,
+    /// The longest pause between two words of the current turn.
+    turn_pause_ms: u32,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
     /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
@@ -75,6 +82,8 @@ impl Detector {
             run_counted: false,
             words: 0,
             greeting_start_ms: None,
+            turn_start_ms: None,
+            turn_pause_ms: 0,
             last_word_voice_ms: 0,
             last_voice_ms: 0,
             greeting_start_at: None,
@@ -124,6 +133,16 @@ impl Detector {
         }
         if class == FrameClass::Voice {
             if self.run_gap_ms >= self.s.between_words_silence_ms {
+                // Voice again after a pause that would have decided any greeting but a long
+                // statement: the speaker talks back and forth, a new turn.
+                if self.greeting_start_ms.is_some()
+                    && self.run_gap_ms != u32::MAX
+                    && self.run_gap_ms >= self.s.after_greeting_silence_ms
+                {
+                    self.turn_start_ms = None;
+                    self.turn_pause_ms = 0;
+                    self.words = 0;
+                }
                 self.run_voice_ms = 0;
                 self.run_counted = false;
                 self.pitch.clear();
@@ -146,6 +165,17 @@ impl Detector {
                         self.greeting_start_ms = Some(t - self.run_voice_ms);
                         let run = Duration::from_millis(u64::from(self.run_voice_ms));
                         self.greeting_start_at = Some(now.checked_sub(run).unwrap_or(now));
+                    }
+                    if self.turn_start_ms.is_none() {
+                        self.turn_start_ms = Some(t - self.run_voice_ms);
+                    } else if !matches!(self.end_rise, Some((end, r))
+                        if end == self.last_word_voice_ms && r >= self.s.statement_rise_semitones)
+                    {
+                        // A pause after a phrase that did not rise (a sentence's end, not a
+                        // question's or a live "Hello?"'s): the longest is the turn's sentence
+                        // break.
+                        let pause = (t - self.run_voice_ms).saturating_sub(self.last_word_voice_ms);
+                        self.turn_pause_ms = self.turn_pause_ms.max(pause);
                     }
                 }
                 self.last_word_voice_ms = t;
@@ -171,7 +201,14 @@ impl Detector {
                     return self.decide(AmdResult::NotSure, Cause::InitialSilence);
                 }
             }
-            Some(g0) => {
+            Some(_) => {
+                // Between turns: the resumed voice is not a word yet.
+                let Some(g0) = self.turn_start_ms else {
+                    if t >= s.total_analysis_ms {
+                        self.decide(AmdResult::NotSure, Cause::TooLong);
+                    }
+                    return;
+                };
                 if self.words > s.maximum_number_of_words {
                     return self.decide(AmdResult::Machine, Cause::MaxWords);
                 }
@@ -187,25 +224,42 @@ impl Detector {
                 // calling?"): a person's, as a machine's greeting ends on a statement. It waits
                 // only for the pause to outlast the one after a comma's rise in a greeting that
                 // goes on ("Hi, you've reached...").
-                let question = matches!(self.end_rise,
-                    Some((end, rise)) if end == self.last_word_voice_ms
-                        && rise >= s.question_rise_semitones);
-                let need = match (
-                    self.last_word_voice_ms - g0 <= s.short_greeting_ms,
-                    question,
-                ) {
-                    (true, false) => s.after_short_greeting_silence_ms,
-                    (true, true) => s
-                        .after_short_question_silence_ms
-                        .min(s.after_short_greeting_silence_ms),
-                    (false, false) => s.after_greeting_silence_ms,
-                    (false, true) => s.after_question_silence_ms.min(s.after_greeting_silence_ms),
+                let rise = match self.end_rise {
+                    Some((end, rise)) if end == self.last_word_voice_ms => Some(rise),
+                    _ => None,
                 };
+                let question = rise.is_some_and(|r| r >= s.question_rise_semitones);
+                let span = self.last_word_voice_ms - g0;
                 // Voice that may be the next word, or a tone that may be the beep after a short
                 // greeting, holds the decision until it is a word or beep, or has stopped.
                 let pending = self.run_gap_ms == 0 || self.beeps.pending();
-                if t - self.last_voice_ms >= need && !pending {
-                    return self.decide(AmdResult::Human, Cause::ShortGreeting);
+                let quiet = t - self.last_voice_ms;
+                // A long statement is what a machine with no beep plays: no person decision
+                // after the answer-pause; a machine once the silence has outlasted the pause a
+                // person leaves before talking again (which starts a new turn).
+                // Shorter, it is still read text when a sentence pause joins two of its phrases.
+                let phrased = span >= s.phrased_statement_greeting_ms
+                    && self.turn_pause_ms >= s.sentence_pause_ms;
+                if (span >= s.statement_greeting_ms || phrased)
+                    && rise.is_none_or(|r| r < s.statement_rise_semitones)
+                {
+                    if quiet >= s.after_statement_silence_ms && !pending {
+                        return self.decide(AmdResult::Machine, Cause::StatementThenSilence);
+                    }
+                } else {
+                    let need = match (span <= s.short_greeting_ms, question) {
+                        (true, false) => s.after_short_greeting_silence_ms,
+                        (true, true) => s
+                            .after_short_question_silence_ms
+                            .min(s.after_short_greeting_silence_ms),
+                        (false, false) => s.after_greeting_silence_ms,
+                        (false, true) => {
+                            s.after_question_silence_ms.min(s.after_greeting_silence_ms)
+                        }
+                    };
+                    if quiet >= need && !pending {
+                        return self.decide(AmdResult::Human, Cause::ShortGreeting);
+                    }
                 }
             }
         }
@@ -316,12 +370,16 @@ impl Detector {
 const PITCH_TRACK: usize = 50;
 /// The rise is measured over the pitch of the last this many ms of voice.
 const RISE_WINDOW_MS: u32 = 240;
+/// Voice after the last pitched frame that still leaves the end its pitch: the unvoiced
+/// consonants that close a word ("this?", "message."). With 100 ms, "Who's this?" had no pitch
+/// at its end and read as a statement (issue 18).
+const UNVOICED_CODA_MS: u32 = 200;
 
 /// The pitch rise at the end of a stretch of voice ending at `end_ms`, in semitones: the mean of
 /// the last two pitched frames over the lowest pitch before them in the last `RISE_WINDOW_MS`
 /// (a falling or level end gives ≤ 0). Frames more than half an octave from the stretch's median
-/// are pitch-tracking errors and left out. `None` when the end of the voice has no pitch (an
-/// unvoiced last sound) or too few pitched frames.
+/// are pitch-tracking errors and left out. `None` when the last `UNVOICED_CODA_MS` of the voice
+/// have no pitch or there are too few pitched frames.
 fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
     let mut hz: Vec<f32> = track.iter().map(|p| p.1).collect();
     if hz.is_empty() {
@@ -335,7 +393,7 @@ fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
         .filter(|&(t, f)| (f / median).log2().abs() < 0.5 && t + RISE_WINDOW_MS >= end_ms)
         .collect();
     let n = pts.len();
-    if n < 4 || pts[n - 1].0 + 100 < end_ms {
+    if n < 4 || pts[n - 1].0 + UNVOICED_CODA_MS < end_ms {
         return None;
     }
     let end = (pts[n - 1].1 + pts[n - 2].1) / 2.0;
@@ -362,7 +420,8 @@ pub struct Outcome {
 }
 
 /// Run the detector over a whole recording of 8 kHz mono PCM (a last partial frame is padded
-/// with silence). Audio that ends before a decision gives "not sure" (`too_long`).
+/// with silence). A recording that ends before a decision is followed by silence, as an open
+/// line would be, up to `total_analysis_ms` (then "not sure", `too_long`).
 #[expect(
     clippy::disallowed_methods,
     reason = "any origin will do for the detector's clock: only offsets from it reach the outcome"
@@ -373,7 +432,16 @@ pub fn classify(settings: &Settings, pcm: &[i16]) -> Outcome {
     let mut beep = None;
     let mut message = None;
     let mut n = 0u64;
-    for chunk in pcm.chunks(super::FRAME_SAMPLES) {
+    // After the recording, the line stays open and silent until the detector decides (a
+    // person who said nothing more, a machine recording the message) or the analysis ends.
+    let silent_ms = settings
+        .total_analysis_ms
+        .saturating_sub(pcm.len() as u32 / 8);
+    let silence = std::iter::repeat_n(&[0i16; super::FRAME_SAMPLES][..], silent_ms as usize / 20);
+    for chunk in pcm.chunks(super::FRAME_SAMPLES).chain(silence) {
+        if n * u64::from(FRAME_MS) >= pcm.len() as u64 / 8 && d.decision().is_some() {
+            break;
+        }
         let mut fr = [0i16; super::FRAME_SAMPLES];
         fr[..chunk.len()].copy_from_slice(chunk);
         n += 1;
@@ -622,12 +690,132 @@ mod tests {
 
     #[test]
     fn a_whole_sentence_from_a_person_is_still_human() {
+        let s = Settings::default();
         let o = run(&Sig::new(20.0)
             .silence(400)
-            .talk(2000, 4000.0)
+            .talk(s.statement_greeting_ms - 300, 4000.0)
             .silence(3000)
             .pcm);
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
+    #[test]
+    fn a_long_statement_then_silence_is_a_machine_with_no_beep() {
+        // "Hi, it's Sam. Leave a message." and nothing after it: 2.4 s of voice falling at its
+        // end, then the recording's silence.
+        let s = Settings::default();
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(2150, 4000.0)
+            .glide(250, 4000.0, 150.0, 120.0)
+            .silence(4000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::StatementThenSilence),
+            "{o:?}"
+        );
+        let end = 300 + 2400;
+        assert!(
+            o.decision_ms >= end + s.after_statement_silence_ms
+                && o.decision_ms <= end + s.after_statement_silence_ms + 60,
+            "{o:?}"
+        );
+    }
+
+    /// Two phrases of a greeting shorter than `statement_greeting_ms`: the first glides from
+    /// `first` Hz, then a pause, then a second phrase that falls, then silence.
+    fn two_phrases(first: (f32, f32), pause_ms: u32) -> Outcome {
+        run(&Sig::new(20.0)
+            .silence(300)
+            .glide(700, 4000.0, first.0, first.1)
+            .silence(pause_ms)
+            .talk(650, 4000.0)
+            .glide(250, 4000.0, 150.0, 120.0)
+            .silence(4000)
+            .pcm)
+    }
+
+    #[test]
+    fn two_sentences_shorter_than_a_long_statement_then_silence_are_a_machine() {
+        // "This is Claire. Sorry I missed you.": a phrase that falls, a sentence pause, a
+        // second phrase; 1.9 s in all, then the recording's silence.
+        let s = Settings::default();
+        let o = two_phrases((150.0, 120.0), s.sentence_pause_ms + 100);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Machine, Cause::StatementThenSilence),
+            "{o:?}"
+        );
+        let end = 300 + 700 + s.sentence_pause_ms + 100 + 900;
+        assert!(end < 300 + s.statement_greeting_ms, "{end}");
+        assert!(
+            o.decision_ms >= end + s.after_statement_silence_ms
+                && o.decision_ms <= end + s.after_statement_silence_ms + 60,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_statement_with_a_commas_pause_or_after_a_question_is_a_person() {
+        // "Hello, Baker residence.": the pause after the first phrase is shorter than a
+        // sentence's.
+        let s = Settings::default();
+        let o = two_phrases((150.0, 120.0), s.sentence_pause_ms - 60);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+        // "Hallo? | Ja, wer ist da?": the first phrase rises (a pause too short for the
+        // question wait), so its pause is no sentence break.
+        let o = two_phrases((130.0, 174.0), s.after_short_question_silence_ms - 20);
+        assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
+    #[test]
+    fn a_long_statement_then_hello_again_is_a_person() {
+        // "Hello, this is Sam speaking." — nothing from the caller — "Hello?" 1.5 s later: the
+        // second turn is judged as a greeting of its own, not as more of the first.
+        let s = Settings::default();
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(2150, 4000.0)
+            .glide(250, 4000.0, 150.0, 120.0)
+            .silence(1500)
+            .glide(250, 4000.0, 130.0, 130.0)
+            .glide(250, 4000.0, 130.0, 174.0)
+            .silence(3000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Human, Cause::ShortGreeting),
+            "{o:?}"
+        );
+        let hello_end = 300 + 2400 + 1500 + 500;
+        assert!(
+            o.decision_ms > hello_end
+                && o.decision_ms <= hello_end + s.after_short_greeting_silence_ms + 60,
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_long_greeting_that_ends_in_a_question_is_a_person() {
+        // "Hi, this is Paul speaking, who's this?": as long as a machine's short greeting, but it
+        // ends on a rise.
+        let s = Settings::default();
+        let o = run(&Sig::new(20.0)
+            .silence(300)
+            .talk(2150, 4000.0)
+            .glide(250, 4000.0, 130.0, 174.0)
+            .silence(3000)
+            .pcm);
+        assert_eq!(
+            (o.result, o.cause),
+            (AmdResult::Human, Cause::ShortGreeting),
+            "{o:?}"
+        );
+        assert!(
+            o.decision_ms <= 300 + 2400 + s.after_greeting_silence_ms + 60,
+            "{o:?}"
+        );
     }
 
     #[test]
@@ -833,8 +1021,9 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Detector::new(Settings::default(), t0);
         let deadline = d.poll_timeout().unwrap();
-        assert_eq!(deadline, t0 + Duration::from_millis(5000));
-        d.handle_timeout(t0 + Duration::from_millis(4999));
+        let limit = u64::from(Settings::default().total_analysis_ms);
+        assert_eq!(deadline, t0 + Duration::from_millis(limit));
+        d.handle_timeout(t0 + Duration::from_millis(limit - 1));
         assert_eq!(d.poll_decision(), None);
         d.handle_timeout(deadline);
         let dec = d.poll_decision().unwrap();

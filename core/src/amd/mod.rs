@@ -68,6 +68,9 @@ pub enum Cause {
     MaxWords,
     /// One word (continuous voice) longer than `maximum_word_length_ms`.
     MaxWordLength,
+    /// A statement of `statement_greeting_ms` or more, then `after_statement_silence_ms` of
+    /// silence: a recorded greeting with no beep (a person who has said that much talks again).
+    StatementThenSilence,
     /// A voicemail beep.
     Beep,
     /// Nothing said within `initial_silence_ms` of the answer.
@@ -85,6 +88,7 @@ impl Cause {
             Cause::LongGreeting => "long_greeting",
             Cause::MaxWords => "max_words",
             Cause::MaxWordLength => "max_word_length",
+            Cause::StatementThenSilence => "statement_then_silence",
             Cause::Beep => "beep",
             Cause::InitialSilence => "initial_silence",
             Cause::TooLong => "too_long",
@@ -146,6 +150,27 @@ pub struct Settings {
     /// The same after a longer greeting that ends in a question (at most
     /// `after_greeting_silence_ms`): it must outlast a machine's pauses after a rise.
     pub after_question_silence_ms: u32,
+    /// A greeting this long or longer that ends as a statement (its pitch rising less than
+    /// `statement_rise_semitones` over its last 240 ms, or no pitch at its end) is not decided
+    /// human after the answer-pause: it is what a machine with no beep plays ("Hi, it's Sam.
+    /// Leave a message."), and a person who has said that much and heard nothing talks again. Set
+    /// it to `greeting_ms` or more to turn the rule off.
+    pub statement_greeting_ms: u32,
+    /// A shorter greeting, down to this long, is taken as such a statement too when it holds a
+    /// pause of `sentence_pause_ms` or more between its words: read text, two sentences joined
+    /// by a sentence pause ("This is Claire. Sorry I missed you."), where a person's statement
+    /// of that length is one phrase group with at most a comma's pause ("Hello, Baker
+    /// residence."). Set it to `statement_greeting_ms` or more to turn the cue off.
+    pub phrased_statement_greeting_ms: u32,
+    /// The pause between two words of one greeting that marks a sentence break, for
+    /// `phrased_statement_greeting_ms`.
+    pub sentence_pause_ms: u32,
+    /// The end rise below which a greeting is a statement for `statement_greeting_ms`.
+    pub statement_rise_semitones: f32,
+    /// Silence after such a statement → machine (`statement_then_silence`). It must outlast the
+    /// pause a person leaves before saying "Hello?" again; voice that resumes after
+    /// `after_greeting_silence_ms` starts a new turn, judged as a greeting of its own.
+    pub after_statement_silence_ms: u32,
     /// No decision after this much audio → not sure (`too_long`).
     pub total_analysis_ms: u32,
     /// Shortest voice run that counts as a word (shorter bursts are clicks and noise).
@@ -185,7 +210,12 @@ impl Default for Settings {
             question_rise_semitones: 1.5,
             after_short_question_silence_ms: 280,
             after_question_silence_ms: 500,
-            total_analysis_ms: 5000,
+            statement_greeting_ms: 2000,
+            phrased_statement_greeting_ms: 1500,
+            sentence_pause_ms: 200,
+            statement_rise_semitones: 0.5,
+            after_statement_silence_ms: 2200,
+            total_analysis_ms: 6000,
             min_word_length_ms: 100,
             between_words_silence_ms: 100,
             maximum_number_of_words: 8,
@@ -215,6 +245,8 @@ pub enum SettingsError {
     Margin(f32),
     #[error("amd setting `question_rise_semitones` must be between 0.5 and 24, not {0}")]
     Rise(f32),
+    #[error("amd setting `statement_rise_semitones` must be between -24 and 24, not {0}")]
+    StatementRise(f32),
 }
 
 impl SettingsError {
@@ -225,6 +257,7 @@ impl SettingsError {
             SettingsError::BeepBand { .. } => "beep_min_hz",
             SettingsError::Margin(_) => "margin_db",
             SettingsError::Rise(_) => "question_rise_semitones",
+            SettingsError::StatementRise(_) => "statement_rise_semitones",
         }
     }
 }
@@ -244,6 +277,16 @@ impl Settings {
                 self.after_short_question_silence_ms,
             ),
             ("after_question_silence_ms", self.after_question_silence_ms),
+            ("statement_greeting_ms", self.statement_greeting_ms),
+            (
+                "phrased_statement_greeting_ms",
+                self.phrased_statement_greeting_ms,
+            ),
+            ("sentence_pause_ms", self.sentence_pause_ms),
+            (
+                "after_statement_silence_ms",
+                self.after_statement_silence_ms,
+            ),
             ("total_analysis_ms", self.total_analysis_ms),
             ("min_word_length_ms", self.min_word_length_ms),
             ("beep_min_ms", self.beep_min_ms),
@@ -265,6 +308,9 @@ impl Settings {
         }
         if !(0.5..=24.0).contains(&self.question_rise_semitones) {
             return Err(SettingsError::Rise(self.question_rise_semitones));
+        }
+        if !(-24.0..=24.0).contains(&self.statement_rise_semitones) {
+            return Err(SettingsError::StatementRise(self.statement_rise_semitones));
         }
         Ok(())
     }

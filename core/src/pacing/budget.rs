@@ -60,6 +60,8 @@ pub struct AbandonBudget {
     abandoned: u64,
     machines: u64,
     amd_false_positive_rate: f64,
+    /// Live answers the caller expects the window to bring still (0: not known).
+    expected_more: f64,
 }
 
 impl AbandonBudget {
@@ -76,6 +78,7 @@ impl AbandonBudget {
             abandoned: c.abandoned.min(c.live_answers),
             machines: c.amd_machines,
             amd_false_positive_rate: amd_false_positive_rate.clamp(0.0, 1.0),
+            expected_more: 0.0,
         }
     }
 
@@ -103,6 +106,29 @@ impl AbandonBudget {
             amd_false_positive_rate: amd_false_positive_rate.clamp(0.0, 1.0),
             ..self
         }
+    }
+
+    /// The live answers the window is expected to bring still (e.g. the rest of a shift at the
+    /// rate seen so far): the pacer may then plan the window's budget over the answers still to
+    /// come instead of judging it only by those counted so far (see
+    /// [`Predictive`](super::Predictive)). 0 (the default) means unknown.
+    pub fn set_expected_more(&mut self, live_answers: f64) {
+        self.expected_more = if live_answers.is_finite() {
+            live_answers.max(0.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// Live answers the window is expected to bring still (0 when not known).
+    pub fn expected_more(&self) -> f64 {
+        self.expected_more
+    }
+
+    /// Abandons the window can still take now and stay at or under the cap once `more` further
+    /// live answers have come; never negative.
+    pub fn remaining_with(&self, more: f64) -> f64 {
+        (self.cap * (self.live_answers() + more.max(0.0)) - self.abandoned()).max(0.0)
     }
 
     /// A person answered (whether or not an agent then took the call).

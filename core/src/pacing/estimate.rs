@@ -11,9 +11,20 @@
 //! would see only failures and the hit rate would dive just when the pacer needs it. So each
 //! outcome waits until the ring timeout has passed since its dial (when every dial of that
 //! instant has resolved) before it enters the estimates.
+//!
+//! **The censored estimate.** Waiting alone would pace a new campaign's first half-minute (and
+//! the first half-minute after any change) on its priors. So [`Estimator::estimates`] also reads
+//! the young dials, those placed within the ring timeout, resolved or not (the caller reports
+//! each dial as it is placed, [`Observation::Placed`]): a resolved one counts as what it was, and
+//! one still ringing after `a` seconds counts as a person, a machine and an answer at a later
+//! ring time with the chances the current fit gives a call still ringing at `a` (two rounds of
+//! this expectation–maximisation per read; nothing imputed is stored, so the imputed tail never
+//! feeds itself). The young dials can only make the estimates more careful: the hit rate is the
+//! higher of the resolved-only and the censored one, the ring time the shorter (a person sooner
+//! and more people mean fewer dials ahead); only resolved dials bring them back.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -74,6 +85,9 @@ pub struct Estimates {
     pub amd_machine_s: f64,
     pub talk: LogNormal,
     pub wrap: LogNormal,
+    /// Answered dials (people and machines) the estimates have seen, the young ones
+    /// included: how much the campaign knows beyond its priors.
+    pub answers_seen: f64,
 }
 
 impl Estimates {
@@ -87,6 +101,7 @@ impl Estimates {
             amd_machine_s: p.amd_machine_s.max(0.0),
             talk: LogNormal::from_mean_sd(p.talk_mean_s, p.talk_sd_s),
             wrap: LogNormal::from_mean_sd(p.wrap_mean_s, p.wrap_sd_s),
+            answers_seen: 0.0,
         }
     }
 }
@@ -117,6 +132,10 @@ pub enum Observation {
     Talk(Duration),
     /// An agent finished wrap-up.
     Wrap(Duration),
+    /// A dial was placed (at `dialed`): until its outcome comes it counts as a call still
+    /// ringing in the censored estimate. Without these, the estimates wait for each dial's
+    /// ring timeout.
+    Placed { dialed: Instant },
 }
 
 /// A time-decayed weighted mean and variance.
@@ -182,6 +201,11 @@ pub struct EstimatorConfig {
     /// Effective sample sizes below which forgetting stops (dials; durations).
     pub min_dials: f64,
     pub min_durations: f64,
+    /// How far the priors' hit rate may be below the truth: until dials are seen, the hit rate
+    /// read is `× (1 + prior_caution × (w / (w + dials seen))²)` (w = `prior_weight`), so a
+    /// campaign whose priors expect too few people does not dial for them all at once before
+    /// the first answers come.
+    pub prior_caution: f64,
 }
 
 impl Default for EstimatorConfig {
@@ -191,6 +215,7 @@ impl Default for EstimatorConfig {
             prior_weight: 30.0,
             min_dials: 150.0,
             min_durations: 40.0,
+            prior_caution: 2.0,
         }
     }
 }
@@ -229,6 +254,32 @@ pub struct Estimator {
     /// by a machine, within it (a life table: shed calls count as ringing up to the second
     /// they were shed in, then drop out).
     late: Vec<(Decayed, Decayed)>,
+    /// Dials placed and not yet resolved (by the instant they were placed), within the ring
+    /// timeout.
+    ringing: BTreeMap<Instant, u32>,
+    /// Whether dials are reported as placed (the censored estimate needs them).
+    placed_seen: bool,
+    /// The latest instant the estimator was told of.
+    clock: Option<Instant>,
+    /// Dial outcomes counted so far, and of them those answered (not decayed).
+    seen: f64,
+    answered: f64,
+}
+
+/// The young dials' sums in the censored estimate: dials, people, machines, and the answers'
+/// ring times (weight, sum, sum of squares); imputed shares count as fractions.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cohort {
+    dials: f64,
+    /// Dials weighted by how much of their outcome is known (1 when resolved).
+    told: f64,
+    /// Resolved ones that were answered.
+    answered: f64,
+    people: f64,
+    machines: f64,
+    ring_w: f64,
+    ring_x: f64,
+    ring_xx: f64,
 }
 
 /// Width of a row of the late-ring table (seconds).
@@ -255,6 +306,11 @@ impl Estimator {
             wrap: Decayed::seeded(p.wrap_mean_s, p.wrap_sd_s, w, mt),
             pending: BinaryHeap::new(),
             late: Self::late_table(p, w, mt),
+            ringing: BTreeMap::new(),
+            placed_seen: false,
+            clock: None,
+            seen: 0.0,
+            answered: 0.0,
         }
     }
 
@@ -295,6 +351,7 @@ impl Estimator {
                 answered_after,
                 failed_after,
             } => {
+                self.resolved(dialed);
                 let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX - 1);
                 let ring_us = answered_after.map_or(u64::MAX, us);
                 let ended_us = answered_after.or(failed_after).map_or(u64::MAX, us);
@@ -310,6 +367,7 @@ impl Estimator {
                 );
             }
             Observation::Shed { dialed, rang } => {
+                self.resolved(dialed);
                 let rang_us = u64::try_from(rang.as_micros()).unwrap_or(u64::MAX);
                 self.pend(now, dialed, Outcome::Shed { rang_us });
             }
@@ -322,12 +380,33 @@ impl Estimator {
             } => self.amd_machine.push(now, self.tau(), after.as_secs_f64()),
             Observation::Talk(d) => self.talk.push(now, self.tau(), d.as_secs_f64()),
             Observation::Wrap(d) => self.wrap.push(now, self.tau(), d.as_secs_f64()),
+            Observation::Placed { dialed } => {
+                self.placed_seen = true;
+                if dialed + self.timeout() > now {
+                    *self.ringing.entry(dialed).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+
+    /// The ring timeout, as a duration.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.no_answer_s.clamp(0.0, 3600.0))
+    }
+
+    /// A dial placed at `dialed` resolved: it no longer rings.
+    fn resolved(&mut self, dialed: Instant) {
+        if let Some(n) = self.ringing.get_mut(&dialed) {
+            *n -= 1;
+            if *n == 0 {
+                self.ringing.remove(&dialed);
+            }
         }
     }
 
     /// Queues a dial's outcome until the ring timeout has passed since its dial.
     fn pend(&mut self, now: Instant, dialed: Instant, outcome: Outcome) {
-        let due = dialed + Duration::from_secs_f64(self.no_answer_s.clamp(0.0, 3600.0));
+        let due = dialed + self.timeout();
         if due <= now {
             self.push_outcome(now, outcome);
         } else {
@@ -337,6 +416,13 @@ impl Estimator {
 
     /// Lets the dial outcomes whose ring timeout has passed by `now` into the estimates.
     pub fn advance(&mut self, now: Instant) {
+        self.clock = Some(self.clock.map_or(now, |c| c.max(now)));
+        // A dial still unresolved past its timeout (its outcome is late, or never comes) stops
+        // counting as ringing; its outcome, if it comes, counts as usual.
+        if let Some(oldest) = now.checked_sub(self.timeout()) {
+            self.ringing = self.ringing.split_off(&oldest);
+            self.ringing.remove(&oldest);
+        }
         while let Some(Reverse((due, outcome))) = self.pending.peek().copied() {
             if due > now {
                 break;
@@ -348,6 +434,7 @@ impl Estimator {
 
     fn push_outcome(&mut self, at: Instant, outcome: Outcome) {
         let tau = self.tau();
+        self.seen += 1.0;
         match outcome {
             Outcome::Known {
                 human,
@@ -368,6 +455,7 @@ impl Estimator {
                     ended_us as f64 / 1e6
                 };
                 let answered = ring_us != u64::MAX;
+                self.answered += f64::from(u8::from(answered));
                 let from = MIN_SHED_RING.as_secs_f64();
                 for (j, (ph, pm)) in self.late.iter_mut().enumerate() {
                     let lo = from + j as f64 * LATE_BIN;
@@ -418,7 +506,126 @@ impl Estimator {
         }
     }
 
+    /// The estimates as of the latest instant the estimator was told of: the resolved dials,
+    /// made more careful by the young ones (see the module docs).
     pub fn estimates(&self) -> Estimates {
+        let resolved = self.resolved_estimates();
+        let Some(now) = self.clock.filter(|_| self.placed_seen) else {
+            return Estimates {
+                hit_rate: self.careful(resolved.hit_rate, 0.0),
+                ..resolved
+            };
+        };
+        let mut fit = resolved;
+        let mut young = 0.0;
+        for _ in 0..2 {
+            (fit, young) = self.censored(now, &fit);
+        }
+        Estimates {
+            hit_rate: self.careful(resolved.hit_rate.max(fit.hit_rate), young),
+            machine_rate: fit.machine_rate,
+            ring: fit.ring,
+            answers_seen: fit.answers_seen,
+            ..resolved
+        }
+    }
+
+    /// One round of the censored estimate: the resolved figures with the young dials added,
+    /// those still ringing imputed from `fit`.
+    fn censored(&self, now: Instant, fit: &Estimates) -> (Estimates, f64) {
+        let t = self.no_answer_s;
+        let (h, m) = (fit.hit_rate, fit.machine_rate);
+        let g_t = fit.ring.cdf(t);
+        let mut c = Cohort::default();
+        let still_ringing = |c: &mut Cohort, a: f64, count: f64| {
+            let g_a = fit.ring.cdf(a);
+            // What it has told so far: the share of its answer chance that has passed.
+            c.told += count * if g_t > 0.0 { (g_a / g_t).min(1.0) } else { 1.0 };
+            let still = (1.0 - (h + m) * g_a).max(1e-9);
+            let later = (g_t - g_a).max(0.0) / still;
+            let (ph, pm) = (h * later, m * later);
+            c.dials += count;
+            c.people += count * ph;
+            c.machines += count * pm;
+            let (p, m1, m2) = fit.ring.partial_moments(a, t);
+            if p > 1e-12 && ph + pm > 0.0 {
+                let w = count * (ph + pm);
+                c.ring_w += w;
+                c.ring_x += w * m1 / p;
+                c.ring_xx += w * m2 / p;
+            }
+        };
+        for (&dialed, &count) in &self.ringing {
+            let a = now.saturating_duration_since(dialed).as_secs_f64();
+            still_ringing(&mut c, a, f64::from(count));
+        }
+        for Reverse((_, outcome)) in &self.pending {
+            match *outcome {
+                Outcome::Known {
+                    human,
+                    machine,
+                    ring_us,
+                    ..
+                } => {
+                    c.dials += 1.0;
+                    c.told += 1.0;
+                    c.people += f64::from(u8::from(human));
+                    c.machines += f64::from(u8::from(machine));
+                    if ring_us != u64::MAX {
+                        c.answered += 1.0;
+                        let r = ring_us as f64 / 1e6;
+                        c.ring_w += 1.0;
+                        c.ring_x += r;
+                        c.ring_xx += r * r;
+                    }
+                }
+                // Shed: censored at the ring time it was hung up at.
+                Outcome::Shed { rang_us } => still_ringing(&mut c, rang_us as f64 / 1e6, 1.0),
+            }
+        }
+        let Cohort {
+            dials: n,
+            told,
+            answered,
+            people: sh,
+            machines: sm,
+            ring_w: rw,
+            ring_x: rx,
+            ring_xx: rxx,
+        } = c;
+        if n <= 0.0 {
+            return (*fit, 0.0);
+        }
+        let blend = |d: &Decayed, s: f64, w: f64| (d.sx + s) / (d.w + w);
+        let ring_mean = blend(&self.ring, rx, rw);
+        let ring_sq = (self.ring.sxx + rxx) / (self.ring.w + rw);
+        let ring_sd = (ring_sq - ring_mean * ring_mean).max(0.0).sqrt();
+        let e = Estimates {
+            hit_rate: blend(&self.hit, sh, n).clamp(0.0, 1.0),
+            machine_rate: blend(&self.machine, sm, n).clamp(0.0, 1.0),
+            ring: LogNormal::from_mean_sd(ring_mean, ring_sd),
+            answers_seen: self.answered + answered,
+            ..*fit
+        };
+        (e, told)
+    }
+
+    /// The hit rate raised while few dials have been seen (see
+    /// [`EstimatorConfig::prior_caution`]); `young`: dials placed and not yet counted, weighted
+    /// by how much of their outcome is known.
+    fn careful(&self, hit: f64, young: f64) -> f64 {
+        let w = self.cfg.prior_weight.max(0.0);
+        let seen = self.seen + young;
+        let share = if w > 0.0 {
+            (w / (w + seen)).powi(2)
+        } else {
+            0.0
+        };
+        (hit * (1.0 + self.cfg.prior_caution.max(0.0) * share)).clamp(0.0, 1.0)
+    }
+
+    /// The estimates from resolved dials only (each counted once its ring timeout has passed).
+    fn resolved_estimates(&self) -> Estimates {
         Estimates {
             hit_rate: self.hit.mean().clamp(0.0, 1.0),
             machine_rate: self.machine.mean().clamp(0.0, 1.0),
@@ -428,6 +635,7 @@ impl Estimator {
             amd_machine_s: self.amd_machine.mean(),
             talk: LogNormal::from_mean_sd(self.talk.mean(), self.talk.sd()),
             wrap: LogNormal::from_mean_sd(self.wrap.mean(), self.wrap.sd()),
+            answers_seen: self.answered,
         }
     }
 }
@@ -451,11 +659,25 @@ mod tests {
         }
     }
 
+    /// An estimator without the priors' caution, for tests of the rest.
+    fn trusting(p: &Priors) -> Estimator {
+        Estimator::with_config(
+            p,
+            EstimatorConfig {
+                prior_caution: 0.0,
+                ..EstimatorConfig::default()
+            },
+        )
+    }
+
     #[test]
     fn starts_at_the_priors() {
         let p = Priors::default();
-        let e = Estimator::new(&p).estimates();
+        let e = trusting(&p).estimates();
         assert!((e.hit_rate - p.hit_rate).abs() < 1e-12);
+        // Careful until dials are seen: the priors' hit rate may be far too low.
+        let careful = Estimator::new(&p).estimates();
+        assert!((careful.hit_rate - 3.0 * p.hit_rate).abs() < 1e-12);
         assert!((e.talk.mean() - p.talk_mean_s).abs() < 1e-9);
     }
 
@@ -514,7 +736,7 @@ mod tests {
             hit_rate: 0.35,
             ..Priors::default()
         };
-        let mut est = Estimator::new(&p);
+        let mut est = trusting(&p);
         // 300 dials at once: 15 busy after 3 s, then 105 people after 12 s, then the rest
         // ring out at 25 s.
         let obs = |human: bool, after: u64| Observation::Dial {
@@ -538,7 +760,7 @@ mod tests {
         let h = est.estimates().hit_rate;
         assert!((h - 0.35).abs() < 0.01, "all in: {h}");
         // Counted as they came, the 15 busy signals alone would have put it at 0.23.
-        let mut naive = Estimator::new(&p);
+        let mut naive = trusting(&p);
         for _ in 0..15 {
             naive.observe(
                 t0 + Duration::from_secs(30),
@@ -640,6 +862,97 @@ mod tests {
         // Counted as no-answers, shed calls would sink both.
         assert!(hit_naive < true_hit - 0.02, "{hit_naive} vs {true_hit}");
         assert!(ring_naive < true_ring - 0.7, "{ring_naive} vs {true_ring}");
+    }
+
+    /// One dial a second for `secs` seconds from `t0` at 40 % people, 10 % machines, rings
+    /// uniform 1–6 s, the rest ringing out at 25 s: each dial is reported placed, and its
+    /// outcome when it comes. Returns the estimates read every 5 s.
+    fn stream(
+        est: &mut Estimator,
+        t0: Instant,
+        secs: u64,
+        placed: bool,
+    ) -> Vec<(u64, Estimates, Estimates)> {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut due: Vec<(u64, Observation)> = Vec::new();
+        let mut reads = Vec::new();
+        for ms in (0..secs * 1000).step_by(250) {
+            let now = t0 + Duration::from_millis(ms);
+            due.sort_by_key(|d| std::cmp::Reverse(d.0));
+            while due.last().is_some_and(|d| d.0 <= ms) {
+                if let Some((_, o)) = due.pop() {
+                    est.observe(now, o);
+                }
+            }
+            if ms % 1000 == 0 {
+                if placed {
+                    est.observe(now, Observation::Placed { dialed: now });
+                }
+                let u: f64 = rng.random();
+                let ring = 1.0 + 5.0 * rng.random::<f64>();
+                let answered = u < 0.5;
+                let after = if answered { ring } else { 25.0 };
+                due.push((
+                    ms + (after * 1000.0) as u64,
+                    Observation::Dial {
+                        dialed: now,
+                        human: u < 0.4,
+                        machine: answered && u >= 0.4,
+                        answered_after: answered.then(|| Duration::from_secs_f64(ring)),
+                        failed_after: (!answered).then(|| Duration::from_secs(25)),
+                    },
+                ));
+            }
+            est.advance(now);
+            if ms % 5000 == 0 {
+                reads.push((ms / 1000, est.estimates(), est.resolved_estimates()));
+            }
+        }
+        reads
+    }
+
+    #[test]
+    fn the_censored_estimate_learns_from_calls_still_ringing() {
+        let t0 = Instant::now();
+        // The demo's cold campaign: priors of 15 % people after 14 s; the truth is 40 % after
+        // 1-6 s.
+        let p = Priors {
+            hit_rate: 0.15,
+            machine_rate: 0.2,
+            ring_mean_s: 14.0,
+            ring_sd_s: 7.0,
+            ..Priors::default()
+        };
+        let mut censored = Estimator::new(&p);
+        let reads = stream(&mut censored, t0, 600, true);
+        // Before any ring timeout has passed (25 s), the hit rate is already well above the
+        // priors' and the ring time well below.
+        let (_, at20, _) = reads.iter().find(|r| r.0 == 20).copied().unwrap();
+        assert!(at20.hit_rate > 0.3, "{at20:?}");
+        assert!(at20.ring.mean() < 12.0, "{at20:?}");
+        // Settled, the young dials bias neither the hit rate nor the ring time: the censored
+        // estimates stay beside the resolved-only ones.
+        let late: Vec<_> = reads.iter().filter(|r| r.0 >= 300).collect();
+        let n = late.len() as f64;
+        let mean = |f: &dyn Fn(&(u64, Estimates, Estimates)) -> f64| {
+            late.iter().map(|r| f(r)).sum::<f64>() / n
+        };
+        let hit = mean(&|r| r.1.hit_rate);
+        let hit_resolved = mean(&|r| r.2.hit_rate);
+        let ring = mean(&|r| r.1.ring.mean());
+        let ring_resolved = mean(&|r| r.2.ring.mean());
+        assert!((hit - 0.4).abs() < 0.03, "{hit}");
+        assert!((hit - hit_resolved).abs() < 0.01, "{hit} vs {hit_resolved}");
+        assert!(
+            (ring - ring_resolved).abs() < 0.3,
+            "{ring} vs {ring_resolved}"
+        );
+        // Without dials reported as placed, the estimates wait for the ring timeout.
+        let mut plain = Estimator::new(&p);
+        let reads = stream(&mut plain, t0, 20, false);
+        let (_, e, _) = reads.last().copied().unwrap();
+        assert!((e.ring.mean() - 14.0).abs() < 1e-9, "{e:?}");
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub struct PredictiveConfig {
     pub grace: Duration,
     /// Never more calls in flight than this many per working agent.
     pub max_lines_per_agent: f64,
+    /// Until the estimates have seen answers, fewer lines: at most 1.5 plus one per this many
+    /// answers seen ([`Estimates::answers_seen`]) per working agent. Priors can be wrong in
+    /// ways no caution on one figure covers (a ring time longer than the model's 30 s horizon,
+    /// a hit rate ten times too low); a fresh campaign then learns from a few dozen calls
+    /// before it dials a dozen lines per agent.
+    pub ramp_answers: f64,
     /// Hang up ("shed") a call still ringing after this long when the person it may yet bring
     /// would risk an abandon above `shed_factor` × the threshold; never before
     /// [`MIN_SHED_RING`]. `None`: never.
@@ -81,6 +87,12 @@ pub struct PredictiveConfig {
     /// How much riskier than a new dial a ringing call must be to be shed: its person would
     /// come sooner than a new dial's, and a call shed costs a lead attempt.
     pub shed_factor: f64,
+    /// The share of the live answers the window is still expected to bring
+    /// ([`AbandonBudget::expected_more`]) that the budget is planned over: the abandons the
+    /// cap allows are counted on the answers so far plus this share of those to come, so an
+    /// early cluster of abandons is paid back over the window instead of stopping predictive
+    /// dialing until the answers so far catch up. 0: judge by the answers so far only.
+    pub spread: f64,
 }
 
 impl Default for PredictiveConfig {
@@ -96,8 +108,10 @@ impl Default for PredictiveConfig {
             min_agents: 4,
             grace: Duration::from_millis(1500),
             max_lines_per_agent: 12.0,
+            ramp_answers: 10.0,
             shed_after: Some(MIN_SHED_RING),
             shed_factor: 10.0,
+            spread: 0.5,
         }
     }
 }
@@ -527,6 +541,17 @@ impl Predictive {
         cap * share * reserve
     }
 
+    /// The live answers still to come that the budget is planned over.
+    fn planned_more(&self, budget: &AbandonBudget) -> f64 {
+        self.cfg.spread.clamp(0.0, 1.0) * budget.expected_more()
+    }
+
+    /// At or over the cap, counted on the answers so far and the planned share of those to
+    /// come: no dialing ahead of agents.
+    pub fn budget_spent(&self, budget: &AbandonBudget) -> bool {
+        budget.abandoned() > 0.0 && budget.remaining_with(self.planned_more(budget)) <= 0.0
+    }
+
     /// The ring time after which a call may be shed, if shedding is on.
     pub fn shed_after(&self) -> Option<Duration> {
         self.cfg.shed_after.map(|d| d.max(MIN_SHED_RING))
@@ -555,11 +580,17 @@ impl Predictive {
         if working < self.cfg.min_agents {
             return (progressive, Reason::TeamTooSmall);
         }
-        if s.budget.spent() {
+        if self.budget_spent(s.budget) {
             return (progressive, Reason::BudgetSpent);
         }
         let threshold = self.threshold(s.budget);
-        let lines = (self.cfg.max_lines_per_agent * f64::from(working)).floor() as i64;
+        let ramp = if self.cfg.ramp_answers > 0.0 {
+            1.5 + s.estimates.answers_seen / self.cfg.ramp_answers
+        } else {
+            f64::INFINITY
+        };
+        let per_agent = self.cfg.max_lines_per_agent.min(ramp);
+        let lines = (per_agent * f64::from(working)).floor() as i64;
         let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
         let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
         if max <= progressive || threshold <= 0.0 {

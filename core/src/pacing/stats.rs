@@ -237,6 +237,29 @@ impl LogNormal {
         norm_cdf_fast((x.ln() - self.mu) / self.sigma)
     }
 
+    /// `(P(a < X ≤ b), E[X; a < X ≤ b], E[X²; a < X ≤ b])`: the mass and the first two partial
+    /// moments over `(a, b]` (the lognormal's moments are `e^{kμ + k²σ²/2}` times a shifted Φ).
+    pub fn partial_moments(&self, a: f64, b: f64) -> (f64, f64, f64) {
+        if b <= a {
+            return (0.0, 0.0, 0.0);
+        }
+        let (mu, s) = (self.mu, self.sigma);
+        let z = |x: f64, shift: f64| {
+            if x <= 0.0 {
+                0.0
+            } else if x.is_infinite() {
+                1.0
+            } else {
+                norm_cdf_fast((x.ln() - mu - shift) / s)
+            }
+        };
+        let part = |k: f64| {
+            let shift = k * s * s;
+            (k * mu + k * k * s * s / 2.0).exp() * (z(b, shift) - z(a, shift)).max(0.0)
+        };
+        (part(0.0), part(1.0), part(2.0))
+    }
+
     /// The spread (σ of the logarithm).
     pub fn sigma(&self) -> f64 {
         self.sigma
@@ -338,6 +361,22 @@ mod tests {
                 "Bin({n}, {p}): {mean}"
             );
         }
+    }
+
+    #[test]
+    fn lognormal_partial_moments_add_up_to_the_whole() {
+        let l = LogNormal::from_mean_sd(12.0, 6.0);
+        let (p, m1, m2) = l.partial_moments(0.0, f64::INFINITY);
+        assert!((p - 1.0).abs() < 1e-5, "{p}");
+        assert!((m1 - 12.0).abs() < 1e-3, "{m1}");
+        assert!((m2 - (36.0 + 144.0)).abs() < 0.05, "{m2}");
+        // Split at 10 s: the parts sum to the whole, and the part above 10 s averages above it.
+        let (pa, ma, _) = l.partial_moments(0.0, 10.0);
+        let (pb, mb, _) = l.partial_moments(10.0, f64::INFINITY);
+        assert!((pa + pb - 1.0).abs() < 1e-5 && (ma + mb - 12.0).abs() < 1e-3);
+        assert!((pa - l.cdf(10.0)).abs() < 1e-9);
+        assert!(mb / pb > 10.0 && ma / pa < 10.0);
+        assert_eq!(l.partial_moments(5.0, 5.0), (0.0, 0.0, 0.0));
     }
 
     #[test]

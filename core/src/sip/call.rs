@@ -65,6 +65,19 @@ pub struct CallSpec {
     pub talk_limit: Option<Duration>,
     /// Wall-clock time the attempt started (for the store).
     pub wall_start: jiff::Timestamp,
+    /// Every request of the call, in-dialog ones too, goes to `dest`, whatever the far end's
+    /// Contact or Record-Route say: a registered phone behind NAT is reachable only through
+    /// the address it registered from (RFC 3581; the flow of RFC 5626).
+    pub pinned: bool,
+}
+
+/// Where an in-dialog request of `spec`'s call goes.
+fn hop(spec: &CallSpec, d: &Dialog) -> SocketAddr {
+    if spec.pinned {
+        spec.dest
+    } else {
+        d.next_hop(spec.dest)
+    }
 }
 
 /// Who ended an answered call.
@@ -220,7 +233,7 @@ impl Call {
     pub(crate) fn accepts_from(&self, from: SocketAddr) -> bool {
         from == self.spec.dest
             || self.dialog.as_ref().is_some_and(|d| {
-                from == d.next_hop(self.spec.dest) || d.remote_target.socket_addr() == Some(from)
+                from == hop(&self.spec, d) || d.remote_target.socket_addr() == Some(from)
             })
     }
 
@@ -449,7 +462,7 @@ impl Call {
         };
         let via = ctx.via(self.spec.transport);
         let bye = d.request(Method::Bye, &via);
-        let to = d.next_hop(self.spec.dest);
+        let to = hop(&self.spec, d);
         self.state = State::Terminating;
         self.talk_deadline = None;
         if self.send(now, &bye, to, ctx).is_none() {
@@ -470,7 +483,7 @@ impl Call {
                 && self.state == State::Terminating
                 && let Some(retry) = self.authenticated_retry(&r, ctx)
             {
-                let to = self.dialog.as_ref().map(|d| d.next_hop(self.spec.dest));
+                let to = self.dialog.as_ref().map(|d| hop(&self.spec, d));
                 self.send(now, &retry, to.unwrap_or(self.spec.dest), ctx);
                 return;
             }
@@ -578,13 +591,13 @@ impl Call {
         // A copy of the 2xx we already ACKed: ACK it again.
         if let (Some(d), Some((ack_seq, ack))) = (&self.dialog, &self.ack) {
             if to_tag.as_deref() == Some(d.remote_tag.as_str()) && seq == *ack_seq {
-                let to = d.next_hop(self.spec.dest);
+                let to = hop(&self.spec, d);
                 ctx.txl.send_stateless(to, self.spec.transport, ack.clone());
                 return;
             }
             // Another fork answered too: ACK it and BYE it.
             if let Ok(mut other) = Dialog::from_2xx(&self.invite, &r) {
-                let to = other.next_hop(self.spec.dest);
+                let to = hop(&self.spec, &other);
                 let via = ctx.via(self.spec.transport);
                 let ack = other.ack(seq, &via).to_bytes();
                 ctx.txl.send_stateless(to, self.spec.transport, ack);
@@ -606,7 +619,7 @@ impl Call {
         };
         let via = ctx.via(self.spec.transport);
         let ack = dialog.ack(seq, &via).to_bytes();
-        let to = dialog.next_hop(self.spec.dest);
+        let to = hop(&self.spec, &dialog);
         ctx.txl.send_stateless(to, self.spec.transport, ack.clone());
         self.ack = Some((seq, ack));
         dialog.local_seq = dialog.local_seq.max(seq);
@@ -640,7 +653,7 @@ impl Call {
             && to_tag.as_deref() == Some(d.remote_tag.as_str())
             && seq == Some(*ack_seq)
         {
-            let to = d.next_hop(self.spec.dest);
+            let to = hop(&self.spec, d);
             ctx.txl.send_stateless(to, self.spec.transport, ack.clone());
         }
     }

@@ -10,6 +10,9 @@
 //!   comes from that call's trunk address and port, or from its dialog's remote target or next
 //!   hop (address and port). From anywhere else it touches nothing (no CSeq, no transaction):
 //!   it gets a stateless 403 (none for ACK) and is counted. These are never rate limited.
+//! - A REGISTER, when the endpoint has a [`Registrar`], is taken from any address within the
+//!   rate limits below and answered by it, statelessly, to the address it came from; a source
+//!   with a live binding is then allowed like an agent's.
 //! - Any other request holds no state: from an address that is not allowed (trunks, agents,
 //!   next hops of live calls) an INVITE gets a stateless 403 and the rest are dropped; from an
 //!   allowed one it is answered statelessly (OPTIONS 200, INVITE 403, others 481). Every such
@@ -31,6 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use super::call::{Call, CallEvent, CallId, CallSpec, Ctx};
 use super::guard::{Admission, LogThrottle, RejectReason, RequestLimits, Verdict};
 use super::message::{HasHeaders, Message, Method, ParseError, Request, Transport};
+use super::registrar::{Registrar, RegistrarEvent};
 use super::timer::TimerHeap;
 use super::transaction::{Timers, TransactionLayer, Transmit, TxEvent, TxId};
 
@@ -83,6 +87,8 @@ pub enum EndpointEvent {
         /// `log_every`, with how many were not logged since the previous line.
         log: Option<u64>,
     },
+    /// What the registrar did (bindings, refusals).
+    Registrar(RegistrarEvent),
     /// Bytes that are not a SIP message: dropped.
     Malformed {
         from: SocketAddr,
@@ -152,6 +158,8 @@ pub struct Endpoint {
     next_call: u64,
     events: VecDeque<EndpointEvent>,
     stats: EndpointStats,
+    /// Agents' softphones register here when there is one.
+    registrar: Option<Registrar>,
 }
 
 macro_rules! ctx {
@@ -183,8 +191,19 @@ impl Endpoint {
             next_call: 0,
             events: VecDeque::new(),
             stats: EndpointStats::default(),
+            registrar: None,
             cfg,
         }
+    }
+
+    /// Take REGISTERs (from any source, within the rate limits) with this registrar; a
+    /// binding's source is then served like an agent's.
+    pub fn set_registrar(&mut self, registrar: Registrar) {
+        self.registrar = Some(registrar);
+    }
+
+    pub fn registrar(&self) -> Option<&Registrar> {
+        self.registrar.as_ref()
     }
 
     pub fn local(&self) -> SocketAddr {
@@ -210,7 +229,9 @@ impl Endpoint {
     }
 
     fn is_allowed(&self, ip: IpAddr) -> bool {
-        self.allowed.contains(&ip) || self.live_hops.contains_key(&ip)
+        self.allowed.contains(&ip)
+            || self.live_hops.contains_key(&ip)
+            || self.registrar.as_ref().is_some_and(|r| r.is_bound(ip))
     }
 
     /// Start a call now; its events come through `poll_event`.
@@ -315,6 +336,9 @@ impl Endpoint {
             // The ACK of a stateless non-2xx answer: nothing to do, nothing to answer.
             return;
         }
+        if r.method == Method::Register && self.registrar.is_some() {
+            return self.on_register(now, from, transport, r);
+        }
         if !self.is_allowed(from.ip()) {
             let answer =
                 (r.method == Method::Invite && self.may_answer(now, from, &r)).then_some(403);
@@ -349,14 +373,50 @@ impl Endpoint {
             ),
             Method::Options => {
                 let mut resp = r.response(200, Some(&stateless_tag(&r)));
-                resp.headers
-                    .push("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+                let allow = if self.registrar.is_some() {
+                    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+                } else {
+                    "INVITE, ACK, CANCEL, BYE, OPTIONS"
+                };
+                resp.headers.push("Allow", allow);
                 self.txl.send_stateless(from, transport, resp.to_bytes());
             }
             _ => {
                 let resp = r.response(481, Some(&stateless_tag(&r)));
                 self.txl.send_stateless(from, transport, resp.to_bytes());
             }
+        }
+    }
+
+    /// A REGISTER, from anywhere: within the rate limits the registrar answers it, to the
+    /// address it came from (RFC 3581).
+    fn on_register(&mut self, now: Instant, from: SocketAddr, transport: Transport, r: Request) {
+        match self.admission.check(now, from.ip()) {
+            Verdict::Admitted => {}
+            Verdict::SourceLimited => {
+                return self.reject(now, from, transport, &r, RejectReason::RateLimited, None);
+            }
+            Verdict::Overloaded => {
+                return self.reject(now, from, transport, &r, RejectReason::Overloaded, None);
+            }
+        }
+        let Some(registrar) = self.registrar.as_mut() else {
+            return;
+        };
+        let resp = registrar.handle_register(now, from, transport, &r);
+        self.txl.send_stateless(from, transport, resp.to_bytes());
+        self.drain_registrar();
+    }
+
+    fn drain_registrar(&mut self) {
+        let Some(registrar) = self.registrar.as_mut() else {
+            return;
+        };
+        while let Some(t) = registrar.poll_transmit() {
+            self.txl.send_stateless(t.to, t.transport, t.bytes);
+        }
+        while let Some(ev) = registrar.poll_event() {
+            self.events.push_back(EndpointEvent::Registrar(ev));
         }
     }
 
@@ -404,6 +464,12 @@ impl Endpoint {
 
     /// Fire what is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(r) = self.registrar.as_mut()
+            && r.poll_timeout().is_some_and(|t| t <= now)
+        {
+            r.handle_timeout(now);
+            self.drain_registrar();
+        }
         self.txl.handle_timeout(now);
         self.process(now);
         for id in self.heap.pop_due(now) {
@@ -425,10 +491,14 @@ impl Endpoint {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.txl.poll_timeout(), self.heap.next()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.txl.poll_timeout(),
+            self.heap.next(),
+            self.registrar.as_ref().and_then(Registrar::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Move a call's events out, schedule its timer, forget it when finished.

@@ -315,6 +315,40 @@ impl NameAddr {
     }
 }
 
+/// One `Contact` entry of a REGISTER: its URI and its parameters (`expires` read out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactEntry {
+    pub uri: Uri,
+    /// The `expires` parameter, when there is one.
+    pub expires: Option<u32>,
+}
+
+impl ContactEntry {
+    fn parse(value: &str) -> Result<ContactEntry, ParseError> {
+        let v = value.trim();
+        let addr = NameAddr::parse("Contact", v)?;
+        // The header's parameters: after `>` for a name-addr, after the first `;` otherwise.
+        let params = match find_unquoted(v, b'<') {
+            Some(_) => v.rfind('>').map_or("", |i| &v[i + 1..]),
+            None => v.find(';').map_or("", |i| &v[i..]),
+        };
+        let mut expires = None;
+        for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, val) = p.split_once('=').unwrap_or((p, ""));
+            if k.trim().eq_ignore_ascii_case("expires") {
+                let n = val.trim().trim_matches('"').parse::<u64>().map_err(|_| {
+                    ParseError::Header("Contact", format!("bad expires: {}", clip(v)))
+                })?;
+                expires = Some(u32::try_from(n).unwrap_or(u32::MAX));
+            }
+        }
+        Ok(ContactEntry {
+            uri: addr.uri,
+            expires,
+        })
+    }
+}
+
 /// The top `Via`: what matching and responses need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
@@ -492,6 +526,25 @@ pub trait HasHeaders {
             Some(v) => NameAddr::parse("Contact", v).map(Some),
         }
     }
+    /// Every `Contact` entry (each validated), with its parameters; `Ok(None)` for `Contact: *`
+    /// alone (RFC 3261 §10.2.2: remove every binding).
+    fn contacts(&self) -> Result<Option<Vec<ContactEntry>>, ParseError> {
+        let values: Vec<&str> = self.headers().get_all("Contact").collect();
+        if values.iter().any(|v| v.trim() == "*") {
+            if values.len() != 1 {
+                return Err(ParseError::Header(
+                    "Contact",
+                    "`*` must be the only contact".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        values
+            .into_iter()
+            .map(ContactEntry::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
     /// `Record-Route` entries in order (each validated), as the raw `<uri;params>` text.
     fn record_route(&self) -> Result<Vec<String>, ParseError> {
         self.headers()
@@ -611,6 +664,37 @@ impl Response {
     }
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+    /// Stamp the top `Via` with where the request really came from (RFC 3261 §18.2.1
+    /// `received`, RFC 3581 `rport=<port>` when the client asked with a bare `rport`); the
+    /// response itself goes to that address.
+    pub fn stamp_source(&mut self, from: SocketAddr) {
+        let Some(field) = self
+            .headers
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Via"))
+        else {
+            return;
+        };
+        let mut vias: Vec<String> = split_list(&field.1).map(str::to_owned).collect();
+        let Some(top) = vias.first_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        let mut parts = top.split(';');
+        out.push(parts.next().unwrap_or_default().trim().to_owned());
+        for p in parts.map(str::trim).filter(|p| !p.is_empty()) {
+            let key = p.split('=').next().unwrap_or_default().trim();
+            if key.eq_ignore_ascii_case("rport") {
+                out.push(format!("rport={}", from.port()));
+            } else if !key.eq_ignore_ascii_case("received") {
+                out.push(p.to_owned());
+            }
+        }
+        out.push(format!("received={}", from.ip()));
+        *top = out.join(";");
+        field.1 = vias.join(", ");
     }
     /// Digest challenges (`WWW-Authenticate` then `Proxy-Authenticate`).
     pub fn challenges(&self) -> Vec<Challenge> {
@@ -930,9 +1014,11 @@ pub fn reason_phrase(status: u16) -> &'static str {
         183 => "Session Progress",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        423 => "Interval Too Brief",
         408 => "Request Timeout",
         481 => "Call/Transaction Does Not Exist",
         486 => "Busy Here",

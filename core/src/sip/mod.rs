@@ -2,14 +2,17 @@
 //!
 //! Layers, bottom up: [`message`] (bytes ⇄ our types), [`transaction`] (RFC 3261 §17),
 //! [`dialog`] and [`call`] (one outbound call), [`endpoint`] (all of it for one local address,
-//! plus the security rules in [`guard`]), and [`uas`] (taking calls: the simulated carrier and
+//! plus the security rules in [`guard`]), the [`registrar`] for agents' softphones (with
+//! [`digest`] authentication), and [`uas`] (taking calls: the simulated carrier and
 //! phones). Inputs carry `now`; outputs are pulled. The UDP/TCP drivers are in `dialer::sip`.
 
 pub mod call;
 pub mod dialog;
+pub mod digest;
 pub mod endpoint;
 pub mod guard;
 pub mod message;
+pub mod registrar;
 mod timer;
 pub mod transaction;
 pub mod uas;

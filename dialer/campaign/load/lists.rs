@@ -74,6 +74,7 @@ impl CampaignReader<'_> {
             let phone = cols.string(ctx, "phone").unwrap_or_else(|| "phone".into());
             let timezone = cols.string(ctx, "timezone");
             let account = cols.string(ctx, "account");
+            let postal_code = cols.string(ctx, "postal_code");
             cols.finish(ctx);
             // With an unknown encoding (reported) the header cannot be read.
             if let (Some(f), Some(encoding)) = (&file, encoding) {
@@ -81,6 +82,7 @@ impl CampaignReader<'_> {
                     ("phone", Some(&phone)),
                     ("timezone", timezone.as_ref()),
                     ("account", account.as_ref()),
+                    ("postal_code", postal_code.as_ref()),
                 ];
                 if !header_has(ctx, self.files, &cols, f, encoding, &mapped) {
                     ok = false;
@@ -96,6 +98,7 @@ impl CampaignReader<'_> {
                             phone,
                             timezone,
                             account,
+                            postal_code,
                         },
                         default_region,
                         encoding,
@@ -118,11 +121,61 @@ impl CampaignReader<'_> {
                 .collect::<Option<Vec<_>>>()
         });
         let use_global = t.req_bool(ctx, "use_global");
+        let registry = match t.get("registry") {
+            None => Some(None),
+            Some(item) => item.string(ctx).and_then(|s| match s.parse() {
+                Ok(r) => Some(Some(r)),
+                Err(e) => {
+                    ctx.problem(&item.key, e);
+                    None
+                }
+            }),
+        };
         t.finish(ctx);
         Some(DncPolicy {
             files: files.flatten()?,
             use_global: use_global?,
+            registry: registry?,
         })
+    }
+
+    /// `[compliance]`: `[[compliance.rules]]`, the campaign's own state rules (the shipped
+    /// file's keys; `source` optional).
+    pub(super) fn compliance(
+        &self,
+        ctx: &mut Ctx,
+        root: &Table<'_>,
+    ) -> Option<crate::campaign::Compliance> {
+        let t = root.table(ctx, "compliance");
+        let mut rules = Vec::new();
+        let mut ok = true;
+        for r in t.tables(ctx, "rules").unwrap_or_default() {
+            let raw = crate::compliance::states::RawRule {
+                region: r.req_string(ctx, "region").unwrap_or_default(),
+                hours: r.string(ctx, "hours"),
+                saturday: r.string(ctx, "saturday"),
+                sunday: r.string(ctx, "sunday"),
+                holidays: r.string(ctx, "holidays"),
+                extra_holidays: r.strings(ctx, "extra_holidays").unwrap_or_default(),
+                cap_24h: r
+                    .get("cap_24h")
+                    .and_then(|i| i.int(ctx, 1, 100))
+                    .and_then(|v| u32::try_from(v).ok()),
+                source: r.string(ctx, "source"),
+                note: r.string(ctx, "note"),
+            };
+            r.finish(ctx);
+            match raw.check() {
+                Ok(rule) => rules.push(rule),
+                Err(e) => {
+                    let (k, msg) = e.split_once(": ").unwrap_or(("region", e.as_str()));
+                    ctx.problem(r.key(k), msg);
+                    ok = false;
+                }
+            }
+        }
+        t.finish(ctx);
+        ok.then_some(crate::campaign::Compliance { rules })
     }
 }
 

@@ -405,9 +405,11 @@ impl CampaignReader<'_> {
             .and_then(|s| self.wav(ctx, &root.key("safe_harbor"), &s));
         let retry = self.retry(ctx, root, regime_v);
         let limits = self.limits(ctx, root);
+        let compliance = self.compliance(ctx, root);
         let dnc = self.dnc(ctx, root);
         let dispositions = self.dispositions(ctx, root, mode);
         let survey = self.survey(ctx, root, mode == Some(Mode::Agentless));
+        let script = self.script(ctx, root);
         let recording = root.req_bool(ctx, "recording");
         let priors = self.priors(ctx, root);
 
@@ -429,9 +431,11 @@ impl CampaignReader<'_> {
             safe_harbor: safe_harbor?,
             retry: retry?,
             limits: limits?,
+            compliance: compliance?,
             dnc: dnc?,
             dispositions: dispositions?,
             survey: survey?,
+            script: script?,
             recording: recording?,
             priors: priors?,
         })

@@ -226,6 +226,118 @@ impl CampaignReader<'_> {
         }))
     }
 
+    /// `[script]`: `text` for the agent to read and `[[script.questions]]` (`id`, `text`,
+    /// `answers = [{key, label}]`) for them to ask.
+    pub(super) fn script(&self, ctx: &mut Ctx, root: &Table<'_>) -> Option<Script> {
+        if root.get("script").is_none() {
+            return Some(Script::default());
+        }
+        let t = root.table(ctx, "script");
+        let mut ok = true;
+        let text = t.string(ctx, "text").and_then(|s| {
+            let key = t.key("text");
+            if s.trim().is_empty() {
+                ctx.problem(key, "empty text (leave the key out instead)");
+                None
+            } else if too_long(ctx, key, &s, PROMPT_TEXT_MAX) {
+                None
+            } else {
+                Some(s)
+            }
+        });
+        ok &= t.get("text").is_none() || text.is_some();
+        let tables = match t.get("questions") {
+            None => Some(Vec::new()),
+            Some(_) => t.tables(ctx, "questions"),
+        };
+        ok &= tables.is_some();
+        let mut questions = Vec::new();
+        let mut ids = BTreeSet::new();
+        for q in tables.unwrap_or_default() {
+            let id = q.req_string(ctx, "id").and_then(|id| {
+                if too_long(ctx, q.key("id"), &id, NAME_MAX) {
+                    None
+                } else if !is_snake(&id) {
+                    ctx.problem(q.key("id"), format!("{id:?} is not a snake_case id"));
+                    None
+                } else if !ids.insert(id.clone()) {
+                    ctx.problem(q.key("id"), format!("{id:?} is used twice"));
+                    None
+                } else {
+                    Some(id)
+                }
+            });
+            let text = q.req_string(ctx, "text").and_then(|s| {
+                if s.trim().is_empty() {
+                    ctx.problem(q.key("text"), "empty question");
+                    None
+                } else if too_long(ctx, q.key("text"), &s, PROMPT_TEXT_MAX) {
+                    None
+                } else {
+                    Some(s)
+                }
+            });
+            let answers = match q.get("answers") {
+                None => {
+                    ctx.problem(
+                        q.key("answers"),
+                        "missing (required): [{key = \"yes\", label = \"Yes\"}, …]",
+                    );
+                    None
+                }
+                Some(_) => q.tables(ctx, "answers"),
+            };
+            let mut list = Vec::new();
+            let mut keys = BTreeSet::new();
+            let mut answers_ok = answers.is_some();
+            for a in answers.unwrap_or_default() {
+                let key = a.req_string(ctx, "key").and_then(|k| {
+                    if too_long(ctx, a.key("key"), &k, NAME_MAX) {
+                        None
+                    } else if !is_snake(&k) {
+                        ctx.problem(a.key("key"), format!("{k:?} is not a snake_case key"));
+                        None
+                    } else if !keys.insert(k.clone()) {
+                        ctx.problem(a.key("key"), format!("{k:?} is used twice"));
+                        None
+                    } else {
+                        Some(k)
+                    }
+                });
+                let label = a.req_string(ctx, "label").and_then(|l| {
+                    if l.trim().is_empty() {
+                        ctx.problem(a.key("label"), "empty label");
+                        None
+                    } else if too_long(ctx, a.key("label"), &l, LABEL_MAX) {
+                        None
+                    } else {
+                        Some(l)
+                    }
+                });
+                a.finish(ctx);
+                match (key, label) {
+                    (Some(key), Some(label)) => list.push(ScriptAnswer { key, label }),
+                    _ => answers_ok = false,
+                }
+            }
+            if answers_ok && list.is_empty() {
+                ctx.problem(q.key("answers"), "at least one answer is needed");
+                answers_ok = false;
+            }
+            q.finish(ctx);
+            match (id, text, answers_ok) {
+                (Some(id), Some(text), true) => questions.push(ScriptQuestion {
+                    id,
+                    text,
+                    answers: list,
+                }),
+                _ => ok = false,
+            }
+        }
+        t.finish(ctx);
+        ok.then_some(Script { text, questions })
+    }
+
     /// A prompt: a WAV file when the value ends in `.wav`, else text.
     pub(super) fn prompt(&self, ctx: &mut Ctx, key: &str, p: String) -> Option<Prompt> {
         if p.to_ascii_lowercase().ends_with(".wav") {

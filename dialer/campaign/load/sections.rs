@@ -432,7 +432,7 @@ impl CampaignReader<'_> {
 fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
     type Field = fn(&mut crate::amd::Settings) -> &mut u32;
     const MS: i64 = 60_000;
-    let ints: [(&'static str, i64, i64, Field); 19] = [
+    let ints: [(&'static str, i64, i64, Field); 23] = [
         ("initial_silence_ms", 0, MS, |s| &mut s.initial_silence_ms),
         ("greeting_ms", 0, MS, |s| &mut s.greeting_ms),
         ("after_greeting_silence_ms", 0, MS, |s| {
@@ -447,6 +447,16 @@ fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
         }),
         ("after_question_silence_ms", 0, MS, |s| {
             &mut s.after_question_silence_ms
+        }),
+        ("statement_greeting_ms", 0, MS, |s| {
+            &mut s.statement_greeting_ms
+        }),
+        ("phrased_statement_greeting_ms", 0, MS, |s| {
+            &mut s.phrased_statement_greeting_ms
+        }),
+        ("sentence_pause_ms", 0, MS, |s| &mut s.sentence_pause_ms),
+        ("after_statement_silence_ms", 0, MS, |s| {
+            &mut s.after_statement_silence_ms
         }),
         ("total_analysis_ms", 0, MS, |s| &mut s.total_analysis_ms),
         ("min_word_length_ms", 0, MS, |s| &mut s.min_word_length_ms),
@@ -493,6 +503,12 @@ fn amd_tuning(ctx: &mut Ctx, t: &Table<'_>) -> Option<crate::amd::Settings> {
     if let Some(i) = t.get("question_rise_semitones") {
         match i.float(ctx) {
             Some(v) => d.question_rise_semitones = v as f32,
+            None => ok = false,
+        }
+    }
+    if let Some(i) = t.get("statement_rise_semitones") {
+        match i.float(ctx) {
+            Some(v) => d.statement_rise_semitones = v as f32,
             None => ok = false,
         }
     }

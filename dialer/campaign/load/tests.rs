@@ -110,3 +110,49 @@ fn bad_toml_in_the_given_text_names_the_line() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("line 2: not valid TOML"), "{got:?}");
 }
+
+#[test]
+fn a_script_is_read_and_each_mistake_named() {
+    let set = files().list("/nowhere/campaigns/lists/a.csv", &["mobile", "tz"]);
+    let good = format!(
+        "{SALES}\n[script]\ntext = \"Hello, this is Sam.\"\n\n[[script.questions]]\nid = \"interest\"\n\
+         text = \"Would you like a quote?\"\nanswers = [{{key = \"yes\", label = \"Yes\"}}, {{key = \"no\", label = \"No\"}}]\n"
+    );
+    let c =
+        validate(Path::new(SOURCE), &good, &Env::default(), &set).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(c.script.text.as_deref(), Some("Hello, this is Sam."));
+    let q = c.script.question("interest").expect("the question");
+    assert_eq!(q.text, "Would you like a quote?");
+    let keys: Vec<(&str, &str)> = q
+        .answers
+        .iter()
+        .map(|a| (a.key.as_str(), a.label.as_str()))
+        .collect();
+    assert_eq!(keys, [("yes", "Yes"), ("no", "No")]);
+    // No [script]: an empty one.
+    let c = validate(Path::new(SOURCE), SALES, &Env::default(), &set).unwrap();
+    assert_eq!(c.script, crate::campaign::Script::default());
+
+    let bad = format!(
+        "{SALES}\n[script]\ntext = \" \"\ntone = \"warm\"\n\n[[script.questions]]\nid = \"Interest\"\ntext = \"?\"\n\
+         answers = [{{key = \"yes\", label = \"Yes\"}}, {{key = \"yes\", label = \"Sure\"}}]\n\n\
+         [[script.questions]]\nid = \"budget\"\ntext = \"Budget?\"\nanswers = []\n\n\
+         [[script.questions]]\nid = \"budget\"\nanswers = [{{key = \"low\"}}]\n"
+    );
+    let got = problems(validate(Path::new(SOURCE), &bad, &Env::default(), &set));
+    for want in [
+        "script.text: empty text",
+        "script.tone: unknown key",
+        "script.questions[0].id: \"Interest\" is not a snake_case id",
+        "script.questions[0].answers[1].key: \"yes\" is used twice",
+        "script.questions[1].answers: at least one answer is needed",
+        "script.questions[2].id: \"budget\" is used twice",
+        "script.questions[2].text: missing",
+        "script.questions[2].answers[0].label: missing",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(want)),
+            "{want:?} not in {got:#?}"
+        );
+    }
+}

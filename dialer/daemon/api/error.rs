@@ -48,6 +48,11 @@ impl From<ControlError> for ApiError {
                 }
                 SwitchboardError::NoCall(_) => Self::new(StatusCode::CONFLICT, "no_call", msg),
                 SwitchboardError::UnknownDisposition { .. } => Self::bad_field("code", msg),
+                SwitchboardError::BadAnswer { field, .. } => Self::bad_field(field, msg),
+                // The route names the field it checked (callback_at or callback_in).
+                SwitchboardError::CallbackOutsideHours { .. } => {
+                    Self::bad_field("callback_at", msg)
+                }
             },
         }
     }

@@ -7,43 +7,7 @@ pub(super) fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-pub(super) fn agent_json(a: &AgentStatus) -> Value {
-    json!({
-        "id": a.id,
-        "state": a.state.as_str(),
-        "seconds_in_state": a.elapsed.as_secs_f64(),
-        "call": a.call,
-        "pause_reason": a.pause_reason,
-    })
-}
-
-pub(super) fn campaign_json(c: &CampaignStatus) -> Value {
-    json!({
-        "name": c.name,
-        "mode": c.mode,
-        "control": c.control.as_str(),
-        "calls_in_flight": c.calls_in_flight,
-        "waiting_for_agent": c.waiting_for_agent,
-        "dials": c.dials,
-        "live_answers": c.live_answers,
-        "abandoned": c.abandoned,
-        "amd_machines": c.amd_machines,
-        "abandon_rate": c.abandon_rate,
-        "abandon_cap": c.abandon_cap,
-        "last_decision": c.last_decision,
-        "lists": c.leads.lists.iter().map(|l| json!({
-            "list": l.list,
-            "file": l.file.display().to_string(),
-            "imported": l.imported,
-            "rejected": l.rejected,
-            "rejected_rows": l.rejected_rows,
-            "error": l.error,
-        })).collect::<Vec<_>>(),
-        "lists_loading": c.leads.loading,
-        "lists_loads": c.leads.loads,
-        "leads": c.leads.check,
-    })
-}
+pub(super) use crate::daemon::live::{agent_json, campaign_json};
 
 // ---- request bodies ----
 

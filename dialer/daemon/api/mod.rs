@@ -15,7 +15,8 @@
 //!
 //! Here: [`Api`], its routes and its own accept loop (connection cap, header and request
 //! timeouts). Tokens in `auth.rs`, errors in `error.rs`, request and response JSON in `json.rs`,
-//! the handlers in `routes.rs`, health/readiness/metrics in `probes.rs`.
+//! the handlers in `routes.rs`, health/readiness/metrics in `probes.rs`, the live updates
+//! (`GET /v1/events`) in `events.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,9 +38,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::config::{ApiConfig, DaemonConfig, SecretError};
+use super::config::{ApiConfig, DaemonConfig, DesktopConfig, SecretError};
 use super::control::{ControlError, Reply, Request, SwitchboardHandle};
 use super::loglimit::LogLimit;
 use super::telemetry::{self, Rosters};
@@ -50,6 +51,7 @@ use crate::switchboard::{CampaignStatus, SwitchboardError};
 
 mod auth;
 mod error;
+mod events;
 mod json;
 mod people;
 mod probes;
@@ -59,6 +61,7 @@ mod web;
 pub use auth::{Principal, TokenError, Tokens};
 pub use error::ApiError;
 use error::*;
+use events::*;
 use json::*;
 pub use people::{PASSWORD_MIN, PeopleConfig, hash_password, password_problem};
 use probes::*;
@@ -75,6 +78,12 @@ const NOTES_MAX: usize = 4000;
 /// Furthest callback accepted.
 const CALLBACK_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// The kernel send buffer of an API connection (Linux doubles it). Answers are small; an event
+/// stream whose reader stalls fills this and hyper's short queue, then falls behind on the
+/// bus and is closed, instead of the kernel holding megabytes for it (autotuning on loopback
+/// grants over a megabyte a connection).
+const SEND_BUFFER: usize = 32 * 1024;
+
 /// How long to wait before accepting again after an accept error (out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -82,6 +91,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Connections holding an event stream (`GET /v1/events`), counted apart from
+    /// `max_connections`: a connection that opens a stream gives its ordinary slot back.
+    pub max_event_streams: usize,
     pub header_timeout: Duration,
     pub request_timeout: Duration,
 }
@@ -90,6 +102,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 256,
+            max_event_streams: 1024,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
         }
@@ -100,6 +113,7 @@ impl From<&ApiConfig> for Limits {
     fn from(c: &ApiConfig) -> Self {
         Limits {
             max_connections: c.max_connections,
+            max_event_streams: c.max_event_streams,
             header_timeout: c.header_timeout,
             request_timeout: c.request_timeout,
         }
@@ -125,6 +139,7 @@ struct Inner {
     metrics: Option<PrometheusHandle>,
     rosters: ArcSwap<Rosters>,
     people: Arc<people::People>,
+    desktop: ArcSwap<DesktopConfig>,
 }
 
 impl Api {
@@ -144,8 +159,14 @@ impl Api {
                 metrics,
                 rosters: ArcSwap::from_pointee(Rosters::new()),
                 people: Arc::new(people::People::new()),
+                desktop: ArcSwap::from_pointee(DesktopConfig::default()),
             }),
         }
+    }
+
+    /// The desktop's settings: pause reasons (start, reload).
+    pub fn set_desktop(&self, desktop: DesktopConfig) {
+        self.inner.desktop.store(Arc::new(desktop));
     }
 
     /// New tokens (reload).
@@ -175,6 +196,7 @@ impl Api {
             .route("/metrics", get(render_metrics))
             .route("/v1/agents", get(list_agents))
             .route("/v1/agents/{id}", get(get_agent))
+            .route("/v1/events", get(events))
             .route("/v1/agents/{id}/lead", get(agent_lead))
             .route("/v1/agents/{id}/login", agent_action(Request::Login))
             .route("/v1/agents/{id}/logout", post(agent_logout))
@@ -184,6 +206,7 @@ impl Api {
             .route("/v1/agents/{id}/dial", agent_action(Request::Dial))
             .route("/v1/agents/{id}/skip", agent_action(Request::Skip))
             .route("/v1/agents/{id}/disposition", post(agent_disposition))
+            .route("/v1/agents/{id}/answer", post(agent_answer))
             .route("/v1/campaigns", get(list_campaigns))
             .route("/v1/campaigns/{name}", get(get_campaign))
             .route(
@@ -255,6 +278,8 @@ impl Api {
             },
         ));
         let service = TowerToHyperService::new(app);
+        let streams_max = limits.max_event_streams.clamp(1, Semaphore::MAX_PERMITS);
+        let streams = Arc::new(Semaphore::new(streams_max));
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -295,16 +320,23 @@ impl Api {
                 continue;
             };
             metrics::gauge!("dialer_api_connections").increment(1.0);
-            // The peer's address for the handlers (login limits per source address).
-            let service = {
+            if let Err(err) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER) {
+                tracing::debug!(%err, "cannot set an API connection's send buffer");
+            }
+            // The connection's slot, which an event stream trades for one of its own.
+            let slot = ConnSlot::new(slot, streams.clone(), stopping.clone());
+            let per_connection = {
                 let service = service.clone();
+                let slot = slot.clone();
                 hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(slot.clone());
+                    // The peer's address for the handlers (login limits per source address).
                     req.extensions_mut()
                         .insert(axum::extract::ConnectInfo(peer));
                     hyper::service::Service::call(&service, req)
                 })
             };
-            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let connection = http.serve_connection(TokioIo::new(stream), per_connection);
             let mut stopping = stopping.clone();
             tokio::spawn(async move {
                 let mut connection = std::pin::pin!(connection);
@@ -320,13 +352,19 @@ impl Api {
             });
         }
         drop(listener);
+        // Connections finish their answers; event streams, which never end by themselves,
+        // end now.
         let _ = stop.send(true);
         // Every slot back: each connection has finished.
         let all = u32::try_from(max).unwrap_or(u32::MAX);
         let _ = slots.acquire_many(all).await;
+        let all = u32::try_from(streams_max).unwrap_or(u32::MAX);
+        let _ = streams.acquire_many(all).await;
         Ok(())
     }
 
+    /// Who is asking: the one place every `/v1` route (and the event stream) resolves a
+    /// request's credentials to a [`Principal`].
     fn authorize(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
         // A person's session cookie, when no bearer token is given (people.rs).

@@ -24,25 +24,9 @@ pub(super) async fn agent_lead(
     Path(id): Path<String>,
 ) -> ApiResult {
     api.as_agent(&headers, &id)?;
-    let lead = match api.ask(Request::Lead(AgentId::from(id))).await? {
-        Reply::Lead(lead) => lead,
+    let body = match api.ask(Request::Screen(AgentId::from(id))).await? {
+        Reply::Screen(lead) => lead.unwrap_or(Value::Null),
         other => return Err(unexpected(&other)),
-    };
-    let body = match lead {
-        None => Value::Null,
-        Some((campaign, lead)) => {
-            // The attributes are the list's other columns as a JSON object.
-            let attributes = serde_json::from_str::<Value>(&lead.attributes)
-                .unwrap_or(Value::String(lead.attributes.clone()));
-            json!({
-                "campaign": campaign,
-                "lead_id": lead.id,
-                "phone": lead.phone,
-                "timezone": lead.timezone,
-                "attempts": lead.attempts,
-                "attributes": attributes,
-            })
-        }
     };
     Ok(ok(json!({ "lead": body })))
 }
@@ -107,6 +91,20 @@ pub(super) async fn agent_pause(
     api.as_agent(&headers, &id)?;
     let map = object(body, &["reason"])?;
     let reason = required(&map, "reason", REASON_MAX)?;
+    let desktop = api.inner.desktop.load();
+    if desktop.pause_reason(&reason).is_none() {
+        let codes: Vec<&str> = desktop
+            .pause_reasons
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect();
+        return Err(ApiError::bad_field(
+            "reason",
+            format!(
+                "{reason:?} is not a pause reason; expected one of {codes:?} ([desktop] pause_reasons)"
+            ),
+        ));
+    }
     let request = Request::Pause {
         agent: AgentId::from(id.as_str()),
         reason,
@@ -124,12 +122,61 @@ pub(super) async fn agent_disposition(
     let map = object(body, &["code", "notes", "callback_at", "callback_in"])?;
     let code = required(&map, "code", 64)?;
     let notes = string(&map, "notes", NOTES_MAX)?;
-    let callback_after = callback(&map, jiff::Timestamp::now())?;
+    let now = jiff::Timestamp::now();
+    let callback_after = callback(&map, now)?;
+    if let Some(after) = callback_after {
+        // Inside the campaign's calling hours in the lead's local time, or refused here.
+        let field = if map.contains_key("callback_at") {
+            "callback_at"
+        } else {
+            "callback_in"
+        };
+        let at = jiff::SignedDuration::try_from(after)
+            .ok()
+            .and_then(|d| now.checked_add(d).ok())
+            .ok_or_else(|| ApiError::bad_field(field, "too far away"))?;
+        let check = Request::CheckCallback {
+            agent: AgentId::from(id.as_str()),
+            at,
+        };
+        match api.ask(check).await {
+            Ok(_) => {}
+            Err(e) if e.code == "bad_field" => {
+                return Err(ApiError {
+                    message: e
+                        .message
+                        .replacen("\"callback_at\"", &format!("{field:?}"), 1),
+                    ..e
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let request = Request::Disposition {
         agent: AgentId::from(id.as_str()),
         code,
         notes,
         callback_after,
+    };
+    api.agent_request(&id, request).await
+}
+
+/// `POST` an agent-assisted survey answer: `{"question": "q1", "answer": "yes"}` from the
+/// campaign's `[script]`, on the call the agent is on or wraps up.
+pub(super) async fn agent_answer(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let map = object(body, &["question", "answer"])?;
+    let question = required(&map, "question", 64)?;
+    let answer = required(&map, "answer", 64)?;
+    let request = Request::Answer {
+        agent: AgentId::from(id.as_str()),
+        question,
+        answer,
     };
     api.agent_request(&id, request).await
 }

@@ -39,10 +39,15 @@ campaigns_dir = "campaigns"
 
 [sip]
 bind = "0.0.0.0:5060"
+realm = "dialer"
+digest_algorithms = ["MD5"]
+register_min_expires = "60s"
+register_nonce_ttl = "5m"
 
 [api]
 bind = "127.0.0.1:8080"
 max_connections = 256
+max_event_streams = 1024
 header_timeout = "10s"
 request_timeout = "30s"
 session_idle = "30m"
@@ -70,6 +75,46 @@ pub struct DaemonConfig {
     pub api: ApiConfig,
     pub media: MediaConfig,
     pub store: StoreConfig,
+    pub desktop: DesktopConfig,
+}
+
+/// `[desktop]`: what the agent desktop offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesktopConfig {
+    /// The reasons an agent may pause for (`pause` with another is refused), in menu order.
+    pub pause_reasons: Vec<PauseReason>,
+}
+
+/// A pause reason: a code (stored with the pause) and the label the desktop shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseReason {
+    pub code: String,
+    pub label: String,
+}
+
+impl Default for DesktopConfig {
+    /// Break, lunch, training, meeting.
+    fn default() -> Self {
+        let reason = |code: &str, label: &str| PauseReason {
+            code: code.into(),
+            label: label.into(),
+        };
+        DesktopConfig {
+            pause_reasons: vec![
+                reason("break", "Break"),
+                reason("lunch", "Lunch"),
+                reason("training", "Training"),
+                reason("meeting", "Meeting"),
+            ],
+        }
+    }
+}
+
+impl DesktopConfig {
+    /// The pause reason with this code.
+    pub fn pause_reason(&self, code: &str) -> Option<&PauseReason> {
+        self.pause_reasons.iter().find(|r| r.code == code)
+    }
 }
 
 /// `[store]`: how the daemon treats a store that cannot write.
@@ -115,6 +160,17 @@ pub struct SipConfig {
     pub bind: SocketAddr,
     /// Address to put in Contact and SDP when it differs from the bind address (NAT).
     pub public_ip: Option<IpAddr>,
+    /// The digest realm registered phones authenticate in (`realm`, default `dialer`).
+    pub realm: String,
+    /// The digest algorithms offered to registering phones, most preferred first
+    /// (`digest_algorithms`, default MD5 only: see decision 0076).
+    pub digest_algorithms: Vec<crate::sip::digest::Algorithm>,
+    /// The shortest registration a phone may ask for (`register_min_expires`, default 60 s;
+    /// shorter asks get 423). Also how soon a phone that vanished is noticed at the earliest.
+    pub register_min_expires: Duration,
+    /// How long a digest nonce given to a phone is good for (`register_nonce_ttl`, default
+    /// 5 min); an older one with the right password gets a fresh challenge marked stale.
+    pub register_nonce_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,16 +221,66 @@ impl Trunk {
 pub struct Agent {
     pub id: AgentId,
     pub name: String,
-    /// Where the dialer calls the agent's nailed-up leg, e.g. `sip:alice@127.0.0.1:5070`.
-    pub sip_uri: String,
+    /// How the dialer reaches the agent's phone for the nailed-up leg.
+    pub phone: Phone,
     pub groups: Vec<String>,
     /// Name of the environment variable holding the agent's API token.
     pub token_env: Option<String>,
 }
 
+/// The kinds of agent phone (`phone` in `[[agents]]`). The switchboard sees none of this: it
+/// asks for "the agent's leg" and the shell reaches the phone the way its kind says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phone {
+    /// `phone = "sip"` (the default): a phone at a fixed address, called at its `sip_uri`,
+    /// e.g. `sip:alice@127.0.0.1:5070`.
+    Uri(String),
+    /// `phone = "registered"`: a softphone that registers `sip:<sip_user>@` our `sip.bind`
+    /// address with digest authentication (the password in the secret `password_env`); the
+    /// dialer calls the contact it registered, through the address it registered from.
+    Registered {
+        sip_user: String,
+        password_env: String,
+    },
+}
+
+impl Phone {
+    /// The `phone` value naming this kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Phone::Uri(_) => "sip",
+            Phone::Registered { .. } => "registered",
+        }
+    }
+}
+
 impl Agent {
     pub fn token(&self) -> Result<Option<String>, SecretError> {
         self.token_env.as_deref().map(secret).transpose()
+    }
+
+    /// The fixed SIP URI of a `phone = "sip"` agent.
+    pub fn sip_uri(&self) -> Option<&str> {
+        match &self.phone {
+            Phone::Uri(u) => Some(u),
+            Phone::Registered { .. } => None,
+        }
+    }
+
+    /// The SIP user of a `phone = "registered"` agent.
+    pub fn sip_user(&self) -> Option<&str> {
+        match &self.phone {
+            Phone::Registered { sip_user, .. } => Some(sip_user),
+            Phone::Uri(_) => None,
+        }
+    }
+
+    /// A registered phone's password, from its secret (`None` for other kinds).
+    pub fn phone_password(&self) -> Result<Option<String>, SecretError> {
+        match &self.phone {
+            Phone::Registered { password_env, .. } => secret(password_env).map(Some),
+            Phone::Uri(_) => Ok(None),
+        }
     }
 }
 
@@ -185,6 +291,9 @@ pub struct ApiConfig {
     pub token_env: Option<String>,
     /// Connections served at once; one more is closed at accept (and counted).
     pub max_connections: usize,
+    /// Event streams (`GET /v1/events`) open at once, apart from `max_connections`: a
+    /// connection that opens one gives its ordinary slot back; one more gets 503.
+    pub max_event_streams: usize,
     /// A connection must send a request's whole head this soon after it opens or after its
     /// last answer (the keep-alive idle time too), or it is closed.
     pub header_timeout: Duration,

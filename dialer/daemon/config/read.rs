@@ -90,6 +90,74 @@ pub(super) fn read(
             }
         });
     let public_ip_ok = st.get("public_ip").is_none() || public_ip.is_some();
+    let register_min_expires =
+        st.req_duration(ctx, "register_min_expires")
+            .and_then(|(d, text)| {
+                if (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d)
+                    && d.subsec_nanos() == 0
+                {
+                    Some(d)
+                } else {
+                    ctx.problem(
+                        st.key("register_min_expires"),
+                        format!("{text:?} is not whole seconds from 1s to 1h"),
+                    );
+                    None
+                }
+            });
+    let register_nonce_ttl = st
+        .req_duration(ctx, "register_nonce_ttl")
+        .and_then(|(d, text)| {
+            if (Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&d) {
+                Some(d)
+            } else {
+                ctx.problem(
+                    st.key("register_nonce_ttl"),
+                    format!("{text:?} is not from 1s to 24h"),
+                );
+                None
+            }
+        });
+    let digest_algorithms = st.strings(ctx, "digest_algorithms").and_then(|names| {
+        use crate::sip::digest::Algorithm;
+        let mut out = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            match [Algorithm::Md5, Algorithm::Sha256]
+                .into_iter()
+                .find(|a| a.as_str().eq_ignore_ascii_case(n))
+            {
+                Some(a) if !out.contains(&a) => out.push(a),
+                Some(_) => ctx.problem(
+                    format!("{}[{i}]", st.key("digest_algorithms")),
+                    format!("{n:?} is listed twice"),
+                ),
+                None => ctx.problem(
+                    format!("{}[{i}]", st.key("digest_algorithms")),
+                    format!("{n:?} is not a digest algorithm we offer (\"MD5\" or \"SHA-256\")"),
+                ),
+            }
+        }
+        if names.is_empty() {
+            ctx.problem(
+                st.key("digest_algorithms"),
+                "at least one algorithm is needed",
+            );
+        }
+        (out.len() == names.len() && !out.is_empty()).then_some(out)
+    });
+    let realm = st.req_string(ctx, "realm").filter(|r| {
+        let ok = !r.is_empty()
+            && r.len() <= 64
+            && r.chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+        if !ok {
+            ctx.problem(
+                st.key("realm"),
+                format!("{r:?} is not a usable digest realm (1–64 visible characters, no quotes)"),
+            );
+        }
+        ok
+    });
     st.finish(ctx);
 
     let trunks = trunks(ctx, &root);
@@ -105,6 +173,7 @@ pub(super) fn read(
         .and_then(|s| env_name(ctx, &at.key("token_env"), &s));
     let api_token_ok = (at.get("token_env").is_none() || api_token.is_some()) && api_secret_ok;
     let max_connections = at.req_int(ctx, "max_connections", 1, 65_536);
+    let max_event_streams = at.req_int(ctx, "max_event_streams", 1, 65_536);
     let header_timeout = positive(ctx, &at, "header_timeout");
     let request_timeout = positive(ctx, &at, "request_timeout");
     let public_url = at.string(ctx, "public_url").filter(|u| {
@@ -151,6 +220,7 @@ pub(super) fn read(
         }
     }
     stt.finish(ctx);
+    let desktop = desktop(ctx, &root);
     root.finish(ctx);
 
     let state_dir = state_dir?;
@@ -166,6 +236,10 @@ pub(super) fn read(
         sip: SipConfig {
             bind: sip_bind?,
             public_ip,
+            realm: realm?,
+            digest_algorithms: digest_algorithms?,
+            register_min_expires: register_min_expires?,
+            register_nonce_ttl: register_nonce_ttl?,
         },
         trunks: trunks?,
         agents: agents?,
@@ -173,6 +247,7 @@ pub(super) fn read(
             bind: api_bind?,
             token_env: api_token,
             max_connections: usize::try_from(max_connections?).ok()?,
+            max_event_streams: usize::try_from(max_event_streams?).ok()?,
             header_timeout: header_timeout?,
             request_timeout: request_timeout?,
             public_url,
@@ -185,8 +260,58 @@ pub(super) fn read(
             recordings_dir: recordings.unwrap_or_else(|| state_dir.join("recordings")),
         },
         store,
+        desktop: desktop?,
         state_dir,
     })
+}
+
+/// `[desktop]`: the pause reasons (default: break, lunch, training, meeting).
+fn desktop(ctx: &mut Ctx, root: &Table<'_>) -> Option<DesktopConfig> {
+    let dt = root.table(ctx, "desktop");
+    let mut desktop = DesktopConfig::default();
+    if dt.get("pause_reasons").is_some() {
+        let tables = dt.tables(ctx, "pause_reasons");
+        let mut ok = tables.is_some();
+        let mut reasons = Vec::new();
+        for t in tables.unwrap_or_default() {
+            let code = t.req_string(ctx, "code").filter(|c| {
+                safe_name(ctx, t.key("code"), c)
+                    && if reasons.iter().any(|r: &PauseReason| r.code == *c) {
+                        ctx.problem(t.key("code"), format!("pause reason {c:?} is listed twice"));
+                        false
+                    } else {
+                        true
+                    }
+            });
+            let label = t.req_string(ctx, "label").filter(|l| {
+                if l.trim().is_empty() {
+                    ctx.problem(t.key("label"), "empty label");
+                    false
+                } else {
+                    !too_long(ctx, t.key("label"), l, LABEL_MAX)
+                }
+            });
+            t.finish(ctx);
+            match (code, label) {
+                (Some(code), Some(label)) => reasons.push(PauseReason { code, label }),
+                _ => ok = false,
+            }
+        }
+        if ok && reasons.is_empty() {
+            ctx.problem(
+                dt.key("pause_reasons"),
+                "at least one reason is needed (agents could not pause otherwise)",
+            );
+            ok = false;
+        }
+        if !ok {
+            dt.finish(ctx);
+            return None;
+        }
+        desktop.pause_reasons = reasons;
+    }
+    dt.finish(ctx);
+    Some(desktop)
 }
 
 /// A name of at most [`NAME_MAX`] letters, digits, `-`, `_` and `.` (trunks, agent ids,
@@ -306,6 +431,7 @@ pub(super) fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
     let mut out = Vec::new();
     let mut ok = true;
     let mut ids = BTreeSet::new();
+    let mut sip_users = BTreeSet::new();
     for t in tables {
         let id = t.req_string(ctx, "id").and_then(|n| {
             if !safe_name(ctx, t.key("id"), &n) {
@@ -320,17 +446,7 @@ pub(super) fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
         let name = t
             .string(ctx, "name")
             .filter(|n| !too_long(ctx, t.key("name"), n, LABEL_MAX));
-        let uri = t.req_string(ctx, "sip_uri").and_then(|u| {
-            if (u.starts_with("sip:") || u.starts_with("sips:")) && u.contains('@') {
-                Some(u)
-            } else {
-                ctx.problem(
-                    t.key("sip_uri"),
-                    format!("{u:?} is not a SIP URI like \"sip:alice@127.0.0.1:5070\""),
-                );
-                None
-            }
-        });
+        let phone = phone(ctx, &t, &mut sip_users);
         let groups = t.strings(ctx, "groups").filter(|gs| {
             let mut ok = true;
             for (i, g) in gs.iter().enumerate() {
@@ -352,12 +468,12 @@ pub(super) fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
             .and_then(|s| env_name(ctx, &t.key("token_env"), &s));
         let tenv_ok = t.get("token_env").is_none() || token_env.is_some();
         t.finish(ctx);
-        match (id, uri, groups) {
-            (Some(id), Some(sip_uri), Some(groups)) if !groups.is_empty() && tenv_ok => {
+        match (id, phone, groups) {
+            (Some(id), Some(phone), Some(groups)) if !groups.is_empty() && tenv_ok => {
                 out.push(Agent {
                     name: name.unwrap_or_else(|| id.clone()),
                     id: AgentId::from(id),
-                    sip_uri,
+                    phone,
                     groups,
                     token_env,
                 })
@@ -366,6 +482,109 @@ pub(super) fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
         }
     }
     ok.then_some(out)
+}
+
+/// The kinds of agent phone `phone` may name (`"webrtc"` will join them with the browser
+/// phone).
+pub(super) const PHONE_KINDS: &str =
+    "\"sip\" (a fixed sip_uri) or \"registered\" (a softphone that registers)";
+
+/// An agent's phone: `phone` (default `"sip"`) and the keys of its kind; the keys of another
+/// kind are refused so a half-changed entry cannot pass. `sip_users` holds the users seen.
+pub(super) fn phone(
+    ctx: &mut Ctx,
+    t: &Table<'_>,
+    sip_users: &mut BTreeSet<String>,
+) -> Option<Phone> {
+    let kind = match t.get("phone") {
+        None => Some("sip".to_owned()),
+        Some(_) => t.string(ctx, "phone"),
+    }?;
+    let refuse = |ctx: &mut Ctx, key: &'static str, kind: &str| {
+        if t.get(key).is_some() {
+            ctx.problem(
+                t.key(key),
+                format!("not a key of phone = {kind:?} (its phone is reached another way)"),
+            );
+        }
+    };
+    match kind.as_str() {
+        "sip" => {
+            refuse(ctx, "sip_user", "sip");
+            refuse(ctx, "password_env", "sip");
+            let uri = t.req_string(ctx, "sip_uri")?;
+            if (uri.starts_with("sip:") || uri.starts_with("sips:")) && uri.contains('@') {
+                Some(Phone::Uri(uri))
+            } else {
+                ctx.problem(
+                    t.key("sip_uri"),
+                    format!(
+                        "{uri:?} is not a SIP URI like \"sip:alice@127.0.0.1:5070\" (or use \
+                         phone = \"registered\" for a softphone that registers)"
+                    ),
+                );
+                None
+            }
+        }
+        "registered" => {
+            refuse(ctx, "sip_uri", "registered");
+            let ok = no_secret_in_file(ctx, t, "password", "password_env");
+            let user = t.req_string(ctx, "sip_user").and_then(|u| {
+                if !sip_user_ok(&u) {
+                    ctx.problem(
+                        t.key("sip_user"),
+                        format!(
+                            "{u:?} is not a usable SIP user (1–64 letters, digits, `-`, `_`, `.`)"
+                        ),
+                    );
+                    None
+                } else if !sip_users.insert(u.clone()) {
+                    ctx.problem(
+                        t.key("sip_user"),
+                        format!("SIP user {u:?} belongs to another agent already"),
+                    );
+                    None
+                } else {
+                    Some(u)
+                }
+            });
+            let password_env = match t.get("password_env") {
+                None => {
+                    ctx.problem(
+                        t.key("password_env"),
+                        "missing (required for phone = \"registered\": the variable or systemd \
+                         credential holding the phone's SIP password)",
+                    );
+                    None
+                }
+                Some(_) => t
+                    .string(ctx, "password_env")
+                    .and_then(|s| env_name(ctx, &t.key("password_env"), &s)),
+            };
+            match (user, password_env) {
+                (Some(sip_user), Some(password_env)) if ok => Some(Phone::Registered {
+                    sip_user,
+                    password_env,
+                }),
+                _ => None,
+            }
+        }
+        other => {
+            ctx.problem(
+                t.key("phone"),
+                format!("{other:?} is not a kind of agent phone: {PHONE_KINDS}"),
+            );
+            None
+        }
+    }
+}
+
+/// A SIP user part we accept for a registered phone (it goes into logs and metrics).
+fn sip_user_ok(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 64
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A secret written into the file under `key` is refused with the way to do it (true when

@@ -71,6 +71,16 @@ pub fn unset_secrets(
         }
     }
     for (i, a) in config.agents.iter().enumerate() {
+        if let Phone::Registered { password_env, .. } = &a.phone {
+            check(
+                format!("agents[{i}].password_env"),
+                password_env,
+                format!(
+                    "`dialer run` refuses to start without agent {:?}'s phone password",
+                    a.id
+                ),
+            );
+        }
         if let Some(var) = &a.token_env {
             check(
                 format!("agents[{i}].token_env"),

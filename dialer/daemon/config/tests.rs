@@ -147,7 +147,7 @@ bind = "x"
             "trunks[0].password: unknown key `password`; secrets are read from the environment: use `password_env = \"VAR\"` (a variable, or a systemd credential, of that name holds it)",
             "trunks[1].name: trunk \"main\" is defined twice",
             "trunks[1].password_env: \"lower-case\" is not an environment variable name (A-Z, 0-9, _)",
-            "agents[0].sip_uri: \"bob@127.0.0.1\" is not a SIP URI like \"sip:alice@127.0.0.1:5070\"",
+            "agents[0].sip_uri: \"bob@127.0.0.1\" is not a SIP URI like \"sip:alice@127.0.0.1:5070\" (or use phone = \"registered\" for a softphone that registers)",
             "agents[0].groups: at least one group is needed",
             "media.rtp_port_max: 10000 is not above rtp_port_min (20000)",
             "metrics: unknown key",
@@ -373,6 +373,123 @@ fn node_id_defaults_to_the_host_name_and_is_checked() {
     }
 }
 
+/// The kinds of agent phone: a fixed URI (the default), a registered softphone; each kind's
+/// keys checked, the other kind's refused, SIP users unique, the password never in the file.
+#[test]
+fn agent_phone_kinds() {
+    let d = tempfile::tempdir().unwrap();
+    let good = format!(
+        "{GOOD}\n[[agents]]\nid = \"dave\"\nphone = \"registered\"\nsip_user = \"dave\"\n\
+         password_env = \"DIALER_AGENT_DAVE_SIP_PASSWORD\"\ngroups = [\"sales\"]\n"
+    );
+    let f = write(d.path(), "dialer.toml", &good);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(c.sip.realm, "dialer");
+    assert_eq!(
+        c.agents[0].phone,
+        Phone::Uri("sip:alice@127.0.0.1:5070".into())
+    );
+    assert_eq!(
+        c.agents[1].phone,
+        Phone::Registered {
+            sip_user: "dave".into(),
+            password_env: "DIALER_AGENT_DAVE_SIP_PASSWORD".into(),
+        }
+    );
+    assert_eq!(c.agents[1].sip_uri(), None);
+    assert_eq!(
+        c.sip.digest_algorithms,
+        [crate::sip::digest::Algorithm::Md5]
+    );
+    // A list given replaces the default one (not merged item by item).
+    let sha = good.replace(
+        "bind = \"127.0.0.1:5060\"\n",
+        "bind = \"127.0.0.1:5060\"\ndigest_algorithms = [\"SHA-256\"]\n",
+    );
+    let f = write(d.path(), "dialer.toml", &sha);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(
+        c.sip.digest_algorithms,
+        [crate::sip::digest::Algorithm::Sha256]
+    );
+    let f = write(
+        d.path(),
+        "dialer.toml",
+        &sha.replace("[\"SHA-256\"]", "[\"SHA-1\"]"),
+    );
+    assert_eq!(
+        problems(load_with(&f, &Env::default(), None)),
+        [
+            "sip.digest_algorithms[0]: \"SHA-1\" is not a digest algorithm we offer (\"MD5\" or \"SHA-256\")"
+        ]
+    );
+    let f = write(d.path(), "dialer.toml", &good);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    let unset: Vec<String> = unset_secrets(&c, |n| Err(SecretError { name: n.into() }))
+        .into_iter()
+        .filter(|p| p.key.starts_with("agents[1]"))
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect();
+    assert_eq!(
+        unset,
+        [
+            "agents[1].password_env: DIALER_AGENT_DAVE_SIP_PASSWORD is not set (no environment \
+          variable or systemd credential of that name): `dialer run` refuses to start without \
+          agent \"dave\"'s phone password"
+        ]
+    );
+
+    let bad = r#"
+state_dir = "state"
+
+[[agents]]
+id = "a"
+phone = "registered"
+sip_user = "dave"
+sip_uri = "sip:a@127.0.0.1"
+password = "hunter2"
+groups = ["g"]
+
+[[agents]]
+id = "b"
+phone = "registered"
+sip_user = "dave"
+groups = ["g"]
+
+[[agents]]
+id = "c"
+phone = "webphone"
+groups = ["g"]
+
+[[agents]]
+id = "d"
+sip_uri = "sip:d@127.0.0.1"
+sip_user = "d"
+groups = ["g"]
+
+[[agents]]
+id = "e"
+phone = "registered"
+sip_user = "e@x"
+password_env = "X"
+groups = ["g"]
+"#;
+    let f = write(d.path(), "dialer.toml", bad);
+    assert_eq!(
+        problems(load_with(&f, &Env::default(), None)),
+        [
+            "agents[0].sip_uri: not a key of phone = \"registered\" (its phone is reached another way)",
+            "agents[0].password: unknown key `password`; secrets are read from the environment: use `password_env = \"VAR\"` (a variable, or a systemd credential, of that name holds it)",
+            "agents[0].password_env: missing (required for phone = \"registered\": the variable or systemd credential holding the phone's SIP password)",
+            "agents[1].sip_user: SIP user \"dave\" belongs to another agent already",
+            "agents[1].password_env: missing (required for phone = \"registered\": the variable or systemd credential holding the phone's SIP password)",
+            "agents[2].phone: \"webphone\" is not a kind of agent phone: \"sip\" (a fixed sip_uri) or \"registered\" (a softphone that registers)",
+            "agents[3].sip_user: not a key of phone = \"sip\" (its phone is reached another way)",
+            "agents[4].sip_user: \"e@x\" is not a usable SIP user (1–64 letters, digits, `-`, `_`, `.`)",
+        ]
+    );
+}
+
 #[test]
 fn unset_secrets_name_their_key_and_variable() {
     let d = tempfile::tempdir().unwrap();
@@ -500,4 +617,56 @@ fn names_are_short_and_safe() {
     ] {
         assert!(p.iter().any(|l| l == want), "no {want:?} in:\n{all}");
     }
+}
+
+#[test]
+fn desktop_pause_reasons_default_and_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "dialer.toml", GOOD);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    let codes: Vec<&str> = c
+        .desktop
+        .pause_reasons
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect();
+    assert_eq!(codes, ["break", "lunch", "training", "meeting"]);
+    assert_eq!(c.api.max_event_streams, 1024);
+
+    let own = format!(
+        "{GOOD}\n[desktop]\npause_reasons = [{{code = \"coaching\", label = \"Coaching\"}}, {{code = \"lunch\", label = \"Lunch\"}}]\n"
+    );
+    let f = write(d.path(), "own.toml", &own);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(
+        c.desktop.pause_reason("coaching").map(|r| r.label.as_str()),
+        Some("Coaching")
+    );
+    assert!(c.desktop.pause_reason("break").is_none());
+
+    let bad = format!(
+        "{GOOD}\n[desktop]\npause_reasons = [{{code = \"lunch\", label = \"Lunch\"}}, {{code = \"lunch\", label = \"Late lunch\"}}, {{code = \"a b\", label = \"x\"}}, {{code = \"nap\", label = \" \", colour = \"red\"}}, {{label = \"No code\"}}]\n"
+    );
+    let f = write(d.path(), "bad.toml", &bad);
+    let got = problems(load_with(&f, &Env::default(), None));
+    for want in [
+        "desktop.pause_reasons[1].code: pause reason \"lunch\" is listed twice",
+        "desktop.pause_reasons[2].code: \"a b\" is not a usable name",
+        "desktop.pause_reasons[3].label: empty label",
+        "desktop.pause_reasons[3].colour: unknown key",
+        "desktop.pause_reasons[4].code: missing",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(want)),
+            "{want:?} not in {got:#?}"
+        );
+    }
+    let empty = format!("{GOOD}\n[desktop]\npause_reasons = []\n");
+    let f = write(d.path(), "empty.toml", &empty);
+    let got = problems(load_with(&f, &Env::default(), None));
+    assert!(
+        got.iter()
+            .any(|p| p.starts_with("desktop.pause_reasons: at least one reason")),
+        "{got:#?}"
+    );
 }

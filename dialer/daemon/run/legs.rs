@@ -258,14 +258,19 @@ impl Shell {
     }
 
     pub(super) fn dial_agent(&mut self, agent: AgentId) {
-        let Some(uri) = self.agent_uris.get(&agent).cloned() else {
-            let _ = self.events.send(Event::AgentFailed {
-                agent,
-                reason: "no SIP URI configured".into(),
-            });
-            return;
+        let target = match self.agent_phones.get(&agent) {
+            Some(Phone::Uri(uri)) => Target::parse(uri),
+            // Called where it registered from; not registered, the call fails at once saying so.
+            Some(Phone::Registered { sip_user, .. }) => Ok(Target::Registered(sip_user.clone())),
+            None => {
+                let _ = self.events.send(Event::AgentFailed {
+                    agent,
+                    reason: "no phone configured".into(),
+                });
+                return;
+            }
         };
-        let target = match Target::parse(&uri) {
+        let target = match target {
             Ok(t) => t,
             Err(err) => {
                 let _ = self.events.send(Event::AgentFailed {

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::clock::WallClock;
-use super::config::DaemonConfig;
+use super::config::{DaemonConfig, Phone};
 use super::control::{Envelope, Reply, Request, SwitchboardHandle};
 use super::lists::{self, Lists};
 use super::loglimit::LogLimit;
@@ -44,14 +44,17 @@ use crate::media::{self, LegId, Pcm};
 use crate::pacing::WindowCounts;
 use crate::sip::call::CallEvent;
 use crate::sip::driver::{PlaceCall, Sip, SipConfig, Target};
+use crate::sip::registrar::{Account, Gone, Registrar, RegistrarConfig, RegistrarEvent};
 use crate::store::{AuditEvent, CampaignIds, Store};
 use crate::switchboard::{Dial, Input, Lead, Output, Record, Switchboard, TrunkLimits};
 
 mod legs;
+mod live;
 mod shell;
 mod store_work;
 
 use legs::*;
+use live::Live;
 use shell::*;
 use store_work::*;
 
@@ -94,6 +97,10 @@ pub struct Options {
     pub login_all_agents: bool,
     /// Import the campaigns' list files at start and on reload (the demo seeds its own leads).
     pub import_lists: bool,
+    /// Live update events kept for the slowest event stream before it is cut off.
+    pub live_capacity: usize,
+    /// How often a point of the wallboard's shift series is taken (10 s).
+    pub series_every: Duration,
 }
 
 impl Default for Options {
@@ -110,6 +117,8 @@ impl Default for Options {
             wrap_limit: Some(Duration::from_secs(300)),
             login_all_agents: false,
             import_lists: true,
+            live_capacity: super::live::BUS_CAPACITY,
+            series_every: live::POINT_EVERY,
         }
     }
 }
@@ -134,6 +143,7 @@ impl Daemon {
         options: Options,
     ) -> Result<Daemon, StartError> {
         let clock = WallClock::start();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let now_ms = clock.ms(now);
 
@@ -147,18 +157,33 @@ impl Daemon {
         let agent_ips: Vec<IpAddr> = config
             .agents
             .iter()
-            .filter_map(|a| crate::sip::message::Uri::parse(&a.sip_uri).ok())
+            .filter_map(|a| a.sip_uri())
+            .filter_map(|u| crate::sip::message::Uri::parse(u).ok())
             .filter_map(|u| u.socket_addr())
             .map(|a| a.ip())
             .collect();
-        let sip = Sip::start(SipConfig {
-            bind: config.sip.bind,
-            public_ip: config.sip.public_ip,
-            trunks,
-            allowed: agent_ips,
-            timers: Default::default(),
-        })
+        let registrar = registrar(&config)?;
+        let sip = Sip::start_with_registrar(
+            SipConfig {
+                bind: config.sip.bind,
+                public_ip: config.sip.public_ip,
+                trunks,
+                allowed: agent_ips,
+                timers: Default::default(),
+            },
+            registrar,
+        )
         .await?;
+        if let Some(mut rx) = sip.take_registrations() {
+            let tx = events_tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if tx.send(Event::Registration(ev)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let media = Media::start(MediaConfig {
             bind: sip.local_addr().ip(),
             port_min: config.media.rtp_port_min,
@@ -235,17 +260,18 @@ impl Daemon {
                 .run(writer_rx),
         );
         let (control_tx, control_rx) = mpsc::channel(256);
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
         let (reload, reload_rx) = mpsc::channel(4);
         let heartbeat = Heartbeat::default();
-        let agents: HashMap<AgentId, String> = config
+        let agents: HashMap<AgentId, Phone> = config
             .agents
             .iter()
-            .map(|a| (a.id.clone(), a.sip_uri.clone()))
+            .map(|a| (a.id.clone(), a.phone.clone()))
             .collect();
         let sip_addr = sip.local_addr();
+        let bus = super::live::Bus::new(options.live_capacity);
         let mut shell = Shell {
+            live: Live::new(bus.clone()),
             board,
             store,
             sip,
@@ -254,7 +280,7 @@ impl Daemon {
             writer: writer_tx,
             events: events_tx,
             calls: HashMap::new(),
-            agent_uris: agents,
+            agent_phones: agents,
             agent_legs: HashMap::new(),
             schedulers,
             lists: Lists::default(),
@@ -281,7 +307,7 @@ impl Daemon {
         }
         let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
         Ok(Daemon {
-            control: SwitchboardHandle::new(control_tx),
+            control: SwitchboardHandle::with_bus(control_tx, bus),
             reload,
             stop,
             task,
@@ -335,6 +361,41 @@ impl Daemon {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+}
+
+/// The registrar for the agents whose phone registers (`None` when none does), with each
+/// one's password read from its secret now: a missing one stops the start, as a trunk's does.
+fn registrar(config: &DaemonConfig) -> Result<Option<Registrar>, StartError> {
+    let mut accounts = Vec::new();
+    for a in &config.agents {
+        let (Some(user), Some(password)) = (
+            a.sip_user(),
+            a.phone_password()
+                .map_err(|e| StartError::Config(format!("agent {}'s phone: {e}", a.id)))?,
+        ) else {
+            continue;
+        };
+        accounts.push(Account {
+            user: user.to_owned(),
+            agent: a.id.to_string(),
+            password,
+        });
+    }
+    if accounts.is_empty() {
+        return Ok(None);
+    }
+    let seed = rand::Rng::next_u64(&mut rand::rng());
+    Ok(Some(Registrar::new(
+        RegistrarConfig {
+            realm: config.sip.realm.clone(),
+            algorithms: config.sip.digest_algorithms.clone(),
+            nonce_ttl: config.sip.register_nonce_ttl,
+            min_expires: u32::try_from(config.sip.register_min_expires.as_secs()).unwrap_or(60),
+            ..RegistrarConfig::default()
+        },
+        accounts,
+        seed,
+    )))
 }
 
 /// A campaign's store ids and abandon-window counts, or why the store could not give them.

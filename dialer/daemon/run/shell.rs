@@ -79,6 +79,13 @@ pub(super) enum Event {
         lead_id: i64,
         refusal: Option<String>,
     },
+    /// A lead's history for the screen pop, from the store.
+    History {
+        lead_id: i64,
+        history: Vec<crate::store::HistoryEntry>,
+    },
+    /// What the registrar did (agents' softphones).
+    Registration(RegistrarEvent),
 }
 
 pub(super) struct CallIo {
@@ -93,6 +100,8 @@ pub(super) struct AgentLeg {
 
 pub(super) struct Shell {
     pub(super) board: Switchboard,
+    /// Live updates for the desktops and the wallboard.
+    pub(super) live: Live,
     /// Counts dials, outcomes, dispositions and trunk health for `/metrics`.
     pub(super) observer: crate::daemon::telemetry::Observer,
     pub(super) store: Store,
@@ -102,7 +111,8 @@ pub(super) struct Shell {
     pub(super) writer: mpsc::Sender<Msg>,
     pub(super) events: mpsc::UnboundedSender<Event>,
     pub(super) calls: HashMap<CallKey, CallIo>,
-    pub(super) agent_uris: HashMap<AgentId, String>,
+    /// How each agent's phone is reached.
+    pub(super) agent_phones: HashMap<AgentId, Phone>,
     pub(super) agent_legs: HashMap<AgentId, AgentLeg>,
     /// Each campaign's scheduler; a claim task takes a copy (no lock, no wait on a claim).
     pub(super) schedulers: HashMap<String, Scheduler>,
@@ -150,16 +160,14 @@ impl Shell {
                     self.observer.input(now, &Input::Tick);
                     self.board.handle(now, Input::Tick);
                     self.check_local_resources(now);
+                    self.sample_wallboard(now);
                     self.heartbeat.beat();
                 }
                 _ = sleep_until(deadline) => {
                     self.board.handle_timeout(Instant::now());
                 }
                 Some(ev) = events.recv() => self.on_event(ev),
-                Some((request, reply)) = control.recv() => {
-                    let answer = self.on_request(request);
-                    let _ = reply.send(answer);
-                }
+                Some((request, reply)) = control.recv() => self.on_control(request, reply),
                 Some(ask) = reload.recv() => self.reload(ask),
                 changed = stop.changed(), if draining_until.is_none() => {
                     if changed.is_err() || *stop.borrow() {
@@ -177,6 +185,7 @@ impl Shell {
                 }
             }
             self.pump().await;
+            self.publish_live();
             if let Some(until) = draining_until {
                 let now = Instant::now();
                 // Done when no call is left and no agent still wraps one up (a disposition
@@ -274,6 +283,46 @@ impl Shell {
         }
     }
 
+    /// Answer a control request. The screen pop's history is read from the store in a task
+    /// that answers when it has it; everything else is answered now.
+    pub(super) fn on_control(
+        &mut self,
+        request: Request,
+        reply: oneshot::Sender<Result<Reply, crate::switchboard::SwitchboardError>>,
+    ) {
+        match request {
+            Request::Screen(agent) => match self.screen_now(&agent) {
+                Ok(Some((lead_id, mut screen))) => {
+                    let store = self.store.clone();
+                    tokio::spawn(async move {
+                        match store.lead_history(lead_id).await {
+                            Ok(h) => screen["history"] = crate::daemon::live::history_json(&h),
+                            Err(err) => {
+                                tracing::warn!(%err, lead_id, "cannot read the lead's history")
+                            }
+                        }
+                        let _ = reply.send(Ok(Reply::Screen(Some(screen))));
+                    });
+                }
+                Ok(None) => {
+                    let _ = reply.send(Ok(Reply::Screen(None)));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Request::Live(agent) => {
+                let snapshot = self.live_snapshot(agent.as_ref());
+                let _ = reply.send(Ok(Reply::Live(Box::new(snapshot))));
+            }
+            request => {
+                self.live.dirty = true;
+                let answer = self.on_request(request);
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
     pub(super) fn on_request(
         &mut self,
         r: Request,
@@ -315,17 +364,23 @@ impl Shell {
             } => b
                 .agent_disposition(now, &agent, &code, notes, callback_after)
                 .map(|_| view(b, &agent))?,
+            Request::Answer {
+                agent,
+                question,
+                answer,
+            } => b
+                .agent_answer(now, &agent, &question, &answer)
+                .map(|_| view(b, &agent))?,
+            Request::CheckCallback { agent, at } => {
+                b.callback_allowed(now, &agent, at)?;
+                Reply::Done
+            }
             Request::Lead(a) => Reply::Lead(b.agent_lead(now, &a)?),
+            // `on_control` answers with the lead's history too.
+            Request::Screen(a) => Reply::Screen(self.screen_now(&a)?.map(|(_, v)| v)),
+            Request::Live(a) => Reply::Live(Box::new(self.live_snapshot(a.as_ref()))),
             Request::Agents => Reply::Agents(b.agent_views(now)),
-            Request::Campaigns => Reply::Campaigns(
-                b.campaign_status()
-                    .into_iter()
-                    .map(|mut c| {
-                        c.leads = self.lists.status(&c.name);
-                        c
-                    })
-                    .collect(),
-            ),
+            Request::Campaigns => Reply::Campaigns(self.campaign_statuses()),
             Request::Campaign { name, control, by } => {
                 b.control(&name, control)?;
                 let done = match control {
@@ -347,6 +402,39 @@ impl Shell {
 
     /// Queue an operator's action for the audit trail (the next pump hands it to the store
     /// writer; nothing waits on the store).
+    /// A registered phone's last binding is gone: its agent's leg goes with it, and the agent
+    /// is logged out now (not when the BYE to a phone that may be gone times out), saying why.
+    fn on_registration(&mut self, now: Instant, ev: RegistrarEvent) {
+        let RegistrarEvent::Unbound {
+            user,
+            agent,
+            why,
+            last: true,
+            ..
+        } = ev
+        else {
+            return;
+        };
+        let agent = AgentId::from(agent);
+        let Some(leg) = self.agent_legs.get_mut(&agent) else {
+            return;
+        };
+        if let Some(h) = leg.hangup.take() {
+            let _ = h.send(());
+        }
+        let why = match why {
+            Gone::Expired => "expired (the phone stopped refreshing it)",
+            Gone::Unregistered => "was removed by the phone (unregistered)",
+        };
+        let message = format!(
+            "agent {agent} logged out: the registration of SIP user {user} {why}, so the \
+             agent's phone cannot be reached"
+        );
+        let data = serde_json::json!({ "agent": agent, "via": "registrar", "sip_user": user });
+        self.audit("agent_logout", None, message, data);
+        self.board.handle(now, Input::AgentLegDown { agent });
+    }
+
     pub(super) fn audit(
         &mut self,
         kind: &str,
@@ -370,6 +458,7 @@ impl Shell {
     pub(super) fn on_event(&mut self, ev: Event) {
         let now = Instant::now();
         match ev {
+            Event::Registration(ev) => self.on_registration(now, ev),
             Event::Sip { call, event } => match event {
                 CallEvent::Progress { status } => {
                     if status == 180 || status == 183 {
@@ -512,6 +601,7 @@ impl Shell {
                 self.board
                     .handle(now, Input::Rechecked { lead_id, refusal })
             }
+            Event::History { lead_id, history } => self.history_loaded(lead_id, history),
         }
     }
 
@@ -542,6 +632,7 @@ impl Shell {
             self.send_to_writer(Msg::Audit(Box::new(event))).await;
         }
         while let Some(out) = self.board.poll_output() {
+            self.live.dirty = true;
             if let Output::Dial(d) = &out
                 && matches!(self.legs.get(&d.call), Some(Err(_)))
                 && let Some(Err(err)) = self.legs.remove(&d.call)

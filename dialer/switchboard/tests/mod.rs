@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::*;
 
+mod answers;
 mod calls;
 mod dialing;
 mod preview;

@@ -57,6 +57,7 @@ impl World {
             ring_timeout: Duration::from_secs(ring),
             talk_limit: talk.map(Duration::from_secs),
             wall_start: jiff::Timestamp::UNIX_EPOCH,
+            pinned: false,
         }
     }
 
@@ -720,4 +721,140 @@ fn every_refused_request_is_counted_and_logged_once_per_source_per_10s() {
         "the next line says how many were not logged"
     );
     assert!(w.ep.is_idle());
+}
+
+/// A registered phone behind NAT: its 200 names a private Contact, yet the ACK and the BYE go
+/// to the address the call was sent to (the one it registered from).
+#[test]
+fn a_pinned_call_sends_every_request_to_its_dest() {
+    let mut w = World::new();
+    let spec = CallSpec {
+        pinned: true,
+        ..w.spec(20, None)
+    };
+    let id = w.ep.place_call(w.now, spec);
+    w.drain();
+    let inv = w.last(Method::Invite);
+    let mut ok = inv.response(200, Some("far"));
+    ok.headers.push("Contact", "<sip:alice@10.9.9.9:5062>");
+    let ok = ok.with_body("application/sdp", Bytes::from_static(SDP.as_bytes()));
+    w.deliver(trunk(), &ok.to_bytes());
+    w.ep.hangup(w.now, id);
+    w.drain();
+    let to: Vec<(Method, SocketAddr, String)> = w
+        .sent
+        .iter()
+        .filter_map(|(_, to, m)| match m {
+            Message::Request(r) => Some((r.method.clone(), *to, r.uri.to_string())),
+            Message::Response(_) => None,
+        })
+        .collect();
+    let uri = "sip:alice@10.9.9.9:5062".to_string();
+    assert_eq!(
+        &to[1..],
+        [
+            (Method::Ack, trunk(), uri.clone()),
+            (Method::Bye, trunk(), uri)
+        ],
+        "in-dialog requests name the Contact but go to the pinned address"
+    );
+}
+
+/// REGISTERs reach the registrar from any address (answered there, Via stamped); without a
+/// registrar they are dropped as before. A bound source's OPTIONS are then served; a
+/// stranger's are still dropped.
+#[test]
+fn registers_from_anywhere_reach_the_registrar() {
+    use crate::sip::digest::{Algorithm, Authorization};
+    use crate::sip::registrar::{Account, Registrar, RegistrarConfig};
+
+    let phone: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1:5070 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKr{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=p\r\nTo: <sip:alice@127.0.0.1>\r\n\
+             Call-ID: reg-1\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:alice@192.168.1.20:5062>\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let options = "OPTIONS sip:127.0.0.1:5070 SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKo1\r\nMax-Forwards: 70\r\n\
+                   From: <sip:alice@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o-1\r\n\
+                   CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+    let mut plain = World::new();
+    plain.deliver(phone, register(1, "").as_bytes());
+    assert!(plain.sent.is_empty(), "no registrar: dropped");
+
+    let mut w = World::new();
+    w.ep.set_registrar(Registrar::new(
+        RegistrarConfig::default(),
+        vec![Account {
+            user: "alice".into(),
+            agent: "alice".into(),
+            password: "pw".into(),
+        }],
+        3,
+    ));
+    w.deliver(phone, options.as_bytes());
+    assert!(w.sent.is_empty(), "not bound yet: a stranger");
+    w.deliver(phone, register(1, "").as_bytes());
+    let (to, ch) = last_response(&w);
+    assert_eq!((to, ch.status), (phone, 401));
+    assert!(
+        ch.headers
+            .get("Via")
+            .unwrap()
+            .contains("received=203.0.113.9")
+    );
+    let field = ch.headers.get("WWW-Authenticate").unwrap().to_owned();
+    let nonce = field
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let a = Authorization {
+        username: "alice".into(),
+        realm: "dialer".into(),
+        nonce: nonce.into(),
+        uri: "sip:127.0.0.1:5070".into(),
+        response: String::new(),
+        algorithm: Algorithm::Md5,
+        qop: Some(("c".into(), 1)),
+        opaque: None,
+    };
+    let auth = format!(
+        "Authorization: Digest username=\"alice\", realm=\"dialer\", nonce=\"{nonce}\", \
+         uri=\"sip:127.0.0.1:5070\", response=\"{}\", qop=auth, nc=00000001, cnonce=\"c\"\r\n",
+        a.expected("pw", "REGISTER")
+    );
+    w.deliver(phone, register(2, &auth).as_bytes());
+    let (to, ok) = last_response(&w);
+    assert_eq!((to, ok.status), (phone, 200));
+    assert_eq!(
+        w.ep.registrar()
+            .and_then(|r| r.binding("alice"))
+            .map(|b| b.source),
+        Some(phone)
+    );
+    assert!(
+        w.events
+            .iter()
+            .any(|e| matches!(e, EndpointEvent::Registrar(_)))
+    );
+    let sent = w.sent.len();
+    w.deliver(phone, options.as_bytes());
+    let (to, pong) = last_response(&w);
+    assert_eq!((w.sent.len(), to, pong.status), (sent + 1, phone, 200));
+    assert!(pong.headers.get("Allow").unwrap().contains("REGISTER"));
+    let stranger: SocketAddr = "198.51.100.1:5060".parse().unwrap();
+    w.deliver(stranger, options.as_bytes());
+    assert_eq!(
+        w.sent.len(),
+        sent + 1,
+        "a stranger's OPTIONS are still dropped"
+    );
 }

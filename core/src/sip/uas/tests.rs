@@ -58,6 +58,7 @@ impl World {
             ring_timeout: Duration::from_secs(ring),
             talk_limit: None,
             wall_start: jiff::Timestamp::UNIX_EPOCH,
+            pinned: false,
         };
         self.uac.place_call(self.now, spec);
         self.pump();
