@@ -346,6 +346,30 @@ pub struct DncPolicy {
     pub files: Vec<PathBuf>,
     /// Also honour the global DNC list in the store.
     pub use_global: bool,
+    /// The automated opt-out of every prerecorded message (47 CFR 64.1200(b)(3)).
+    pub opt_out: OptOutPolicy,
+}
+
+/// `dnc.opt_out_*`: the key that opts out during (or right after) a prerecorded message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutPolicy {
+    /// One of 0-9, `*`, `#` (default `9`).
+    pub key: char,
+    /// Which DNC list the number goes on.
+    pub scope: OptOutScope,
+    /// How long the key is still taken after the safe-harbor or agentless message ended.
+    pub wait: Duration,
+    /// Played after the key (a WAV; a text prompt is not played).
+    pub confirm: Option<Prompt>,
+}
+
+/// Which DNC list an opt-out puts the number on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOutScope {
+    /// The campaign's own list.
+    Campaign,
+    /// The campaign's list and the global one.
+    Global,
 }
 
 /// An agent disposition from the campaign's catalogue.

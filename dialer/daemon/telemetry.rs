@@ -623,6 +623,7 @@ mod tests {
                 abandoned,
                 voicemail_left: false,
                 message_at: None,
+                opted_out: None,
                 ended: t0,
             },
             effect: LeadEffect {

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_crm_schema;
 mod m20261202_000001_attempt_message_at;
 mod m20261210_000001_attempt_node;
+mod m20261217_000001_optout_recording;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_crm_schema::Migration),
             Box::new(m20261202_000001_attempt_message_at::Migration),
             Box::new(m20261210_000001_attempt_node::Migration),
+            Box::new(m20261217_000001_optout_recording::Migration),
         ]
     }
 }

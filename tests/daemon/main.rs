@@ -21,5 +21,6 @@ mod storedb;
 mod daemon_lists;
 mod daemon_sipp;
 mod drain_sipp;
+mod optout_sipp;
 mod preview_sipp;
 mod survey_sipp;
