@@ -12,6 +12,7 @@ mod amd;
 mod call;
 mod check;
 mod demo;
+mod erase;
 mod import;
 mod migrate;
 mod plan;
@@ -67,6 +68,8 @@ pub enum Command {
     Run(run::Args),
     /// Report on a campaign from the store.
     Report(report::Args),
+    /// Erase a person's data on request (recordings, name, attributes); keep what the law requires.
+    Erase(erase::Args),
 }
 
 /// Run the parsed command line; the exit code says whether the job succeeded.
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Amd(a) => amd::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Report(a) => report::run(g, a),
+        Command::Erase(a) => erase::run(g, a),
     }
 }
 

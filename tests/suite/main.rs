@@ -36,6 +36,7 @@ mod api;
 mod check;
 mod daemon_writer;
 mod demo;
+mod erase;
 mod import;
 mod media_sipp;
 mod media_udp;
