@@ -8,6 +8,7 @@ pub mod lists;
 pub mod logging;
 pub mod loglimit;
 pub mod notify;
+pub mod retention;
 pub mod run;
 pub mod telemetry;
 pub mod writer;

@@ -19,6 +19,37 @@ pub struct Erased {
 }
 
 impl Store {
+    /// Attempts whose recording's call ended before `before_ms`: (attempt id, path), oldest
+    /// first, at most `limit`.
+    pub async fn expired_recordings(
+        &self,
+        before_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, String)>> {
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                "SELECT id, recording_path FROM call_attempts WHERE recording_path IS NOT NULL \
+                 AND end_at_ms IS NOT NULL AND end_at_ms < ? ORDER BY end_at_ms LIMIT ?",
+                vec![before_ms.into(), (limit as i64).into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "recording_path")?)))
+            .collect()
+    }
+
+    /// The attempt's recording was deleted: the attempt no longer names it.
+    pub async fn forget_recording(&self, attempt_id: i64) -> Result<()> {
+        self.conn()
+            .execute_raw(self.stmt(
+                "UPDATE call_attempts SET recording_path = NULL WHERE id = ?",
+                vec![attempt_id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// Erase what is stored of the person at `phone` (E.164), in one transaction, with an
     /// audit event (kind `erase`) naming what was erased. A number with no lead erases nothing
     /// and writes the event all the same (the request is on record).

@@ -43,6 +43,7 @@ mod media_udp;
 mod pacing_history;
 mod pacing_props;
 mod report;
+mod retention;
 mod scheduler;
 mod shift;
 mod simnet;
