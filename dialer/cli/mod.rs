@@ -13,6 +13,7 @@ mod call;
 mod check;
 mod demo;
 mod dnc;
+mod erase;
 mod import;
 mod migrate;
 mod plan;
@@ -70,6 +71,8 @@ pub enum Command {
     Report(report::Args),
     /// Do-not-call registries: load their downloads.
     Dnc(dnc::Args),
+    /// Erase a person's data on request (recordings, name, attributes); keep what the law requires.
+    Erase(erase::Args),
 }
 
 /// Run the parsed command line; the exit code says whether the job succeeded.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(g, a),
         Command::Report(a) => report::run(g, a),
         Command::Dnc(a) => dnc::run(g, a),
+        Command::Erase(a) => erase::run(g, a),
     }
 }
 
