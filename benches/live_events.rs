@@ -13,7 +13,7 @@
 //! the moment the request leaves this process to the moment the event is read here, so it
 //! includes the request's own handling and is an upper bound on the daemon's change-to-wire
 //! delay. The agents' phones do not answer: the figures are those of the event streams and
-//! the API, not of calls.
+//! the API, not of calls. `DIALER_BENCH_BIN=path` measures that binary instead of this build's.
 
 #[path = "../tests/rig/sse.rs"]
 mod sse;
@@ -203,7 +203,10 @@ async fn main() {
     let config = write_config(dir.path(), desktops, api_port);
     let addr: SocketAddr = format!("127.0.0.1:{api_port}").parse().unwrap();
     let log = std::fs::File::create(dir.path().join("dialer.log")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialer"));
+    // This build's binary, or another one to measure (`DIALER_BENCH_BIN`).
+    let bin = std::env::var("DIALER_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dialer").to_string());
+    let mut cmd = Command::new(bin);
     cmd.arg("run").arg("--config").arg(&config);
     cmd.env("RUST_LOG", "warn")
         .env("BENCH_SUPERVISOR_TOKEN", SUPER);

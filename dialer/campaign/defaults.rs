@@ -49,6 +49,9 @@ reg_f = false
 [dnc]
 files = []
 use_global = true
+opt_out_key = "9"
+opt_out_scope = "campaign"
+opt_out_wait = "1s"
 
 [priors]
 hit_rate = 0.25

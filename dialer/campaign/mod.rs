@@ -355,6 +355,30 @@ pub struct DncPolicy {
     pub use_global: bool,
     /// Dial only while this registry's loaded data are young enough (`dnc.registry`).
     pub registry: Option<crate::compliance::registry::Registry>,
+    /// The automated opt-out of every prerecorded message (47 CFR 64.1200(b)(3)).
+    pub opt_out: OptOutPolicy,
+}
+
+/// `dnc.opt_out_*`: the key that opts out during (or right after) a prerecorded message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutPolicy {
+    /// One of 0-9, `*`, `#` (default `9`).
+    pub key: char,
+    /// Which DNC list the number goes on.
+    pub scope: OptOutScope,
+    /// How long the key is still taken after the safe-harbor or agentless message ended.
+    pub wait: Duration,
+    /// Played after the key (a WAV; a text prompt is not played).
+    pub confirm: Option<Prompt>,
+}
+
+/// Which DNC list an opt-out puts the number on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOutScope {
+    /// The campaign's own list.
+    Campaign,
+    /// The campaign's list and the global one.
+    Global,
 }
 
 /// The campaign's additions to the shipped state rules: they can only refuse more calls.

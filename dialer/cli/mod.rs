@@ -13,6 +13,7 @@ mod call;
 mod check;
 mod demo;
 mod dnc;
+mod erase;
 mod import;
 mod migrate;
 mod plan;
@@ -73,6 +74,8 @@ pub enum Command {
     User(user::Args),
     /// Do-not-call registries: load their downloads.
     Dnc(dnc::Args),
+    /// Erase a person's data on request (recordings, name, attributes); keep what the law requires.
+    Erase(erase::Args),
 }
 
 /// Run the parsed command line; the exit code says whether the job succeeded.
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(g, a),
         Command::User(a) => user::run(g, a),
         Command::Dnc(a) => dnc::run(g, a),
+        Command::Erase(a) => erase::run(g, a),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod live;
 pub mod logging;
 pub mod loglimit;
 pub mod notify;
+pub mod retention;
 pub mod run;
 pub mod telemetry;
 pub mod writer;

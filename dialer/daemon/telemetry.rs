@@ -116,6 +116,13 @@ const fn scraped(
 /// Every `dialer_` family the daemon records, with its help.
 pub const METRICS: &[MetricDoc] = &[
     family(
+        "dialer_recordings_bytes",
+        MetricKind::Gauge,
+        &[],
+        "Bytes of the call recordings under media.recordings_dir (measured at start and every \
+         hour, after deleting those older than media.recordings_keep).",
+    ),
+    family(
         "dialer_dials_total",
         MetricKind::Counter,
         &["campaign", "trunk"],
@@ -661,6 +668,7 @@ mod tests {
                 abandoned,
                 voicemail_left: false,
                 message_at: None,
+                opted_out: None,
                 ended: t0,
             },
             effect: LeadEffect {

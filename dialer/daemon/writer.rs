@@ -642,6 +642,31 @@ impl Writer {
                 self.attempts.remove(call);
                 Ok(0)
             }
+            Record::OptOut {
+                call,
+                key,
+                message,
+                global,
+                at,
+                ..
+            } => {
+                let Some(attempt) = self.attempts.get(call) else {
+                    return Err(StoreError::Invalid(format!(
+                        "call {call}: an opt-out without a started attempt"
+                    )));
+                };
+                self.store
+                    .record_opt_out(attempt.id, &key.to_string(), message, *global, c.ms(*at))
+                    .await?;
+                tracing::info!(
+                    attempt = attempt.id,
+                    key = %key,
+                    message = *message,
+                    global = *global,
+                    "opt-out: number added to the DNC list"
+                );
+                Ok(0)
+            }
             Record::SurveyAnswer {
                 call,
                 question,
@@ -732,5 +757,11 @@ fn describe_record(r: &Record) -> String {
         Record::SurveyAnswer { call, question, .. } => {
             format!("survey answer (call {call}, question {question})")
         }
+        Record::OptOut {
+            call,
+            lead_id,
+            message,
+            ..
+        } => format!("opt-out (call {call}, lead {lead_id}, during {message})"),
     }
 }

@@ -593,6 +593,72 @@ impl Store {
         Ok(())
     }
 
+    /// The customer of `attempt_id` pressed the opt-out key: the lead's number goes on the
+    /// campaign's DNC list (and the global one when `global`) and the evidence row is written,
+    /// in one transaction. Returns the number.
+    pub async fn record_opt_out(
+        &self,
+        attempt_id: i64,
+        digits: &str,
+        message: &str,
+        global: bool,
+        at_ms: i64,
+    ) -> Result<String> {
+        let backend = self.backend();
+        let txn = self.begin_write().await?;
+        let row = txn
+            .query_one_raw(stmt(
+                backend,
+                "SELECT l.id AS lead_id, l.phone AS phone, a.campaign_id AS campaign_id \
+                 FROM call_attempts a JOIN leads l ON l.id = a.lead_id WHERE a.id = ?",
+                vec![attempt_id.into()],
+            ))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("opt-out: attempt {attempt_id} does not exist"))
+            })?;
+        let lead_id: i64 = row.try_get("", "lead_id")?;
+        let phone: String = row.try_get("", "phone")?;
+        let campaign_id: i64 = row.try_get("", "campaign_id")?;
+        let mut scopes = vec![campaign_id];
+        if global {
+            scopes.push(0);
+        }
+        let reason = format!("key {digits} during {message}");
+        for scope in scopes {
+            txn.execute_raw(stmt(
+                backend,
+                "INSERT INTO dnc_numbers (phone, campaign_id, source, reason, added_at_ms) \
+                 VALUES (?, ?, 'opt-out', ?, ?) ON CONFLICT (phone, campaign_id) DO NOTHING",
+                vec![
+                    phone.clone().into(),
+                    scope.into(),
+                    reason.clone().into(),
+                    at_ms.into(),
+                ],
+            ))
+            .await?;
+        }
+        txn.execute_raw(stmt(
+            backend,
+            "INSERT INTO opt_outs (attempt_id, lead_id, campaign_id, phone, digits, message, \
+             scope, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                attempt_id.into(),
+                lead_id.into(),
+                campaign_id.into(),
+                phone.clone().into(),
+                digits.into(),
+                message.into(),
+                if global { "global" } else { "campaign" }.into(),
+                at_ms.into(),
+            ],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(phone)
+    }
+
     /// Record that an agent entered a state at `at_ms` (closing its open interval).
     pub async fn record_agent_state(
         &self,

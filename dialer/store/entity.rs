@@ -276,6 +276,34 @@ pub mod survey_answer {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod opt_out {
+    //! The evidence of one automated opt-out: the key pressed during (or right after) a
+    //! prerecorded message of an attempt, and the DNC list(s) the number went on.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "opt_outs")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub attempt_id: i64,
+        pub lead_id: i64,
+        pub campaign_id: i64,
+        pub phone: String,
+        pub digits: String,
+        /// `safe_harbor`, `voicemail`, `message` or `survey`.
+        pub message: String,
+        /// `campaign` or `global`.
+        pub scope: String,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod audit_event {
     //! An operator's action (audit trail): who started, paused or stopped a campaign, reloaded
     //! the configuration, logged an agent out.

@@ -22,6 +22,7 @@ pub mod attempts;
 pub mod audit;
 pub mod daemon;
 pub mod entity;
+pub mod erase;
 pub mod history;
 pub mod leads;
 pub mod report;

@@ -196,6 +196,20 @@ impl Switchboard {
                     }
                 }
                 Action::StopPrompt => self.outputs.push_back(Output::StopPrompt { call }),
+                Action::OptOut { key, message } => {
+                    let global = self.campaigns.get(&c.campaign).is_some_and(|rt| {
+                        rt.campaign.dnc.opt_out.scope == crate::campaign::OptOutScope::Global
+                    });
+                    self.outputs.push_back(Output::Record(Record::OptOut {
+                        call,
+                        campaign_id: c.campaign_id,
+                        lead_id: c.lead.id,
+                        key,
+                        message: message.as_str(),
+                        global,
+                        at: now,
+                    }));
+                }
                 Action::SurveyAnswer {
                     question,
                     key,

@@ -8,11 +8,20 @@ use super::*;
 /// [`Switchboard::wrap_up_cut`]; a crash leaves it due after this).
 pub(super) const DISPOSITION_HOLD: Duration = Duration::from_secs(3600);
 
-/// What a call's outcome does to its lead: retry after the campaign's delay for the outcome
+/// What a call's outcome does to its lead: an opt-out makes it DNC; retry after the campaign's delay for the outcome
 /// while attempts remain; invalid numbers are marked invalid; a conversation with an agent waits
 /// for the agent's disposition (the lead stays active, held for [`DISPOSITION_HOLD`], so it is
 /// not claimed again while the agent wraps up).
 pub(super) fn outcome_effect(c: &Campaign, s: &Summary, attempts: i32) -> LeadEffect {
+    // The person pressed the opt-out key: never called again (the number is on the DNC list
+    // already, since the key).
+    if s.opted_out.is_some() {
+        return LeadEffect {
+            status: LeadStatus::Dnc,
+            retry_after: None,
+            callback_after: None,
+        };
+    }
     if s.outcome == Outcome::InvalidNumber {
         return LeadEffect {
             status: LeadStatus::Invalid,

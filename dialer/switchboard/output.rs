@@ -127,6 +127,19 @@ pub enum Record {
         since: Instant,
         at: Instant,
     },
+    /// The customer pressed the opt-out key during (or right after) a prerecorded message: the
+    /// number goes on the campaign's DNC list (and the global one when `global`) at once, and
+    /// the key, the time and the message are kept with the attempt as evidence.
+    OptOut {
+        call: CallKey,
+        campaign_id: CampaignId,
+        lead_id: i64,
+        key: char,
+        /// Which message: `safe_harbor`, `voicemail`, `message`, `survey`.
+        message: &'static str,
+        global: bool,
+        at: Instant,
+    },
     /// A survey answer given on a call (its attempt's row exists by then): the callee's key
     /// press (agentless), or the agent's button (`key` `None`).
     SurveyAnswer {

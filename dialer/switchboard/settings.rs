@@ -92,6 +92,10 @@ pub(super) fn flow_settings(c: &Campaign) -> flow::Settings {
                 )
             }),
         record: c.recording,
+        opt_out: Some(flow::OptOut {
+            key: c.dnc.opt_out.key,
+            wait: c.dnc.opt_out.wait,
+        }),
     }
 }
 
@@ -104,6 +108,7 @@ pub(super) fn prompt_file(c: &Campaign, prompt: Prompt) -> Option<PathBuf> {
         },
         // Agentless with no questions: the survey's recorded introduction.
         Prompt::Message => wav(c.survey.as_ref().and_then(|s| s.intro.as_ref())),
+        Prompt::OptOutConfirm => wav(c.dnc.opt_out.confirm.as_ref()),
         Prompt::Survey(p) => {
             let s = c.survey.as_ref()?;
             wav(match p {

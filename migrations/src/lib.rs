@@ -9,6 +9,7 @@ mod m20261202_000001_attempt_message_at;
 mod m20261210_000001_attempt_node;
 mod m20261214_000001_users;
 mod m20261216_000001_compliance;
+mod m20261217_000001_optout_recording;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_attempt_node::Migration),
             Box::new(m20261214_000001_users::Migration),
             Box::new(m20261216_000001_compliance::Migration),
+            Box::new(m20261217_000001_optout_recording::Migration),
         ]
     }
 }

@@ -443,7 +443,7 @@ machine test allison "" no vm-theperson digits/6 digits/4 vm-isunavail
 # languages. People keep talking ("Hello?" ... "Yes, who is this?", each phrase on its own,
 # 200-800 ms apart), or say a sentence and, hearing nothing, "Hello?" again 1.2-2 s later; a few
 # say one word, or a sentence and then wait. Machines: mostly one short even utterance (1.5-3 s)
-# with no beep, some with one. The training block for that round: blocks i and j are its
+# with no beep, some with one. The training block for that round: blocks i and j were its
 # held-out twins, with their own texts, voices and seeds.
 BLOCK=h
 SEED=5150

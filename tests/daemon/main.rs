@@ -24,6 +24,7 @@ mod daemon_lists;
 mod daemon_sipp;
 mod drain_sipp;
 mod live_events;
+mod optout_sipp;
 mod preview_sipp;
 mod register_baresip;
 mod register_sipp;

@@ -67,6 +67,7 @@ fn summary(t0: Instant) -> Summary {
         abandoned: false,
         voicemail_left: false,
         message_at: None,
+        opted_out: None,
         ended: s(70_000),
     }
 }
@@ -351,6 +352,7 @@ async fn a_voicemail_drop_stores_the_machine_result_and_when_the_message_started
             agent: None,
             voicemail_left: true,
             message_at: Some(f.at(15_050)),
+            opted_out: None,
             ended: f.at(27_500),
             ..summary(f.t0)
         };

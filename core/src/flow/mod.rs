@@ -19,7 +19,11 @@
 //! - a machine is hung up on, or gets the voicemail message after the beep (or once the greeting
 //!   has ended, or at the latest after `beep_wait`);
 //! - AMD "not sure" goes the campaign's way (default: a person);
-//! - agentless: a person hears the campaign's message, or takes its survey ([`survey::Ivr`]).
+//! - agentless: a person hears the campaign's message, or takes its survey ([`survey::Ivr`]);
+//! - every prerecorded message (safe harbor, voicemail, the agentless message and survey) takes
+//!   the opt-out key while it plays and, for the safe-harbor and agentless messages, for
+//!   [`OptOut::wait`] after it (47 CFR 64.1200(b)(3), (a)(7)(i)(A)): [`Action::OptOut`], then the
+//!   confirmation, then the hang-up.
 
 pub mod survey;
 
@@ -71,6 +75,26 @@ pub struct Settings {
     pub survey: Option<survey::Script>,
     /// Record bridged calls.
     pub record: bool,
+    /// The automated key-press opt-out offered in every prerecorded message (`None`: off).
+    pub opt_out: Option<OptOut>,
+}
+
+/// The key-press opt-out of prerecorded messages (47 CFR 64.1200(b)(3)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptOut {
+    /// The key that opts out (`dnc.opt_out_key`, default `9`).
+    pub key: char,
+    /// How long the key is still taken after the safe-harbor or agentless message ended.
+    pub wait: Duration,
+}
+
+impl Default for OptOut {
+    fn default() -> Self {
+        Self {
+            key: '9',
+            wait: Duration::from_secs(1),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -87,6 +111,7 @@ impl Default for Settings {
             agentless: false,
             survey: None,
             record: false,
+            opt_out: None,
         }
     }
 }
@@ -102,6 +127,21 @@ pub enum Prompt {
     Message,
     /// A prompt of the agentless campaign's survey.
     Survey(survey::SurveyPrompt),
+    /// The confirmation played after the opt-out key.
+    OptOutConfirm,
+}
+
+impl Prompt {
+    /// The message's name in stored evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::SafeHarbor => "safe_harbor",
+            Prompt::Voicemail => "voicemail",
+            Prompt::Message => "message",
+            Prompt::Survey(_) => "survey",
+            Prompt::OptOutConfirm => "opt_out_confirm",
+        }
+    }
 }
 
 /// What happened, as the daemon learned it.
@@ -171,6 +211,9 @@ pub enum Action {
     Play(Prompt),
     /// Stop the message being played (its end is not reported).
     StopPrompt,
+    /// The customer pressed the opt-out key during (or right after) `message`: put the number on
+    /// the DNC list now and store the evidence. Once per call, before the confirmation plays.
+    OptOut { key: char, message: Prompt },
     /// Store the customer's answer to a survey question.
     SurveyAnswer {
         question: String,
@@ -203,20 +246,35 @@ pub struct Summary {
     /// When the message to the customer started playing: the voicemail drop, the safe-harbor
     /// message, or an agentless campaign's message.
     pub message_at: Option<Instant>,
+    /// When the customer pressed the opt-out key (the lead goes on the DNC list).
+    pub opted_out: Option<Instant>,
     pub ended: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Dialing,
-    Analysing { deadline: Instant },
-    WaitingAgent { deadline: Instant },
+    Analysing {
+        deadline: Instant,
+    },
+    WaitingAgent {
+        deadline: Instant,
+    },
     Bridged,
     SafeHarbor,
-    WaitingBeep { deadline: Instant },
+    WaitingBeep {
+        deadline: Instant,
+    },
     Voicemail,
     Message,
     Survey,
+    /// The message ended; the opt-out key is still taken until the deadline.
+    OptOutWait {
+        deadline: Instant,
+        message: Prompt,
+    },
+    /// The opt-out confirmation plays; then the hang-up.
+    OptOutConfirm,
     HangingUp,
     Done,
 }
@@ -252,6 +310,7 @@ impl Flow {
                 abandoned: false,
                 voicemail_left: false,
                 message_at: None,
+                opted_out: None,
                 ended: now,
             },
             actions: VecDeque::new(),
@@ -359,7 +418,21 @@ impl Flow {
                 }
             }
             Input::PromptFinished => match self.stage {
-                Stage::SafeHarbor | Stage::Voicemail | Stage::Message => self.hang_up(),
+                Stage::SafeHarbor | Stage::Message => match self.settings.opt_out {
+                    Some(o) if !o.wait.is_zero() => {
+                        let message = if self.stage == Stage::SafeHarbor {
+                            Prompt::SafeHarbor
+                        } else {
+                            Prompt::Message
+                        };
+                        self.stage = Stage::OptOutWait {
+                            deadline: now + o.wait,
+                            message,
+                        };
+                    }
+                    _ => self.hang_up(),
+                },
+                Stage::Voicemail | Stage::OptOutConfirm => self.hang_up(),
                 Stage::Survey => {
                     if let Some(ivr) = &mut self.ivr {
                         ivr.prompt_finished(now);
@@ -369,6 +442,7 @@ impl Flow {
                 _ => {}
             },
             Input::PromptFailed => match self.stage {
+                Stage::OptOutConfirm => self.hang_up(),
                 Stage::SafeHarbor | Stage::Voicemail | Stage::Message => {
                     self.summary.message_at = None;
                     self.summary.voicemail_left = false;
@@ -383,6 +457,11 @@ impl Flow {
                 }
                 _ => {}
             },
+            Input::Dtmf(digit) if self.is_opt_out(digit) => {
+                if let Some(message) = self.message_playing() {
+                    self.opt_out(now, digit, message);
+                }
+            }
             Input::Dtmf(digit) => {
                 if self.stage == Stage::Survey {
                     if let Some(ivr) = &mut self.ivr {
@@ -422,6 +501,10 @@ impl Flow {
                 self.play(now, Prompt::SafeHarbor);
             }
             Stage::WaitingBeep { deadline } if now >= deadline => self.leave_voicemail(now),
+            Stage::OptOutWait { deadline, .. } if now >= deadline => {
+                self.hang_up();
+                self.finish_if_hung_up(now);
+            }
             Stage::Survey => {
                 if let Some(ivr) = &mut self.ivr {
                     ivr.handle_timeout(now);
@@ -455,7 +538,9 @@ impl Flow {
             Stage::Analysing { deadline } => {
                 Some(self.uk_limit().map_or(deadline, |t| t.min(deadline)))
             }
-            Stage::WaitingAgent { deadline } | Stage::WaitingBeep { deadline } => Some(deadline),
+            Stage::WaitingAgent { deadline }
+            | Stage::WaitingBeep { deadline }
+            | Stage::OptOutWait { deadline, .. } => Some(deadline),
             Stage::Survey => self.ivr.as_ref().and_then(|i| i.poll_timeout()),
             _ => None,
         }
@@ -484,6 +569,39 @@ impl Flow {
     /// True once the call was found to be a machine (hung up on, or waiting to leave a message).
     pub fn is_machine(&self) -> bool {
         self.summary.outcome == Outcome::Machine
+    }
+
+    /// Whether `digit` is the opt-out key of a message being played (or just ended).
+    fn is_opt_out(&self, digit: char) -> bool {
+        self.settings.opt_out.is_some_and(|o| o.key == digit) && self.message_playing().is_some()
+    }
+
+    /// The prerecorded message the customer hears now (or heard just now, within the wait).
+    fn message_playing(&self) -> Option<Prompt> {
+        match self.stage {
+            Stage::SafeHarbor => Some(Prompt::SafeHarbor),
+            Stage::Voicemail => Some(Prompt::Voicemail),
+            Stage::Message => Some(Prompt::Message),
+            Stage::Survey => Some(Prompt::Survey(
+                self.ivr
+                    .as_ref()
+                    .and_then(|i| i.playing())
+                    .unwrap_or(survey::SurveyPrompt::Intro),
+            )),
+            Stage::OptOutWait { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The opt-out key: stop the message, store it, confirm, hang up after the confirmation.
+    fn opt_out(&mut self, now: Instant, key: char, message: Prompt) {
+        self.summary.opted_out = Some(now);
+        if !matches!(self.stage, Stage::OptOutWait { .. }) {
+            self.actions.push_back(Action::StopPrompt);
+        }
+        self.actions.push_back(Action::OptOut { key, message });
+        self.stage = Stage::OptOutConfirm;
+        self.actions.push_back(Action::Play(Prompt::OptOutConfirm));
     }
 
     /// The connect deadline counted from `from`: `latency` before the limit, never before `now`.

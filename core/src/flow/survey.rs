@@ -188,6 +188,17 @@ impl Ivr {
         self.steps.pop_front()
     }
 
+    /// The prompt being played, or the question waiting for its key (`None` before the start
+    /// and once over).
+    pub fn playing(&self) -> Option<SurveyPrompt> {
+        match self.state {
+            State::Intro => Some(SurveyPrompt::Intro),
+            State::Asking { i, .. } | State::Waiting { i, .. } => Some(SurveyPrompt::Question(i)),
+            State::Outro => Some(SurveyPrompt::Outro),
+            State::NotStarted | State::Over => None,
+        }
+    }
+
     /// Answers stored so far.
     pub fn answered(&self) -> u32 {
         self.answered

@@ -497,3 +497,184 @@ fn abort_ends_every_stage_with_a_summary() {
     f.abort(t0 + ms(11_000));
     assert!(drain(&mut f).is_empty());
 }
+
+fn with_opt_out(s: Settings) -> Settings {
+    Settings {
+        opt_out: Some(OptOut::default()),
+        ..s
+    }
+}
+
+/// A person abandoned at `t0 + 12 s`: the safe-harbor message is playing.
+fn safe_harbor_playing(t0: Instant) -> Flow {
+    let mut f = answered(t0, with_opt_out(Settings::default()));
+    f.handle(t0 + ms(10_000), heard(AmdResult::Human, t0 + ms(10_000)));
+    f.handle_timeout(t0 + ms(12_000));
+    assert_eq!(
+        drain(&mut f).last(),
+        Some(&Action::Play(Prompt::SafeHarbor))
+    );
+    f
+}
+
+#[test]
+fn the_opt_out_key_during_safe_harbor_opts_out_confirms_and_hangs_up() {
+    let t0 = Instant::now();
+    let mut f = safe_harbor_playing(t0);
+    // Another key does nothing.
+    f.handle(t0 + ms(12_500), Input::Dtmf('1'));
+    assert!(drain(&mut f).is_empty());
+    f.handle(t0 + ms(13_000), Input::Dtmf('9'));
+    assert_eq!(
+        drain(&mut f),
+        vec![
+            Action::StopPrompt,
+            Action::OptOut {
+                key: '9',
+                message: Prompt::SafeHarbor
+            },
+            Action::Play(Prompt::OptOutConfirm)
+        ]
+    );
+    // A second press is not a second opt-out.
+    f.handle(t0 + ms(13_200), Input::Dtmf('9'));
+    assert!(drain(&mut f).is_empty());
+    f.handle(t0 + ms(15_000), Input::PromptFinished);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::HangUp);
+    let s = summary(&actions);
+    assert_eq!(s.opted_out, Some(t0 + ms(13_000)));
+    assert_eq!((s.outcome.as_str(), s.abandoned), ("abandoned", true));
+}
+
+#[test]
+fn the_opt_out_key_is_taken_right_after_the_message_for_its_wait() {
+    let t0 = Instant::now();
+    let mut f = safe_harbor_playing(t0);
+    f.handle(t0 + ms(14_000), Input::PromptFinished);
+    // Not hung up yet: the key is still taken for the wait (1 s).
+    assert!(drain(&mut f).is_empty());
+    assert_eq!(f.poll_timeout(), Some(t0 + ms(15_000)));
+    f.handle(t0 + ms(14_800), Input::Dtmf('9'));
+    assert_eq!(
+        drain(&mut f),
+        vec![
+            Action::OptOut {
+                key: '9',
+                message: Prompt::SafeHarbor
+            },
+            Action::Play(Prompt::OptOutConfirm)
+        ]
+    );
+    // A confirmation that cannot be played still ends the call.
+    f.handle(t0 + ms(14_900), Input::PromptFailed);
+    let s = summary(&drain(&mut f));
+    assert_eq!(s.opted_out, Some(t0 + ms(14_800)));
+}
+
+#[test]
+fn no_key_within_the_wait_hangs_up_at_its_end() {
+    let t0 = Instant::now();
+    let mut f = safe_harbor_playing(t0);
+    f.handle(t0 + ms(14_000), Input::PromptFinished);
+    f.handle_timeout(t0 + ms(14_999));
+    assert!(drain(&mut f).is_empty());
+    f.handle_timeout(t0 + ms(15_000));
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::HangUp);
+    assert_eq!(summary(&actions).opted_out, None);
+}
+
+#[test]
+fn without_opt_out_the_key_does_nothing_and_the_message_ends_the_call() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, Settings::default());
+    f.handle(t0 + ms(10_000), heard(AmdResult::Human, t0 + ms(10_000)));
+    f.handle_timeout(t0 + ms(12_000));
+    drain(&mut f);
+    f.handle(t0 + ms(13_000), Input::Dtmf('9'));
+    assert!(drain(&mut f).is_empty());
+    f.handle(t0 + ms(14_000), Input::PromptFinished);
+    assert_eq!(drain(&mut f)[0], Action::HangUp);
+}
+
+#[test]
+fn the_opt_out_key_works_in_the_voicemail_and_the_agentless_message() {
+    let t0 = Instant::now();
+    // Voicemail: someone picks up while the message is left.
+    let mut f = answered(
+        t0,
+        with_opt_out(Settings {
+            on_machine: OnMachine::Voicemail,
+            ..Settings::default()
+        }),
+    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Machine));
+    f.handle(t0 + ms(12_000), Input::Beep);
+    assert_eq!(drain(&mut f).last(), Some(&Action::Play(Prompt::Voicemail)));
+    f.handle(t0 + ms(13_000), Input::Dtmf('9'));
+    assert!(drain(&mut f).contains(&Action::OptOut {
+        key: '9',
+        message: Prompt::Voicemail
+    }));
+    // The agentless message, with another key configured.
+    let mut f = answered(
+        t0,
+        Settings {
+            agentless: true,
+            opt_out: Some(OptOut {
+                key: '#',
+                wait: ms(1000),
+            }),
+            ..Settings::default()
+        },
+    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
+    drain(&mut f);
+    f.handle(t0 + ms(11_000), Input::Dtmf('9'));
+    assert!(drain(&mut f).is_empty());
+    f.handle(t0 + ms(11_500), Input::Dtmf('#'));
+    assert!(drain(&mut f).contains(&Action::OptOut {
+        key: '#',
+        message: Prompt::Message
+    }));
+}
+
+#[test]
+fn the_opt_out_key_wins_over_a_survey_answer() {
+    use super::survey::{Question, Script, SurveyPrompt};
+    let t0 = Instant::now();
+    let script = Script::new(
+        false,
+        vec![Question {
+            id: "q".into(),
+            answers: [('9', "nine".to_owned())].into(),
+        }],
+        false,
+    );
+    let mut f = answered(
+        t0,
+        with_opt_out(Settings {
+            agentless: true,
+            survey: Some(script),
+            ..Settings::default()
+        }),
+    );
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
+    drain(&mut f);
+    f.handle(t0 + ms(11_000), Input::Dtmf('9'));
+    let actions = drain(&mut f);
+    assert!(
+        actions.contains(&Action::OptOut {
+            key: '9',
+            message: Prompt::Survey(SurveyPrompt::Question(0))
+        }),
+        "{actions:?}"
+    );
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::SurveyAnswer { .. })),
+        "{actions:?}"
+    );
+}

@@ -131,11 +131,55 @@ impl CampaignReader<'_> {
                 }
             }),
         };
+        let key = t.req_string(ctx, "opt_out_key").and_then(|k| {
+            let mut cs = k.chars();
+            match (cs.next(), cs.next()) {
+                (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(c),
+                _ => {
+                    ctx.problem(
+                        t.key("opt_out_key"),
+                        format!("{k:?}: one key of 0-9, * or #"),
+                    );
+                    None
+                }
+            }
+        });
+        let scope = t
+            .req_string(ctx, "opt_out_scope")
+            .and_then(|s| match s.as_str() {
+                "campaign" => Some(OptOutScope::Campaign),
+                "global" => Some(OptOutScope::Global),
+                _ => {
+                    ctx.problem(
+                        t.key("opt_out_scope"),
+                        format!("{s:?}: \"campaign\" or \"global\""),
+                    );
+                    None
+                }
+            });
+        let wait = t.req_duration(ctx, "opt_out_wait").and_then(|(d, s)| {
+            if d > Duration::from_secs(10) {
+                ctx.problem(t.key("opt_out_wait"), format!("{s}: at most 10s"));
+                None
+            } else {
+                Some(d)
+            }
+        });
+        let confirm = match t.string(ctx, "opt_out_confirm") {
+            None => Some(None),
+            Some(p) => self.prompt(ctx, &t.key("opt_out_confirm"), p).map(Some),
+        };
         t.finish(ctx);
         Some(DncPolicy {
             files: files.flatten()?,
             use_global: use_global?,
             registry: registry?,
+            opt_out: OptOutPolicy {
+                key: key?,
+                scope: scope?,
+                wait: wait?,
+                confirm: confirm?,
+            },
         })
     }
 

@@ -156,3 +156,48 @@ fn a_script_is_read_and_each_mistake_named() {
         );
     }
 }
+
+#[test]
+fn the_opt_out_defaults_to_nine_on_the_campaign_list_and_bad_values_are_named() {
+    let set = files()
+        .list("/nowhere/campaigns/lists/a.csv", &["mobile", "tz"])
+        .wav("/nowhere/campaigns/audio/bye.wav");
+    let c =
+        validate(Path::new(SOURCE), SALES, &Env::default(), &set).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(
+        c.dnc.opt_out,
+        OptOutPolicy {
+            key: '9',
+            scope: OptOutScope::Campaign,
+            wait: std::time::Duration::from_secs(1),
+            confirm: None,
+        }
+    );
+    let text = SALES.replace(
+        "[dnc]\n",
+        "[dnc]\nopt_out_key = \"#\"\nopt_out_scope = \"global\"\nopt_out_confirm = \"audio/bye.wav\"\n",
+    );
+    let c =
+        validate(Path::new(SOURCE), &text, &Env::default(), &set).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(
+        (c.dnc.opt_out.key, c.dnc.opt_out.scope),
+        ('#', OptOutScope::Global)
+    );
+    assert_eq!(
+        c.dnc.opt_out.confirm,
+        Some(Prompt::Wav("/nowhere/campaigns/audio/bye.wav".into()))
+    );
+    let text = SALES.replace(
+        "[dnc]\n",
+        "[dnc]\nopt_out_key = \"99\"\nopt_out_scope = \"everywhere\"\nopt_out_wait = \"30s\"\n",
+    );
+    let got = problems(validate(Path::new(SOURCE), &text, &Env::default(), &set));
+    assert_eq!(
+        got,
+        [
+            "dnc.opt_out_key: \"99\": one key of 0-9, * or #",
+            "dnc.opt_out_scope: \"everywhere\": \"campaign\" or \"global\"",
+            "dnc.opt_out_wait: 30s: at most 10s",
+        ]
+    );
+}

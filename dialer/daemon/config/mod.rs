@@ -321,6 +321,9 @@ pub struct MediaConfig {
     pub rtp_port_max: u16,
     /// Recordings of bridged calls; default `<state_dir>/recordings`.
     pub recordings_dir: PathBuf,
+    /// Recordings older than this (from the call's end) are deleted by the daemon
+    /// (`media.recordings_keep`, e.g. `"90days"`); `None`: kept until erased.
+    pub recordings_keep: Option<Duration>,
 }
 
 #[cfg(test)]

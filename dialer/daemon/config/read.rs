@@ -203,6 +203,16 @@ pub(super) fn read(
         );
     }
     let recordings = mt.string(ctx, "recordings_dir").map(|s| resolve(&s));
+    let recordings_keep = match mt.duration(ctx, "recordings_keep") {
+        Some((d, text)) if d < Duration::from_secs(3600) => {
+            ctx.problem(
+                mt.key("recordings_keep"),
+                format!("{text}: at least 1h (recordings are deleted by the hour)"),
+            );
+            None
+        }
+        other => other.map(|(d, _)| d),
+    };
     mt.finish(ctx);
 
     let stt = root.table(ctx, "store");
@@ -258,6 +268,7 @@ pub(super) fn read(
             rtp_port_min: min as u16,
             rtp_port_max: max as u16,
             recordings_dir: recordings.unwrap_or_else(|| state_dir.join("recordings")),
+            recordings_keep,
         },
         store,
         desktop: desktop?,

@@ -305,6 +305,26 @@ impl Daemon {
                 shell.load_lists(c);
             }
         }
+        // Recordings past `media.recordings_keep` are deleted at start and every hour.
+        {
+            let store = shell.store.clone();
+            let dir = config.media.recordings_dir.clone();
+            let keep = config.media.recordings_keep;
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(super::retention::EVERY);
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => {}
+                        _ = stop.changed() => return,
+                    }
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    if let Err(e) = super::retention::sweep(&store, &dir, keep, now).await {
+                        tracing::warn!(error = %e, "recordings retention sweep failed");
+                    }
+                }
+            });
+        }
         let task = tokio::spawn(shell.run(events_rx, control_rx, reload_rx, stop_rx));
         Ok(Daemon {
             control: SwitchboardHandle::with_bus(control_tx, bus),

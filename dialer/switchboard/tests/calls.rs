@@ -153,8 +153,11 @@ fn each_step_of_a_call_is_recorded_as_it_happens() {
     assert_eq!(s[0].0, second);
     assert!(s[0].1.live && s[0].1.abandoned);
     assert_eq!(s[0].1.message_at, Some(deadline));
-    // The end carries everything: no step with it.
+    // The end carries everything: no step with it (the hang-up comes after the opt-out key's
+    // wait).
     core.handle(deadline + ms(9000), Input::PromptFinished { call: second });
+    assert_eq!(steps(&drain(&mut core)), vec![]);
+    core.handle_timeout(deadline + ms(10_000));
     let out = drain(&mut core);
     assert_eq!(steps(&out), vec![]);
     assert_eq!(ended(&out).len(), 1);
@@ -316,6 +319,10 @@ fn a_person_with_no_agent_hears_safe_harbor_and_is_abandoned() {
         deadline + ms(9000),
         Input::PromptFinished { call: d[0].call },
     );
+    // The opt-out key is taken for `dnc.opt_out_wait` (1 s) after the message; then the hang-up.
+    assert!(!drain(&mut core).contains(&Output::HangUp { call: d[0].call }));
+    assert_eq!(core.poll_timeout(), Some(deadline + ms(10_000)));
+    core.handle_timeout(deadline + ms(10_000));
     let out = drain(&mut core);
     assert!(out.contains(&Output::HangUp { call: d[0].call }));
     let e = ended(&out);
@@ -470,4 +477,58 @@ fn agent_leg_dropping_mid_call_hangs_up_the_customer() {
             .iter()
             .any(|o| matches!(o, Output::Claim { .. }))
     );
+}
+
+#[test]
+fn the_opt_out_key_during_safe_harbor_is_recorded_and_confirmed_and_the_lead_is_dnc() {
+    let t0 = Instant::now();
+    let confirm = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/audio/opt_out_confirm.wav");
+    let c = campaign(|c| {
+        c.dnc.opt_out.scope = crate::campaign::OptOutScope::Global;
+        c.dnc.opt_out.confirm = Some(crate::campaign::Prompt::Wav(confirm.clone()));
+    });
+    let mut core = board(t0, &["ann"], c);
+    let d = dial_n(&mut core, t0, 1, 1);
+    let call = d[0].call;
+    core.agent_pause(t0 + ms(1000), "ann", "break").unwrap();
+    human(&mut core, t0, call);
+    let deadline = t0 + ms(5800 + 2000) - CONNECT_LATENCY;
+    core.handle_timeout(deadline);
+    drain(&mut core);
+    core.handle(deadline + ms(3000), Input::Dtmf { call, digit: '9' });
+    let out = drain(&mut core);
+    let opt_outs: Vec<&Record> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Record(r @ Record::OptOut { .. }) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        opt_outs,
+        [&Record::OptOut {
+            call,
+            campaign_id: CampaignId::new(7),
+            lead_id: d[0].lead.id,
+            key: '9',
+            message: "safe_harbor",
+            global: true,
+            at: deadline + ms(3000),
+        }],
+        "{out:?}"
+    );
+    assert!(out.contains(&Output::StopPrompt { call }), "{out:?}");
+    assert!(
+        out.contains(&Output::Play {
+            call,
+            file: confirm
+        }),
+        "{out:?}"
+    );
+    core.handle(deadline + ms(8000), Input::PromptFinished { call });
+    let out = drain(&mut core);
+    assert!(out.contains(&Output::HangUp { call }));
+    let e = ended(&out);
+    assert_eq!(e[0].1.status, LeadStatus::Dnc);
+    assert_eq!((e[0].1.retry_after, e[0].1.callback_after), (None, None));
 }

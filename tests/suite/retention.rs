@@ -1,0 +1,95 @@
+//! Recordings past `media.recordings_keep` are deleted by the daemon's sweep and no longer named
+//! by their attempt; younger ones stay; the sweep measures the recordings' disk use. On SQLite,
+//! and on PostgreSQL when `DIALER_TEST_DATABASE_URL` is set.
+
+use std::time::Duration;
+
+use dialer::daemon::retention;
+use dialer::store::entity::call_attempt;
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+
+use crate::storedb;
+
+const DAY_MS: i64 = 86_400_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_older_than_keep_are_deleted_and_the_rest_measured() {
+    for db in storedb::all("retention").await {
+        let store = db.open().await;
+        let (campaign, list) = storedb::leads_list(&store, "retention", "cold", "us").await;
+        let now = jiff::Timestamp::now().as_millisecond();
+        store
+            .insert_leads(
+                campaign,
+                &[dialer::store::NewLead {
+                    list_id: list,
+                    phone: "+12025550143".into(),
+                    timezone: None,
+                    zone_key: None,
+                    zone_source: None,
+                    attributes: "{}".into(),
+                    priority: 0,
+                }],
+                now,
+            )
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // Ended 91 days ago, 89 days ago, and still open (no end: never swept).
+        let ends = [Some(now - 91 * DAY_MS), Some(now - 89 * DAY_MS), None];
+        let mut paths = Vec::new();
+        for (i, end) in ends.iter().enumerate() {
+            let p = dir.path().join(format!("call{i}.wav"));
+            std::fs::write(&p, vec![0u8; 1000 * (i + 1)]).unwrap();
+            store
+                .conn()
+                .execute_raw(store.stmt(
+                    "INSERT INTO call_attempts (lead_id, campaign_id, attempt_no, dial_at_ms, \
+                     end_at_ms, outcome, recording_path) \
+                     SELECT id, campaign_id, ?, ?, ?, 'human', ? FROM leads",
+                    vec![
+                        (i as i32 + 1).into(),
+                        (now - 92 * DAY_MS).into(),
+                        (*end).into(),
+                        p.display().to_string().into(),
+                    ],
+                ))
+                .await
+                .unwrap();
+            paths.push(p);
+        }
+
+        // No `recordings_keep`: nothing is deleted, the use is measured.
+        let s = retention::sweep(&store, dir.path(), None, now)
+            .await
+            .unwrap();
+        assert_eq!((s.deleted, s.bytes), (0, 6000), "{}", db.label);
+
+        let keep = Some(Duration::from_secs(90 * 86_400));
+        let s = retention::sweep(&store, dir.path(), keep, now)
+            .await
+            .unwrap();
+        assert_eq!((s.deleted, s.failed, s.bytes), (1, 0, 5000), "{}", db.label);
+        assert!(!paths[0].exists());
+        assert!(paths[1].exists() && paths[2].exists());
+        let attempts = call_attempt::Entity::find()
+            .order_by_asc(call_attempt::Column::Id)
+            .all(store.conn())
+            .await
+            .unwrap();
+        let named: Vec<bool> = attempts
+            .iter()
+            .map(|a| a.recording_path.is_some())
+            .collect();
+        assert_eq!(named, [false, true, true]);
+        // The attempt itself stays.
+        assert_eq!(attempts[0].end_at_ms, ends[0]);
+
+        // Two days later the second one is past its age too.
+        let s = retention::sweep(&store, dir.path(), keep, now + 2 * DAY_MS)
+            .await
+            .unwrap();
+        assert_eq!((s.deleted, s.bytes), (1, 3000));
+        assert!(!paths[1].exists());
+    }
+}
