@@ -111,6 +111,37 @@ pub async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: &str)
     http(addr, "POST", path, token, Some(body)).await
 }
 
+/// One raw HTTP/1.1 request (`extra` header lines); the answer's status, head and body.
+pub async fn raw(addr: SocketAddr, method: &str, path: &str, extra: &[&str], body: &str) -> Answer {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\n");
+    for h in extra {
+        req += &format!("{h}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Answer {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// The `dialer-session` cookie a login answer sets.
+pub fn session_cookie(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.eq_ignore_ascii_case("set-cookie") && v.trim().starts_with("dialer-session="))
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no session cookie in {head}"))
+}
+
 /// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text page.
 pub fn series(page: &str, name: &str) -> Option<f64> {
     page.lines()
