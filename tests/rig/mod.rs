@@ -307,6 +307,91 @@ where
     }
 }
 
+// ---- `dialer demo` with its wallboard ----
+
+/// `dialer demo --json --api 127.0.0.1:0 --supervisor sue` (and `args`) with `password` on
+/// standard input, run from the repository root, once it has said where its API is.
+pub struct Demo {
+    pub proc: Proc,
+    /// The API's address, from the wallboard URL the demo printed.
+    pub api: SocketAddr,
+    /// Standard error's lines so far (read on a thread of its own, so the pipe never fills).
+    pub seen: Vec<String>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Demo {
+    pub fn start(state: &Path, password: &str, args: &[&str]) -> Demo {
+        use std::io::{BufRead, Write};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dialer"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "demo",
+                "--json",
+                "--api",
+                "127.0.0.1:0",
+                "--supervisor",
+                "sue",
+            ])
+            .args(args)
+            .arg("--state")
+            .arg(state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run dialer demo");
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{password}").unwrap();
+        drop(stdin);
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let url = loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("no wallboard URL on standard error ({e}): {seen:#?}"));
+            seen.push(line.clone());
+            if let Some((_, rest)) = line.split_once("the wallboard is at ") {
+                assert!(rest.contains("log in as sue"), "{line}");
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        let api: SocketAddr = url
+            .strip_prefix("http://")
+            .and_then(|u| u.strip_suffix("/wallboard"))
+            .unwrap_or_else(|| panic!("not a wallboard URL: {url}"))
+            .parse()
+            .unwrap();
+        assert!(api.ip().is_loopback() && api.port() != 0, "{api}");
+        Demo {
+            proc: Proc(child),
+            api,
+            seen,
+            lines,
+        }
+    }
+
+    /// Wait for the demo to end (within `within`); its summary (stdout, one JSON object). Fails
+    /// on a non-zero exit, showing standard error.
+    pub fn summary(mut self, within: Duration) -> Value {
+        let status = self.proc.wait_exit(within);
+        self.seen.extend(self.lines.try_iter());
+        assert!(status.success(), "dialer demo: {status}: {:#?}", self.seen);
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.proc.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    }
+}
+
 // ---- config files ----
 
 /// Ports and agents of a `dialer.toml` for tests.

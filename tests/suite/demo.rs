@@ -5,10 +5,8 @@
 //! supervisor logs in over HTTP and watches the dials come.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use dialer::campaign::Mode;
@@ -17,8 +15,8 @@ use dialer::store::entity::{agent_state_interval, call_attempt, campaign};
 use sea_orm::{Database, EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::rig::sse::EventStream;
-use crate::rig::{raw, session_cookie};
+use crate::rig::sse::{EventStream, Sse};
+use crate::rig::{Demo, raw, session_cookie};
 
 fn count(map: &Value, key: &str) -> u64 {
     map.get(key).and_then(Value::as_u64).unwrap_or(0)
@@ -265,68 +263,20 @@ async fn demo_stores_one_consistent_attempt_per_dial() {
 async fn demo_serves_the_wallboard_to_its_supervisor() {
     const PASSWORD: &str = "sue watches the demo floor";
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dialer"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "demo",
-            "--duration",
-            "12s",
-            "--json",
-            "--agents",
-            "6",
-            "--api",
-            "127.0.0.1:0",
-            "--supervisor",
-            "sue",
-            "--state",
-        ])
-        .arg(state.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run dialer demo");
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{PASSWORD}").unwrap();
-    drop(stdin);
-    // Standard error, line by line, read on a thread of its own (so the pipe never fills).
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("no wallboard URL on standard error ({e}): {seen:#?}"));
-        if let Some(rest) = line.split_once("the wallboard is at ").map(|(_, r)| r) {
-            assert!(rest.contains("log in as sue"), "{line}");
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches(';')
-                .to_string();
-        }
-        seen.push(line);
-    };
-    let addr: SocketAddr = url
-        .strip_prefix("http://")
-        .and_then(|u| u.strip_suffix("/wallboard"))
-        .unwrap_or_else(|| panic!("not a wallboard URL: {url}"))
-        .parse()
-        .unwrap();
-    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    let demo = Demo::start(
+        state.path(),
+        PASSWORD,
+        &["--duration", "12s", "--agents", "6"],
+    );
+    let addr = demo.api;
 
     // A wrong password is refused; the one given on standard input logs sue in.
+    let json_body = ["Content-Type: application/json"];
     let wrong = raw(
         addr,
         "POST",
         "/v1/session",
-        &["Content-Type: application/json"],
+        &json_body,
         &json!({"id": "sue", "password": "not her passphrase"}).to_string(),
     )
     .await;
@@ -335,7 +285,7 @@ async fn demo_serves_the_wallboard_to_its_supervisor() {
         addr,
         "POST",
         "/v1/session",
-        &["Content-Type: application/json"],
+        &json_body,
         &json!({"id": "sue", "password": PASSWORD}).to_string(),
     )
     .await;
@@ -352,7 +302,7 @@ async fn demo_serves_the_wallboard_to_its_supervisor() {
     // Her live updates: a `campaigns` event with dials comes while the demo runs.
     let mut events = EventStream::open_with(addr, &cookie, None).await;
     assert_eq!(events.status, 200, "{}", events.head);
-    let dials = |e: &crate::rig::sse::Sse| -> u64 {
+    let dials = |e: &Sse| -> u64 {
         e.data["campaigns"]
             .as_array()
             .map(|cs| cs.iter().filter_map(|c| c["dials"].as_u64()).sum())
@@ -363,18 +313,12 @@ async fn demo_serves_the_wallboard_to_its_supervisor() {
             e.name == "campaigns" && dials(e) > 0
         })
         .await;
-    let dialed = dialed.unwrap_or_else(|| {
-        let names: Vec<&str> = before.iter().map(|e| e.name.as_str()).collect();
-        panic!("no campaigns event with dials; events: {names:?}")
-    });
+    let names: Vec<&str> = before.iter().map(|e| e.name.as_str()).collect();
+    let dialed = dialed.unwrap_or_else(|| panic!("no campaigns event with dials; got {names:?}"));
     assert!(dials(&dialed) > 0);
     drop(events);
 
-    let out = child.wait_with_output().unwrap();
-    let _ = reader.join();
-    assert!(out.status.success(), "dialer demo failed: {seen:#?}");
-    let s: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let s = demo.summary(Duration::from_secs(40));
     assert_eq!(s["api"], format!("http://{addr}"), "the summary's api");
     assert!(s["attempts"].as_u64().unwrap() > 0);
 }
