@@ -7,6 +7,10 @@
 //! demo dials at any hour inside the legal 08:00–21:00), logs every agent in, and runs for
 //! `--duration`. The store is `state/demo/dialer.db` (replaced on each run), so `dialer report
 //! --db sqlite://state/demo/dialer.db …` works on it afterwards.
+//!
+//! It serves the HTTP API, the agent desktop and the wallboard as `dialer run` does, on `[api]
+//! bind` or `--api`; `--supervisor ID` creates that supervisor in the fresh store with a password
+//! read from standard input (as `dialer user set-password`), so the wallboard can be logged in to.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -21,13 +25,15 @@ use rand::SeedableRng;
 
 use super::Global;
 use crate::agents::State;
+use crate::daemon::api::{Api, Limits, PeopleConfig, Phase, Readiness, Tokens};
 use crate::daemon::config;
 use crate::daemon::control::{Request, SwitchboardHandle};
 use crate::daemon::run::{Daemon, Options};
+use crate::daemon::telemetry;
 use crate::domain::{AgentId, CallKey};
 use crate::media::driver::{Driver as Media, DriverConfig};
 use crate::simnet::{AgentDesk, AgentPhones, Carrier, DeskError, SimConfig, Sounds};
-use crate::store::{NewLead, Store};
+use crate::store::{NewLead, Role, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,6 +60,14 @@ pub struct Args {
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Where the HTTP API, the agent desktop and the wallboard listen (default: `[api] bind` of
+    /// the config); port 0 takes a free one.
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<SocketAddr>,
+    /// Create this supervisor in the demo's store, with a password read from standard input (on
+    /// a terminal asked twice), to log in to the wallboard.
+    #[arg(long, value_name = "ID")]
+    pub supervisor: Option<String>,
 }
 
 pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
@@ -62,10 +76,25 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         unsafe { std::env::set_var("RUST_LOG", "warn") };
     }
     crate::daemon::logging::init();
-    super::runtime()?.block_on(demo(g, a))
+    // Asked before anything starts, so a prompt is not mixed with the demo's output.
+    let supervisor = match &a.supervisor {
+        Some(id) => {
+            super::user::check_id(id)?;
+            Some((id.clone(), super::user::new_password_hash()?))
+        }
+        None => None,
+    };
+    // Before anything records: counts made earlier would be lost.
+    let metrics = telemetry::install()?;
+    super::runtime()?.block_on(demo(g, a, supervisor, metrics))
 }
 
-async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
+async fn demo(
+    g: &Global,
+    a: Args,
+    supervisor: Option<(String, String)>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<ExitCode> {
     let mut loaded = config::load_all(&g.config).map_err(|problems| {
         anyhow::anyhow!(
             "{}: the configuration has problems (run from the repository root, or pass --config):\n{problems}",
@@ -81,6 +110,21 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             ..SimConfig::default()
         },
     };
+    let api_bind = a.api.unwrap_or(loaded.config.api.bind);
+    let listener = tokio::net::TcpListener::bind(api_bind)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen for the API on {api_bind} ({}); pass --api with a free address \
+                 (--api 127.0.0.1:0 takes any free port)",
+                if a.api.is_some() {
+                    "--api"
+                } else {
+                    "[api] bind of the config, or --api"
+                }
+            )
+        })?;
+    let api_addr = listener.local_addr().context("the API's address")?;
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let any_port = SocketAddr::new(loopback, 0);
 
@@ -163,6 +207,13 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     for c in &campaigns {
         seed_leads(&store, c, a.leads, &zone).await?;
     }
+    if let Some((id, hash)) = &supervisor {
+        let now = jiff::Timestamp::now().as_millisecond();
+        store
+            .set_user(id, Some(Role::Supervisor), hash, now)
+            .await
+            .with_context(|| format!("cannot create the supervisor {id}"))?;
+    }
 
     let options = Options {
         login_all_agents: true,
@@ -178,11 +229,43 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         .filter(|c| c.mode == crate::campaign::Mode::Preview)
         .map(|c| c.name.clone())
         .collect();
+    // Tokens the config names but the environment does not set are usual here (people log in
+    // with passwords): the demo does not warn of each, as `dialer run` does.
+    let (tokens, _unset) = Tokens::from_config(&loaded.config).context("API tokens")?;
+    let limits = Limits::from(&loaded.config.api);
+    let rosters = telemetry::rosters(&loaded.config, &campaigns);
+    let people = PeopleConfig::from_config(&loaded.config, store.clone());
+    let desktop = loaded.config.desktop.clone();
     let daemon = Daemon::start(loaded.config, campaigns, store.clone(), options)
         .await
         .context("cannot start the daemon")?;
     let control = daemon.control();
     let _ = desk.control.set(control.clone());
+
+    // The API, the agent desktop and the wallboard, as `dialer run` serves them.
+    let api = Api::new(control.clone(), tokens, Readiness::new(), Some(metrics));
+    api.set_rosters(rosters);
+    api.set_people(people);
+    api.set_desktop(desktop);
+    api.readiness().watch_store(daemon.store_health());
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let api = api.clone();
+        async move {
+            let shutdown = async {
+                let _ = api_stopped.await;
+            };
+            if let Err(err) = api.serve_with(listener, limits, shutdown).await {
+                tracing::error!(%err, "the API server failed");
+            }
+        }
+    });
+    api.readiness().set(Phase::Running);
+    let url = api_url(api_addr);
+    eprintln!(
+        "{}",
+        login_line(&url, supervisor.as_ref().map(|(id, _)| id))
+    );
     if !a.json {
         eprintln!(
             "dialer demo: {} campaigns ({}), {} agents, carrier at {}, store {}, for {}",
@@ -248,14 +331,43 @@ async fn demo(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if !a.json {
         eprintln!("dialer demo: time is up; stopping (live calls get 5 s to end)");
     }
+    api.readiness().set(Phase::Stopping);
     daemon.stop().await;
-    let summary = summarize(&store, &carrier, &phones, &previews).await?;
+    let _ = stop_api.send(());
+    let _ = server.await;
+    let mut summary = summarize(&store, &carrier, &phones, &previews).await?;
+    summary.api = url;
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         print_summary(&summary, &db);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The API's base URL (`http://ADDR`; an unspecified address is reached on loopback).
+fn api_url(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    format!("http://{addr}")
+}
+
+/// The line that says where the wallboard is and how to log in to it.
+fn login_line(url: &str, supervisor: Option<&String>) -> String {
+    match supervisor {
+        Some(id) => format!(
+            "dialer demo: the wallboard is at {url}/wallboard (log in as {id} with the password given)"
+        ),
+        None => format!(
+            "dialer demo: the wallboard is at {url}/wallboard; to log in, give a supervisor and a \
+             password: echo 'a long passphrase' | dialer demo --supervisor sue"
+        ),
+    }
 }
 
 /// Make the config's agent roster `n` long: the first `n` configured agents, then simulated
@@ -454,6 +566,8 @@ impl AgentDesk for Desk {
 /// What the demo's store says happened, next to what the simulated carrier did.
 #[derive(Debug, serde::Serialize)]
 struct Summary {
+    /// The API's base URL (the wallboard is at `/wallboard`).
+    api: String,
     attempts: u64,
     unfinished_attempts: u64,
     /// Attempts whose timestamps are out of order (dial ≤ ring ≤ answer ≤ AMD ≤ connect ≤ end).
@@ -525,6 +639,7 @@ async fn summarize(
         })
         .collect();
     Ok(Summary {
+        api: String::new(),
         attempts: t.attempts,
         unfinished_attempts: t.unfinished,
         inconsistent_timestamps: t.inconsistent,

@@ -37,22 +37,8 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     let role: Option<Role> = role
         .map(|r| r.parse().map_err(|e: String| anyhow::anyhow!(e)))
         .transpose()?;
-    if id.is_empty()
-        || id.chars().count() > 64
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        anyhow::bail!(
-            "user id {id:?}: use 1 to 64 letters, digits, `-`, `_` or `.` (as [[agents]] ids)"
-        );
-    }
-    let password = read_password()?;
-    if let Some(problem) = password_problem(&password) {
-        anyhow::bail!("refused: {problem}");
-    }
-    let hash = hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
-    drop(password);
+    check_id(&id)?;
+    let hash = new_password_hash()?;
     // An agent user must match an [[agents]] id to log in: say so now rather than at login.
     if role != Some(Role::Supervisor)
         && g.config.exists()
@@ -83,6 +69,32 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Refuse a user id that is not 1 to 64 letters, digits, `-`, `_` or `.`.
+pub(super) fn check_id(id: &str) -> anyhow::Result<()> {
+    if id.is_empty()
+        || id.chars().count() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        anyhow::bail!(
+            "user id {id:?}: use 1 to 64 letters, digits, `-`, `_` or `.` (as [[agents]] ids)"
+        );
+    }
+    Ok(())
+}
+
+/// A password read from standard input (see [`read_password`]), checked and hashed (argon2id).
+pub(super) fn new_password_hash() -> anyhow::Result<String> {
+    let password = read_password()?;
+    if let Some(problem) = password_problem(&password) {
+        anyhow::bail!("refused: {problem}");
+    }
+    let hash = hash_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+    drop(password);
+    Ok(hash)
 }
 
 /// One line of standard input, without its line end; on a terminal asked twice with echo off.

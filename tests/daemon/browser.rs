@@ -12,7 +12,11 @@
 //!   two hours, and the store holds the disposition and the callback time; the supervisor pauses
 //!   the campaign from the wallboard and no new dial follows while the agent is ready.
 //!
-//! Screenshots (desktop idle, screen pop, wrap-up; the wallboard mid-shift) go to
+//! - `the_demo_wallboard_draws_the_shift`: `dialer demo --supervisor sue` (its password on
+//!   standard input); sue logs in to the URL it prints and the wallboard's charts draw the
+//!   demo's shift, point by point (10 s apart), while the demo dials.
+//!
+//! Screenshots (desktop idle, screen pop, wrap-up; the demo's wallboard with 3 points) go to
 //! `target/tmp/screenshots/`, and to `docs/tour/` with `DIALER_SAVE_SCREENSHOTS=1`.
 //!
 //! Without chromium or chromedriver each test prints `SKIPPED:` and passes, unless
@@ -692,7 +696,6 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No, renting" }
         t.contains("Running").then_some(())
     })
     .await;
-    screenshot(&board, "wallboard").await;
 
     // Alice hangs up; in the wrap-up the supervisor pauses the campaign.
     press(&agent, "h").await;
@@ -797,4 +800,73 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No, renting" }
     assert_eq!(alice["state"], "ready");
     agent.close().await.unwrap();
     board.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_wallboard_draws_the_shift() {
+    if !have_chromium() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Points come every 10 s: 3 of them take the first half-minute.
+    let demo = rig::Demo::start(
+        &dir.path().join("state"),
+        SUE_PW,
+        &["--duration", "45s", "--agents", "8"],
+    );
+    let api = demo.api;
+    let driver = Driver::start(&dir.path().join("chromedriver.log")).await;
+    let board = driver.browser(&dir.path().join("sue"), "en-US").await;
+    log_in(&board, api, "sue", SUE_PW).await;
+    until(&board, "the wallboard", || async {
+        board
+            .current_url()
+            .await
+            .ok()
+            .filter(|u| u.path() == "/wallboard")
+            .map(|_| ())
+    })
+    .await;
+    wait_text(&board, "campaigns", "cold-sales").await;
+    // Each chart's line, point by point ("x,y x,y …").
+    let points = |id: &'static str| {
+        let board = &board;
+        async move {
+            let n = board
+                .execute(
+                    "const l = document.querySelector(`#${arguments[0]} polyline`); \
+                     return l ? l.getAttribute('points').trim().split(/\\s+/).length : 0;",
+                    vec![json!(id)],
+                )
+                .await
+                .ok()?;
+            n.as_u64()
+        }
+    };
+    rig::eventually(
+        "3 points on both charts",
+        Duration::from_secs(40),
+        || async {
+            let occupancy = points("chart-occupancy").await?;
+            let abandons = points("chart-abandon").await?;
+            (occupancy >= 3 && abandons >= 3).then_some(())
+        },
+    )
+    .await;
+    let dials = until(&board, "dials on the wallboard", || async {
+        let row = board
+            .find(Locator::Css("tr[data-campaign=cold-sales]"))
+            .await
+            .ok()?;
+        let t = row.text().await.ok()?;
+        t.contains("Running").then_some(t)
+    })
+    .await;
+    screenshot(&board, "wallboard").await;
+    board.close().await.unwrap();
+    let s = demo.summary(Duration::from_secs(60));
+    assert!(
+        s["attempts"].as_u64().unwrap() > 0,
+        "the wallboard showed {dials:?}"
+    );
 }

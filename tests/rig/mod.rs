@@ -111,6 +111,37 @@ pub async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: &str)
     http(addr, "POST", path, token, Some(body)).await
 }
 
+/// One raw HTTP/1.1 request (`extra` header lines); the answer's status, head and body.
+pub async fn raw(addr: SocketAddr, method: &str, path: &str, extra: &[&str], body: &str) -> Answer {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\n");
+    for h in extra {
+        req += &format!("{h}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Answer {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// The `dialer-session` cookie a login answer sets.
+pub fn session_cookie(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.eq_ignore_ascii_case("set-cookie") && v.trim().starts_with("dialer-session="))
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no session cookie in {head}"))
+}
+
 /// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text page.
 pub fn series(page: &str, name: &str) -> Option<f64> {
     page.lines()
@@ -273,6 +304,91 @@ where
         }
         assert!(started.elapsed() < within, "{what}: not within {within:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---- `dialer demo` with its wallboard ----
+
+/// `dialer demo --json --api 127.0.0.1:0 --supervisor sue` (and `args`) with `password` on
+/// standard input, run from the repository root, once it has said where its API is.
+pub struct Demo {
+    pub proc: Proc,
+    /// The API's address, from the wallboard URL the demo printed.
+    pub api: SocketAddr,
+    /// Standard error's lines so far (read on a thread of its own, so the pipe never fills).
+    pub seen: Vec<String>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Demo {
+    pub fn start(state: &Path, password: &str, args: &[&str]) -> Demo {
+        use std::io::{BufRead, Write};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dialer"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "demo",
+                "--json",
+                "--api",
+                "127.0.0.1:0",
+                "--supervisor",
+                "sue",
+            ])
+            .args(args)
+            .arg("--state")
+            .arg(state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run dialer demo");
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{password}").unwrap();
+        drop(stdin);
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let url = loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("no wallboard URL on standard error ({e}): {seen:#?}"));
+            seen.push(line.clone());
+            if let Some((_, rest)) = line.split_once("the wallboard is at ") {
+                assert!(rest.contains("log in as sue"), "{line}");
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        let api: SocketAddr = url
+            .strip_prefix("http://")
+            .and_then(|u| u.strip_suffix("/wallboard"))
+            .unwrap_or_else(|| panic!("not a wallboard URL: {url}"))
+            .parse()
+            .unwrap();
+        assert!(api.ip().is_loopback() && api.port() != 0, "{api}");
+        Demo {
+            proc: Proc(child),
+            api,
+            seen,
+            lines,
+        }
+    }
+
+    /// Wait for the demo to end (within `within`); its summary (stdout, one JSON object). Fails
+    /// on a non-zero exit, showing standard error.
+    pub fn summary(mut self, within: Duration) -> Value {
+        let status = self.proc.wait_exit(within);
+        self.seen.extend(self.lines.try_iter());
+        assert!(status.success(), "dialer demo: {status}: {:#?}", self.seen);
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.proc.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
     }
 }
 

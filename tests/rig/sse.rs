@@ -33,6 +33,11 @@ impl EventStream {
     /// Open a stream with `token`; `recv_buffer` sets a small receive buffer on the socket (a
     /// reader that falls behind).
     pub async fn open(addr: SocketAddr, token: &str, recv_buffer: Option<u32>) -> EventStream {
+        Self::open_with(addr, &format!("Authorization: Bearer {token}"), recv_buffer).await
+    }
+
+    /// Open a stream with the header line `auth` (a bearer token, or a session's `Cookie: …`).
+    pub async fn open_with(addr: SocketAddr, auth: &str, recv_buffer: Option<u32>) -> EventStream {
         let socket = match recv_buffer {
             Some(size) => {
                 let s = tokio::net::TcpSocket::new_v4().unwrap();
@@ -51,7 +56,7 @@ impl EventStream {
         };
         let req = format!(
             "GET /v1/events HTTP/1.1\r\nHost: dialer\r\nAccept: text/event-stream\r\n\
-             Authorization: Bearer {token}\r\n\r\n"
+             {auth}\r\n\r\n"
         );
         s.socket.write_all(req.as_bytes()).await.unwrap();
         loop {

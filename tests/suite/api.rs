@@ -22,7 +22,7 @@ use dialer::store::entity::{disposition, lead, survey_answer};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::rig::{get, http, post};
+use crate::rig::{get, http, post, raw, session_cookie};
 use crate::{e2e, rig, storedb};
 
 const SUPER: &str = "supervisor-token-0123456789";
@@ -703,44 +703,6 @@ fn dialer_run_serves_the_api_with_tokens_from_the_environment_and_credentials() 
 }
 
 // ---- people's sessions ----
-
-/// One raw HTTP/1.1 request (`extra` header lines); the answer's status, head and body.
-async fn raw(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    extra: &[&str],
-    body: &str,
-) -> rig::Answer {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: dialer\r\nConnection: close\r\n");
-    for h in extra {
-        req += &format!("{h}\r\n");
-    }
-    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    rig::Answer {
-        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
-        head: head.to_string(),
-        body: body.to_string(),
-    }
-}
-
-/// The `dialer-session` cookie a login answer sets.
-fn session_cookie(head: &str) -> String {
-    head.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.eq_ignore_ascii_case("set-cookie") && v.trim().starts_with("dialer-session="))
-                .then(|| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("no session cookie in {head}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {

@@ -1,17 +1,22 @@
 //! `dialer demo` end to end through the real binary: the daemon against the simulated carrier
 //! and agents on loopback. Graded from the store the demo leaves (its `dialer.db`, read here row
 //! by row), against the simulated carrier's own count of the INVITEs it took and what it drew
-//! for each — not from the demo's summary of that store.
+//! for each — not from the demo's summary of that store. And the wallboard it serves: its
+//! supervisor logs in over HTTP and watches the dials come.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use dialer::campaign::Mode;
 use dialer::domain::Outcome;
 use dialer::store::entity::{agent_state_interval, call_attempt, campaign};
 use sea_orm::{Database, EntityTrait, QueryOrder};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::rig::sse::{EventStream, Sse};
+use crate::rig::{Demo, raw, session_cookie};
 
 fn count(map: &Value, key: &str) -> u64 {
     map.get(key).and_then(Value::as_u64).unwrap_or(0)
@@ -116,6 +121,8 @@ async fn demo_stores_one_consistent_attempt_per_dial() {
             "7",
             "--agents",
             "9",
+            "--api",
+            "127.0.0.1:0",
             "--state",
         ])
         .arg(state.path())
@@ -125,6 +132,13 @@ async fn demo_stores_one_consistent_attempt_per_dial() {
     assert!(out.status.success(), "dialer demo failed:\n{stderr}");
     let s: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(
+        s["api"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+        "the summary's api: {}",
+        s["api"]
+    );
     // The simulated carrier's own count (it does not read the store).
     let carrier = &s["carrier"];
     let planned = &carrier["planned"];
@@ -240,4 +254,71 @@ async fn demo_stores_one_consistent_attempt_per_dial() {
         "nobody talked"
     );
     assert!(previewed > 0, "nobody previewed a lead");
+}
+
+/// `echo PASSWORD | dialer demo --supervisor sue --api 127.0.0.1:0`: the line it prints names
+/// the wallboard's URL; sue logs in there with that password, the wallboard page is served, and
+/// her event stream shows the campaigns' dials growing past 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_the_wallboard_to_its_supervisor() {
+    const PASSWORD: &str = "sue watches the demo floor";
+    let state = tempfile::tempdir().unwrap();
+    let demo = Demo::start(
+        state.path(),
+        PASSWORD,
+        &["--duration", "12s", "--agents", "6"],
+    );
+    let addr = demo.api;
+
+    // A wrong password is refused; the one given on standard input logs sue in.
+    let json_body = ["Content-Type: application/json"];
+    let wrong = raw(
+        addr,
+        "POST",
+        "/v1/session",
+        &json_body,
+        &json!({"id": "sue", "password": "not her passphrase"}).to_string(),
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let login = raw(
+        addr,
+        "POST",
+        "/v1/session",
+        &json_body,
+        &json!({"id": "sue", "password": PASSWORD}).to_string(),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(login.json()["principal"]["role"], "supervisor");
+    let cookie = format!(
+        "Cookie: {}",
+        session_cookie(&login.head).split(';').next().unwrap()
+    );
+    let page = raw(addr, "GET", "/wallboard", &[&cookie], "").await;
+    assert_eq!(page.status, 200, "{}", page.head);
+    assert!(page.body.contains("id=\"campaigns\""), "{}", page.body);
+
+    // Her live updates: a `campaigns` event with dials comes while the demo runs.
+    let mut events = EventStream::open_with(addr, &cookie, None).await;
+    assert_eq!(events.status, 200, "{}", events.head);
+    let dials = |e: &Sse| -> u64 {
+        e.data["campaigns"]
+            .as_array()
+            .map(|cs| cs.iter().filter_map(|c| c["dials"].as_u64()).sum())
+            .unwrap_or(0)
+    };
+    let (before, dialed) = events
+        .until(Duration::from_secs(12), |e| {
+            e.name == "campaigns" && dials(e) > 0
+        })
+        .await;
+    let names: Vec<&str> = before.iter().map(|e| e.name.as_str()).collect();
+    let dialed = dialed.unwrap_or_else(|| panic!("no campaigns event with dials; got {names:?}"));
+    assert!(dials(&dialed) > 0);
+    drop(events);
+
+    let s = demo.summary(Duration::from_secs(40));
+    assert_eq!(s["api"], format!("http://{addr}"), "the summary's api");
+    assert!(s["attempts"].as_u64().unwrap() > 0);
 }
