@@ -127,10 +127,11 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // The called party: a corpus person's "Hi.", silence, then 1.5 s of 1 kHz while talking to
-    // the agent (3.0–4.5 s); they hang up 5.5 s after answering.
+    // The called party: a corpus person's "Hi.", silence while the recording announcement
+    // (4.3 s) plays, then 1.5 s of 1 kHz while talking to the agent (7.5–9.0 s); they hang up
+    // 10 s after answering.
     let mut pcm = e2e::read_wav(&e2e::corpus("a_human_02.wav"));
-    pcm.resize(3000 * 8, 0);
+    pcm.resize(7500 * 8, 0);
     pcm.extend(e2e::tone(1000.0, 1500, 8000.0));
     pcm.extend(e2e::silence(500));
     let stream = e2e::write_ulaw(&dir.path().join("person.wav"), &pcm);
@@ -142,7 +143,10 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     );
 
     let setup = Setup {
-        top: "recording = true".into(),
+        top: format!(
+            "recording = {{ announce = {:?} }}",
+            e2e::repo().join("campaigns/audio/recorded.wav")
+        ),
         amd: "enabled = true".into(),
         ..Setup::new(&["alice"])
     };
@@ -152,7 +156,7 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
         ring: Duration::from_millis(200),
         media: CarrierMedia::Sipp,
         stream: Some(stream),
-        end: CarrierEnd::HangUpAfter(Duration::from_millis(5500)),
+        end: CarrierEnd::HangUpAfter(Duration::from_millis(10_000)),
         keys: vec![],
     }
     .start(setup.trunk());
@@ -165,27 +169,34 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     assert_eq!(attempt.sip_status, Some(200));
     assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
     assert!(attempt.live && !attempt.abandoned);
-    assert_eq!(attempt.message_at_ms, None);
     // AMD heard the person's greeting and said what it says offline.
     assert_eq!(attempt.amd_result.as_deref(), Some("human"));
     let (answer, decided) = assert_amd_as_offline(&attempt, &expected);
-    // Connected to the agent within 2 s of being recognised as a person.
+    // The recording announcement (the connection, for the 2 s rule) started within 2 s of
+    // being recognised as a person, and played whole (4.3 s) before the agent was bridged.
+    let announced = attempt.message_at_ms.expect("the announcement's start");
     let connect = attempt.connect_at_ms.expect("connect time");
-    assert!(attempt.dial_at_ms <= answer && decided <= connect);
+    assert!(attempt.dial_at_ms <= answer && decided <= announced && announced <= connect);
     assert!(
-        connect - decided < 2000,
-        "connected {} ms after the decision",
-        connect - decided
+        announced - decided < 2000,
+        "announced {} ms after the decision",
+        announced - decided
+    );
+    assert!(
+        connect - announced >= 4200,
+        "bridged {} ms after the announcement started",
+        connect - announced
     );
     let end = attempt.end_at_ms.unwrap();
-    assert!(end - answer >= 5000, "talked {} ms", end - answer);
+    assert!(end - answer >= 9500, "talked {} ms", end - answer);
     eprintln!(
-        "person: AMD {} ({}) {} ms after the answer (offline {} ms), connected {} ms after the \
-         decision",
+        "person: AMD {} ({}) {} ms after the answer (offline {} ms), announced {} ms and \
+         connected {} ms after the decision",
         expected.result.as_str(),
         expected.cause,
         decided - answer,
         expected.decision_ms,
+        announced - decided,
         connect - decided
     );
 
