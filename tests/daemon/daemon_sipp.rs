@@ -722,3 +722,87 @@ async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
     assert_eq!(lead.last_outcome.as_deref(), Some("shed"));
     assert!(lead.next_attempt_at_ms.is_some(), "{lead:?}");
 }
+
+/// The agent pauses the recording (a card number), resumes it and pauses again until the end:
+/// the customer's tone, sent while paused, is silence in the file, and both paused parts are
+/// stored with the attempt (the last one ending with the call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_recording_is_silence_and_its_intervals_are_stored() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The customer: 3 s of quiet (the agent pauses in it), 2 s of 1 kHz, quiet; hangs up at 6 s.
+    let mut pcm = e2e::silence(3000);
+    pcm.extend(e2e::tone(1000.0, 2000, 8000.0));
+    pcm.extend(e2e::silence(1500));
+    let stream = e2e::write_ulaw(&dir.path().join("customer.wav"), &pcm);
+    let announce = e2e::write_pcm(&dir.path().join("announce.wav"), &e2e::silence(100));
+    let setup = Setup {
+        top: format!("recording = {{ announce = {announce:?} }}"),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    let carrier = Carrier {
+        ring: Duration::from_millis(200),
+        media: CarrierMedia::Sipp,
+        stream: Some(stream),
+        end: CarrierEnd::HangUpAfter(Duration::from_millis(6000)),
+        keys: vec![],
+    }
+    .start(setup.trunk());
+    let (_db, store, daemon) = start(&setup, &config_path).await;
+    let control = daemon.control();
+
+    // Not on a call yet: nothing to pause.
+    assert!(
+        control
+            .ask(Request::RecordingPause("alice".into()))
+            .await
+            .is_err()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let agents = control.agents().await.unwrap();
+        if agents[0].state == dialer::agents::State::OnCall {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alice never on a call: {agents:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for r in [
+        Request::RecordingPause("alice".into()),
+        Request::RecordingResume("alice".into()),
+        Request::RecordingPause("alice".into()),
+    ] {
+        control.ask(r).await.expect("pause/resume");
+    }
+
+    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
+    assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
+    let path = attempt.recording_path.clone().expect("a recording");
+    let mut wav = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    // The file runs on through the pause (about 6 s of frames), all of it silence.
+    assert!(left.len() >= 8000 * 4, "{} samples per channel", left.len());
+    assert!(
+        left.iter().chain(right.iter()).all(|&v| v == 0),
+        "sound in a paused recording: {} tone frames left, {} right",
+        tone_frames(&left, 1000.0).len(),
+        tone_frames(&right, 1000.0).len()
+    );
+    daemon.stop().await;
+
+    let pauses = store.recording_pauses(attempt.id).await.unwrap();
+    assert_eq!(pauses.len(), 2, "{pauses:?}");
+    let connect = attempt.connect_at_ms.expect("connected");
+    let end = attempt.end_at_ms.expect("ended");
+    assert!(connect <= pauses[0].0 && pauses[0].0 <= pauses[0].1 && pauses[0].1 <= pauses[1].0);
+    assert_eq!(pauses[1].1, end, "the last pause ends with the call");
+}
