@@ -1284,3 +1284,25 @@ async fn a_leads_history_lists_its_ended_attempts_newest_first_with_dispositions
         assert!(store.lead_history(-1).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn recording_pauses_are_stored_per_attempt_in_order() {
+    for db in storedb::all("recording_pauses").await {
+        let store = db.open().await;
+        store.add_recording_pause(7, 5_000, 9_000).await.unwrap();
+        store.add_recording_pause(7, 1_000, 2_000).await.unwrap();
+        store.add_recording_pause(8, 3_000, 4_000).await.unwrap();
+        assert_eq!(
+            store.recording_pauses(7).await.unwrap(),
+            vec![(1_000, 2_000), (5_000, 9_000)],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store.recording_pauses(9).await.unwrap(),
+            vec![],
+            "{}",
+            db.label
+        );
+    }
+}
