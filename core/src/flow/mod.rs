@@ -423,6 +423,11 @@ impl Flow {
                     self.actions.push_back(Action::CancelAgentRequest);
                     self.abandon();
                 }
+                // Gone during the recording announcement, before any agent: counted as
+                // abandoned (the stricter reading; the rate never hides a person no one took).
+                if let Stage::Announcing { .. } = self.stage {
+                    self.abandon();
+                }
                 if matches!(self.stage, Stage::Analysing { .. }) {
                     // Hung up during analysis: a person or a machine, nobody can tell.
                     self.summary.outcome = Outcome::Answered;

@@ -775,3 +775,20 @@ fn no_announcement_without_recording() {
     f.handle(t0 + ms(10_000), amd(AmdResult::Human));
     assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
 }
+
+#[test]
+fn a_person_gone_during_the_announcement_is_counted_abandoned() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, announcing());
+    drain(&mut f);
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
+    drain(&mut f);
+    f.handle(t0 + ms(11_000), Input::CustomerHangup);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::Abandoned);
+    let s = summary(&actions);
+    assert_eq!(
+        (s.outcome, s.abandoned, s.agent),
+        (Outcome::Abandoned, true, None)
+    );
+}
