@@ -8,7 +8,6 @@ enabled = true
 mode = "progressive"
 regime = "us"
 agent_groups = []
-recording = false
 
 [hours]
 days = ["mon", "tue", "wed", "thu", "fri"]

@@ -92,8 +92,18 @@ pub struct Campaign {
     pub survey: Option<Survey>,
     /// What the agent's screen pop shows: text to read and questions to ask.
     pub script: Script,
-    pub recording: bool,
+    pub recording: Recording,
     pub priors: Priors,
+}
+
+/// Call recording (`recording = true`, or a `[recording]` table).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recording {
+    /// Record bridged calls.
+    pub enabled: bool,
+    /// "This call is recorded", played to the person before the agent is bridged
+    /// (`recording.announce`); required when a US campaign records (all-party-consent states).
+    pub announce: Option<PathBuf>,
 }
 
 impl Campaign {

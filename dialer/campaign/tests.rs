@@ -860,3 +860,65 @@ holidays = "open"
         "{p:?}"
     );
 }
+
+#[test]
+fn a_us_campaign_that_records_must_announce_it() {
+    let d = Dir::new();
+    d.wav("audio/recorded.wav");
+    // Not recording: nothing to announce.
+    let c = load_with(&d.write("a.toml", MINIMAL), &no_env()).unwrap();
+    assert_eq!(c.recording, Recording::default());
+    // `recording = true` in the US: refused, naming the key and the rule.
+    let top = |r: &str| MINIMAL.replace("kind = \"cold\"", &format!("kind = \"cold\"\n{r}"));
+    let p = problems(load_with(
+        &d.write("a.toml", &top("recording = true")),
+        &no_env(),
+    ));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("recording.announce: missing: a US campaign that records calls")
+            && p[0].contains("CA, ")
+            && p[0].contains("every party's consent"),
+        "{p:?}"
+    );
+    // The table without an announcement: refused the same way.
+    let p = problems(load_with(
+        &d.write("a.toml", &top("recording = { enabled = true }")),
+        &no_env(),
+    ));
+    assert!(p[0].starts_with("recording.announce: missing"), "{p:?}");
+    // With it: loaded.
+    let c = load_with(
+        &d.write(
+            "a.toml",
+            &top("recording = { announce = \"audio/recorded.wav\" }"),
+        ),
+        &no_env(),
+    )
+    .unwrap();
+    assert!(c.recording.enabled);
+    assert_eq!(c.recording.announce, Some(d.path("audio/recorded.wav")));
+    // An announcement that is not there is named.
+    let p = problems(load_with(
+        &d.write(
+            "a.toml",
+            &top("recording = { announce = \"audio/nope.wav\" }"),
+        ),
+        &no_env(),
+    ));
+    assert!(p[0].starts_with("recording.announce: "), "{p:?}");
+    // Off in the table: nothing to announce.
+    let c = load_with(
+        &d.write("a.toml", &top("recording = { enabled = false }")),
+        &no_env(),
+    )
+    .unwrap();
+    assert!(!c.recording.enabled);
+    // A UK campaign (one-party consent) may record without it.
+    let uk = top("recording = true").replace(
+        "caller_id = \"+12025550143\"",
+        "caller_id = \"+442079460123\"\nregime = \"uk\"",
+    );
+    let c = load_with(&d.write("a.toml", &uk), &no_env()).unwrap();
+    assert!(c.recording.enabled && c.recording.announce.is_none());
+}

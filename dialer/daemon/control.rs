@@ -27,6 +27,10 @@ pub enum Request {
     },
     /// The agent hangs up on the customer (or cancels their preview call).
     Hangup(AgentId),
+    /// The agent pauses the recording of their call (a card number): silence in the file.
+    RecordingPause(AgentId),
+    /// The agent resumes the recording of their call.
+    RecordingResume(AgentId),
     /// The agent dials the lead they preview.
     Dial(AgentId),
     /// The agent skips the lead they preview (the next one is reserved).

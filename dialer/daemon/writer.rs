@@ -37,6 +37,12 @@ pub enum Msg {
         call: CallKey,
         recording: Option<String>,
     },
+    /// The agent paused (`paused`) or resumed the call's recording at `at_ms`.
+    RecordingPause {
+        call: CallKey,
+        paused: bool,
+        at_ms: i64,
+    },
     /// An operator's action for the audit trail (written in order, tried again like a record).
     Audit(Box<AuditEvent>),
     /// Write everything queued, then answer.
@@ -165,6 +171,8 @@ struct Attempt {
     recording: Option<String>,
     /// The agent who dialed it (preview).
     agent: Option<AgentId>,
+    /// The recording is paused since (wall-clock ms).
+    paused_since: Option<i64>,
 }
 
 /// The writer's state (the task owns it).
@@ -253,10 +261,40 @@ impl Writer {
                         a.recording = recording;
                     }
                 }
+                Msg::RecordingPause {
+                    call,
+                    paused,
+                    at_ms,
+                } => {
+                    let Some(a) = self.attempts.get_mut(&call) else {
+                        continue;
+                    };
+                    let (id, since) = (a.id, a.paused_since);
+                    match (paused, since) {
+                        (true, None) => a.paused_since = Some(at_ms),
+                        (false, Some(start)) => {
+                            a.paused_since = None;
+                            self.store_pause(id, start, at_ms).await;
+                        }
+                        _ => {}
+                    }
+                }
                 Msg::Flush(done) => {
                     let _ = done.send(());
                 }
             }
+        }
+    }
+
+    /// Store a paused part of a recording (logged when the store refuses: the file's silence
+    /// stays the evidence).
+    async fn store_pause(&self, attempt: i64, start_ms: i64, end_ms: i64) {
+        if let Err(error) = self
+            .store
+            .add_recording_pause(attempt, start_ms, end_ms)
+            .await
+        {
+            tracing::error!(attempt, start_ms, end_ms, %error, "recording pause not stored");
         }
     }
 
@@ -382,7 +420,7 @@ impl Writer {
                 Msg::Flush(done) => {
                     let _ = done.send(());
                 }
-                Msg::CallInfo { .. } => {}
+                Msg::CallInfo { .. } | Msg::RecordingPause { .. } => {}
             }
         }
         metrics::counter!("dialer_store_records_lost_total").increment(lost.len() as u64);
@@ -448,6 +486,7 @@ impl Writer {
                         id,
                         recording: None,
                         agent: agent.clone(),
+                        paused_since: None,
                     },
                 );
                 Ok(id)
@@ -504,6 +543,10 @@ impl Writer {
                     callback_at_ms: callback,
                 };
                 self.store.record_attempt_end(attempt.id, &end).await?;
+                // A pause the call ended in ends with it.
+                if let Some(start) = attempt.paused_since {
+                    self.store_pause(attempt.id, start, end_ms.max(start)).await;
+                }
                 self.attempts.remove(call);
                 // Keep the id for the agent's disposition, which comes after the call; calls no
                 // agent took get none, so nothing is kept for them.
@@ -514,6 +557,7 @@ impl Writer {
                             id: attempt.id,
                             recording: None,
                             agent: None,
+                            paused_since: None,
                         },
                     );
                 }

@@ -496,6 +496,12 @@ impl Driver {
         send(&self.shared, &mut out);
     }
 
+    /// Pause or resume the recording of `id`'s bridge (silence while paused); false when the
+    /// bridge is not recorded.
+    pub fn pause_recording(&self, id: LegId, paused: bool) -> bool {
+        self.lock().engine.pause_recording(id, paused)
+    }
+
     /// Frames received on `id`'s recorded bridge and not yet written to its recording (tests
     /// wait for 0 before ending a bridge whose recording they check); `None` if not recorded.
     pub fn recording_backlog(&self, id: LegId) -> Option<usize> {

@@ -596,6 +596,41 @@ impl Store {
     /// The customer of `attempt_id` pressed the opt-out key: the lead's number goes on the
     /// campaign's DNC list (and the global one when `global`) and the evidence row is written,
     /// in one transaction. Returns the number.
+    /// A part of the attempt's recording the agent paused, `start_ms` to `end_ms`.
+    pub async fn add_recording_pause(
+        &self,
+        attempt_id: i64,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<()> {
+        let backend = self.backend();
+        let txn = self.begin_write().await?;
+        txn.execute_raw(stmt(
+            backend,
+            "INSERT INTO recording_pauses (attempt_id, start_ms, end_ms) VALUES (?, ?, ?)",
+            vec![attempt_id.into(), start_ms.into(), end_ms.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The paused parts of an attempt's recording, `(start_ms, end_ms)`, in order.
+    pub async fn recording_pauses(&self, attempt_id: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = self
+            .conn()
+            .query_all_raw(stmt(
+                self.backend(),
+                "SELECT start_ms, end_ms FROM recording_pauses WHERE attempt_id = ? \
+                 ORDER BY start_ms, id",
+                vec![attempt_id.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("", "start_ms")?, r.try_get("", "end_ms")?)))
+            .collect()
+    }
+
     pub async fn record_opt_out(
         &self,
         attempt_id: i64,

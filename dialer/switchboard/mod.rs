@@ -73,6 +73,9 @@ pub enum SwitchboardError {
     UnknownCampaign(String),
     #[error("agent {0} has no call")]
     NoCall(AgentId),
+    /// The agent's call is not recorded (pause/resume of its recording).
+    #[error("agent {0}'s call is not recorded")]
+    NotRecorded(AgentId),
     #[error("agent {0} has no lead to preview")]
     NoPreview(AgentId),
     #[error(

@@ -91,7 +91,8 @@ pub(super) fn flow_settings(c: &Campaign) -> flow::Settings {
                     s.outro.is_some(),
                 )
             }),
-        record: c.recording,
+        record: c.recording.enabled,
+        announce: c.recording.announce.is_some(),
         opt_out: Some(flow::OptOut {
             key: c.dnc.opt_out.key,
             wait: c.dnc.opt_out.wait,
@@ -109,6 +110,7 @@ pub(super) fn prompt_file(c: &Campaign, prompt: Prompt) -> Option<PathBuf> {
         // Agentless with no questions: the survey's recorded introduction.
         Prompt::Message => wav(c.survey.as_ref().and_then(|s| s.intro.as_ref())),
         Prompt::OptOutConfirm => wav(c.dnc.opt_out.confirm.as_ref()),
+        Prompt::Announce => c.recording.announce.clone(),
         Prompt::Survey(p) => {
             let s = c.survey.as_ref()?;
             wav(match p {

@@ -127,10 +127,11 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // The called party: a corpus person's "Hi.", silence, then 1.5 s of 1 kHz while talking to
-    // the agent (3.0–4.5 s); they hang up 5.5 s after answering.
+    // The called party: a corpus person's "Hi.", silence while the recording announcement
+    // (4.3 s) plays, then 1.5 s of 1 kHz while talking to the agent (7.5–9.0 s); they hang up
+    // 10 s after answering.
     let mut pcm = e2e::read_wav(&e2e::corpus("a_human_02.wav"));
-    pcm.resize(3000 * 8, 0);
+    pcm.resize(7500 * 8, 0);
     pcm.extend(e2e::tone(1000.0, 1500, 8000.0));
     pcm.extend(e2e::silence(500));
     let stream = e2e::write_ulaw(&dir.path().join("person.wav"), &pcm);
@@ -142,7 +143,10 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     );
 
     let setup = Setup {
-        top: "recording = true".into(),
+        top: format!(
+            "recording = {{ announce = {:?} }}",
+            e2e::repo().join("campaigns/audio/recorded.wav")
+        ),
         amd: "enabled = true".into(),
         ..Setup::new(&["alice"])
     };
@@ -152,7 +156,7 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
         ring: Duration::from_millis(200),
         media: CarrierMedia::Sipp,
         stream: Some(stream),
-        end: CarrierEnd::HangUpAfter(Duration::from_millis(5500)),
+        end: CarrierEnd::HangUpAfter(Duration::from_millis(10_000)),
         keys: vec![],
     }
     .start(setup.trunk());
@@ -165,27 +169,34 @@ async fn a_person_is_recognised_bridged_to_the_agent_and_heard_both_ways() {
     assert_eq!(attempt.sip_status, Some(200));
     assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
     assert!(attempt.live && !attempt.abandoned);
-    assert_eq!(attempt.message_at_ms, None);
     // AMD heard the person's greeting and said what it says offline.
     assert_eq!(attempt.amd_result.as_deref(), Some("human"));
     let (answer, decided) = assert_amd_as_offline(&attempt, &expected);
-    // Connected to the agent within 2 s of being recognised as a person.
+    // The recording announcement (the connection, for the 2 s rule) started within 2 s of
+    // being recognised as a person, and played whole (4.3 s) before the agent was bridged.
+    let announced = attempt.message_at_ms.expect("the announcement's start");
     let connect = attempt.connect_at_ms.expect("connect time");
-    assert!(attempt.dial_at_ms <= answer && decided <= connect);
+    assert!(attempt.dial_at_ms <= answer && decided <= announced && announced <= connect);
     assert!(
-        connect - decided < 2000,
-        "connected {} ms after the decision",
-        connect - decided
+        announced - decided < 2000,
+        "announced {} ms after the decision",
+        announced - decided
+    );
+    assert!(
+        connect - announced >= 4200,
+        "bridged {} ms after the announcement started",
+        connect - announced
     );
     let end = attempt.end_at_ms.unwrap();
-    assert!(end - answer >= 5000, "talked {} ms", end - answer);
+    assert!(end - answer >= 9500, "talked {} ms", end - answer);
     eprintln!(
-        "person: AMD {} ({}) {} ms after the answer (offline {} ms), connected {} ms after the \
-         decision",
+        "person: AMD {} ({}) {} ms after the answer (offline {} ms), announced {} ms and \
+         connected {} ms after the decision",
         expected.result.as_str(),
         expected.cause,
         decided - answer,
         expected.decision_ms,
+        announced - decided,
         connect - decided
     );
 
@@ -710,4 +721,88 @@ async fn a_call_ringing_past_15_s_with_nobody_to_take_it_is_shed() {
     let lead = the_lead(&store).await;
     assert_eq!(lead.last_outcome.as_deref(), Some("shed"));
     assert!(lead.next_attempt_at_ms.is_some(), "{lead:?}");
+}
+
+/// The agent pauses the recording (a card number), resumes it and pauses again until the end:
+/// the customer's tone, sent while paused, is silence in the file, and both paused parts are
+/// stored with the attempt (the last one ending with the call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_recording_is_silence_and_its_intervals_are_stored() {
+    if !e2e::have_sipp("daemon end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The customer: 3 s of quiet (the agent pauses in it), 2 s of 1 kHz, quiet; hangs up at 6 s.
+    let mut pcm = e2e::silence(3000);
+    pcm.extend(e2e::tone(1000.0, 2000, 8000.0));
+    pcm.extend(e2e::silence(1500));
+    let stream = e2e::write_ulaw(&dir.path().join("customer.wav"), &pcm);
+    let announce = e2e::write_pcm(&dir.path().join("announce.wav"), &e2e::silence(100));
+    let setup = Setup {
+        top: format!("recording = {{ announce = {announce:?} }}"),
+        ..Setup::new(&["alice"])
+    };
+    let config_path = setup.write(dir.path());
+    let _agent = e2e::agent_phone(setup.agent_port("alice"));
+    let carrier = Carrier {
+        ring: Duration::from_millis(200),
+        media: CarrierMedia::Sipp,
+        stream: Some(stream),
+        end: CarrierEnd::HangUpAfter(Duration::from_millis(6000)),
+        keys: vec![],
+    }
+    .start(setup.trunk());
+    let (_db, store, daemon) = start(&setup, &config_path).await;
+    let control = daemon.control();
+
+    // Not on a call yet: nothing to pause.
+    assert!(
+        control
+            .ask(Request::RecordingPause("alice".into()))
+            .await
+            .is_err()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let agents = control.agents().await.unwrap();
+        if agents[0].state == dialer::agents::State::OnCall {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alice never on a call: {agents:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for r in [
+        Request::RecordingPause("alice".into()),
+        Request::RecordingResume("alice".into()),
+        Request::RecordingPause("alice".into()),
+    ] {
+        control.ask(r).await.expect("pause/resume");
+    }
+
+    let attempt = e2e::finished_attempt(&store, Duration::from_secs(45), &[&carrier]).await;
+    assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
+    let path = attempt.recording_path.clone().expect("a recording");
+    let mut wav = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    // The file runs on through the pause (about 6 s of frames), all of it silence.
+    assert!(left.len() >= 8000 * 4, "{} samples per channel", left.len());
+    assert!(
+        left.iter().chain(right.iter()).all(|&v| v == 0),
+        "sound in a paused recording: {} tone frames left, {} right",
+        tone_frames(&left, 1000.0).len(),
+        tone_frames(&right, 1000.0).len()
+    );
+    daemon.stop().await;
+
+    let pauses = store.recording_pauses(attempt.id).await.unwrap();
+    assert_eq!(pauses.len(), 2, "{pauses:?}");
+    let connect = attempt.connect_at_ms.expect("connected");
+    let end = attempt.end_at_ms.expect("ended");
+    assert!(connect <= pauses[0].0 && pauses[0].0 <= pauses[0].1 && pauses[0].1 <= pauses[1].0);
+    assert_eq!(pauses[1].1, end, "the last pause ends with the call");
 }

@@ -77,8 +77,10 @@ async fn a_registered_softphone_works_a_call_then_its_binding_expires() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // A US campaign that records announces it; 100 ms of silence keeps the call's timing.
+    let announce = e2e::write_pcm(&dir.path().join("announce.wav"), &e2e::silence(100));
     let setup = e2e::Setup {
-        top: "recording = true".into(),
+        top: format!("recording = {{ announce = {announce:?} }}"),
         ..e2e::Setup::new(&["alice"])
     };
     let config = setup.write(dir.path());

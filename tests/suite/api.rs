@@ -143,6 +143,8 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
         ("POST", "/v1/agents/alice/dial"),
         ("POST", "/v1/agents/alice/skip"),
         ("POST", "/v1/agents/alice/disposition"),
+        ("POST", "/v1/agents/alice/recording/pause"),
+        ("POST", "/v1/agents/alice/recording/resume"),
         ("GET", "/v1/agents"),
         ("GET", "/v1/campaigns"),
         ("POST", "/v1/campaigns/refusals/stop"),
@@ -222,6 +224,11 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     assert!(a.message().contains("alice"), "{}", a.message());
     let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;
     assert_eq!((a.status, a.code()), (409, "no_call".to_string()));
+    for action in ["pause", "resume"] {
+        let path = format!("/v1/agents/alice/recording/{action}");
+        let a = post(addr, &path, Some(ALICE), "").await;
+        assert_eq!((a.status, a.code()), (409, "no_call".to_string()), "{path}");
+    }
     for action in ["dial", "skip"] {
         let a = post(addr, &format!("/v1/agents/alice/{action}"), Some(ALICE), "").await;
         assert_eq!(
@@ -526,6 +533,15 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
     let a = get(addr, "/v1/campaigns/shift", Some(SUPER)).await;
     assert_eq!(a.json()["campaign"]["dials"], 1, "{}", a.body);
     assert_eq!(a.json()["campaign"]["calls_in_flight"], 1, "{}", a.body);
+
+    // This campaign does not record: nothing to pause.
+    let a = post(addr, "/v1/agents/alice/recording/pause", Some(ALICE), "").await;
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "not_recorded".to_string()),
+        "{}",
+        a.body
+    );
 
     // Alice hangs up, then gives a disposition with a callback in 2 h.
     let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;

@@ -207,6 +207,30 @@ fn environment_overrides_are_checked_too() {
     );
 }
 
+/// A US campaign that records without an announcement is refused, naming the key and the rule
+/// (here `recording = true` comes from the environment over the file's announcing table).
+#[test]
+fn recording_without_the_announcement_is_refused() {
+    let o = dialer(
+        &repo(),
+        &["check", "campaigns/cold_sales.toml"],
+        &[("DIALER__CAMPAIGN__COLD_SALES__RECORDING", "true")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("campaigns/cold_sales.toml: recording.announce: missing:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("every party's consent") && line.contains("CA, CT, FL"),
+        "{line}"
+    );
+    // As shipped (with `recording.announce`), the file passes.
+    let o = dialer(&repo(), &["check", "campaigns/cold_sales.toml"], &[]);
+    assert!(!stdout(&o).contains("recording"), "{}", stdout(&o));
+}
+
 #[test]
 fn json_output() {
     let d = workspace(BROKEN);

@@ -92,7 +92,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
                 "m20261210_000001_attempt_node",
                 "m20261214_000001_users",
                 "m20261216_000001_compliance",
-                "m20261217_000001_optout_recording"
+                "m20261217_000001_optout_recording",
+                "m20261219_000001_recording_pauses"
             ],
             "{}",
             db.label
@@ -1281,5 +1282,27 @@ async fn a_leads_history_lists_its_ended_attempts_newest_first_with_dispositions
             db.label
         );
         assert!(store.lead_history(-1).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn recording_pauses_are_stored_per_attempt_in_order() {
+    for db in storedb::all("recording_pauses").await {
+        let store = db.open().await;
+        store.add_recording_pause(7, 5_000, 9_000).await.unwrap();
+        store.add_recording_pause(7, 1_000, 2_000).await.unwrap();
+        store.add_recording_pause(8, 3_000, 4_000).await.unwrap();
+        assert_eq!(
+            store.recording_pauses(7).await.unwrap(),
+            vec![(1_000, 2_000), (5_000, 9_000)],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store.recording_pauses(9).await.unwrap(),
+            vec![],
+            "{}",
+            db.label
+        );
     }
 }

@@ -75,6 +75,11 @@ pub struct Settings {
     pub survey: Option<survey::Script>,
     /// Record bridged calls.
     pub record: bool,
+    /// Play the recording announcement ([`Prompt::Announce`]) to a person before an agent is
+    /// asked for. The message counts as the connection for the connect limit (its start stops
+    /// the abandon clock); the agent must then come within `connect_limit` of its end. Only
+    /// with `record` and agents.
+    pub announce: bool,
     /// The automated key-press opt-out offered in every prerecorded message (`None`: off).
     pub opt_out: Option<OptOut>,
 }
@@ -111,6 +116,7 @@ impl Default for Settings {
             agentless: false,
             survey: None,
             record: false,
+            announce: false,
             opt_out: None,
         }
     }
@@ -129,6 +135,8 @@ pub enum Prompt {
     Survey(survey::SurveyPrompt),
     /// The confirmation played after the opt-out key.
     OptOutConfirm,
+    /// "This call is recorded": played to a person before the agent (`recording.announce`).
+    Announce,
 }
 
 impl Prompt {
@@ -140,6 +148,7 @@ impl Prompt {
             Prompt::Message => "message",
             Prompt::Survey(_) => "survey",
             Prompt::OptOutConfirm => "opt_out_confirm",
+            Prompt::Announce => "recording_announce",
         }
     }
 }
@@ -244,7 +253,7 @@ pub struct Summary {
     pub abandoned: bool,
     pub voicemail_left: bool,
     /// When the message to the customer started playing: the voicemail drop, the safe-harbor
-    /// message, or an agentless campaign's message.
+    /// message, an agentless campaign's message, or the recording announcement.
     pub message_at: Option<Instant>,
     /// When the customer pressed the opt-out key (the lead goes on the DNC list).
     pub opted_out: Option<Instant>,
@@ -259,6 +268,11 @@ enum Stage {
     },
     WaitingAgent {
         deadline: Instant,
+    },
+    /// The recording announcement plays to the person; `from`: when the connect limit counted
+    /// from (the announcement could not be played: that limit still holds).
+    Announcing {
+        from: Instant,
     },
     Bridged,
     SafeHarbor,
@@ -289,6 +303,8 @@ pub struct Flow {
     ivr: Option<survey::Ivr>,
     /// When the person started speaking (AMD), for the UK's connect limit.
     speech_start: Option<Instant>,
+    /// The recording announcement could not be played: the call is not recorded.
+    unannounced: bool,
 }
 
 impl Flow {
@@ -316,6 +332,7 @@ impl Flow {
             actions: VecDeque::new(),
             ivr: None,
             speech_start: None,
+            unannounced: false,
         }
     }
 
@@ -397,13 +414,18 @@ impl Flow {
                     self.stage = Stage::Bridged;
                     self.actions.push_back(Action::Bridge {
                         agent,
-                        record: self.settings.record,
+                        record: self.settings.record && !self.unannounced,
                     });
                 }
             }
             Input::CustomerHangup => {
                 if let Stage::WaitingAgent { .. } = self.stage {
                     self.actions.push_back(Action::CancelAgentRequest);
+                    self.abandon();
+                }
+                // Gone during the recording announcement, before any agent: counted as
+                // abandoned (the stricter reading; the rate never hides a person no one took).
+                if let Stage::Announcing { .. } = self.stage {
                     self.abandon();
                 }
                 if matches!(self.stage, Stage::Analysing { .. }) {
@@ -433,6 +455,8 @@ impl Flow {
                     _ => self.hang_up(),
                 },
                 Stage::Voicemail | Stage::OptOutConfirm => self.hang_up(),
+                // The announcement was the connection: an agent within the limit of its end.
+                Stage::Announcing { .. } => self.wait_agent(now, now),
                 Stage::Survey => {
                     if let Some(ivr) = &mut self.ivr {
                         ivr.prompt_finished(now);
@@ -443,6 +467,12 @@ impl Flow {
             },
             Input::PromptFailed => match self.stage {
                 Stage::OptOutConfirm => self.hang_up(),
+                // Nobody heard it: no recording, and the limit from the greeting still holds.
+                Stage::Announcing { from } => {
+                    self.summary.message_at = None;
+                    self.unannounced = true;
+                    self.wait_agent(now, from);
+                }
                 Stage::SafeHarbor | Stage::Voicemail | Stage::Message => {
                     self.summary.message_at = None;
                     self.summary.voicemail_left = false;
@@ -650,11 +680,22 @@ impl Flow {
                 ConnectFrom::GreetingEnd => speech_end,
                 ConnectFrom::GreetingStart => self.speech_start,
             };
-            self.stage = Stage::WaitingAgent {
-                deadline: self.connect_deadline(now, from.unwrap_or(answered)),
-            };
-            self.actions.push_back(Action::RequestAgent);
+            let from = from.unwrap_or(answered);
+            if self.settings.announce && self.settings.record {
+                self.stage = Stage::Announcing { from };
+                self.play(now, Prompt::Announce);
+            } else {
+                self.wait_agent(now, from);
+            }
         }
+    }
+
+    /// Ask for an agent, who must come within the connect limit counted from `from`.
+    fn wait_agent(&mut self, now: Instant, from: Instant) {
+        self.stage = Stage::WaitingAgent {
+            deadline: self.connect_deadline(now, from),
+        };
+        self.actions.push_back(Action::RequestAgent);
     }
 
     fn machine(&mut self, now: Instant) {

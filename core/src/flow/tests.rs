@@ -678,3 +678,117 @@ fn the_opt_out_key_wins_over_a_survey_answer() {
         "{actions:?}"
     );
 }
+
+fn announcing() -> Settings {
+    Settings {
+        record: true,
+        announce: true,
+        ..Settings::default()
+    }
+}
+
+#[test]
+fn the_recording_announcement_plays_before_the_agent_and_counts_as_the_connection() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, announcing());
+    drain(&mut f);
+    let spoke = t0 + ms(9800);
+    let decided = t0 + ms(10_200);
+    f.handle(decided, heard(AmdResult::Human, spoke));
+    // The announcement starts at the decision (inside the 2 s); no agent is asked for yet.
+    assert_eq!(drain(&mut f), vec![Action::Play(Prompt::Announce)]);
+    assert!(!f.wants_agent());
+    assert_eq!(f.poll_timeout(), None);
+    // Past the limit from the greeting, while it plays: not abandoned.
+    f.handle_timeout(spoke + ms(2500));
+    assert!(drain(&mut f).is_empty());
+    let ended = t0 + ms(13_500);
+    f.handle(ended, Input::PromptFinished);
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(ended + ms(2000)));
+    f.handle(ended + ms(300), Input::Agent("ann".into()));
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::Bridge {
+            agent: "ann".into(),
+            record: true
+        }]
+    );
+    f.handle(t0 + ms(60_000), Input::CustomerHangup);
+    let s = summary(&drain(&mut f));
+    assert_eq!((s.outcome, s.abandoned), (Outcome::Human, false));
+    assert_eq!(s.message_at, Some(decided));
+    assert!(s.message_at.is_some_and(|m| m <= spoke + ms(2000)));
+}
+
+#[test]
+fn no_agent_after_the_announcement_is_abandoned_with_the_safe_harbor_message() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, announcing());
+    drain(&mut f);
+    f.handle(t0 + ms(10_000), heard(AmdResult::Human, t0 + ms(9500)));
+    drain(&mut f);
+    let ended = t0 + ms(13_000);
+    f.handle(ended, Input::PromptFinished);
+    drain(&mut f);
+    f.handle_timeout(ended + ms(2000));
+    assert_eq!(
+        drain(&mut f),
+        vec![
+            Action::CancelAgentRequest,
+            Action::Abandoned,
+            Action::Play(Prompt::SafeHarbor)
+        ]
+    );
+}
+
+#[test]
+fn an_announcement_nobody_heard_means_no_recording_and_the_old_limit() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, announcing());
+    drain(&mut f);
+    let spoke = t0 + ms(9500);
+    f.handle(t0 + ms(10_000), heard(AmdResult::Human, spoke));
+    drain(&mut f);
+    f.handle(t0 + ms(10_050), Input::PromptFailed);
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+    assert_eq!(f.poll_timeout(), Some(spoke + ms(2000)));
+    f.handle(t0 + ms(10_500), Input::Agent("ann".into()));
+    assert_eq!(
+        drain(&mut f),
+        vec![Action::Bridge {
+            agent: "ann".into(),
+            record: false
+        }]
+    );
+}
+
+#[test]
+fn no_announcement_without_recording() {
+    let t0 = Instant::now();
+    let settings = Settings {
+        announce: true,
+        ..Settings::default()
+    };
+    let mut f = answered(t0, settings);
+    drain(&mut f);
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
+    assert_eq!(drain(&mut f), vec![Action::RequestAgent]);
+}
+
+#[test]
+fn a_person_gone_during_the_announcement_is_counted_abandoned() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, announcing());
+    drain(&mut f);
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
+    drain(&mut f);
+    f.handle(t0 + ms(11_000), Input::CustomerHangup);
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::Abandoned);
+    let s = summary(&actions);
+    assert_eq!(
+        (s.outcome, s.abandoned, s.agent),
+        (Outcome::Abandoned, true, None)
+    );
+}

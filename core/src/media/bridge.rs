@@ -66,6 +66,9 @@ pub struct Recorder {
     right: VecDeque<[i16; FRAME_SAMPLES]>,
     next_tick: Instant,
     frames: u64,
+    /// Paused by the agent (a card number read out): both channels are written as silence, so
+    /// the file keeps the call's length and the paused part is in it as nothing.
+    paused: bool,
 }
 
 impl Recorder {
@@ -76,6 +79,7 @@ impl Recorder {
             right: VecDeque::new(),
             next_tick: now + PTIME,
             frames: 0,
+            paused: false,
         }
     }
 
@@ -90,8 +94,11 @@ impl Recorder {
     fn tick(&mut self, now: Instant) -> Result<(), String> {
         const SILENCE: [i16; FRAME_SAMPLES] = [0; FRAME_SAMPLES];
         while self.next_tick <= now {
-            let l = self.left.pop_front();
-            let r = self.right.pop_front();
+            let mut l = self.left.pop_front();
+            let mut r = self.right.pop_front();
+            if self.paused {
+                (l, r) = (None, None);
+            }
             self.sink.write(
                 l.as_ref().unwrap_or(&SILENCE),
                 r.as_ref().unwrap_or(&SILENCE),
@@ -225,6 +232,27 @@ impl Engine {
     /// The leg bridged to `id`.
     pub fn partner(&self, id: LegId) -> Option<LegId> {
         self.leg(id)?.partner
+    }
+
+    /// Pause (or resume) the recording of `id`'s bridge: while paused, both channels are
+    /// written as silence. Frames already waiting for the recording clock are written as what
+    /// the recording is when their tick comes. False when the bridge is not recorded.
+    pub fn pause_recording(&mut self, id: LegId, paused: bool) -> bool {
+        let on = match self.leg(id).map(|l| l.recorder.is_some()) {
+            Some(true) => id,
+            Some(false) => match self.partner(id) {
+                Some(p) => p,
+                None => return false,
+            },
+            None => return false,
+        };
+        match self.leg_mut(on).and_then(|l| l.recorder.as_mut()) {
+            Some(rec) => {
+                rec.paused = paused;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Frames of both sides that reached the recording of `id`'s bridge and wait for its clock
@@ -646,6 +674,45 @@ mod tests {
         assert!(e.remove(now, cust).is_some());
         assert!(e.remove(now, cust).is_none());
         assert_eq!(e.len(), 1);
+    }
+
+    #[test]
+    fn a_paused_recording_is_silence_and_resumes() {
+        let t0 = Instant::now();
+        let mut e = Engine::new();
+        let cust = leg(&mut e, t0, 0xC, 4000, Codec::Pcmu);
+        let agent = leg(&mut e, t0, 0xA, 5000, Codec::Pcmu);
+        assert!(
+            !e.pause_recording(agent, true),
+            "not bridged: nothing to pause"
+        );
+        let rec = Frames::default();
+        e.bridge(t0, cust, agent, Some(Box::new(Mem(rec.clone()))))
+            .unwrap();
+        // 30 ticks of both sides talking; paused (from the agent's side) for ticks 10..20.
+        let mut now = t0;
+        for i in 0..30u16 {
+            now += PTIME;
+            if i == 10 {
+                assert!(e.pause_recording(agent, true));
+            }
+            if i == 20 {
+                assert!(e.pause_recording(cust, false));
+            }
+            e.handle_datagram(now, cust, addr(4000), &pkt(1, 0, i, 3000, Codec::Pcmu));
+            e.handle_datagram(now, agent, addr(5000), &pkt(2, 0, i, -2000, Codec::Pcmu));
+            e.handle_timeout(now);
+        }
+        e.unbridge(now, agent);
+        let frames = rec.lock().unwrap().clone();
+        assert_eq!(frames.len(), 30);
+        let voiced: Vec<bool> = frames
+            .iter()
+            .map(|(l, r)| l.iter().chain(r.iter()).any(|&v| v != 0))
+            .collect();
+        // The tap runs a tick behind the packets: what arrived at ticks 10..20 is silent.
+        let silent: Vec<usize> = (0..30).filter(|&i| !voiced[i]).collect();
+        assert_eq!(silent, (10..20).collect::<Vec<_>>(), "{voiced:?}");
     }
 
     #[test]

@@ -410,7 +410,7 @@ impl CampaignReader<'_> {
         let dispositions = self.dispositions(ctx, root, mode);
         let survey = self.survey(ctx, root, mode == Some(Mode::Agentless));
         let script = self.script(ctx, root);
-        let recording = root.req_bool(ctx, "recording");
+        let recording = self.recording(ctx, root, regime);
         let priors = self.priors(ctx, root);
 
         Some(Campaign {

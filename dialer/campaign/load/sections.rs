@@ -325,6 +325,55 @@ impl CampaignReader<'_> {
         })
     }
 
+    /// `recording = true/false`, or `[recording]` with `enabled` (default true) and `announce`.
+    /// A US campaign that records must announce it: some states require every party's consent
+    /// (`compliance/data/consent_states.toml`) and a lead's state is only ever inferred.
+    pub(super) fn recording(
+        &self,
+        ctx: &mut Ctx,
+        root: &Table<'_>,
+        regime: Option<Regime>,
+    ) -> Option<Recording> {
+        let is_table = root
+            .get("recording")
+            .is_some_and(|i| matches!(i.value.kind, config::ValueKind::Table(_)));
+        let r = if is_table {
+            let t = root.table(ctx, "recording");
+            let enabled = t.bool(ctx, "enabled").unwrap_or(true);
+            let announce = t
+                .string(ctx, "announce")
+                .map(|s| self.wav(ctx, &t.key("announce"), &s));
+            t.finish(ctx);
+            Recording {
+                enabled,
+                announce: match announce {
+                    Some(None) => return None,
+                    Some(Some(p)) => Some(p),
+                    None => None,
+                },
+            }
+        } else {
+            Recording {
+                enabled: root.bool(ctx, "recording").unwrap_or(false),
+                announce: None,
+            }
+        };
+        if r.enabled && r.announce.is_none() && regime == Some(Regime::Us) {
+            ctx.problem(
+                root.key("recording.announce"),
+                format!(
+                    "missing: a US campaign that records calls must announce it before the agent \
+                     (`recording.announce = \"audio/recorded.wav\"`): {} require every party's \
+                     consent to a recording, and a lead's state is only inferred \
+                     (see dialer's compliance/data/consent_states.toml)",
+                    crate::compliance::consent::shipped_codes()
+                ),
+            );
+            return None;
+        }
+        Some(r)
+    }
+
     pub(super) fn retry(
         &self,
         ctx: &mut Ctx,

@@ -47,6 +47,9 @@ impl From<ControlError> for ApiError {
                     Self::new(StatusCode::NOT_FOUND, "unknown_campaign", msg)
                 }
                 SwitchboardError::NoCall(_) => Self::new(StatusCode::CONFLICT, "no_call", msg),
+                SwitchboardError::NotRecorded(_) => {
+                    Self::new(StatusCode::CONFLICT, "not_recorded", msg)
+                }
                 SwitchboardError::UnknownDisposition { .. } => Self::bad_field("code", msg),
                 SwitchboardError::BadAnswer { field, .. } => Self::bad_field(field, msg),
                 // The route names the field it checked (callback_at or callback_in).

@@ -203,6 +203,14 @@ impl Api {
             .route("/v1/agents/{id}/ready", agent_action(Request::Ready))
             .route("/v1/agents/{id}/pause", post(agent_pause))
             .route("/v1/agents/{id}/hangup", agent_action(Request::Hangup))
+            .route(
+                "/v1/agents/{id}/recording/pause",
+                agent_action(Request::RecordingPause),
+            )
+            .route(
+                "/v1/agents/{id}/recording/resume",
+                agent_action(Request::RecordingResume),
+            )
             .route("/v1/agents/{id}/dial", agent_action(Request::Dial))
             .route("/v1/agents/{id}/skip", agent_action(Request::Skip))
             .route("/v1/agents/{id}/disposition", post(agent_disposition))

@@ -323,6 +323,44 @@ impl Shell {
         }
     }
 
+    /// Pause (`paused`) or resume the recording of the agent's call: the media engine writes
+    /// silence in its place while paused.
+    fn pause_recording(
+        &mut self,
+        agent: &AgentId,
+        paused: bool,
+    ) -> Result<(), crate::switchboard::SwitchboardError> {
+        use crate::switchboard::SwitchboardError;
+        let call = self
+            .board
+            .agent_views(Instant::now())
+            .into_iter()
+            .find(|v| &v.id == agent)
+            .and_then(|v| v.call)
+            .ok_or_else(|| SwitchboardError::NoCall(agent.clone()))?;
+        let leg = self
+            .calls
+            .get(&call)
+            .map(|io| io.leg)
+            .ok_or_else(|| SwitchboardError::NoCall(agent.clone()))?;
+        if !self.media.pause_recording(leg, paused) {
+            return Err(SwitchboardError::NotRecorded(agent.clone()));
+        }
+        let _ = self.writer.try_send(Msg::RecordingPause {
+            call,
+            paused,
+            at_ms: self.clock.ms(Instant::now()),
+        });
+        tracing::info!(
+            call = call.get(),
+            %agent,
+            paused,
+            "recording {} by the agent",
+            if paused { "paused" } else { "resumed" }
+        );
+        Ok(())
+    }
+
     pub(super) fn on_request(
         &mut self,
         r: Request,
@@ -354,6 +392,14 @@ impl Shell {
                 .agent_pause(now, &agent, &reason)
                 .map(|_| view(b, &agent))?,
             Request::Hangup(a) => b.agent_hangup(now, &a).map(|_| view(b, &a))?,
+            Request::RecordingPause(a) => {
+                self.pause_recording(&a, true)?;
+                view(&self.board, &a)
+            }
+            Request::RecordingResume(a) => {
+                self.pause_recording(&a, false)?;
+                view(&self.board, &a)
+            }
             Request::Dial(a) => b.agent_dial(now, &a).map(|_| view(b, &a))?,
             Request::Skip(a) => b.agent_skip(now, &a).map(|_| view(b, &a))?,
             Request::Disposition {

@@ -4,7 +4,7 @@
 "use strict";
 const DEFAULT_REASONS = [{ code: "break", label: "break" }, { code: "lunch", label: "lunch" },
   { code: "training", label: "training" }, { code: "meeting", label: "meeting" }];
-const desk = { me: null, agent: null, seen: 0, lead: null, leadSeen: 0, reasons: DEFAULT_REASONS,
+const desk = { me: null, agent: null, recPaused: false, seen: 0, lead: null, leadSeen: 0, reasons: DEFAULT_REASONS,
   pending: null };
 
 function agentPath(action) { return `/v1/agents/${encodeURIComponent(desk.me)}/${action}`; }
@@ -37,6 +37,10 @@ function renderAgent() {
   $("btn-pause").disabled = state === "connecting";
   const hasLead = !!desk.lead;
   $("btn-hangup").hidden = state !== "on_call";
+  // The recording's pause lasts while the call does (the server ends it with the call).
+  if (state !== "on_call") desk.recPaused = false;
+  $("btn-rec-pause").hidden = state !== "on_call" || desk.recPaused;
+  $("btn-rec-resume").hidden = state !== "on_call" || !desk.recPaused;
   $("btn-dial").hidden = !(state === "preview" && hasLead && desk.lead.preview !== false);
   $("btn-skip").hidden = $("btn-dial").hidden;
   $("call-box").hidden = $("btn-hangup").hidden && $("btn-dial").hidden;
@@ -256,6 +260,14 @@ async function main() {
   $("btn-ready").onclick = () => post("ready");
   $("btn-pause").onclick = () => openPause($("pause-menu").hidden);
   $("btn-hangup").onclick = () => post("hangup");
+  const recording = (paused) => async () => {
+    if (await post(paused ? "recording/pause" : "recording/resume")) {
+      desk.recPaused = paused;
+      renderAgent();
+    }
+  };
+  $("btn-rec-pause").onclick = recording(true);
+  $("btn-rec-resume").onclick = recording(false);
   $("btn-dial").onclick = () => post("dial");
   $("btn-skip").onclick = () => post("skip");
   $("btn-logout").onclick = async () => {

@@ -68,10 +68,19 @@ fn preview_reserves_a_lead_the_agent_dials_and_only_that_agent_takes_the_call() 
     core.handle(t_dial + ms(200), Input::Tick);
     drain(&mut core);
 
-    // Answered (AMD off): bridged to Bob at once, although Ann is ready and free.
+    // Answered (AMD off): the recording announcement first (the campaign records), then
+    // bridged to Bob, although Ann is ready and free.
     let t_answer = t_dial + ms(6000);
     core.handle(t_dial + ms(1000), Input::Ringing { call });
     core.handle(t_answer, Input::Answered { call });
+    let out = drain(&mut core);
+    assert!(
+        matches!(&out[..], [Output::Play { file, .. }, ..] if file.ends_with("recorded.wav")),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|o| matches!(o, Output::Bridge { .. })));
+    let t_answer = t_answer + ms(4300);
+    core.handle(t_answer, Input::PromptFinished { call });
     let out = drain(&mut core);
     assert!(
         out.contains(&Output::Bridge {
@@ -375,6 +384,9 @@ fn a_previewing_agent_is_not_given_a_predictive_campaigns_call() {
     core.agent_pause(t1 + ms(500), "dan", "break").unwrap();
     let out = human(&mut core, t1, d[0].call);
     assert!(!out.iter().any(|o| matches!(o, Output::Bridge { .. })));
+    // The recording announcement plays; the agent must come within 2 s of its end.
+    core.handle(t1 + ms(6200), Input::PromptFinished { call: d[0].call });
+    drain(&mut core);
     core.handle_timeout(t1 + ms(6200) + ms(2000));
     let out = drain(&mut core);
     assert!(
