@@ -19,6 +19,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use crate::campaign::{Campaign, DispositionEffect, Mode, Regime};
 use crate::domain::{LeadStatus, Outcome};
 
+pub mod evidence;
 pub mod registry;
 pub mod states;
 pub mod zones;
