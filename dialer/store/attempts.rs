@@ -759,3 +759,78 @@ mod tests {
         assert_eq!(parse_recent(&s).last(), Some(&(20 * day + 99)));
     }
 }
+
+/// One attempt as the compliance report reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceAttempt {
+    pub id: i64,
+    pub lead_id: i64,
+    pub dial_at_ms: i64,
+    pub live: bool,
+    pub abandoned: bool,
+    pub evidence: Option<String>,
+}
+
+/// One opt-out as the compliance report reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceOptOut {
+    pub attempt_id: i64,
+    pub phone: String,
+    pub digits: String,
+    pub message: String,
+    pub scope: String,
+    pub at_ms: i64,
+}
+
+impl Store {
+    /// A campaign's attempts dialed in `[since_ms, until_ms)`, oldest first, with their
+    /// evidence, and its opt-outs in the same period.
+    pub async fn compliance_rows(
+        &self,
+        campaign_id: i64,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<(Vec<ComplianceAttempt>, Vec<ComplianceOptOut>)> {
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                "SELECT id, lead_id, dial_at_ms, CASE WHEN live THEN 1 ELSE 0 END AS live, \
+                 CASE WHEN abandoned THEN 1 ELSE 0 END AS abandoned, evidence \
+                 FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ? \
+                 ORDER BY dial_at_ms, id",
+                vec![campaign_id.into(), since_ms.into(), until_ms.into()],
+            ))
+            .await?;
+        let mut attempts = Vec::with_capacity(rows.len());
+        for r in &rows {
+            attempts.push(ComplianceAttempt {
+                id: r.try_get("", "id")?,
+                lead_id: r.try_get("", "lead_id")?,
+                dial_at_ms: r.try_get("", "dial_at_ms")?,
+                live: r.try_get::<i32>("", "live")? != 0,
+                abandoned: r.try_get::<i32>("", "abandoned")? != 0,
+                evidence: r.try_get("", "evidence")?,
+            });
+        }
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                "SELECT attempt_id, phone, digits, message, scope, at_ms FROM opt_outs \
+                 WHERE campaign_id = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms, id",
+                vec![campaign_id.into(), since_ms.into(), until_ms.into()],
+            ))
+            .await?;
+        let mut opt_outs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            opt_outs.push(ComplianceOptOut {
+                attempt_id: r.try_get("", "attempt_id")?,
+                phone: r.try_get("", "phone")?,
+                digits: r.try_get("", "digits")?,
+                message: r.try_get("", "message")?,
+                scope: r.try_get("", "scope")?,
+                at_ms: r.try_get("", "at_ms")?,
+            });
+        }
+        Ok((attempts, opt_outs))
+    }
+}

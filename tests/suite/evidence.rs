@@ -203,8 +203,22 @@ async fn an_attempt_dialed_by_the_scheduler_carries_the_evidence_the_rules_saw()
         assert_eq!(fe.zones[0].local, "2026-12-07T18:00:01");
         assert_eq!((fe.attempts_24h, fe.abandon.live), (0, 0));
 
+        // A dial that bypassed the scheduler (the Florida lead, at 20:55 too): no evidence, an
+        // exception in the compliance report.
+        let bypass = store
+            .record_attempt_start(&AttemptStart {
+                lead_id: fl.lead_id,
+                dial_at_ms: case.dial.as_millisecond() + 1000,
+                trunk: Some("main"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.attempt(bypass).await.unwrap().unwrap().evidence, None);
+
         if db.label == "sqlite" {
             audit_prints_it(&case, &db.url);
+            compliance_report(&case, &db.url, bypass);
         }
     }
 }
@@ -255,4 +269,90 @@ fn audit_prints_it(case: &Case, url: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn compliance_report(case: &Case, url: &str, bypass: i64) {
+    let file = case.dir.path().join("ev.toml");
+    let out = audit(
+        &case.dir,
+        url,
+        &[
+            "report",
+            "--campaign",
+            "ev",
+            "--campaign-file",
+            file.to_str().unwrap(),
+            "--compliance",
+            "--since",
+            "2026-12-07T12:00:00Z",
+            "--until",
+            "2026-12-08T12:00:00Z",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (j["attempts"].as_u64(), j["with_evidence"].as_u64()),
+        (Some(4), Some(3))
+    );
+    // Local hours: both 18:00 calls, the 20:55 one (the bypass has no evidence).
+    let hours = j["calls_by_local_hour"].as_array().unwrap();
+    assert_eq!((hours[18].as_u64(), hours[20].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        hours.iter().filter_map(|h| h.as_u64()).sum::<u64>(),
+        3,
+        "{hours:?}"
+    );
+    // The 7 days to --until: 2 attempts to each lead.
+    assert_eq!(j["attempts_per_lead_7d"]["max"], 2);
+    assert_eq!(j["attempts_per_lead_7d"]["distribution"]["2"], 2);
+    // The window ending 2026-12-08 00:00 New York: 2 live answers, 1 abandoned: over the cap.
+    let w = &j["abandon_windows"][0];
+    assert_eq!(
+        (w["live"].as_u64(), w["abandoned"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(w["over_cap"], true);
+    let ex = j["exceptions"].as_array().unwrap();
+    assert!(
+        ex.iter()
+            .any(|e| e["attempt_id"] == bypass && e["kind"] == "no_evidence"),
+        "{ex:?}"
+    );
+    // The 20:55 attempt dialed with an abandon rate of 50 % in its window: reported.
+    assert!(
+        ex.iter()
+            .any(|e| e["attempt_id"] == case.ny_attempt && e["kind"] == "abandon_over_cap"),
+        "{ex:?}"
+    );
+    assert!(
+        !ex.iter()
+            .any(|e| e["kind"] == "outside_hours" || e["kind"] == "state_rule"),
+        "{ex:?}"
+    );
+    let out = audit(
+        &case.dir,
+        url,
+        &[
+            "report",
+            "--campaign",
+            "ev",
+            "--campaign-file",
+            file.to_str().unwrap(),
+            "--compliance",
+            "--since",
+            "2026-12-07T12:00:00Z",
+            "--until",
+            "2026-12-08T12:00:00Z",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("attempt {bypass} at")), "{text}");
+    assert!(text.contains("  18:00  2\n"), "{text}");
 }
