@@ -385,3 +385,117 @@ pub fn text(r: &ComplianceReport) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compliance::evidence::{AbandonSeen, RegistrySeen, RuleSeen, ZoneSeen};
+
+    fn evidence(local: &str) -> Evidence {
+        Evidence {
+            allowed_at_ms: 0,
+            dial_at_ms: Some(40 * DAY_MS),
+            zones_from: "zone_key".into(),
+            zones: vec![
+                ZoneSeen {
+                    zone: "America/Denver".into(),
+                    local: format!("2026-12-07T{local}"),
+                },
+                ZoneSeen {
+                    zone: "America/Los_Angeles".into(),
+                    local: "2026-12-07T12:00:00".into(),
+                },
+            ],
+            regions: vec!["US-ID".into()],
+            hours: "Mon,Tue 09:00-21:00".into(),
+            state_rules: vec![RuleSeen {
+                region: "US-XX".into(),
+                window: Some("08:00-20:00".into()),
+                cap_24h: Some(3),
+                holidays_closed: false,
+                source: "test".into(),
+            }],
+            attempts_24h: 2,
+            per_24h_cap: Some(5),
+            attempts_7d: 2,
+            reg_f: true,
+            abandon: AbandonSeen {
+                cap: 0.03,
+                window: "rolling_30_days".into(),
+                since_ms: 10 * DAY_MS,
+                live: 100,
+                abandoned: 3,
+                machines: 0,
+                amd_false_positive_rate: 0.0,
+                rate: Some(0.03),
+            },
+            registry: Some(RegistrySeen {
+                name: "us-national".into(),
+                data_ms: Some(10 * DAY_MS),
+            }),
+            rules_version: "v".into(),
+        }
+    }
+
+    fn kinds(e: &Evidence) -> Vec<String> {
+        let a = ComplianceAttempt {
+            id: 1,
+            lead_id: 1,
+            dial_at_ms: 40 * DAY_MS,
+            live: false,
+            abandoned: false,
+            evidence: None,
+        };
+        exceptions_of(&a, e).into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn exceptions_are_read_from_the_evidence() {
+        // Inside every window, under every cap, the rate at the cap, data 30 days old: none.
+        assert!(kinds(&evidence("19:59:59")).is_empty());
+        // 20:00 is past the state's window, not the campaign's.
+        assert_eq!(kinds(&evidence("20:00:00")), ["state_rule"]);
+        assert_eq!(
+            kinds(&evidence("21:00:00")),
+            ["outside_hours", "state_rule"]
+        );
+        assert_eq!(kinds(&evidence("08:30:00")), ["outside_hours"]);
+        let mut e = evidence("12:00:00");
+        e.attempts_24h = 3;
+        e.attempts_7d = 7;
+        e.abandon.rate = Some(0.031);
+        e.registry = Some(RegistrySeen {
+            name: "us-national".into(),
+            data_ms: Some(8 * DAY_MS),
+        });
+        assert_eq!(
+            kinds(&e),
+            [
+                "over_24h_cap",
+                "over_7_in_7",
+                "abandon_over_cap",
+                "registry_stale"
+            ]
+        );
+        e.state_rules[0].window = Some("closed".into());
+        assert!(kinds(&e).contains(&"state_rule".to_string()));
+    }
+
+    #[test]
+    fn the_sentence_names_every_zone_rule_and_count() {
+        let s = crate::compliance::evidence::sentence(&evidence("19:30:00"));
+        assert!(
+            s.starts_with(
+                "19:30 in America/Denver (candidate zones: America/Denver, \
+                 America/Los_Angeles; also America/Los_Angeles 12:00, from the number): \
+                 campaign hours Mon,Tue 09:00-21:00, XX rule 08:00-20:00, cap 3 per 24 h, \
+                 no state rule for ID; 2 attempts in the last 24 h (cap 3), 2 in 7 days"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("registry us-national data of 1970-01-11 (30 days old)"),
+            "{s}"
+        );
+    }
+}
