@@ -189,6 +189,18 @@ impl Scheduler {
         if let Err(r) = compliance::check(&self.campaign, &f, at) {
             return Ok(Some(r.to_string()));
         }
+        let registry = match self.campaign.dnc.registry {
+            Some(reg) => Some((reg, registry_date(store, reg).await?)),
+            None => None,
+        };
+        // The evidence of this re-check replaces the claim's: it is the one the dial follows.
+        let evidence = serde_json::to_string(&compliance::evidence::build(
+            &self.campaign,
+            &f,
+            at,
+            registry,
+        ))
+        .ok();
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2);
         let renewed = store
             .renew_lease(
@@ -196,6 +208,7 @@ impl Scheduler {
                 &self.owner,
                 now_ms,
                 now_ms.saturating_add(lease_ms),
+                evidence,
             )
             .await?;
         Ok((!renewed).then(|| "another dialer took its lease".to_owned()))

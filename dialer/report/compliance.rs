@@ -88,10 +88,22 @@ fn local_time(local: &str) -> Option<Time> {
 pub fn exceptions_of(a: &ComplianceAttempt, e: &Evidence) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut push = |k: &str, d: String| out.push((k.to_string(), d));
+    let days: Vec<&str> = e
+        .hours
+        .split(' ')
+        .next()
+        .map(|d| d.split(',').collect())
+        .unwrap_or_default();
     if let Some((start, end)) = window_of(&e.hours) {
         for z in &e.zones {
+            let day = z
+                .local
+                .parse::<jiff::civil::DateTime>()
+                .ok()
+                .map(|d| d.strftime("%a").to_string());
+            let off_day = day.is_some_and(|d| !days.contains(&d.as_str()));
             if let Some(t) = local_time(&z.local)
-                && !(t >= start && t < end)
+                && (off_day || !(t >= start && t < end))
             {
                 push(
                     "outside_hours",
@@ -460,6 +472,10 @@ mod tests {
             ["outside_hours", "state_rule"]
         );
         assert_eq!(kinds(&evidence("08:30:00")), ["outside_hours"]);
+        // 2026-12-07 is a Monday: a Wednesday-only campaign was closed.
+        let mut e = evidence("12:00:00");
+        e.hours = "Wed 09:00-21:00".into();
+        assert_eq!(kinds(&e), ["outside_hours", "outside_hours"]);
         let mut e = evidence("12:00:00");
         e.attempts_24h = 3;
         e.attempts_7d = 7;

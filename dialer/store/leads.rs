@@ -477,23 +477,27 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Extend the lease of a lead `owner` holds (or nobody holds any more) to `until_ms`;
-    /// false when another holder has it.
+    /// Extend the lease of a lead `owner` holds (or nobody holds any more) to `until_ms`, with
+    /// the evidence of the re-check that allowed it (`leads.claim_evidence`); false when another
+    /// holder has it.
     pub async fn renew_lease(
         &self,
         lead_id: i64,
         owner: &str,
         now_ms: i64,
         until_ms: i64,
+        evidence: Option<String>,
     ) -> Result<bool> {
         let r = self
             .conn()
             .execute_raw(self.stmt(
-                "UPDATE leads SET lease_owner = ?, lease_until_ms = ? WHERE id = ? \
+                "UPDATE leads SET lease_owner = ?, lease_until_ms = ?, claim_evidence = ? \
+                 WHERE id = ? \
                  AND (lease_owner = ? OR lease_until_ms IS NULL OR lease_until_ms <= ?)",
                 vec![
                     owner.into(),
                     until_ms.into(),
+                    evidence.into(),
                     lead_id.into(),
                     owner.into(),
                     now_ms.into(),

@@ -115,7 +115,10 @@ async fn dial(store: &Store) -> Case {
             .unwrap();
     }
     let dial: Timestamp = "2026-12-08T01:55:00Z".parse().unwrap();
-    let second = sched.claim(store, dial, 5).await.unwrap();
+    // Claimed a minute before the dial, re-checked at it (as a preview is): the dial follows
+    // the re-check's evidence.
+    let claimed_at = dial - SignedDuration::from_mins(1);
+    let second = sched.claim(store, claimed_at, 5).await.unwrap();
     assert_eq!(
         second
             .iter()
@@ -123,6 +126,10 @@ async fn dial(store: &Store) -> Case {
             .collect::<Vec<_>>(),
         ["+12122341000"],
         "at 20:55 New York time only New York is open (Florida closes at 20:00)"
+    );
+    assert_eq!(
+        sched.recheck(store, dial, second[0].lead.id).await.unwrap(),
+        None
     );
     let ny_attempt = store
         .record_attempt_start(&AttemptStart {
@@ -170,6 +177,11 @@ async fn an_attempt_dialed_by_the_scheduler_carries_the_evidence_the_rules_saw()
         assert!(e.state_rules.is_empty(), "no New York rule: {e:?}");
         assert_eq!(e.hours, "Mon,Tue,Wed,Thu,Fri,Sat,Sun 09:00-21:00");
         assert_eq!(e.dial_at_ms, Some(case.dial.as_millisecond()));
+        assert_eq!(
+            e.allowed_at_ms,
+            case.dial.as_millisecond(),
+            "the re-check's"
+        );
         // One earlier attempt to this lead, 2 h 55 min before.
         assert_eq!((e.attempts_24h, e.attempts_7d), (1, 1));
         assert_eq!(e.per_24h_cap, Some(3));
