@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod amd;
+mod audit;
 mod call;
 mod check;
 mod demo;
@@ -76,6 +77,8 @@ pub enum Command {
     Dnc(dnc::Args),
     /// Erase a person's data on request (recordings, name, attributes); keep what the law requires.
     Erase(erase::Args),
+    /// Why an attempt was allowed: the evidence stored with it, in words.
+    Audit(audit::Args),
 }
 
 /// Run the parsed command line; the exit code says whether the job succeeded.
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(a) => user::run(g, a),
         Command::Dnc(a) => dnc::run(g, a),
         Command::Erase(a) => erase::run(g, a),
+        Command::Audit(a) => audit::run(g, a),
     }
 }
 

@@ -49,6 +49,10 @@ pub struct Args {
     /// The campaign file (default: found by name in the config's campaigns_dir).
     #[arg(long, value_name = "FILE")]
     pub campaign_file: Option<PathBuf>,
+    /// The compliance report instead: abandon rate per window, calls by local hour, attempts
+    /// per lead over 7 days, opt-outs and every exception (table or json).
+    #[arg(long)]
+    pub compliance: bool,
 }
 
 /// A time given on the command line: RFC 3339, `now`, or a span before `now`.
@@ -159,6 +163,32 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 p
             }
         };
+        if a.compliance {
+            let id = store
+                .campaign_id(&a.campaign)
+                .await?
+                .with_context(|| format!("no campaign {:?} in the store", a.campaign))?;
+            let from = report::compliance_since(&policy, since.as_millisecond());
+            let (attempts, opt_outs) = store
+                .compliance_rows(id, from, until.as_millisecond())
+                .await
+                .with_context(|| format!("cannot report from the store at {}", redact(&url)))?;
+            let rep = report::compliance::build(
+                &a.campaign,
+                &policy,
+                since.as_millisecond(),
+                until.as_millisecond(),
+                &attempts,
+                &opt_outs,
+            );
+            let out = match a.format {
+                Format::Json => serde_json::to_string_pretty(&rep)? + "\n",
+                Format::Table => report::compliance::text(&rep),
+                Format::Csv => bail!("--compliance: --format csv is not offered (table or json)"),
+            };
+            std::io::stdout().lock().write_all(out.as_bytes())?;
+            return Ok(None);
+        }
         let params = Params {
             campaign: a.campaign.clone(),
             since_ms: since.as_millisecond(),
@@ -171,9 +201,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         let rep = report::build(&store, &params)
             .await
             .with_context(|| format!("cannot report from the store at {}", redact(&url)))?;
-        anyhow::Ok((rep, params.policy.timezone))
+        anyhow::Ok(Some((rep, params.policy.timezone)))
     })?;
-    let (rep, tz) = r;
+    let Some((rep, tz)) = r else {
+        return Ok(ExitCode::SUCCESS);
+    };
 
     if let Some(path) = &a.chart {
         std::fs::write(path, report::svg(&rep, &tz))

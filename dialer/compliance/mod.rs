@@ -20,6 +20,7 @@ use crate::campaign::{Campaign, DispositionEffect, Mode, Regime};
 use crate::domain::{LeadStatus, Outcome};
 
 pub mod consent;
+pub mod evidence;
 pub mod registry;
 pub mod states;
 pub mod zones;

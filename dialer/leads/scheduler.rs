@@ -75,8 +75,12 @@ impl Scheduler {
         let c = &self.campaign;
         // A campaign that scrubs against a registry dials nothing on stale registry data (the
         // check that follows an empty claim, and `dialer plan`, say why).
-        if let Some(reg) = c.dnc.registry
-            && compliance::registry::fresh(reg, registry_date(store, reg).await?, at).is_err()
+        let registry = match c.dnc.registry {
+            Some(reg) => Some((reg, registry_date(store, reg).await?)),
+            None => None,
+        };
+        if let Some((reg, date)) = registry
+            && compliance::registry::fresh(reg, date, at).is_err()
         {
             return Ok(Vec::new());
         }
@@ -133,7 +137,17 @@ impl Scheduler {
                     name.as_deref(),
                     &mut recent,
                 );
-                decision(compliance::check(c, &f, at))
+                match compliance::check(c, &f, at) {
+                    // What the rules saw, stored with the lead's lease and moved to the attempt
+                    // row when it is dialed.
+                    Ok(()) => match serde_json::to_string(&compliance::evidence::build(
+                        c, &f, at, registry,
+                    )) {
+                        Ok(json) => ClaimDecision::TakeWithEvidence(json),
+                        Err(_) => ClaimDecision::Take,
+                    },
+                    r => decision(r),
+                }
             })
             .await?;
         Ok(claimed)
@@ -175,6 +189,18 @@ impl Scheduler {
         if let Err(r) = compliance::check(&self.campaign, &f, at) {
             return Ok(Some(r.to_string()));
         }
+        let registry = match self.campaign.dnc.registry {
+            Some(reg) => Some((reg, registry_date(store, reg).await?)),
+            None => None,
+        };
+        // The evidence of this re-check replaces the claim's: it is the one the dial follows.
+        let evidence = serde_json::to_string(&compliance::evidence::build(
+            &self.campaign,
+            &f,
+            at,
+            registry,
+        ))
+        .ok();
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 2);
         let renewed = store
             .renew_lease(
@@ -182,6 +208,7 @@ impl Scheduler {
                 &self.owner,
                 now_ms,
                 now_ms.saturating_add(lease_ms),
+                evidence,
             )
             .await?;
         Ok((!renewed).then(|| "another dialer took its lease".to_owned()))

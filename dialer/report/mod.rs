@@ -51,6 +51,7 @@
 //! Rates whose denominator is zero are `None` (JSON `null`).
 
 mod chart;
+pub mod compliance;
 mod compute;
 mod format;
 
@@ -305,3 +306,8 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Where the compliance report's rows start: the first abandon window of its first day.
+pub fn compliance_since(policy: &Policy, since_ms: i64) -> i64 {
+    window_range(policy, since_ms).0.min(since_ms) - 86_400_000
+}

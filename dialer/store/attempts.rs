@@ -8,6 +8,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, Value};
 
 use super::{Result, Store, StoreError, stmt};
+use crate::compliance::evidence::Evidence;
 use crate::domain::{AmdResult, LeadStatus, Outcome};
 
 /// How far back `leads.recent_attempts` keeps attempt times: the longest rolling window
@@ -190,8 +191,8 @@ impl Store {
         let row = txn
             .query_one_raw(stmt(
                 backend,
-                "SELECT campaign_id, phone, attempts, recent_attempts, zone_key FROM leads \
-                 WHERE id = ?",
+                "SELECT campaign_id, phone, attempts, recent_attempts, zone_key, claim_evidence \
+                 FROM leads WHERE id = ?",
                 vec![a.lead_id.into()],
             ))
             .await?
@@ -201,10 +202,26 @@ impl Store {
         let attempts: i32 = row.try_get("", "attempts")?;
         let recent: String = row.try_get("", "recent_attempts")?;
         let zone_key: Option<String> = row.try_get("", "zone_key")?;
+        let claimed: Option<String> = row.try_get("", "claim_evidence")?;
+        // What the rules saw at the claim, completed with the dial's local times and the abandon
+        // counts of the window ending at the dial. Unreadable evidence is stored as it was.
+        let evidence = match claimed {
+            None => None,
+            Some(json) => match serde_json::from_str::<Evidence>(&json) {
+                Ok(mut e) => {
+                    let since = e.abandon_since_at(a.dial_at_ms);
+                    let c =
+                        abandon_counts_in(&txn, backend, campaign_id, since, a.dial_at_ms).await?;
+                    e.at_dial(a.dial_at_ms, c.live, c.abandoned, c.machines);
+                    Some(serde_json::to_string(&e).unwrap_or(json))
+                }
+                Err(_) => Some(json),
+            },
+        };
         txn.execute_raw(stmt(
             backend,
             "UPDATE leads SET attempts = ?, last_attempt_at_ms = ?, recent_attempts = ?, \
-             status = ?, updated_at_ms = ? WHERE id = ?",
+             status = ?, updated_at_ms = ?, claim_evidence = NULL WHERE id = ?",
             vec![
                 (attempts + 1).into(),
                 a.dial_at_ms.into(),
@@ -228,6 +245,7 @@ impl Store {
                 "node",
                 "zone_key",
                 "rules_version",
+                "evidence",
             ])
             .values_panic([
                 a.lead_id.into(),
@@ -240,6 +258,7 @@ impl Store {
                 a.node.map(str::to_string).into(),
                 zone_key.into(),
                 a.rules_version.map(str::to_string).into(),
+                evidence.into(),
             ])
             .returning_col("id")
             .to_owned();
@@ -484,33 +503,7 @@ impl Store {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<AbandonCounts> {
-        let row = self
-            .conn()
-            .query_one_raw(self.stmt(
-                "SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS live, \
-                 SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned, \
-                 SUM(CASE WHEN amd_result = ? THEN 1 ELSE 0 END) AS machines \
-                 FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ?",
-                vec![
-                    AmdResult::Machine.as_str().into(),
-                    campaign_id.into(),
-                    since_ms.into(),
-                    until_ms.into(),
-                ],
-            ))
-            .await?;
-        let get = |r: &sea_orm::QueryResult, c: &str| -> Result<u64> {
-            let v: Option<i64> = r.try_get("", c)?;
-            Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
-        };
-        Ok(match row {
-            Some(r) => AbandonCounts {
-                live: get(&r, "live")?,
-                abandoned: get(&r, "abandoned")?,
-                machines: get(&r, "machines")?,
-            },
-            None => AbandonCounts::default(),
-        })
+        abandon_counts_in(self.conn(), self.backend(), campaign_id, since_ms, until_ms).await
     }
 
     /// Record a disposition (system or agent) on a lead; returns its id.
@@ -730,6 +723,56 @@ impl Store {
     }
 }
 
+impl Store {
+    /// One attempt row (with its evidence), or `None` when there is no such attempt.
+    pub async fn attempt(
+        &self,
+        attempt_id: i64,
+    ) -> Result<Option<super::entity::call_attempt::Model>> {
+        use sea_orm::EntityTrait;
+        Ok(super::entity::call_attempt::Entity::find_by_id(attempt_id)
+            .one(self.conn())
+            .await?)
+    }
+}
+
+/// [`Store::abandon_counts`] on a connection or inside a transaction.
+async fn abandon_counts_in<C: ConnectionTrait>(
+    conn: &C,
+    backend: sea_orm::DbBackend,
+    campaign_id: i64,
+    since_ms: i64,
+    until_ms: i64,
+) -> Result<AbandonCounts> {
+    let row = conn
+        .query_one_raw(stmt(
+            backend,
+            "SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS live, \
+             SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned, \
+             SUM(CASE WHEN amd_result = ? THEN 1 ELSE 0 END) AS machines \
+             FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ?",
+            vec![
+                AmdResult::Machine.as_str().into(),
+                campaign_id.into(),
+                since_ms.into(),
+                until_ms.into(),
+            ],
+        ))
+        .await?;
+    let get = |r: &sea_orm::QueryResult, c: &str| -> Result<u64> {
+        let v: Option<i64> = r.try_get("", c)?;
+        Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+    };
+    Ok(match row {
+        Some(r) => AbandonCounts {
+            live: get(&r, "live")?,
+            abandoned: get(&r, "abandoned")?,
+            machines: get(&r, "machines")?,
+        },
+        None => AbandonCounts::default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,5 +792,80 @@ mod tests {
         }
         assert_eq!(parse_recent(&s).len(), RECENT_MAX);
         assert_eq!(parse_recent(&s).last(), Some(&(20 * day + 99)));
+    }
+}
+
+/// One attempt as the compliance report reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceAttempt {
+    pub id: i64,
+    pub lead_id: i64,
+    pub dial_at_ms: i64,
+    pub live: bool,
+    pub abandoned: bool,
+    pub evidence: Option<String>,
+}
+
+/// One opt-out as the compliance report reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceOptOut {
+    pub attempt_id: i64,
+    pub phone: String,
+    pub digits: String,
+    pub message: String,
+    pub scope: String,
+    pub at_ms: i64,
+}
+
+impl Store {
+    /// A campaign's attempts dialed in `[since_ms, until_ms)`, oldest first, with their
+    /// evidence, and its opt-outs in the same period.
+    pub async fn compliance_rows(
+        &self,
+        campaign_id: i64,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<(Vec<ComplianceAttempt>, Vec<ComplianceOptOut>)> {
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                "SELECT id, lead_id, dial_at_ms, CASE WHEN live THEN 1 ELSE 0 END AS live, \
+                 CASE WHEN abandoned THEN 1 ELSE 0 END AS abandoned, evidence \
+                 FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ? \
+                 ORDER BY dial_at_ms, id",
+                vec![campaign_id.into(), since_ms.into(), until_ms.into()],
+            ))
+            .await?;
+        let mut attempts = Vec::with_capacity(rows.len());
+        for r in &rows {
+            attempts.push(ComplianceAttempt {
+                id: r.try_get("", "id")?,
+                lead_id: r.try_get("", "lead_id")?,
+                dial_at_ms: r.try_get("", "dial_at_ms")?,
+                live: r.try_get::<i32>("", "live")? != 0,
+                abandoned: r.try_get::<i32>("", "abandoned")? != 0,
+                evidence: r.try_get("", "evidence")?,
+            });
+        }
+        let rows = self
+            .conn()
+            .query_all_raw(self.stmt(
+                "SELECT attempt_id, phone, digits, message, scope, at_ms FROM opt_outs \
+                 WHERE campaign_id = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms, id",
+                vec![campaign_id.into(), since_ms.into(), until_ms.into()],
+            ))
+            .await?;
+        let mut opt_outs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            opt_outs.push(ComplianceOptOut {
+                attempt_id: r.try_get("", "attempt_id")?,
+                phone: r.try_get("", "phone")?,
+                digits: r.try_get("", "digits")?,
+                message: r.try_get("", "message")?,
+                scope: r.try_get("", "scope")?,
+                at_ms: r.try_get("", "at_ms")?,
+            });
+        }
+        Ok((attempts, opt_outs))
     }
 }

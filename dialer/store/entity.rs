@@ -127,6 +127,9 @@ pub mod call_attempt {
         pub zone_key: Option<String>,
         /// The version of the shipped state rules that allowed the dial.
         pub rules_version: Option<String>,
+        /// What the rules saw when the dial was allowed (JSON, [`crate::compliance::evidence`]);
+        /// `None` on attempts from before evidence was stored.
+        pub evidence: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -47,10 +47,13 @@ pub struct LeadRow {
 }
 
 /// What the scheduler does with a candidate inside a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimDecision {
     /// Claim it (lease it to the claimer).
     Take,
+    /// Claim it and keep what the rules saw (JSON) with the lease (`leads.claim_evidence`):
+    /// starting its attempt moves it to the attempt row.
+    TakeWithEvidence(String),
     /// Leave it as it is.
     Skip,
     /// Not before this instant (unix ms): stored as `next_attempt_at_ms` so the next scans
@@ -387,6 +390,7 @@ impl Store {
         let rows = txn.query_all_raw(stmt(backend, &sql, values)).await?;
         let mut take = Vec::new();
         let mut taken_rows = std::collections::HashMap::new();
+        let mut evidence = std::collections::HashMap::new();
         for r in &rows {
             if take.len() >= req.limit {
                 break;
@@ -395,6 +399,11 @@ impl Store {
             match decide(&row) {
                 ClaimDecision::Take => {
                     take.push(row.lead.id);
+                    taken_rows.insert(row.lead.id, row);
+                }
+                ClaimDecision::TakeWithEvidence(json) => {
+                    take.push(row.lead.id);
+                    evidence.insert(row.lead.id, json);
                     taken_rows.insert(row.lead.id, row);
                 }
                 ClaimDecision::Skip => {}
@@ -434,7 +443,8 @@ impl Store {
                 values.push((*id).into());
             }
             let sql = format!(
-                "UPDATE leads SET lease_owner = ?, lease_until_ms = ?, updated_at_ms = ? \
+                "UPDATE leads SET lease_owner = ?, lease_until_ms = ?, updated_at_ms = ?, \
+                 claim_evidence = NULL \
                  WHERE (lease_until_ms IS NULL OR lease_until_ms <= ?) AND id IN ({ids}) \
                  RETURNING id"
             );
@@ -443,6 +453,16 @@ impl Store {
                 .iter()
                 .map(|r| r.try_get::<i64>("", "id"))
                 .collect::<std::result::Result<_, _>>()?;
+            for (id, json) in evidence {
+                if got.contains(&id) {
+                    txn.execute_raw(stmt(
+                        backend,
+                        "UPDATE leads SET claim_evidence = ? WHERE id = ?",
+                        vec![json.into(), id.into()],
+                    ))
+                    .await?;
+                }
+            }
             for id in take {
                 if got.contains(&id)
                     && let Some(mut row) = taken_rows.remove(&id)
@@ -457,23 +477,27 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Extend the lease of a lead `owner` holds (or nobody holds any more) to `until_ms`;
-    /// false when another holder has it.
+    /// Extend the lease of a lead `owner` holds (or nobody holds any more) to `until_ms`, with
+    /// the evidence of the re-check that allowed it (`leads.claim_evidence`); false when another
+    /// holder has it.
     pub async fn renew_lease(
         &self,
         lead_id: i64,
         owner: &str,
         now_ms: i64,
         until_ms: i64,
+        evidence: Option<String>,
     ) -> Result<bool> {
         let r = self
             .conn()
             .execute_raw(self.stmt(
-                "UPDATE leads SET lease_owner = ?, lease_until_ms = ? WHERE id = ? \
+                "UPDATE leads SET lease_owner = ?, lease_until_ms = ?, claim_evidence = ? \
+                 WHERE id = ? \
                  AND (lease_owner = ? OR lease_until_ms IS NULL OR lease_until_ms <= ?)",
                 vec![
                     owner.into(),
                     until_ms.into(),
+                    evidence.into(),
                     lead_id.into(),
                     owner.into(),
                     now_ms.into(),

@@ -30,7 +30,8 @@ pub mod users;
 pub mod writable;
 
 pub use attempts::{
-    AbandonCounts, AttemptEnd, AttemptProgress, AttemptStart, InterruptedRetry, NewDisposition,
+    AbandonCounts, AttemptEnd, AttemptProgress, AttemptStart, ComplianceAttempt, ComplianceOptOut,
+    InterruptedRetry, NewDisposition,
 };
 pub use audit::AuditEvent;
 pub use daemon::LeadUpdate;

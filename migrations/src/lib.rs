@@ -10,6 +10,7 @@ mod m20261210_000001_attempt_node;
 mod m20261214_000001_users;
 mod m20261216_000001_compliance;
 mod m20261217_000001_optout_recording;
+mod m20261218_000001_evidence;
 mod m20261219_000001_recording_pauses;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000001_users::Migration),
             Box::new(m20261216_000001_compliance::Migration),
             Box::new(m20261217_000001_optout_recording::Migration),
+            Box::new(m20261218_000001_evidence::Migration),
             Box::new(m20261219_000001_recording_pauses::Migration),
         ]
     }

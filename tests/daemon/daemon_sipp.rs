@@ -362,6 +362,13 @@ async fn a_machine_gets_the_voicemail_message_after_its_beep() {
 /// dialog went the expected way); then the daemon stops.
 async fn call_done(store: &Store, carrier: &mut e2e::Sipp, daemon: Daemon) -> call_attempt::Model {
     let attempt = e2e::finished_attempt(store, Duration::from_secs(45), &[&*carrier]).await;
+    // The daemon's dial went through the scheduler: its evidence is stored with the row.
+    let json = attempt.evidence.as_deref().unwrap_or_else(|| {
+        panic!("attempt {} has no evidence", attempt.id);
+    });
+    let ev: dialer::compliance::evidence::Evidence = serde_json::from_str(json).unwrap();
+    assert_eq!(ev.dial_at_ms, Some(attempt.dial_at_ms), "{json}");
+    assert!(ev.allowed_at_ms <= attempt.dial_at_ms, "{json}");
     let status = carrier.exit(Duration::from_secs(20)).await;
     assert!(status.success(), "sipp: {status}\n{}", carrier.logs());
     daemon.stop().await;

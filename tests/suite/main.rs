@@ -37,6 +37,7 @@ mod check;
 mod daemon_writer;
 mod demo;
 mod erase;
+mod evidence;
 mod import;
 mod media_sipp;
 mod media_udp;

@@ -93,6 +93,7 @@ async fn migrations_apply_once_and_campaigns_upsert() {
                 "m20261214_000001_users",
                 "m20261216_000001_compliance",
                 "m20261217_000001_optout_recording",
+                "m20261218_000001_evidence",
                 "m20261219_000001_recording_pauses"
             ],
             "{}",

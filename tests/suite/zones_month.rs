@@ -246,6 +246,8 @@ struct Seen {
     /// The zone key stored with the attempt, and the lead's.
     zone_key: Option<String>,
     lead_zone_key: Option<String>,
+    /// What the rules saw when the dial was allowed.
+    evidence: Option<String>,
 }
 
 async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
@@ -255,7 +257,7 @@ async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             store.conn().get_database_backend(),
             "SELECT a.lead_id, l.phone, l.attributes, a.dial_at_ms, a.outcome, a.zone_key, \
-             l.zone_key AS lead_zone_key FROM call_attempts a \
+             l.zone_key AS lead_zone_key, a.evidence FROM call_attempts a \
              JOIN leads l ON l.id = a.lead_id WHERE a.campaign_id = $1 ORDER BY a.dial_at_ms",
             [campaign_id.into()],
         ))
@@ -270,6 +272,7 @@ async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
             outcome: r.try_get("", "outcome").unwrap(),
             zone_key: r.try_get("", "zone_key").unwrap(),
             lead_zone_key: r.try_get("", "lead_zone_key").unwrap(),
+            evidence: r.try_get("", "evidence").unwrap(),
         })
         .collect()
 }
@@ -488,6 +491,51 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
             }
         }
         per_lead.entry(a.lead).or_default().push(a.at);
+        // The stored evidence agrees with the checker: each of its zones' local time at the
+        // dial, the checker's zones covered, and the earlier calls in 24 h.
+        match a
+            .evidence
+            .as_deref()
+            .map(serde_json::from_str::<compliance::evidence::Evidence>)
+        {
+            Some(Ok(e)) => {
+                // Counted when the rules allowed it (the claim, a few seconds before the dial).
+                let allowed = Timestamp::from_millisecond(e.allowed_at_ms).unwrap();
+                let earlier = per_lead[&a.lead]
+                    .iter()
+                    .filter(|t| {
+                        **t > allowed - SignedDuration::from_hours(24)
+                            && **t <= allowed
+                            && **t < a.at
+                    })
+                    .count();
+                let locals_ok = e.zones.iter().all(|z| {
+                    TimeZone::get(&z.zone).is_ok_and(|tz| {
+                        tz.to_datetime(a.at)
+                            .strftime("%Y-%m-%dT%H:%M:%S")
+                            .to_string()
+                            == z.local
+                    })
+                });
+                // Zone names may differ (Boise for Denver): the wall times may not. Every zone
+                // the checker says the number may ring in has its local time in the evidence.
+                let covered = zones.iter().all(|z| {
+                    let want = TimeZone::get(z)
+                        .unwrap()
+                        .to_datetime(a.at)
+                        .strftime("%Y-%m-%dT%H:%M:%S")
+                        .to_string();
+                    e.zones.iter().any(|s| s.local == want)
+                });
+                if !locals_ok || !covered || e.attempts_24h as usize != earlier {
+                    bad.push(format!(
+                        "{} at {}: evidence {:?}/{} earlier, checker {zones:?}/{earlier}",
+                        a.phone, a.at, e.zones, e.attempts_24h
+                    ));
+                }
+            }
+            other => bad.push(format!("{} at {}: evidence {other:?}", a.phone, a.at)),
+        }
         let caps: Vec<usize> = states.iter().filter_map(|s| law(s).cap).collect();
         if let Some(cap) = caps.into_iter().min() {
             let times = &per_lead[&a.lead];
