@@ -54,6 +54,7 @@ pub(super) fn count_person(
         },
     );
     rt.budget.record_live_answer();
+    rt.live_rate.record(now);
 }
 
 /// Feed a finished call to the campaign's estimates and abandon budget (a person already
@@ -83,6 +84,7 @@ pub(super) fn observe(rt: &mut CampaignRt, now: Instant, c: &CallRt, s: &Summary
         );
         if human {
             rt.budget.record_live_answer();
+            rt.live_rate.record(now);
         }
     }
     if let (Some(answered), Some(decided)) = (c.answered, s.decided) {

@@ -43,6 +43,8 @@ pub(super) struct CampaignRt {
     pub(super) pacer: Pacer,
     pub(super) estimator: Estimator,
     pub(super) budget: AbandonBudget,
+    /// The recent live answers, from which the budget is told the answers still to come.
+    pub(super) live_rate: LiveRate,
     pub(super) bucket: Bucket,
     /// Claimed leads not dialed yet, with when they arrived.
     pub(super) leads: VecDeque<(Instant, Lead)>,
@@ -100,6 +102,7 @@ impl Switchboard {
                         pacer: pacer_for(&campaign),
                         estimator: Estimator::new(&priors),
                         budget: AbandonBudget::from_history(cap, fp, history),
+                        live_rate: LiveRate::default(),
                         bucket: Bucket::new(campaign.dialing.calls_per_second),
                         leads: VecDeque::new(),
                         claiming: false,
@@ -197,5 +200,69 @@ impl Switchboard {
         let c = self.calls.get(&call)?;
         let rt = self.campaigns.get(&c.campaign)?;
         Some(rt.campaign.amd.detector.clone())
+    }
+}
+
+/// The campaign's recent live answers, projected forward: the budget is planned over the
+/// answers still to come ([`AbandonBudget::set_expected_more`]) with the rate of the last
+/// [`LiveRate::SPAN`] over the next [`LiveRate::AHEAD`]. The window itself (30 rolling days, or
+/// the rest of a calendar day) is longer than that horizon; a campaign can stop or leave its
+/// hours at any time, so it projects no further than half an hour, and nothing until it has
+/// watched a whole span (0: the strict reading of the budget).
+#[derive(Debug, Clone, Default)]
+pub(super) struct LiveRate {
+    /// When the campaign was first paced.
+    since: Option<Instant>,
+    answers: VecDeque<Instant>,
+}
+
+impl LiveRate {
+    pub(super) const SPAN: Duration = Duration::from_secs(15 * 60);
+    pub(super) const AHEAD: Duration = Duration::from_secs(30 * 60);
+
+    /// A person answered at `now`.
+    pub(super) fn record(&mut self, now: Instant) {
+        self.answers.push_back(now);
+    }
+
+    /// The live answers expected over the next [`Self::AHEAD`], at the rate of the last
+    /// [`Self::SPAN`]; 0 until a whole span has been watched.
+    pub(super) fn expected_more(&mut self, now: Instant) -> f64 {
+        let since = *self.since.get_or_insert(now);
+        while self
+            .answers
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > Self::SPAN)
+        {
+            self.answers.pop_front();
+        }
+        if now.saturating_duration_since(since) < Self::SPAN {
+            return 0.0;
+        }
+        self.answers.len() as f64 * Self::AHEAD.as_secs_f64() / Self::SPAN.as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_rate_projects_the_last_span_over_the_next_half_hour() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut r = LiveRate::default();
+        assert_eq!(r.expected_more(at(0)), 0.0, "nothing watched yet");
+        // A live answer a minute for the first 20 minutes.
+        for m in 1..=20 {
+            r.record(at(m * 60));
+        }
+        assert_eq!(r.expected_more(at(600)), 0.0, "not a whole span watched");
+        // At minute 20 the last 15 minutes hold minutes 5–20: 16 answers, 32 in the next 30.
+        assert_eq!(r.expected_more(at(1200)), 32.0);
+        // Ten quiet minutes later only minutes 15–20 remain in the span.
+        assert_eq!(r.expected_more(at(1800)), 12.0);
+        // An hour of silence: nothing is expected.
+        assert_eq!(r.expected_more(at(5400)), 0.0);
     }
 }

@@ -165,6 +165,8 @@ impl Switchboard {
         };
         rt.estimator.advance(now);
         let estimates = rt.estimator.estimates();
+        let more = rt.live_rate.expected_more(now);
+        rt.budget.set_expected_more(more);
         let snapshot = Snapshot {
             agents: &agent_views,
             calls: &call_views,

@@ -93,6 +93,13 @@ pub struct PredictiveConfig {
     /// early cluster of abandons is paid back over the window instead of stopping predictive
     /// dialing until the answers so far catch up. 0: judge by the answers so far only.
     pub spread: f64,
+    /// With shedding off, the abandons the budget must still hold (once the window has had
+    /// one, counted on the answers so far and all those expected to come) before the pacer
+    /// dials ahead of agents: no ringing call can be hung up, so an over-dial cannot be
+    /// undone, and on a small team's window one abandon is a whole point.
+    pub unshed_margin: f64,
+    /// The share of the answers expected to come that `unshed_margin` is counted on.
+    pub unshed_more: f64,
 }
 
 impl Default for PredictiveConfig {
@@ -112,6 +119,8 @@ impl Default for PredictiveConfig {
             shed_after: Some(MIN_SHED_RING),
             shed_factor: 10.0,
             spread: 0.5,
+            unshed_margin: 1.0,
+            unshed_more: 0.75,
         }
     }
 }
@@ -547,9 +556,20 @@ impl Predictive {
     }
 
     /// At or over the cap, counted on the answers so far and the planned share of those to
-    /// come: no dialing ahead of agents.
+    /// come, or (with shedding off) within `unshed_margin` abandons of it counted on all the
+    /// answers to come: no dialing ahead of agents.
     pub fn budget_spent(&self, budget: &AbandonBudget) -> bool {
-        budget.abandoned() > 0.0 && budget.remaining_with(self.planned_more(budget)) <= 0.0
+        if budget.abandoned() <= 0.0 {
+            return false;
+        }
+        if budget.remaining_with(self.planned_more(budget)) <= 0.0 {
+            return true;
+        }
+        // With shedding off, the window must still hold `unshed_margin` abandons if every
+        // answer expected to come comes.
+        self.shed_after().is_none()
+            && budget.remaining_with(self.cfg.unshed_more.clamp(0.0, 1.0) * budget.expected_more())
+                <= self.cfg.unshed_margin.max(0.0)
     }
 
     /// The ring time after which a call may be shed, if shedding is on.
@@ -907,6 +927,38 @@ mod tests {
         // A fresh window, where one abandon would be a large share, starts carefully.
         let fresh = p.threshold(&window(0, 0));
         assert!(fresh < 0.2 * low, "{fresh} vs {low}");
+    }
+
+    #[test]
+    fn without_shedding_the_budget_keeps_one_abandon_in_hand() {
+        // 2 abandons in 40 live answers, 60 more expected. Shedding on, planned over half of
+        // those to come, the cap allows 3 % of 70 = 2.1: not spent.
+        let mut b = AbandonBudget::new(0.03, 0.0);
+        for _ in 0..40 {
+            b.record_live_answer();
+        }
+        b.record_abandon();
+        b.record_abandon();
+        b.set_expected_more(60.0);
+        let on = Predictive::default();
+        let off = Predictive::new(PredictiveConfig {
+            shed_after: None,
+            ..PredictiveConfig::default()
+        });
+        assert!(
+            !on.budget_spent(&b),
+            "2 of 2.1 allowed: shedding can undo an over-dial"
+        );
+        // Shedding off: 3 % of (40 + 0.75 × 60) = 2.55 leaves 0.55 abandons, under one.
+        assert!(
+            off.budget_spent(&b),
+            "no abandon left in hand without shedding"
+        );
+        b.set_expected_more(200.0);
+        // 3 % of (40 + 150) = 5.7: 3.7 in hand.
+        assert!(!off.budget_spent(&b));
+        // An empty window is never spent: the margin counts once the window has an abandon.
+        assert!(!off.budget_spent(&AbandonBudget::new(0.03, 0.0)));
     }
 
     #[test]
