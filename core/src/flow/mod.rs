@@ -515,6 +515,9 @@ impl Flow {
                 self.actions.push_back(Action::CancelAgentRequest);
                 self.abandon();
             }
+            // A person hearing the recording announcement, not yet given to an agent: nobody
+            // took them, so abandoned, as when they hang up during it.
+            Stage::Announcing { .. } => self.abandon(),
             _ => {}
         }
         self.actions.push_back(Action::HangUp);

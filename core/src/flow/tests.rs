@@ -792,3 +792,20 @@ fn a_person_gone_during_the_announcement_is_counted_abandoned() {
         (Outcome::Abandoned, true, None)
     );
 }
+
+#[test]
+fn a_person_cut_off_during_the_announcement_by_a_stop_is_counted_abandoned() {
+    let t0 = Instant::now();
+    let mut f = answered(t0, announcing());
+    drain(&mut f);
+    f.handle(t0 + ms(10_000), amd(AmdResult::Human));
+    drain(&mut f);
+    f.abort(t0 + ms(11_000));
+    let actions = drain(&mut f);
+    assert_eq!(actions[0], Action::Abandoned);
+    let s = summary(&actions);
+    assert_eq!(
+        (s.outcome, s.abandoned, s.agent),
+        (Outcome::Abandoned, true, None)
+    );
+}
