@@ -254,29 +254,8 @@ impl CampaignReader<'_> {
         let mut questions = Vec::new();
         let mut ids = BTreeSet::new();
         for q in tables.unwrap_or_default() {
-            let id = q.req_string(ctx, "id").and_then(|id| {
-                if too_long(ctx, q.key("id"), &id, NAME_MAX) {
-                    None
-                } else if !is_snake(&id) {
-                    ctx.problem(q.key("id"), format!("{id:?} is not a snake_case id"));
-                    None
-                } else if !ids.insert(id.clone()) {
-                    ctx.problem(q.key("id"), format!("{id:?} is used twice"));
-                    None
-                } else {
-                    Some(id)
-                }
-            });
-            let text = q.req_string(ctx, "text").and_then(|s| {
-                if s.trim().is_empty() {
-                    ctx.problem(q.key("text"), "empty question");
-                    None
-                } else if too_long(ctx, q.key("text"), &s, PROMPT_TEXT_MAX) {
-                    None
-                } else {
-                    Some(s)
-                }
-            });
+            let id = unique_snake(ctx, &q, "id", &mut ids);
+            let text = filled(ctx, &q, "text", "empty question", PROMPT_TEXT_MAX);
             let answers = match q.get("answers") {
                 None => {
                     ctx.problem(
@@ -291,29 +270,8 @@ impl CampaignReader<'_> {
             let mut keys = BTreeSet::new();
             let mut answers_ok = answers.is_some();
             for a in answers.unwrap_or_default() {
-                let key = a.req_string(ctx, "key").and_then(|k| {
-                    if too_long(ctx, a.key("key"), &k, NAME_MAX) {
-                        None
-                    } else if !is_snake(&k) {
-                        ctx.problem(a.key("key"), format!("{k:?} is not a snake_case key"));
-                        None
-                    } else if !keys.insert(k.clone()) {
-                        ctx.problem(a.key("key"), format!("{k:?} is used twice"));
-                        None
-                    } else {
-                        Some(k)
-                    }
-                });
-                let label = a.req_string(ctx, "label").and_then(|l| {
-                    if l.trim().is_empty() {
-                        ctx.problem(a.key("label"), "empty label");
-                        None
-                    } else if too_long(ctx, a.key("label"), &l, LABEL_MAX) {
-                        None
-                    } else {
-                        Some(l)
-                    }
-                });
+                let key = unique_snake(ctx, &a, "key", &mut keys);
+                let label = filled(ctx, &a, "label", "empty label", LABEL_MAX);
                 a.finish(ctx);
                 match (key, label) {
                     (Some(key), Some(label)) => list.push(ScriptAnswer { key, label }),
@@ -350,5 +308,45 @@ impl CampaignReader<'_> {
         } else {
             Some(Prompt::Text(p))
         }
+    }
+}
+
+/// Key `k` of `t`: a snake_case name of at most `NAME_MAX` characters not in `seen` (then added).
+fn unique_snake(
+    ctx: &mut Ctx,
+    t: &Table<'_>,
+    k: &'static str,
+    seen: &mut BTreeSet<String>,
+) -> Option<String> {
+    let v = t.req_string(ctx, k)?;
+    if too_long(ctx, t.key(k), &v, NAME_MAX) {
+        None
+    } else if !is_snake(&v) {
+        ctx.problem(t.key(k), format!("{v:?} is not a snake_case {k}"));
+        None
+    } else if !seen.insert(v.clone()) {
+        ctx.problem(t.key(k), format!("{v:?} is used twice"));
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Key `k` of `t`: text that is not blank (`empty` otherwise) and at most `max` characters.
+fn filled(
+    ctx: &mut Ctx,
+    t: &Table<'_>,
+    k: &'static str,
+    empty: &str,
+    max: usize,
+) -> Option<String> {
+    let v = t.req_string(ctx, k)?;
+    if v.trim().is_empty() {
+        ctx.problem(t.key(k), empty);
+        None
+    } else if too_long(ctx, t.key(k), &v, max) {
+        None
+    } else {
+        Some(v)
     }
 }
