@@ -180,6 +180,47 @@ async fn alice_is(control: &SwitchboardHandle, state: State, within: Duration, s
     .await;
 }
 
+/// A call bridged to alice: the store, the daemon with this `drain` deadline, the agent's
+/// phone answering BYEs late and the carrier ending as `end` says; returns once alice is on
+/// the call.
+async fn call_up(end: CarrierEnd, drain: Duration) -> Bridged {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = setup();
+    let config_path = setup.write(dir.path());
+    let phone = slow_agent_phone(setup.agent_port("alice"));
+    let carrier = carrier(setup.trunk(), end);
+    let r = start(&setup, &config_path, drain).await;
+    alice_is(
+        &r.control,
+        State::OnCall,
+        Duration::from_secs(30),
+        &[&carrier, &phone],
+    )
+    .await;
+    Bridged {
+        _dir: dir,
+        phone,
+        carrier,
+        r,
+    }
+}
+
+struct Bridged {
+    _dir: tempfile::TempDir,
+    phone: Sipp,
+    carrier: Sipp,
+    r: Running,
+}
+
+/// The store's one attempt, carrying the Call-ID the carrier saw.
+async fn the_attempt(store: &Store, carrier: &Sipp) -> call_attempt::Model {
+    let mut attempts = attempts(store).await;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    let attempt = attempts.remove(0);
+    assert_eq!(attempt.call_id, Some(call_id_seen(carrier)));
+    attempt
+}
+
 async fn attempts(store: &Store) -> Vec<call_attempt::Model> {
     call_attempt::Entity::find()
         .order_by_asc(call_attempt::Column::Id)
@@ -233,22 +274,15 @@ async fn a_call_ending_during_the_drain_keeps_its_agents_disposition() {
     if !e2e::have_sipp("drain end-to-end test") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let setup = setup();
-    let config_path = setup.write(dir.path());
-    let mut phone = slow_agent_phone(setup.agent_port("alice"));
     // The customer hangs up 3 s after answering.
-    let mut carrier = carrier(
-        setup.trunk(),
+    let Bridged {
+        mut phone,
+        mut carrier,
+        r,
+        _dir,
+    } = call_up(
         CarrierEnd::HangUpAfter(Duration::from_millis(3000)),
-    );
-    let r = start(&setup, &config_path, Duration::from_secs(30)).await;
-
-    alice_is(
-        &r.control,
-        State::OnCall,
         Duration::from_secs(30),
-        &[&carrier, &phone],
     )
     .await;
     let (asked, stopping) = stop(r.daemon);
@@ -296,12 +330,9 @@ async fn a_call_ending_during_the_drain_keeps_its_agents_disposition() {
     finished(&mut phone).await;
     finished(&mut carrier).await;
 
-    let attempts = attempts(&r.store).await;
-    assert_eq!(attempts.len(), 1, "{attempts:?}");
-    let attempt = &attempts[0];
+    let attempt = the_attempt(&r.store, &carrier).await;
     assert_eq!(attempt.outcome.as_deref(), Some("human"));
     assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
-    assert_eq!(attempt.call_id, Some(call_id_seen(&carrier)));
     let d = disposition::Entity::find()
         .all(r.store.conn())
         .await
@@ -329,24 +360,13 @@ async fn a_wrap_up_cut_short_by_the_drain_deadline_releases_the_lead() {
     if !e2e::have_sipp("drain end-to-end test") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let setup = setup();
-    let config_path = setup.write(dir.path());
-    let mut phone = slow_agent_phone(setup.agent_port("alice"));
-    let mut carrier = carrier(
-        setup.trunk(),
-        CarrierEnd::HangUpAfter(Duration::from_millis(1500)),
-    );
     let drain = Duration::from_secs(5);
-    let r = start(&setup, &config_path, drain).await;
-
-    alice_is(
-        &r.control,
-        State::OnCall,
-        Duration::from_secs(30),
-        &[&carrier, &phone],
-    )
-    .await;
+    let Bridged {
+        mut phone,
+        mut carrier,
+        r,
+        _dir,
+    } = call_up(CarrierEnd::HangUpAfter(Duration::from_millis(1500)), drain).await;
     let (asked, stopping) = stop(r.daemon);
     // The customer hangs up during the drain; alice never posts a disposition.
     alice_is(
@@ -366,11 +386,8 @@ async fn a_wrap_up_cut_short_by_the_drain_deadline_releases_the_lead() {
     finished(&mut phone).await;
     finished(&mut carrier).await;
 
-    let attempts = attempts(&r.store).await;
-    assert_eq!(attempts.len(), 1, "{attempts:?}");
-    let attempt = &attempts[0];
+    let attempt = the_attempt(&r.store, &carrier).await;
     assert_eq!(attempt.outcome.as_deref(), Some("human"));
-    assert_eq!(attempt.call_id, Some(call_id_seen(&carrier)));
     let end = attempt.end_at_ms.expect("ended");
     // No disposition; the lead is free at once and due after retry.delay.interrupted from the
     // call's end, not held for the hour a disposition may take.
@@ -408,22 +425,14 @@ async fn a_call_up_at_the_drain_deadline_is_hung_up_and_its_bye_answered_before_
     if !e2e::have_sipp("drain end-to-end test") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let setup = setup();
-    let config_path = setup.write(dir.path());
-    let mut phone = slow_agent_phone(setup.agent_port("alice"));
     // The customer never hangs up, and answers our BYE 2 s late.
-    let mut carrier = carrier(setup.trunk(), CarrierEnd::WaitBye);
     let drain = Duration::from_secs(3);
-    let r = start(&setup, &config_path, drain).await;
-
-    alice_is(
-        &r.control,
-        State::OnCall,
-        Duration::from_secs(30),
-        &[&carrier, &phone],
-    )
-    .await;
+    let Bridged {
+        mut phone,
+        mut carrier,
+        r,
+        _dir,
+    } = call_up(CarrierEnd::WaitBye, drain).await;
     let (asked, stopping) = stop(r.daemon);
     let stopped = tokio::time::timeout(Duration::from_secs(30), stopping)
         .await
@@ -433,11 +442,8 @@ async fn a_call_up_at_the_drain_deadline_is_hung_up_and_its_bye_answered_before_
     finished(&mut carrier).await;
     finished(&mut phone).await;
 
-    let attempts = attempts(&r.store).await;
-    assert_eq!(attempts.len(), 1, "{attempts:?}");
-    let attempt = &attempts[0];
+    let attempt = the_attempt(&r.store, &carrier).await;
     assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
-    assert_eq!(attempt.call_id, Some(call_id_seen(&carrier)));
     let end = attempt.end_at_ms.expect("ended at the deadline");
     let l = the_lead(&r.store).await;
     assert_eq!(l.status, "active");
