@@ -39,6 +39,17 @@ impl Answer {
             .to_string()
     }
 
+    /// Asserts a JSON error answer with this status and error code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            self.body
+        );
+    }
+
     pub fn message(&self) -> String {
         self.json()["error"]["message"]
             .as_str()

@@ -116,13 +116,13 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     let a = get(addr, "/health", None).await;
     assert_eq!((a.status, a.json()["status"].clone()), (200, json!("ok")));
     let a = get(addr, "/ready", None).await;
-    assert_eq!((a.status, a.code()), (503, "starting".to_string()));
+    a.expect_error(503, "starting");
     r.api.readiness().set(Phase::Running);
     assert_eq!(get(addr, "/ready", None).await.status, 200);
 
     // Authentication.
     let a = get(addr, "/v1/campaigns", None).await;
-    assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
+    a.expect_error(401, "unauthorized");
     assert!(
         a.head
             .to_ascii_lowercase()
@@ -131,7 +131,7 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
         a.head
     );
     let a = get(addr, "/v1/campaigns", Some("not-a-token")).await;
-    assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
+    a.expect_error(401, "unauthorized");
     let a = http(addr, "GET", "/v1/campaigns", None, None).await;
     assert_eq!(a.status, 401);
 
@@ -161,12 +161,12 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     // Bodies: malformed JSON, wrong types, unknown and missing fields, too large.
     let pause = "/v1/agents/alice/pause";
     let a = post(addr, pause, Some(ALICE), "{\"reason\": ").await;
-    assert_eq!((a.status, a.code()), (400, "bad_json".to_string()));
+    a.expect_error(400, "bad_json");
     assert!(a.message().contains("line 1"), "{}", a.message());
     let a = post(addr, pause, Some(ALICE), "[\"lunch\"]").await;
-    assert_eq!((a.status, a.code()), (400, "bad_json".to_string()));
+    a.expect_error(400, "bad_json");
     let a = post(addr, pause, Some(ALICE), "{\"reason\": 5}").await;
-    assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
+    a.expect_error(400, "bad_field");
     assert!(a.message().contains("\"reason\""), "{}", a.message());
     let a = post(addr, pause, Some(ALICE), "{\"reson\": \"lunch\"}").await;
     assert!(
@@ -182,7 +182,7 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     );
     let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(20_000));
     let a = post(addr, pause, Some(ALICE), &big).await;
-    assert_eq!((a.status, a.code()), (413, "too_large".to_string()));
+    a.expect_error(413, "too_large");
     let a = post(
         addr,
         "/v1/agents/alice/disposition",
@@ -200,15 +200,15 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
 
     // Unknown names.
     let a = post(addr, "/v1/agents/zed/login", Some(SUPER), "").await;
-    assert_eq!((a.status, a.code()), (404, "unknown_agent".to_string()));
+    a.expect_error(404, "unknown_agent");
     let a = get(addr, "/v1/agents/zed", Some(SUPER)).await;
-    assert_eq!((a.status, a.code()), (404, "unknown_agent".to_string()));
+    a.expect_error(404, "unknown_agent");
     let a = get(addr, "/v1/campaigns/nope", Some(SUPER)).await;
-    assert_eq!((a.status, a.code()), (404, "unknown_campaign".to_string()));
+    a.expect_error(404, "unknown_campaign");
     let a = post(addr, "/v1/campaigns/nope/pause", Some(SUPER), "").await;
-    assert_eq!((a.status, a.code()), (404, "unknown_campaign".to_string()));
+    a.expect_error(404, "unknown_campaign");
     let a = get(addr, "/v1/nothing", Some(SUPER)).await;
-    assert_eq!((a.status, a.code()), (404, "not_found".to_string()));
+    a.expect_error(404, "not_found");
     let a = get(addr, "/v1/agents/alice/login", Some(SUPER)).await;
     assert_eq!(
         (a.status, a.code()),
@@ -223,7 +223,7 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     );
     assert!(a.message().contains("alice"), "{}", a.message());
     let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;
-    assert_eq!((a.status, a.code()), (409, "no_call".to_string()));
+    a.expect_error(409, "no_call");
     for action in ["pause", "resume"] {
         let path = format!("/v1/agents/alice/recording/{action}");
         let a = post(addr, &path, Some(ALICE), "").await;
@@ -244,7 +244,7 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
         "{\"code\": \"sale\"}",
     )
     .await;
-    assert_eq!((a.status, a.code()), (409, "no_call".to_string()));
+    a.expect_error(409, "no_call");
     let a = get(addr, "/v1/agents/alice/lead", Some(ALICE)).await;
     assert_eq!((a.status, a.json()), (200, json!({"lead": null})));
 
@@ -325,10 +325,10 @@ async fn bad_requests_are_refused_and_leave_the_daemon_untouched() {
     // Stopping: not ready; once the daemon is gone, requests say so.
     r.api.readiness().set(Phase::Stopping);
     let a = get(addr, "/ready", None).await;
-    assert_eq!((a.status, a.code()), (503, "stopping".to_string()));
+    a.expect_error(503, "stopping");
     r.daemon.stop().await;
     let a = get(addr, "/v1/agents", Some(SUPER)).await;
-    assert_eq!((a.status, a.code()), (503, "stopping".to_string()));
+    a.expect_error(503, "stopping");
     let _ = r.stop_api.send(());
 
     // The stop flushed the store writer: the audit rows are there, in order.
@@ -486,12 +486,7 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
         r#"{"question": "age", "answer": "yes"}"#,
     )
     .await;
-    assert_eq!(
-        (a.status, a.code()),
-        (400, "bad_field".to_string()),
-        "{}",
-        a.body
-    );
+    a.expect_error(400, "bad_field");
     assert!(a.message().starts_with("field \"question\""), "{}", a.body);
     let a = post(
         addr,
@@ -500,12 +495,7 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
         r#"{"question": "owns_home", "answer": "maybe"}"#,
     )
     .await;
-    assert_eq!(
-        (a.status, a.code()),
-        (400, "bad_field".to_string()),
-        "{}",
-        a.body
-    );
+    a.expect_error(400, "bad_field");
     assert!(a.message().starts_with("field \"answer\""), "{}", a.body);
     let a = post(
         addr,
@@ -536,12 +526,7 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
 
     // This campaign does not record: nothing to pause.
     let a = post(addr, "/v1/agents/alice/recording/pause", Some(ALICE), "").await;
-    assert_eq!(
-        (a.status, a.code()),
-        (409, "not_recorded".to_string()),
-        "{}",
-        a.body
-    );
+    a.expect_error(409, "not_recorded");
 
     // Alice hangs up, then gives a disposition with a callback in 2 h.
     let a = post(addr, "/v1/agents/alice/hangup", Some(ALICE), "").await;
@@ -554,7 +539,7 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
         "{\"code\": \"no_such_code\"}",
     )
     .await;
-    assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
+    a.expect_error(400, "bad_field");
     assert!(a.message().contains("no_such_code"), "{}", a.message());
     // The lead's local time is 10:xx (a daytime zone): 12 h later is past the 21:00 end.
     let a = post(
@@ -564,12 +549,7 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No" }]
         "{\"code\": \"call_back\", \"callback_in\": \"12h\"}",
     )
     .await;
-    assert_eq!(
-        (a.status, a.code()),
-        (400, "bad_field".to_string()),
-        "{}",
-        a.body
-    );
+    a.expect_error(400, "bad_field");
     assert!(
         a.message().starts_with("field \"callback_in\"") && a.message().contains("08:00–21:00"),
         "{}",
@@ -793,7 +773,7 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
     // is logged out, so she cannot pause).
     let pause = r#"{"reason": "lunch"}"#;
     let a = raw(addr, "POST", "/v1/agents/alice/pause", &[&cookie], pause).await;
-    assert_eq!((a.status, a.code()), (403, "csrf".to_string()));
+    a.expect_error(403, "csrf");
     let wrong = format!("X-CSRF-Token: {}", "0".repeat(64));
     let a = raw(
         addr,
@@ -803,7 +783,7 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
         pause,
     )
     .await;
-    assert_eq!((a.status, a.code()), (403, "csrf".to_string()));
+    a.expect_error(403, "csrf");
     let good = format!("X-CSRF-Token: {csrf}");
     let a = raw(
         addr,
@@ -822,20 +802,15 @@ async fn people_log_in_with_a_session_cookie_and_a_csrf_token() {
     // An agent user with no [[agents]] entry is refused at login.
     let json_body = json!({"id": "carol", "password": "alice's passphrase"}).to_string();
     let a = post(addr, "/v1/session", None, &json_body).await;
-    assert_eq!(
-        (a.status, a.code()),
-        (403, "not_an_agent".to_string()),
-        "{}",
-        a.body
-    );
+    a.expect_error(403, "not_an_agent");
     let a = post(addr, "/v1/session", None, r#"{"id": "alice"}"#).await;
-    assert_eq!((a.status, a.code()), (400, "bad_field".to_string()));
+    a.expect_error(400, "bad_field");
 
     // Idle for longer than session_idle (2 s): the session ends. Idleness is what is tested, so
     // the test waits without a request (any request would count as activity).
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let a = raw(addr, "GET", "/v1/session", &[&cookie], "").await;
-    assert_eq!((a.status, a.code()), (401, "unauthorized".to_string()));
+    a.expect_error(401, "unauthorized");
     assert!(a.message().contains("idle"), "{}", a.body);
 
     // Logging out ends a session at once and clears the cookie.
