@@ -248,18 +248,7 @@ async fn demo(
     api.set_people(people);
     api.set_desktop(desktop);
     api.readiness().watch_store(daemon.store_health());
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn({
-        let api = api.clone();
-        async move {
-            let shutdown = async {
-                let _ = api_stopped.await;
-            };
-            if let Err(err) = api.serve_with(listener, limits, shutdown).await {
-                tracing::error!(%err, "the API server failed");
-            }
-        }
-    });
+    let served = api.spawn(listener, limits);
     api.readiness().set(Phase::Running);
     let url = api_url(api_addr);
     eprintln!(
@@ -333,8 +322,7 @@ async fn demo(
     }
     api.readiness().set(Phase::Stopping);
     daemon.stop().await;
-    let _ = stop_api.send(());
-    let _ = server.await;
+    served.stop().await;
     let mut summary = summarize(&store, &carrier, &phones, &previews).await?;
     summary.api = url;
     if a.json {

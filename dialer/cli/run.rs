@@ -68,23 +68,11 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         api.set_people(people);
         api.set_desktop(desktop);
         api.readiness().watch_store(daemon.store_health());
-        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn({
-            let api = api.clone();
-            async move {
-                let shutdown = async {
-                    let _ = api_stopped.await;
-                };
-                if let Err(err) = api.serve_with(listener, limits, shutdown).await {
-                    tracing::error!(%err, "the API server failed");
-                }
-            }
-        });
+        let served = api.spawn(listener, limits);
         api.readiness().set(Phase::Running);
         tracing::info!(sip = %daemon.sip_addr(), api = %bind, campaigns = ?names, "dialer running");
         let code = serve(g, daemon, people_store, &api, running, unwritable_watchdog).await;
-        let _ = stop_api.send(());
-        let _ = server.await;
+        served.stop().await;
         code
     })
 }

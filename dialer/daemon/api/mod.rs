@@ -247,6 +247,22 @@ impl Api {
             .with_state(self.clone())
     }
 
+    /// Serve on `listener` in a task of its own until [`Served::stop`] (what `dialer run` and
+    /// `dialer demo` do); a failure of the server is logged.
+    pub fn spawn(&self, listener: tokio::net::TcpListener, limits: Limits) -> Served {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let api = self.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(err) = api.serve_with(listener, limits, shutdown).await {
+                tracing::error!(%err, "the API server failed");
+            }
+        });
+        Served { stop, task }
+    }
+
     /// Serve on `listener` with the default [`Limits`] until `shutdown` resolves.
     pub async fn serve(
         &self,
@@ -499,3 +515,17 @@ impl Api {
 
 #[cfg(test)]
 mod tests;
+
+/// The API served by [`Api::spawn`].
+pub struct Served {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Stop accepting, finish the requests in progress, and return when the server is done.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
