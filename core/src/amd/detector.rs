@@ -306,13 +306,18 @@ impl Detector {
         if self.decision.is_none() {
             self.analyzer.track_pitch = false;
             self.machine = result == AmdResult::Machine;
-            self.decision = Some(Decision {
-                result,
-                cause,
-                decision_ms: self.t_ms,
-                speech_start_ms: self.greeting_start_ms,
-                speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
-            });
+            self.decision = Some(self.decision_at(result, cause, self.t_ms));
+        }
+    }
+
+    /// A decision made at `decision_ms`, with the speech seen so far.
+    fn decision_at(&self, result: AmdResult, cause: Cause, decision_ms: u32) -> Decision {
+        Decision {
+            result,
+            cause,
+            decision_ms,
+            speech_start_ms: self.greeting_start_ms,
+            speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
         }
     }
 
@@ -338,13 +343,7 @@ impl Detector {
             };
             let ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
             self.machine = false;
-            self.decision = Some(Decision {
-                result: AmdResult::NotSure,
-                cause,
-                decision_ms: ms.max(self.t_ms),
-                speech_start_ms: self.greeting_start_ms,
-                speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
-            });
+            self.decision = Some(self.decision_at(AmdResult::NotSure, cause, ms.max(self.t_ms)));
         }
     }
 
@@ -502,13 +501,9 @@ pub fn classify(settings: &Settings, pcm: &[i16]) -> Outcome {
             break;
         }
     }
-    let dec = d.decision().unwrap_or(Decision {
-        result: AmdResult::NotSure,
-        cause: Cause::TooLong,
-        decision_ms: d.audio_ms(),
-        speech_start_ms: d.greeting_start_ms,
-        speech_end_ms: d.greeting_start_ms.map(|_| d.last_voice_ms),
-    });
+    let dec = d
+        .decision()
+        .unwrap_or_else(|| d.decision_at(AmdResult::NotSure, Cause::TooLong, d.audio_ms()));
     Outcome {
         result: dec.result,
         cause: dec.cause,
@@ -605,6 +600,21 @@ mod tests {
         classify(&Settings::default(), pcm)
     }
 
+    /// The outcome is that result for that cause.
+    #[track_caller]
+    fn expect(o: &Outcome, result: AmdResult, cause: Cause) {
+        assert_eq!((o.result, o.cause), (result, cause), "{o:?}");
+    }
+
+    /// 300 ms of silence, then a greeting of 2.4 s (as long as a machine's short one) whose last
+    /// 250 ms glide from `end.0` to `end.1` Hz.
+    fn long_greeting_ending(end: (f32, f32)) -> Sig {
+        Sig::new(20.0)
+            .silence(300)
+            .talk(2150, 4000.0)
+            .glide(250, 4000.0, end.0, end.1)
+    }
+
     #[test]
     fn hello_then_silence_is_human_soon_after() {
         let o = run(&Sig::new(20.0)
@@ -631,11 +641,7 @@ mod tests {
             .silence(wait - 30)
             .talk(5000, 4000.0)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::LongGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::LongGreeting);
     }
 
     #[test]
@@ -650,11 +656,7 @@ mod tests {
             .tone(500, 1000.0, 4000.0)
             .silence(1000)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::Beep),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::Beep);
         assert!(
             o.beep_ms.unwrap().abs_diff(300 + 600 + wait - 60) <= 40,
             "{o:?}"
@@ -677,11 +679,7 @@ mod tests {
         let s = Settings::default();
         // "Hello?": short, the pitch rising 5 semitones at the end
         let o = intoned(300, (130.0, 130.0), (130.0, 174.0));
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         let end = 300 + 550;
         assert!(
             o.decision_ms > end + s.after_short_question_silence_ms - 40
@@ -727,11 +725,7 @@ mod tests {
             .silence(s.after_short_question_silence_ms - 80)
             .talk(5000, 4000.0)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::LongGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::LongGreeting);
     }
 
     #[test]
@@ -750,17 +744,8 @@ mod tests {
         // "Hi, it's Sam. Leave a message." and nothing after it: 2.4 s of voice falling at its
         // end, then the recording's silence.
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .talk(2150, 4000.0)
-            .glide(250, 4000.0, 150.0, 120.0)
-            .silence(4000)
-            .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::StatementThenSilence),
-            "{o:?}"
-        );
+        let o = run(&long_greeting_ending((150.0, 120.0)).silence(4000).pcm);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
         let end = 300 + 2400;
         assert!(
             o.decision_ms >= end + s.after_statement_silence_ms
@@ -794,11 +779,7 @@ mod tests {
         // second phrase; 1.9 s in all, then the recording's silence.
         let s = Settings::default();
         let o = two_phrases((150.0, 120.0), s.sentence_pause_ms + 100);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::StatementThenSilence),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
         let end = 300 + 700 + s.sentence_pause_ms + 100 + 900;
         assert!(end < 300 + s.statement_greeting_ms, "{end}");
         assert!(
@@ -830,11 +811,7 @@ mod tests {
         let pause = s.sentence_pause_ms;
         assert!(pause < s.after_short_question_silence_ms);
         let o = phrases((130.0, 174.0), pause, 1700);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         let end = 300 + 700 + pause + 1700;
         assert!(end - 300 >= s.statement_greeting_ms, "{end}");
         assert!(
@@ -844,18 +821,10 @@ mod tests {
         // With a comma's pause after the rise ("Hello, Garcia residence, please leave a
         // message."), the whole greeting is the statement: a machine.
         let o = phrases((130.0, 174.0), s.sentence_pause_ms - 60, 1700);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::StatementThenSilence),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
         // So is a question at the head of read text, if what follows is a long statement.
         let o = phrases((130.0, 174.0), pause, s.statement_greeting_ms + 40);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::StatementThenSilence),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
     }
 
     #[test]
@@ -888,20 +857,13 @@ mod tests {
         // "Hello, this is Sam speaking." — nothing from the caller — "Hello?" 1.5 s later: the
         // second turn is judged as a greeting of its own, not as more of the first.
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .talk(2150, 4000.0)
-            .glide(250, 4000.0, 150.0, 120.0)
+        let o = run(&long_greeting_ending((150.0, 120.0))
             .silence(1500)
             .glide(250, 4000.0, 130.0, 130.0)
             .glide(250, 4000.0, 130.0, 174.0)
             .silence(3000)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         let hello_end = 300 + 2400 + 1500 + 500;
         assert!(
             o.decision_ms > hello_end
@@ -915,17 +877,8 @@ mod tests {
         // "Hi, this is Paul speaking, who's this?": as long as a machine's short greeting, but it
         // ends on a rise.
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .talk(2150, 4000.0)
-            .glide(250, 4000.0, 130.0, 174.0)
-            .silence(3000)
-            .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        let o = run(&long_greeting_ending((130.0, 174.0)).silence(3000).pcm);
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         assert!(
             o.decision_ms <= 300 + 2400 + s.after_greeting_silence_ms + 60,
             "{o:?}"
@@ -935,11 +888,7 @@ mod tests {
     #[test]
     fn a_long_greeting_is_a_machine() {
         let o = run(&Sig::new(20.0).silence(200).talk(6000, 4000.0).pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::LongGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::LongGreeting);
         // the greeting starts at 200 ms; decided at the first voiced frame past greeting_ms
         assert!(
             o.decision_ms <= 200 + Settings::default().greeting_ms + 200,
@@ -956,11 +905,7 @@ mod tests {
             .tone(500, 1000.0, 4000.0)
             .silence(1500)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::Beep),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::Beep);
         let at = o.beep_ms.unwrap();
         assert!((1500..=1540).contains(&at), "{o:?}");
         let m = o.message.unwrap();
@@ -1046,11 +991,7 @@ mod tests {
     #[test]
     fn a_silent_answer_is_not_sure_not_machine() {
         let o = run(&Sig::new(10.0).silence(6000).pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::NotSure, Cause::InitialSilence),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::NotSure, Cause::InitialSilence);
     }
 
     /// `ms` of silence after the answer, then half a second of speech, then silence.
