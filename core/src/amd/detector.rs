@@ -165,12 +165,12 @@ impl Detector {
                 if !self.run_counted {
                     self.run_counted = true;
                     self.words += 1;
+                    let start = t - self.run_voice_ms;
                     if self.greeting_start_ms.is_none() {
-                        self.greeting_start_ms = Some(t - self.run_voice_ms);
+                        self.greeting_start_ms = Some(start);
                         let run = Duration::from_millis(u64::from(self.run_voice_ms));
                         self.greeting_start_at = Some(now.checked_sub(run).unwrap_or(now));
                     }
-                    let start = t - self.run_voice_ms;
                     match self.turn_start_ms {
                         None => {
                             self.turn_start_ms = Some(start);
