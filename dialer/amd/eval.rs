@@ -21,8 +21,8 @@ pub enum Truth {
 
 /// Which part of the corpus a file is in: settings were tuned on `train` only. `test` was held
 /// out when it was written and has been seen since; `holdout` is the split no tuning has looked
-/// at (issue 18's second round: blocks k and l, written before that round's tuning; its first
-/// held-out blocks, i and j, are train now).
+/// at (issue 18's third round: blocks m and n, written before that round's tuning; its earlier
+/// held-out blocks, i to l, are train now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {

@@ -13,14 +13,17 @@
 #   the greeting), greetings with no beep, Asterisk's own voicemail prompts with beep.wav;
 # - every file goes through a G.711 µ-law round trip; about half get noise (white, pink, brown)
 #   or a quiet (−20 to −28 dB) or hot level.
-# - people who keep talking (blocks h-j): a live opening said phrase by phrase ("Hello?" ...
+# - people who keep talking (blocks h-n): a live opening said phrase by phrase ("Hello?" ...
 #   "Yes, who is this?"), in English, Spanish, German, French, Russian, Italian, Polish...; and
 #   machines with a short greeting (1.5-3 s) and no beep.
 # Parameters are drawn from the ranges above with a seeded generator, not picked per file.
 # The train, test and holdout splits use different texts, espeak voices and seeds; the
-# detector's defaults were tuned looking at the train split only. `holdout` (blocks k, l) is the
-# split no tuning has looked at; `test` (d-g) and blocks i, j (now train) were held out once and
+# detector's defaults were tuned looking at the train split only. `holdout` (blocks m, n) is the
+# split no tuning has looked at; `test` (d-g) and blocks i-l (now train) were held out once and
 # have been seen since.
+# Voices: espeak-ng falls back silently to the plain voice for a variant it does not know, and
+# `en-gb+<variant>` is always plain en-gb (blocks b-l use it so); blocks m and n name British
+# variants as `en+<variant>`, which applies them.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -545,73 +548,199 @@ machine train pt+m3 "Olá, é o Rui. Deixe mensagem." no
 machine train en-us-nyc+m1 "Hi, it's Ben, leave a message after the tone." yes
 machine train fr-fr+m6 "Bonjour, vous êtes bien au cabinet du docteur Martin. Nous sommes absents pour le moment. Merci de laisser un message après le bip." yes
 
-# ---------------------------------------------------------------- block k: held-out split
+# ---------------------------------------------------------------- block k: train split
 # Issue 18's second round: a fresh held-out block written before the detector of that round was
 # changed, with the kinds of answer of blocks h-j and texts, voices, languages and a seed no other
-# block uses. Declared held out: no tuning looks at it; it is run once before the change and once
-# after it, and reported as it comes out.
+# block used. Evaluated once before and once after that round's change (with l: accuracy 96.3 %,
+# one person called a machine of 32) and looked at since, so it is training data now; blocks m
+# and n took its place.
 BLOCK=k
 SEED=4711
-person holdout en-us+m8 "Hello?" short
-person holdout en-gb+steph "Hello?" short
-person holdout sv+f2 "Hallå?" short
-person holdout cs+m3 "Prosím?" short
-person holdout en-029+m6 "Yeah?" short
-live holdout en-us+paul "Hello?" "Yes, who's calling?"
-live holdout en-gb+f3 "Hi?" "Sorry, who is this?"
-live holdout da+m2 "Hallo?" "Ja, hvem taler jeg med?"
-live holdout nl+f4 "Hallo?" "Ja, met wie spreek ik?"
-live holdout pt-br+m4 "Alô?" "Sim, quem fala?"
-live holdout en-us+linda "Hey." "Hello?" "Who's there?"
-person holdout en-us+m3 "Hi, Jones residence, Kelly speaking." again
-person holdout it+f5 "Pronto, sono Chiara." again
-person holdout en-gb-x-gbcwmd+m5 "Good morning, Evans here." sentence
-person holdout en-us-nyc+f1 "Hi, this is Rachel, can I help you?" sentence
-person holdout sv+m4 "Hallå?" silent
+person train en-us+m8 "Hello?" short
+person train en-gb+steph "Hello?" short
+person train sv+f2 "Hallå?" short
+person train cs+m3 "Prosím?" short
+person train en-029+m6 "Yeah?" short
+live train en-us+paul "Hello?" "Yes, who's calling?"
+live train en-gb+f3 "Hi?" "Sorry, who is this?"
+live train da+m2 "Hallo?" "Ja, hvem taler jeg med?"
+live train nl+f4 "Hallo?" "Ja, met wie spreek ik?"
+live train pt-br+m4 "Alô?" "Sim, quem fala?"
+live train en-us+linda "Hey." "Hello?" "Who's there?"
+person train en-us+m3 "Hi, Jones residence, Kelly speaking." again
+person train it+f5 "Pronto, sono Chiara." again
+person train en-gb-x-gbcwmd+m5 "Good morning, Evans here." sentence
+person train en-us-nyc+f1 "Hi, this is Rachel, can I help you?" sentence
+person train sv+m4 "Hallå?" silent
 
-machine holdout en-us+shelby "Hi, this is Megan. Leave a message." no
-machine holdout en-gb+m7 "You've reached Oliver. Talk soon." no
-machine holdout en-us+m7 "Hello, Garcia residence, please leave a message." no
-machine holdout sv+f3 "Hej, det är Erik. Lämna ett meddelande." no
-machine holdout da+f2 "Hej, det er Mette. Læg en besked." no
-machine holdout cs+f4 "Dobrý den, tady Petr. Zanechte vzkaz." no
-machine holdout nl+m5 "Hoi, met Daan. Ik bel je terug." no
-machine holdout pt-br+f5 "Oi, aqui é o Caio. Deixe um recado." no
-machine holdout en-029+f5 "Hey, it's Tasha, leave me a message." no
-machine holdout en-us+m1 "Hi, it's Owen. Leave a message at the tone." yes
-machine holdout nb+m2 "Hei, du har kommet til tannlegekontoret. Vi er stengt nå. Legg igjen en beskjed etter pipetonen." yes
+machine train en-us+shelby "Hi, this is Megan. Leave a message." no
+machine train en-gb+m7 "You've reached Oliver. Talk soon." no
+machine train en-us+m7 "Hello, Garcia residence, please leave a message." no
+machine train sv+f3 "Hej, det är Erik. Lämna ett meddelande." no
+machine train da+f2 "Hej, det er Mette. Læg en besked." no
+machine train cs+f4 "Dobrý den, tady Petr. Zanechte vzkaz." no
+machine train nl+m5 "Hoi, met Daan. Ik bel je terug." no
+machine train pt-br+f5 "Oi, aqui é o Caio. Deixe um recado." no
+machine train en-029+f5 "Hey, it's Tasha, leave me a message." no
+machine train en-us+m1 "Hi, it's Owen. Leave a message at the tone." yes
+machine train nb+m2 "Hei, du har kommet til tannlegekontoret. Vi er stengt nå. Legg igjen en beskjed etter pipetonen." yes
 
-# ---------------------------------------------------------------- block l: held-out split
-# Declared held out with block k: other texts, voices, languages and seed.
+# ---------------------------------------------------------------- block l: train split
+# Held out with block k (other texts, voices, languages and seed), evaluated with it and looked
+# at since: training data now.
 BLOCK=l
 SEED=9241
-person holdout en-us+andy "Hello?" short
-person holdout en-gb+f2 "Hi?" short
-person holdout pl+m4 "Halo?" short
-person holdout ro+f3 "Alo?" short
-person holdout fr-ch+m2 "Allô?" short
-live holdout en-gb+annie "Hello?" "Yes, can I help you?"
-live holdout en-us+david "Yeah?" "Who is this, please?"
-live holdout de+m7 "Hallo?" "Ja bitte, wer spricht?"
-live holdout es+f4 "¿Dígame?" "Sí, ¿quién es?"
-live holdout uk+m3 "Алло?" "Так, хто це?"
-live holdout en-us+f5 "Hi." "Hello?" "Can you hear me?"
-person holdout en-gb-x-rp+f1 "Hello, Sarah speaking." again
-person holdout ro+m5 "Alo, sunt Mihai." again
-person holdout en-us+m4 "Hello, this is the Wright family." sentence
-person holdout fi+f2 "Haloo, Virtanen." sentence
-person holdout en-gb+m8 "Hello?" silent
+person train en-us+andy "Hello?" short
+person train en-gb+f2 "Hi?" short
+person train pl+m4 "Halo?" short
+person train ro+f3 "Alo?" short
+person train fr-ch+m2 "Allô?" short
+live train en-gb+annie "Hello?" "Yes, can I help you?"
+live train en-us+david "Yeah?" "Who is this, please?"
+live train de+m7 "Hallo?" "Ja bitte, wer spricht?"
+live train es+f4 "¿Dígame?" "Sí, ¿quién es?"
+live train uk+m3 "Алло?" "Так, хто це?"
+live train en-us+f5 "Hi." "Hello?" "Can you hear me?"
+person train en-gb-x-rp+f1 "Hello, Sarah speaking." again
+person train ro+m5 "Alo, sunt Mihai." again
+person train en-us+m4 "Hello, this is the Wright family." sentence
+person train fi+f2 "Haloo, Virtanen." sentence
+person train en-gb+m8 "Hello?" silent
 
-machine holdout en-us+steph "Hi, you've got Amy. Leave a message." no
-machine holdout en-gb-scotland+f4 "This is Ian. I'll ring you back." no
-machine holdout en-us-nyc+m7 "You've reached the Kim family, please leave a message." no
-machine holdout pl+f3 "Cześć, tu Ola. Zostaw wiadomość." no
-machine holdout fi+m3 "Hei, täällä Mikko. Jätä viesti." no
-machine holdout uk+f4 "Привіт, це Оксана. Залиште повідомлення." no
-machine holdout fr-ch+f2 "Bonjour, ici Claude. Je vous rappelle." no
-machine holdout ro+f2 "Bună, sunt Ioana. Lăsați un mesaj." no
-machine holdout en-us+m5 "Hi, it's Nate, I'll get back to you." no
-machine holdout en-gb+m1 "Hello, it's Rob, leave a message after the beep." yes
-machine holdout it+m6 "Buongiorno, studio legale Bianchi. L'ufficio è chiuso. Lasciate un messaggio dopo il segnale acustico." yes
+machine train en-us+steph "Hi, you've got Amy. Leave a message." no
+machine train en-gb-scotland+f4 "This is Ian. I'll ring you back." no
+machine train en-us-nyc+m7 "You've reached the Kim family, please leave a message." no
+machine train pl+f3 "Cześć, tu Ola. Zostaw wiadomość." no
+machine train fi+m3 "Hei, täällä Mikko. Jätä viesti." no
+machine train uk+f4 "Привіт, це Оксана. Залиште повідомлення." no
+machine train fr-ch+f2 "Bonjour, ici Claude. Je vous rappelle." no
+machine train ro+f2 "Bună, sunt Ioana. Lăsați un mesaj." no
+machine train en-us+m5 "Hi, it's Nate, I'll get back to you." no
+machine train en-gb+m1 "Hello, it's Rob, leave a message after the beep." yes
+machine train it+m6 "Buongiorno, studio legale Bianchi. L'ufficio è chiuso. Lasciate un messaggio dopo il segnale acustico." yes
+
+# ---------------------------------------------------------------- block m: held-out split
+# Issue 18's third round: a fresh, larger held-out block (with n: 63 people and 42 machines, so
+# that 2 % of people is more than one) written and committed before the detector ran on it, with
+# the kinds of answer of blocks h-l and texts, voices, languages (Hungarian, Slovak, Croatian,
+# Turkish, Catalan, Bulgarian, Greek, Afrikaans, Latvian, Lithuanian, Estonian, Icelandic,
+# Indonesian, named English variants) and a seed no other block uses. Declared held out: no tuning
+# looks at it; it is run once before that round's change and once after it, and reported as it
+# comes out.
+BLOCK=m
+SEED=7331
+person holdout en-us+Alex "Hello?" short
+person holdout en+belinda "Hello?" short
+person holdout hu "Halló?" short
+person holdout sk+m2 "Haló?" short
+person holdout hr+f3 "Molim?" short
+person holdout en-us+john "Yeah, hello?" short
+person holdout tr+m4 "Alo?" short
+person holdout ca+f2 "Digui?" short
+person holdout en-029+m7 "Hello." short
+person holdout en-us+Michael "Hi?" short
+live holdout en-us+Mike "Hello?" "Hello, this is Sam speaking."
+live holdout en+f4 "Yes?" "Who is this?"
+live holdout hu+f2 "Halló?" "Igen, ki beszél?"
+live holdout sk+m5 "Prosím?" "Áno, kto volá?"
+live holdout bg+m3 "Ало?" "Да, кой се обажда?"
+live holdout el+f4 "Εμπρός?" "Ναι, ποιος είναι?"
+live holdout tr+f3 "Alo?" "Evet, kim arıyor?"
+live holdout ca+m2 "Sí?" "Qui és, si us plau?"
+live holdout en-us+Storm "Hi." "Yes, hello?" "Who's calling, please?"
+live holdout af+m4 "Hallo?" "Ja, wie praat?"
+live holdout lv+f2 "Hallo?" "Jā, kas zvana?"
+live holdout en+rob "Hello?" "Hello? Can you hear me?"
+person holdout en-us+Andrea "Hello, this is Sam speaking." again
+person holdout en-us+caleb "Hi, Walker residence, Jenny speaking." again
+person holdout hr+m2 "Halo, ovdje Ivan." again
+person holdout id+f2 "Halo, dengan Budi." again
+person holdout en+edward "Good afternoon, this is Harris speaking." sentence
+person holdout et+m3 "Tere, Kask kuuleb." sentence
+person holdout en-us+Lee "Yes? Who is this?" sentence
+person holdout is+f3 "Halló, þetta er Anna." sentence
+person holdout lt+m3 "Alio?" silent
+person holdout en-us+Alicia "Hello?" silent
+
+machine holdout en-us+benjamin "Hi, it's Noah. Leave a message." no
+machine holdout en+aunty "You've reached Emma. I'll call you back." no
+machine holdout en-us+Gene "This is Victor, leave a message." no
+machine holdout hu+m3 "Szia, itt Péter. Hagyj üzenetet." no
+machine holdout sk+f3 "Dobrý deň, tu Jana. Zanechajte odkaz." no
+machine holdout hr+m4 "Bok, ovdje Marko. Ostavite poruku." no
+machine holdout bg+f2 "Здравейте, това е Мария. Оставете съобщение." no
+machine holdout el+m2 "Γεια σας, είμαι ο Νίκος. Αφήστε μήνυμα." no
+machine holdout tr+m5 "Merhaba, ben Ahmet. Mesaj bırakın." no
+machine holdout ca+f4 "Hola, sóc la Laia. Deixa un missatge." no
+machine holdout af+f2 "Hallo, dis Pieter. Los 'n boodskap." no
+machine holdout en-us+quincy "Hey, Mark here. Call you later." no
+machine holdout en-029+Jacky "Hi, it's Tony. Talk to you soon." no
+machine holdout lt+f2 "Labas, čia Rūta. Palikite žinutę." no
+machine holdout en+victor "Sorry I missed you. Leave a message." no
+machine holdout en-us+travis "Hi, you've reached Dylan. Leave a message." yes
+machine holdout lv+m3 "Sveiki, te Jānis. Atstājiet ziņu." yes
+machine holdout et+f4 "Tere, siin Mari. Jätke sõnum." yes
+machine holdout en+Hugo "Thank you for calling Oakwood Surgery. The surgery is now closed. Please leave a message after the tone and we will return your call." yes
+machine holdout is+m2 "Halló, þú hefur náð í Jón. Ég get ekki svarað núna, vinsamlegast skildu eftir skilaboð og ég hringi til baka." no
+machine holdout en-us+zac "Hi, this is the Patel family. We're not able to get to the phone right now. Please call back later." no
+
+# ---------------------------------------------------------------- block n: held-out split
+# Declared held out with block m: other texts, voices, languages (Slovenian, Serbian, Macedonian,
+# Albanian, Basque, Welsh, Malay, named English variants) and seed.
+BLOCK=n
+SEED=2718
+person holdout en+anika "Hello?" short
+person holdout en-us+adam "Hello?" short
+person holdout sl+f2 "Prosim?" short
+person holdout sr+m3 "Halo?" short
+person holdout sq+f3 "Alo?" short
+person holdout cy+m2 "Helo?" short
+person holdout en-us+robert "Yes?" short
+person holdout ms+f2 "Helo?" short
+person holdout en+ed "Hiya?" short
+person holdout en+klatt5 "Hello there." short
+live holdout en-us+steph3 "Hello?" "Yes? Who is this?"
+live holdout en+norbert "Hello?" "Hello, this is Sam speaking."
+live holdout sl+m4 "Halo?" "Ja, kdo kliče?"
+live holdout sr+f4 "Halo?" "Da, ko je to?"
+live holdout mk+m2 "Ало?" "Да, кој е?"
+live holdout eu+f2 "Bai?" "Nor da?"
+live holdout cy+f4 "Helo?" "Ie, pwy sy 'na?"
+live holdout ms+m4 "Helo?" "Ya, siapa ni?"
+live holdout en-us+iven "Yeah?" "Sorry, who's calling?"
+live holdout en+steph2 "Hi." "Hello?" "Is anyone there?"
+live holdout sq+m4 "Alo?" "Po, kush flet?"
+person holdout en-us+Denis "Hi, this is Chris speaking." again
+person holdout en+grandpa "Hello, Thompson's, Arthur speaking." again
+person holdout sl+f3 "Halo, tukaj Mojca." again
+person holdout sq+f2 "Alo, jam Arta." again
+person holdout en-us+boris "Yes? Who's this, please?" sentence
+person holdout en-us+max "Good evening, Collins speaking." sentence
+person holdout mk+f3 "Ало, кај Јованови." sentence
+person holdout eu+m3 "Kaixo, Mikel naiz." sentence
+person holdout cy+m3 "Helo?" silent
+person holdout en-us+sandro "Hello?" silent
+
+machine holdout en-us+edward2 "Hey, it's Lucas. Leave me a message." no
+machine holdout en+marcelo "You've reached Hannah. Call me later." no
+machine holdout en-us+michel "This is the Reed family, leave a message." no
+machine holdout sl+m2 "Živjo, tukaj Luka. Pustite sporočilo." no
+machine holdout sr+f2 "Zdravo, ovde Ana. Ostavite poruku." no
+machine holdout mk+m4 "Здраво, ова е Петар. Оставете порака." no
+machine holdout sq+m2 "Përshëndetje, jam Gent. Lini një mesazh." no
+machine holdout eu+f3 "Kaixo, Ane naiz. Utzi mezua." no
+machine holdout cy+f2 "Helo, Siân sy 'ma. Gadewch neges." no
+machine holdout ms+m3 "Helo, saya Ali. Sila tinggalkan pesanan." no
+machine holdout en-us+pablo "It's Kevin. I'll ring you back." no
+machine holdout en-us+miguel "Hi, Sophie here. Leave a message." no
+machine holdout en+Gene2 "Not available. Leave a message." no
+machine holdout sr+m5 "Ovde Milan. Javiću se." no
+machine holdout en-us+Mario "Hi there, it's Jen. Text me instead." no
+machine holdout en-us+pedro "Hello, you've reached Omar. Leave a message after the beep." yes
+machine holdout sl+f4 "Dober dan, tukaj Nina. Pustite sporočilo po signalu." yes
+machine holdout en+Marco "Leave a message." yes
+machine holdout cy+m5 "Diolch am ffonio. Mae'r swyddfa ar gau. Gadewch neges ar ôl y tôn os gwelwch yn dda." yes
+machine holdout en-us+antonio "The person you are calling cannot take your call at the moment. Please try again later. Goodbye." no
+machine holdout ms+f4 "Terima kasih kerana menelefon. Pejabat kami kini ditutup. Sila hubungi kami semula esok." no
 
 echo "build_corpus.sh: wrote $n files to $(pwd)/$OUT ($(du -sh "$OUT" | cut -f1))"

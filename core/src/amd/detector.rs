@@ -39,6 +39,9 @@ pub struct Detector {
     turn_start_ms: Option<u32>,
     /// The longest pause between two words of the current turn.
     turn_pause_ms: u32,
+    /// Where the statement the statement rules judge starts: the turn's start, or the word
+    /// after a short question standing alone at its head ("Hallo? | Ja bitte, wer spricht?").
+    statement_start_ms: u32,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
     /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
@@ -84,6 +87,7 @@ impl Detector {
             greeting_start_ms: None,
             turn_start_ms: None,
             turn_pause_ms: 0,
+            statement_start_ms: 0,
             last_word_voice_ms: 0,
             last_voice_ms: 0,
             greeting_start_at: None,
@@ -161,21 +165,18 @@ impl Detector {
                 if !self.run_counted {
                     self.run_counted = true;
                     self.words += 1;
+                    let start = t - self.run_voice_ms;
                     if self.greeting_start_ms.is_none() {
-                        self.greeting_start_ms = Some(t - self.run_voice_ms);
+                        self.greeting_start_ms = Some(start);
                         let run = Duration::from_millis(u64::from(self.run_voice_ms));
                         self.greeting_start_at = Some(now.checked_sub(run).unwrap_or(now));
                     }
-                    if self.turn_start_ms.is_none() {
-                        self.turn_start_ms = Some(t - self.run_voice_ms);
-                    } else if !matches!(self.end_rise, Some((end, r))
-                        if end == self.last_word_voice_ms && r >= self.s.statement_rise_semitones)
-                    {
-                        // A pause after a phrase that did not rise (a sentence's end, not a
-                        // question's or a live "Hello?"'s): the longest is the turn's sentence
-                        // break.
-                        let pause = (t - self.run_voice_ms).saturating_sub(self.last_word_voice_ms);
-                        self.turn_pause_ms = self.turn_pause_ms.max(pause);
+                    match self.turn_start_ms {
+                        None => {
+                            self.turn_start_ms = Some(start);
+                            self.statement_start_ms = start;
+                        }
+                        Some(g0) => self.pause_in_turn(g0, start),
                     }
                 }
                 self.last_word_voice_ms = t;
@@ -186,6 +187,30 @@ impl Detector {
                 let end = self.last_word_voice_ms;
                 self.end_rise = end_rise(&self.pitch, end).map(|r| (end, r));
             }
+        }
+    }
+
+    /// A pause inside the turn `g0`, before the word that starts at `start`.
+    fn pause_in_turn(&mut self, g0: u32, start: u32) {
+        let s = &self.s;
+        let pause = start.saturating_sub(self.last_word_voice_ms);
+        let rise = match self.end_rise {
+            Some((end, r)) if end == self.last_word_voice_ms => Some(r),
+            _ => None,
+        };
+        if rise.is_none_or(|r| r < s.statement_rise_semitones) {
+            // A pause after a phrase that did not rise (a sentence's end, not a question's or a
+            // live "Hello?"'s): the longest is the turn's sentence break.
+            self.turn_pause_ms = self.turn_pause_ms.max(pause);
+        } else if self.words == 2
+            && self.last_word_voice_ms.saturating_sub(g0) <= s.short_greeting_ms
+            && rise.is_some_and(|r| r >= s.question_rise_semitones)
+            && pause >= s.sentence_pause_ms
+        {
+            // The turn opened with a short question standing alone, as long as a sentence
+            // break: a live opening ("Hallo? | Ja bitte, wer spricht?"), not read text. What
+            // follows is the statement the statement rules judge.
+            self.statement_start_ms = start;
         }
     }
 
@@ -238,9 +263,18 @@ impl Detector {
                 // after the answer-pause; a machine once the silence has outlasted the pause a
                 // person leaves before talking again (which starts a new turn).
                 // Shorter, it is still read text when a sentence pause joins two of its phrases.
-                let phrased = span >= s.phrased_statement_greeting_ms
-                    && self.turn_pause_ms >= s.sentence_pause_ms;
-                if (span >= s.statement_greeting_ms || phrased)
+                // A turn with a sentence break is read text from its start; without one, a short
+                // question at its head ("Hallo? |") is a live opening and what follows it is the
+                // statement.
+                let read = self.turn_pause_ms >= s.sentence_pause_ms;
+                let stated = if read {
+                    span
+                } else {
+                    self.last_word_voice_ms
+                        .saturating_sub(self.statement_start_ms)
+                };
+                let phrased = read && span >= s.phrased_statement_greeting_ms;
+                if (stated >= s.statement_greeting_ms || phrased)
                     && rise.is_none_or(|r| r < s.statement_rise_semitones)
                 {
                     if quiet >= s.after_statement_silence_ms && !pending {
@@ -272,13 +306,18 @@ impl Detector {
         if self.decision.is_none() {
             self.analyzer.track_pitch = false;
             self.machine = result == AmdResult::Machine;
-            self.decision = Some(Decision {
-                result,
-                cause,
-                decision_ms: self.t_ms,
-                speech_start_ms: self.greeting_start_ms,
-                speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
-            });
+            self.decision = Some(self.decision_at(result, cause, self.t_ms));
+        }
+    }
+
+    /// A decision made at `decision_ms`, with the speech seen so far.
+    fn decision_at(&self, result: AmdResult, cause: Cause, decision_ms: u32) -> Decision {
+        Decision {
+            result,
+            cause,
+            decision_ms,
+            speech_start_ms: self.greeting_start_ms,
+            speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
         }
     }
 
@@ -304,13 +343,7 @@ impl Detector {
             };
             let ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
             self.machine = false;
-            self.decision = Some(Decision {
-                result: AmdResult::NotSure,
-                cause,
-                decision_ms: ms.max(self.t_ms),
-                speech_start_ms: self.greeting_start_ms,
-                speech_end_ms: self.greeting_start_ms.map(|_| self.last_voice_ms),
-            });
+            self.decision = Some(self.decision_at(AmdResult::NotSure, cause, ms.max(self.t_ms)));
         }
     }
 
@@ -374,12 +407,18 @@ const RISE_WINDOW_MS: u32 = 240;
 /// consonants that close a word ("this?", "message."). With 100 ms, "Who's this?" had no pitch
 /// at its end and read as a statement (issue 18).
 const UNVOICED_CODA_MS: u32 = 200;
+/// A step of more than this many semitones from one pitched frame to the next (20 ms) among the
+/// last two of a stretch is the tracker losing a fading voice, not intonation: the end of "I'll
+/// ring you back." on a quiet line jumped 2.4 semitones up after a 3-semitone fall (issue 18).
+/// Intonation moved at most 1.7 semitones a frame at the ends of blocks a–l's questions.
+const MAX_END_STEP_SEMITONES: f32 = 2.0;
 
 /// The pitch rise at the end of a stretch of voice ending at `end_ms`, in semitones: the mean of
 /// the last two pitched frames over the lowest pitch before them in the last `RISE_WINDOW_MS`
 /// (a falling or level end gives ≤ 0). Frames more than half an octave from the stretch's median
-/// are pitch-tracking errors and left out. `None` when the last `UNVOICED_CODA_MS` of the voice
-/// have no pitch or there are too few pitched frames.
+/// are pitch-tracking errors and left out, and so are the last frames from a jump of more than
+/// `MAX_END_STEP_SEMITONES` on (the end is read before it). `None` when the last
+/// `UNVOICED_CODA_MS` of the voice have no pitch or there are too few pitched frames.
 fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
     let mut hz: Vec<f32> = track.iter().map(|p| p.1).collect();
     if hz.is_empty() {
@@ -392,7 +431,13 @@ fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
         .copied()
         .filter(|&(t, f)| (f / median).log2().abs() < 0.5 && t + RISE_WINDOW_MS >= end_ms)
         .collect();
-    let n = pts.len();
+    let mut n = pts.len();
+    if let Some(i) = (n.saturating_sub(2).max(1)..n).find(|&i| {
+        let ((t0, f0), (t1, f1)) = (pts[i - 1], pts[i]);
+        t1 - t0 == FRAME_MS && (12.0 * (f1 / f0).log2()).abs() > MAX_END_STEP_SEMITONES
+    }) {
+        n = i;
+    }
     if n < 4 || pts[n - 1].0 + UNVOICED_CODA_MS < end_ms {
         return None;
     }
@@ -456,13 +501,9 @@ pub fn classify(settings: &Settings, pcm: &[i16]) -> Outcome {
             break;
         }
     }
-    let dec = d.decision().unwrap_or(Decision {
-        result: AmdResult::NotSure,
-        cause: Cause::TooLong,
-        decision_ms: d.audio_ms(),
-        speech_start_ms: d.greeting_start_ms,
-        speech_end_ms: d.greeting_start_ms.map(|_| d.last_voice_ms),
-    });
+    let dec = d
+        .decision()
+        .unwrap_or_else(|| d.decision_at(AmdResult::NotSure, Cause::TooLong, d.audio_ms()));
     Outcome {
         result: dec.result,
         cause: dec.cause,
@@ -559,6 +600,21 @@ mod tests {
         classify(&Settings::default(), pcm)
     }
 
+    /// The outcome is that result for that cause.
+    #[track_caller]
+    fn expect(o: &Outcome, result: AmdResult, cause: Cause) {
+        assert_eq!((o.result, o.cause), (result, cause), "{o:?}");
+    }
+
+    /// 300 ms of silence, then a greeting of 2.4 s (as long as a machine's short one) whose last
+    /// 250 ms glide from `end.0` to `end.1` Hz.
+    fn long_greeting_ending(end: (f32, f32)) -> Sig {
+        Sig::new(20.0)
+            .silence(300)
+            .talk(2150, 4000.0)
+            .glide(250, 4000.0, end.0, end.1)
+    }
+
     #[test]
     fn hello_then_silence_is_human_soon_after() {
         let o = run(&Sig::new(20.0)
@@ -585,11 +641,7 @@ mod tests {
             .silence(wait - 30)
             .talk(5000, 4000.0)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::LongGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::LongGreeting);
     }
 
     #[test]
@@ -604,11 +656,7 @@ mod tests {
             .tone(500, 1000.0, 4000.0)
             .silence(1000)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::Beep),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::Beep);
         assert!(
             o.beep_ms.unwrap().abs_diff(300 + 600 + wait - 60) <= 40,
             "{o:?}"
@@ -631,11 +679,7 @@ mod tests {
         let s = Settings::default();
         // "Hello?": short, the pitch rising 5 semitones at the end
         let o = intoned(300, (130.0, 130.0), (130.0, 174.0));
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         let end = 300 + 550;
         assert!(
             o.decision_ms > end + s.after_short_question_silence_ms - 40
@@ -681,11 +725,7 @@ mod tests {
             .silence(s.after_short_question_silence_ms - 80)
             .talk(5000, 4000.0)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::LongGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::LongGreeting);
     }
 
     #[test]
@@ -704,17 +744,8 @@ mod tests {
         // "Hi, it's Sam. Leave a message." and nothing after it: 2.4 s of voice falling at its
         // end, then the recording's silence.
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .talk(2150, 4000.0)
-            .glide(250, 4000.0, 150.0, 120.0)
-            .silence(4000)
-            .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::StatementThenSilence),
-            "{o:?}"
-        );
+        let o = run(&long_greeting_ending((150.0, 120.0)).silence(4000).pcm);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
         let end = 300 + 2400;
         assert!(
             o.decision_ms >= end + s.after_statement_silence_ms
@@ -724,13 +755,19 @@ mod tests {
     }
 
     /// Two phrases of a greeting shorter than `statement_greeting_ms`: the first glides from
-    /// `first` Hz, then a pause, then a second phrase that falls, then silence.
+    /// `first` Hz, then a pause, then a second phrase of 900 ms that falls, then silence.
     fn two_phrases(first: (f32, f32), pause_ms: u32) -> Outcome {
+        phrases(first, pause_ms, 900)
+    }
+
+    /// A first phrase of 700 ms gliding from `first` Hz, a pause, a second phrase of
+    /// `second_ms` that falls at its end, then silence.
+    fn phrases(first: (f32, f32), pause_ms: u32, second_ms: u32) -> Outcome {
         run(&Sig::new(20.0)
             .silence(300)
             .glide(700, 4000.0, first.0, first.1)
             .silence(pause_ms)
-            .talk(650, 4000.0)
+            .talk(second_ms - 250, 4000.0)
             .glide(250, 4000.0, 150.0, 120.0)
             .silence(4000)
             .pcm)
@@ -742,11 +779,7 @@ mod tests {
         // second phrase; 1.9 s in all, then the recording's silence.
         let s = Settings::default();
         let o = two_phrases((150.0, 120.0), s.sentence_pause_ms + 100);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::StatementThenSilence),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
         let end = 300 + 700 + s.sentence_pause_ms + 100 + 900;
         assert!(end < 300 + s.statement_greeting_ms, "{end}");
         assert!(
@@ -770,24 +803,67 @@ mod tests {
     }
 
     #[test]
+    fn a_question_standing_alone_then_a_statement_is_a_live_opening() {
+        // "Hallo? | Ja bitte, wer spricht?" (a question espeak says falling): a rising first
+        // phrase, a pause as long as a sentence break but too short for the question wait, then
+        // 1.7 s that end as a statement, 2.6 s in all. The statement rule judges the 1.7 s.
+        let s = Settings::default();
+        let pause = s.sentence_pause_ms;
+        assert!(pause < s.after_short_question_silence_ms);
+        let o = phrases((130.0, 174.0), pause, 1700);
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
+        let end = 300 + 700 + pause + 1700;
+        assert!(end - 300 >= s.statement_greeting_ms, "{end}");
+        assert!(
+            o.decision_ms > end && o.decision_ms <= end + s.after_greeting_silence_ms + 60,
+            "{o:?}"
+        );
+        // With a comma's pause after the rise ("Hello, Garcia residence, please leave a
+        // message."), the whole greeting is the statement: a machine.
+        let o = phrases((130.0, 174.0), s.sentence_pause_ms - 60, 1700);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
+        // So is a question at the head of read text, if what follows is a long statement.
+        let o = phrases((130.0, 174.0), pause, s.statement_greeting_ms + 40);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
+    }
+
+    #[test]
+    fn a_pitch_jump_in_the_last_frames_is_not_a_rise() {
+        // "I'll ring you back." on a quiet line: 3 semitones down, then the tracker jumps 2.4
+        // semitones up in its last two frames.
+        let mut track: VecDeque<(u32, f32)> = (0..12)
+            .map(|i| (1600 + 20 * i, 157.0 * 2f32.powf(-0.27 * i as f32 / 12.0)))
+            .collect();
+        let last = track.back().map_or(0.0, |p| p.1);
+        track.push_back((1840, last * 2f32.powf(2.4 / 12.0)));
+        track.push_back((1860, last * 2f32.powf(2.35 / 12.0)));
+        let r = end_rise(&track, 1880).expect("a pitched end");
+        assert!(r < 0.0, "{r}");
+        // A question rising 1.6 semitones a frame keeps its rise.
+        let track: VecDeque<(u32, f32)> = (0..12u32)
+            .map(|i| {
+                (
+                    1600 + 20 * i,
+                    110.0 * 2f32.powf(1.6 * i.saturating_sub(6) as f32 / 12.0),
+                )
+            })
+            .collect();
+        let r = end_rise(&track, 1840).expect("a pitched end");
+        assert!(r >= Settings::default().question_rise_semitones, "{r}");
+    }
+
+    #[test]
     fn a_long_statement_then_hello_again_is_a_person() {
         // "Hello, this is Sam speaking." — nothing from the caller — "Hello?" 1.5 s later: the
         // second turn is judged as a greeting of its own, not as more of the first.
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .talk(2150, 4000.0)
-            .glide(250, 4000.0, 150.0, 120.0)
+        let o = run(&long_greeting_ending((150.0, 120.0))
             .silence(1500)
             .glide(250, 4000.0, 130.0, 130.0)
             .glide(250, 4000.0, 130.0, 174.0)
             .silence(3000)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         let hello_end = 300 + 2400 + 1500 + 500;
         assert!(
             o.decision_ms > hello_end
@@ -801,17 +877,8 @@ mod tests {
         // "Hi, this is Paul speaking, who's this?": as long as a machine's short greeting, but it
         // ends on a rise.
         let s = Settings::default();
-        let o = run(&Sig::new(20.0)
-            .silence(300)
-            .talk(2150, 4000.0)
-            .glide(250, 4000.0, 130.0, 174.0)
-            .silence(3000)
-            .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Human, Cause::ShortGreeting),
-            "{o:?}"
-        );
+        let o = run(&long_greeting_ending((130.0, 174.0)).silence(3000).pcm);
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
         assert!(
             o.decision_ms <= 300 + 2400 + s.after_greeting_silence_ms + 60,
             "{o:?}"
@@ -821,11 +888,7 @@ mod tests {
     #[test]
     fn a_long_greeting_is_a_machine() {
         let o = run(&Sig::new(20.0).silence(200).talk(6000, 4000.0).pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::LongGreeting),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::LongGreeting);
         // the greeting starts at 200 ms; decided at the first voiced frame past greeting_ms
         assert!(
             o.decision_ms <= 200 + Settings::default().greeting_ms + 200,
@@ -842,11 +905,7 @@ mod tests {
             .tone(500, 1000.0, 4000.0)
             .silence(1500)
             .pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::Machine, Cause::Beep),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::Machine, Cause::Beep);
         let at = o.beep_ms.unwrap();
         assert!((1500..=1540).contains(&at), "{o:?}");
         let m = o.message.unwrap();
@@ -932,11 +991,7 @@ mod tests {
     #[test]
     fn a_silent_answer_is_not_sure_not_machine() {
         let o = run(&Sig::new(10.0).silence(6000).pcm);
-        assert_eq!(
-            (o.result, o.cause),
-            (AmdResult::NotSure, Cause::InitialSilence),
-            "{o:?}"
-        );
+        expect(&o, AmdResult::NotSure, Cause::InitialSilence);
     }
 
     /// `ms` of silence after the answer, then half a second of speech, then silence.

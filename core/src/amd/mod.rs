@@ -163,7 +163,9 @@ pub struct Settings {
     /// residence."). Set it to `statement_greeting_ms` or more to turn the cue off.
     pub phrased_statement_greeting_ms: u32,
     /// The pause between two words of one greeting that marks a sentence break, for
-    /// `phrased_statement_greeting_ms`.
+    /// `phrased_statement_greeting_ms`. After a short first phrase that rises as a question, in a
+    /// turn with no sentence break, it marks a live opening ("Hallo? | Ja bitte, wer
+    /// spricht?"): the statement rules judge what follows the question.
     pub sentence_pause_ms: u32,
     /// The end rise below which a greeting is a statement for `statement_greeting_ms`.
     pub statement_rise_semitones: f32,
