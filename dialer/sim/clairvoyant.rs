@@ -223,9 +223,48 @@ impl Sim {
         let stay = people
             .iter()
             .zip(gone.iter().zip(&ab))
-            .filter(|(p, (g, a))| !**g && !(**a && p.shed_later))
+            .filter(|(p, (g, a))| !(**g || (**a && p.shed_later)))
             .map(|(p, _)| step(secs(p.decided_at)))
             .collect();
         (shed, stay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(s: f64) -> Person {
+        Person {
+            call: 0,
+            decided_at: (s * 1e6) as u64,
+            shed_now: false,
+            shed_later: false,
+        }
+    }
+
+    #[test]
+    fn people_take_agents_in_order_and_wait_at_most_2_s() {
+        let secs = |v: &[f64]| v.iter().map(|s| (s * 1e6) as u64).collect::<Vec<u64>>();
+        // Agents free at 0, 5 and 9 s; people decided at 1, 2, 4 and 8 s.
+        let people: Vec<Person> = [1.0, 2.0, 4.0, 8.0].into_iter().map(person).collect();
+        let free = secs(&[0.0, 5.0, 9.0]);
+        let mut out = Vec::new();
+        // 1 s: the agent free at 0. 2 s: waits for 5 s, too long, abandoned. 4 s: the agent
+        // free at 5 (1 s of waiting). 8 s: the one free at 9.
+        let n = abandoned(&people, &[false; 4], &free, &mut out);
+        assert_eq!((n, out.clone()), (1, vec![false, true, false, false]));
+        // Without the person at 1 s, the one at 2 s takes the agent free at 0, and the one at
+        // 4 s the one free at 5: nobody is abandoned.
+        let n = abandoned(&people, &[true, false, false, false], &free, &mut out);
+        assert_eq!((n, out), (0, vec![false, false, false, false]));
+    }
+
+    #[test]
+    fn a_step_counts_from_its_moment_on() {
+        let s = step(3.0);
+        assert_eq!(&s[..3], &[0.0, 0.0, 1.0]);
+        assert_eq!(s[GRID - 1], 1.0);
+        assert_eq!(step(0.0)[0], 1.0);
     }
 }
