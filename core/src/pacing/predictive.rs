@@ -716,9 +716,9 @@ impl Predictive {
             // A call still ringing past `after` goes when the person it may yet bring would
             // risk an abandon above `shed_factor` × the threshold. Calls in flight come before
             // new dials, so its risk counts no new dial beyond progressive's.
+            let worst = outlook.worst(progressive);
             let limit = threshold * self.cfg.shed_factor;
             let mut by = [0.0; K];
-            let worst = outlook.worst(progressive);
             for (i, c) in s.calls.iter().enumerate() {
                 if let CallView::Ringing { elapsed } = c
                     && *elapsed >= after
