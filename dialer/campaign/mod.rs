@@ -238,6 +238,10 @@ pub struct Dialing {
     /// may yet bring would risk an abandon; never under 15 s (FCC 47 CFR 64.1200(a)(6));
     /// `None`: never.
     pub shed_after: Option<Duration>,
+    /// Predictive: a ringing call is shed when the person it may yet bring would risk an
+    /// abandon above this many times the threshold a new dial must meet (≥ 1; higher sheds
+    /// fewer calls).
+    pub shed_factor: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

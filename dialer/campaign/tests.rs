@@ -748,6 +748,35 @@ fn shed_after_defaults_to_15_s_never_less_and_can_be_off() {
 }
 
 #[test]
+fn shed_factor_defaults_to_the_pacers_and_is_at_least_1() {
+    let d = Dir::new();
+    let f = d.write("s.toml", MINIMAL);
+    assert_eq!(
+        load_with(&f, &no_env()).unwrap().dialing.shed_factor,
+        crate::pacing::PredictiveConfig::default().shed_factor
+    );
+    let dialing = |v: &str| format!("{MINIMAL}\n[dialing]\nshed_factor = {v}\n");
+    let f = d.write("s.toml", &dialing("10"));
+    assert_eq!(load_with(&f, &no_env()).unwrap().dialing.shed_factor, 10.0);
+    let f = d.write("s.toml", &dialing("2.5"));
+    assert_eq!(load_with(&f, &no_env()).unwrap().dialing.shed_factor, 2.5);
+    for v in ["0.5", "40"] {
+        let f = d.write("s.toml", &dialing(v));
+        assert_eq!(
+            problems(load_with(&f, &no_env())),
+            [format!(
+                "dialing.shed_factor: {v} is out of range (1 to 25: below 1 a ringing call would go when safer than a new dial; above 25 predictive dials as if it could shed an over-dial it hardly ever sheds; to shed nothing, set shed_after = \"off\")"
+            )]
+        );
+    }
+    let f = d.write("s.toml", &dialing("\"high\""));
+    assert_eq!(
+        problems(load_with(&f, &no_env())),
+        ["dialing.shed_factor: expected a number, found a string (\"high\")"]
+    );
+}
+
+#[test]
 fn names_labels_and_prompt_texts_have_length_limits() {
     let d = Dir::new();
     let huge = "a".repeat(1_000_000);

@@ -9,16 +9,21 @@ use serde::Serialize;
 
 use super::Global;
 use crate::pacing::{MIN_SHED_RING, Mode, Pacer, Predictive, PredictiveConfig};
-use crate::sim::{Report, Scenario, simulate};
+use crate::sim::{
+    Clairvoyance, INFORMED, Report, Scenario, simulate, simulate_clairvoyant, simulate_informed,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scenario files (TOML; see docs/reference/files.md).
     #[arg(required = true, value_name = "SCENARIO.toml")]
     pub scenarios: Vec<PathBuf>,
-    /// predictive, progressive, ratio:R (R lines per ready agent) or vicidial.
+    /// predictive, progressive, ratio:R (R lines per ready agent), vicidial; or, as bounds
+    /// (no product pacer), predictive's rule told more than a pacer can know: informed (the
+    /// carrier's and the team's true figures), clairvoyant:agents (and when each agent's talk
+    /// and wrap-up end), clairvoyant (and each call's fate once dialed).
     #[arg(long, default_value = "predictive", value_parser = parse_pacer)]
-    pub pacer: Mode,
+    pub pacer: SimPacer,
     /// Seed of the simulated carrier and agents; the same seed gives the same numbers.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -38,7 +43,7 @@ pub struct Args {
         default_value = "progressive,ratio:2,vicidial,predictive",
         value_parser = parse_pacer
     )]
-    pub pacers: Vec<Mode>,
+    pub pacers: Vec<SimPacer>,
     /// Predictive: hang up a call still ringing after this many seconds (at least 15) when
     /// the person it may yet bring is too risky; `off`: never.
     #[arg(long, default_value = "15", value_name = "SECONDS|off", value_parser = parse_shed_after)]
@@ -51,8 +56,33 @@ pub struct Args {
     /// is planned over (0: judged by the answers so far only).
     #[arg(long, default_value_t = PredictiveConfig::default().spread, value_name = "SHARE", value_parser = parse_share)]
     pub spread: f64,
+    /// Predictive and clairvoyant: the window's abandon rate the threshold steers to, as a
+    /// share of the cap.
+    #[arg(long, default_value_t = PredictiveConfig::default().aim, value_name = "SHARE", value_parser = parse_share)]
+    pub aim: f64,
 }
 
+/// A pacer the simulator runs: one of the product's, or a bound told more than a pacer can
+/// know.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SimPacer {
+    Mode(Mode),
+    Informed,
+    Clairvoyant(Clairvoyance),
+}
+
+impl std::fmt::Display for SimPacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimPacer::Mode(m) => m.fmt(f),
+            SimPacer::Informed => f.write_str(INFORMED),
+            SimPacer::Clairvoyant(c) => f.write_str(c.name()),
+        }
+    }
+}
+
+/// `--shed-factor`: any factor ≥ 1, beyond the campaign key's range too, so the simulator can
+/// trace the whole curve.
 fn parse_factor(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
@@ -86,27 +116,58 @@ fn parse_shed_after(s: &str) -> Result<ShedAfter, String> {
     }
 }
 
-/// The pacer of `mode`, with the shedding and budget settings of the command line for
-/// predictive.
-fn pacer(mode: Mode, a: &Args) -> Pacer {
-    match mode {
-        Mode::Predictive => Pacer::Predictive(Predictive::new(PredictiveConfig {
-            shed_after: a.shed_after.0,
-            shed_factor: a.shed_factor,
-            spread: a.spread,
-            ..PredictiveConfig::default()
-        })),
-        m => Pacer::new(m),
+/// Predictive's settings from the command line.
+fn predictive(a: &Args) -> Predictive {
+    Predictive::new(PredictiveConfig {
+        shed_after: a.shed_after.0,
+        shed_factor: a.shed_factor,
+        spread: a.spread,
+        aim: a.aim,
+        ..PredictiveConfig::default()
+    })
+}
+
+/// One shift of `sc` paced by `p`, with the shedding and budget settings of the command line
+/// for predictive and clairvoyant.
+fn shift(sc: &Scenario, p: SimPacer, a: &Args, seed: u64, base: Instant) -> Report {
+    match p {
+        SimPacer::Mode(Mode::Predictive) => {
+            simulate(sc, Pacer::Predictive(predictive(a)), seed, base)
+        }
+        SimPacer::Mode(m) => simulate(sc, Pacer::new(m), seed, base),
+        SimPacer::Informed => simulate_informed(sc, predictive(a), seed, base),
+        SimPacer::Clairvoyant(level) => {
+            let mut p = predictive(a);
+            // It knows the carrier: no careful start. And it knows the moments exactly but
+            // the rule reads them on a 2 s grid, where a person decided just after a moment
+            // counts at the next one: with no grace an agent free by that moment is always in
+            // time (with predictive's 1.5 s, the fast carrier of priors-pessimistic went over
+            // the cap in every run).
+            p.cfg.ramp_answers = 0.0;
+            p.cfg.grace = Duration::ZERO;
+            simulate_clairvoyant(sc, p, level, seed, base)
+        }
     }
 }
 
-fn parse_pacer(s: &str) -> Result<Mode, String> {
+fn parse_pacer(s: &str) -> Result<SimPacer, String> {
+    for level in [Clairvoyance::Agents, Clairvoyance::Full] {
+        if s == level.name() {
+            return Ok(SimPacer::Clairvoyant(level));
+        }
+    }
+    if s == INFORMED {
+        return Ok(SimPacer::Informed);
+    }
     match s.parse::<Mode>() {
         Ok(Mode::Preview | Mode::Agentless) => Err(format!(
-            "the simulator runs predictive, progressive, ratio:R and vicidial, not {s}"
+            "the simulator runs predictive, progressive, ratio:R, vicidial and the bounds \
+             informed, clairvoyant:agents and clairvoyant, not {s}"
         )),
-        Ok(m) => Ok(m),
-        Err(e) => Err(e.to_string()),
+        Ok(m) => Ok(SimPacer::Mode(m)),
+        Err(e) => Err(format!(
+            "{e}; the simulator's bounds: informed, clairvoyant:agents, clairvoyant"
+        )),
     }
 }
 
@@ -142,7 +203,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     if !a.compare {
         let reports: Vec<Report> = scenarios
             .iter()
-            .map(|sc| simulate(sc, pacer(a.pacer, &a), a.seed, base))
+            .map(|sc| shift(sc, a.pacer, &a, a.seed, base))
             .collect();
         if a.json {
             if let [one] = reports.as_slice() {
@@ -163,7 +224,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
         for &mode in &a.pacers {
             let started = Instant::now();
             let reports: Vec<Report> = (1..=a.seeds)
-                .map(|seed| simulate(sc, pacer(mode, &a), seed, base))
+                .map(|seed| shift(sc, mode, &a, seed, base))
                 .collect();
             let cpu = started.elapsed().as_secs_f64() / reports.len() as f64;
             let row = summarize(sc, mode, &reports, cpu);
@@ -179,7 +240,7 @@ pub fn run(_g: &Global, a: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Row {
+fn summarize(sc: &Scenario, mode: SimPacer, rs: &[Report], cpu_s_per_run: f64) -> Row {
     let n = rs.len() as f64;
     let mean = |f: fn(&Report) -> f64| rs.iter().map(f).sum::<f64>() / n;
     Row {
@@ -212,7 +273,7 @@ fn summarize(sc: &Scenario, mode: Mode, rs: &[Report], cpu_s_per_run: f64) -> Ro
 fn print_row(r: &Row, header: bool) {
     if header {
         println!(
-            "{:<22} {:<12} {:>5} {:>9} {:>8} {:>7} {:>9} {:>9} {:>5} {:>9} {:>9} {:>8}",
+            "{:<22} {:<18} {:>5} {:>9} {:>8} {:>7} {:>9} {:>9} {:>5} {:>9} {:>9} {:>8}",
             "scenario",
             "pacer",
             "runs",
@@ -228,7 +289,7 @@ fn print_row(r: &Row, header: bool) {
         );
     }
     println!(
-        "{:<22} {:<12} {:>5} {:>8.1}% {:>7.1}% {:>6.1}% {:>8.2}% {:>8.2}% {:>5} {:>9} {:>9.1} {:>8.1}",
+        "{:<22} {:<18} {:>5} {:>8.1}% {:>7.1}% {:>6.1}% {:>8.2}% {:>8.2}% {:>5} {:>9} {:>9.1} {:>8.1}",
         r.scenario,
         r.pacer,
         r.runs,

@@ -23,6 +23,7 @@ use crate::pacing::{
     AbandonBudget, AgentView, CallView, Estimator, Limits, Observation, Pacer, Snapshot,
 };
 
+mod clairvoyant;
 pub mod scenario;
 
 pub use scenario::{Dist, Scenario, ScenarioError};
@@ -123,6 +124,9 @@ struct Call {
     /// When it entered its state (µs).
     since: u64,
     dialed: u64,
+    /// When the carrier answers it (people and machines; `u64::MAX` for the others): only
+    /// the clairvoyant pacer reads it.
+    answer_at: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +140,10 @@ enum AgentState {
 struct Agent {
     state: AgentState,
     since: u64,
+    /// When talk and wrap-up end (the clairvoyant pacer's knowledge; `since` when ready).
+    free_at: u64,
+    /// The wrap-up that follows the current talk, drawn with it for the clairvoyant pacer.
+    wrap_next: Option<u64>,
 }
 
 enum Sampler {
@@ -185,6 +193,12 @@ fn secs_to_micros(s: f64) -> u64 {
 pub struct Sim {
     sc: Scenario,
     pacer: Pacer,
+    /// The clairvoyant pacers: predictive's rule and budget on exact knowledge (see
+    /// [`clairvoyant`]).
+    clairvoyant: Option<Clairvoyance>,
+    /// The informed pacer: predictive told the carrier's and the team's true figures instead
+    /// of its estimates.
+    informed: bool,
     seed: u64,
     base: Instant,
     rng: ChaCha8Rng,
@@ -234,6 +248,8 @@ impl Sim {
         let n = sc.team.agents as usize;
         let mut sim = Sim {
             pacer,
+            clairvoyant: None,
+            informed: false,
             seed,
             base,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -246,6 +262,8 @@ impl Sim {
                 Agent {
                     state: AgentState::Ready,
                     since: 0,
+                    free_at: 0,
+                    wrap_next: None,
                 };
                 n
             ],
@@ -350,7 +368,14 @@ impl Sim {
             self.early = Some((self.humans, self.abandoned));
         }
         self.estimator.advance(t);
-        let estimates = self.estimator.estimates();
+        let estimates = if self.informed || self.clairvoyant == Some(Clairvoyance::Agents) {
+            crate::pacing::Estimates {
+                answers_seen: f64::MAX,
+                ..crate::pacing::Estimates::from_priors(&self.sc.true_priors(now as f64 / 1e6))
+            }
+        } else {
+            self.estimator.estimates()
+        };
         self.budget
             .set_expected_more(self.expected_more_live(&estimates));
         let snap = Snapshot {
@@ -363,7 +388,11 @@ impl Sim {
                 dial_tokens,
             },
         };
-        let d = self.pacer.decide(t, &snap);
+        let d = if let Some(level) = self.clairvoyant {
+            self.clairvoyant_decide(level, &snap)
+        } else {
+            self.pacer.decide(t, &snap)
+        };
         match d.reason {
             crate::pacing::Reason::Predictive { .. } => self.predictive_ticks += 1,
             crate::pacing::Reason::BudgetSpent => self.spent_ticks += 1,
@@ -414,6 +443,7 @@ impl Sim {
         };
         let timeout = secs_to_micros(c.no_answer_s);
         let id = self.calls.len();
+        let mut answer_at = u64::MAX;
         let ev = match fate {
             Fate::Human | Fate::Machine => {
                 let ring = self.ring.micros(&mut self.rng);
@@ -421,6 +451,7 @@ impl Sim {
                     fate = Fate::NoAnswer;
                     (self.now + timeout, Event::Failed(id))
                 } else {
+                    answer_at = self.now + ring;
                     (self.now + ring, Event::Answered(id))
                 }
             }
@@ -435,6 +466,7 @@ impl Sim {
             fate,
             since: self.now,
             dialed: self.now,
+            answer_at,
         });
         self.in_flight.push(id);
         self.placed += 1;
@@ -572,11 +604,19 @@ impl Sim {
         self.end_call(c);
         self.connected += 1;
         self.talking += 1;
+        let talk = self.talk.micros(&mut self.rng);
+        // The clairvoyant pacer knows the wrap-up too: it is drawn now (other pacers draw it
+        // when the talk ends, as before, so their shifts are unchanged).
+        let wrap_next = self
+            .clairvoyant
+            .is_some()
+            .then(|| self.wrap.micros(&mut self.rng));
         self.agents[a] = Agent {
             state: AgentState::Talking,
             since: self.now,
+            free_at: self.now + talk + wrap_next.unwrap_or(0),
+            wrap_next,
         };
-        let talk = self.talk.micros(&mut self.rng);
         self.schedule(self.now + talk, Event::TalkEnd(a));
     }
 
@@ -590,11 +630,16 @@ impl Sim {
             t,
             Observation::Talk(Duration::from_micros(self.now - since)),
         );
+        let wrap = match self.agents[a].wrap_next {
+            Some(w) => w,
+            None => self.wrap.micros(&mut self.rng),
+        };
         self.agents[a] = Agent {
             state: AgentState::Wrapping,
             since: self.now,
+            free_at: self.now + wrap,
+            wrap_next: None,
         };
-        let wrap = self.wrap.micros(&mut self.rng);
         self.schedule(self.now + wrap, Event::WrapEnd(a));
     }
 
@@ -609,6 +654,8 @@ impl Sim {
         self.agents[a] = Agent {
             state: AgentState::Ready,
             since: self.now,
+            free_at: self.now,
+            wrap_next: None,
         };
         if let Some(c) = self.queue.pop_front() {
             self.connect(a, c);
@@ -639,7 +686,13 @@ impl Sim {
         };
         Report {
             scenario: self.sc.name.clone(),
-            pacer: self.pacer.mode().to_string(),
+            pacer: if let Some(level) = self.clairvoyant {
+                level.name().to_owned()
+            } else if self.informed {
+                INFORMED.to_owned()
+            } else {
+                self.pacer.mode().to_string()
+            },
             seed: self.seed,
             agents: self.sc.team.agents,
             duration_s: self.sc.team.duration_s,
@@ -666,6 +719,62 @@ impl Sim {
 /// Runs one shift.
 pub fn simulate(sc: &Scenario, pacer: Pacer, seed: u64, base: Instant) -> Report {
     Sim::new(sc, pacer, seed, base).run()
+}
+
+/// What a clairvoyant pacer knows beyond the carrier's and the team's true figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clairvoyance {
+    /// When each agent's talk and wrap-up end; calls in flight as the true figures say.
+    Agents,
+    /// That, and each call's fate and answer time once dialed.
+    Full,
+}
+
+impl Clairvoyance {
+    /// Its name in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Clairvoyance::Agents => "clairvoyant:agents",
+            Clairvoyance::Full => "clairvoyant",
+        }
+    }
+}
+
+/// The name of the informed pacer in reports and on the command line.
+pub const INFORMED: &str = "informed";
+
+/// Runs one shift with the informed pacer: predictive (`p`'s settings) told the carrier's and
+/// the team's true figures (hit rate, machine rate, ring, talk and wrap-up times, as the
+/// scenario gives them, the change of a collapse included) instead of estimating them. What it
+/// cannot know is how each call and each agent will turn out.
+pub fn simulate_informed(
+    sc: &Scenario,
+    p: crate::pacing::Predictive,
+    seed: u64,
+    base: Instant,
+) -> Report {
+    let mut sim = Sim::new(sc, Pacer::Predictive(p), seed, base);
+    sim.informed = true;
+    sim.run()
+}
+
+/// Runs one shift with a clairvoyant pacer: predictive's rule, threshold and budget (`p`'s
+/// settings) on exact knowledge of what the simulator has already drawn (`level`: each
+/// agent's end of talk and wrap-up; or that and each call's fate and answer time, shedding
+/// exactly the ringing calls whose people would be abandoned or push another person into an
+/// abandon) and the carrier's true figures for new dials. What no pacer can know is the fate of
+/// the dials it has not placed yet. A bound on what better knowledge could give the predictive
+/// rule ([`clairvoyant`]).
+pub fn simulate_clairvoyant(
+    sc: &Scenario,
+    p: crate::pacing::Predictive,
+    level: Clairvoyance,
+    seed: u64,
+    base: Instant,
+) -> Report {
+    let mut sim = Sim::new(sc, Pacer::Predictive(p), seed, base);
+    sim.clairvoyant = Some(level);
+    sim.run()
 }
 
 #[cfg(test)]

@@ -54,6 +54,27 @@ impl Dist {
         }
     }
 
+    /// `P(X ≤ x)`, for the clairvoyant pacer (lognormal fitted by moments, as the simulator
+    /// draws it).
+    pub fn cdf(&self, x: f64) -> f64 {
+        match *self {
+            Dist::Fixed(v) => f64::from(u8::from(x >= v)),
+            Dist::LogNormal { mean, sd } if sd > 0.0 && mean > 0.0 => {
+                crate::pacing::stats::LogNormal::from_mean_sd(mean, sd).cdf(x)
+            }
+            Dist::LogNormal { mean, .. } => f64::from(u8::from(x >= mean)),
+            Dist::Exponential { mean } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    1.0 - (-x / mean).exp()
+                }
+            }
+            Dist::Uniform { min, max } if max > min => ((x - min) / (max - min)).clamp(0.0, 1.0),
+            Dist::Uniform { min, .. } => f64::from(u8::from(x >= min)),
+        }
+    }
+
     fn check(&self) -> Result<(), String> {
         let ok = match *self {
             Dist::Fixed(v) => v.is_finite() && v >= 0.0,
@@ -368,6 +389,29 @@ impl Scenario {
     }
 
     /// The pacer's priors: the scenario's starting figures unless `[priors]` says otherwise.
+    /// The carrier's and the team's own figures at second `at` of the shift, as priors (what
+    /// the simulator's informed pacer is told instead of estimating them).
+    pub fn true_priors(&self, at: f64) -> Priors {
+        let c = &self.calls;
+        let hit_rate = match (c.change_at_s, c.human_rate_after) {
+            (Some(change), Some(after)) if at >= change => after,
+            _ => c.human_rate,
+        };
+        Priors {
+            hit_rate,
+            machine_rate: c.machine_rate,
+            ring_mean_s: c.ring_s.mean(),
+            ring_sd_s: c.ring_s.sd(),
+            no_answer_s: c.no_answer_s,
+            amd_human_s: c.amd_human_s,
+            amd_machine_s: c.amd_machine_s,
+            talk_mean_s: c.talk_s.mean(),
+            talk_sd_s: c.talk_s.sd(),
+            wrap_mean_s: c.wrap_s.mean(),
+            wrap_sd_s: c.wrap_s.sd(),
+        }
+    }
+
     pub fn pacer_priors(&self) -> Priors {
         let c = &self.calls;
         let p = &self.priors;

@@ -72,6 +72,7 @@ impl Switchboard {
             Some(rt) => {
                 if rt.campaign.mode != campaign.mode
                     || rt.campaign.dialing.shed_after != campaign.dialing.shed_after
+                    || rt.campaign.dialing.shed_factor != campaign.dialing.shed_factor
                 {
                     rt.pacer = pacer_for(&campaign);
                 }

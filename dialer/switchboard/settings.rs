@@ -8,6 +8,7 @@ pub(super) fn pacer_for(c: &Campaign) -> Pacer {
     match c.mode {
         Mode::Predictive => Pacer::Predictive(pacing::Predictive::new(pacing::PredictiveConfig {
             shed_after: c.dialing.shed_after,
+            shed_factor: c.dialing.shed_factor,
             ..pacing::PredictiveConfig::default()
         })),
         m => Pacer::new(pacer_mode(m)),

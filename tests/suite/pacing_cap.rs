@@ -3,7 +3,8 @@
 //!
 //! A seeded property test over simulated shifts: each case draws a carrier (live answers 8–60 %,
 //! ring and talk times) and the campaign keys the simulator models, far from the truth where
-//! they are guesses: the cap (0.5–3 %), `dialing.shed_after` (off or 15–40 s), the ring timeout,
+//! they are guesses: the cap (0.5–3 %), `dialing.shed_after` (off or 15–40 s) and
+//! `dialing.shed_factor` (its whole range, log-uniform), the ring timeout,
 //! calls per second, concurrent calls, and every `[priors]` key (a hit rate from a tenth to ten
 //! times the truth, ring, talk and wrap-up times from a fifth to five times). The shift runs
 //! until a progressive pacer would have had ~330 live answers; predictive must have at least 300
@@ -13,6 +14,7 @@
 
 use std::time::Instant;
 
+use dialer::pacing::predictive::MAX_SHED_FACTOR;
 use dialer::pacing::{MIN_SHED_RING, Pacer, Predictive, PredictiveConfig};
 use dialer::sim::{Report, Scenario, simulate};
 use rand::{RngExt, SeedableRng};
@@ -21,12 +23,16 @@ use rand_chacha::ChaCha8Rng;
 const CASES: u64 = 12;
 const SEED: u64 = 18;
 
-/// One drawn case: the scenario text and the campaign's shedding key.
+/// One drawn case: the scenario text and the campaign's shedding keys.
 struct Case {
     text: String,
     shed_after: Option<std::time::Duration>,
+    shed_factor: f64,
     cap: f64,
 }
+
+/// The range `dialing.shed_factor` accepts.
+const SHED_FACTOR: (f64, f64) = (1.0, MAX_SHED_FACTOR);
 
 fn draw(rng: &mut ChaCha8Rng) -> Case {
     let agents: u32 = rng.random_range(4..=30);
@@ -89,6 +95,8 @@ wrap_mean_s = {p_wrap:.1}
     Case {
         text,
         shed_after,
+        // Drawn below from a stream of its own, so the other keys stay as they were.
+        shed_factor: PredictiveConfig::default().shed_factor,
         cap,
     }
 }
@@ -98,6 +106,7 @@ fn run(i: u64, case: &Case) -> Result<Report, String> {
         .map_err(|e| e.to_string())?;
     let pacer = Pacer::Predictive(Predictive::new(PredictiveConfig {
         shed_after: case.shed_after,
+        shed_factor: case.shed_factor,
         ..PredictiveConfig::default()
     }));
     Ok(simulate(&sc, pacer, SEED + i, Instant::now()))
@@ -106,7 +115,13 @@ fn run(i: u64, case: &Case) -> Result<Report, String> {
 #[test]
 fn no_campaign_keys_let_predictive_exceed_the_cap() {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    let cases: Vec<Case> = (0..CASES).map(|_| draw(&mut rng)).collect();
+    let mut cases: Vec<Case> = (0..CASES).map(|_| draw(&mut rng)).collect();
+    let mut factors = ChaCha8Rng::seed_from_u64(SEED + 1);
+    for c in &mut cases {
+        c.shed_factor = factors
+            .random_range(SHED_FACTOR.0.ln()..=SHED_FACTOR.1.ln())
+            .exp();
+    }
     // Two threads: the machine's cores are shared.
     let results: Vec<(u64, Result<Report, String>)> = std::thread::scope(|s| {
         let halves: Vec<_> = [0u64, 1]
@@ -137,10 +152,11 @@ fn no_campaign_keys_let_predictive_exceed_the_cap() {
             }
         };
         eprintln!(
-            "case {i}: {} agents, cap {}, shed {:?}: {} live answers, {} abandoned ({:.2} %), occupancy {:.1} %",
+            "case {i}: {} agents, cap {}, shed {:?} × {:.1}: {} live answers, {} abandoned ({:.2} %), occupancy {:.1} %",
             r.agents,
             case.cap,
             case.shed_after,
+            case.shed_factor,
             r.human_answers,
             r.abandoned,
             100.0 * r.abandon_rate,
@@ -153,8 +169,14 @@ fn no_campaign_keys_let_predictive_exceed_the_cap() {
             ));
         } else if r.abandon_rate > case.cap {
             failures.push(format!(
-                "case {i}: abandon rate {:.4} over the cap {} ({} of {}), shed_after {:?}:\n{}",
-                r.abandon_rate, case.cap, r.abandoned, r.human_answers, case.shed_after, case.text
+                "case {i}: abandon rate {:.4} over the cap {} ({} of {}), shed_after {:?}, shed_factor {:.1}:\n{}",
+                r.abandon_rate,
+                case.cap,
+                r.abandoned,
+                r.human_answers,
+                case.shed_after,
+                case.shed_factor,
+                case.text
             ));
         }
     }

@@ -48,6 +48,14 @@ use super::{AbandonBudget, AgentView, CallView, Estimates, MIN_SHED_RING, Reason
 /// The time grid: moments `k × STEP` seconds ahead, for k in 0..K (now … 30 s).
 const STEP: f64 = 2.0;
 const K: usize = 16;
+/// The moments of the grid the pacer looks at, and the seconds between them.
+pub const GRID: usize = K;
+pub const GRID_STEP_S: f64 = STEP;
+
+/// The highest `shed_factor` a campaign may set: above it predictive still dials as if it could
+/// shed an over-dial, but sheds so little that runs went over the cap (large-hot at 40 and 100,
+/// docs/experiments/pacing.md); `dialing.shed_after = "off"` is the way to shed nothing.
+pub const MAX_SHED_FACTOR: f64 = 25.0;
 
 /// Tuning of the predictive pacer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,7 +93,8 @@ pub struct PredictiveConfig {
     /// [`MIN_SHED_RING`]. `None`: never.
     pub shed_after: Option<Duration>,
     /// How much riskier than a new dial a ringing call must be to be shed: its person would
-    /// come sooner than a new dial's, and a call shed costs a lead attempt.
+    /// come sooner than a new dial's, and a call shed costs a lead attempt. At most
+    /// [`MAX_SHED_FACTOR`]: above it the pacer counts on shedding that hardly happens.
     pub shed_factor: f64,
     /// The share of the live answers the window is still expected to bring
     /// ([`AbandonBudget::expected_more`]) that the budget is planned over: the abandons the
@@ -117,7 +126,7 @@ impl Default for PredictiveConfig {
             max_lines_per_agent: 12.0,
             ramp_answers: 10.0,
             shed_after: Some(MIN_SHED_RING),
-            shed_factor: 10.0,
+            shed_factor: 25.0,
             spread: 0.5,
             unshed_margin: 1.0,
             unshed_more: 0.75,
@@ -258,6 +267,57 @@ impl Outlook {
         let t = e.no_answer_s;
         let new_by =
             std::array::from_fn(|k| e.hit_rate * e.ring.cdf((moment(k) - e.amd_human_s).min(t)));
+        Self::from_counts(
+            demand,
+            supply,
+            new_by,
+            live_in_flight,
+            e.hit_rate * e.ring.cdf(t),
+        )
+    }
+
+    /// An outlook from what the caller knows, as the simulator's clairvoyant pacers have it:
+    /// per person in flight and per agent, the chance of being decided (people) or free
+    /// (agents, the grace included) by each moment of the grid ([`GRID`] moments
+    /// [`GRID_STEP_S`] apart, the first now: 0 or 1 when known exactly), and a new dial's
+    /// chance of being a person decided by each moment.
+    pub fn known(
+        people: impl IntoIterator<Item = [f64; K]>,
+        agents: impl IntoIterator<Item = [f64; K]>,
+        new_by: [f64; K],
+        new_live: f64,
+    ) -> Self {
+        let mut demand = Counts::default();
+        let mut supply = Counts::default();
+        let mut live_in_flight = 0.0;
+        for by in people {
+            live_in_flight += by[K - 1];
+            for (k, p) in by.iter().enumerate() {
+                demand.add(k, *p);
+            }
+        }
+        for by in agents {
+            for (k, p) in by.iter().enumerate() {
+                supply.add(k, *p);
+            }
+        }
+        Self::from_counts(demand, supply, new_by, live_in_flight, new_live)
+    }
+
+    /// The risk that the person a call in flight may bring (decided by each moment with
+    /// chance `by`) costs an abandon, with `n` new dials after it: the rule predictive sheds
+    /// by.
+    pub fn call_risk(&self, by: &[f64; K], n: u32) -> f64 {
+        arrival_risk(by, &self.worst(n))
+    }
+
+    fn from_counts(
+        demand: Counts,
+        supply: Counts,
+        new_by: [f64; K],
+        live_in_flight: f64,
+        new_live: f64,
+    ) -> Self {
         let mut tails = Vec::new();
         let (mut pd, mut ps, mut px) = (Vec::new(), Vec::new(), Vec::new());
         let tail_at = std::array::from_fn(|k| {
@@ -293,7 +353,7 @@ impl Outlook {
             tail_at,
             new_by,
             live_in_flight,
-            new_live: e.hit_rate * e.ring.cdf(t),
+            new_live,
         }
     }
 
@@ -418,6 +478,14 @@ fn arrival_risk(by: &[f64; K], worst: &[f64; K]) -> f64 {
 /// The moment `k` of the grid, in seconds from now.
 fn moment(k: usize) -> f64 {
     k as f64 * STEP
+}
+
+/// Chance that call `c` turns out a person, decided by each moment of the grid, by the
+/// estimates.
+pub fn person_by(e: &Estimates, c: &CallView) -> [f64; K] {
+    let mut by = [0.0; K];
+    call_person_by(e, c, &mut by);
+    by
 }
 
 /// Chance that call `c` turns out a person, decided by each moment; returns the chance that
@@ -588,20 +656,16 @@ impl Predictive {
         }));
     }
 
-    /// Dials to place now and why; pushes onto `shed` the indices of ringing calls to hang up.
-    pub(super) fn decide(
-        &mut self,
-        _now: Instant,
-        s: &Snapshot<'_>,
-        shed: &mut Vec<usize>,
-    ) -> (u32, Reason) {
+    /// What decides before the model: progressive's dials, the most dials the lines and limits
+    /// allow and the threshold; or the fallback (a small team, the budget spent, no room).
+    fn gate(&self, s: &Snapshot<'_>) -> Result<(u32, u32, f64), (u32, Reason)> {
         let progressive = s.progressive_dials();
         let working = s.working_agents();
         if working < self.cfg.min_agents {
-            return (progressive, Reason::TeamTooSmall);
+            return Err((progressive, Reason::TeamTooSmall));
         }
         if self.budget_spent(s.budget) {
-            return (progressive, Reason::BudgetSpent);
+            return Err((progressive, Reason::BudgetSpent));
         }
         let threshold = self.threshold(s.budget);
         let ramp = if self.cfg.ramp_answers > 0.0 {
@@ -614,8 +678,38 @@ impl Predictive {
         let max = (lines - i64::from(s.calls_in_flight())).clamp(0, i64::from(u32::MAX)) as u32;
         let max = max.min(s.limits.channels_free).min(s.limits.dial_tokens);
         if max <= progressive || threshold <= 0.0 {
-            return (progressive, Reason::Progressive);
+            return Err((progressive, Reason::Progressive));
         }
+        Ok((progressive, max, threshold))
+    }
+
+    /// Dials to place now and why, by the same rule and budget as [`Self::decide`] but on an
+    /// outlook the caller built (the simulator's clairvoyant pacer, which knows each call's
+    /// fate and each agent's end); the caller sheds what it will before building it.
+    pub fn decide_with(&self, s: &Snapshot<'_>, outlook: &Outlook) -> (u32, Reason) {
+        let (progressive, max, threshold) = match self.gate(s) {
+            Ok(g) => g,
+            Err(fallback) => return fallback,
+        };
+        let (n, risk) = outlook.dials(progressive, max, threshold);
+        if n <= progressive {
+            (progressive, Reason::Progressive)
+        } else {
+            (n, Reason::Predictive { risk, threshold })
+        }
+    }
+
+    /// Dials to place now and why; pushes onto `shed` the indices of ringing calls to hang up.
+    pub(super) fn decide(
+        &mut self,
+        _now: Instant,
+        s: &Snapshot<'_>,
+        shed: &mut Vec<usize>,
+    ) -> (u32, Reason) {
+        let (progressive, max, threshold) = match self.gate(s) {
+            Ok(g) => g,
+            Err(fallback) => return fallback,
+        };
         let outlook = Outlook::new(s, self.cfg.grace);
         let (mut n, mut risk) = outlook.dials(progressive, max, threshold);
         if let Some(after) = self.shed_after() {

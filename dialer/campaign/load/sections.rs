@@ -200,6 +200,27 @@ impl CampaignReader<'_> {
                 Some((d, _)) => Some(Some(d)),
             },
         };
+        // Optional: how much riskier than a new dial a ringing call must be to be shed.
+        let shed_factor = match t.get("shed_factor") {
+            None => Some(crate::pacing::PredictiveConfig::default().shed_factor),
+            Some(i) => i.float(ctx).and_then(|f| {
+                let max = crate::pacing::predictive::MAX_SHED_FACTOR;
+                if (1.0..=max).contains(&f) {
+                    Some(f)
+                } else {
+                    ctx.problem(
+                        &i.key,
+                        format!(
+                            "{f} is out of range (1 to {max}: below 1 a ringing call would go \
+                             when safer than a new dial; above {max} predictive dials as if it \
+                             could shed an over-dial it hardly ever sheds; to shed nothing, set \
+                             shed_after = \"off\")"
+                        ),
+                    );
+                    None
+                }
+            }),
+        };
         t.finish(ctx);
         Some(Dialing {
             ring_timeout: ring?,
@@ -208,6 +229,7 @@ impl CampaignReader<'_> {
             connect_limit: connect?,
             preview_timeout: preview_timeout?,
             shed_after: shed_after?,
+            shed_factor: shed_factor?,
         })
     }
 
