@@ -30,14 +30,19 @@ use crate::daemon::config;
 use crate::daemon::control::{Request, SwitchboardHandle};
 use crate::daemon::run::{Daemon, Options};
 use crate::daemon::telemetry;
-use crate::domain::{AgentId, CallKey};
+use crate::domain::{AgentId, CallKey, CampaignControl};
 use crate::media::driver::{Driver as Media, DriverConfig};
 use crate::simnet::{AgentDesk, AgentPhones, Carrier, DeskError, SimConfig, Sounds};
 use crate::store::{NewLead, Role, Store};
 
+/// How long the demo waits, once its time is up and dialing has paused, for the calls not yet
+/// with an agent to end: the longest ring timeout of the demo's campaigns (30 s) and a little.
+const WIND_DOWN: Duration = Duration::from_secs(35);
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// How long to dial; live calls are then given a few seconds to end.
+    /// How long to dial; then dialing pauses, calls not yet with an agent may end (at most
+    /// 35 s), and calls with agents are given 5 s.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// Agents at their desks: the config's agents, then more simulated ones (`sim-04` …) with
@@ -274,9 +279,49 @@ async fn demo(
     let mut look_rng = rand_chacha::ChaCha8Rng::seed_from_u64(sim.seed ^ 0x1007);
     let mut dial_at: HashMap<AgentId, Instant> = HashMap::new();
     let mut last_line = Instant::now() - Duration::from_secs(60);
-    while started.elapsed() < a.duration {
+    // When the time is up the campaigns pause (no new dials) and the demo goes on until no call
+    // is left that has not reached an agent (ringing, being analysed, hearing the recording
+    // announcement, waiting): stopping the daemon under them would hang up on people who
+    // answered, which the law counts as abandoned. Calls with agents are then cut by the stop.
+    let mut winding_down: Option<Instant> = None;
+    loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
+        if winding_down.is_none() && started.elapsed() >= a.duration {
+            if tty {
+                eprintln!();
+            }
+            if !a.json {
+                eprintln!(
+                    "dialer demo: time is up; no new dials, waiting for the calls not yet with an \
+                     agent to end (at most {} s)",
+                    WIND_DOWN.as_secs()
+                );
+            }
+            for c in control.campaigns().await.unwrap_or_default() {
+                let _ = control
+                    .ask(Request::Campaign {
+                        name: c.name,
+                        control: CampaignControl::Paused,
+                        by: "demo".into(),
+                    })
+                    .await;
+            }
+            winding_down = Some(Instant::now());
+        }
         let agents = control.agents().await.unwrap_or_default();
+        if let Some(since) = winding_down {
+            let in_flight: usize = control
+                .campaigns()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.calls_in_flight)
+                .sum();
+            let with_agents = agents.iter().filter(|v| v.call.is_some()).count();
+            if in_flight <= with_agents || since.elapsed() >= WIND_DOWN {
+                break;
+            }
+        }
         for v in &agents {
             // A new customer on an agent's line pops their screen: they start talking.
             let prev = on_call.insert(v.id.clone(), v.call.filter(|_| v.state == State::OnCall));
@@ -314,11 +359,8 @@ async fn demo(
             }
         }
     }
-    if tty {
-        eprintln!();
-    }
     if !a.json {
-        eprintln!("dialer demo: time is up; stopping (live calls get 5 s to end)");
+        eprintln!("dialer demo: stopping (calls with agents get 5 s to end)");
     }
     api.readiness().set(Phase::Stopping);
     daemon.stop().await;

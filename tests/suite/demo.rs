@@ -318,7 +318,7 @@ async fn demo_serves_the_wallboard_to_its_supervisor() {
     assert!(dials(&dialed) > 0);
     drop(events);
 
-    let s = demo.summary(Duration::from_secs(40));
+    let s = demo.summary(Duration::from_secs(90));
     assert_eq!(s["api"], format!("http://{addr}"), "the summary's api");
     assert!(s["attempts"].as_u64().unwrap() > 0);
 }
