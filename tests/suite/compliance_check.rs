@@ -10,6 +10,20 @@ use dialer::store::{CampaignIds, Store};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+/// Store the campaign (as `dialer import` and the daemon do at `at`) and import `file` into its
+/// first list.
+pub async fn sync_and_import(
+    store: &Store,
+    c: &Campaign,
+    at: Timestamp,
+    file: &Path,
+    region: phonenumber::country::Id,
+) -> (CampaignIds, ImportReport) {
+    let ids = dialer::leads::sync_campaign(store, c, at).await.unwrap();
+    let report = import_list(store, c, &ids, file, region).await;
+    (ids, report)
+}
+
 /// Import `file` into the campaign's first list, as `dialer import` does.
 pub async fn import_list(
     store: &Store,
@@ -29,6 +43,25 @@ pub async fn import_list(
         },
         file,
         |_| {},
+    )
+    .await
+    .unwrap()
+}
+
+/// Load a US national registry file dated `date`, as `dialer dnc import --registry` does.
+pub async fn load_us_registry(
+    store: &Store,
+    file: &Path,
+    date: Timestamp,
+    now: Timestamp,
+) -> dialer::leads::registry::RegistryLoad {
+    dialer::leads::registry::load(
+        store,
+        dialer::compliance::registry::Registry::UsNational,
+        file,
+        Some(date),
+        phonenumber::country::Id::US,
+        now,
     )
     .await
     .unwrap()

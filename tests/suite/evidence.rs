@@ -9,12 +9,11 @@ use dialer::compliance;
 use dialer::compliance::evidence::Evidence;
 use dialer::domain::{LeadStatus, Outcome};
 use dialer::leads::scheduler::Scheduler;
-use dialer::leads::sync_campaign;
 use dialer::store::Store;
 use dialer::store::attempts::{AttemptEnd, AttemptStart};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::compliance_check::{cli, import_list, wall};
+use crate::compliance_check::{cli, load_us_registry, sync_and_import, wall};
 use crate::storedb::{self, CampaignDir};
 
 const DAY_MS: i64 = 86_400_000;
@@ -52,26 +51,16 @@ async fn dial(store: &Store) -> Case {
     let reg = dir.write("registry.txt", "AreaCode,PhoneNumber\n212,2349999\n");
     let c = dir.load("ev");
     let t0: Timestamp = "2026-12-07T23:00:00Z".parse().unwrap();
-    let ids = sync_campaign(store, &c, t0).await.unwrap();
-    import_list(
+    let (ids, _) = sync_and_import(
         store,
         &c,
-        &ids,
+        t0,
         &dir.path().join("lists/a.csv"),
         phonenumber::country::Id::US,
     )
     .await;
     let registry_date = t0 - SignedDuration::from_hours(24 * 7);
-    dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &reg,
-        Some(registry_date),
-        phonenumber::country::Id::US,
-        t0,
-    )
-    .await
-    .unwrap();
+    load_us_registry(store, &reg, registry_date, t0).await;
     let mut sched = Scheduler::new(c.clone(), &ids, "t", Duration::from_secs(60));
     let first = sched.claim(store, t0, 5).await.unwrap();
     assert_eq!(first.len(), 2, "both leads are open at 18:00 New York time");

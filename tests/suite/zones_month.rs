@@ -36,7 +36,9 @@ use jiff::{SignedDuration, Timestamp};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::compliance_check::{Seen, abandon_window, attempts, cli, import_list, wall};
+use crate::compliance_check::{
+    Seen, abandon_window, attempts, cli, load_us_registry, sync_and_import, wall,
+};
 use crate::storedb::{self, CampaignDir};
 
 /// Virtual minutes between pacing rounds.
@@ -214,34 +216,33 @@ fn us_lead_rows() -> (String, usize) {
     (csv, n)
 }
 
-/// `campaign_toml` with its `[hours]` replaced.
-fn with_hours(name: &str, hours: &str, extra: &str) -> String {
-    storedb::campaign_toml(name, extra).replace("[hours]\ntimezone = \"America/New_York\"\n", hours)
+/// A month's campaign: [`storedb::campaign_toml`] open every day `start`–`end` in `zone`, up to
+/// 60 attempts, with these retry delays after a machine and after an abandon.
+fn month_campaign(
+    name: &str,
+    zone: &str,
+    hours: (&str, &str),
+    machine: &str,
+    abandoned: &str,
+) -> String {
+    let (start, end) = hours;
+    let retry = format!(
+        "\n[retry]\nmax_attempts = 60\n[retry.delay]\nbusy = \"20m\"\nno_answer = \"30m\"\n\
+         machine = \"{machine}\"\nabandoned = \"{abandoned}\"\ncongestion = \"5m\"\n\
+         rejected = \"30m\"\nfailed = \"30m\"\ninterrupted = \"5m\"\n"
+    );
+    storedb::campaign_toml(name, &retry).replace(
+        "[hours]\ntimezone = \"America/New_York\"\n",
+        &format!(
+            "[hours]\ntimezone = \"{zone}\"\n\
+             days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+             start = \"{start}\"\nend = \"{end}\"\n"
+        ),
+    )
 }
 
 fn us_campaign() -> String {
-    with_hours(
-        "month",
-        r#"[hours]
-timezone = "America/New_York"
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "08:00"
-end = "21:00"
-"#,
-        r#"
-[retry]
-max_attempts = 60
-[retry.delay]
-busy = "20m"
-no_answer = "30m"
-machine = "1h"
-abandoned = "2h"
-congestion = "5m"
-rejected = "30m"
-failed = "30m"
-interrupted = "5m"
-"#,
-    )
+    month_campaign("month", "America/New_York", ("08:00", "21:00"), "1h", "2h")
 }
 
 /// The seeded carrier's shares of dials: no answer, busy, a machine; the rest are people.
@@ -499,8 +500,8 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
     let list = dir.write("lists/a.csv", &csv);
     let c = dir.load("month");
     let start: Timestamp = "2026-10-20T04:00:00Z".parse().unwrap();
-    let ids = sync_campaign(&store, &c, start).await.unwrap();
-    let report = import_list(&store, &c, &ids, &list, phonenumber::country::Id::US).await;
+    let (ids, report) =
+        sync_and_import(&store, &c, start, &list, phonenumber::country::Id::US).await;
     assert_eq!(report.imported as usize, n, "{:?}", report.rejected);
     // No zone column: every zone came from the number or the postal code.
     assert_eq!(report.zones_by.get("column"), None, "{:?}", report.zones_by);
@@ -685,34 +686,13 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
 async fn a_uk_month_keeps_the_window_and_the_72_hour_and_same_day_rules() {
     let db = storedb::sqlite();
     let store = db.open().await;
-    let toml = with_hours(
-        "ukmonth",
-        r#"[hours]
-timezone = "Europe/London"
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "09:00"
-end = "20:00"
-"#,
-        r#"
-[retry]
-max_attempts = 60
-[retry.delay]
-busy = "20m"
-no_answer = "30m"
-machine = "30m"
-abandoned = "72h"
-congestion = "5m"
-rejected = "30m"
-failed = "30m"
-interrupted = "5m"
-"#,
-    )
-    .replace(
-        r#"columns = { phone = "phone", timezone = "tz" }"#,
-        r#"columns = { phone = "phone", postal_code = "postcode" }"#,
-    )
-    .replace("+12025550143", "+442079460000")
-    .replace("kind = \"cold\"", "kind = \"cold\"\nregime = \"uk\"");
+    let toml = month_campaign("ukmonth", "Europe/London", ("09:00", "20:00"), "30m", "72h")
+        .replace(
+            r#"columns = { phone = "phone", timezone = "tz" }"#,
+            r#"columns = { phone = "phone", postal_code = "postcode" }"#,
+        )
+        .replace("+12025550143", "+442079460000")
+        .replace("kind = \"cold\"", "kind = \"cold\"\nregime = \"uk\"");
     let dir = CampaignDir::new("ukmonth", &toml);
     let mut csv = String::from("phone,postcode\n");
     let prefixes = [
@@ -736,8 +716,8 @@ interrupted = "5m"
     let list = dir.write("lists/a.csv", &csv);
     let c = dir.load("ukmonth");
     let start: Timestamp = "2026-10-10T00:00:00Z".parse().unwrap();
-    let ids = sync_campaign(&store, &c, start).await.unwrap();
-    let report = import_list(&store, &c, &ids, &list, phonenumber::country::Id::GB).await;
+    let (ids, report) =
+        sync_and_import(&store, &c, start, &list, phonenumber::country::Id::GB).await;
     assert_eq!(report.imported as usize, n, "{:?}", report.rejected);
     let dialed = run_month(&store, &c, start, 30, 11).await;
     let seen = attempts(&store, ids.id).await;
@@ -844,11 +824,10 @@ async fn registry_case(store: &Store) {
         Some(compliance::registry::Registry::UsNational)
     );
     let now: Timestamp = "2026-12-08T17:00:00Z".parse().unwrap();
-    let ids = sync_campaign(store, &c, now).await.unwrap();
-    import_list(
+    let (ids, _) = sync_and_import(
         store,
         &c,
-        &ids,
+        now,
         &dir.path().join("lists/a.csv"),
         phonenumber::country::Id::US,
     )
@@ -868,16 +847,7 @@ async fn registry_case(store: &Store) {
     );
     // Data of 40 days ago: still refused.
     let old = now - SignedDuration::from_hours(24 * 40);
-    let r = dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &reg,
-        Some(old),
-        phonenumber::country::Id::US,
-        now,
-    )
-    .await
-    .unwrap();
+    let r = load_us_registry(store, &reg, old, now).await;
     assert_eq!((r.numbers, r.added, r.bad_lines), (1, 1, 0));
     assert!(sched.claim(store, now, 5).await.unwrap().is_empty());
     let p = dialer::leads::plan::plan(store, &c, ids.id, now)
@@ -891,16 +861,7 @@ async fn registry_case(store: &Store) {
     );
     // Fresh data (10 days old): the lead not on the registry is dialed, the other is not.
     let fresh = now - SignedDuration::from_hours(24 * 10);
-    dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &reg,
-        Some(fresh),
-        phonenumber::country::Id::US,
-        now,
-    )
-    .await
-    .unwrap();
+    load_us_registry(store, &reg, fresh, now).await;
     let got = sched.claim(store, now, 5).await.unwrap();
     assert_eq!(
         got.iter()
@@ -910,16 +871,7 @@ async fn registry_case(store: &Store) {
     );
     // A file with a bad line adds its good numbers but is not recorded as fresh data.
     let broken = dir.write("broken.txt", "212,2341002\nnot a number\n");
-    let r = dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &broken,
-        Some(now),
-        phonenumber::country::Id::US,
-        now,
-    )
-    .await
-    .unwrap();
+    let r = load_us_registry(store, &broken, now, now).await;
     assert_eq!((r.numbers, r.bad_lines, r.date), (1, 1, None));
     assert_eq!(
         store.registry_date("us-national").await.unwrap(),
@@ -943,8 +895,7 @@ async fn plan_shows_the_candidate_zones_and_the_one_that_closed_the_window() {
     );
     let c = dir.load("month");
     let now: Timestamp = "2026-12-08T15:30:00Z".parse().unwrap(); // 08:30 Boise, 07:30 LA
-    let ids = sync_campaign(&store, &c, now).await.unwrap();
-    let report = import_list(&store, &c, &ids, &list, phonenumber::country::Id::US).await;
+    let (ids, report) = sync_and_import(&store, &c, now, &list, phonenumber::country::Id::US).await;
     assert_eq!(
         report.zones_by,
         [("number".to_string(), 1), ("postal_code".to_string(), 1)].into()
