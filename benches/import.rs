@@ -71,6 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     kind: "cold",
                     regime: "us",
                     source: None,
+                    recording_keep_ms: None,
                     lists: vec![ListRecord {
                         name: "main",
                         kind: "cold",

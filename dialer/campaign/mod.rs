@@ -104,6 +104,10 @@ pub struct Recording {
     /// "This call is recorded", played to the person before the agent is bridged
     /// (`recording.announce`); required when a US campaign records (all-party-consent states).
     pub announce: Option<PathBuf>,
+    /// How long the campaign's recordings are kept after the call (`recording.keep`, at least
+    /// 1h); overrides `media.recordings_keep` of `dialer.toml`, shorter or longer. `None`: that
+    /// global default.
+    pub keep: Option<std::time::Duration>,
 }
 
 impl Campaign {

@@ -951,3 +951,47 @@ fn a_us_campaign_that_records_must_announce_it() {
     let c = load_with(&d.write("a.toml", &uk), &no_env()).unwrap();
     assert!(c.recording.enabled && c.recording.announce.is_none());
 }
+
+#[test]
+fn recording_keep_is_read_and_a_bad_one_named() {
+    let d = Dir::new();
+    d.wav("audio/recorded.wav");
+    let top = |keep: &str| {
+        MINIMAL.replace(
+            "kind = \"cold\"",
+            &format!("kind = \"cold\"\nrecording = {{ announce = \"audio/recorded.wav\"{keep} }}"),
+        )
+    };
+    let c = load_with(&d.write("a.toml", &top("")), &no_env()).unwrap();
+    assert_eq!(c.recording.keep, None);
+    let c = load_with(&d.write("a.toml", &top(", keep = \"90days\"")), &no_env()).unwrap();
+    assert_eq!(
+        c.recording.keep,
+        Some(std::time::Duration::from_secs(90 * 86_400))
+    );
+    // Not a duration: the key and the value are named.
+    let p = problems(load_with(
+        &d.write("a.toml", &top(", keep = \"ninety\"")),
+        &no_env(),
+    ));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("recording.keep: \"ninety\" is not a duration"),
+        "{p:?}"
+    );
+    // Under an hour: refused (the sweep runs hourly).
+    let p = problems(load_with(
+        &d.write("a.toml", &top(", keep = \"5m\"")),
+        &no_env(),
+    ));
+    assert_eq!(
+        p,
+        ["recording.keep: \"5m\": at least 1h (recordings are deleted by the hour)"]
+    );
+    // Not a string.
+    let p = problems(load_with(
+        &d.write("a.toml", &top(", keep = 90")),
+        &no_env(),
+    ));
+    assert!(p[0].starts_with("recording.keep: "), "{p:?}");
+}

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use sea_orm::EntityTrait;
 
 use super::Global;
 use crate::compliance::evidence::{self, Evidence};
@@ -37,6 +38,13 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             eprintln!("dialer audit: attempt {} does not exist", a.attempt_id);
             return Ok(ExitCode::FAILURE);
         };
+        // How the lead's zones were found at import, for the sentence (gone with the lead).
+        let zone_source = crate::store::entity::lead::Entity::find_by_id(row.lead_id)
+            .one(store.conn())
+            .await
+            .with_context(|| format!("reading lead {}", row.lead_id))?
+            .and_then(|l| l.zone_source);
+        let because = |e: &Evidence| evidence::sentence_with_source(e, zone_source.as_deref());
         let parsed: Option<Result<Evidence, String>> = row
             .evidence
             .as_deref()
@@ -58,7 +66,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                     "outcome": row.outcome,
                     "zone_key": row.zone_key,
                     "rules_version": row.rules_version,
-                    "because": match &parsed { Some(Ok(e)) => Some(evidence::sentence(e)), _ => None },
+                    "because": match &parsed { Some(Ok(e)) => Some(because(e)), _ => None },
                     "evidence": ev,
                 })
             );
@@ -73,7 +81,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
                 row.outcome.as_deref().unwrap_or("(in progress)")
             );
             match &parsed {
-                Some(Ok(e)) => println!("allowed because: {}", evidence::sentence(e)),
+                Some(Ok(e)) => println!("allowed because: {}", because(e)),
                 Some(Err(why)) => println!(
                     "evidence unreadable ({why}); stored as: {}",
                     row.evidence.as_deref().unwrap_or("")

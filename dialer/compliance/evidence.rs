@@ -274,6 +274,12 @@ fn pct(x: f64) -> String {
 
 /// The evidence in words: why this number was called then.
 pub fn sentence(e: &Evidence) -> String {
+    sentence_with_source(e, None)
+}
+
+/// [`sentence`], naming how the lead's zone key was found at import (`leads.zone_source`:
+/// `column`, `postal_code`, `number`, `campaign_default`) when it is known.
+pub fn sentence_with_source(e: &Evidence, zone_source: Option<&str>) -> String {
     let mut parts = Vec::new();
     let (first_zone, first_local) = e
         .zones
@@ -295,9 +301,14 @@ pub fn sentence(e: &Evidence) -> String {
     if !others.is_empty() {
         head.push_str(&format!("; also {}", others.join(", ")));
     }
-    head.push_str(match e.zones_from.as_str() {
-        "zone_key" => ", from the number",
-        "lead_zone" => ", the lead's zone",
+    head.push_str(match (e.zones_from.as_str(), zone_source) {
+        ("zone_key", Some("column")) => ", from the list's zone column",
+        ("zone_key", Some("postal_code")) => ", from the postal code",
+        ("zone_key", Some("campaign_default")) => {
+            ", the campaign's zone (nothing known of the number)"
+        }
+        ("zone_key", _) => ", from the number",
+        ("lead_zone", _) => ", the lead's zone",
         _ => ", the campaign's zone",
     });
     head.push(')');

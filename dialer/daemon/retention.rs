@@ -1,6 +1,8 @@
-//! Recordings are personal data: the daemon deletes those older than `media.recordings_keep`
-//! (counted from the call's end), logging each deletion, and reports the recordings' disk use
-//! (`dialer_recordings_bytes`). A sweep runs at start and every [`EVERY`].
+//! Recordings are personal data: the daemon deletes each recording older than its campaign's
+//! keep (counted from the call's end): the campaign's own `recording.keep` when its file sets
+//! one, shorter or longer, else `media.recordings_keep` of `dialer.toml`, else never. It logs
+//! each deletion and reports the recordings' disk use (`dialer_recordings_bytes`). A sweep runs
+//! at start and every [`EVERY`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,35 +26,47 @@ pub struct Sweep {
     pub bytes: u64,
 }
 
-/// Delete the recordings whose call ended more than `keep` before `now_ms` (none when `keep` is
-/// `None`), then measure `dir` and publish the gauge.
+/// Delete the recordings whose call ended longer before `now_ms` than their campaign's keep
+/// (stored with the campaign from its `recording.keep`; else `default_keep`, none when `None`),
+/// then measure `dir` and publish the gauge.
 pub async fn sweep(
     store: &Store,
     dir: &Path,
-    keep: Option<Duration>,
+    default_keep: Option<Duration>,
     now_ms: i64,
 ) -> Result<Sweep> {
     let mut s = Sweep::default();
-    if let Some(keep) = keep {
-        let before = now_ms.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
-        for (attempt, path) in store.expired_recordings(before, BATCH).await? {
-            match tokio::fs::remove_file(&path).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(attempt, path, error = %e, "cannot delete an expired recording");
-                    s.failed += 1;
-                    continue;
-                }
+    let default_ms = default_keep.map(|k| i64::try_from(k.as_millis()).unwrap_or(i64::MAX));
+    for r in store.expired_recordings(now_ms, default_ms, BATCH).await? {
+        match tokio::fs::remove_file(&r.path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(
+                    attempt = r.attempt,
+                    path = r.path,
+                    error = %e,
+                    "cannot delete an expired recording"
+                );
+                s.failed += 1;
+                continue;
             }
-            store.forget_recording(attempt).await?;
-            tracing::info!(
-                attempt,
-                path,
-                "recording deleted: older than media.recordings_keep"
-            );
-            s.deleted += 1;
         }
+        store.forget_recording(r.attempt).await?;
+        let keep = humantime::format_duration(Duration::from_millis(r.keep_ms.max(0) as u64));
+        let key = if r.own_keep {
+            "the campaign's recording.keep"
+        } else {
+            "media.recordings_keep"
+        };
+        tracing::info!(
+            attempt = r.attempt,
+            campaign = r.campaign,
+            path = r.path,
+            keep = %keep,
+            "recording deleted: older than {key}"
+        );
+        s.deleted += 1;
     }
     let d = dir.to_path_buf();
     s.bytes = tokio::task::spawn_blocking(move || disk_use(&d))

@@ -115,6 +115,10 @@ pub async fn upsert_campaign(
         kind: c.kind.as_str(),
         regime: c.regime.as_str(),
         source: Some(&source),
+        recording_keep_ms: c
+            .recording
+            .keep
+            .map(|k| i64::try_from(k.as_millis()).unwrap_or(i64::MAX)),
         lists: c
             .lists
             .iter()

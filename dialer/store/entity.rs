@@ -15,6 +15,8 @@ pub mod campaign {
         pub source: Option<String>,
         pub created_at_ms: i64,
         pub updated_at_ms: i64,
+        /// `recording.keep` of the campaign's file; `None`: `media.recordings_keep`.
+        pub recording_keep_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,24 +18,57 @@ pub struct Erased {
     pub notes: u64,
 }
 
+/// A recording past its campaign's keep (see [`Store::expired_recordings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredRecording {
+    pub attempt: i64,
+    pub path: String,
+    /// The campaign's name.
+    pub campaign: String,
+    /// The keep that applied, in milliseconds.
+    pub keep_ms: i64,
+    /// Whether it is the campaign's own `recording.keep` (else the global default).
+    pub own_keep: bool,
+}
+
 impl Store {
-    /// Attempts whose recording's call ended before `before_ms`: (attempt id, path), oldest
+    /// Attempts whose recording's call ended longer ago than its campaign's keep: the
+    /// campaign's own `recording.keep` (`campaigns.recording_keep_ms`) when set, else
+    /// `default_keep_ms` (`media.recordings_keep`; `None`: such recordings are kept). Oldest
     /// first, at most `limit`.
     pub async fn expired_recordings(
         &self,
-        before_ms: i64,
+        now_ms: i64,
+        default_keep_ms: Option<i64>,
         limit: u64,
-    ) -> Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<ExpiredRecording>> {
         let rows = self
             .conn()
             .query_all_raw(self.stmt(
-                "SELECT id, recording_path FROM call_attempts WHERE recording_path IS NOT NULL \
-                 AND end_at_ms IS NOT NULL AND end_at_ms < ? ORDER BY end_at_ms LIMIT ?",
-                vec![before_ms.into(), (limit as i64).into()],
+                "SELECT a.id, a.recording_path, c.name, c.recording_keep_ms, \
+                 COALESCE(c.recording_keep_ms, ?) AS keep_ms \
+                 FROM call_attempts a JOIN campaigns c ON c.id = a.campaign_id \
+                 WHERE a.recording_path IS NOT NULL AND a.end_at_ms IS NOT NULL \
+                 AND ? - a.end_at_ms > COALESCE(c.recording_keep_ms, ?) \
+                 ORDER BY a.end_at_ms LIMIT ?",
+                vec![
+                    default_keep_ms.into(),
+                    now_ms.into(),
+                    default_keep_ms.into(),
+                    (limit as i64).into(),
+                ],
             ))
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "recording_path")?)))
+            .map(|r| {
+                Ok(ExpiredRecording {
+                    attempt: r.try_get("", "id")?,
+                    path: r.try_get("", "recording_path")?,
+                    campaign: r.try_get("", "name")?,
+                    keep_ms: r.try_get("", "keep_ms")?,
+                    own_keep: r.try_get::<Option<i64>>("", "recording_keep_ms")?.is_some(),
+                })
+            })
             .collect()
     }
 

@@ -165,6 +165,8 @@ pub struct CampaignRecord<'a> {
     pub kind: &'a str,
     pub regime: &'a str,
     pub source: Option<&'a str>,
+    /// `recording.keep` in milliseconds; `None`: the daemon's `media.recordings_keep`.
+    pub recording_keep_ms: Option<i64>,
     pub lists: Vec<ListRecord<'a>>,
 }
 
@@ -300,6 +302,7 @@ impl Store {
                 "kind",
                 "regime",
                 "source",
+                "recording_keep_ms",
                 "created_at_ms",
                 "updated_at_ms",
             ])
@@ -308,12 +311,19 @@ impl Store {
                 c.kind.into(),
                 c.regime.into(),
                 c.source.map(str::to_string).into(),
+                c.recording_keep_ms.into(),
                 now_ms.into(),
                 now_ms.into(),
             ])
             .on_conflict(
                 OnConflict::column("name")
-                    .update_columns(["kind", "regime", "source", "updated_at_ms"])
+                    .update_columns([
+                        "kind",
+                        "regime",
+                        "source",
+                        "recording_keep_ms",
+                        "updated_at_ms",
+                    ])
                     .to_owned(),
             )
             .to_owned();

@@ -12,6 +12,7 @@ mod m20261216_000001_compliance;
 mod m20261217_000001_optout_recording;
 mod m20261218_000001_evidence;
 mod m20261219_000001_recording_pauses;
+mod m20261220_000001_recording_keep;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261217_000001_optout_recording::Migration),
             Box::new(m20261218_000001_evidence::Migration),
             Box::new(m20261219_000001_recording_pauses::Migration),
+            Box::new(m20261220_000001_recording_keep::Migration),
         ]
     }
 }

@@ -9,8 +9,10 @@
 //! - `an_agent_works_a_call_and_a_supervisor_pauses_the_campaign`: a supervisor starts the
 //!   campaign from the wallboard; an agent logs in, goes ready, a person is connected and the
 //!   screen pop shows that lead's phone and attributes; the agent hangs up, picks a callback in
-//!   two hours, and the store holds the disposition and the callback time; the supervisor pauses
-//!   the campaign from the wallboard and no new dial follows while the agent is ready.
+//!   two hours, and the store holds the disposition and the callback time; during the call the
+//!   agent pauses the call's recording with its key (M) and resumes it with the button, and the
+//!   store holds that interval with the attempt; the supervisor pauses the campaign from the
+//!   wallboard and no new dial follows while the agent is ready.
 //!
 //! - `the_demo_wallboard_draws_the_shift`: `dialer demo --supervisor sue` (its password on
 //!   standard input); sue logs in to the URL it prints and the wallboard's charts draw the
@@ -599,7 +601,14 @@ id = "owns_home"
 text = "Do you own your home?"
 answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No, renting" }]
 "#;
-    let toml = rig::campaign_toml("sales", "progressive", &zone, script);
+    // Recorded, with the announcement the example campaigns play first.
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/audio");
+    let top = format!(
+        "safe_harbor = \"{}\"\nrecording = {{ announce = \"{}\" }}",
+        audio.join("safe_harbor.wav").display(),
+        audio.join("recorded.wav").display()
+    );
+    let toml = rig::campaign_toml_with("sales", "progressive", &zone, &top, script);
     let mut csv = String::from("phone,tz,name,plan,balance\n");
     for (i, (name, plan)) in [("Ada Lovelace", "gold"), ("Alan Turing", "silver")]
         .iter()
@@ -697,6 +706,26 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No, renting" }
     })
     .await;
 
+    // A card number is read out: alice pauses the recording with its key (M) and resumes it
+    // with the button.
+    let visible = |id: &'static str| {
+        let agent = &agent;
+        async move {
+            let b = agent.find(Locator::Id(id)).await.ok()?;
+            b.is_displayed().await.ok()?.then_some(())
+        }
+    };
+    until(&agent, "the recording's pause button", || {
+        visible("btn-rec-pause")
+    })
+    .await;
+    let before_pause = jiff::Timestamp::now().as_millisecond();
+    press(&agent, "m").await;
+    until(&agent, "the recording paused", || visible("btn-rec-resume")).await;
+    click(&agent, "#btn-rec-resume").await;
+    until(&agent, "the recording resumed", || visible("btn-rec-pause")).await;
+    let after_resume = jiff::Timestamp::now().as_millisecond();
+
     // Alice hangs up; in the wrap-up the supervisor pauses the campaign.
     press(&agent, "h").await;
     wait_text(&agent, "state", "Wrap-up").await;
@@ -784,6 +813,32 @@ answers = [{ key = "yes", label = "Yes" }, { key = "no", label = "No, renting" }
     })
     .await;
     assert_eq!(answered.try_get::<String>("", "answer").unwrap(), "yes");
+
+    // The recording's paused part is stored with the attempt: one interval, inside the time
+    // between the key and the button.
+    let attempt: i64 = store
+        .conn()
+        .query_one_raw(store.stmt(
+            "SELECT a.id FROM call_attempts a JOIN leads l ON l.id = a.lead_id \
+             WHERE l.phone = ? ORDER BY a.id DESC",
+            vec![phone.clone().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    let pauses = rig::eventually("the recording's pause stored", WAIT, || async {
+        let p = store.recording_pauses(attempt).await.unwrap();
+        (!p.is_empty()).then_some(p)
+    })
+    .await;
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    let (start, end) = pauses[0];
+    assert!(
+        before_pause <= start && start <= end && end <= after_resume,
+        "paused {start}..{end}, the key at {before_pause}, resumed by {after_resume}"
+    );
 
     // Paused: alice is ready and no new dial follows.
     let watched = Instant::now();

@@ -267,6 +267,7 @@ pub async fn leads_list(store: &Store, name: &str, kind: &str, regime: &str) -> 
                 kind,
                 regime,
                 source: None,
+                recording_keep_ms: None,
                 lists: vec![dialer::store::ListRecord {
                     name: "leads",
                     kind: "cold",

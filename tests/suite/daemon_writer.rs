@@ -26,6 +26,7 @@ async fn seed(store: &Store) -> (i64, i64) {
                 kind: "warm",
                 regime: "us",
                 source: None,
+                recording_keep_ms: None,
                 lists: vec![ListRecord {
                     name: "web",
                     kind: "warm",

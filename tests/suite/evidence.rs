@@ -8,14 +8,12 @@ use std::time::Duration;
 use dialer::compliance;
 use dialer::compliance::evidence::Evidence;
 use dialer::domain::{LeadStatus, Outcome};
-use dialer::leads::import::{ImportTarget, import_file};
 use dialer::leads::scheduler::Scheduler;
-use dialer::leads::sync_campaign;
 use dialer::store::Store;
 use dialer::store::attempts::{AttemptEnd, AttemptStart};
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::compliance_check::{cli, load_us_registry, sync_and_import, wall};
 use crate::storedb::{self, CampaignDir};
 
 const DAY_MS: i64 = 86_400_000;
@@ -53,32 +51,16 @@ async fn dial(store: &Store) -> Case {
     let reg = dir.write("registry.txt", "AreaCode,PhoneNumber\n212,2349999\n");
     let c = dir.load("ev");
     let t0: Timestamp = "2026-12-07T23:00:00Z".parse().unwrap();
-    let ids = sync_campaign(store, &c, t0).await.unwrap();
-    import_file(
+    let (ids, _) = sync_and_import(
         store,
-        ImportTarget {
-            campaign_id: ids.id,
-            list_id: ids.list("a").unwrap(),
-            region: phonenumber::country::Id::US,
-            columns: c.lists[0].columns.clone(),
-            dnc: Default::default(),
-        },
-        &dir.path().join("lists/a.csv"),
-        |_| {},
-    )
-    .await
-    .unwrap();
-    let registry_date = t0 - SignedDuration::from_hours(24 * 7);
-    dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &reg,
-        Some(registry_date),
-        phonenumber::country::Id::US,
+        &c,
         t0,
+        &dir.path().join("lists/a.csv"),
+        phonenumber::country::Id::US,
     )
-    .await
-    .unwrap();
+    .await;
+    let registry_date = t0 - SignedDuration::from_hours(24 * 7);
+    load_us_registry(store, &reg, registry_date, t0).await;
     let mut sched = Scheduler::new(c.clone(), &ids, "t", Duration::from_secs(60));
     let first = sched.claim(store, t0, 5).await.unwrap();
     assert_eq!(first.len(), 2, "both leads are open at 18:00 New York time");
@@ -161,11 +143,7 @@ async fn an_attempt_dialed_by_the_scheduler_carries_the_evidence_the_rules_saw()
             .unwrap_or_else(|| panic!("{}: attempt {} has no evidence", db.label, case.ny_attempt));
         let e: Evidence = serde_json::from_str(json).unwrap();
         // Computed here: the dial in New York's wall time.
-        let ny = TimeZone::get("America/New_York").unwrap();
-        let local = ny
-            .to_datetime(case.dial)
-            .strftime("%Y-%m-%dT%H:%M:%S")
-            .to_string();
+        let local = wall("America/New_York", case.dial);
         assert_eq!(local, "2026-12-07T20:55:00");
         assert_eq!(e.zones.len(), 1, "{}: {e:?}", db.label);
         assert_eq!(
@@ -236,14 +214,7 @@ async fn an_attempt_dialed_by_the_scheduler_carries_the_evidence_the_rules_saw()
 }
 
 fn audit(dir: &CampaignDir, url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_dialer"))
-        .current_dir(dir.root())
-        .env_remove("DIALER_CONFIG")
-        .env_remove("DIALER_DATABASE_URL")
-        .args(["--config", "none.toml", "--db", url])
-        .args(args)
-        .output()
-        .unwrap()
+    cli(dir.root(), url, args)
 }
 
 fn audit_prints_it(case: &Case, url: &str) {
@@ -285,10 +256,8 @@ fn audit_prints_it(case: &Case, url: &str) {
 
 fn compliance_report(case: &Case, url: &str, bypass: i64) {
     let file = case.dir.path().join("ev.toml");
-    let out = audit(
-        &case.dir,
-        url,
-        &[
+    let report = |more: &[&str]| {
+        let mut args = vec![
             "report",
             "--campaign",
             "ev",
@@ -299,10 +268,11 @@ fn compliance_report(case: &Case, url: &str, bypass: i64) {
             "2026-12-07T12:00:00Z",
             "--until",
             "2026-12-08T12:00:00Z",
-            "--format",
-            "json",
-        ],
-    );
+        ];
+        args.extend_from_slice(more);
+        audit(&case.dir, url, &args)
+    };
+    let out = report(&["--format", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -348,22 +318,7 @@ fn compliance_report(case: &Case, url: &str, bypass: i64) {
             .any(|e| e["kind"] == "outside_hours" || e["kind"] == "state_rule"),
         "{ex:?}"
     );
-    let out = audit(
-        &case.dir,
-        url,
-        &[
-            "report",
-            "--campaign",
-            "ev",
-            "--campaign-file",
-            file.to_str().unwrap(),
-            "--compliance",
-            "--since",
-            "2026-12-07T12:00:00Z",
-            "--until",
-            "2026-12-08T12:00:00Z",
-        ],
-    );
+    let out = report(&[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("attempt {bypass} at")), "{text}");
     assert!(text.contains("  18:00  2\n"), "{text}");

@@ -34,6 +34,7 @@ mod amd_cli;
 mod amd_corpus;
 mod api;
 mod check;
+mod compliance_check;
 mod daemon_writer;
 mod demo;
 mod erase;

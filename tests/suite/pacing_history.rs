@@ -87,6 +87,7 @@ async fn budget_counts_the_window_from_the_store() {
                     kind: "cold",
                     regime: "uk",
                     source: None,
+                    recording_keep_ms: None,
                     lists: vec![ListRecord {
                         name: "main",
                         kind: "cold",

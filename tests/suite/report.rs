@@ -29,6 +29,7 @@ fn record<'a>(name: &'a str) -> CampaignRecord<'a> {
         kind: "cold",
         regime: "us",
         source: None,
+        recording_keep_ms: None,
         lists: vec![ListRecord {
             name: "main",
             kind: "cold",

@@ -22,6 +22,7 @@ fn campaign<'a>() -> CampaignRecord<'a> {
         kind: "warm",
         regime: "us",
         source: Some("campaigns/renewals.toml"),
+        recording_keep_ms: None,
         lists: vec![
             ListRecord {
                 name: "main",
@@ -94,7 +95,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
                 "m20261216_000001_compliance",
                 "m20261217_000001_optout_recording",
                 "m20261218_000001_evidence",
-                "m20261219_000001_recording_pauses"
+                "m20261219_000001_recording_pauses",
+                "m20261220_000001_recording_keep"
             ],
             "{}",
             db.label

@@ -8,6 +8,13 @@
 //! 2026-10-20 to 11-19: the end of US daylight time (11-01) and Veterans Day (11-11) inside. UK:
 //! London, Channel Islands, Isle of Man and mobile numbers through the end of UK summer time
 //! (10-25), with abandons and answering machines (the 72-hour and same-day rules).
+//!
+//! The real predictive pacer dials ahead of its agents (more people answer in the evening than
+//! its estimates say at first), so people are abandoned; the checker computes the abandon rate
+//! from the stored outcomes over every window the rules name (US: the 30-day period, and each
+//! rolling 30 days ending at a day's end; UK: each calendar day in London and each 24 hours
+//! ending at an abandon, with Ofcom's estimate of the people AMD took for machines) and finds
+//! each at or under the campaign's cap; it also asserts that there were abandons to count.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -15,11 +22,11 @@ use std::time::{Duration, Instant};
 use dialer::campaign::Campaign;
 use dialer::compliance;
 use dialer::domain::{AmdResult, LeadStatus, Outcome};
-use dialer::leads::import::{ImportTarget, import_file};
 use dialer::leads::scheduler::Scheduler;
 use dialer::leads::sync_campaign;
 use dialer::pacing::{
-    AbandonBudget, AgentView, Estimates, Limits, Mode as PacingMode, Pacer, Priors, Snapshot,
+    AbandonBudget, AgentView, Estimator, Limits, Observation, Pacer, Predictive, PredictiveConfig,
+    Priors, Snapshot, Window,
 };
 use dialer::store::Store;
 use dialer::store::attempts::{AttemptEnd, AttemptStart};
@@ -29,6 +36,9 @@ use jiff::{SignedDuration, Timestamp};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::compliance_check::{
+    Seen, abandon_window, attempts, cli, load_us_registry, sync_and_import, wall,
+};
 use crate::storedb::{self, CampaignDir};
 
 /// Virtual minutes between pacing rounds.
@@ -206,108 +216,89 @@ fn us_lead_rows() -> (String, usize) {
     (csv, n)
 }
 
-/// `campaign_toml` with its `[hours]` replaced.
-fn with_hours(name: &str, hours: &str, extra: &str) -> String {
-    storedb::campaign_toml(name, extra).replace("[hours]\ntimezone = \"America/New_York\"\n", hours)
-}
-
-fn us_campaign() -> String {
-    with_hours(
-        "month",
-        r#"[hours]
-timezone = "America/New_York"
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "08:00"
-end = "21:00"
-"#,
-        r#"
-[retry]
-max_attempts = 60
-[retry.delay]
-busy = "20m"
-no_answer = "30m"
-machine = "1h"
-abandoned = "2h"
-congestion = "5m"
-rejected = "30m"
-failed = "30m"
-interrupted = "5m"
-"#,
+/// A month's campaign: [`storedb::campaign_toml`] open every day `start`–`end` in `zone`, up to
+/// 60 attempts, with these retry delays after a machine and after an abandon.
+fn month_campaign(
+    name: &str,
+    zone: &str,
+    hours: (&str, &str),
+    machine: &str,
+    abandoned: &str,
+) -> String {
+    let (start, end) = hours;
+    let retry = format!(
+        "\n[retry]\nmax_attempts = 60\n[retry.delay]\nbusy = \"20m\"\nno_answer = \"30m\"\n\
+         machine = \"{machine}\"\nabandoned = \"{abandoned}\"\ncongestion = \"5m\"\n\
+         rejected = \"30m\"\nfailed = \"30m\"\ninterrupted = \"5m\"\n"
+    );
+    storedb::campaign_toml(name, &retry).replace(
+        "[hours]\ntimezone = \"America/New_York\"\n",
+        &format!(
+            "[hours]\ntimezone = \"{zone}\"\n\
+             days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+             start = \"{start}\"\nend = \"{end}\"\n"
+        ),
     )
 }
 
-/// A stored attempt as the checker reads it.
-struct Seen {
-    lead: i64,
-    phone: String,
-    attrs: String,
-    at: Timestamp,
-    outcome: String,
-    /// The zone key stored with the attempt, and the lead's.
-    zone_key: Option<String>,
-    lead_zone_key: Option<String>,
-    /// What the rules saw when the dial was allowed.
-    evidence: Option<String>,
+fn us_campaign() -> String {
+    month_campaign("month", "America/New_York", ("08:00", "21:00"), "1h", "2h")
 }
 
-async fn attempts(store: &Store, campaign_id: i64) -> Vec<Seen> {
-    use sea_orm::ConnectionTrait;
-    let rows = store
-        .conn()
-        .query_all_raw(sea_orm::Statement::from_sql_and_values(
-            store.conn().get_database_backend(),
-            "SELECT a.lead_id, l.phone, l.attributes, a.dial_at_ms, a.outcome, a.zone_key, \
-             l.zone_key AS lead_zone_key, a.evidence FROM call_attempts a \
-             JOIN leads l ON l.id = a.lead_id WHERE a.campaign_id = $1 ORDER BY a.dial_at_ms",
-            [campaign_id.into()],
-        ))
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| Seen {
-            lead: r.try_get("", "lead_id").unwrap(),
-            phone: r.try_get("", "phone").unwrap(),
-            attrs: r.try_get("", "attributes").unwrap(),
-            at: Timestamp::from_millisecond(r.try_get("", "dial_at_ms").unwrap()).unwrap(),
-            outcome: r.try_get("", "outcome").unwrap(),
-            zone_key: r.try_get("", "zone_key").unwrap(),
-            lead_zone_key: r.try_get("", "lead_zone_key").unwrap(),
-            evidence: r.try_get("", "evidence").unwrap(),
-        })
-        .collect()
+/// The seeded carrier's shares of dials: no answer, busy, a machine; the rest are people.
+#[derive(Clone, Copy)]
+struct Mix {
+    no_answer: f64,
+    busy: f64,
+    machine: f64,
 }
 
-/// What the seeded carrier does with one dial: the outcome and how long the call took.
-fn carrier(rng: &mut ChaCha8Rng, uk: bool) -> (Outcome, Option<AmdResult>, bool, Duration) {
+/// Daytime: 35 % people.
+const DAYTIME: Mix = Mix {
+    no_answer: 0.35,
+    busy: 0.10,
+    machine: 0.20,
+};
+
+/// From 17:00 in the campaign's zone: 65 % people.
+const EVENING: Mix = Mix {
+    no_answer: 0.15,
+    busy: 0.05,
+    machine: 0.15,
+};
+
+/// What the seeded carrier does with one dial: the outcome and how long the call took. Nobody
+/// is abandoned here: a person is abandoned when the pacer dialed more people than there were
+/// agents (see [`run_month`]).
+fn carrier(rng: &mut ChaCha8Rng, mix: Mix) -> (Outcome, Option<AmdResult>, Duration) {
     let x: f64 = rng.random();
-    match x {
-        x if x < 0.35 => (Outcome::NoAnswer, None, false, Duration::from_secs(30)),
-        x if x < 0.45 => (Outcome::Busy, None, false, Duration::from_secs(5)),
-        x if x < 0.65 => (
+    if x < mix.no_answer {
+        (Outcome::NoAnswer, None, Duration::from_secs(30))
+    } else if x < mix.no_answer + mix.busy {
+        (Outcome::Busy, None, Duration::from_secs(5))
+    } else if x < mix.no_answer + mix.busy + mix.machine {
+        (
             Outcome::Machine,
             Some(AmdResult::Machine),
-            false,
             Duration::from_secs(40),
-        ),
-        // A few people are abandoned (UK: the 72-hour rule is exercised).
-        x if uk && x < 0.70 => (
-            Outcome::Abandoned,
-            Some(AmdResult::Human),
-            true,
-            Duration::from_secs(20),
-        ),
-        _ => (
+        )
+    } else {
+        (
             Outcome::Human,
             Some(AmdResult::Human),
-            false,
             Duration::from_secs(120),
-        ),
+        )
     }
 }
 
-/// Run `days` of virtual time from `start`: each round the real progressive pacer says how
-/// many to dial, the real scheduler claims them (the real rules), and the seeded carrier
-/// decides each call, written through the store as the daemon's writer writes it.
+/// Run `days` of virtual time from `start`: each round the real predictive pacer says how many
+/// to dial (with the daemon's estimator, learning from each call, and the campaign's abandon
+/// budget over its window, seeded from the store as the daemon seeds it and counted call by
+/// call), the real scheduler claims them (the real rules), and the seeded carrier decides each
+/// call, written through the store as the daemon's writer writes it. The calls of a round are
+/// answered together: the first [`AGENTS`] people get an agent, any more are abandoned (and
+/// hear the safe-harbor message), so abandons come from the pacer dialing ahead, as in the
+/// daemon.
 async fn run_month(store: &Store, c: &Campaign, start: Timestamp, days: i64, seed: u64) -> usize {
     let ids = sync_campaign(store, c, start).await.unwrap();
     // The list was imported at the start of the month (the import stamps the real clock, which
@@ -316,25 +307,53 @@ async fn run_month(store: &Store, c: &Campaign, start: Timestamp, days: i64, see
         use sea_orm::ConnectionTrait;
         store
             .conn()
-            .execute_raw(sea_orm::Statement::from_sql_and_values(
-                store.conn().get_database_backend(),
-                "UPDATE leads SET created_at_ms = $1 WHERE campaign_id = $2",
-                [start.as_millisecond().into(), ids.id.into()],
+            .execute_raw(store.stmt(
+                "UPDATE leads SET created_at_ms = ? WHERE campaign_id = ?",
+                vec![start.as_millisecond().into(), ids.id.into()],
             ))
             .await
             .unwrap();
     }
     let mut sched = Scheduler::new(c.clone(), &ids, "sim", Duration::from_secs(120));
-    let mut pacer = Pacer::new(PacingMode::Progressive);
-    let estimates = Estimates::from_priors(&Priors::default());
-    let budget = AbandonBudget::new(0.03, 0.0);
+    // The daemon's predictive pacer for a campaign that does not shed: the rounds leave no call
+    // ringing to shed, so the budget keeps its margin instead (as the daemon's does with
+    // shedding off).
+    let mut pacer = Pacer::Predictive(Predictive::new(PredictiveConfig {
+        shed_after: None,
+        ..PredictiveConfig::default()
+    }));
+    // A new campaign's priors (20 % people), then the daemon's estimator learning from each
+    // call: the pacer starts out believing fewer people answer than do.
+    let base = Instant::now();
+    let mut estimator = Estimator::new(&Priors::default());
+    let virtual_instant =
+        |at: Timestamp| base + Duration::try_from(at.duration_since(start)).unwrap_or_default();
+    let (window, hidden) = abandon_rules(c);
     let agents = [AgentView::Ready; AGENTS];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let base = Instant::now();
     let mut dialed = 0;
     let end = start + SignedDuration::from_hours(24 * days);
     let mut t = start;
+    // The budget counts as the switchboard's does, call by call, seeded from the store when its
+    // window starts (a UK day at midnight; the US month's 30 days once).
+    let mut budget_since = None;
+    let mut budget = AbandonBudget::new(c.abandon.cap, hidden);
     while t < end {
+        let since = window.start_ms(t, &c.hours.timezone).unwrap();
+        let same_window = match window {
+            Window::Rolling30Days => budget_since.is_some(),
+            Window::CalendarDay => budget_since == Some(since),
+        };
+        if !same_window {
+            let counts = store
+                .abandon_counts(ids.id, since, t.as_millisecond() + 1)
+                .await
+                .unwrap();
+            budget = AbandonBudget::for_window(window, c.abandon.cap, hidden, counts.into());
+            budget_since = Some(since);
+        }
+        estimator.advance(virtual_instant(t));
+        let estimates = estimator.estimates();
         let snap = Snapshot {
             agents: &agents,
             calls: &[],
@@ -342,9 +361,9 @@ async fn run_month(store: &Store, c: &Campaign, start: Timestamp, days: i64, see
             budget: &budget,
             limits: Limits::UNLIMITED,
         };
-        let offset = Duration::try_from(t.duration_since(start)).unwrap_or_default();
-        let n = pacer.decide(base + offset, &snap).dials as usize;
+        let n = pacer.decide(virtual_instant(t), &snap).dials as usize;
         let leads = sched.claim(store, t, n).await.unwrap();
+        let mut free_agents = AGENTS;
         for (i, row) in leads.iter().enumerate() {
             let at = t + SignedDuration::from_secs(i as i64);
             let id = store
@@ -356,11 +375,45 @@ async fn run_month(store: &Store, c: &Campaign, start: Timestamp, days: i64, see
                 })
                 .await
                 .unwrap();
-            let (outcome, amd, abandoned, took) = carrier(&mut rng, c.regime.as_str() == "uk");
+            // More people answer in the evening: the estimator lags behind the change, the
+            // pacer dials ahead of its agents, and the abandon budget has to hold it.
+            let mix = if c.hours.timezone.to_datetime(at).hour() >= 17 {
+                EVENING
+            } else {
+                DAYTIME
+            };
+            let (mut outcome, amd, mut took) = carrier(&mut rng, mix);
+            let person = outcome == Outcome::Human;
+            let abandoned = person && free_agents == 0;
+            if abandoned {
+                (outcome, took) = (Outcome::Abandoned, Duration::from_secs(20));
+            } else if person {
+                free_agents -= 1;
+            }
+            let dialed_at = virtual_instant(at);
+            estimator.observe(dialed_at, Observation::Placed { dialed: dialed_at });
+            estimator.observe(
+                virtual_instant(at + SignedDuration::try_from(took).unwrap()),
+                Observation::Dial {
+                    dialed: dialed_at,
+                    human: person,
+                    machine: amd == Some(AmdResult::Machine),
+                    answered_after: amd.map(|_| Duration::from_secs(5)),
+                    failed_after: amd.is_none().then_some(took),
+                },
+            );
+            if person {
+                budget.record_live_answer();
+            }
+            if abandoned {
+                budget.record_abandon();
+            }
+            if amd == Some(AmdResult::Machine) {
+                budget.record_amd_machine();
+            }
             let ended = at + SignedDuration::try_from(took).unwrap();
             let next = compliance::retry_delay(c, outcome.as_str())
                 .map(|d| (ended + SignedDuration::try_from(d).unwrap()).as_millisecond());
-            let done = outcome == Outcome::Human;
             store
                 .record_attempt_end(
                     id,
@@ -369,12 +422,12 @@ async fn run_month(store: &Store, c: &Campaign, start: Timestamp, days: i64, see
                         outcome,
                         answer_at_ms: amd.map(|_| at.as_millisecond() + 5000),
                         amd_result: amd,
-                        live: matches!(outcome, Outcome::Human | Outcome::Abandoned),
+                        live: person,
                         abandoned,
                         // A person who talked is called back the next day (a follow-up),
                         // so leads keep being dialed all month.
                         lead_status: LeadStatus::Active,
-                        next_attempt_at_ms: if done {
+                        next_attempt_at_ms: if outcome == Outcome::Human {
                             Some(ended.as_millisecond() + 20 * 3_600_000)
                         } else {
                             next
@@ -391,6 +444,48 @@ async fn run_month(store: &Store, c: &Campaign, start: Timestamp, days: i64, see
     dialed
 }
 
+/// Every window's abandon rate at or under `cap`, and the simulation abandoned people (a check
+/// that sees no abandon could not fail). Prints the worst window.
+fn check_abandon_windows(what: &str, windows: &[crate::compliance_check::AbandonWindow], cap: f64) {
+    let over: Vec<_> = windows.iter().filter(|w| w.rate > cap).collect();
+    assert!(over.is_empty(), "{what}: over the {cap} cap: {over:#?}");
+    let abandoned: usize = windows.iter().map(|w| w.abandoned).max().unwrap_or(0);
+    assert!(
+        abandoned > 0,
+        "{what}: no window saw an abandon: {windows:#?}"
+    );
+    let worst = windows
+        .iter()
+        .max_by(|a, b| a.rate.total_cmp(&b.rate))
+        .unwrap();
+    println!(
+        "{what}: {} windows, worst {:.2} % ({} of {} live, {} machines) from {} to {}",
+        windows.len(),
+        100.0 * worst.rate,
+        worst.abandoned,
+        worst.live,
+        worst.machines,
+        worst.from,
+        worst.to
+    );
+}
+
+/// The campaign's abandon window and the share of AMD machines counted as people (UK with AMD:
+/// Ofcom's reasoned estimate), as the daemon reads them.
+fn abandon_rules(c: &Campaign) -> (Window, f64) {
+    match c.abandon.window {
+        dialer::campaign::AbandonWindow::Rolling30Days => (Window::Rolling30Days, 0.0),
+        dialer::campaign::AbandonWindow::CalendarDay => (
+            Window::CalendarDay,
+            if c.amd.enabled {
+                c.abandon.amd_false_positive_rate
+            } else {
+                0.0
+            },
+        ),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
     let db = storedb::sqlite();
@@ -405,21 +500,8 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
     let list = dir.write("lists/a.csv", &csv);
     let c = dir.load("month");
     let start: Timestamp = "2026-10-20T04:00:00Z".parse().unwrap();
-    let ids = sync_campaign(&store, &c, start).await.unwrap();
-    let report = import_file(
-        &store,
-        ImportTarget {
-            campaign_id: ids.id,
-            list_id: ids.list("a").unwrap(),
-            region: phonenumber::country::Id::US,
-            columns: c.lists[0].columns.clone(),
-            dnc: Default::default(),
-        },
-        &list,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let (ids, report) =
+        sync_and_import(&store, &c, start, &list, phonenumber::country::Id::US).await;
     assert_eq!(report.imported as usize, n, "{:?}", report.rejected);
     // No zone column: every zone came from the number or the postal code.
     assert_eq!(report.zones_by.get("column"), None, "{:?}", report.zones_by);
@@ -509,22 +591,14 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
                             && **t < a.at
                     })
                     .count();
-                let locals_ok = e.zones.iter().all(|z| {
-                    TimeZone::get(&z.zone).is_ok_and(|tz| {
-                        tz.to_datetime(a.at)
-                            .strftime("%Y-%m-%dT%H:%M:%S")
-                            .to_string()
-                            == z.local
-                    })
-                });
+                let locals_ok = e
+                    .zones
+                    .iter()
+                    .all(|z| TimeZone::get(&z.zone).is_ok() && wall(&z.zone, a.at) == z.local);
                 // Zone names may differ (Boise for Denver): the wall times may not. Every zone
                 // the checker says the number may ring in has its local time in the evidence.
                 let covered = zones.iter().all(|z| {
-                    let want = TimeZone::get(z)
-                        .unwrap()
-                        .to_datetime(a.at)
-                        .strftime("%Y-%m-%dT%H:%M:%S")
-                        .to_string();
+                    let want = wall(z, a.at);
                     e.zones.iter().any(|s| s.local == want)
                 });
                 if !locals_ok || !covered || e.attempts_24h as usize != earlier {
@@ -583,41 +657,42 @@ async fn a_us_month_never_calls_outside_any_candidate_zone_or_state_rule() {
         hours_seen.contains_key(&("America/New_York".to_string(), 20)),
         "{hours_seen:?}"
     );
-    println!("US month: {dialed} calls, checked in {:?}", took.elapsed());
+    // The abandon rate per 30-day period (47 CFR 64.1200(a)(7), 16 CFR 310.4(b)(4)(i)): the
+    // month is one period; the project budgets over the rolling 30 days, so each day's end
+    // closes a window too (the month so far, from its first call).
+    let first = seen[0].at;
+    let mut windows = Vec::new();
+    for day in 1..=30 {
+        let to = start + SignedDuration::from_hours(24 * day);
+        windows.push(abandon_window(
+            &seen,
+            first.max(to - SignedDuration::from_hours(720)),
+            to,
+            0.0,
+        ));
+    }
+    check_abandon_windows("US rolling 30 days", &windows, c.abandon.cap);
+    let month = windows.last().unwrap();
+    println!(
+        "US month: {dialed} calls, {} live, {} abandoned ({:.2} %), checked in {:?}",
+        month.live,
+        month.abandoned,
+        100.0 * month.rate,
+        took.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_uk_month_keeps_the_window_and_the_72_hour_and_same_day_rules() {
     let db = storedb::sqlite();
     let store = db.open().await;
-    let toml = with_hours(
-        "ukmonth",
-        r#"[hours]
-timezone = "Europe/London"
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-start = "09:00"
-end = "20:00"
-"#,
-        r#"
-[retry]
-max_attempts = 60
-[retry.delay]
-busy = "20m"
-no_answer = "30m"
-machine = "30m"
-abandoned = "72h"
-congestion = "5m"
-rejected = "30m"
-failed = "30m"
-interrupted = "5m"
-"#,
-    )
-    .replace(
-        r#"columns = { phone = "phone", timezone = "tz" }"#,
-        r#"columns = { phone = "phone", postal_code = "postcode" }"#,
-    )
-    .replace("+12025550143", "+442079460000")
-    .replace("kind = \"cold\"", "kind = \"cold\"\nregime = \"uk\"");
+    let toml = month_campaign("ukmonth", "Europe/London", ("09:00", "20:00"), "30m", "72h")
+        .replace(
+            r#"columns = { phone = "phone", timezone = "tz" }"#,
+            r#"columns = { phone = "phone", postal_code = "postcode" }"#,
+        )
+        .replace("+12025550143", "+442079460000")
+        .replace("kind = \"cold\"", "kind = \"cold\"\nregime = \"uk\"");
     let dir = CampaignDir::new("ukmonth", &toml);
     let mut csv = String::from("phone,postcode\n");
     let prefixes = [
@@ -633,7 +708,7 @@ interrupted = "5m"
     ];
     let mut n = 0;
     for (p, pc) in prefixes {
-        for k in 0..12 {
+        for k in 0..40 {
             csv.push_str(&format!("{p}{:04},{pc}\n", 1000 + k));
             n += 1;
         }
@@ -641,21 +716,8 @@ interrupted = "5m"
     let list = dir.write("lists/a.csv", &csv);
     let c = dir.load("ukmonth");
     let start: Timestamp = "2026-10-10T00:00:00Z".parse().unwrap();
-    let ids = sync_campaign(&store, &c, start).await.unwrap();
-    let report = import_file(
-        &store,
-        ImportTarget {
-            campaign_id: ids.id,
-            list_id: ids.list("a").unwrap(),
-            region: phonenumber::country::Id::GB,
-            columns: c.lists[0].columns.clone(),
-            dnc: Default::default(),
-        },
-        &list,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let (ids, report) =
+        sync_and_import(&store, &c, start, &list, phonenumber::country::Id::GB).await;
     assert_eq!(report.imported as usize, n, "{:?}", report.rejected);
     let dialed = run_month(&store, &c, start, 30, 11).await;
     let seen = attempts(&store, ids.id).await;
@@ -705,11 +767,39 @@ interrupted = "5m"
         bad.len(),
         &bad[..bad.len().min(10)]
     );
+    // The pacer's own abandons exercise the 72-hour rule (each one bars its number for 72 h).
     assert!(
-        abandoned > 20 && after_dst > 50,
-        "{abandoned} abandons, {after_dst}"
+        abandoned >= 10 && after_dst > 50,
+        "{abandoned} abandons, {after_dst} calls at 09:00 after summer time"
     );
     assert_eq!(last.len(), n, "every lead was called");
+    // Ofcom: at most 3 % of live calls per campaign per 24 hours, with a reasoned estimate of
+    // the people AMD took for machines. Each calendar day in London (the window the budget
+    // keeps), and each 24 hours ending at an abandon.
+    let (_, hidden) = abandon_rules(&c);
+    let days: Vec<_> = (0..30)
+        .map(|d| {
+            let day = jiff::civil::date(2026, 10, 10) + jiff::Span::new().days(d);
+            let from = london
+                .to_timestamp(day.to_datetime(Time::midnight()))
+                .unwrap();
+            let to = london
+                .to_timestamp((day + jiff::Span::new().days(1)).to_datetime(Time::midnight()))
+                .unwrap();
+            abandon_window(&seen, from, to, hidden)
+        })
+        .collect();
+    check_abandon_windows("UK calendar days", &days, c.abandon.cap);
+    let rolling: Vec<_> = seen
+        .iter()
+        .filter(|a| a.outcome == "abandoned")
+        .map(|a| {
+            let to = a.at + SignedDuration::from_millis(1);
+            abandon_window(&seen, to - SignedDuration::from_hours(24), to, hidden)
+        })
+        .collect();
+    check_abandon_windows("UK rolling 24 h", &rolling, c.abandon.cap);
+    println!("UK month: {dialed} calls, {abandoned} abandoned");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -734,21 +824,14 @@ async fn registry_case(store: &Store) {
         Some(compliance::registry::Registry::UsNational)
     );
     let now: Timestamp = "2026-12-08T17:00:00Z".parse().unwrap();
-    let ids = sync_campaign(store, &c, now).await.unwrap();
-    import_file(
+    let (ids, _) = sync_and_import(
         store,
-        ImportTarget {
-            campaign_id: ids.id,
-            list_id: ids.list("a").unwrap(),
-            region: phonenumber::country::Id::US,
-            columns: c.lists[0].columns.clone(),
-            dnc: Default::default(),
-        },
+        &c,
+        now,
         &dir.path().join("lists/a.csv"),
-        |_| {},
+        phonenumber::country::Id::US,
     )
-    .await
-    .unwrap();
+    .await;
     let mut sched = Scheduler::new(c.clone(), &ids, "t", Duration::from_secs(60));
     // No registry data at all: nothing is dialed, and the plan says why.
     assert!(sched.claim(store, now, 5).await.unwrap().is_empty());
@@ -764,16 +847,7 @@ async fn registry_case(store: &Store) {
     );
     // Data of 40 days ago: still refused.
     let old = now - SignedDuration::from_hours(24 * 40);
-    let r = dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &reg,
-        Some(old),
-        phonenumber::country::Id::US,
-        now,
-    )
-    .await
-    .unwrap();
+    let r = load_us_registry(store, &reg, old, now).await;
     assert_eq!((r.numbers, r.added, r.bad_lines), (1, 1, 0));
     assert!(sched.claim(store, now, 5).await.unwrap().is_empty());
     let p = dialer::leads::plan::plan(store, &c, ids.id, now)
@@ -787,16 +861,7 @@ async fn registry_case(store: &Store) {
     );
     // Fresh data (10 days old): the lead not on the registry is dialed, the other is not.
     let fresh = now - SignedDuration::from_hours(24 * 10);
-    dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &reg,
-        Some(fresh),
-        phonenumber::country::Id::US,
-        now,
-    )
-    .await
-    .unwrap();
+    load_us_registry(store, &reg, fresh, now).await;
     let got = sched.claim(store, now, 5).await.unwrap();
     assert_eq!(
         got.iter()
@@ -806,16 +871,7 @@ async fn registry_case(store: &Store) {
     );
     // A file with a bad line adds its good numbers but is not recorded as fresh data.
     let broken = dir.write("broken.txt", "212,2341002\nnot a number\n");
-    let r = dialer::leads::registry::load(
-        store,
-        compliance::registry::Registry::UsNational,
-        &broken,
-        Some(now),
-        phonenumber::country::Id::US,
-        now,
-    )
-    .await
-    .unwrap();
+    let r = load_us_registry(store, &broken, now, now).await;
     assert_eq!((r.numbers, r.bad_lines, r.date), (1, 1, None));
     assert_eq!(
         store.registry_date("us-national").await.unwrap(),
@@ -839,21 +895,7 @@ async fn plan_shows_the_candidate_zones_and_the_one_that_closed_the_window() {
     );
     let c = dir.load("month");
     let now: Timestamp = "2026-12-08T15:30:00Z".parse().unwrap(); // 08:30 Boise, 07:30 LA
-    let ids = sync_campaign(&store, &c, now).await.unwrap();
-    let report = import_file(
-        &store,
-        ImportTarget {
-            campaign_id: ids.id,
-            list_id: ids.list("a").unwrap(),
-            region: phonenumber::country::Id::US,
-            columns: c.lists[0].columns.clone(),
-            dnc: Default::default(),
-        },
-        &list,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let (ids, report) = sync_and_import(&store, &c, now, &list, phonenumber::country::Id::US).await;
     assert_eq!(
         report.zones_by,
         [("number".to_string(), 1), ("postal_code".to_string(), 1)].into()
@@ -913,23 +955,21 @@ fn the_binary_loads_a_registry_file_and_records_its_date() {
     let bad = dir.write("bad.txt", "212,2341003\n12\n");
     let db = storedb::sqlite();
     let run = |file: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dialer"))
-            .current_dir(dir.root())
-            .env_remove("DIALER_CONFIG")
-            .env_remove("DIALER_DATABASE_URL")
-            .args(["--config", "none.toml", "--db", &db.url])
-            .args([
+        let file = file.display().to_string();
+        cli(
+            dir.root(),
+            &db.url,
+            &[
                 "dnc",
                 "import",
                 "--registry",
                 "us-national",
                 "--date",
                 "2026-12-01",
-            ])
-            .arg("--json")
-            .arg(file)
-            .output()
-            .unwrap()
+                "--json",
+                &file,
+            ],
+        )
     };
     let out = run(&good);
     assert!(

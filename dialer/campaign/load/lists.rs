@@ -135,6 +135,24 @@ impl CampaignReader<'_> {
             let mut cs = k.chars();
             match (cs.next(), cs.next()) {
                 (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(c),
+                _ if matches!(
+                    k.trim().to_ascii_lowercase().as_str(),
+                    "" | "off" | "none" | "no" | "false" | "disabled"
+                ) =>
+                {
+                    ctx.problem(
+                        t.key("opt_out_key"),
+                        format!(
+                            "{k:?}: the opt-out key cannot be turned off: every campaign plays \
+                             prerecorded messages (the safe-harbor message; voicemail drops and \
+                             agentless messages where used), and each must offer an automated \
+                             key-press opt-out (47 CFR 64.1200(b)(3), (a)(7)(i)(A)); the shipped \
+                             prompts say \"press 9\": keep \"9\" or record prompts that name \
+                             your key"
+                        ),
+                    );
+                    None
+                }
                 _ => {
                     ctx.problem(
                         t.key("opt_out_key"),

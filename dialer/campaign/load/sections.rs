@@ -347,7 +347,8 @@ impl CampaignReader<'_> {
         })
     }
 
-    /// `recording = true/false`, or `[recording]` with `enabled` (default true) and `announce`.
+    /// `recording = true/false`, or `[recording]` with `enabled` (default true), `announce` and
+    /// `keep` (at least 1h).
     /// A US campaign that records must announce it: some states require every party's consent
     /// (`compliance/data/consent_states.toml`) and a lead's state is only ever inferred.
     pub(super) fn recording(
@@ -365,9 +366,28 @@ impl CampaignReader<'_> {
             let announce = t
                 .string(ctx, "announce")
                 .map(|s| self.wav(ctx, &t.key("announce"), &s));
+            // `Some(None)`: set but refused (the problem is reported).
+            let keep = match t.duration(ctx, "keep") {
+                Some((d, text)) if d < std::time::Duration::from_secs(3600) => {
+                    ctx.problem(
+                        t.key("keep"),
+                        format!("{text:?}: at least 1h (recordings are deleted by the hour)"),
+                    );
+                    Some(None)
+                }
+                Some((d, _)) => Some(Some(d)),
+                None if t.get("keep").is_some() => Some(None),
+                None => None,
+            };
             t.finish(ctx);
+            let keep = match keep {
+                Some(None) => return None,
+                Some(Some(d)) => Some(d),
+                None => None,
+            };
             Recording {
                 enabled,
+                keep,
                 announce: match announce {
                     Some(None) => return None,
                     Some(Some(p)) => Some(p),
@@ -378,6 +398,7 @@ impl CampaignReader<'_> {
             Recording {
                 enabled: root.bool(ctx, "recording").unwrap_or(false),
                 announce: None,
+                keep: None,
             }
         };
         if r.enabled && r.announce.is_none() && regime == Some(Regime::Us) {

@@ -201,3 +201,19 @@ fn the_opt_out_defaults_to_nine_on_the_campaign_list_and_bad_values_are_named() 
         ]
     );
 }
+
+#[test]
+fn the_opt_out_key_cannot_be_turned_off() {
+    let set = files().list("/nowhere/campaigns/lists/a.csv", &["mobile", "tz"]);
+    for off in ["off", "none", ""] {
+        let text = SALES.replace("[dnc]\n", &format!("[dnc]\nopt_out_key = \"{off}\"\n"));
+        let got = problems(validate(Path::new(SOURCE), &text, &Env::default(), &set));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with(&format!(
+                "dnc.opt_out_key: \"{off}\": the opt-out key cannot be turned off"
+            )) && got[0].contains("64.1200(b)(3)"),
+            "{got:?}"
+        );
+    }
+}
