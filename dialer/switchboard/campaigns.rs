@@ -117,6 +117,24 @@ impl Switchboard {
         }
     }
 
+    /// What a campaign's abandon window has counted so far ([`AbandonBudget::counts`]).
+    pub fn window_counts(&self, name: &str) -> Option<pacing::WindowCounts> {
+        self.campaigns.get(name).map(|rt| rt.budget.counts())
+    }
+
+    /// A campaign's abandon window moved on: its budget restarts from `stored`, the store's
+    /// counts for the window now, read after `before` was taken ([`AbandonBudget::rolled`]).
+    pub fn roll_window(
+        &mut self,
+        name: &str,
+        stored: pacing::WindowCounts,
+        before: pacing::WindowCounts,
+    ) {
+        if let Some(rt) = self.campaigns.get_mut(name) {
+            rt.budget = rt.budget.rolled(stored, before);
+        }
+    }
+
     /// Remove a campaign whose file is gone: no new dials; its calls finish.
     pub fn remove_campaign(&mut self, name: &str) {
         if let Some(mut rt) = self.campaigns.remove(name) {

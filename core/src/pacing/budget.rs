@@ -108,6 +108,32 @@ impl AbandonBudget {
         }
     }
 
+    /// What the window has counted: the store's counts it started from and every call since.
+    pub fn counts(&self) -> WindowCounts {
+        WindowCounts {
+            live_answers: self.live,
+            abandoned: self.abandoned,
+            amd_machines: self.machines,
+        }
+    }
+
+    /// The window moved on (a new calendar day; the rolling 30 days re-read): restart from
+    /// `stored`, the store's counts for the window as it is now, read after `before` was taken
+    /// from this budget ([`Self::counts`]), plus what this budget counted since `before`. Those
+    /// calls' records may not have reached the store when it was read; if they had, they count
+    /// twice, which raises the rate (the same call added to abandons and live answers): the
+    /// stricter reading.
+    pub fn rolled(self, stored: WindowCounts, before: WindowCounts) -> Self {
+        let since = |now: u64, then: u64| now.saturating_sub(then);
+        let live = stored.live_answers + since(self.live, before.live_answers);
+        AbandonBudget {
+            live,
+            abandoned: (stored.abandoned + since(self.abandoned, before.abandoned)).min(live),
+            machines: stored.amd_machines + since(self.machines, before.amd_machines),
+            ..self
+        }
+    }
+
     /// The live answers the window is expected to bring still (e.g. the rest of a shift at the
     /// rate seen so far): the pacer may then plan the window's budget over the answers still to
     /// come instead of judging it only by those counted so far (see
@@ -253,6 +279,43 @@ mod tests {
         }
         assert!(!b.spent(), "1 in 34 is under 3 %");
         assert!(b.remaining() > 0.0);
+    }
+
+    #[test]
+    fn a_rolled_window_restarts_from_the_store_and_keeps_what_came_after_the_read() {
+        let mut b = AbandonBudget::from_history(
+            0.03,
+            0.0,
+            WindowCounts {
+                live_answers: 400,
+                abandoned: 11,
+                amd_machines: 90,
+            },
+        );
+        b.set_expected_more(50.0);
+        b.record_live_answer();
+        let before = b.counts();
+        // While the store is read: one more person, abandoned.
+        b.record_live_answer();
+        b.record_abandon();
+        let stored = WindowCounts {
+            live_answers: 3,
+            abandoned: 0,
+            amd_machines: 1,
+        };
+        let r = b.rolled(stored, before);
+        assert_eq!(
+            r.counts(),
+            WindowCounts {
+                live_answers: 4,
+                abandoned: 1,
+                amd_machines: 1,
+            }
+        );
+        assert_eq!((r.cap(), r.expected_more()), (0.03, 50.0));
+        // Yesterday's 400 answers no longer pay for today's abandon.
+        assert!(r.spent());
+        assert!(!b.spent());
     }
 
     #[test]

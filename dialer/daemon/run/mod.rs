@@ -52,11 +52,13 @@ mod legs;
 mod live;
 mod shell;
 mod store_work;
+mod windows;
 
 use legs::*;
 use live::Live;
 use shell::*;
 use store_work::*;
+use windows::pacing_window;
 
 /// How long a stop waits for the far ends to answer the last BYEs and CANCELs (SIP's own
 /// give-up time, 32 s, is too long for a stop).
@@ -299,6 +301,8 @@ impl Daemon {
             store_health: store_health.clone(),
             last_probe: None,
             stop_by: None,
+            window_checked: None,
+            window_days: HashMap::new(),
         };
         if shell.options.import_lists {
             for c in running {
@@ -426,10 +430,7 @@ async fn register(store: &Store, c: &Campaign, clock: &WallClock) -> Registered 
     let now = Instant::now();
     let now_ms = clock.ms(now);
     let ids = crate::leads::upsert_campaign(store, c, now_ms).await?;
-    let window = match c.abandon.window {
-        crate::campaign::AbandonWindow::Rolling30Days => crate::pacing::Window::Rolling30Days,
-        crate::campaign::AbandonWindow::CalendarDay => crate::pacing::Window::CalendarDay,
-    };
+    let window = pacing_window(c.abandon.window);
     let since = window
         .start_ms(clock.timestamp(now), &c.hours.timezone)
         .unwrap_or(now_ms - 30 * 24 * 3600 * 1000);

@@ -62,6 +62,13 @@ pub(super) enum Event {
         campaign: String,
         empty: bool,
     },
+    /// A campaign's abandon window, read again on a new day ([`Shell::check_windows`]).
+    WindowRead {
+        campaign: String,
+        stored: Result<WindowCounts, String>,
+        before: WindowCounts,
+        previous_day: i64,
+    },
     /// A reload's store work is done: each campaign with its store rows, or why not.
     Reloaded {
         results: Vec<(Campaign, Registered)>,
@@ -139,6 +146,10 @@ pub(super) struct Shell {
     pub(super) last_probe: Option<Instant>,
     /// A stop's end: records not handed to the writer by then are lost (logged, counted).
     pub(super) stop_by: Option<Instant>,
+    /// The last look at the campaigns' abandon windows, and the day (its start, unix ms, in
+    /// each campaign's zone) each was last read for ([`Shell::check_windows`]).
+    pub(super) window_checked: Option<Instant>,
+    pub(super) window_days: HashMap<String, i64>,
 }
 
 impl Shell {
@@ -160,6 +171,7 @@ impl Shell {
                     self.observer.input(now, &Input::Tick);
                     self.board.handle(now, Input::Tick);
                     self.check_local_resources(now);
+                    self.check_windows(now);
                     self.sample_wallboard(now);
                     self.heartbeat.beat();
                 }
@@ -634,6 +646,12 @@ impl Shell {
                 self.board.handle(now, Input::ClaimDone { campaign })
             }
             Event::Reloaded { results, by, done } => self.reloaded(results, by, done),
+            Event::WindowRead {
+                campaign,
+                stored,
+                before,
+                previous_day,
+            } => self.window_read(campaign, stored, before, previous_day),
             Event::ListsLoaded(loaded) => {
                 if let Some(c) = self.lists.finish(*loaded, now) {
                     self.load_lists(c);
