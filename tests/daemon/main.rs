@@ -29,3 +29,4 @@ mod preview_sipp;
 mod register_baresip;
 mod register_sipp;
 mod survey_sipp;
+mod webrtc_browser;
