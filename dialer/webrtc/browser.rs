@@ -140,7 +140,7 @@ impl SimBrowser {
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected)
                     | Event::Closed => out(BrowserOut::Down),
                     Event::MediaData(d) => out(BrowserOut::Audio {
-                        payload: d.data,
+                        payload: d.data.to_vec(),
                         at: d.network_time,
                     }),
                     _ => {}
