@@ -113,6 +113,7 @@ async fn an_agent_with_only_a_browser_works_a_call() {
     let text = text.replace(&fixed, "phone = \"browser\"\n")
         + "\n[webrtc]\nbind = \"127.0.0.1:0\"\nconnect_wait = \"20s\"\n";
     std::fs::write(&config, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
     set_password(&config, "alice", "agent", PASSWORD);
 
     // Dana: 3 s of 1 kHz, then quiet; hangs up 6 s after answering.

@@ -683,9 +683,8 @@ fn desktop_pause_reasons_default_and_are_checked() {
 #[test]
 fn browser_phones_and_the_webrtc_section() {
     let d = tempfile::tempdir().unwrap();
-    let good = format!(
-        "{GOOD}\n[[agents]]\nid = \"erin\"\nphone = \"browser\"\ngroups = [\"sales\"]\n"
-    );
+    let good =
+        format!("{GOOD}\n[[agents]]\nid = \"erin\"\nphone = \"browser\"\ngroups = [\"sales\"]\n");
     let f = write(d.path(), "dialer.toml", &good);
     let c = load_with(&f, &Env::default(), None).unwrap();
     let erin = c.agents.iter().find(|a| a.id.as_str() == "erin").unwrap();
@@ -715,8 +714,12 @@ fn browser_phones_and_the_webrtc_section() {
     let f = write(d.path(), "dialer.toml", &bad);
     let p = problems(load_with(&f, &Env::default(), None));
     assert!(
-        p.iter().any(|m| m.starts_with("webrtc.public_ip: \"nowhere\"")),
+        p.iter()
+            .any(|m| m.starts_with("webrtc.public_ip: \"nowhere\"")),
         "{p:?}"
     );
-    assert!(p.iter().any(|m| m.starts_with("webrtc.connect_wait")), "{p:?}");
+    assert!(
+        p.iter().any(|m| m.starts_with("webrtc.connect_wait")),
+        "{p:?}"
+    );
 }
