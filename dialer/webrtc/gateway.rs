@@ -250,12 +250,12 @@ impl Task {
             tokio::select! {
                 r = self.web.recv_from(&mut web_buf) => {
                     if let Ok((n, source)) = r {
-                        self.from_browser(Instant::now(), source, &web_buf[..n]);
+                        self.on_browser(Instant::now(), source, &web_buf[..n]);
                     }
                 }
                 r = self.rtp.recv_from(&mut rtp_buf) => {
                     if let Ok((n, source)) = r {
-                        self.from_leg(Instant::now(), source, &rtp_buf[..n]);
+                        self.on_leg(Instant::now(), source, &rtp_buf[..n]);
                     }
                 }
                 cmd = rx.recv() => match cmd {
@@ -270,7 +270,7 @@ impl Task {
         }
     }
 
-    fn from_browser(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+    fn on_browser(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
         let agent = match self.by_source.get(&source) {
             Some(a) => a.clone(),
             None => {
@@ -293,7 +293,7 @@ impl Task {
         }
     }
 
-    fn from_leg(&mut self, now: Instant, source: SocketAddr, packet: &[u8]) {
+    fn on_leg(&mut self, now: Instant, source: SocketAddr, packet: &[u8]) {
         let Some(agent) = self.by_leg.get(&source).cloned() else {
             return;
         };

@@ -307,11 +307,9 @@ impl Peer {
                     })
                 });
             }
-            Event::Connected => {
-                if !self.up && !self.down {
-                    self.up = true;
-                    out(Out::Up);
-                }
+            Event::Connected if !self.up && !self.down => {
+                self.up = true;
+                out(Out::Up);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.went_down(out, "ICE consent lost (the page stopped answering)");
