@@ -248,7 +248,7 @@ async fn phones() {
     stdin.lock().read_line(&mut line).expect("the legs");
     let legs: Value = serde_json::from_str(&line).expect("json");
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
-    let start = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (start_tx, start) = tokio::sync::watch::channel(false);
     for (i, (customer, agent, browser)) in calls.into_iter().enumerate() {
         let leg = &legs["calls"][i];
         let port = |k: &str| u16::try_from(leg[k].as_u64().unwrap()).unwrap();
@@ -276,11 +276,16 @@ async fn phones() {
         });
     }
     drop(done_tx);
-    line.clear();
-    stdin.lock().read_line(&mut line).expect("go");
+    // The calls run (ICE, DTLS) while the dialer's side waits for every page's phone; then "go".
+    tokio::task::spawn_blocking(|| {
+        let mut go = String::new();
+        std::io::stdin().lock().read_line(&mut go).expect("go");
+    })
+    .await
+    .expect("stdin");
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    start.notify_waiters();
+    let _ = start_tx.send(true);
     let mut total = Counts::default();
     let mut to_agent = Counts::default();
     let mut to_customer = Counts::default();
@@ -360,7 +365,7 @@ fn rtp(seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
 async fn call(
     base: Instant,
     measure: Duration,
-    start: std::sync::Arc<tokio::sync::Notify>,
+    mut start: tokio::sync::watch::Receiver<bool>,
     customer: UdpSocket,
     customer_leg: SocketAddr,
     agent: UdpSocket,
@@ -385,8 +390,6 @@ async fn call(
         next
     };
     let mut started = false;
-    let notified = start.notified();
-    tokio::pin!(notified);
     let mut tick = tokio::time::interval(FRAME);
     let mut window = (Duration::MAX, Duration::MAX);
     let mut end = Instant::now() + Duration::from_secs(3600);
@@ -399,7 +402,7 @@ async fn call(
         }
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
-            () = &mut notified, if !started => {
+            _ = start.wait_for(|go| *go), if !started => {
                 started = true;
                 let now = base.elapsed();
                 window = (now + WARMUP, now + WARMUP + measure);
