@@ -173,6 +173,8 @@ async fn an_agent_with_only_a_browser_works_a_call() {
     })
     .await;
 
+    crate::browser::screenshot(&c, "desktop-phone").await;
+
     // She logs in from the page: her leg is her page's phone; Dana is dialed and bridged.
     click(&c, "#btn-login").await;
     wait_state(api, "on_call", Duration::from_secs(30), || {
