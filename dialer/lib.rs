@@ -57,5 +57,6 @@ pub mod simnet;
 pub mod sip;
 pub mod store;
 pub mod switchboard;
+pub mod webrtc;
 
 pub use dialer_core::{agents, domain, flow, pacing};

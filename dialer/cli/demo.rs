@@ -250,6 +250,7 @@ async fn demo(
     // The API, the agent desktop and the wallboard, as `dialer run` serves them.
     let api = Api::new(control.clone(), tokens, Readiness::new(), Some(metrics));
     api.set_rosters(rosters);
+    api.set_webrtc(daemon.webrtc());
     api.set_people(people);
     api.set_desktop(desktop);
     api.readiness().watch_store(daemon.store_health());

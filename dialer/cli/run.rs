@@ -65,6 +65,7 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<ExitCode> {
             .context("cannot start the daemon")?;
         let api = Api::new(daemon.control(), tokens, Readiness::new(), Some(metrics));
         api.set_rosters(rosters);
+        api.set_webrtc(daemon.webrtc());
         api.set_people(people);
         api.set_desktop(desktop);
         api.readiness().watch_store(daemon.store_health());

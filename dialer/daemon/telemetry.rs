@@ -188,6 +188,43 @@ pub const METRICS: &[MetricDoc] = &[
         "Agents' softphone contacts registered now.",
     ),
     family(
+        "dialer_webrtc_offers_total",
+        MetricKind::Counter,
+        &["result"],
+        "Agents' pages connecting their phone (phone = \"browser\"): SDP offers answered or \
+         refused (result: answered, refused).",
+    ),
+    family(
+        "dialer_webrtc_peers",
+        MetricKind::Gauge,
+        &[],
+        "Agents' pages with a phone (WebRTC peer) now, connected or connecting.",
+    ),
+    family(
+        "dialer_webrtc_peers_lost_total",
+        MetricKind::Counter,
+        &[],
+        "Pages' phones gone by themselves (DTLS closed, ICE consent lost, an error).",
+    ),
+    family(
+        "dialer_webrtc_legs_lost_total",
+        MetricKind::Counter,
+        &[],
+        "Agents' legs lost with their page (the agent connecting again, waiting for it).",
+    ),
+    family(
+        "dialer_webrtc_datagrams_dropped_total",
+        MetricKind::Counter,
+        &[],
+        "Datagrams on the WebRTC socket that belong to no page's phone.",
+    ),
+    family(
+        "dialer_webrtc_send_errors_total",
+        MetricKind::Counter,
+        &[],
+        "Datagrams the WebRTC gateway could not send (a full socket buffer drops them).",
+    ),
+    family(
         "dialer_sip_malformed_total",
         MetricKind::Counter,
         &[],

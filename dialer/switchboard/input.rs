@@ -84,6 +84,11 @@ pub enum Input {
     AgentLegDown {
         agent: AgentId,
     },
+    /// The agent's leg was lost but its phone may come back (a browser page): the agent is
+    /// `connecting` again and its leg is asked for anew.
+    AgentLegLost {
+        agent: AgentId,
+    },
     /// The answer to [`Output::Recheck`]: `refusal` says why the lead may not be dialed now
     /// (`None`: it may, and its lease was renewed).
     Rechecked {

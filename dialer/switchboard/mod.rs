@@ -326,6 +326,11 @@ impl Switchboard {
                 self.drop_previews(|a, _| *a == agent);
                 self.pump_agents(now);
             }
+            Input::AgentLegLost { agent } => {
+                let _ = self.agents.leg_lost(now, &agent);
+                self.drop_previews(|a, _| *a == agent);
+                self.pump_agents(now);
+            }
             Input::DialFailedLocally { call } => {
                 self.local_fault = true;
                 self.forget_undialed(now, call);

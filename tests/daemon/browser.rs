@@ -45,7 +45,7 @@ use crate::rig::{self, Proc, Setup, get, post};
 const SUPER: &str = "supervisor-token-0123456789";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Passwords of the test's people.
 const ALICE_PW: &str = "alice's long passphrase";
@@ -56,7 +56,7 @@ const SUE_PW: &str = "sue supervises the floor";
 
 /// Whether chromium and chromedriver are here; without them the test skips (or fails under
 /// `DIALER_REQUIRE_CHROMIUM=1`).
-fn have_chromium() -> bool {
+pub(crate) fn have_chromium() -> bool {
     let ok = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !ok {
         assert!(
@@ -70,7 +70,7 @@ fn have_chromium() -> bool {
 }
 
 /// chromedriver on a free port of 127.0.0.1, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -111,7 +111,7 @@ async fn status_ready(port: u16) -> Option<()> {
 }
 
 impl Driver {
-    async fn start(log: &Path) -> Driver {
+    pub(crate) async fn start(log: &Path) -> Driver {
         let port = rig::free_tcp_port();
         let out = std::fs::File::create(log).unwrap();
         let child = Command::new(CHROMEDRIVER)
@@ -129,19 +129,36 @@ impl Driver {
 
     /// A new browser (a fresh profile, so its own cookies) at 1366×768.
     async fn browser(&self, profile: &Path, lang: &str) -> Client {
+        self.browser_with(profile, lang, &[]).await
+    }
+
+    /// [`Self::browser`] with more command-line switches (a fake microphone …).
+    pub(crate) async fn browser_with(&self, profile: &Path, lang: &str, more: &[String]) -> Client {
         let mut caps = serde_json::Map::new();
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1366,768",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--lang={lang}"));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(more.iter().cloned());
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1366,768",
-                    "--disable-dev-shm-usage", "--hide-scrollbars",
-                    format!("--lang={lang}"),
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
                 "prefs": {"intl.accept_languages": lang},
             }),
         );
@@ -156,7 +173,7 @@ impl Driver {
 
 /// Poll `check` every 100 ms until it gives a value, at most [`WAIT`]; then fail with `what`
 /// and the page's visible text.
-async fn until<T, F, Fut>(c: &Client, what: &str, mut check: F) -> T
+pub(crate) async fn until<T, F, Fut>(c: &Client, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -174,7 +191,7 @@ where
     }
 }
 
-async fn page_text(c: &Client) -> String {
+pub(crate) async fn page_text(c: &Client) -> String {
     match c.find(Locator::Css("body")).await {
         Ok(b) => b.text().await.unwrap_or_default(),
         Err(e) => format!("(no page: {e})"),
@@ -182,12 +199,12 @@ async fn page_text(c: &Client) -> String {
 }
 
 /// The text of element `#id`, if it is there.
-async fn text_of(c: &Client, id: &str) -> Option<String> {
+pub(crate) async fn text_of(c: &Client, id: &str) -> Option<String> {
     c.find(Locator::Id(id)).await.ok()?.text().await.ok()
 }
 
 /// Wait until `#id` shows `want` (a substring).
-async fn wait_text(c: &Client, id: &str, want: &str) {
+pub(crate) async fn wait_text(c: &Client, id: &str, want: &str) {
     until(c, &format!("#{id} shows {want:?}"), || async {
         text_of(c, id)
             .await
@@ -198,7 +215,7 @@ async fn wait_text(c: &Client, id: &str, want: &str) {
 }
 
 /// Click the visible element `css`, once it is there and enabled.
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     until(c, &format!("{css} clickable"), || async {
         let e = c.find(Locator::Css(css)).await.ok()?;
         (e.is_displayed().await.ok()? && e.is_enabled().await.ok()?).then_some(())
@@ -222,7 +239,7 @@ async fn press(c: &Client, key: &str) {
         .unwrap();
 }
 
-async fn log_in(c: &Client, api: SocketAddr, id: &str, password: &str) {
+pub(crate) async fn log_in(c: &Client, api: SocketAddr, id: &str, password: &str) {
     c.goto(&format!("http://{api}/login")).await.unwrap();
     let field = c
         .wait()
@@ -244,7 +261,13 @@ async fn log_in(c: &Client, api: SocketAddr, id: &str, password: &str) {
 }
 
 /// What a `fetch` from the page answers: `[status, body]`.
-async fn fetch(c: &Client, method: &str, path: &str, csrf: bool, body: Value) -> (u16, Value) {
+pub(crate) async fn fetch(
+    c: &Client,
+    method: &str,
+    path: &str,
+    csrf: bool,
+    body: Value,
+) -> (u16, Value) {
     let script = r#"
         const [method, path, csrf, body, done] = arguments;
         (async () => {
@@ -270,7 +293,7 @@ async fn fetch(c: &Client, method: &str, path: &str, csrf: bool, body: Value) ->
 
 /// Save a screenshot as `name.png` under target/tmp/screenshots (and docs/tour with
 /// `DIALER_SAVE_SCREENSHOTS=1`).
-async fn screenshot(c: &Client, name: &str) {
+pub(crate) async fn screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
@@ -346,7 +369,7 @@ impl Site {
 }
 
 /// `dialer user set-password` through the binary, the password on standard input.
-fn set_password(config: &Path, id: &str, role: &str, password: &str) {
+pub(crate) fn set_password(config: &Path, id: &str, role: &str, password: &str) {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_dialer"))
         .args(["user", "set-password", id, "--role", role, "--config"])

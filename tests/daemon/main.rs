@@ -2,7 +2,8 @@
 //! the carrier and the agent's phone: calls recognised and bridged, the safe-harbor message within
 //! 2 s of a greeting's end, the drain waiting for late BYE answers, preview, the survey, list
 //! imports and a reload under a locked store; and the agent desktop and wallboard in headless
-//! Chromium against `dialer run` (`browser`). One module per former test file; the helpers are
+//! Chromium against `dialer run` (`browser`), the desktop page as the agent's phone over WebRTC
+//! (`webrtc_browser`). One module per former test file; the helpers are
 //! `tests/e2e`, `tests/rig` and `tests/storedb`.
 //!
 //! A binary apart from `tests/suite` for two reasons:
@@ -29,3 +30,4 @@ mod preview_sipp;
 mod register_baresip;
 mod register_sipp;
 mod survey_sipp;
+mod webrtc_browser;

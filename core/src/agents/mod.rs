@@ -216,6 +216,26 @@ impl Agents {
         Ok(())
     }
 
+    /// The agent's leg was lost but may come back by itself (a browser page that reloads or
+    /// reconnects): a call in progress is orphaned as when the phone hangs up, and the agent is
+    /// `connecting` again, the dialer waiting for the phone (it gives up with
+    /// [`Self::leg_down`]).
+    pub fn leg_lost(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        let agent = self.get(id)?;
+        if agent.state == State::LoggedOut {
+            return Ok(());
+        }
+        if let (State::OnCall | State::Preview, Some(call)) = (agent.state, agent.call) {
+            self.events.push_back(Event::CallOrphaned {
+                agent: AgentId::from(id),
+                call,
+            });
+        }
+        self.enter(now, id, State::Connecting);
+        self.events.push_back(Event::DialLeg(AgentId::from(id)));
+        Ok(())
+    }
+
     /// The agent logs out (not allowed mid-call, nor while their preview call is dialed: hang up
     /// first).
     pub fn logout(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {

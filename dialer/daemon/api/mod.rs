@@ -140,6 +140,8 @@ struct Inner {
     rosters: ArcSwap<Rosters>,
     people: Arc<people::People>,
     desktop: ArcSwap<DesktopConfig>,
+    /// The agents' phones in the browser (set at start when an agent has one).
+    webrtc: std::sync::OnceLock<crate::webrtc::Gateway>,
 }
 
 impl Api {
@@ -160,6 +162,7 @@ impl Api {
                 rosters: ArcSwap::from_pointee(Rosters::new()),
                 people: Arc::new(people::People::new()),
                 desktop: ArcSwap::from_pointee(DesktopConfig::default()),
+                webrtc: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -167,6 +170,13 @@ impl Api {
     /// The desktop's settings: pause reasons (start, reload).
     pub fn set_desktop(&self, desktop: DesktopConfig) {
         self.inner.desktop.store(Arc::new(desktop));
+    }
+
+    /// The WebRTC gateway the agents' pages connect their phones to (start; once).
+    pub fn set_webrtc(&self, gateway: Option<crate::webrtc::Gateway>) {
+        if let Some(g) = gateway {
+            let _ = self.inner.webrtc.set(g);
+        }
     }
 
     /// New tokens (reload).
@@ -210,6 +220,10 @@ impl Api {
             .route(
                 "/v1/agents/{id}/recording/resume",
                 agent_action(Request::RecordingResume),
+            )
+            .route(
+                "/v1/agents/{id}/phone",
+                get(agent_phone).post(phone_offer).delete(phone_hangup),
             )
             .route("/v1/agents/{id}/dial", agent_action(Request::Dial))
             .route("/v1/agents/{id}/skip", agent_action(Request::Skip))

@@ -47,6 +47,106 @@ pub(super) fn agent_action(request: fn(AgentId) -> Request) -> MethodRouter<Api>
     )
 }
 
+/// Longest SDP offer accepted, in characters (a browser's audio-only offer is 2–6 KB).
+const SDP_MAX: usize = 12_000;
+
+/// The agent's own session or token only: the phone is the agent's own page's, not something a
+/// supervisor or another agent may connect or hang up.
+fn own_phone(api: &Api, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
+    match api.authorize(headers)? {
+        Principal::Agent(a) if a == id => Ok(()),
+        Principal::Agent(a) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("agent {a} cannot use agent {id}'s phone"),
+        )),
+        Principal::Supervisor => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("agent {id}'s phone is their own page's: only agent {id} may connect it"),
+        )),
+    }
+}
+
+/// The gateway, if `id`'s phone is the browser; else 409 saying so.
+fn page_phone(api: &Api, id: &str) -> Result<crate::webrtc::Gateway, ApiError> {
+    api.inner
+        .webrtc
+        .get()
+        .filter(|g| g.serves(id))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_browser_phone",
+                format!(
+                    "agent {id}'s phone is not the browser (phone = \"browser\" in its \
+                     [[agents]] entry makes the desktop page the phone)"
+                ),
+            )
+        })
+}
+
+/// `GET /v1/agents/{id}/phone`: whether the agent's phone is the browser and whether the page's
+/// phone is connected.
+pub(super) async fn agent_phone(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    api.as_agent(&headers, &id)?;
+    let gateway = api.inner.webrtc.get().filter(|g| g.serves(&id));
+    Ok(ok(json!({ "phone": {
+        "browser": gateway.is_some(),
+        "connected": gateway.is_some_and(|g| g.connected(&id)),
+    }})))
+}
+
+/// `POST /v1/agents/{id}/phone` `{"sdp": "<the page's offer>"}`: the daemon's answer
+/// `{"type": "answer", "sdp": "..."}` (ICE-lite, DTLS-SRTP, PCMU/PCMA).
+pub(super) async fn phone_offer(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    own_phone(&api, &headers, &id)?;
+    let map = object(body, &["sdp", "type"])?;
+    if let Some(t) = string(&map, "type", 16)?
+        && t != "offer"
+    {
+        return Err(ApiError::bad_field(
+            "type",
+            format!("{t:?}: expected \"offer\""),
+        ));
+    }
+    let sdp = required(&map, "sdp", SDP_MAX)?;
+    let gateway = page_phone(&api, &id)?;
+    match gateway.offer(&id, sdp).await {
+        Ok(answer) => Ok(ok(json!({ "type": "answer", "sdp": answer }))),
+        Err(crate::webrtc::GatewayError::Offer(e)) => Err(ApiError::bad_field("sdp", e)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )),
+    }
+}
+
+/// `DELETE /v1/agents/{id}/phone`: the page hangs up its phone (a logged-in agent is
+/// `connecting` until the page connects again).
+pub(super) async fn phone_hangup(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    own_phone(&api, &headers, &id)?;
+    page_phone(&api, &id)?.hangup(&id);
+    Ok(ok(
+        json!({ "phone": { "browser": true, "connected": false } }),
+    ))
+}
+
 /// `POST` a campaign control (start, pause, stop): the supervisor only; the answer is the
 /// campaign's status.
 pub(super) fn campaign_action(control: CampaignControl) -> MethodRouter<Api> {

@@ -196,3 +196,142 @@ fn switchboard_refusals_map_to_statuses() {
     let e = ApiError::from(ControlError::Stopped);
     assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// One request to the API on `addr`, with a bearer token; the status and the JSON body.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let status = text[9..12].parse().unwrap();
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
+/// The browser phone's signalling: the agent only, for their own phone; a bad offer or one
+/// without G.711 is refused naming the problem; an agent whose phone is not the browser gets
+/// 409; a browser's real offer is answered (ICE-lite).
+#[tokio::test]
+async fn phone_signalling_is_the_agents_own_and_checks_the_offer() {
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let tokens = Tokens::new(
+        Some("super-secret".into()),
+        [
+            ("alice".into(), "alice-token".to_string()),
+            ("bob".into(), "bob-token".to_string()),
+        ],
+    )
+    .unwrap();
+    let api = Api::new(SwitchboardHandle::new(tx), tokens, Readiness::new(), None);
+    let gateway = crate::webrtc::Gateway::start(crate::webrtc::GatewayConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        candidate: "127.0.0.1:0".parse().unwrap(),
+        agents: vec!["alice".into()],
+    })
+    .await
+    .unwrap();
+    api.set_webrtc(Some(gateway));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = api.clone();
+    tokio::spawn(async move {
+        let _ = server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let phone = "/v1/agents/alice/phone";
+    let (browser, offer) =
+        crate::webrtc::SimBrowser::offer(Instant::now(), "127.0.0.1:50000".parse().unwrap())
+            .unwrap();
+    drop(browser);
+    let good = json!({ "type": "offer", "sdp": offer }).to_string();
+
+    for token in ["bob-token", "super-secret"] {
+        let (status, body) = http(addr, "POST", phone, token, &good).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (403, &json!("forbidden")),
+            "{body}"
+        );
+    }
+    let (status, body) = http(addr, "DELETE", phone, "bob-token", "").await;
+    assert_eq!(status, 403, "{body}");
+
+    let (status, body) = http(addr, "POST", phone, "alice-token", r#"{"sdp": "hello"}"#).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"sdp\"") && message.contains("cannot be read"),
+        "{message}"
+    );
+    let opus = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111 9\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:111 opus/48000/2\r\n\
+        a=rtpmap:9 G722/8000\r\na=sendrecv\r\n";
+    let (status, body) = http(
+        addr,
+        "POST",
+        phone,
+        "alice-token",
+        &json!({ "sdp": opus }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("neither PCMU nor PCMA") && message.contains("opus/48000/2, G722/8000"),
+        "{message}"
+    );
+    let (status, body) = http(addr, "POST", phone, "alice-token", r#"{"sdp": 5}"#).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Bob's phone is not the browser.
+    let (status, body) = http(addr, "POST", "/v1/agents/bob/phone", "bob-token", &good).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("not_browser_phone")),
+        "{body}"
+    );
+    let (status, body) = http(addr, "GET", "/v1/agents/bob/phone", "bob-token", "").await;
+    assert_eq!((status, &body["phone"]["browser"]), (200, &json!(false)));
+
+    let (status, body) = http(addr, "POST", phone, "alice-token", &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], "answer");
+    let answer = body["sdp"].as_str().unwrap();
+    assert!(
+        answer.contains("a=ice-lite") && answer.contains("PCMU/8000"),
+        "{answer}"
+    );
+    let (status, body) = http(addr, "GET", phone, "alice-token", "").await;
+    assert_eq!(
+        (
+            status,
+            &body["phone"]["browser"],
+            &body["phone"]["connected"]
+        ),
+        (200, &json!(true), &json!(false)),
+        "{body}"
+    );
+    let (status, body) = http(addr, "DELETE", phone, "alice-token", "").await;
+    assert_eq!(status, 200, "{body}");
+    let _ = stop.send(());
+}

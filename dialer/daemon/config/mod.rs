@@ -56,6 +56,10 @@ login_lockout = "5m"
 [media]
 rtp_port_min = 10000
 rtp_port_max = 20000
+
+[webrtc]
+bind = "127.0.0.1:0"
+connect_wait = "30s"
 "#;
 
 #[derive(Debug, Clone)]
@@ -76,6 +80,28 @@ pub struct DaemonConfig {
     pub media: MediaConfig,
     pub store: StoreConfig,
     pub desktop: DesktopConfig,
+    pub webrtc: WebrtcConfig,
+}
+
+/// `[webrtc]`: the agents' phones in the browser (`phone = "browser"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebrtcConfig {
+    /// The one UDP socket every browser's media reaches (ICE-lite, DTLS-SRTP), demultiplexed
+    /// by ICE user and source address. Port 0: the OS picks (the answer's candidate says which).
+    pub bind: SocketAddr,
+    /// The address put in the answer's candidate when it differs from `bind`'s (NAT, or a
+    /// `bind` on 0.0.0.0).
+    pub public_ip: Option<IpAddr>,
+    /// How long a login (or a lost page) waits for the desktop page to connect its phone before
+    /// the agent is logged out.
+    pub connect_wait: Duration,
+}
+
+impl WebrtcConfig {
+    /// The address the browsers are told to send to.
+    pub fn candidate(&self) -> SocketAddr {
+        SocketAddr::new(self.public_ip.unwrap_or(self.bind.ip()), self.bind.port())
+    }
 }
 
 /// `[desktop]`: what the agent desktop offers.
@@ -242,6 +268,9 @@ pub enum Phone {
         sip_user: String,
         password_env: String,
     },
+    /// `phone = "browser"`: the agent's desktop page is the phone (WebRTC from the browser's
+    /// microphone and speaker, served by the daemon on `[webrtc] bind`).
+    Browser,
 }
 
 impl Phone {
@@ -250,6 +279,7 @@ impl Phone {
         match self {
             Phone::Uri(_) => "sip",
             Phone::Registered { .. } => "registered",
+            Phone::Browser => "browser",
         }
     }
 }
@@ -263,7 +293,7 @@ impl Agent {
     pub fn sip_uri(&self) -> Option<&str> {
         match &self.phone {
             Phone::Uri(u) => Some(u),
-            Phone::Registered { .. } => None,
+            Phone::Registered { .. } | Phone::Browser => None,
         }
     }
 
@@ -271,7 +301,7 @@ impl Agent {
     pub fn sip_user(&self) -> Option<&str> {
         match &self.phone {
             Phone::Registered { sip_user, .. } => Some(sip_user),
-            Phone::Uri(_) => None,
+            Phone::Uri(_) | Phone::Browser => None,
         }
     }
 
@@ -279,7 +309,7 @@ impl Agent {
     pub fn phone_password(&self) -> Result<Option<String>, SecretError> {
         match &self.phone {
             Phone::Registered { password_env, .. } => secret(password_env).map(Some),
-            Phone::Uri(_) => Ok(None),
+            Phone::Uri(_) | Phone::Browser => Ok(None),
         }
     }
 }

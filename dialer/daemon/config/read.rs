@@ -231,6 +231,7 @@ pub(super) fn read(
     }
     stt.finish(ctx);
     let desktop = desktop(ctx, &root);
+    let webrtc = webrtc(ctx, &root);
     root.finish(ctx);
 
     let state_dir = state_dir?;
@@ -272,7 +273,48 @@ pub(super) fn read(
         },
         store,
         desktop: desktop?,
+        webrtc: webrtc?,
         state_dir,
+    })
+}
+
+/// `[webrtc]`: where the browsers' phones reach us. A `bind` on an unspecified address needs
+/// `public_ip` (the candidate must be an address the browser can send to).
+fn webrtc(ctx: &mut Ctx, root: &Table<'_>) -> Option<WebrtcConfig> {
+    let t = root.table(ctx, "webrtc");
+    let bind = t
+        .req_string(ctx, "bind")
+        .and_then(|s| socket(ctx, &t.key("bind"), &s));
+    let public_ip = t
+        .string(ctx, "public_ip")
+        .and_then(|s| match s.parse::<IpAddr>() {
+            Ok(ip) if !ip.is_unspecified() => Some(ip),
+            _ => {
+                ctx.problem(
+                    t.key("public_ip"),
+                    format!("{s:?} is not a usable IP address"),
+                );
+                None
+            }
+        });
+    let public_ip_ok = t.get("public_ip").is_none() || public_ip.is_some();
+    let connect_wait = positive(ctx, &t, "connect_wait");
+    t.finish(ctx);
+    let bind = bind?;
+    if bind.ip().is_unspecified() && public_ip.is_none() && public_ip_ok {
+        ctx.problem(
+            t.key("bind"),
+            format!(
+                "{bind} is on every interface: set public_ip to the address browsers reach \
+                 (it goes into the answer's ICE candidate)"
+            ),
+        );
+        return None;
+    }
+    public_ip_ok.then_some(WebrtcConfig {
+        bind,
+        public_ip,
+        connect_wait: connect_wait?,
     })
 }
 
@@ -495,10 +537,9 @@ pub(super) fn agents(ctx: &mut Ctx, root: &Table<'_>) -> Option<Vec<Agent>> {
     ok.then_some(out)
 }
 
-/// The kinds of agent phone `phone` may name (`"webrtc"` will join them with the browser
-/// phone).
-pub(super) const PHONE_KINDS: &str =
-    "\"sip\" (a fixed sip_uri) or \"registered\" (a softphone that registers)";
+/// The kinds of agent phone `phone` may name.
+pub(super) const PHONE_KINDS: &str = "\"sip\" (a fixed sip_uri), \"registered\" (a softphone \
+     that registers) or \"browser\" (the agent's desktop page)";
 
 /// An agent's phone: `phone` (default `"sip"`) and the keys of its kind; the keys of another
 /// kind are refused so a half-changed entry cannot pass. `sip_users` holds the users seen.
@@ -579,6 +620,12 @@ pub(super) fn phone(
                 }),
                 _ => None,
             }
+        }
+        "browser" => {
+            refuse(ctx, "sip_uri", "browser");
+            refuse(ctx, "sip_user", "browser");
+            refuse(ctx, "password_env", "browser");
+            Some(Phone::Browser)
         }
         other => {
             ctx.problem(

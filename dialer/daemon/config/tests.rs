@@ -473,6 +473,12 @@ phone = "registered"
 sip_user = "e@x"
 password_env = "X"
 groups = ["g"]
+
+[[agents]]
+id = "f"
+phone = "browser"
+sip_uri = "sip:f@127.0.0.1"
+groups = ["g"]
 "#;
     let f = write(d.path(), "dialer.toml", bad);
     assert_eq!(
@@ -483,9 +489,10 @@ groups = ["g"]
             "agents[0].password_env: missing (required for phone = \"registered\": the variable or systemd credential holding the phone's SIP password)",
             "agents[1].sip_user: SIP user \"dave\" belongs to another agent already",
             "agents[1].password_env: missing (required for phone = \"registered\": the variable or systemd credential holding the phone's SIP password)",
-            "agents[2].phone: \"webphone\" is not a kind of agent phone: \"sip\" (a fixed sip_uri) or \"registered\" (a softphone that registers)",
+            "agents[2].phone: \"webphone\" is not a kind of agent phone: \"sip\" (a fixed sip_uri), \"registered\" (a softphone that registers) or \"browser\" (the agent's desktop page)",
             "agents[3].sip_user: not a key of phone = \"sip\" (its phone is reached another way)",
             "agents[4].sip_user: \"e@x\" is not a usable SIP user (1–64 letters, digits, `-`, `_`, `.`)",
+            "agents[5].sip_uri: not a key of phone = \"browser\" (its phone is reached another way)",
         ]
     );
 }
@@ -668,5 +675,51 @@ fn desktop_pause_reasons_default_and_are_checked() {
         got.iter()
             .any(|p| p.starts_with("desktop.pause_reasons: at least one reason")),
         "{got:#?}"
+    );
+}
+
+/// `phone = "browser"` and `[webrtc]`: the defaults, a candidate address, and a bind on every
+/// interface refused without `public_ip`.
+#[test]
+fn browser_phones_and_the_webrtc_section() {
+    let d = tempfile::tempdir().unwrap();
+    let good =
+        format!("{GOOD}\n[[agents]]\nid = \"erin\"\nphone = \"browser\"\ngroups = [\"sales\"]\n");
+    let f = write(d.path(), "dialer.toml", &good);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    let erin = c.agents.iter().find(|a| a.id.as_str() == "erin").unwrap();
+    assert_eq!(erin.phone, Phone::Browser);
+    assert_eq!(erin.phone.kind(), "browser");
+    assert_eq!(c.webrtc.bind, "127.0.0.1:0".parse().unwrap());
+    assert_eq!(c.webrtc.connect_wait, Duration::from_secs(30));
+    assert_eq!(c.webrtc.candidate(), "127.0.0.1:0".parse().unwrap());
+
+    let nat = format!(
+        "{good}\n[webrtc]\nbind = \"0.0.0.0:3478\"\npublic_ip = \"203.0.113.7\"\nconnect_wait = \"10s\"\n"
+    );
+    let f = write(d.path(), "dialer.toml", &nat);
+    let c = load_with(&f, &Env::default(), None).unwrap();
+    assert_eq!(c.webrtc.candidate(), "203.0.113.7:3478".parse().unwrap());
+    assert_eq!(c.webrtc.connect_wait, Duration::from_secs(10));
+
+    let open = format!("{good}\n[webrtc]\nbind = \"0.0.0.0:3478\"\n");
+    let f = write(d.path(), "dialer.toml", &open);
+    assert_eq!(
+        problems(load_with(&f, &Env::default(), None)),
+        [
+            "webrtc.bind: 0.0.0.0:3478 is on every interface: set public_ip to the address browsers reach (it goes into the answer's ICE candidate)"
+        ]
+    );
+    let bad = format!("{good}\n[webrtc]\npublic_ip = \"nowhere\"\nconnect_wait = \"0s\"\n");
+    let f = write(d.path(), "dialer.toml", &bad);
+    let p = problems(load_with(&f, &Env::default(), None));
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("webrtc.public_ip: \"nowhere\"")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|m| m.starts_with("webrtc.connect_wait")),
+        "{p:?}"
     );
 }

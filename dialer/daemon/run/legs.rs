@@ -258,11 +258,15 @@ impl Shell {
     }
 
     pub(super) fn dial_agent(&mut self, agent: AgentId) {
+        if let Some(Phone::Browser) = self.agent_phones.get(&agent) {
+            self.dial_page(agent);
+            return;
+        }
         let target = match self.agent_phones.get(&agent) {
             Some(Phone::Uri(uri)) => Target::parse(uri),
             // Called where it registered from; not registered, the call fails at once saying so.
             Some(Phone::Registered { sip_user, .. }) => Ok(Target::Registered(sip_user.clone())),
-            None => {
+            Some(Phone::Browser) | None => {
                 let _ = self.events.send(Event::AgentFailed {
                     agent,
                     reason: "no phone configured".into(),
@@ -329,6 +333,101 @@ impl Shell {
                 reason,
             },
         ));
+    }
+
+    /// The agent's phone is their desktop page: open the agent's media leg and bind it to the
+    /// page's WebRTC peer at the gateway when the page has one up (waiting for it at most
+    /// `[webrtc] connect_wait`); then the leg lives until the page goes or we hang up.
+    fn dial_page(&mut self, agent: AgentId) {
+        let Some(gateway) = self.webrtc.clone() else {
+            let _ = self.events.send(Event::AgentFailed {
+                agent,
+                reason: "the WebRTC gateway is not running".into(),
+            });
+            return;
+        };
+        let leg = match self.media.open_leg() {
+            Ok(leg) => leg,
+            Err(err) => {
+                let _ = self.events.send(Event::AgentFailed {
+                    agent,
+                    reason: err.to_string(),
+                });
+                return;
+            }
+        };
+        let (hangup_tx, hangup_rx) = oneshot::channel();
+        self.agent_legs.insert(
+            agent.clone(),
+            AgentLeg {
+                leg: leg.id,
+                hangup: Some(hangup_tx),
+            },
+        );
+        let a = agent.clone();
+        forward_leg(leg.events, self.events.clone(), move |event| {
+            Event::AgentMedia {
+                agent: a.clone(),
+                event,
+            }
+        });
+        let events = self.events.clone();
+        let wait = self.page_wait;
+        let local = leg.local;
+        tokio::spawn(async move {
+            let mut hangup = hangup_rx;
+            let id = agent.to_string();
+            let attach = gateway.attach(&id, local);
+            let lost_by_us = |why: &str| Event::AgentPageLost {
+                agent: agent.clone(),
+                why: why.to_owned(),
+                by_us: true,
+            };
+            let attached = tokio::select! {
+                r = tokio::time::timeout(wait, attach) => r,
+                _ = &mut hangup => {
+                    gateway.detach(&id);
+                    let _ = events.send(lost_by_us("hung up before the page connected"));
+                    return;
+                }
+            };
+            let attached = match attached {
+                Ok(Ok(a)) => a,
+                Ok(Err(_)) => {
+                    let _ = events.send(Event::AgentFailed {
+                        agent,
+                        reason: "the WebRTC gateway has stopped".into(),
+                    });
+                    return;
+                }
+                Err(_) => {
+                    gateway.detach(&id);
+                    let _ = events.send(Event::AgentFailed {
+                        agent,
+                        reason: format!(
+                            "the desktop page did not connect the agent's phone within \
+                             {wait:?} ([webrtc] connect_wait)"
+                        ),
+                    });
+                    return;
+                }
+            };
+            let remote = Bytes::from(attached.remote_sdp());
+            let _ = events.send(Event::AgentPageUp {
+                agent: agent.clone(),
+                remote,
+            });
+            tokio::select! {
+                why = attached.lost => {
+                    let why = why.unwrap_or_else(|_| "the WebRTC gateway has stopped".into());
+                    let _ = events.send(Event::AgentPageLost { agent, why, by_us: false });
+                }
+                _ = &mut hangup => {
+                    gateway.detach(&id);
+                    let _ = events.send(lost_by_us("hung up"));
+                }
+            }
+        });
     }
 
     pub(super) fn start_amd(&mut self, call: CallKey) {

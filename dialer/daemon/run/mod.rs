@@ -134,6 +134,7 @@ pub struct Daemon {
     heartbeat: Heartbeat,
     sip_addr: SocketAddr,
     store_health: StoreHealth,
+    webrtc: Option<crate::webrtc::Gateway>,
 }
 
 impl Daemon {
@@ -186,6 +187,30 @@ impl Daemon {
                 }
             });
         }
+        // The agents' phones in the browser, when any agent has one.
+        let browser_agents: Vec<String> = config
+            .agents
+            .iter()
+            .filter(|a| a.phone == Phone::Browser)
+            .map(|a| a.id.to_string())
+            .collect();
+        let webrtc = if browser_agents.is_empty() {
+            None
+        } else {
+            let gateway = crate::webrtc::Gateway::start(crate::webrtc::GatewayConfig {
+                bind: config.webrtc.bind,
+                candidate: config.webrtc.candidate(),
+                agents: browser_agents,
+            })
+            .await
+            .map_err(|e| {
+                StartError::Config(format!(
+                    "[webrtc] bind: cannot bind {}: {e}",
+                    config.webrtc.bind
+                ))
+            })?;
+            Some(gateway)
+        };
         let media = Media::start(MediaConfig {
             bind: sip.local_addr().ip(),
             port_min: config.media.rtp_port_min,
@@ -284,6 +309,8 @@ impl Daemon {
             calls: HashMap::new(),
             agent_phones: agents,
             agent_legs: HashMap::new(),
+            webrtc: webrtc.clone(),
+            page_wait: config.webrtc.connect_wait,
             schedulers,
             lists: Lists::default(),
             reloading: false,
@@ -338,6 +365,7 @@ impl Daemon {
             heartbeat,
             sip_addr,
             store_health,
+            webrtc,
         })
     }
 
@@ -354,6 +382,12 @@ impl Daemon {
     /// Progress of the main loop (for the systemd watchdog).
     pub fn heartbeat(&self) -> Heartbeat {
         self.heartbeat.clone()
+    }
+
+    /// The agents' phones in the browser (`None` when no agent has one): the API's signalling
+    /// goes to it.
+    pub fn webrtc(&self) -> Option<crate::webrtc::Gateway> {
+        self.webrtc.clone()
     }
 
     /// The SIP address the daemon sends from and listens on.

@@ -53,6 +53,19 @@ pub(super) enum Event {
         agent: AgentId,
         event: media::LegEvent,
     },
+    /// A browser phone's page is up: the agent's media leg takes `remote` (the gateway) as its
+    /// far end.
+    AgentPageUp {
+        agent: AgentId,
+        remote: Bytes,
+    },
+    /// A browser phone's leg ended: the page is gone (`by_us` false: the agent is connecting
+    /// again, waiting for the page) or we hung up (`by_us`).
+    AgentPageLost {
+        agent: AgentId,
+        why: String,
+        by_us: bool,
+    },
     Leads {
         campaign: String,
         leads: Vec<Lead>,
@@ -121,6 +134,10 @@ pub(super) struct Shell {
     /// How each agent's phone is reached.
     pub(super) agent_phones: HashMap<AgentId, Phone>,
     pub(super) agent_legs: HashMap<AgentId, AgentLeg>,
+    /// The agents' phones in the browser (`None` when no agent has one).
+    pub(super) webrtc: Option<crate::webrtc::Gateway>,
+    /// How long a browser phone's leg waits for its page (`[webrtc] connect_wait`).
+    pub(super) page_wait: Duration,
     /// Each campaign's scheduler; a claim task takes a copy (no lock, no wait on a claim).
     pub(super) schedulers: HashMap<String, Scheduler>,
     pub(super) lists: Lists,
@@ -275,7 +292,8 @@ impl Shell {
                         }
                     }
                     Some(Event::AgentSip { agent, event: CallEvent::Ended(_) })
-                    | Some(Event::AgentFailed { agent, .. }) => {
+                    | Some(Event::AgentFailed { agent, .. })
+                    | Some(Event::AgentPageLost { agent, .. }) => {
                         if let Some(leg) = self.agent_legs.remove(&agent) {
                             self.media.close_leg(leg.leg);
                         }
@@ -625,6 +643,26 @@ impl Shell {
                     self.media.close_leg(leg.leg);
                 }
                 self.board.handle(now, Input::AgentLegDown { agent });
+            }
+            Event::AgentPageUp { agent, remote } => {
+                if let Some(leg) = self.agent_legs.get(&agent) {
+                    set_remote(&self.media, leg.leg, &remote);
+                }
+                tracing::info!(%agent, "agent leg up (the desktop page's phone)");
+                self.board.handle(now, Input::AgentLegUp { agent });
+            }
+            Event::AgentPageLost { agent, why, by_us } => {
+                if let Some(leg) = self.agent_legs.remove(&agent) {
+                    self.media.close_leg(leg.leg);
+                }
+                if by_us {
+                    tracing::info!(%agent, "agent leg down (hung up)");
+                    self.board.handle(now, Input::AgentLegDown { agent });
+                } else {
+                    tracing::warn!(%agent, %why, "agent leg lost: the desktop page's phone is gone; waiting for it");
+                    metrics::counter!("dialer_webrtc_legs_lost_total").increment(1);
+                    self.board.handle(now, Input::AgentLegLost { agent });
+                }
             }
             Event::AgentMedia { agent, event } => {
                 if let media::LegEvent::Media(media::Event::Inactive) = event

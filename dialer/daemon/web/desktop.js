@@ -249,6 +249,122 @@ async function snapshot() {
   if (l && desk.leadSeen === 0) setLead(l.lead);
 }
 
+// The phone in the page (phone = "browser"): the microphone to the daemon and the call to the
+// speaker over WebRTC, signalled through the desktop's own API; the microphone's state and a
+// level meter; a lost connection is made again (the dialer waits for it, the agent
+// `connecting`), and leaving the page hangs up.
+const phone = { pc: null, stream: null, ctx: null, retries: 0, timer: null };
+window.deskPhone = phone;
+
+function setPhoneState(key, lost) {
+  const e = $("phone-state");
+  e.textContent = t(key);
+  e.classList.toggle("lost", !!lost);
+}
+
+function setMic(key) {
+  const e = $("mic-state");
+  e.textContent = t("mic_" + key);
+  e.className = "mic " + key;
+  e.dataset.state = key;
+}
+
+// The microphone's level: RMS of the analyser's samples, drawn each frame.
+function meter(stream) {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return;
+  const ctx = new Ctx();
+  phone.ctx = ctx;
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 1024;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const buf = new Float32Array(analyser.fftSize);
+  const draw = () => {
+    analyser.getFloatTimeDomainData(buf);
+    let sum = 0;
+    for (const x of buf) sum += x * x;
+    $("mic-level").value = Math.min(1, Math.sqrt(sum / buf.length) * 2);
+    requestAnimationFrame(draw);
+  };
+  draw();
+  // Browsers start audio only after a gesture on the page.
+  const resume = () => { if (ctx.state !== "running") ctx.resume().catch(() => {}); };
+  resume();
+  document.addEventListener("click", resume);
+  document.addEventListener("keydown", resume);
+}
+
+function phoneRetry() {
+  if (phone.timer) return;
+  const delay = Math.min(30000, 1000 * 2 ** Math.min(phone.retries, 5));
+  phone.retries += 1;
+  setPhoneState("phone_lost", true);
+  phone.timer = setTimeout(() => { phone.timer = null; connectPhone(); }, delay);
+}
+
+async function connectPhone() {
+  setPhoneState("phone_connecting");
+  if (!phone.stream) {
+    try {
+      phone.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true } });
+    } catch (e) {
+      setMic("denied");
+      setPhoneState("phone_no_mic", true);
+      return;
+    }
+    const track = phone.stream.getAudioTracks()[0];
+    const micState = () => setMic(track.muted || !track.enabled ? "muted" : "allowed");
+    track.addEventListener("mute", micState);
+    track.addEventListener("unmute", micState);
+    micState();
+    meter(phone.stream);
+  }
+  if (phone.pc) phone.pc.close();
+  const pc = new RTCPeerConnection();
+  phone.pc = pc;
+  for (const track of phone.stream.getAudioTracks()) pc.addTrack(track, phone.stream);
+  pc.addEventListener("track", (ev) => {
+    $("phone-audio").srcObject = ev.streams[0] || new MediaStream([ev.track]);
+  });
+  pc.addEventListener("connectionstatechange", () => {
+    if (phone.pc !== pc) return;
+    if (pc.connectionState === "connected") { phone.retries = 0; setPhoneState("phone_connected"); }
+    if (["failed", "closed", "disconnected"].includes(pc.connectionState)) { pc.close(); phoneRetry(); }
+  });
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    // The offer with the page's candidates (the daemon is ICE-lite and never sends its own
+    // checks); at most 2 s of gathering.
+    await new Promise((done) => {
+      if (pc.iceGatheringState === "complete") return done();
+      const timer = setTimeout(done, 2000);
+      pc.addEventListener("icegatheringstatechange", () => {
+        if (pc.iceGatheringState === "complete") { clearTimeout(timer); done(); }
+      });
+    });
+    const r = await act(agentPath("phone"), { type: "offer", sdp: pc.localDescription.sdp });
+    if (!r) { pc.close(); phoneRetry(); return; }
+    await pc.setRemoteDescription({ type: "answer", sdp: r.sdp });
+  } catch (e) {
+    showError(String(e));
+    pc.close();
+    phoneRetry();
+  }
+}
+
+async function startPhone() {
+  const r = await fetch(agentPath("phone"), { credentials: "same-origin" }).then((x) => x.ok ? x.json() : null).catch(() => null);
+  if (!r || !r.phone || !r.phone.browser) return;
+  $("phone").hidden = false;
+  // Leaving the page hangs up its phone at once (else the daemon notices within seconds).
+  window.addEventListener("pagehide", () => {
+    if (phone.pc) phone.pc.close();
+    fetch(agentPath("phone"), { method: "DELETE", keepalive: true, credentials: "same-origin",
+      headers: { "X-CSRF-Token": session.csrf || "" } }).catch(() => {});
+  });
+  connectPhone();
+}
+
 async function main() {
   const s = await loadSession();
   if (s.principal.role !== "agent") { location.href = "/wallboard"; return; }
@@ -306,5 +422,6 @@ async function main() {
     lead: (m) => { if (m.agent === desk.me) setLead(m.lead); },
   });
   snapshot();
+  startPhone();
 }
 main();

@@ -479,6 +479,42 @@ fn agent_leg_dropping_mid_call_hangs_up_the_customer() {
     );
 }
 
+/// A browser page lost mid-call: the customer is hung up on as when a phone hangs up, and the
+/// agent is `connecting` (her leg asked for anew), not logged out; the leg back, she is ready.
+#[test]
+fn a_lost_page_mid_call_hangs_up_the_customer_and_the_agent_is_connecting() {
+    let t0 = Instant::now();
+    let mut core = board(t0, &["ann"], campaign(|_| {}));
+    let d = dial_n(&mut core, t0, 1, 1);
+    human(&mut core, t0, d[0].call);
+    core.handle(
+        t0 + ms(20_000),
+        Input::AgentLegLost {
+            agent: "ann".into(),
+        },
+    );
+    let out = drain(&mut core);
+    assert!(out.contains(&Output::HangUp { call: d[0].call }), "{out:?}");
+    assert_eq!(ended(&out).len(), 1);
+    assert!(
+        out.contains(&Output::DialAgent {
+            agent: "ann".into()
+        }),
+        "{out:?}"
+    );
+    let v = core.agent_views(t0 + ms(20_000));
+    assert_eq!(v[0].state, State::Connecting);
+    core.handle(
+        t0 + ms(23_000),
+        Input::AgentLegUp {
+            agent: "ann".into(),
+        },
+    );
+    drain(&mut core);
+    let v = core.agent_views(t0 + ms(23_000));
+    assert_eq!(v[0].state, State::Ready);
+}
+
 #[test]
 fn the_opt_out_key_during_safe_harbor_is_recorded_and_confirmed_and_the_lead_is_dnc() {
     let t0 = Instant::now();
