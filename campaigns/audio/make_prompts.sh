@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rebuild the example prerecorded messages that a person may hear without an agent: the
-# safe-harbor messages and the voicemail drop. Each names the caller and a number to call back
+# safe-harbor messages, the voicemail drop and the agentless survey's introduction. Each names the caller and a number to call back
 # and says how to opt out by key press (47 CFR 64.1200(b)(2), (b)(3) and (a)(7)(i)(A); 16 CFR
 # 310.4(b)(4)(iii)): the key is the campaigns' `dnc.opt_out_key` (default 9); set KEY to the
 # one you configured. 8 kHz mono 16-bit, as the media engine plays them.
@@ -36,3 +36,7 @@ this number, press $KEY now. Please call us back at 2 0 2, 5 5 5, 0 1 5 8."
 say voicemail.wav "Hi, this is Example Home Services. To be put on our do not call list, press \
 $KEY now, or call us toll free at 8 8 8, 5 5 5, 0 1 4 3. We are following up on your request for \
 a quote: please call us back at 2 0 2, 5 5 5, 0 1 4 3."
+
+# The agentless survey (campaigns/survey.toml): the key is taken during every message of it.
+say survey_intro.wav "Hello, this is Example Home Services with a two question survey about \
+your recent service. To be put on our do not call list, press $KEY at any time."
