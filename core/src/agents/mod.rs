@@ -202,9 +202,18 @@ impl Agents {
 
     /// The agent's leg dropped or failed: the agent is logged out at once.
     pub fn leg_down(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
+        if self.orphan_call(id)? {
+            self.enter(now, id, State::LoggedOut);
+        }
+        Ok(())
+    }
+
+    /// The agent's leg went: a call in progress (or their preview call) is orphaned, as when the
+    /// phone hangs up. False when the agent was logged out already.
+    fn orphan_call(&mut self, id: &str) -> Result<bool, AgentError> {
         let agent = self.get(id)?;
         if agent.state == State::LoggedOut {
-            return Ok(());
+            return Ok(false);
         }
         if let (State::OnCall | State::Preview, Some(call)) = (agent.state, agent.call) {
             self.events.push_back(Event::CallOrphaned {
@@ -212,8 +221,7 @@ impl Agents {
                 call,
             });
         }
-        self.enter(now, id, State::LoggedOut);
-        Ok(())
+        Ok(true)
     }
 
     /// The agent's leg was lost but may come back by itself (a browser page that reloads or
@@ -221,18 +229,10 @@ impl Agents {
     /// `connecting` again, the dialer waiting for the phone (it gives up with
     /// [`Self::leg_down`]).
     pub fn leg_lost(&mut self, now: Instant, id: &str) -> Result<(), AgentError> {
-        let agent = self.get(id)?;
-        if agent.state == State::LoggedOut {
-            return Ok(());
+        if self.orphan_call(id)? {
+            self.enter(now, id, State::Connecting);
+            self.events.push_back(Event::DialLeg(AgentId::from(id)));
         }
-        if let (State::OnCall | State::Preview, Some(call)) = (agent.state, agent.call) {
-            self.events.push_back(Event::CallOrphaned {
-                agent: AgentId::from(id),
-                call,
-            });
-        }
-        self.enter(now, id, State::Connecting);
-        self.events.push_back(Event::DialLeg(AgentId::from(id)));
         Ok(())
     }
 

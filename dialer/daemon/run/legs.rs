@@ -284,36 +284,14 @@ impl Shell {
                 return;
             }
         };
-        let leg = match self.media.open_leg() {
-            Ok(leg) => leg,
-            Err(err) => {
-                let _ = self.events.send(Event::AgentFailed {
-                    agent,
-                    reason: err.to_string(),
-                });
-                return;
-            }
+        let Some((local, hangup_rx)) = self.open_agent_leg(&agent) else {
+            return;
         };
-        let (hangup_tx, hangup_rx) = oneshot::channel();
-        self.agent_legs.insert(
-            agent.clone(),
-            AgentLeg {
-                leg: leg.id,
-                hangup: Some(hangup_tx),
-            },
-        );
-        let a = agent.clone();
-        forward_leg(leg.events, self.events.clone(), move |event| {
-            Event::AgentMedia {
-                agent: a.clone(),
-                event,
-            }
-        });
         let place = PlaceCall {
             target,
             trunk: None,
             caller_id: Some("dialer".into()),
-            offer: Some(offer(leg.local, 0)),
+            offer: Some(offer(local, 0)),
             ring_timeout: Duration::from_secs(30),
             talk_limit: None,
         };
@@ -335,25 +313,18 @@ impl Shell {
         ));
     }
 
-    /// The agent's phone is their desktop page: open the agent's media leg and bind it to the
-    /// page's WebRTC peer at the gateway when the page has one up (waiting for it at most
-    /// `[webrtc] connect_wait`); then the leg lives until the page goes or we hang up.
-    fn dial_page(&mut self, agent: AgentId) {
-        let Some(gateway) = self.webrtc.clone() else {
-            let _ = self.events.send(Event::AgentFailed {
-                agent,
-                reason: "the WebRTC gateway is not running".into(),
-            });
-            return;
-        };
+    /// Open the agent's media leg, keep it with its hang-up switch and forward its events;
+    /// returns its local address and the switch's other end. On failure the agent's login
+    /// fails, with the reason.
+    fn open_agent_leg(&mut self, agent: &AgentId) -> Option<(SocketAddr, oneshot::Receiver<()>)> {
         let leg = match self.media.open_leg() {
             Ok(leg) => leg,
             Err(err) => {
                 let _ = self.events.send(Event::AgentFailed {
-                    agent,
+                    agent: agent.clone(),
                     reason: err.to_string(),
                 });
-                return;
+                return None;
             }
         };
         let (hangup_tx, hangup_rx) = oneshot::channel();
@@ -371,9 +342,25 @@ impl Shell {
                 event,
             }
         });
+        Some((leg.local, hangup_rx))
+    }
+
+    /// The agent's phone is their desktop page: open the agent's media leg and bind it to the
+    /// page's WebRTC peer at the gateway when the page has one up (waiting for it at most
+    /// `[webrtc] connect_wait`); then the leg lives until the page goes or we hang up.
+    fn dial_page(&mut self, agent: AgentId) {
+        let Some(gateway) = self.webrtc.clone() else {
+            let _ = self.events.send(Event::AgentFailed {
+                agent,
+                reason: "the WebRTC gateway is not running".into(),
+            });
+            return;
+        };
+        let Some((local, hangup_rx)) = self.open_agent_leg(&agent) else {
+            return;
+        };
         let events = self.events.clone();
         let wait = self.page_wait;
-        let local = leg.local;
         tokio::spawn(async move {
             let mut hangup = hangup_rx;
             let id = agent.to_string();
