@@ -26,13 +26,6 @@ use crate::rig::{self, dialer_run, eventually, get, post, series, wait_ready};
 const PASSWORD: &str = "alice-sip-Kd27";
 const TOKEN: &str = "alice-token-0123456789";
 
-/// 20 ms frames of `x` loud and dominated by `hz`.
-fn tone_frames(x: &[i16], hz: f64) -> usize {
-    x.chunks(160)
-        .filter(|f| f.len() == 160 && e2e::level(f) > 500.0 && e2e::dominated_by(f, hz))
-        .count()
-}
-
 async fn agent(api: SocketAddr) -> Value {
     let a = get(api, "/v1/agents/alice", Some(TOKEN)).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -153,7 +146,7 @@ async fn a_registered_softphone_works_a_call_then_its_binding_expires() {
         || async { phone.heard() },
     )
     .await;
-    let heard_tone = tone_frames(&heard, 1000.0);
+    let heard_tone = e2e::tone_frames(&heard, 1000.0);
 
     // Logged in again, the phone vanishes: when its binding runs out she is logged out.
     let a = post(api, "/v1/agents/alice/login", Some(TOKEN), "").await;
@@ -172,30 +165,16 @@ async fn a_registered_softphone_works_a_call_then_its_binding_expires() {
         1.0
     );
     assert_eq!(metric(api, "dialer_sip_registered_contacts").await, 0.0);
-    daemon.signal(libc::SIGTERM);
-    assert!(
-        daemon.wait_exit(Duration::from_secs(30)).success(),
-        "{}",
-        daemon_log()
-    );
-
-    let store = Store::open(&dialer::store::default_sqlite_url(
-        &dir.path().join("state"),
-    ))
-    .await
-    .unwrap();
-    let attempt = e2e::finished_attempt(&store, Duration::from_secs(1), &[]).await;
-    assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
-    assert!(attempt.live && !attempt.abandoned, "{attempt:?}");
-    assert!(attempt.connect_at_ms.is_some(), "{attempt:?}");
     // Both ways: the customer's tone on the left, the phone's on the right.
-    let path = attempt.recording_path.clone().expect("a recording");
-    let mut wav = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(wav.spec().channels, 2);
-    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
-    let (customer, phone_tone) = (tone_frames(&left, 1000.0), tone_frames(&right, 440.0));
+    let (attempt, customer, phone_tone) = e2e::alices_recorded_call(
+        &mut daemon,
+        &dir.path().join("state"),
+        daemon_log,
+        1000.0,
+        440.0,
+    )
+    .await;
+    assert!(attempt.connect_at_ms.is_some(), "{attempt:?}");
     eprintln!(
         "recording: {customer} frames of the customer's 1 kHz, {phone_tone} of the phone's \
          440 Hz; the phone heard {heard_tone} frames of 1 kHz"
@@ -212,6 +191,11 @@ async fn a_registered_softphone_works_a_call_then_its_binding_expires() {
         "the phone heard {heard_tone} frames of the customer's tone"
     );
 
+    let store = Store::open(&dialer::store::default_sqlite_url(
+        &dir.path().join("state"),
+    ))
+    .await
+    .unwrap();
     let audits = audit_event::Entity::find().all(store.conn()).await.unwrap();
     let why = audits
         .iter()

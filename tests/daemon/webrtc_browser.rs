@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dialer::store::Store;
 use fantoccini::Client;
 use serde_json::{Value, json};
 
@@ -24,13 +23,6 @@ use crate::rig::{dialer_run, get, post, series, wait_ready};
 
 const TOKEN: &str = "alice-token-0123456789";
 const PASSWORD: &str = "alice's long passphrase";
-
-/// 20 ms frames of `x` loud and dominated by `hz`.
-fn tone_frames(x: &[i16], hz: f64) -> usize {
-    x.chunks(160)
-        .filter(|f| f.len() == 160 && e2e::level(f) > 500.0 && e2e::dominated_by(f, hz))
-        .count()
-}
 
 async fn state(api: SocketAddr) -> Value {
     let a = get(api, "/v1/agents/alice", Some(TOKEN)).await;
@@ -239,28 +231,15 @@ async fn an_agent_with_only_a_browser_works_a_call() {
     );
     c.close().await.unwrap();
 
-    daemon.signal(libc::SIGTERM);
-    assert!(
-        daemon.wait_exit(Duration::from_secs(30)).success(),
-        "{}",
-        daemon_log()
-    );
-    let store = Store::open(&dialer::store::default_sqlite_url(
-        &dir.path().join("state"),
-    ))
-    .await
-    .unwrap();
-    let attempt = e2e::finished_attempt(&store, Duration::from_secs(1), &[]).await;
-    assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
-    assert!(attempt.live && !attempt.abandoned, "{attempt:?}");
     // Both ways: Dana's tone on the left, the page's microphone on the right.
-    let path = attempt.recording_path.clone().expect("a recording");
-    let mut wav = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(wav.spec().channels, 2);
-    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
-    let (customer, page) = (tone_frames(&left, 1000.0), tone_frames(&right, 440.0));
+    let (_, customer, page) = e2e::alices_recorded_call(
+        &mut daemon,
+        &dir.path().join("state"),
+        daemon_log,
+        1000.0,
+        440.0,
+    )
+    .await;
     eprintln!("recording: {customer} frames of the customer's 1 kHz, {page} of the page's 440 Hz");
     // 150 frames of Dana's tone were sent; the page talks all through the 6 s (300 frames).
     assert!(

@@ -699,3 +699,43 @@ pub async fn finished_attempt(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// 20 ms frames of `x` loud and dominated by `hz`.
+pub fn tone_frames(x: &[i16], hz: f64) -> usize {
+    x.chunks(160)
+        .filter(|f| f.len() == 160 && level(f) > 500.0 && dominated_by(f, hz))
+        .count()
+}
+
+/// Stop a `dialer run` (SIGTERM) whose state directory is `state` and read the one call it
+/// stored, which alice took and nobody abandoned: the attempt, and the 20 ms frames of its
+/// stereo recording carrying `left_hz` on the left (the customer) and `right_hz` on the right
+/// (the agent).
+pub async fn alices_recorded_call(
+    daemon: &mut rig::Proc,
+    state: &Path,
+    log: impl Fn() -> String,
+    left_hz: f64,
+    right_hz: f64,
+) -> (call_attempt::Model, usize, usize) {
+    daemon.signal(libc::SIGTERM);
+    assert!(
+        daemon.wait_exit(Duration::from_secs(30)).success(),
+        "{}",
+        log()
+    );
+    let store = Store::open(&dialer::store::default_sqlite_url(state))
+        .await
+        .unwrap();
+    let attempt = finished_attempt(&store, Duration::from_secs(1), &[]).await;
+    assert_eq!(attempt.agent_id.as_deref(), Some("alice"));
+    assert!(attempt.live && !attempt.abandoned, "{attempt:?}");
+    let path = attempt.recording_path.clone().expect("a recording");
+    let mut wav = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(wav.spec().channels, 2);
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let frames = (tone_frames(&left, left_hz), tone_frames(&right, right_hz));
+    (attempt, frames.0, frames.1)
+}
