@@ -20,7 +20,7 @@ use sea_orm::EntityTrait;
 use serde_json::Value;
 
 use crate::e2e::baresip::{Baresip, have_baresip, register_phones};
-use crate::e2e::{self, Carrier, CarrierEnd, CarrierMedia};
+use crate::e2e::{self, Carrier};
 use crate::rig::{self, dialer_run, eventually, get, post, series, wait_ready};
 
 const PASSWORD: &str = "alice-sip-Kd27";
@@ -80,17 +80,8 @@ async fn a_registered_softphone_works_a_call_then_its_binding_expires() {
     // Registrations of 5 s, so that a vanished phone's binding expires within the test.
     register_phones(&config, &setup.rig, "register_min_expires = \"5s\"");
     // The customer: 2 s of 1 kHz, then quiet; hangs up 4 s after answering.
-    let mut pcm = e2e::tone(1000.0, 2000, 8000.0);
-    pcm.extend(e2e::silence(2500));
-    let stream = e2e::write_ulaw(&dir.path().join("customer.wav"), &pcm);
-    let mut carrier = Carrier {
-        ring: Duration::from_millis(200),
-        media: CarrierMedia::Sipp,
-        stream: Some(stream),
-        end: CarrierEnd::HangUpAfter(Duration::from_millis(4000)),
-        keys: vec![],
-    }
-    .start(setup.trunk());
+    let mut carrier = Carrier::tone_then_hang_up(dir.path(), 2000, Duration::from_millis(4000))
+        .start(setup.trunk());
 
     let log = dir.path().join("dialer.log");
     let mut daemon = start_daemon(&config, &log, PASSWORD);

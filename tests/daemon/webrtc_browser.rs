@@ -18,7 +18,7 @@ use fantoccini::Client;
 use serde_json::{Value, json};
 
 use crate::browser::{Driver, click, have_chromium, log_in, set_password, wait_text};
-use crate::e2e::{self, Carrier, CarrierEnd, CarrierMedia};
+use crate::e2e::{self, Carrier};
 use crate::rig::{dialer_run, get, post, series, wait_ready};
 
 const TOKEN: &str = "alice-token-0123456789";
@@ -109,17 +109,8 @@ async fn an_agent_with_only_a_browser_works_a_call() {
     set_password(&config, "alice", "agent", PASSWORD);
 
     // Dana: 3 s of 1 kHz, then quiet; hangs up 6 s after answering.
-    let mut pcm = e2e::tone(1000.0, 3000, 8000.0);
-    pcm.extend(e2e::silence(3500));
-    let stream = e2e::write_ulaw(&dir.path().join("customer.wav"), &pcm);
-    let mut carrier = Carrier {
-        ring: Duration::from_millis(200),
-        media: CarrierMedia::Sipp,
-        stream: Some(stream),
-        end: CarrierEnd::HangUpAfter(Duration::from_millis(6000)),
-        keys: vec![],
-    }
-    .start(setup.trunk());
+    let mut carrier = Carrier::tone_then_hang_up(dir.path(), 3000, Duration::from_millis(6000))
+        .start(setup.trunk());
 
     let log = dir.path().join("dialer.log");
     let mut daemon = dialer_run(

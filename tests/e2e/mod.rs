@@ -365,6 +365,21 @@ pub struct Carrier {
 }
 
 impl Carrier {
+    /// A customer answering after 200 ms of ringing who says `tone_ms` of 1 kHz, is then
+    /// quiet, and hangs up `hang_up_after` after answering (the tone written under `dir`).
+    pub fn tone_then_hang_up(dir: &Path, tone_ms: usize, hang_up_after: Duration) -> Carrier {
+        let mut pcm = tone(1000.0, tone_ms, 8000.0);
+        pcm.extend(silence(hang_up_after.as_millis() as usize - tone_ms + 500));
+        let stream = write_ulaw(&dir.join("customer.wav"), &pcm);
+        Carrier {
+            ring: Duration::from_millis(200),
+            media: CarrierMedia::Sipp,
+            stream: Some(stream),
+            end: CarrierEnd::HangUpAfter(hang_up_after),
+            keys: vec![],
+        }
+    }
+
     /// The sipp scenario.
     pub fn scenario(&self) -> String {
         let media_port = match self.media {
