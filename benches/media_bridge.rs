@@ -37,21 +37,15 @@ use std::time::{Duration, Instant};
 use dialer::media::sdp::{LocalMedia, RemoteMedia};
 use dialer::media::{Driver, DriverConfig};
 
+#[path = "common/proc_stats.rs"]
+mod proc_stats;
+use proc_stats::{cpu_seconds, loadavg};
+
 const WARMUP: Duration = Duration::from_secs(2);
 const LATE_US: u64 = 20_000;
 /// The generator's sockets: phone k uses socket k % PHONE_SOCKETS.
 const PHONE_SOCKETS: usize = 4;
 const PACKET: usize = 12 + 160;
-
-/// CPU seconds (user + system) this process has used.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is 14th, stime 15th.
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 /// Nanoseconds this process's threads spent running and waiting on a run queue (schedstat):
 /// the wait says how much the machine's other load kept the bridge from running.
@@ -71,15 +65,6 @@ fn sched_ns() -> (u64, u64) {
         }
     }
     run_wait
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn main() {

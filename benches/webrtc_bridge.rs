@@ -29,26 +29,13 @@ use dialer::webrtc::{BrowserOut, Gateway, GatewayConfig, SimBrowser};
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
 
+#[path = "common/proc_stats.rs"]
+mod proc_stats;
+use proc_stats::{cpu_seconds, loadavg};
+
 const WARMUP: Duration = Duration::from_secs(3);
 const LATE: Duration = Duration::from_millis(20);
 const FRAME: Duration = Duration::from_millis(20);
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn main() {
     if std::env::var("WEBRTC_BENCH_ROLE").as_deref() == Ok("phones") {
