@@ -7,6 +7,7 @@
 use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, Value};
 
+use super::window::{Tally, add_to_hour};
 use super::{Result, Store, StoreError, stmt};
 use crate::compliance::evidence::Evidence;
 use crate::domain::{AmdResult, LeadStatus, Outcome};
@@ -211,7 +212,7 @@ impl Store {
                 Ok(mut e) => {
                     let since = e.abandon_since_at(a.dial_at_ms);
                     let c =
-                        abandon_counts_in(&txn, backend, campaign_id, since, a.dial_at_ms).await?;
+                        super::window::counts_in(&txn, campaign_id, since, a.dial_at_ms).await?;
                     e.at_dial(a.dial_at_ms, c.live, c.abandoned, c.machines);
                     Some(serde_json::to_string(&e).unwrap_or(json))
                 }
@@ -278,12 +279,27 @@ impl Store {
         let row = txn
             .query_one_raw(stmt(
                 backend,
-                "SELECT lead_id FROM call_attempts WHERE id = ?",
+                "SELECT lead_id, campaign_id, dial_at_ms, end_at_ms, amd_result, \
+                 CASE WHEN live THEN 1 ELSE 0 END AS live, \
+                 CASE WHEN abandoned THEN 1 ELSE 0 END AS abandoned \
+                 FROM call_attempts WHERE id = ?",
                 vec![attempt_id.into()],
             ))
             .await?
             .ok_or_else(|| StoreError::Invalid(format!("attempt {attempt_id} does not exist")))?;
         let lead_id: i64 = row.try_get("", "lead_id")?;
+        let campaign_id: i64 = row.try_get("", "campaign_id")?;
+        let dial: i64 = row.try_get("", "dial_at_ms")?;
+        // What the window's hour counted of it already: nothing until it has ended.
+        let counted = if row.try_get::<Option<i64>>("", "end_at_ms")?.is_some() {
+            Tally::of(
+                row.try_get::<i32>("", "live")? != 0,
+                row.try_get::<i32>("", "abandoned")? != 0,
+                row.try_get::<Option<String>>("", "amd_result")?.as_deref(),
+            )
+        } else {
+            Tally::default()
+        };
         txn.execute_raw(stmt(
             backend,
             "UPDATE call_attempts SET end_at_ms = ?, outcome = ?, sip_status = ?, ring_at_ms = ?, \
@@ -310,16 +326,8 @@ impl Store {
             ],
         ))
         .await?;
-        let dial: i64 = txn
-            .query_one_raw(stmt(
-                backend,
-                "SELECT dial_at_ms FROM call_attempts WHERE id = ?",
-                vec![attempt_id.into()],
-            ))
-            .await?
-            .map(|r| r.try_get("", "dial_at_ms"))
-            .transpose()?
-            .unwrap_or(e.end_at_ms);
+        let ended = Tally::of(e.live, e.abandoned, e.amd_result.map(AmdResult::as_str));
+        add_to_hour(&txn, campaign_id, dial, ended.minus(counted)).await?;
         let machine = e.amd_result == Some(AmdResult::Machine);
         let mut values: Vec<Value> = vec![
             e.outcome.as_str().into(),
@@ -416,7 +424,8 @@ impl Store {
             .query_all_raw(stmt(
                 backend,
                 "SELECT id, lead_id, campaign_id, attempt_no, dial_at_ms, connect_at_ms, \
-                 amd_result, CASE WHEN abandoned THEN 1 ELSE 0 END AS abandoned \
+                 amd_result, CASE WHEN abandoned THEN 1 ELSE 0 END AS abandoned, \
+                 CASE WHEN live THEN 1 ELSE 0 END AS live \
                  FROM call_attempts WHERE end_at_ms IS NULL AND (node = ? OR node IS NULL)",
                 vec![node.into()],
             ))
@@ -430,6 +439,19 @@ impl Store {
             let machine = row.try_get::<Option<String>>("", "amd_result")?.as_deref()
                 == Some(AmdResult::Machine.as_str());
             let abandoned = row.try_get::<i32>("", "abandoned")? != 0;
+            let live = row.try_get::<i32>("", "live")? != 0;
+            // Closed now: its hour counts it from here on.
+            add_to_hour(
+                &txn,
+                campaign_id,
+                dial,
+                Tally::of(
+                    live,
+                    abandoned,
+                    machine.then_some(AmdResult::Machine.as_str()),
+                ),
+            )
+            .await?;
             let mut values: Vec<Value> = vec![Outcome::Interrupted.as_str().into()];
             let mut sets =
                 String::from("last_outcome = ?, lease_owner = NULL, lease_until_ms = NULL");
@@ -503,7 +525,7 @@ impl Store {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<AbandonCounts> {
-        abandon_counts_in(self.conn(), self.backend(), campaign_id, since_ms, until_ms).await
+        super::window::counts_in(self.conn(), campaign_id, since_ms, until_ms).await
     }
 
     /// Record a disposition (system or agent) on a lead; returns its id.
@@ -737,42 +759,6 @@ impl Store {
 }
 
 /// [`Store::abandon_counts`] on a connection or inside a transaction.
-async fn abandon_counts_in<C: ConnectionTrait>(
-    conn: &C,
-    backend: sea_orm::DbBackend,
-    campaign_id: i64,
-    since_ms: i64,
-    until_ms: i64,
-) -> Result<AbandonCounts> {
-    let row = conn
-        .query_one_raw(stmt(
-            backend,
-            "SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS live, \
-             SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned, \
-             SUM(CASE WHEN amd_result = ? THEN 1 ELSE 0 END) AS machines \
-             FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ?",
-            vec![
-                AmdResult::Machine.as_str().into(),
-                campaign_id.into(),
-                since_ms.into(),
-                until_ms.into(),
-            ],
-        ))
-        .await?;
-    let get = |r: &sea_orm::QueryResult, c: &str| -> Result<u64> {
-        let v: Option<i64> = r.try_get("", c)?;
-        Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
-    };
-    Ok(match row {
-        Some(r) => AbandonCounts {
-            live: get(&r, "live")?,
-            abandoned: get(&r, "abandoned")?,
-            machines: get(&r, "machines")?,
-        },
-        None => AbandonCounts::default(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ pub mod history;
 pub mod leads;
 pub mod report;
 pub mod users;
+mod window;
 pub mod writable;
 
 pub use attempts::{

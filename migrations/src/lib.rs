@@ -13,6 +13,7 @@ mod m20261217_000001_optout_recording;
 mod m20261218_000001_evidence;
 mod m20261219_000001_recording_pauses;
 mod m20261220_000001_recording_keep;
+mod m20261221_000001_attempt_hours;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261218_000001_evidence::Migration),
             Box::new(m20261219_000001_recording_pauses::Migration),
             Box::new(m20261220_000001_recording_keep::Migration),
+            Box::new(m20261221_000001_attempt_hours::Migration),
         ]
     }
 }

@@ -96,7 +96,8 @@ async fn migrations_apply_once_and_campaigns_upsert() {
                 "m20261217_000001_optout_recording",
                 "m20261218_000001_evidence",
                 "m20261219_000001_recording_pauses",
-                "m20261220_000001_recording_keep"
+                "m20261220_000001_recording_keep",
+                "m20261221_000001_attempt_hours"
             ],
             "{}",
             db.label
@@ -1307,5 +1308,209 @@ async fn recording_pauses_are_stored_per_attempt_in_order() {
             "{}",
             db.label
         );
+    }
+}
+
+/// The window's counts straight from the attempts: what [`Store::abandon_counts`] must equal.
+async fn counted_by_hand(
+    store: &Store,
+    campaign_id: i64,
+    since: i64,
+    until: i64,
+) -> (u64, u64, u64) {
+    let row = store
+        .conn()
+        .query_one_raw(store.stmt(
+            "SELECT SUM(CASE WHEN live THEN 1 ELSE 0 END) AS live, \
+             SUM(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned, \
+             SUM(CASE WHEN amd_result = 'machine' THEN 1 ELSE 0 END) AS machines \
+             FROM call_attempts WHERE campaign_id = ? AND dial_at_ms >= ? AND dial_at_ms < ?",
+            vec![campaign_id.into(), since.into(), until.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let get = |c: &str| row.try_get::<Option<i64>>("", c).unwrap().unwrap_or(0) as u64;
+    (get("live"), get("abandoned"), get("machines"))
+}
+
+/// Attempts started, progressed, ended (some twice), left open and closed after a crash, over
+/// three days: every window, whole hours or ragged, counts what the attempts hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_counts_follow_every_attempt() {
+    use rand::{RngExt, SeedableRng};
+    const HOUR: i64 = 3_600_000;
+    for db in storedb::all("window_counts").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 40).await;
+        let page = store.leads_page(ids.id, 0, 40).await.unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
+        let amd = [None, Some(AmdResult::Human), Some(AmdResult::Machine)];
+        let mut open = Vec::new();
+        for i in 0..240 {
+            let dial = T0 + rng.random_range(0..72 * HOUR);
+            let node = if rng.random_bool(0.5) { "n1" } else { "n2" };
+            let id = store
+                .record_attempt_start(&AttemptStart {
+                    lead_id: page[i % page.len()].lead.id,
+                    dial_at_ms: dial,
+                    node: Some(node),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let live = rng.random_bool(0.4);
+            if rng.random_bool(0.5) {
+                store
+                    .record_attempt_progress(
+                        id,
+                        &AttemptProgress {
+                            live,
+                            abandoned: live && rng.random_bool(0.3),
+                            amd_result: amd[rng.random_range(0..3)],
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            if rng.random_bool(0.2) {
+                open.push(id);
+                continue;
+            }
+            for _ in 0..rng.random_range(1..3) {
+                let live = rng.random_bool(0.4);
+                store
+                    .record_attempt_end(
+                        id,
+                        &AttemptEnd {
+                            end_at_ms: dial + 60_000,
+                            outcome: Outcome::NoAnswer,
+                            live,
+                            abandoned: live && rng.random_bool(0.3),
+                            amd_result: amd[rng.random_range(0..3)],
+                            lead_status: LeadStatus::Active,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        assert!(!open.is_empty());
+        let windows = |rng: &mut rand_chacha::ChaCha8Rng| {
+            let mut w: Vec<(i64, i64)> = (0..30)
+                .map(|_| {
+                    let a = T0 - HOUR + rng.random_range(0..75 * HOUR);
+                    let b = T0 - HOUR + rng.random_range(0..75 * HOUR);
+                    (a.min(b), a.max(b))
+                })
+                .collect();
+            // On the hour, a whole month, and empty.
+            let h = T0 - T0.rem_euclid(HOUR);
+            w.extend([
+                (h, h + 24 * HOUR),
+                (T0 - 30 * 24 * HOUR, T0 + 73 * HOUR),
+                (T0, T0),
+            ]);
+            w
+        };
+        for (since, until) in windows(&mut rng) {
+            let c = store.abandon_counts(ids.id, since, until).await.unwrap();
+            assert_eq!(
+                (c.live, c.abandoned, c.machines),
+                counted_by_hand(&store, ids.id, since, until).await,
+                "{} [{since}, {until})",
+                db.label
+            );
+        }
+        // A crash of n1: its open attempts close and count from their hours.
+        store
+            .close_interrupted(T0 + 80 * HOUR, "n1", &HashMap::new())
+            .await
+            .unwrap();
+        let mut nonzero = false;
+        for (since, until) in windows(&mut rng) {
+            let c = store.abandon_counts(ids.id, since, until).await.unwrap();
+            nonzero |= c.abandoned > 0 && c.machines > 0;
+            assert_eq!(
+                (c.live, c.abandoned, c.machines),
+                counted_by_hand(&store, ids.id, since, until).await,
+                "{} after the crash [{since}, {until})",
+                db.label
+            );
+        }
+        assert!(nonzero, "the windows counted nothing");
+    }
+}
+
+/// A store that held attempts before the tally came (its migration dropped and run again on
+/// the next start) counts them all: every window reads what the attempts hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tally_migration_counts_the_history() {
+    const HOUR: i64 = 3_600_000;
+    for db in storedb::all("window_backfill").await {
+        let store = db.open().await;
+        let ids = seeded(&store, 6).await;
+        let page = store.leads_page(ids.id, 0, 6).await.unwrap();
+        for (i, l) in page.iter().enumerate() {
+            let dial = T0 + i as i64 * 5 * HOUR;
+            let id = store
+                .record_attempt_start(&AttemptStart {
+                    lead_id: l.lead.id,
+                    dial_at_ms: dial,
+                    node: Some("n1"),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            if i == 5 {
+                continue; // still open
+            }
+            store
+                .record_attempt_end(
+                    id,
+                    &AttemptEnd {
+                        end_at_ms: dial + 60_000,
+                        outcome: Outcome::Abandoned,
+                        live: true,
+                        abandoned: i % 2 == 0,
+                        amd_result: Some(if i == 1 {
+                            AmdResult::Machine
+                        } else {
+                            AmdResult::Human
+                        }),
+                        lead_status: LeadStatus::Active,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .conn()
+            .execute_unprepared(
+                "DROP TABLE attempt_hours; \
+                 DELETE FROM seaql_migrations WHERE version = 'm20261221_000001_attempt_hours'",
+            )
+            .await
+            .unwrap();
+        drop(store);
+        let store = db.open().await;
+        let whole = (T0 - 2 * HOUR, T0 + 30 * HOUR);
+        let c = store
+            .abandon_counts(ids.id, whole.0, whole.1)
+            .await
+            .unwrap();
+        assert_eq!((c.live, c.abandoned, c.machines), (5, 3, 1), "{}", db.label);
+        for (since, until) in [whole, (T0 + HOUR, T0 + 21 * HOUR), (T0, T0 + 1)] {
+            let c = store.abandon_counts(ids.id, since, until).await.unwrap();
+            assert_eq!(
+                (c.live, c.abandoned, c.machines),
+                counted_by_hand(&store, ids.id, since, until).await,
+                "{} [{since}, {until})",
+                db.label
+            );
+        }
     }
 }
