@@ -212,6 +212,9 @@ impl Detector {
             None if alone => self.statement_start_ms = start,
             // A pause after a phrase that rose (a question's, a comma's): no sentence break.
             Some(r) if r >= s.statement_rise_semitones => {}
+            // A phrase with no pitch at its end may have risen or fallen: its pause is a
+            // sentence break only when longer than a comma's can be.
+            None if pause < s.sentence_pause_ms + UNPITCHED_BREAK_EXTRA_MS => {}
             // A pause after a phrase that did not rise (a sentence's end): the longest is the
             // turn's sentence break.
             _ => self.turn_pause_ms = self.turn_pause_ms.max(pause),
@@ -420,6 +423,13 @@ const UNVOICED_CODA_MS: u32 = 200;
 /// ring you back." on a quiet line jumped 2.4 semitones up after a 3-semitone fall (issue 18).
 /// Intonation moved at most 1.7 semitones a frame at the ends of blocks a–l's questions.
 const MAX_END_STEP_SEMITONES: f32 = 2.0;
+
+/// After a phrase with no pitch at its end, a pause is a sentence break only when it is this much
+/// longer than `sentence_pause_ms`: whether the phrase rose cannot be read, and comma pauses run
+/// up to a sentence pause. On blocks a–n, people's pauses after such phrases inside a turn were
+/// at most 220 ms ("Yes? Who's this, | please?" on a noisy line) and machines' sentence breaks
+/// after them at least 260 ms.
+const UNPITCHED_BREAK_EXTRA_MS: u32 = 40;
 
 /// How the pitch of a stretch of voice ends, in semitones over its last `RISE_WINDOW_MS`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -943,6 +953,32 @@ mod tests {
         expect(&said(first), AmdResult::Human, Cause::ShortGreeting);
         // A first phrase longer than a short greeting is a sentence: read text, a machine.
         let o = said(s.short_greeting_ms + 200);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
+    }
+
+    #[test]
+    fn a_pause_after_a_phrase_with_no_pitch_is_a_sentence_break_only_when_long() {
+        // "Hi, this | is Sam." with the end of "this" unvoiced: a rising phrase, a comma's
+        // pause, a phrase with no pitch, a pause, a phrase that falls; 1.8-1.9 s in all, then
+        // silence. Under a sentence pause and its margin the pause is a comma's (a person); longer,
+        // a sentence break (read text, a machine).
+        let s = Settings::default();
+        let said = |pause: u32| {
+            run(&Sig::new(20.0)
+                .silence(300)
+                .glide(700, 4000.0, 130.0, 174.0)
+                .silence(120)
+                .hiss(300, 4000.0)
+                .silence(pause)
+                .talk(250, 4000.0)
+                .glide(250, 4000.0, 150.0, 120.0)
+                .silence(4000)
+                .pcm)
+        };
+        let comma = s.sentence_pause_ms + UNPITCHED_BREAK_EXTRA_MS - 40;
+        assert!(700 + 120 + 300 + comma + 500 >= s.phrased_statement_greeting_ms);
+        assert_eq!(said(comma).result, AmdResult::Human);
+        let o = said(s.sentence_pause_ms + UNPITCHED_BREAK_EXTRA_MS + 60);
         expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
     }
 
