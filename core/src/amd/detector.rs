@@ -54,8 +54,8 @@ pub struct Detector {
     speech_start_out: bool,
     /// Pitch (ms, Hz) of the voiced frames since the last pause between words.
     pitch: VecDeque<(u32, f32)>,
-    /// End of the last word's voice and the pitch rise at its end, in semitones.
-    end_rise: Option<(u32, f32)>,
+    /// End of the last word's voice and how its pitch ends.
+    end_rise: Option<(u32, EndPitch)>,
     /// End of the last steady-tone frame (ringback still playing after the answer): the initial
     /// silence counts from there.
     last_tone_ms: u32,
@@ -195,22 +195,29 @@ impl Detector {
         let s = &self.s;
         let pause = start.saturating_sub(self.last_word_voice_ms);
         let rise = match self.end_rise {
-            Some((end, r)) if end == self.last_word_voice_ms => Some(r),
+            Some((end, e)) if end == self.last_word_voice_ms => Some(e.rise),
             _ => None,
         };
-        if rise.is_none_or(|r| r < s.statement_rise_semitones) {
-            // A pause after a phrase that did not rise (a sentence's end, not a question's or a
-            // live "Hello?"'s): the longest is the turn's sentence break.
-            self.turn_pause_ms = self.turn_pause_ms.max(pause);
-        } else if self.words == 2
+        // The turn's first word, short and standing alone: a pause after it as long as a
+        // sentence break.
+        let alone = self.words == 2
             && self.last_word_voice_ms.saturating_sub(g0) <= s.short_greeting_ms
-            && rise.is_some_and(|r| r >= s.question_rise_semitones)
-            && pause >= s.sentence_pause_ms
-        {
-            // The turn opened with a short question standing alone, as long as a sentence
-            // break: a live opening ("Hallo? | Ja bitte, wer spricht?"), not read text. What
-            // follows is the statement the statement rules judge.
-            self.statement_start_ms = start;
+            && pause >= s.sentence_pause_ms;
+        match rise {
+            // A short question standing alone ("Hallo? | Ja bitte, wer spricht?"), or a short
+            // word with no pitch at its end ("Yes? | Who's this, please?", the vowel lost on a
+            // noisy line): a live opening, not read text. What follows is the statement the
+            // statement rules judge.
+            Some(r) if alone && r >= s.question_rise_semitones => self.statement_start_ms = start,
+            None if alone => self.statement_start_ms = start,
+            // A pause after a phrase that rose (a question's, a comma's): no sentence break.
+            Some(r) if r >= s.statement_rise_semitones => {}
+            // A phrase with no pitch at its end may have risen or fallen: its pause is a
+            // sentence break only when longer than a comma's can be.
+            None if pause < s.sentence_pause_ms + UNPITCHED_BREAK_EXTRA_MS => {}
+            // A pause after a phrase that did not rise (a sentence's end): the longest is the
+            // turn's sentence break.
+            _ => self.turn_pause_ms = self.turn_pause_ms.max(pause),
         }
     }
 
@@ -249,11 +256,11 @@ impl Detector {
                 // calling?"): a person's, as a machine's greeting ends on a statement. It waits
                 // only for the pause to outlast the one after a comma's rise in a greeting that
                 // goes on ("Hi, you've reached...").
-                let rise = match self.end_rise {
-                    Some((end, rise)) if end == self.last_word_voice_ms => Some(rise),
+                let end = match self.end_rise {
+                    Some((end, e)) if end == self.last_word_voice_ms => Some(e),
                     _ => None,
                 };
-                let question = rise.is_some_and(|r| r >= s.question_rise_semitones);
+                let question = end.is_some_and(|e| e.rise >= s.question_rise_semitones);
                 let span = self.last_word_voice_ms - g0;
                 // Voice that may be the next word, or a tone that may be the beep after a short
                 // greeting, holds the decision until it is a word or beep, or has stopped.
@@ -274,9 +281,13 @@ impl Detector {
                         .saturating_sub(self.statement_start_ms)
                 };
                 let phrased = read && span >= s.phrased_statement_greeting_ms;
-                if (stated >= s.statement_greeting_ms || phrased)
-                    && rise.is_none_or(|r| r < s.statement_rise_semitones)
-                {
+                // A statement's end: no pitch there, or it did not rise at its last frames, or the
+                // fit over its last voiced frames does not rise (a falling end whose last frames
+                // wobble up).
+                let stated_end = end.is_none_or(|e| {
+                    e.rise < s.statement_rise_semitones || e.trend < s.statement_rise_semitones
+                });
+                if (stated >= s.statement_greeting_ms || phrased) && stated_end {
                     if quiet >= s.after_statement_silence_ms && !pending {
                         return self.decide(AmdResult::Machine, Cause::StatementThenSilence);
                     }
@@ -413,13 +424,31 @@ const UNVOICED_CODA_MS: u32 = 200;
 /// Intonation moved at most 1.7 semitones a frame at the ends of blocks a–l's questions.
 const MAX_END_STEP_SEMITONES: f32 = 2.0;
 
-/// The pitch rise at the end of a stretch of voice ending at `end_ms`, in semitones: the mean of
-/// the last two pitched frames over the lowest pitch before them in the last `RISE_WINDOW_MS`
-/// (a falling or level end gives ≤ 0). Frames more than half an octave from the stretch's median
-/// are pitch-tracking errors and left out, and so are the last frames from a jump of more than
+/// After a phrase with no pitch at its end, a pause is a sentence break only when it is this much
+/// longer than `sentence_pause_ms`: whether the phrase rose cannot be read, and comma pauses run
+/// up to a sentence pause. On blocks a–n, people's pauses after such phrases inside a turn were
+/// at most 220 ms ("Yes? Who's this, | please?" on a noisy line) and machines' sentence breaks
+/// after them at least 260 ms.
+const UNPITCHED_BREAK_EXTRA_MS: u32 = 40;
+
+/// How the pitch of a stretch of voice ends, in semitones over its last `RISE_WINDOW_MS`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct EndPitch {
+    /// The mean of the last two pitched frames over the lowest pitch before them (a falling or
+    /// level end gives ≤ 0): a question's rise, read from its last frames.
+    rise: f32,
+    /// The change of a least-squares line through the pitched frames, from the first to the
+    /// last: the end's contour, read from all its frames, so a fall whose last frames wobble up
+    /// is still a fall (a Basque statement fell 5 semitones and rose 0.7 in its last 40 ms).
+    trend: f32,
+}
+
+/// How the pitch ends in a stretch of voice ending at `end_ms`, over its last `RISE_WINDOW_MS`
+/// (see [`EndPitch`]). Frames more than half an octave from the stretch's median are
+/// pitch-tracking errors and left out, and so are the last frames from a jump of more than
 /// `MAX_END_STEP_SEMITONES` on (the end is read before it). `None` when the last
 /// `UNVOICED_CODA_MS` of the voice have no pitch or there are too few pitched frames.
-fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
+fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<EndPitch> {
     let mut hz: Vec<f32> = track.iter().map(|p| p.1).collect();
     if hz.is_empty() {
         return None;
@@ -446,7 +475,23 @@ fn end_rise(track: &VecDeque<(u32, f32)>, end_ms: u32) -> Option<f32> {
         .iter()
         .map(|p| p.1)
         .fold(f32::INFINITY, f32::min);
-    Some(12.0 * (end / low).log2())
+    // The fit: semitones against ms over the frames kept.
+    let xy: Vec<(f32, f32)> = pts[..n]
+        .iter()
+        .map(|&(t, f)| (t as f32, 12.0 * f.log2()))
+        .collect();
+    let k = xy.len() as f32;
+    let (mx, my) = xy
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x / k, b + y / k));
+    let (sxy, sxx) = xy.iter().fold((0.0, 0.0), |(a, b), &(x, y)| {
+        (a + (x - mx) * (y - my), b + (x - mx) * (x - mx))
+    });
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    Some(EndPitch {
+        rise: 12.0 * (end / low).log2(),
+        trend: slope * (xy[xy.len() - 1].0 - xy[0].0),
+    })
 }
 
 /// What the detector made of a whole recording.
@@ -582,6 +627,17 @@ mod tests {
                 }
                 let x = self.noise();
                 self.pcm.push((amp * v * 0.5 + x) as i16);
+            }
+            self
+        }
+        /// Unvoiced speech for `ms` (a whisper, a vowel lost in line noise): loud noise with
+        /// no pitch.
+        fn hiss(mut self, ms: u32, amp: f32) -> Self {
+            for _ in 0..ms * 8 {
+                self.rng = self.rng.wrapping_mul(1664525).wrapping_add(1013904223);
+                let v = ((self.rng >> 16) as f32 / 32768.0 - 1.0) * amp;
+                let n = self.noise();
+                self.pcm.push((v + n) as i16);
             }
             self
         }
@@ -837,7 +893,7 @@ mod tests {
         let last = track.back().map_or(0.0, |p| p.1);
         track.push_back((1840, last * 2f32.powf(2.4 / 12.0)));
         track.push_back((1860, last * 2f32.powf(2.35 / 12.0)));
-        let r = end_rise(&track, 1880).expect("a pitched end");
+        let r = end_rise(&track, 1880).expect("a pitched end").rise;
         assert!(r < 0.0, "{r}");
         // A question rising 1.6 semitones a frame keeps its rise.
         let track: VecDeque<(u32, f32)> = (0..12u32)
@@ -848,8 +904,82 @@ mod tests {
                 )
             })
             .collect();
-        let r = end_rise(&track, 1840).expect("a pitched end");
+        let r = end_rise(&track, 1840).expect("a pitched end").rise;
         assert!(r >= Settings::default().question_rise_semitones, "{r}");
+    }
+
+    #[test]
+    fn a_fall_whose_last_frames_wobble_up_trends_down() {
+        // A statement falling 5 semitones over 200 ms whose last two frames come back up 0.7
+        // semitones (steps under the jump limit): its last frames rise, its contour falls.
+        let mut track: VecDeque<(u32, f32)> = (0..11)
+            .map(|i| (2060 + 20 * i, 264.0 * 2f32.powf(-0.5 * i as f32 / 12.0)))
+            .collect();
+        let low = track.back().map_or(0.0, |p| p.1);
+        track.push_back((2280, low * 2f32.powf(0.6 / 12.0)));
+        track.push_back((2300, low * 2f32.powf(0.8 / 12.0)));
+        let e = end_rise(&track, 2320).expect("a pitched end");
+        let s = Settings::default();
+        assert!(e.rise >= s.statement_rise_semitones, "{e:?}");
+        assert!(e.trend < 0.0, "{e:?}");
+        // A question's rise is a rise both ways.
+        let track: VecDeque<(u32, f32)> = (0..12u32)
+            .map(|i| (1600 + 20 * i, 110.0 * 2f32.powf(0.4 * i as f32 / 12.0)))
+            .collect();
+        let e = end_rise(&track, 1840).expect("a pitched end");
+        assert!(e.rise >= s.question_rise_semitones, "{e:?}");
+        assert!(e.trend >= s.question_rise_semitones, "{e:?}");
+    }
+
+    #[test]
+    fn a_short_word_with_no_pitch_standing_alone_opens_a_live_opening() {
+        // "Yes? | Who's this, please?" on a noisy line: a short first word whose vowel has no
+        // pitch (here a hiss), a pause as long as a sentence break, then 1.5 s that end as a
+        // statement, 2.2 s in all. The pause is no sentence break and the statement rule judges
+        // the 1.5 s: a person.
+        let s = Settings::default();
+        let said = |first_ms: u32| {
+            run(&Sig::new(20.0)
+                .silence(300)
+                .hiss(first_ms, 4000.0)
+                .silence(s.sentence_pause_ms + 100)
+                .talk(1250, 4000.0)
+                .glide(250, 4000.0, 150.0, 120.0)
+                .silence(4000)
+                .pcm)
+        };
+        let first = 400;
+        assert!(first + s.sentence_pause_ms + 100 + 1500 >= s.statement_greeting_ms);
+        expect(&said(first), AmdResult::Human, Cause::ShortGreeting);
+        // A first phrase longer than a short greeting is a sentence: read text, a machine.
+        let o = said(s.short_greeting_ms + 200);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
+    }
+
+    #[test]
+    fn a_pause_after_a_phrase_with_no_pitch_is_a_sentence_break_only_when_long() {
+        // "Hi, this | is Sam." with the end of "this" unvoiced: a rising phrase, a comma's
+        // pause, a phrase with no pitch, a pause, a phrase that falls; 1.8-1.9 s in all, then
+        // silence. Under a sentence pause and its margin the pause is a comma's (a person); longer,
+        // a sentence break (read text, a machine).
+        let s = Settings::default();
+        let said = |pause: u32| {
+            run(&Sig::new(20.0)
+                .silence(300)
+                .glide(700, 4000.0, 130.0, 174.0)
+                .silence(120)
+                .hiss(300, 4000.0)
+                .silence(pause)
+                .talk(250, 4000.0)
+                .glide(250, 4000.0, 150.0, 120.0)
+                .silence(4000)
+                .pcm)
+        };
+        let comma = s.sentence_pause_ms + UNPITCHED_BREAK_EXTRA_MS - 40;
+        assert!(700 + 120 + 300 + comma + 500 >= s.phrased_statement_greeting_ms);
+        assert_eq!(said(comma).result, AmdResult::Human);
+        let o = said(s.sentence_pause_ms + UNPITCHED_BREAK_EXTRA_MS + 60);
+        expect(&o, AmdResult::Machine, Cause::StatementThenSilence);
     }
 
     #[test]
