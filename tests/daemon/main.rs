@@ -3,7 +3,7 @@
 //! 2 s of a greeting's end, the drain waiting for late BYE answers, preview, the survey, list
 //! imports and a reload under a locked store; and the agent desktop and wallboard in headless
 //! Chromium against `dialer run` (`browser`), the desktop page as the agent's phone over WebRTC
-//! (`webrtc_browser`). One module per former test file; the helpers are
+//! (`webrtc_browser`); a daemon whose clock crosses its campaign's midnight (`window_midnight`). One module per former test file; the helpers are
 //! `tests/e2e`, `tests/rig` and `tests/storedb`.
 //!
 //! A binary apart from `tests/suite` for two reasons:
@@ -31,3 +31,4 @@ mod register_baresip;
 mod register_sipp;
 mod survey_sipp;
 mod webrtc_browser;
+mod window_midnight;

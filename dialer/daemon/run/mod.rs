@@ -103,6 +103,12 @@ pub struct Options {
     pub live_capacity: usize,
     /// How often a point of the wallboard's shift series is taken (10 s).
     pub series_every: Duration,
+    /// The wall time (unix ms) the daemon's clock starts at; `None`: the system's. A test runs
+    /// a daemon across a campaign's midnight with it; everything the daemon stores, schedules
+    /// and counts follows this clock.
+    pub clock_start_ms: Option<i64>,
+    /// How often the loop looks whether a campaign's abandon window moved on (a minute).
+    pub window_check: Duration,
 }
 
 impl Default for Options {
@@ -121,6 +127,8 @@ impl Default for Options {
             import_lists: true,
             live_capacity: super::live::BUS_CAPACITY,
             series_every: live::POINT_EVERY,
+            clock_start_ms: None,
+            window_check: windows::WINDOW_CHECK,
         }
     }
 }
@@ -145,7 +153,10 @@ impl Daemon {
         store: Store,
         options: Options,
     ) -> Result<Daemon, StartError> {
-        let clock = WallClock::start();
+        let clock = match options.clock_start_ms {
+            Some(ms) => WallClock::anchored(Instant::now(), ms),
+            None => WallClock::start(),
+        };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let now = Instant::now();
         let now_ms = clock.ms(now);

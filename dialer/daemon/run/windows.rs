@@ -10,8 +10,8 @@
 use super::*;
 use crate::pacing::Window;
 
-/// How often the loop looks whether a window moved on.
-const WINDOW_CHECK: Duration = Duration::from_secs(60);
+/// How often the loop looks whether a window moved on (`Options::window_check`).
+pub(super) const WINDOW_CHECK: Duration = Duration::from_secs(60);
 
 /// The pacing window of a campaign's `abandon.window`.
 pub(super) fn pacing_window(w: crate::campaign::AbandonWindow) -> Window {
@@ -46,7 +46,7 @@ impl Shell {
     pub(super) fn check_windows(&mut self, now: Instant) {
         if self
             .window_checked
-            .is_some_and(|t| now.duration_since(t) < WINDOW_CHECK)
+            .is_some_and(|t| now.duration_since(t) < self.options.window_check)
         {
             return;
         }
