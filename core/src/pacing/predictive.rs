@@ -30,8 +30,11 @@
 //! abandons are left before the cap (never below `reserve_floor` of itself): abandons come in
 //! clusters, and one cluster at the cap would mean minutes of progressive dialing. The risk
 //! of the last dial is above the average risk of all dials, and the model's risks run below
-//! the abandons seen; the feedback through `used` absorbs both. At the cap, or with fewer
-//! than `min_agents` working, it dials progressively.
+//! the abandons seen; the feedback through `used` absorbs both. With fewer than `min_agents`
+//! working, or no abandon in hand (the window could not take one more and stay under the cap,
+//! counted on the answers in hand and a share of those to come: [`Predictive::budget_spent`]),
+//! it dials progressively; from a window's first dial, so a fresh window pays for its first
+//! abandon with answers it has.
 //!
 //! With nothing in flight and no busy agent this is the single-batch binomial model of
 //! docs/sources.md §2.4 with a marginal instead of an average criterion (tested against the exact
@@ -715,8 +718,10 @@ impl Predictive {
             Err((n, Reason::BudgetSpent)) => {
                 // No dialing ahead, but the calls dialed ahead before may still be ringing:
                 // with no abandon in hand, those whose people would risk one still go.
-                let outlook = Outlook::new(s, self.cfg.grace);
-                self.shed_risky(s, &outlook, n, self.threshold(s.budget), shed);
+                if self.shed_after().is_some() {
+                    let outlook = Outlook::new(s, self.cfg.grace);
+                    self.shed_risky(s, &outlook, n, self.threshold(s.budget), shed);
+                }
                 return (n, Reason::BudgetSpent);
             }
             Err(fallback) => return fallback,
