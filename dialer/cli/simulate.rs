@@ -8,9 +8,10 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::Global;
-use crate::pacing::{MIN_SHED_RING, Mode, Pacer, Predictive, PredictiveConfig};
+use crate::pacing::{LiveRate, MIN_SHED_RING, Mode, Pacer, Predictive, PredictiveConfig};
 use crate::sim::{
     Clairvoyance, INFORMED, Report, Scenario, simulate, simulate_clairvoyant, simulate_informed,
+    simulate_projecting,
 };
 
 #[derive(Debug, clap::Args)]
@@ -52,10 +53,22 @@ pub struct Args {
     /// fewer calls shed).
     #[arg(long, default_value_t = PredictiveConfig::default().shed_factor, value_name = "FACTOR", value_parser = parse_factor)]
     pub shed_factor: f64,
-    /// Predictive: the share of the shift's live answers still to come that the abandon budget
-    /// is planned over (0: judged by the answers so far only).
+    /// Predictive with shedding on: the share of the live answers still to come (projected as
+    /// the daemon does: the last 15 minutes' rate over the next 30, and nothing before
+    /// --watch) that the abandon budget is planned over (0: judged by the answers in hand only).
     #[arg(long, default_value_t = PredictiveConfig::default().spread, value_name = "SHARE", value_parser = parse_share)]
     pub spread: f64,
+    /// Predictive with shedding off: the same share.
+    #[arg(long, default_value_t = PredictiveConfig::default().unshed_more, value_name = "SHARE", value_parser = parse_share)]
+    pub unshed_more: f64,
+    /// Predictive: start projecting the live answers to come once the campaign has been paced
+    /// this many minutes (the daemon's: 5).
+    #[arg(long, default_value_t = LiveRate::WATCH.as_secs_f64() / 60.0, value_name = "MINUTES", value_parser = parse_minutes)]
+    pub watch: f64,
+    /// Predictive: the abandons the window must still be able to take, and stay under the cap,
+    /// before the pacer dials ahead of agents (from the window's first dial).
+    #[arg(long, default_value_t = PredictiveConfig::default().in_hand, value_name = "ABANDONS", value_parser = parse_abandons)]
+    pub in_hand: f64,
     /// Predictive and clairvoyant: the window's abandon rate the threshold steers to, as a
     /// share of the cap.
     #[arg(long, default_value_t = PredictiveConfig::default().aim, value_name = "SHARE", value_parser = parse_share)]
@@ -97,6 +110,20 @@ fn parse_share(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_minutes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected minutes from 0 to 600")),
+    }
+}
+
+fn parse_abandons(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=10.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected a number of abandons from 0 to 10")),
+    }
+}
+
 /// `--shed-after`: `None` is off.
 #[derive(Debug, Clone, Copy)]
 pub struct ShedAfter(pub Option<Duration>);
@@ -122,6 +149,8 @@ fn predictive(a: &Args) -> Predictive {
         shed_after: a.shed_after.0,
         shed_factor: a.shed_factor,
         spread: a.spread,
+        unshed_more: a.unshed_more,
+        in_hand: a.in_hand,
         aim: a.aim,
         ..PredictiveConfig::default()
     })
@@ -131,9 +160,13 @@ fn predictive(a: &Args) -> Predictive {
 /// for predictive and clairvoyant.
 fn shift(sc: &Scenario, p: SimPacer, a: &Args, seed: u64, base: Instant) -> Report {
     match p {
-        SimPacer::Mode(Mode::Predictive) => {
-            simulate(sc, Pacer::Predictive(predictive(a)), seed, base)
-        }
+        SimPacer::Mode(Mode::Predictive) => simulate_projecting(
+            sc,
+            Pacer::Predictive(predictive(a)),
+            LiveRate::new(Duration::from_secs_f64(a.watch * 60.0)),
+            seed,
+            base,
+        ),
         SimPacer::Mode(m) => simulate(sc, Pacer::new(m), seed, base),
         SimPacer::Informed => simulate_informed(sc, predictive(a), seed, base),
         SimPacer::Clairvoyant(level) => {

@@ -8,7 +8,8 @@
 //! with no agent free waits in a queue and is abandoned if no agent takes them within 2 s.
 //! Agents log in at the start, talk (`talk_s`), wrap up (`wrap_s`), and take the person who
 //! waited longest. The pacer is asked every tick (250 ms) with the same [`Snapshot`] a campaign
-//! loop builds, and the [`Estimator`] and [`AbandonBudget`] are fed as the daemon feeds them.
+//! loop builds, and the [`Estimator`], [`AbandonBudget`] and [`LiveRate`] (the answers still to
+//! come) are fed as the daemon feeds them.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -20,7 +21,7 @@ use rand_distr::Distribution;
 use serde::Serialize;
 
 use crate::pacing::{
-    AbandonBudget, AgentView, CallView, Estimator, Limits, Observation, Pacer, Snapshot,
+    AbandonBudget, AgentView, CallView, Estimator, Limits, LiveRate, Observation, Pacer, Snapshot,
 };
 
 mod clairvoyant;
@@ -214,6 +215,8 @@ pub struct Sim {
     talking: u32,
     estimator: Estimator,
     budget: AbandonBudget,
+    /// The live answers to come, projected as the daemon projects them.
+    live_rate: LiveRate,
     tokens: f64,
     ring: Sampler,
     talk: Sampler,
@@ -273,6 +276,7 @@ impl Sim {
             talking: 0,
             estimator: Estimator::new(&sc.pacer_priors()),
             budget: AbandonBudget::new(c.max_abandon, 0.0),
+            live_rate: LiveRate::default(),
             tokens: sc.team.max_cps.unwrap_or(0.0),
             ring: Sampler::new(c.ring_s),
             talk: Sampler::new(c.talk_s),
@@ -376,8 +380,11 @@ impl Sim {
         } else {
             self.estimator.estimates()
         };
+        // The run is the window: nothing comes after its end (the daemon's windows outlast
+        // the projection's half hour, so it passes no end).
+        let left = Duration::from_micros(self.end.saturating_sub(now));
         self.budget
-            .set_expected_more(self.expected_more_live(&estimates));
+            .set_expected_more(self.live_rate.expected_more(t, Some(left)));
         let snap = Snapshot {
             agents: &self.agent_views,
             calls: &self.call_views,
@@ -411,18 +418,6 @@ impl Sim {
         }
         self.max_in_flight = self.max_in_flight.max(self.in_flight.len() as u32);
         self.schedule(now + self.tick, Event::Tick);
-    }
-
-    /// The live answers the rest of the shift should bring: the rate seen so far, blended over
-    /// the first 5 minutes with a guess of half the agents' time on calls.
-    fn expected_more_live(&self, e: &crate::pacing::Estimates) -> f64 {
-        const SETTLE: f64 = 300.0;
-        let elapsed = self.now as f64 / 1e6;
-        let left = self.end.saturating_sub(self.now) as f64 / 1e6;
-        let per_call = (e.talk.mean() + e.wrap.mean()).max(1.0);
-        let guess = 0.5 * f64::from(self.sc.team.agents) / per_call;
-        let rate = (self.humans as f64 + guess * (SETTLE - elapsed).max(0.0)) / elapsed.max(SETTLE);
-        rate * left
     }
 
     fn dial(&mut self) {
@@ -545,6 +540,7 @@ impl Sim {
         }
         self.humans += 1;
         self.budget.record_live_answer();
+        self.live_rate.record(t);
         match self.longest_ready() {
             Some(a) => self.connect(a, c),
             None => {
@@ -719,6 +715,20 @@ impl Sim {
 /// Runs one shift.
 pub fn simulate(sc: &Scenario, pacer: Pacer, seed: u64, base: Instant) -> Report {
     Sim::new(sc, pacer, seed, base).run()
+}
+
+/// Runs one shift whose answers to come are projected by `live_rate` instead of the daemon's
+/// ([`LiveRate::default`]): to try when a projection should start.
+pub fn simulate_projecting(
+    sc: &Scenario,
+    pacer: Pacer,
+    live_rate: LiveRate,
+    seed: u64,
+    base: Instant,
+) -> Report {
+    let mut sim = Sim::new(sc, pacer, seed, base);
+    sim.live_rate = live_rate;
+    sim.run()
 }
 
 /// What a clairvoyant pacer knows beyond the carrier's and the team's true figures.

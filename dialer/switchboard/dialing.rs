@@ -165,7 +165,10 @@ impl Switchboard {
         };
         rt.estimator.advance(now);
         let estimates = rt.estimator.estimates();
-        let more = rt.live_rate.expected_more(now);
+        // No end to cut the projection at: a rolling 30 days goes on past today's calls, and
+        // when a campaign stops dialing for the day is not known here (open: a calendar-day
+        // window near its calling hours' end counts up to half an hour that will not come).
+        let more = rt.live_rate.expected_more(now, None);
         rt.budget.set_expected_more(more);
         let snapshot = Snapshot {
             agents: &agent_views,

@@ -37,7 +37,7 @@ use crate::domain::{
 };
 use crate::flow::survey::SurveyPrompt;
 use crate::flow::{self, Action, Flow, OnMachine, Prompt, Summary};
-use crate::pacing::{self, AbandonBudget, Estimator, Limits, Pacer, Snapshot};
+use crate::pacing::{self, AbandonBudget, Estimator, Limits, LiveRate, Pacer, Snapshot};
 
 mod agent_work;
 mod calls;

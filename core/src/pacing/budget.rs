@@ -5,6 +5,9 @@
 //! abandoned and the live counts. The type is pure and seeded from the counts the store returns
 //! for the window ([`AbandonBudget::from_history`]), so a restart does not reset it.
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
@@ -227,6 +230,78 @@ impl AbandonBudget {
     }
 }
 
+/// A campaign's recent live answers, projected forward: what the window is told is still to come
+/// ([`AbandonBudget::set_expected_more`]), the rate of the last [`LiveRate::SPAN`] (or of the
+/// time watched, if shorter) over the next [`LiveRate::AHEAD`]. The daemon and the simulator
+/// both project with it, so the simulator paces as the daemon does.
+///
+/// The window itself (30 rolling days, or the rest of a calendar day) is longer than that
+/// horizon, but a campaign can stop or leave its hours at any time (the demo stops after a
+/// minute): so it projects no further than half an hour, and nothing until it has watched the
+/// campaign for [`LiveRate::WATCH`]. Until then the budget is judged by the answers in hand
+/// only, and predictive keeps an abandon in hand on those alone
+/// ([`Predictive`](super::Predictive)).
+#[derive(Debug, Clone)]
+pub struct LiveRate {
+    /// How long the campaign must have been paced before anything is projected.
+    watch: Duration,
+    /// When the campaign was first paced.
+    since: Option<Instant>,
+    answers: VecDeque<Instant>,
+}
+
+impl Default for LiveRate {
+    fn default() -> Self {
+        Self::new(Self::WATCH)
+    }
+}
+
+impl LiveRate {
+    pub const SPAN: Duration = Duration::from_secs(15 * 60);
+    pub const AHEAD: Duration = Duration::from_secs(30 * 60);
+    /// How long a campaign is watched before its rate is projected: longer than the demo's
+    /// minute, short enough that a small team is not left dialing progressively for its first
+    /// half hour (docs/experiments/pacing.md, decision 0089).
+    pub const WATCH: Duration = Duration::from_secs(5 * 60);
+
+    /// A projection that starts once the campaign has been paced for `watch` (the simulator
+    /// tries other values than [`Self::WATCH`]; never less than a second).
+    pub fn new(watch: Duration) -> Self {
+        LiveRate {
+            watch: watch.max(Duration::from_secs(1)),
+            since: None,
+            answers: VecDeque::new(),
+        }
+    }
+
+    /// A person answered at `now`.
+    pub fn record(&mut self, now: Instant) {
+        self.answers.push_back(now);
+    }
+
+    /// The live answers expected over the next [`Self::AHEAD`] (or the `left` of the window,
+    /// when the caller knows it ends sooner), at the rate of the last [`Self::SPAN`] (of the
+    /// time watched, while shorter); 0 until the campaign has been watched for `watch` (the
+    /// first call starts the watch).
+    pub fn expected_more(&mut self, now: Instant, left: Option<Duration>) -> f64 {
+        let since = *self.since.get_or_insert(now);
+        while self
+            .answers
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > Self::SPAN)
+        {
+            self.answers.pop_front();
+        }
+        let watched = now.saturating_duration_since(since);
+        if watched < self.watch {
+            return 0.0;
+        }
+        let span = watched.min(Self::SPAN).as_secs_f64();
+        let ahead = left.map_or(Self::AHEAD, |l| l.min(Self::AHEAD));
+        self.answers.len() as f64 * ahead.as_secs_f64() / span
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +412,54 @@ mod tests {
         let uk = Window::CalendarDay.start_ms(summer, &london).unwrap();
         let m: Timestamp = "2026-06-30T23:00:00Z".parse().unwrap();
         assert_eq!(uk, m.as_millisecond());
+    }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test starts a virtual clock at a real instant; the code only gets `now`"
+    )]
+    fn live_rate_projects_the_last_span_over_the_next_half_hour() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut r = LiveRate::new(LiveRate::SPAN);
+        assert_eq!(r.expected_more(at(0), None), 0.0, "nothing watched yet");
+        // A live answer a minute for the first 20 minutes.
+        for m in 1..=10 {
+            r.record(at(m * 60));
+        }
+        assert_eq!(
+            r.expected_more(at(600), None),
+            0.0,
+            "not watched long enough"
+        );
+        for m in 11..=20 {
+            r.record(at(m * 60));
+        }
+        // At minute 20 the last 15 minutes hold minutes 5–20: 16 answers, 32 in the next 30.
+        assert_eq!(r.expected_more(at(1200), None), 32.0);
+        // Ten quiet minutes later only minutes 15–20 remain in the span.
+        assert_eq!(r.expected_more(at(1800), None), 12.0);
+        // An hour of silence: nothing is expected.
+        assert_eq!(r.expected_more(at(5400), None), 0.0);
+        // The daemon's watch: from 5 minutes, the rate of the minutes watched.
+        let mut r = LiveRate::default();
+        assert_eq!(r.expected_more(at(0), None), 0.0);
+        for m in 1..=4 {
+            r.record(at(m * 60));
+        }
+        assert_eq!(
+            r.expected_more(at(240), None),
+            0.0,
+            "not watched long enough"
+        );
+        assert_eq!(
+            r.expected_more(at(300), None),
+            24.0,
+            "4 in 5 minutes: 24 in 30"
+        );
+        // A window that ends in 10 minutes: 8 more at most.
+        let left = Some(Duration::from_secs(600));
+        assert_eq!(r.expected_more(at(300), left), 8.0);
     }
 }

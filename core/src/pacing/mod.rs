@@ -22,7 +22,7 @@ pub mod predictive;
 pub mod stats;
 pub mod vicidial;
 
-pub use budget::{AbandonBudget, Window, WindowCounts};
+pub use budget::{AbandonBudget, LiveRate, Window, WindowCounts};
 pub use estimate::{Estimates, Estimator, EstimatorConfig, Observation, Priors};
 pub use predictive::{Predictive, PredictiveConfig};
 pub use vicidial::Vicidial;
@@ -125,7 +125,9 @@ pub enum Reason {
     Progressive,
     /// Preview: the agents dial the leads they preview; the pacer places nothing.
     Preview,
-    /// Predictive fell back to progressive: the window's abandon budget is spent.
+    /// Predictive fell back to progressive: the window's abandon budget is spent, or it could
+    /// not take one more abandon and stay under its cap (a fresh window with too few live
+    /// answers in hand: [`PredictiveConfig::in_hand`](predictive::PredictiveConfig::in_hand)).
     BudgetSpent,
     /// Predictive fell back to progressive: too few agents for predictive to pay.
     TeamTooSmall,
@@ -149,7 +151,9 @@ impl fmt::Display for Reason {
             Reason::NoAgent => f.write_str("no agent ready to take a call"),
             Reason::Progressive => f.write_str("progressive: one call per ready agent"),
             Reason::Preview => f.write_str("preview: agents dial the leads they preview"),
-            Reason::BudgetSpent => f.write_str("abandon budget spent: progressive"),
+            Reason::BudgetSpent => f.write_str(
+                "no abandon in hand (budget spent or too few live answers): progressive",
+            ),
             Reason::TeamTooSmall => f.write_str("team too small for predictive: progressive"),
             Reason::Predictive { risk, threshold } => write!(
                 f,

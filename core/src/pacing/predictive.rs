@@ -30,8 +30,11 @@
 //! abandons are left before the cap (never below `reserve_floor` of itself): abandons come in
 //! clusters, and one cluster at the cap would mean minutes of progressive dialing. The risk
 //! of the last dial is above the average risk of all dials, and the model's risks run below
-//! the abandons seen; the feedback through `used` absorbs both. At the cap, or with fewer
-//! than `min_agents` working, it dials progressively.
+//! the abandons seen; the feedback through `used` absorbs both. With fewer than `min_agents`
+//! working, or no abandon in hand (the window could not take one more and stay under the cap,
+//! counted on the answers in hand and a share of those to come: [`Predictive::budget_spent`]),
+//! it dials progressively; from a window's first dial, so a fresh window pays for its first
+//! abandon with answers it has.
 //!
 //! With nothing in flight and no busy agent this is the single-batch binomial model of
 //! docs/sources.md §2.4 with a marginal instead of an average criterion (tested against the exact
@@ -97,18 +100,24 @@ pub struct PredictiveConfig {
     /// [`MAX_SHED_FACTOR`]: above it the pacer counts on shedding that hardly happens.
     pub shed_factor: f64,
     /// The share of the live answers the window is still expected to bring
-    /// ([`AbandonBudget::expected_more`]) that the budget is planned over: the abandons the
-    /// cap allows are counted on the answers so far plus this share of those to come, so an
-    /// early cluster of abandons is paid back over the window instead of stopping predictive
-    /// dialing until the answers so far catch up. 0: judge by the answers so far only.
+    /// ([`AbandonBudget::expected_more`], the projection of [`LiveRate`](super::LiveRate))
+    /// that the budget is planned over with shedding on: the abandons the cap allows are
+    /// counted on the answers in hand plus this share of those to come, so a window does not
+    /// wait for its answers in hand to pay for every abandon, and an early cluster is paid
+    /// back over the window instead of stopping predictive dialing. 0: judge by those in hand.
     pub spread: f64,
-    /// With shedding off, the abandons the budget must still hold (once the window has had
-    /// one, counted on the answers so far and all those expected to come) before the pacer
-    /// dials ahead of agents: no ringing call can be hung up, so an over-dial cannot be
-    /// undone, and on a small team's window one abandon is a whole point.
-    pub unshed_margin: f64,
-    /// The share of the answers expected to come that `unshed_margin` is counted on.
+    /// The same share with shedding off: no ringing call can be hung up, so an over-dial cannot
+    /// be undone, and a pacer that then turns careful brings fewer answers than projected.
     pub unshed_more: f64,
+    /// The abandons the window must still be able to take, and stay at or under the cap,
+    /// before the pacer dials ahead of agents: counted on the live answers in hand (the
+    /// abandoned people's own answers included) plus the planned share (`spread`, or
+    /// `unshed_more`) of those to come. From the window's first dial: a fresh window pays for
+    /// its first abandon with the answers it has, not with those it hopes for (at a 3 % cap,
+    /// 33 live answers while nothing is projected). Dialing ahead is what risks an abandon,
+    /// and shedding cannot undo every over-dial (nothing at all with shedding off): a window
+    /// that could not take one more abandon without going over does not take the risk.
+    pub in_hand: f64,
 }
 
 impl Default for PredictiveConfig {
@@ -127,9 +136,9 @@ impl Default for PredictiveConfig {
             ramp_answers: 10.0,
             shed_after: Some(MIN_SHED_RING),
             shed_factor: 25.0,
-            spread: 0.5,
-            unshed_margin: 1.0,
-            unshed_more: 0.75,
+            spread: 1.0,
+            unshed_more: 0.5,
+            in_hand: 1.0,
         }
     }
 }
@@ -620,24 +629,22 @@ impl Predictive {
 
     /// The live answers still to come that the budget is planned over.
     fn planned_more(&self, budget: &AbandonBudget) -> f64 {
-        self.cfg.spread.clamp(0.0, 1.0) * budget.expected_more()
+        let share = if self.shed_after().is_some() {
+            self.cfg.spread
+        } else {
+            self.cfg.unshed_more
+        };
+        share.clamp(0.0, 1.0) * budget.expected_more()
     }
 
-    /// At or over the cap, counted on the answers so far and the planned share of those to
-    /// come, or (with shedding off) within `unshed_margin` abandons of it counted on all the
-    /// answers to come: no dialing ahead of agents.
+    /// No dialing ahead of agents: the window could not take `in_hand` more abandons and stay
+    /// at or under the cap, counted on the live answers in hand (one more abandon is one more
+    /// of them) and the planned share of those to come ([`AbandonBudget::expected_more`]).
+    /// From the window's first dial, with nothing counted as to come, that is about
+    /// `in_hand / cap` live answers in hand before the first dial ahead.
     pub fn budget_spent(&self, budget: &AbandonBudget) -> bool {
-        if budget.abandoned() <= 0.0 {
-            return false;
-        }
-        if budget.remaining_with(self.planned_more(budget)) <= 0.0 {
-            return true;
-        }
-        // With shedding off, the window must still hold `unshed_margin` abandons if every
-        // answer expected to come comes.
-        self.shed_after().is_none()
-            && budget.remaining_with(self.cfg.unshed_more.clamp(0.0, 1.0) * budget.expected_more())
-                <= self.cfg.unshed_margin.max(0.0)
+        let room = budget.remaining_with(self.planned_more(budget) + 1.0);
+        room <= 0.0 || room < self.cfg.in_hand
     }
 
     /// The ring time after which a call may be shed, if shedding is on.
@@ -708,38 +715,59 @@ impl Predictive {
     ) -> (u32, Reason) {
         let (progressive, max, threshold) = match self.gate(s) {
             Ok(g) => g,
+            Err((n, Reason::BudgetSpent)) => {
+                // No dialing ahead, but the calls dialed ahead before may still be ringing:
+                // with no abandon in hand, those whose people would risk one still go.
+                if self.shed_after().is_some() {
+                    let outlook = Outlook::new(s, self.cfg.grace);
+                    self.shed_risky(s, &outlook, n, self.threshold(s.budget), shed);
+                }
+                return (n, Reason::BudgetSpent);
+            }
             Err(fallback) => return fallback,
         };
         let outlook = Outlook::new(s, self.cfg.grace);
         let (mut n, mut risk) = outlook.dials(progressive, max, threshold);
-        if let Some(after) = self.shed_after() {
-            // A call still ringing past `after` goes when the person it may yet bring would
-            // risk an abandon above `shed_factor` × the threshold. Calls in flight come before
-            // new dials, so its risk counts no new dial beyond progressive's.
-            let worst = outlook.worst(progressive);
-            let limit = threshold * self.cfg.shed_factor;
-            let mut by = [0.0; K];
-            for (i, c) in s.calls.iter().enumerate() {
-                if let CallView::Ringing { elapsed } = c
-                    && *elapsed >= after
-                {
-                    by.fill(0.0);
-                    if call_person_by(s.estimates, c, &mut by) > 0.0
-                        && arrival_risk(&by, &worst) > limit
-                    {
-                        shed.push(i);
-                    }
-                }
-            }
-            if !shed.is_empty() {
-                let lighter = Outlook::without(s, self.cfg.grace, shed);
-                (n, risk) = lighter.dials(progressive, max, threshold);
-            }
+        self.shed_risky(s, &outlook, progressive, threshold, shed);
+        if !shed.is_empty() {
+            let lighter = Outlook::without(s, self.cfg.grace, shed);
+            (n, risk) = lighter.dials(progressive, max, threshold);
         }
         if n <= progressive {
             (progressive, Reason::Progressive)
         } else {
             (n, Reason::Predictive { risk, threshold })
+        }
+    }
+
+    /// Pushes onto `shed` the calls still ringing past [`Self::shed_after`] whose person would
+    /// risk an abandon above `shed_factor` × `threshold`. Calls in flight come before new
+    /// dials, so their risk counts no new dial beyond `progressive`.
+    fn shed_risky(
+        &self,
+        s: &Snapshot<'_>,
+        outlook: &Outlook,
+        progressive: u32,
+        threshold: f64,
+        shed: &mut Vec<usize>,
+    ) {
+        let Some(after) = self.shed_after() else {
+            return;
+        };
+        let worst = outlook.worst(progressive);
+        let limit = threshold * self.cfg.shed_factor;
+        let mut by = [0.0; K];
+        for (i, c) in s.calls.iter().enumerate() {
+            if let CallView::Ringing { elapsed } = c
+                && *elapsed >= after
+            {
+                by.fill(0.0);
+                if call_person_by(s.estimates, c, &mut by) > 0.0
+                    && arrival_risk(&by, &worst) > limit
+                {
+                    shed.push(i);
+                }
+            }
         }
     }
 }
@@ -839,7 +867,8 @@ mod tests {
     #[test]
     fn dials_ahead_of_agents_about_to_finish() {
         let est = Estimates::from_priors(&Priors::default());
-        let b = AbandonBudget::new(0.03, 0.0);
+        // A window with answers in hand: a fresh one dials no further ahead than its agents.
+        let b = window(100, 0);
         let long = AgentView::Talking {
             elapsed: Duration::from_secs(250),
         };
@@ -901,7 +930,8 @@ mod tests {
     #[test]
     fn calls_in_flight_take_up_the_room() {
         let est = Estimates::from_priors(&Priors::default());
-        let b = AbandonBudget::new(0.03, 0.0);
+        // A window with answers in hand: a fresh one dials no further ahead than its agents.
+        let b = window(100, 0);
         let agents = [AgentView::Ready; 10];
         let decide = |calls: &[CallView]| {
             let s = Snapshot {
@@ -1023,36 +1053,99 @@ mod tests {
         assert!(fresh < 0.2 * low, "{fresh} vs {low}");
     }
 
+    /// A window with `live` live answers in hand, `abandoned` of them abandoned.
+    fn window(live: u64, abandoned: u64) -> AbandonBudget {
+        AbandonBudget::from_history(
+            0.03,
+            0.0,
+            WindowCounts {
+                live_answers: live,
+                abandoned,
+                amd_machines: 0,
+            },
+        )
+    }
+
     #[test]
-    fn without_shedding_the_budget_keeps_one_abandon_in_hand() {
-        // 2 abandons in 40 live answers, 60 more expected. Shedding on, planned over half of
-        // those to come, the cap allows 3 % of 70 = 2.1: not spent.
-        let mut b = AbandonBudget::new(0.03, 0.0);
-        for _ in 0..40 {
-            b.record_live_answer();
-        }
-        b.record_abandon();
-        b.record_abandon();
-        b.set_expected_more(60.0);
+    fn keeps_one_abandon_in_hand_from_the_first_answer() {
+        // Twenty agents about to end their wrap-up, none ready: any dial is a dial ahead.
+        let est = Estimates::from_priors(&Priors::default());
+        let agents = [AgentView::Wrapping {
+            elapsed: Duration::from_secs(19),
+        }; 20];
+        let decide = |p: &Predictive, b: &AbandonBudget| {
+            let s = Snapshot {
+                agents: &agents,
+                calls: &[],
+                estimates: &est,
+                budget: b,
+                limits: Limits::UNLIMITED,
+            };
+            Pacer::Predictive(p.clone()).decide(Instant::now(), &s)
+        };
         let on = Predictive::default();
         let off = Predictive::new(PredictiveConfig {
             shed_after: None,
             ..PredictiveConfig::default()
         });
-        assert!(
-            !on.budget_spent(&b),
-            "2 of 2.1 allowed: shedding can undo an over-dial"
-        );
-        // Shedding off: 3 % of (40 + 0.75 × 60) = 2.55 leaves 0.55 abandons, under one.
-        assert!(
-            off.budget_spent(&b),
-            "no abandon left in hand without shedding"
-        );
-        b.set_expected_more(200.0);
-        // 3 % of (40 + 150) = 5.7: 3.7 in hand.
-        assert!(!off.budget_spent(&b));
-        // An empty window is never spent: the margin counts once the window has an abandon.
-        assert!(!off.budget_spent(&AbandonBudget::new(0.03, 0.0)));
+        for p in [&on, &off] {
+            // A fresh window: its first abandon would be its whole rate.
+            let d = decide(p, &AbandonBudget::new(0.03, 0.0));
+            assert_eq!((d.dials, d.reason), (0, Reason::BudgetSpent), "{d:?}");
+            // 32 live answers: one abandon would be 1 in 33, 3.03 %.
+            let d = decide(p, &window(32, 0));
+            assert_eq!((d.dials, d.reason), (0, Reason::BudgetSpent), "{d:?}");
+            // 33: 1 in 34 is 2.94 %; the window can take one, so the pacer dials ahead.
+            let d = decide(p, &window(33, 0));
+            assert!(
+                d.dials > 0 && matches!(d.reason, Reason::Predictive { .. }),
+                "{d:?}"
+            );
+            // Answers to come count at the planned share (all of them with shedding on, half
+            // with it off): 10 in hand and 60 expected, 3 % of (10 + 1 + 60) = 2.13 abandons,
+            // or of (10 + 1 + 30) = 1.23.
+            let mut b = window(10, 0);
+            b.set_expected_more(60.0);
+            assert!(!p.budget_spent(&b));
+            assert!(decide(p, &b).dials > 0);
+            // 2 abandons in 40 live answers, 20 to come: 3 % of 61 − 2 < 0.
+            let mut b = window(40, 2);
+            b.set_expected_more(20.0);
+            assert!(p.budget_spent(&b));
+            // 200 to come: 3 % of 241 − 2 = 5.23, or of 141 − 2 = 2.23.
+            b.set_expected_more(200.0);
+            assert!(!p.budget_spent(&b));
+        }
+        // 60 to come: with shedding on 3 % of 101 − 2 = 1.03 in hand; with it off, 3 % of 71
+        // − 2 = 0.13, not one.
+        let mut b = window(40, 2);
+        b.set_expected_more(60.0);
+        assert!(!on.budget_spent(&b));
+        assert!(off.budget_spent(&b));
+    }
+
+    #[test]
+    fn with_no_abandon_in_hand_late_ringing_calls_dialed_ahead_still_go() {
+        // An abandon just took the window's last one in hand (1 in 33), while calls dialed
+        // ahead still ring past 15 s and every agent has just started a call.
+        let est = Estimates::from_priors(&Priors::default());
+        let b = window(33, 1);
+        let agents = [AgentView::Talking {
+            elapsed: Duration::from_secs(5),
+        }; 10];
+        let calls = [CallView::Ringing {
+            elapsed: Duration::from_secs(16),
+        }; 4];
+        let s = Snapshot {
+            agents: &agents,
+            calls: &calls,
+            estimates: &est,
+            budget: &b,
+            limits: Limits::UNLIMITED,
+        };
+        let d = Pacer::new(Mode::Predictive).decide(Instant::now(), &s);
+        assert_eq!((d.dials, d.reason), (0, Reason::BudgetSpent), "{d:?}");
+        assert_eq!(d.shed, vec![0, 1, 2, 3], "{d:?}");
     }
 
     #[test]

@@ -73,7 +73,15 @@ fn predictive_sheds_calls_ringing_past_the_minimum_when_no_agent_will_be_free() 
     });
     let no_answer_delay = c.retry.delay_for(Outcome::NoAnswer);
     let agents = ["a1", "a2", "a3", "a4", "a5", "a6"];
-    let mut core = board(t0, &agents, c);
+    // A window with an abandon in hand (a fresh one dials no further ahead than its agents
+    // until one abandon would keep it under its cap), and little more: its threshold stays low,
+    // and so does the risk a ringing call must have to be shed.
+    let history = pacing::WindowCounts {
+        live_answers: 40,
+        abandoned: 0,
+        amd_machines: 0,
+    };
+    let mut core = board_with(t0, &agents, c, history);
     core.handle(t0, Input::Tick);
     let wanted = claim_of(&drain(&mut core), "warm-followup").expect("a claim");
     assert!(wanted > agents.len(), "predictive dials ahead: {wanted}");

@@ -23,6 +23,16 @@ fn campaign(edit: impl FnOnce(&mut Campaign)) -> Arc<Campaign> {
 }
 
 fn board(t0: Instant, agents: &[&str], c: Arc<Campaign>) -> Switchboard {
+    board_with(t0, agents, c, pacing::WindowCounts::default())
+}
+
+/// The same, the campaign's abandon window holding `history` from the store.
+fn board_with(
+    t0: Instant,
+    agents: &[&str],
+    c: Arc<Campaign>,
+    history: pacing::WindowCounts,
+) -> Switchboard {
     let mut core = Switchboard::new(
         t0,
         agents
@@ -37,7 +47,7 @@ fn board(t0: Instant, agents: &[&str], c: Arc<Campaign>) -> Switchboard {
         )],
         Some(Duration::from_secs(120)),
     );
-    core.upsert_campaign(c, CampaignId::new(7), pacing::WindowCounts::default());
+    core.upsert_campaign(c, CampaignId::new(7), history);
     for a in agents {
         core.agent_login(t0, a).unwrap();
         core.handle(
