@@ -42,6 +42,9 @@ pub struct Detector {
     /// Where the statement the statement rules judge starts: the turn's start, or the word
     /// after a short question standing alone at its head ("Hallo? | Ja bitte, wer spricht?").
     statement_start_ms: u32,
+    /// Where the long-greeting rule counts the turn from: its start, or the word after an
+    /// opening that a long pause made stand alone ("A lô? | Vâng, ai đấy ạ?").
+    greeting_from_ms: u32,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
     /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
@@ -88,6 +91,7 @@ impl Detector {
             turn_start_ms: None,
             turn_pause_ms: 0,
             statement_start_ms: 0,
+            greeting_from_ms: 0,
             last_word_voice_ms: 0,
             last_voice_ms: 0,
             greeting_start_at: None,
@@ -175,6 +179,7 @@ impl Detector {
                         None => {
                             self.turn_start_ms = Some(start);
                             self.statement_start_ms = start;
+                            self.greeting_from_ms = start;
                         }
                         Some(g0) => self.pause_in_turn(g0, start),
                     }
@@ -213,6 +218,7 @@ impl Detector {
             && self.last_word_voice_ms.saturating_sub(g0) <= OPENING_MAX_MS
         {
             self.statement_start_ms = start;
+            self.greeting_from_ms = start;
             return;
         }
         match rise {
@@ -260,14 +266,13 @@ impl Detector {
                     if self.run_voice_ms >= s.maximum_word_length_ms {
                         return self.decide(AmdResult::Machine, Cause::MaxWordLength);
                     }
-                    // After a live opening (a short question standing alone at the turn's
-                    // head, "A lô? | Vâng, ai đấy ạ?"), the greeting is counted from what
-                    // follows it, as the statement rules count it; a turn with a sentence break
-                    // is read text from its start.
+                    // After an opening that a long pause made stand alone ("A lô? | Vâng, ai
+                    // đấy ạ?"), the greeting is counted from what follows it; a turn with a
+                    // sentence break is read text from its start.
                     let from = if self.turn_pause_ms >= s.sentence_pause_ms {
                         g0
                     } else {
-                        self.statement_start_ms
+                        self.greeting_from_ms
                     };
                     if self.last_word_voice_ms - from >= s.greeting_ms {
                         return self.decide(AmdResult::Machine, Cause::LongGreeting);
