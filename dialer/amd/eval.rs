@@ -21,8 +21,8 @@ pub enum Truth {
 
 /// Which part of the corpus a file is in: settings were tuned on `train` only. `test` was held
 /// out when it was written and has been seen since; `holdout` is the split no tuning has looked
-/// at (issue 18's fourth round: blocks o and p, written before that round's tuning; its earlier
-/// held-out blocks, i to n, are train now).
+/// at (issue 18's fifth round: blocks q and r, written before that round's tuning; its earlier
+/// held-out blocks, i to p, are train now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {

@@ -42,6 +42,9 @@ pub struct Detector {
     /// Where the statement the statement rules judge starts: the turn's start, or the word
     /// after a short question standing alone at its head ("Hallo? | Ja bitte, wer spricht?").
     statement_start_ms: u32,
+    /// Where the long-greeting rule counts the turn from: its start, or the word after an
+    /// opening that a long pause made stand alone ("A lô? | Vâng, ai đấy ạ?").
+    greeting_from_ms: u32,
     /// End of the last voice frame that belongs to a word.
     last_word_voice_ms: u32,
     /// End of the last voice frame, word or not (the unvoiced start of the next word, too short
@@ -88,6 +91,7 @@ impl Detector {
             turn_start_ms: None,
             turn_pause_ms: 0,
             statement_start_ms: 0,
+            greeting_from_ms: 0,
             last_word_voice_ms: 0,
             last_voice_ms: 0,
             greeting_start_at: None,
@@ -175,6 +179,7 @@ impl Detector {
                         None => {
                             self.turn_start_ms = Some(start);
                             self.statement_start_ms = start;
+                            self.greeting_from_ms = start;
                         }
                         Some(g0) => self.pause_in_turn(g0, start),
                     }
@@ -203,6 +208,19 @@ impl Detector {
         let alone = self.words == 2
             && self.last_word_voice_ms.saturating_sub(g0) <= s.short_greeting_ms
             && pause >= s.sentence_pause_ms;
+        // The turn's first pause that is no comma's, long enough that no read text pauses so (espeak's sentence
+        // breaks reach 460 ms), after an opening of a word or two: the speaker stopped for an
+        // answer, whatever the pitch did ("A lô? | Vâng, ai đấy ạ?", a tone language's
+        // "Hello?" that does not rise). A live opening: what follows is the statement.
+        if self.turn_pause_ms < s.sentence_pause_ms
+            && self.statement_start_ms == g0
+            && pause >= OPENING_PAUSE_MS
+            && self.last_word_voice_ms.saturating_sub(g0) <= OPENING_MAX_MS
+        {
+            self.statement_start_ms = start;
+            self.greeting_from_ms = start;
+            return;
+        }
         match rise {
             // A short question standing alone ("Hallo? | Ja bitte, wer spricht?"), or a short
             // word with no pitch at its end ("Yes? | Who's this, please?", the vowel lost on a
@@ -248,7 +266,15 @@ impl Detector {
                     if self.run_voice_ms >= s.maximum_word_length_ms {
                         return self.decide(AmdResult::Machine, Cause::MaxWordLength);
                     }
-                    if self.last_word_voice_ms - g0 >= s.greeting_ms {
+                    // After an opening that a long pause made stand alone ("A lô? | Vâng, ai
+                    // đấy ạ?"), the greeting is counted from what follows it; a turn with a
+                    // sentence break is read text from its start.
+                    let from = if self.turn_pause_ms >= s.sentence_pause_ms {
+                        g0
+                    } else {
+                        self.greeting_from_ms
+                    };
+                    if self.last_word_voice_ms - from >= s.greeting_ms {
                         return self.decide(AmdResult::Machine, Cause::LongGreeting);
                     }
                 }
@@ -430,6 +456,12 @@ const MAX_END_STEP_SEMITONES: f32 = 2.0;
 /// at most 220 ms ("Yes? Who's this, | please?" on a noisy line) and machines' sentence breaks
 /// after them at least 260 ms.
 const UNPITCHED_BREAK_EXTRA_MS: u32 = 40;
+/// A pause after the turn's opening (at most `OPENING_MAX_MS` long) from which it stood alone
+/// whatever its pitch: longer than the sentence breaks of read text on blocks a–p (at most
+/// 460 ms), shorter than the 520 ms a person left after a level "A lô?" there.
+const OPENING_PAUSE_MS: u32 = 500;
+/// The longest opening a long pause makes stand alone: a word or two ("A lô?", 960 ms).
+const OPENING_MAX_MS: u32 = 1200;
 
 /// How the pitch of a stretch of voice ends, in semitones over its last `RISE_WINDOW_MS`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -856,6 +888,34 @@ mod tests {
         // question wait), so its pause is no sentence break.
         let o = two_phrases((130.0, 174.0), s.after_short_question_silence_ms - 20);
         assert_eq!(o.result, AmdResult::Human, "{o:?}");
+    }
+
+    #[test]
+    fn a_level_opening_then_a_long_pause_is_a_live_opening_past_greeting_ms() {
+        // "A lô? | Vâng, ai đấy ạ?" (issue 18, o_human_440): an opening of 900 ms whose pitch
+        // stays level (a tone language's "Hello?"), a pause longer than read text's sentence
+        // breaks, then a phrase that ends past `greeting_ms` from the opening's start. The
+        // phrase after the pause is the greeting the rules judge: a person.
+        let s = Settings::default();
+        let opening = |pause_ms: u32| {
+            run(&Sig::new(20.0)
+                .silence(300)
+                .glide(900, 4000.0, 150.0, 150.0)
+                .silence(pause_ms)
+                .talk(1450, 4000.0)
+                .glide(250, 4000.0, 150.0, 120.0)
+                .silence(4000)
+                .pcm)
+        };
+        let pause = OPENING_PAUSE_MS + 40;
+        assert!(900 + pause + 1700 >= s.greeting_ms + 60);
+        assert!(1700 < s.statement_greeting_ms && pause < s.after_greeting_silence_ms);
+        let o = opening(pause);
+        expect(&o, AmdResult::Human, Cause::ShortGreeting);
+        // With a sentence break's pause (read text: "Hello. | You've reached…"), the greeting is
+        // counted from its start: a machine.
+        let o = opening(OPENING_PAUSE_MS - 100);
+        assert_eq!(o.result, AmdResult::Machine, "{o:?}");
     }
 
     #[test]
