@@ -718,7 +718,11 @@ impl Predictive {
             Err((n, Reason::BudgetSpent)) => {
                 // No dialing ahead, but the calls dialed ahead before may still be ringing:
                 // with no abandon in hand, those whose people would risk one still go.
-                if self.shed_after().is_some() {
+                if let Some(after) = self.shed_after()
+                    && s.calls
+                        .iter()
+                        .any(|c| matches!(c, CallView::Ringing { elapsed } if *elapsed >= after))
+                {
                     let outlook = Outlook::new(s, self.cfg.grace);
                     self.shed_risky(s, &outlook, n, self.threshold(s.budget), shed);
                 }
