@@ -6,9 +6,13 @@
 use std::io::Write;
 use std::time::Instant;
 
+use bench_campaign::bench_campaign;
 use dialer::campaign::ColumnMap;
 use dialer::leads::import::{ImportTarget, import_file};
-use dialer::store::{CampaignRecord, ListRecord, Store};
+use dialer::store::Store;
+
+#[path = "common/bench_campaign.rs"]
+mod bench_campaign;
 
 const AREAS: [u32; 10] = [212, 312, 415, 617, 713, 202, 305, 404, 503, 206];
 const ZONES: [&str; 10] = [
@@ -64,24 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let (report, import_s) = rt.block_on(async {
         let store = Store::open(&url).await?;
-        let ids = store
-            .upsert_campaign(
-                &CampaignRecord {
-                    name: "bench",
-                    kind: "cold",
-                    regime: "us",
-                    source: None,
-                    recording_keep_ms: None,
-                    lists: vec![ListRecord {
-                        name: "main",
-                        kind: "cold",
-                        priority: 0,
-                        default_region: "US",
-                    }],
-                },
-                0,
-            )
-            .await?;
+        let ids = bench_campaign(&store).await?;
         let target = ImportTarget {
             campaign_id: ids.id,
             list_id: ids.list("main").ok_or("no list")?,

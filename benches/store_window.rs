@@ -9,8 +9,12 @@
 
 use std::time::Instant;
 
-use dialer::store::{AttemptEnd, AttemptStart, CampaignRecord, ListRecord, NewLead, Store};
+use bench_campaign::bench_campaign;
+use dialer::store::{AttemptEnd, AttemptStart, NewLead, Store};
 use sea_orm::{ConnectionTrait, Statement};
+
+#[path = "common/bench_campaign.rs"]
+mod bench_campaign;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Dials timed after the history is in.
@@ -44,24 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
         }
         let store = Store::open(&url).await?;
-        let ids = store
-            .upsert_campaign(
-                &CampaignRecord {
-                    name: "bench",
-                    kind: "cold",
-                    regime: "us",
-                    source: None,
-                    recording_keep_ms: None,
-                    lists: vec![ListRecord {
-                        name: "main",
-                        kind: "cold",
-                        priority: 0,
-                        default_region: "US",
-                    }],
-                },
-                0,
-            )
-            .await?;
+        let ids = bench_campaign(&store).await?;
         let list_id = ids.list("main").ok_or("no list")?;
         let leads: Vec<NewLead> = (0..DIALS)
             .map(|i| NewLead {
