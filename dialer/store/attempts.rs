@@ -758,7 +758,6 @@ impl Store {
     }
 }
 
-/// [`Store::abandon_counts`] on a connection or inside a transaction.
 #[cfg(test)]
 mod tests {
     use super::*;
